@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tsbpf",
+      "sources": ["native/addon.c", "native/bpf.c", "native/mmap.c", "native/perf.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    }
+  ]
+}

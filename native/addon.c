@@ -1,0 +1,152 @@
+/* Entry point: joins the per-concern files and the small fd/rlimit calls. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "common.h"
+
+bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what) {
+  napi_valuetype t;
+  double d;
+  char msg[160];
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  napi_get_value_double(env, v, &d);
+  /* NaN fails both comparisons; the cast below is only done on integral values in range. */
+  if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) {
+    snprintf(msg, sizeof msg, "%s must be an integer in [%lld, %lld]", what, (long long)min, (long long)max);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what) {
+  bool is;
+  char msg[160];
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) goto bad;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    *len = length * elem;
+    /* A detached buffer reports a NULL pointer and zero length; treat it as empty. */
+    if (*data == NULL) *len = 0;
+    return true;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    napi_value ab;
+    size_t offset;
+    if (napi_get_dataview_info(env, v, len, data, &ab, &offset) != napi_ok) goto bad;
+    if (*data == NULL) *len = 0;
+    return true;
+  }
+bad:
+  snprintf(msg, sizeof msg, "%s must be a TypedArray or DataView", what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+napi_value make_int(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+/* close(fd) -> 0 | -errno */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t fd;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  return make_int(env, close((int)fd) == 0 ? 0 : -errno);
+}
+
+/* ioctl(fd, request, arg) where arg is an integer or a buffer the kernel may read/write.
+ * -> result | -errno */
+static napi_value js_ioctl(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int64_t fd, req, iarg = 0;
+  napi_valuetype t = napi_undefined;
+  void *ptr = NULL;
+  size_t len = 0;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) THROW_TYPE(env, "ioctl(fd, request, arg?)");
+  if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  if (!arg_int64(env, argv[1], 0, UINT32_MAX, &req, "request")) return NULL;
+  if (argc >= 3) napi_typeof(env, argv[2], &t);
+  long r;
+  if (t == napi_number) {
+    if (!arg_int64(env, argv[2], INT32_MIN, UINT32_MAX, &iarg, "arg")) return NULL;
+    r = ioctl((int)fd, (unsigned long)req, (unsigned long)iarg);
+  } else if (t == napi_undefined) {
+    r = ioctl((int)fd, (unsigned long)req, 0UL);
+  } else {
+    if (!arg_bytes(env, argv[2], &ptr, &len, "arg")) return NULL;
+    /* The kernel reads/writes _IOC_SIZE(request) bytes: refuse a shorter buffer. */
+    size_t need = (req >> 16) & 0x3fff;
+    if (len < need || ptr == NULL) THROW_RANGE(env, "ioctl buffer is shorter than the request's size");
+    r = ioctl((int)fd, (unsigned long)req, ptr);
+  }
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* setrlimit(resource, cur, max): cur/max are numbers or -1 for RLIM_INFINITY. -> 0 | -errno */
+static napi_value js_setrlimit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int64_t res, cur, max;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) THROW_TYPE(env, "setrlimit(resource, cur, max)");
+  if (!arg_int64(env, argv[0], 0, 64, &res, "resource")) return NULL;
+  if (!arg_int64(env, argv[1], -1, INT64_MAX / 2, &cur, "cur")) return NULL;
+  if (!arg_int64(env, argv[2], -1, INT64_MAX / 2, &max, "max")) return NULL;
+  struct rlimit rl = {
+    .rlim_cur = cur < 0 ? RLIM_INFINITY : (rlim_t)cur,
+    .rlim_max = max < 0 ? RLIM_INFINITY : (rlim_t)max,
+  };
+  return make_int(env, setrlimit((int)res, &rl) == 0 ? 0 : -errno);
+}
+
+/* getrlimit(resource) -> [cur, max] (-1 for infinity) | -errno */
+static napi_value js_getrlimit(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr;
+  int64_t res;
+  struct rlimit rl;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !arg_int64(env, argv[0], 0, 64, &res, "resource")) return NULL;
+  if (getrlimit((int)res, &rl) != 0) return make_int(env, -errno);
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, make_int(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur));
+  napi_set_element(env, arr, 1, make_int(env, rl.rlim_max == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_max));
+  return arr;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports)) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

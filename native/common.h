@@ -1,0 +1,39 @@
+/* Shared helpers of the tsbpf addon. The addon is deliberately dumb: it checks the
+ * type and range of every argument (no JS value may crash the process) and makes
+ * the system call; all encoding and policy live in src/sys/. Failures of the
+ * system call come back as -errno, never as exceptions, so the hot path stays cheap;
+ * misuse of the addon itself (wrong argument types) throws TypeError/RangeError. */
+#ifndef TSBPF_COMMON_H
+#define TSBPF_COMMON_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <node_api.h>
+
+#define CHECK_NAPI(env, call)                                   \
+  do {                                                          \
+    if ((call) != napi_ok) {                                    \
+      napi_throw_error((env), "ERR_TSBPF_NATIVE", #call " failed"); \
+      return NULL;                                              \
+    }                                                           \
+  } while (0)
+
+/* Throws and returns NULL from the calling function. */
+#define THROW_TYPE(env, msg) \
+  do { napi_throw_type_error((env), "ERR_INVALID_ARG_TYPE", (msg)); return NULL; } while (0)
+#define THROW_RANGE(env, msg) \
+  do { napi_throw_range_error((env), "ERR_OUT_OF_RANGE", (msg)); return NULL; } while (0)
+
+/* Reads a JS number that must be an integer in [min, max]. */
+bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what);
+/* Reads a TypedArray or DataView: data pointer (after byte offset) and byte length. */
+bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what);
+napi_value make_int(napi_env env, int64_t v);
+
+napi_value bpf_init(napi_env env, napi_value exports);
+napi_value mmap_init(napi_env env, napi_value exports);
+napi_value perf_init(napi_env env, napi_value exports);
+
+#endif

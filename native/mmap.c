@@ -1,0 +1,117 @@
+/* mmap(fd, length, prot, flags, offset) -> ArrayBuffer | -errno
+ * munmap(arrayBuffer) -> 0 | -errno
+ *
+ * The mapping is handed to JS as an external ArrayBuffer. munmap detaches it first,
+ * so JS can never touch unmapped memory; a mapping JS forgets is unmapped when the
+ * ArrayBuffer is collected. Only buffers made here can be unmapped: each carries a
+ * record, found through a type-tagged wrapper, so a foreign ArrayBuffer is refused. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "common.h"
+
+struct mapping {
+  void *addr;
+  size_t len;
+  bool unmapped;
+  bool finalized;
+};
+
+static const napi_type_tag mapping_tag = {0x74736270662d6d6dULL, 0x6170706564627566ULL};
+
+static void mapping_release(struct mapping *m) {
+  if (!m->unmapped) {
+    munmap(m->addr, m->len);
+    m->unmapped = true;
+  }
+}
+
+/* Runs when the ArrayBuffer's backing store goes away (after GC). */
+static void backing_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)data;
+  struct mapping *m = hint;
+  mapping_release(m);
+  if (m->finalized) free(m); else m->finalized = true;
+}
+
+/* Runs when the wrapper link (napi_wrap) on the ArrayBuffer object goes away. */
+static void wrap_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  struct mapping *m = data;
+  if (m->finalized) free(m); else m->finalized = true;
+}
+
+static napi_value js_mmap(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], ab;
+  int64_t fd, len, prot, flags, off;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) THROW_TYPE(env, "mmap(fd, length, prot, flags, offset)");
+  if (!arg_int64(env, argv[0], -1, INT32_MAX, &fd, "fd")) return NULL;
+  if (!arg_int64(env, argv[1], 1, (int64_t)1 << 40, &len, "length")) return NULL;
+  if (!arg_int64(env, argv[2], 0, PROT_READ | PROT_WRITE, &prot, "prot")) return NULL;
+  if (!arg_int64(env, argv[3], 0, INT32_MAX, &flags, "flags")) return NULL;
+  if (!arg_int64(env, argv[4], 0, (int64_t)1 << 46, &off, "offset")) return NULL;
+  /* Only plain shared/private mappings: MAP_FIXED could replace live memory. */
+  if (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_POPULATE | MAP_NORESERVE | MAP_ANONYMOUS))
+    THROW_RANGE(env, "unsupported mmap flags");
+  long page = sysconf(_SC_PAGESIZE);
+  if (off % page) THROW_RANGE(env, "offset must be a multiple of the page size");
+  void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
+  if (addr == MAP_FAILED) return make_int(env, -errno);
+  struct mapping *m = calloc(1, sizeof *m);
+  if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
+  m->addr = addr;
+  m->len = (size_t)len;
+  if (napi_create_external_arraybuffer(env, addr, (size_t)len, backing_finalize, m, &ab) != napi_ok) {
+    munmap(addr, (size_t)len);
+    free(m);
+    napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot create external ArrayBuffer");
+    return NULL;
+  }
+  if (napi_type_tag_object(env, ab, &mapping_tag) != napi_ok ||
+      napi_wrap(env, ab, m, wrap_finalize, NULL, NULL) != napi_ok) {
+    /* The backing finalizer still owns the mapping and will unmap it. */
+    m->finalized = true;
+    napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot tag mapping");
+    return NULL;
+  }
+  return ab;
+}
+
+static napi_value js_munmap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool ok = false;
+  void *data;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) THROW_TYPE(env, "munmap(arrayBuffer)");
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t != napi_object || napi_check_object_type_tag(env, argv[0], &mapping_tag, &ok) != napi_ok || !ok)
+    THROW_TYPE(env, "munmap takes an ArrayBuffer returned by mmap");
+  if (napi_unwrap(env, argv[0], &data) != napi_ok) THROW_TYPE(env, "not a mapping");
+  struct mapping *m = data;
+  if (m->unmapped) return make_int(env, 0); /* idempotent */
+  if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
+    napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot detach the mapping's ArrayBuffer");
+    return NULL;
+  }
+  /* Detaching may already have run the backing finalizer, which unmaps. */
+  int r = 0;
+  if (!m->unmapped) {
+    r = munmap(m->addr, m->len) == 0 ? 0 : -errno;
+    m->unmapped = true;
+  }
+  return make_int(env, r);
+}
+
+napi_value mmap_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"mmap", NULL, js_mmap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"munmap", NULL, js_munmap, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, 2, props));
+  return exports;
+}

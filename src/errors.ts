@@ -1,0 +1,113 @@
+// Typed errors of the public API. Each class has a stable `kind` string (a literal
+// union in TypeScript) and, for kernel failures, the SyscallError as `cause` with its
+// `call`, `errno` and `code` copied onto the error for easy matching.
+import { SyscallError } from './sys/errors.js';
+
+export { SyscallError } from './sys/errors.js';
+
+export type MapErrorKind =
+  | 'OutOfBounds'
+  | 'KeyNotFound'
+  | 'ElementNotFound'
+  | 'InvalidMapType'
+  | 'InvalidKeySize'
+  | 'InvalidValueSize'
+  | 'InvalidName'
+  | 'InvalidArgument'
+  | 'CreateError'
+  | 'Closed'
+  | 'SyscallError';
+
+export interface MapErrorDetails {
+  index?: number;
+  maxEntries?: number;
+  mapType?: number;
+  expected?: number | readonly number[];
+  size?: number;
+  name?: string;
+  cause?: SyscallError;
+}
+
+function brandCheck(brand: symbol): (value: unknown) => boolean {
+  return (value) => typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+const mapBrand = Symbol.for('tsbpf.MapError');
+
+/** An operation on a map failed; `kind` says how. */
+export class MapError extends Error {
+  override readonly name = 'MapError';
+  readonly kind: MapErrorKind;
+  /** OutOfBounds: the index asked for. */
+  readonly index?: number;
+  /** OutOfBounds: the map's max_entries. */
+  readonly maxEntries?: number;
+  /** InvalidMapType: the map's type. */
+  readonly mapType?: number;
+  /** InvalidMapType / InvalidKeySize / InvalidValueSize: what was expected. */
+  readonly expected?: number | readonly number[];
+  /** InvalidKeySize / InvalidValueSize: the size found. */
+  readonly size?: number;
+  /** Kernel failures: the system call, its errno and code (also on `cause`). */
+  readonly call?: string;
+  readonly errno?: number;
+  readonly code?: string;
+  declare readonly cause?: SyscallError;
+
+  constructor(kind: MapErrorKind, message: string, details: MapErrorDetails = {}) {
+    super(message, details.cause ? { cause: details.cause } : undefined);
+    this.kind = kind;
+    const { cause, ...rest } = details;
+    Object.assign(this, rest);
+    if (cause) {
+      this.call = cause.call;
+      this.errno = cause.errno;
+      this.code = cause.code;
+    }
+  }
+
+  /** Wraps a SyscallError as kind 'SyscallError' (or `kind`); rethrows anything else. */
+  static fromSyscall(err: unknown, kind: MapErrorKind = 'SyscallError', context?: string): MapError {
+    if (err instanceof MapError) return err;
+    if (!(err instanceof SyscallError)) throw err;
+    return new MapError(kind, context ? `${context}: ${err.message}` : err.message, { cause: err });
+  }
+
+  get [mapBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(mapBrand);
+}
+
+export type PinErrorKind = 'InvalidPinPath' | 'SyscallError';
+
+const pinBrand = Symbol.for('tsbpf.PinError');
+
+/** Pinning to, or opening from, bpffs failed. */
+export class PinError extends Error {
+  override readonly name = 'PinError';
+  readonly kind: PinErrorKind;
+  readonly path: string;
+  readonly call?: string;
+  readonly errno?: number;
+  readonly code?: string;
+  declare readonly cause?: SyscallError;
+
+  constructor(kind: PinErrorKind, path: string, message: string, cause?: SyscallError) {
+    super(message, cause ? { cause } : undefined);
+    this.kind = kind;
+    this.path = path;
+    if (cause) {
+      this.call = cause.call;
+      this.errno = cause.errno;
+      this.code = cause.code;
+    }
+  }
+
+  get [pinBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(pinBrand);
+}

@@ -1,0 +1,18 @@
+// The public surface of tsbpf. Nothing else is exported.
+export { MapError, PinError, SyscallError } from './errors.js';
+export type { MapErrorKind, PinErrorKind } from './errors.js';
+export { MapType, mapTypeInfo, mapTypeName, possibleCpus } from './maps/map-type.js';
+export type { MapTypeInfo } from './maps/map-type.js';
+export { MapData, MapFlags, ElemFlags } from './maps/map-data.js';
+export type { MapSpec, MapInfo } from './maps/map-data.js';
+export { u8, u16, u32, u64, i8, i16, i32, i64, bytes, array, struct, scratch } from './maps/codec.js';
+export type { Codec, Decoded, Scratch } from './maps/codec.js';
+export { TypedMap } from './maps/typed-map.js';
+export type { TryFromOptions, InnerMap, FromMapData } from './maps/typed-map.js';
+export { ArrayMap } from './maps/array.js';
+export type { CreateOptions } from './maps/array.js';
+export { HashMap } from './maps/hash-map.js';
+export { ArrayOfMaps } from './maps/array-of-maps.js';
+export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
+export { HashOfMaps } from './maps/hash-of-maps.js';
+export * as sys from './sys/index.js';

@@ -1,0 +1,160 @@
+// Codecs turn JS values into the bytes of a key or value and back, with C layout.
+// They work in place on a caller-owned buffer, so the hot path allocates nothing
+// beyond the decoded value.
+
+/** A buffer and a little-endian view over the same bytes. */
+export interface Scratch {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
+export function scratch(size: number): Scratch {
+  const bytes = new Uint8Array(size);
+  return { bytes, view: new DataView(bytes.buffer) };
+}
+
+export interface Codec<T> {
+  /** Bytes the value occupies (sizeof). */
+  readonly size: number;
+  /** Natural alignment (alignof). */
+  readonly align: number;
+  /** Writes `value` at `offset`. Throws TypeError/RangeError for a value that does not fit. */
+  encode(s: Scratch, offset: number, value: T): void;
+  /** Reads the value at `offset`. */
+  decode(s: Scratch, offset: number): T;
+}
+
+export type Decoded<C> = C extends Codec<infer T> ? T : never;
+
+function checkInt(value: unknown, min: number, max: number, what: string): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`${what} value must be a number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${what} value must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}
+
+function intCodec(
+  what: string,
+  size: number,
+  min: number,
+  max: number,
+  set: (v: DataView, o: number, x: number) => void,
+  get: (v: DataView, o: number) => number,
+): Codec<number> {
+  return Object.freeze({
+    size,
+    align: size,
+    encode(s: Scratch, offset: number, value: number) {
+      checkInt(value, min, max, what);
+      set(s.view, offset, value);
+    },
+    decode(s: Scratch, offset: number) {
+      return get(s.view, offset);
+    },
+  });
+}
+
+function bigCodec(what: string, signed: boolean): Codec<bigint> {
+  const min = signed ? -(1n << 63n) : 0n;
+  const max = signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
+  return Object.freeze({
+    size: 8,
+    align: 8,
+    encode(s: Scratch, offset: number, value: bigint) {
+      if (typeof value !== 'bigint') throw new TypeError(`${what} value must be a bigint, got ${typeof value}`);
+      if (value < min || value > max) throw new RangeError(`${what} value out of range: ${value}`);
+      if (signed) s.view.setBigInt64(offset, value, true);
+      else s.view.setBigUint64(offset, value, true);
+    },
+    decode(s: Scratch, offset: number) {
+      return signed ? s.view.getBigInt64(offset, true) : s.view.getBigUint64(offset, true);
+    },
+  });
+}
+
+export const u8 = intCodec('u8', 1, 0, 0xff, (v, o, x) => v.setUint8(o, x), (v, o) => v.getUint8(o));
+export const i8 = intCodec('i8', 1, -0x80, 0x7f, (v, o, x) => v.setInt8(o, x), (v, o) => v.getInt8(o));
+export const u16 = intCodec('u16', 2, 0, 0xffff, (v, o, x) => v.setUint16(o, x, true), (v, o) => v.getUint16(o, true));
+export const i16 = intCodec('i16', 2, -0x8000, 0x7fff, (v, o, x) => v.setInt16(o, x, true), (v, o) => v.getInt16(o, true));
+export const u32 = intCodec('u32', 4, 0, 0xffff_ffff, (v, o, x) => v.setUint32(o, x, true), (v, o) => v.getUint32(o, true));
+export const i32 = intCodec('i32', 4, -0x8000_0000, 0x7fff_ffff, (v, o, x) => v.setInt32(o, x, true), (v, o) => v.getInt32(o, true));
+export const u64 = bigCodec('u64', false);
+export const i64 = bigCodec('i64', true);
+
+/** `n` raw bytes; decodes to a fresh Uint8Array, encodes any Uint8Array of exactly `n` bytes. */
+export function bytes(n: number): Codec<Uint8Array> {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`bytes(n): n must be a non-negative integer, got ${n}`);
+  return Object.freeze({
+    size: n,
+    align: 1,
+    encode(s: Scratch, offset: number, value: Uint8Array) {
+      if (!(value instanceof Uint8Array)) throw new TypeError(`bytes(${n}) value must be a Uint8Array or Buffer`);
+      if (value.length !== n) throw new RangeError(`bytes(${n}) value has ${value.length} bytes`);
+      s.bytes.set(value, offset);
+    },
+    decode(s: Scratch, offset: number) {
+      return s.bytes.slice(offset, offset + n);
+    },
+  });
+}
+
+/** A fixed-length array of one codec: `array(u32, 4)` is `__u32[4]`. */
+export function array<T>(item: Codec<T>, length: number): Codec<T[]> {
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(`array length must be a non-negative integer`);
+  return Object.freeze({
+    size: item.size * length,
+    align: item.align,
+    encode(s: Scratch, offset: number, value: T[]) {
+      if (!Array.isArray(value) || value.length !== length) throw new RangeError(`array value must have ${length} items`);
+      for (let i = 0; i < length; i++) item.encode(s, offset + i * item.size, value[i]);
+    },
+    decode(s: Scratch, offset: number) {
+      const out = new Array<T>(length);
+      for (let i = 0; i < length; i++) out[i] = item.decode(s, offset + i * item.size);
+      return out;
+    },
+  });
+}
+
+type StructValue<F extends Record<string, Codec<unknown>>> = { [K in keyof F]: Decoded<F[K]> };
+
+/**
+ * A C struct: fields in declaration order, each at its natural alignment, the size
+ * rounded up to the largest alignment. Padding is written as zero (the kernel hashes
+ * keys byte by byte, so stale padding would make equal keys differ).
+ */
+export function struct<F extends Record<string, Codec<any>>>(fields: F): Codec<StructValue<F>> & { readonly offsets: { readonly [K in keyof F]: number } } {
+  const names = Object.keys(fields) as (keyof F & string)[];
+  const offsets = {} as { [K in keyof F]: number };
+  let offset = 0;
+  let align = 1;
+  for (const name of names) {
+    const c = fields[name];
+    offset = Math.ceil(offset / c.align) * c.align;
+    offsets[name] = offset;
+    offset += c.size;
+    align = Math.max(align, c.align);
+  }
+  const size = Math.ceil(offset / align) * align;
+  const codecs = names.map((n) => fields[n]);
+  const offs = names.map((n) => offsets[n]);
+  return Object.freeze({
+    size,
+    align,
+    offsets: Object.freeze(offsets),
+    encode(s: Scratch, base: number, value: StructValue<F>) {
+      if (typeof value !== 'object' || value === null) throw new TypeError('struct value must be an object');
+      s.bytes.fill(0, base, base + size);
+      for (let i = 0; i < names.length; i++) {
+        const v = value[names[i]];
+        if (v === undefined) throw new TypeError(`struct value is missing field '${names[i]}'`);
+        codecs[i].encode(s, base + offs[i], v);
+      }
+    },
+    decode(s: Scratch, base: number) {
+      const out = {} as StructValue<F>;
+      for (let i = 0; i < names.length; i++) out[names[i]] = codecs[i].decode(s, base + offs[i]) as StructValue<F>[keyof F];
+      return out;
+    },
+  });
+}

@@ -1,0 +1,335 @@
+// MapData: a live kernel map, owner of its file descriptor. Typed wrappers
+// (ArrayMap, HashMap, ArrayOfMaps, ...) are built over it.
+import { readlinkSync } from 'node:fs';
+import { MapError } from '../errors.js';
+import { checkPinPath, openPinned, pinFd } from '../pin.js';
+import { checkFlags, readCString } from '../sys/attr.js';
+import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
+import { FdOwner } from '../sys/fd.js';
+import { possibleCpus } from '../sys/cpus.js';
+import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
+
+/** BPF_F_* map creation flags. */
+export const MapFlags = {
+  BPF_F_NO_PREALLOC: 1 << 0,
+  BPF_F_NO_COMMON_LRU: 1 << 1,
+  BPF_F_NUMA_NODE: 1 << 2,
+  BPF_F_RDONLY: 1 << 3,
+  BPF_F_WRONLY: 1 << 4,
+  BPF_F_STACK_BUILD_ID: 1 << 5,
+  BPF_F_ZERO_SEED: 1 << 6,
+  BPF_F_RDONLY_PROG: 1 << 7,
+  BPF_F_WRONLY_PROG: 1 << 8,
+  BPF_F_CLONE: 1 << 9,
+  BPF_F_MMAPABLE: 1 << 10,
+  BPF_F_PRESERVE_ELEMS: 1 << 11,
+  BPF_F_INNER_MAP: 1 << 12,
+  BPF_F_LINK: 1 << 13,
+  BPF_F_PATH_FD: 1 << 14,
+  BPF_F_VTYPE_BTF_OBJ_FD: 1 << 15,
+  BPF_F_TOKEN_FD: 1 << 16,
+  BPF_F_SEGV_ON_FAULT: 1 << 17,
+  BPF_F_NO_USER_CONV: 1 << 18,
+} as const;
+
+/** BPF_MAP_UPDATE_ELEM / LOOKUP flags. */
+export const ElemFlags = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2, BPF_F_LOCK: 4 } as const;
+
+/** What a map is made of: the data of BPF_MAP_CREATE. */
+export interface MapSpec {
+  type: MapType | number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** BPF_F_* flags (MapFlags). */
+  flags?: number;
+  /** At most 15 characters of [A-Za-z0-9_.]. */
+  name?: string;
+  /** Map-in-map: the template inner map. A spec is created, used and closed. */
+  innerMap?: MapData | { readonly map: MapData } | MapSpec;
+  /** NUMA node to allocate on (sets BPF_F_NUMA_NODE). */
+  numaNode?: number;
+  /** map_extra: bloom filter hash count, arena start address. */
+  mapExtra?: bigint | number;
+}
+
+/** struct bpf_map_info, as far as tsbpf reads it. */
+export interface MapInfo {
+  id: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  btfId: number;
+  mapExtra: bigint;
+}
+
+const MAP_INFO_SIZE = 88;
+const infoBuf = new Uint8Array(MAP_INFO_SIZE);
+const infoView = new DataView(infoBuf.buffer);
+const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
+
+function u32Field(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new MapError('InvalidArgument', `${what} must be an integer in [0, 2^32), got ${String(value)}`);
+  }
+  return value;
+}
+
+function isMapData(x: unknown): x is MapData {
+  return x instanceof MapData;
+}
+
+export class MapData extends FdOwner {
+  #info: MapInfo | undefined;
+
+  /** Takes ownership of `fd`; `info` when the caller already knows it. @internal */
+  private constructor(fd: number, info?: MapInfo) {
+    super(fd);
+    this.#info = info;
+  }
+
+  protected closedError(): Error {
+    return new MapError('Closed', `map${this.#info?.name ? ` ${this.#info.name}` : ''} is closed`);
+  }
+
+  /**
+   * Creates a map (BPF_MAP_CREATE). Throws MapError 'InvalidName', 'InvalidKeySize',
+   * 'InvalidValueSize', 'InvalidArgument' before the call, 'CreateError' (with the
+   * SyscallError as cause) when the kernel refuses.
+   */
+  static create(spec: MapSpec): MapData {
+    if (typeof spec !== 'object' || spec === null) throw new MapError('InvalidArgument', 'MapData.create takes a MapSpec object');
+    const type = u32Field(spec.type, 'type');
+    const keySize = u32Field(spec.keySize, 'keySize');
+    const valueSize = u32Field(spec.valueSize, 'valueSize');
+    const maxEntries = u32Field(spec.maxEntries, 'maxEntries');
+    let flags = u32Field(spec.flags ?? 0, 'flags');
+    const name = spec.name ?? '';
+    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+      throw new MapError('InvalidName', `invalid map name ${JSON.stringify(name)}: at most 15 characters of [A-Za-z0-9_.]`, { name: String(name) });
+    }
+    const row = mapTypeInfo(type);
+    if (row?.keySize !== undefined && keySize !== row.keySize) {
+      throw new MapError('InvalidKeySize', `${row.kernelName} needs key size ${row.keySize}, got ${keySize}`, { size: keySize, expected: row.keySize, mapType: type });
+    }
+    if (row?.valueSizes && !row.valueSizes.includes(valueSize)) {
+      throw new MapError('InvalidValueSize', `${row.kernelName} needs value size ${row.valueSizes.join(' or ')}, got ${valueSize}`, { size: valueSize, expected: row.valueSizes, mapType: type });
+    }
+    if (row?.needsInnerMap && spec.innerMap === undefined) {
+      throw new MapError('InvalidArgument', `${row.kernelName} needs innerMap (the template of its inner maps)`);
+    }
+    let numaNode = 0;
+    if (spec.numaNode !== undefined) {
+      numaNode = u32Field(spec.numaNode, 'numaNode');
+      flags |= MapFlags.BPF_F_NUMA_NODE;
+    }
+    if (spec.mapExtra !== undefined) checkFlags(spec.mapExtra, 'mapExtra');
+
+    let template: MapData | undefined;
+    let innerMapFd = 0;
+    const inner = spec.innerMap;
+    if (inner !== undefined) {
+      if (isMapData(inner)) innerMapFd = inner.fd;
+      else if ('map' in inner && isMapData(inner.map)) innerMapFd = inner.map.fd;
+      else {
+        template = MapData.create(inner as MapSpec);
+        innerMapFd = template.fd;
+      }
+    }
+    try {
+      const fd = mapCreate({ mapType: type, keySize, valueSize, maxEntries, mapFlags: flags, innerMapFd, numaNode, mapName: name, mapExtra: spec.mapExtra });
+      return new MapData(fd, { id: 0, type, keySize, valueSize, maxEntries, flags, name, btfId: 0, mapExtra: BigInt(spec.mapExtra ?? 0) });
+    } catch (err) {
+      throw MapError.fromSyscall(err, 'CreateError', `cannot create ${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
+    } finally {
+      // The outer map keeps its own copy of the template's metadata.
+      template?.close();
+    }
+  }
+
+  /** Opens the map pinned at `path` (BPF_OBJ_GET). Throws PinError, or MapError 'InvalidMapType' for a pinned non-map. */
+  static fromPin(path: string): MapData {
+    return MapData.fromFd(openPinned(path));
+  }
+
+  /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID, 4.13+). */
+  static fromId(id: number): MapData {
+    u32Field(id, 'id');
+    let fd: number;
+    try {
+      fd = mapGetFdById(id);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+    return new MapData(fd);
+  }
+
+  /** Takes ownership of a map file descriptor (closed by this object from now on). */
+  static fromFd(fd: number): MapData {
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+      throw new MapError('InvalidArgument', `invalid file descriptor ${String(fd)}`);
+    }
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      throw new MapError('InvalidArgument', `file descriptor ${fd} is not open`);
+    }
+    if (target !== 'anon_inode:bpf-map') {
+      throw new MapError('InvalidMapType', `file descriptor ${fd} is not a BPF map (${target})`);
+    }
+    return new MapData(fd);
+  }
+
+  /** Adopts an fd known to be a map, loading metadata on first use. @internal */
+  static adopt(fd: number): MapData {
+    return new MapData(fd);
+  }
+
+  /** The map's metadata as the kernel reports it now (BPF_OBJ_GET_INFO_BY_FD). */
+  info(): MapInfo {
+    const fd = this.fd;
+    infoBuf.fill(0);
+    try {
+      objGetInfoByFd(fd, infoBuf);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+    const info: MapInfo = {
+      type: infoView.getUint32(0, true),
+      id: infoView.getUint32(4, true),
+      keySize: infoView.getUint32(8, true),
+      valueSize: infoView.getUint32(12, true),
+      maxEntries: infoView.getUint32(16, true),
+      flags: infoView.getUint32(20, true),
+      name: readCString(infoBuf, 24, 16),
+      btfId: infoView.getUint32(64, true),
+      mapExtra: infoView.getBigUint64(80, true),
+    };
+    this.#info = info;
+    return { ...info };
+  }
+
+  #meta(): MapInfo {
+    if (this.#info === undefined) this.info();
+    return this.#info!;
+  }
+
+  /** The kernel's id of this map (stable, unlike the fd). */
+  get id(): number {
+    if (this.#info === undefined || this.#info.id === 0) this.info();
+    return this.#info!.id;
+  }
+
+  get type(): number {
+    return this.#meta().type;
+  }
+  get keySize(): number {
+    return this.#meta().keySize;
+  }
+  get valueSize(): number {
+    return this.#meta().valueSize;
+  }
+  get maxEntries(): number {
+    return this.#meta().maxEntries;
+  }
+  get flags(): number {
+    return this.#meta().flags;
+  }
+  get name(): string {
+    return this.#meta().name;
+  }
+
+  /** Bytes of one value as user space reads it: per-CPU maps hold one 8-aligned slot per possible CPU. */
+  get valueBytes(): number {
+    const m = this.#meta();
+    return mapTypeInfo(m.type)?.perCpu ? Math.ceil(m.valueSize / 8) * 8 * possibleCpus() : m.valueSize;
+  }
+
+  /** Pins the map at `path` on bpffs; parent directories must exist. Throws PinError. */
+  pin(path: string): void {
+    checkPinPath(path);
+    pinFd(this.fd, path);
+  }
+
+  /** Makes the map read-only for user space (BPF_MAP_FREEZE, 5.2+). */
+  freeze(): void {
+    try {
+      mapFreeze(this.fd);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+  }
+
+  // ---- raw byte access: sizes checked against the map --------------------------------
+
+  #checkKey(key: Uint8Array | null): void {
+    const size = this.keySize;
+    if (key === null ? size !== 0 : !(key instanceof Uint8Array) || key.length !== size) {
+      throw new MapError('InvalidKeySize', `key must be ${size} bytes, got ${key === null ? 'null' : key instanceof Uint8Array ? key.length : typeof key}`, { size: key?.length, expected: size });
+    }
+  }
+
+  /** Looks up `key`; returns the value bytes, or undefined when absent. */
+  lookup(key: Uint8Array, flags: number = 0): Uint8Array | undefined {
+    this.#checkKey(key);
+    const value = new Uint8Array(this.valueBytes);
+    try {
+      return mapLookupElem(this.fd, key, value, flags) ? value : undefined;
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+  }
+
+  /** Creates or updates `key` (flags: ElemFlags). */
+  update(key: Uint8Array, value: Uint8Array, flags: number = 0): void {
+    this.#checkKey(key);
+    const size = this.valueBytes;
+    if (!(value instanceof Uint8Array) || value.length !== size) {
+      throw new MapError('InvalidValueSize', `value must be ${size} bytes`, { size: value?.length, expected: size });
+    }
+    try {
+      mapUpdateElem(this.fd, key, value, flags);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+  }
+
+  /** Deletes `key`; returns false when it was absent. */
+  delete(key: Uint8Array): boolean {
+    this.#checkKey(key);
+    try {
+      return mapDeleteElem(this.fd, key);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+  }
+
+  /** The key after `key` (the first key for null), undefined at the end. */
+  nextKey(key: Uint8Array | null): Uint8Array | undefined {
+    if (key !== null) this.#checkKey(key);
+    const next = new Uint8Array(this.keySize);
+    try {
+      return mapGetNextKey(this.fd, key, next) ? next : undefined;
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+  }
+
+  /** Iterates the keys as bytes (BPF_MAP_GET_NEXT_KEY). */
+  *keys(): IterableIterator<Uint8Array> {
+    let key = this.nextKey(null);
+    while (key !== undefined) {
+      yield key;
+      key = this.nextKey(key);
+    }
+  }
+
+  override toString(): string {
+    return `MapData(${this.closed ? 'closed' : `fd ${this.fd}`})`;
+  }
+}
+

@@ -1,0 +1,125 @@
+// The map type table: one row per BPF_MAP_TYPE_*, read by creation (size and
+// inner-map checks), by the typed wrappers (which types they accept) and by value
+// sizing (per-CPU, fd-valued). Add a row here, not a switch elsewhere.
+
+/** enum bpf_map_type, in PascalCase. */
+export const MapType = {
+  Unspec: 0,
+  Hash: 1,
+  Array: 2,
+  ProgArray: 3,
+  PerfEventArray: 4,
+  PercpuHash: 5,
+  PercpuArray: 6,
+  StackTrace: 7,
+  CgroupArray: 8,
+  LruHash: 9,
+  LruPercpuHash: 10,
+  LpmTrie: 11,
+  ArrayOfMaps: 12,
+  HashOfMaps: 13,
+  Devmap: 14,
+  Sockmap: 15,
+  Cpumap: 16,
+  Xskmap: 17,
+  Sockhash: 18,
+  CgroupStorage: 19,
+  ReuseportSockarray: 20,
+  PercpuCgroupStorage: 21,
+  Queue: 22,
+  Stack: 23,
+  SkStorage: 24,
+  DevmapHash: 25,
+  StructOps: 26,
+  Ringbuf: 27,
+  InodeStorage: 28,
+  TaskStorage: 29,
+  BloomFilter: 30,
+  UserRingbuf: 31,
+  CgrpStorage: 32,
+  Arena: 33,
+} as const;
+
+export type MapType = (typeof MapType)[keyof typeof MapType];
+
+/** What user space writes into an element, when it is not plain bytes. */
+export type FdValue = 'map' | 'prog' | 'perf' | 'sock' | 'cgroup' | 'xsk' | 'dev' | 'cpu';
+
+export interface MapTypeInfo {
+  readonly type: MapType;
+  /** The kernel's name: 'BPF_MAP_TYPE_ARRAY'. */
+  readonly kernelName: string;
+  /** key_size the kernel requires, when fixed. */
+  readonly keySize?: number;
+  /** value_size values the kernel accepts, when restricted. */
+  readonly valueSizes?: readonly number[];
+  /** Values are one slot per possible CPU, each rounded up to 8 bytes. */
+  readonly perCpu?: boolean;
+  /** Values are written as a file descriptor (or index) and read back as an id. */
+  readonly fdValue?: FdValue;
+  /** Creation needs inner_map_fd (map-in-map). */
+  readonly needsInnerMap?: boolean;
+  /** First kernel with this map type. */
+  readonly since: string;
+}
+
+type Row = Omit<MapTypeInfo, 'type' | 'kernelName'>;
+
+const rows: Record<keyof typeof MapType, Row> = {
+  Unspec: { since: '3.18' },
+  Hash: { since: '3.19' },
+  Array: { keySize: 4, since: '3.19' },
+  ProgArray: { keySize: 4, valueSizes: [4], fdValue: 'prog', since: '4.2' },
+  PerfEventArray: { keySize: 4, valueSizes: [4], fdValue: 'perf', since: '4.3' },
+  PercpuHash: { perCpu: true, since: '4.6' },
+  PercpuArray: { keySize: 4, perCpu: true, since: '4.6' },
+  StackTrace: { keySize: 4, since: '4.6' },
+  CgroupArray: { keySize: 4, valueSizes: [4], fdValue: 'cgroup', since: '4.8' },
+  LruHash: { since: '4.10' },
+  LruPercpuHash: { perCpu: true, since: '4.10' },
+  LpmTrie: { since: '4.11' },
+  ArrayOfMaps: { keySize: 4, valueSizes: [4], fdValue: 'map', needsInnerMap: true, since: '4.12' },
+  HashOfMaps: { valueSizes: [4], fdValue: 'map', needsInnerMap: true, since: '4.12' },
+  Devmap: { keySize: 4, valueSizes: [4, 8], fdValue: 'dev', since: '4.14' },
+  Sockmap: { keySize: 4, valueSizes: [4, 8], fdValue: 'sock', since: '4.14' },
+  Cpumap: { keySize: 4, valueSizes: [4, 8], fdValue: 'cpu', since: '4.15' },
+  Xskmap: { keySize: 4, valueSizes: [4], fdValue: 'xsk', since: '4.18' },
+  Sockhash: { valueSizes: [4, 8], fdValue: 'sock', since: '4.18' },
+  CgroupStorage: { since: '4.19' },
+  ReuseportSockarray: { keySize: 4, valueSizes: [4, 8], fdValue: 'sock', since: '4.19' },
+  PercpuCgroupStorage: { perCpu: true, since: '4.20' },
+  Queue: { keySize: 0, since: '4.20' },
+  Stack: { keySize: 0, since: '4.20' },
+  SkStorage: { keySize: 4, since: '5.2' },
+  DevmapHash: { keySize: 4, valueSizes: [4, 8], fdValue: 'dev', since: '5.4' },
+  StructOps: { keySize: 4, since: '5.6' },
+  Ringbuf: { keySize: 0, valueSizes: [0], since: '5.8' },
+  InodeStorage: { keySize: 4, since: '5.10' },
+  TaskStorage: { keySize: 4, since: '5.11' },
+  BloomFilter: { keySize: 0, since: '5.16' },
+  UserRingbuf: { keySize: 0, valueSizes: [0], since: '6.1' },
+  CgrpStorage: { keySize: 4, since: '6.2' },
+  Arena: { keySize: 0, valueSizes: [0], since: '6.9' },
+};
+
+function kernelName(pascal: string): string {
+  return 'BPF_MAP_TYPE_' + pascal.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+const table: MapTypeInfo[] = [];
+for (const [name, row] of Object.entries(rows) as [keyof typeof MapType, Row][]) {
+  table[MapType[name]] = Object.freeze({ type: MapType[name], kernelName: kernelName(name), ...row });
+}
+
+/** The table row of `type`, or undefined for a type newer than this table. */
+export function mapTypeInfo(type: number): MapTypeInfo | undefined {
+  return table[type];
+}
+
+/** 'BPF_MAP_TYPE_ARRAY_OF_MAPS' for 12; 'map type 99' for an unknown one. */
+export function mapTypeName(type: number): string {
+  return table[type]?.kernelName ?? `map type ${type}`;
+}
+
+/** Number of possible CPUs (per-CPU values have one slot each). */
+export { possibleCpus } from '../sys/cpus.js';

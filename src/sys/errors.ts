@@ -1,0 +1,60 @@
+import { getSystemErrorMap } from 'node:util';
+import { constants } from 'node:os';
+import { readFileSync } from 'node:fs';
+
+const errnoNames = new Map<number, [string, string]>();
+for (const [neg, pair] of getSystemErrorMap()) errnoNames.set(-neg, pair);
+// The kernel-internal ENOTSUPP leaks out of bpf(2) for unimplemented operations.
+errnoNames.set(524, ['ENOTSUPP', 'operation not supported by this map or program type']);
+
+/** Errno values used by the wrappers, from the platform (Linux). */
+export const Errno = constants.errno;
+
+/** The Node-style code of an errno value: 1 → 'EPERM'. */
+export function errnoCode(errno: number): string {
+  return errnoNames.get(errno)?.[0] ?? `E${errno}`;
+}
+
+function privilegeHint(): string {
+  const uid = process.getuid?.() ?? -1;
+  let hint = `needs CAP_BPF (or CAP_SYS_ADMIN); this process runs as uid ${uid}`;
+  try {
+    const level = readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim();
+    if (level !== '0') hint += ` and kernel.unprivileged_bpf_disabled=${level} forbids unprivileged BPF`;
+  } catch {
+    // No procfs: the uid alone must do.
+  }
+  return hint;
+}
+
+const brand = Symbol.for('tsbpf.SyscallError');
+
+/**
+ * A system call failed. The leaf of every kernel-backed error: `call` names the
+ * libbpf-style call ('bpf_map_lookup_elem'), `errno` the number, `code` its name.
+ */
+export class SyscallError extends Error {
+  override readonly name = 'SyscallError';
+  readonly call: string;
+  readonly errno: number;
+  readonly code: string;
+
+  constructor(call: string, errno: number, detail?: string) {
+    const [code, text] = errnoNames.get(errno) ?? [`E${errno}`, 'unknown error'];
+    let message = `${call} failed: ${code} (${text})`;
+    if (detail) message += `: ${detail}`;
+    if (errno === Errno.EPERM) message += `: ${privilegeHint()}`;
+    super(message);
+    this.call = call;
+    this.errno = errno;
+    this.code = code;
+  }
+
+  get [brand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+}

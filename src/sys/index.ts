@@ -1,0 +1,8 @@
+// The raw layer: one function per bpf command, the native seam, errno helpers.
+export * from './bpf.js';
+export { Attr, cString, readCString, ptrWords } from './attr.js';
+export { SyscallError, Errno, errnoCode } from './errors.js';
+export { kernel, replaceKernel } from './native.js';
+export type { Kernel } from './native.js';
+export { FdOwner } from './fd.js';
+export { possibleCpus } from './cpus.js';

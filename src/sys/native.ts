@@ -1,0 +1,51 @@
+// The one door to the kernel. Every system call tsbpf makes goes through `kernel`,
+// so tests can replace a call (replaceKernel) to inject faults the kernel cannot be
+// made to produce. Calls return -errno on failure instead of throwing: the wrappers
+// in this folder decide what a failure means.
+import { createRequire } from 'node:module';
+
+/** The raw native surface (native/*.c). Arguments are validated there too. */
+export interface Kernel {
+  /** bpf(2). Bit i of ptrMask marks the 8-byte word i of attr as a pointer to the next buffer argument. */
+  bpf(cmd: number, attr: Uint8Array, ptrMask?: number, ...buffers: (Uint8Array | null | undefined)[]): number;
+  close(fd: number): number;
+  ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
+  munmap(buffer: ArrayBuffer): number;
+  perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  setrlimit(resource: number, cur: number, max: number): number;
+  getrlimit(resource: number): [number, number] | number;
+}
+
+const require = createRequire(import.meta.url);
+
+function loadAddon(): Kernel {
+  // dist/src/sys/native.js and src/sys/native.ts both sit three levels below the root.
+  const candidates = ['../../../build/Release/tsbpf.node', '../../build/Release/tsbpf.node'];
+  let last: unknown;
+  for (const path of candidates) {
+    try {
+      return require(path) as Kernel;
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`tsbpf: native addon not built (run npm ci / npx node-gyp rebuild): ${String(last)}`);
+}
+
+const addon: Kernel = loadAddon();
+
+/** The calls in force. Wrappers read this binding on every call, so a replacement takes effect at once. */
+export let kernel: Kernel = addon;
+
+/**
+ * Replaces some kernel calls (fault injection in tests). Returns a function that restores
+ * the previous ones. Example: `const restore = replaceKernel({ bpf: () => -EPERM });`
+ */
+export function replaceKernel(overrides: Partial<Kernel>): () => void {
+  const previous = kernel;
+  kernel = { ...previous, ...overrides };
+  return () => {
+    kernel = previous;
+  };
+}
