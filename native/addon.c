@@ -27,14 +27,13 @@ bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *ou
 }
 
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what) {
-  bool is;
+  napi_typedarray_type type;
+  size_t length, offset;
+  napi_value ab;
   char msg[160];
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) goto bad;
-    size_t elem = 1;
+  /* Fast path: one call that fails with napi_invalid_arg for anything but a TypedArray. */
+  if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) == napi_ok) {
+    size_t elem;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
       case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
@@ -46,14 +45,12 @@ bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char 
     if (*data == NULL) *len = 0;
     return true;
   }
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
-    if (napi_get_dataview_info(env, v, len, data, &ab, &offset) != napi_ok) goto bad;
+  bool is = false;
+  if (napi_is_dataview(env, v, &is) == napi_ok && is &&
+      napi_get_dataview_info(env, v, len, data, &ab, &offset) == napi_ok) {
     if (*data == NULL) *len = 0;
     return true;
   }
-bad:
   snprintf(msg, sizeof msg, "%s must be a TypedArray or DataView", what);
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return false;

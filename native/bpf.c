@@ -29,13 +29,11 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   if (cmd < 0 || cmd > 255) THROW_RANGE(env, "cmd out of range");
   if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;
   if (attr_len > ATTR_MAX) THROW_RANGE(env, "attr is longer than 256 bytes");
-  if (argc >= 3) {
+  if (argc >= 3 && napi_get_value_uint32(env, argv[2], &mask) != napi_ok) {
     napi_valuetype t;
     napi_typeof(env, argv[2], &t);
-    if (t != napi_undefined) {
-      if (t != napi_number || napi_get_value_uint32(env, argv[2], &mask) != napi_ok)
-        THROW_TYPE(env, "ptrMask must be a number");
-    }
+    if (t != napi_undefined) THROW_TYPE(env, "ptrMask must be a number");
+    mask = 0;
   }
   memset(attr, 0, sizeof attr);
   if (attr_len) memcpy(attr, attr_js, attr_len);
@@ -47,12 +45,22 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
     if (next >= 3 + MAX_BUFS) THROW_RANGE(env, "too many pointer words");
     void *p = NULL;
     if (next < argc) {
-      napi_valuetype t;
-      napi_typeof(env, argv[next], &t);
-      if (t != napi_undefined && t != napi_null) {
-        size_t len;
-        if (!arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
+      size_t len;
+      napi_typedarray_type type;
+      napi_value ab;
+      size_t offset;
+      /* Fast path for the usual Uint8Array; anything else goes through arg_bytes. */
+      if (napi_get_typedarray_info(env, argv[next], &type, &len, &p, &ab, &offset) == napi_ok && type == napi_uint8_array) {
         if (len == 0) p = NULL;
+      } else {
+        napi_valuetype t;
+        napi_typeof(env, argv[next], &t);
+        if (t != napi_undefined && t != napi_null) {
+          if (!arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
+          if (len == 0) p = NULL;
+        } else {
+          p = NULL;
+        }
       }
     }
     attr[word] = (uint64_t)(uintptr_t)p;

@@ -1,12 +1,12 @@
 import { MapError } from '../errors.js';
 import { checkFlags } from '../sys/attr.js';
 import { Errno, SyscallError } from '../sys/errors.js';
-import { mapDeleteElem, mapLookupElem, mapUpdateBatch, mapUpdateElem } from '../sys/bpf.js';
+import { mapUpdateBatch } from '../sys/bpf.js';
 import { scratch, type Scratch } from './codec.js';
 import { MapData, type MapSpec } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkIndex, checkMap, rethrow, TypedMap, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { checkIndex, checkMap, IndexedMap, rethrow, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 export interface MapOfMapsCreateOptions {
   maxEntries: number;
@@ -29,17 +29,14 @@ let batchSupported: boolean | undefined;
  * `V` is what `get` returns, made by the `inner` converter (the reference page's
  * FromMapData); by default the inner map's MapData.
  */
-export class ArrayOfMaps<V = MapData> extends TypedMap {
+export class ArrayOfMaps<V = MapData> extends IndexedMap {
   static readonly mapTypes: readonly MapType[] = [MapType.ArrayOfMaps];
   readonly #inner: FromMapData<V>;
-  readonly #len: number;
-  readonly #key: Scratch = scratch(4);
   readonly #value: Scratch = scratch(4);
 
   private constructor(map: MapData, inner: FromMapData<V>, owned: boolean) {
     super(map, owned);
     this.#inner = inner;
-    this.#len = map.maxEntries;
   }
 
   /**
@@ -58,28 +55,9 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
     return ArrayOfMaps.tryFrom(map, inner, { owned: true });
   }
 
-  /** The number of slots: max_entries. */
-  len(): number {
-    return this.#len;
-  }
-
   /** True when the array has no slots. */
   isEmpty(): boolean {
-    return this.#len === 0;
-  }
-
-  #lookupId(index: number, flags: number): number {
-    const fd = this.map.fd;
-    checkIndex(index, this.#len);
-    this.#key.view.setUint32(0, index, true);
-    let found: boolean;
-    try {
-      found = mapLookupElem(fd, this.#key.bytes, this.#value.bytes, flags);
-    } catch (err) {
-      rethrow(err);
-    }
-    if (!found) throw new MapError('KeyNotFound', `slot ${index} is empty`, { index });
-    return this.#value.view.getUint32(0, true);
+    return this.len() === 0;
   }
 
   /**
@@ -93,12 +71,13 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
    * slot, 'SyscallError' naming bpf_map_lookup_elem or bpf_map_get_fd_by_id.
    */
   get(index: number, flags: number = 0): V {
-    return openInner(this.#lookupId(index, flags), this.#inner);
+    return openInner(this.getId(index, flags), this.#inner);
   }
 
   /** The kernel id of the inner map at `index`, without opening a descriptor. */
   getId(index: number, flags: number = 0): number {
-    return this.#lookupId(index, flags);
+    this.lookupExisting(this.indexKey(index), this.#value, flags, index);
+    return this.#value.view.getUint32(0, true);
   }
 
   /**
@@ -107,30 +86,14 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
    * bpf_map_update_elem (EINVAL when the map does not match the template).
    */
   set(index: number, value: InnerMap, flags: number = 0): void {
-    const fd = this.map.fd;
-    checkIndex(index, this.#len);
-    checkFlags(flags);
-    this.#key.view.setUint32(0, index, true);
+    const key = this.indexKey(index);
     this.#value.view.setUint32(0, innerFd(value), true);
-    try {
-      mapUpdateElem(fd, this.#key.bytes, this.#value.bytes, flags);
-    } catch (err) {
-      rethrow(err);
-    }
+    this.updateElem(key, this.#value, flags);
   }
 
   /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */
   delete(index: number): void {
-    const fd = this.map.fd;
-    checkIndex(index, this.#len);
-    this.#key.view.setUint32(0, index, true);
-    let found: boolean;
-    try {
-      found = mapDeleteElem(fd, this.#key.bytes);
-    } catch (err) {
-      rethrow(err);
-    }
-    if (!found) throw new MapError('KeyNotFound', `slot ${index} is empty`, { index });
+    this.deleteExisting(this.indexKey(index), index);
   }
 
   /**
@@ -148,7 +111,7 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
     const kv = new DataView(keys.buffer);
     const vv = new DataView(values.buffer);
     list.forEach(([index, map], i) => {
-      checkIndex(index, this.#len);
+      checkIndex(index, this.len());
       kv.setUint32(4 * i, index, true);
       vv.setUint32(4 * i, innerFd(map), true);
     });
@@ -171,16 +134,8 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
 
   /** `[index, id]` for every filled slot. */
   *entries(): IterableIterator<[number, number]> {
-    for (let i = 0; i < this.#len; i++) {
-      const fd = this.map.fd;
-      this.#key.view.setUint32(0, i, true);
-      let found: boolean;
-      try {
-        found = mapLookupElem(fd, this.#key.bytes, this.#value.bytes, 0);
-      } catch (err) {
-        rethrow(err);
-      }
-      if (found) yield [i, this.#value.view.getUint32(0, true)];
+    for (let i = 0; i < this.len(); i++) {
+      if (this.lookupElem(this.indexKey(i), this.#value, 0)) yield [i, this.#value.view.getUint32(0, true)];
     }
   }
 
@@ -189,6 +144,6 @@ export class ArrayOfMaps<V = MapData> extends TypedMap {
   }
 
   override toString(): string {
-    return `ArrayOfMaps(len ${this.#len}${this.owned ? ', owned' : ''})`;
+    return `ArrayOfMaps(len ${this.len()}${this.owned ? ', owned' : ''})`;
   }
 }

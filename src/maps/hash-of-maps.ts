@@ -1,30 +1,22 @@
-import { MapError } from '../errors.js';
-import { checkFlags } from '../sys/attr.js';
-import { mapDeleteElem, mapLookupElem, mapUpdateElem } from '../sys/bpf.js';
 import { scratch, type Codec, type Scratch } from './codec.js';
 import type { MapOfMapsCreateOptions } from './array-of-maps.js';
-import { keyCursor } from './keys.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkCodec, checkMap, rethrow, TypedMap, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { checkCodec, checkMap, KeyedMap, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 /**
  * A hash of eBPF maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys map to other maps.
  * Minimum kernel 4.12; `get` needs 4.13 (BPF_MAP_GET_FD_BY_ID).
  */
-export class HashOfMaps<K, V = MapData> extends TypedMap {
+export class HashOfMaps<K, V = MapData> extends KeyedMap<K> {
   static readonly mapTypes: readonly MapType[] = [MapType.HashOfMaps];
-  readonly #keyCodec: Codec<K>;
   readonly #inner: FromMapData<V>;
-  readonly #key: Scratch;
   readonly #value: Scratch = scratch(4);
 
   private constructor(map: MapData, key: Codec<K>, inner: FromMapData<V>, owned: boolean) {
-    super(map, owned);
-    this.#keyCodec = key;
+    super(map, key, owned);
     this.#inner = inner;
-    this.#key = scratch(key.size);
   }
 
   static tryFrom<K, V = MapData>(map: MapData, key: Codec<K>, inner?: FromMapData<V>, options: TryFromOptions = {}): HashOfMaps<K, V> {
@@ -41,71 +33,27 @@ export class HashOfMaps<K, V = MapData> extends TypedMap {
     return HashOfMaps.tryFrom(map, key, inner, { owned: true });
   }
 
-  #lookupId(key: K, flags: number): number {
-    const fd = this.map.fd;
-    this.#keyCodec.encode(this.#key, 0, key);
-    let found: boolean;
-    try {
-      found = mapLookupElem(fd, this.#key.bytes, this.#value.bytes, flags);
-    } catch (err) {
-      rethrow(err);
-    }
-    if (!found) throw new MapError('KeyNotFound', 'key not found');
-    return this.#value.view.getUint32(0, true);
-  }
-
   /** The inner map of `key` as `V`; opens a new descriptor owned by the result (see ArrayOfMaps.get). */
   get(key: K, flags: number = 0): V {
-    return openInner(this.#lookupId(key, flags), this.#inner);
+    return openInner(this.getId(key, flags), this.#inner);
   }
 
   /** The kernel id of the inner map of `key`, without opening a descriptor. */
   getId(key: K, flags: number = 0): number {
-    return this.#lookupId(key, flags);
+    this.lookupExisting(this.encodeKey(key), this.#value, flags);
+    return this.#value.view.getUint32(0, true);
   }
 
   /** Stores `value` (a MapData or typed map) under `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
   insert(key: K, value: InnerMap, flags: number = 0): void {
-    const fd = this.map.fd;
-    checkFlags(flags);
-    this.#keyCodec.encode(this.#key, 0, key);
+    const k = this.encodeKey(key);
     this.#value.view.setUint32(0, innerFd(value), true);
-    try {
-      mapUpdateElem(fd, this.#key.bytes, this.#value.bytes, flags);
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  /** Removes `key`; MapError 'KeyNotFound' when absent. */
-  remove(key: K): void {
-    const fd = this.map.fd;
-    this.#keyCodec.encode(this.#key, 0, key);
-    let found: boolean;
-    try {
-      found = mapDeleteElem(fd, this.#key.bytes);
-    } catch (err) {
-      rethrow(err);
-    }
-    if (!found) throw new MapError('KeyNotFound', 'key not found');
-  }
-
-  *keys(): IterableIterator<K> {
-    for (const raw of keyCursor(this.map)) yield this.#keyCodec.decode(raw, 0);
+    this.updateElem(k, this.#value, flags);
   }
 
   /** `[key, id]` pairs. */
   *entries(): IterableIterator<[K, number]> {
-    const value = scratch(4);
-    for (const raw of keyCursor(this.map)) {
-      let found: boolean;
-      try {
-        found = mapLookupElem(this.map.fd, raw.bytes, value.bytes, 0);
-      } catch (err) {
-        rethrow(err);
-      }
-      if (found) yield [this.#keyCodec.decode(raw, 0), value.view.getUint32(0, true)];
-    }
+    for (const [key, value] of this.rawEntries(4)) yield [key, value.view.getUint32(0, true)];
   }
 
   [Symbol.iterator](): IterableIterator<[K, number]> {

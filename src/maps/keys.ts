@@ -1,7 +1,7 @@
 import { mapGetNextKey } from '../sys/bpf.js';
 import { scratch, type Scratch } from './codec.js';
 import type { MapData } from './map-data.js';
-import { rethrow } from './typed-map.js';
+import { MapError } from '../errors.js';
 
 /**
  * Walks a map's keys with BPF_MAP_GET_NEXT_KEY, yielding the raw key in a buffer
@@ -20,7 +20,7 @@ export function* keyCursor(map: MapData): Generator<Scratch, void, undefined> {
     try {
       more = mapGetNextKey(fd, prev ? prev.bytes : null, next.bytes);
     } catch (err) {
-      rethrow(err);
+      throw MapError.fromSyscall(err);
     }
     if (!more) return;
     yield next;

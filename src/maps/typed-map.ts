@@ -1,7 +1,10 @@
 // What every typed map shares: the MapData it works on, whether it owns it, the
 // type/size checks of tryFrom (driven by the map type table) and index checks.
 import { MapError } from '../errors.js';
-import type { Codec } from './codec.js';
+import { checkFlags } from '../sys/attr.js';
+import { mapDeleteElem, mapLookupElem, mapUpdateElem } from '../sys/bpf.js';
+import { scratch, type Codec, type Scratch } from './codec.js';
+import { keyCursor } from './keys.js';
 import { MapData } from './map-data.js';
 import { mapTypeName, type MapType } from './map-type.js';
 
@@ -54,6 +57,109 @@ export abstract class TypedMap implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  // The element operations every typed map is made of: through the map's fd (which
+  // throws once closed), with kernel failures as MapError 'SyscallError'.
+
+  /** Fills `value` for `key`; false when the key is absent. */
+  protected lookupElem(key: Scratch, value: Scratch, flags: number): boolean {
+    const fd = this.map.fd;
+    try {
+      return mapLookupElem(fd, key.bytes, value.bytes, flags);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Like lookupElem, but an absent key is MapError 'KeyNotFound' (`index` for arrays). */
+  protected lookupExisting(key: Scratch, value: Scratch, flags: number, index?: number): void {
+    if (!this.lookupElem(key, value, flags)) throw notFound(index);
+  }
+
+  protected updateElem(key: Scratch, value: Scratch, flags: number): void {
+    const fd = this.map.fd;
+    checkFlags(flags);
+    try {
+      mapUpdateElem(fd, key.bytes, value.bytes, flags);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Deletes `key`; an absent key is MapError 'KeyNotFound'. */
+  protected deleteExisting(key: Scratch, index?: number): void {
+    const fd = this.map.fd;
+    let found: boolean;
+    try {
+      found = mapDeleteElem(fd, key.bytes);
+    } catch (err) {
+      rethrow(err);
+    }
+    if (!found) throw notFound(index);
+  }
+}
+
+function notFound(index: number | undefined): MapError {
+  return index === undefined ? new MapError('KeyNotFound', 'key not found') : new MapError('KeyNotFound', `nothing at index ${index} (empty slot)`, { index });
+}
+
+/** A typed map indexed by u32 (arrays): checks the index against max_entries before any syscall. */
+export abstract class IndexedMap extends TypedMap {
+  readonly #len: number;
+  readonly #key: Scratch = scratch(4);
+
+  protected constructor(map: MapData, owned: boolean) {
+    super(map, owned);
+    this.#len = map.maxEntries;
+  }
+
+  /** The number of elements: max_entries. */
+  len(): number {
+    return this.#len;
+  }
+
+  /** The key buffer holding `index`, after the bounds check. */
+  protected indexKey(index: number): Scratch {
+    checkIndex(index, this.#len);
+    this.#key.view.setUint32(0, index, true);
+    return this.#key;
+  }
+}
+
+/** A typed map with keys of a codec (hashes): encoding, remove, and key iteration. */
+export abstract class KeyedMap<K> extends TypedMap {
+  readonly #keyCodec: Codec<K>;
+  readonly #key: Scratch;
+
+  protected constructor(map: MapData, key: Codec<K>, owned: boolean) {
+    super(map, owned);
+    this.#keyCodec = key;
+    this.#key = scratch(key.size);
+  }
+
+  /** The key buffer holding `key`. */
+  protected encodeKey(key: K): Scratch {
+    this.#keyCodec.encode(this.#key, 0, key);
+    return this.#key;
+  }
+
+  /** Removes `key`; MapError 'KeyNotFound' when absent. */
+  remove(key: K): void {
+    this.deleteExisting(this.encodeKey(key));
+  }
+
+  /** The keys, in the kernel's order. */
+  *keys(): IterableIterator<K> {
+    for (const raw of keyCursor(this.map)) yield this.#keyCodec.decode(raw, 0);
+  }
+
+  /** `[key, value bytes]` for every key still present when visited; the value buffer is reused. */
+  protected *rawEntries(valueSize: number): Generator<[K, Scratch]> {
+    const value = scratch(valueSize);
+    for (const raw of keyCursor(this.map)) {
+      if (this.lookupElem(raw, value, 0)) yield [this.#keyCodec.decode(raw, 0), value];
+    }
   }
 }
 
