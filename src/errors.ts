@@ -24,7 +24,8 @@ export interface MapErrorDetails {
   mapType?: number;
   expected?: number | readonly number[];
   size?: number;
-  name?: string;
+  /** InvalidName: the rejected map name. */
+  mapName?: string;
   cause?: SyscallError;
 }
 
@@ -48,6 +49,8 @@ export class MapError extends Error {
   readonly expected?: number | readonly number[];
   /** InvalidKeySize / InvalidValueSize: the size found. */
   readonly size?: number;
+  /** InvalidName: the rejected name. */
+  readonly mapName?: string;
   /** Kernel failures: the system call, its errno and code (also on `cause`). */
   readonly call?: string;
   readonly errno?: number;

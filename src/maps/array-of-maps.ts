@@ -6,7 +6,7 @@ import { scratch, type Scratch } from './codec.js';
 import { MapData, type MapSpec } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkIndex, checkMap, IndexedMap, rethrow, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { checkIndex, checkMap, IndexedMap, rethrow, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 export interface MapOfMapsCreateOptions {
   maxEntries: number;
@@ -52,7 +52,7 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
   /** Creates an ARRAY_OF_MAPS; the returned object owns it. */
   static create<V = MapData>(options: MapOfMapsCreateOptions, inner?: FromMapData<V>): ArrayOfMaps<V> {
     const map = MapData.create({ type: MapType.ArrayOfMaps, keySize: 4, valueSize: 4, ...options });
-    return ArrayOfMaps.tryFrom(map, inner, { owned: true });
+    return wrapNew(map, () => ArrayOfMaps.tryFrom(map, inner, { owned: true }));
   }
 
   /** True when the array has no slots. */
@@ -122,14 +122,16 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
         batchSupported = true;
         return;
       } catch (err) {
-        // ENOTSUPP: no batch op for this map type; EINVAL on a first try: a kernel
-        // before 5.6 that does not know the command (a real EINVAL recurs below).
-        const unsupported = err instanceof SyscallError && (err.errno === 524 || (err.errno === Errno.EINVAL && batchSupported === undefined));
-        if (!unsupported) rethrow(err);
-        batchSupported = false;
+        // ENOTSUPP: no batch op for this map type. EINVAL before batching ever worked:
+        // perhaps a kernel before 5.6 that does not know the command; the updates below
+        // decide (a real EINVAL recurs there and leaves the question open).
+        if (!(err instanceof SyscallError)) throw err;
+        if (err.errno === 524) batchSupported = false;
+        else if (!(err.errno === Errno.EINVAL && batchSupported === undefined)) rethrow(err);
       }
     }
     for (const [index, map] of list) this.set(index, map, flags);
+    batchSupported ??= false;
   }
 
   /** `[index, id]` for every filled slot. */

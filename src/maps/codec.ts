@@ -105,7 +105,8 @@ export function array<T>(item: Codec<T>, length: number): Codec<T[]> {
     size: item.size * length,
     align: item.align,
     encode(s: Scratch, offset: number, value: T[]) {
-      if (!Array.isArray(value) || value.length !== length) throw new RangeError(`array value must have ${length} items`);
+      if (!Array.isArray(value)) throw new TypeError(`array value must be an array of ${length} items`);
+      if (value.length !== length) throw new RangeError(`array value must have ${length} items, got ${value.length}`);
       for (let i = 0; i < length; i++) item.encode(s, offset + i * item.size, value[i]);
     },
     decode(s: Scratch, offset: number) {

@@ -2,7 +2,7 @@ import { scratch, type Codec, type Scratch } from './codec.js';
 import type { CreateOptions } from './array.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, checkMap, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
+import { wrapNew, checkCodec, checkMap, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
 
 /**
  * A BPF_MAP_TYPE_HASH (3.19) or BPF_MAP_TYPE_LRU_HASH (4.10): keys of a fixed size
@@ -32,12 +32,7 @@ export class HashMap<K, V> extends KeyedMap<K> {
     checkCodec(value, 'value codec');
     const { type = MapType.Hash, ...rest } = options;
     const map = MapData.create({ type, keySize: key.size, valueSize: value.size, maxEntries, ...rest });
-    try {
-      return HashMap.tryFrom(map, key, value, { owned: true });
-    } catch (err) {
-      map.close();
-      throw err;
-    }
+    return wrapNew(map, () => HashMap.tryFrom(map, key, value, { owned: true }));
   }
 
   static fromMapData<K, V>(key: Codec<K>, value: Codec<V>): FromMapData<HashMap<K, V>> {

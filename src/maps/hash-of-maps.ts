@@ -3,7 +3,7 @@ import type { MapOfMapsCreateOptions } from './array-of-maps.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkCodec, checkMap, KeyedMap, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { checkCodec, checkMap, KeyedMap, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 /**
  * A hash of eBPF maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys map to other maps.
@@ -30,7 +30,7 @@ export class HashOfMaps<K, V = MapData> extends KeyedMap<K> {
   static create<K, V = MapData>(key: Codec<K>, options: MapOfMapsCreateOptions, inner?: FromMapData<V>): HashOfMaps<K, V> {
     checkCodec(key, 'key codec');
     const map = MapData.create({ type: MapType.HashOfMaps, keySize: key.size, valueSize: 4, ...options });
-    return HashOfMaps.tryFrom(map, key, inner, { owned: true });
+    return wrapNew(map, () => HashOfMaps.tryFrom(map, key, inner, { owned: true }));
   }
 
   /** The inner map of `key` as `V`; opens a new descriptor owned by the result (see ArrayOfMaps.get). */

@@ -6,6 +6,7 @@ import { checkPinPath, openPinned, pinFd } from '../pin.js';
 import { checkFlags, readCString } from '../sys/attr.js';
 import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
 import { FdOwner } from '../sys/fd.js';
+import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
 
@@ -85,10 +86,9 @@ function isMapData(x: unknown): x is MapData {
 export class MapData extends FdOwner {
   #info: MapInfo | undefined;
 
-  /** Takes ownership of `fd`; `info` when the caller already knows it. @internal */
-  private constructor(fd: number, info?: MapInfo) {
+  /** Takes ownership of `fd`. @internal */
+  private constructor(fd: number) {
     super(fd);
-    this.#info = info;
   }
 
   protected closedError(): Error {
@@ -109,7 +109,7 @@ export class MapData extends FdOwner {
     let flags = u32Field(spec.flags ?? 0, 'flags');
     const name = spec.name ?? '';
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
-      throw new MapError('InvalidName', `invalid map name ${JSON.stringify(name)}: at most 15 characters of [A-Za-z0-9_.]`, { name: String(name) });
+      throw new MapError('InvalidName', `invalid map name ${JSON.stringify(name)}: at most 15 characters of [A-Za-z0-9_.]`, { mapName: String(name) });
     }
     const row = mapTypeInfo(type);
     if (row?.keySize !== undefined && keySize !== row.keySize) {
@@ -126,7 +126,13 @@ export class MapData extends FdOwner {
       numaNode = u32Field(spec.numaNode, 'numaNode');
       flags |= MapFlags.BPF_F_NUMA_NODE;
     }
-    if (spec.mapExtra !== undefined) checkFlags(spec.mapExtra, 'mapExtra');
+    if (spec.mapExtra !== undefined) {
+      try {
+        checkFlags(spec.mapExtra, 'mapExtra');
+      } catch (err) {
+        throw new MapError('InvalidArgument', (err as Error).message);
+      }
+    }
 
     let template: MapData | undefined;
     let innerMapFd = 0;
@@ -141,7 +147,16 @@ export class MapData extends FdOwner {
     }
     try {
       const fd = mapCreate({ mapType: type, keySize, valueSize, maxEntries, mapFlags: flags, innerMapFd, numaNode, mapName: name, mapExtra: spec.mapExtra });
-      return new MapData(fd, { id: 0, type, keySize, valueSize, maxEntries, flags, name, btfId: 0, mapExtra: BigInt(spec.mapExtra ?? 0) });
+      // Read back what the kernel made: it adjusts flags (drops BPF_F_RDONLY, adds
+      // BPF_F_RDONLY_PROG to devmaps) and assigns the id.
+      const map = new MapData(fd);
+      try {
+        map.info();
+      } catch (err) {
+        map.close();
+        throw err;
+      }
+      return map;
     } catch (err) {
       throw MapError.fromSyscall(err, 'CreateError', `cannot create ${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
     } finally {
@@ -152,7 +167,13 @@ export class MapData extends FdOwner {
 
   /** Opens the map pinned at `path` (BPF_OBJ_GET). Throws PinError, or MapError 'InvalidMapType' for a pinned non-map. */
   static fromPin(path: string): MapData {
-    return MapData.fromFd(openPinned(path));
+    const fd = openPinned(path);
+    try {
+      return MapData.fromFd(fd);
+    } catch (err) {
+      kernel.close(fd);
+      throw err;
+    }
   }
 
   /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID, 4.13+). */

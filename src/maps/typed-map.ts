@@ -200,6 +200,16 @@ export function checkIndex(index: number, maxEntries: number): void {
   }
 }
 
+/** Wraps a freshly created map: closes it when wrapping throws, so create() never leaks. */
+export function wrapNew<T>(map: MapData, wrap: () => T): T {
+  try {
+    return wrap();
+  } catch (err) {
+    map.close();
+    throw err;
+  }
+}
+
 /** Wraps kernel failures of a typed-map operation as MapError 'SyscallError'. */
 export function rethrow(err: unknown): never {
   throw MapError.fromSyscall(err);

@@ -15,9 +15,26 @@ export function errnoCode(errno: number): string {
   return errnoNames.get(errno)?.[0] ?? `E${errno}`;
 }
 
+const CAP_SYS_ADMIN = 21n;
+const CAP_BPF = 39n;
+
+/** True when the effective capabilities include CAP_BPF or CAP_SYS_ADMIN (unknown: false). */
+function hasBpfCapability(): boolean {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m);
+    if (!line) return false;
+    const caps = BigInt('0x' + line[1]);
+    return ((caps >> CAP_BPF) & 1n) === 1n || ((caps >> CAP_SYS_ADMIN) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** What an EPERM means: the missing privilege, or, for a privileged process, that the object refused. */
 function privilegeHint(): string {
+  if (hasBpfCapability()) return 'the process has CAP_BPF/CAP_SYS_ADMIN, so the kernel refused this operation on this object (a frozen or read-only map, a lockdown policy)';
   const uid = process.getuid?.() ?? -1;
-  let hint = `needs CAP_BPF (or CAP_SYS_ADMIN); this process runs as uid ${uid}`;
+  let hint = `needs CAP_BPF (or CAP_SYS_ADMIN); this process runs as uid ${uid} without them`;
   try {
     const level = readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim();
     if (level !== '0') hint += ` and kernel.unprivileged_bpf_disabled=${level} forbids unprivileged BPF`;
