@@ -68,12 +68,39 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t fd;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  if (argc < 1) THROW_TYPE(env, "close(fd)");
+  if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  map_meta_forget((int)fd);
   return make_int(env, close((int)fd) == 0 ? 0 : -errno);
 }
 
-/* ioctl(fd, request, arg) where arg is an integer or a buffer the kernel may read/write.
- * -> result | -errno */
+bool fd_is_anon_inode(int fd, const char *kind) {
+  char path[64], target[64], want[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n < 0) return false;
+  target[n] = 0;
+  snprintf(want, sizeof want, "anon_inode:%s", kind);
+  return strcmp(target, want) == 0;
+}
+
+/* The ioctl requests tsbpf makes, with what their argument is. A number is never
+ * passed where the kernel expects a pointer, and a buffer is always long enough. */
+enum ioctl_arg { ARG_INT, ARG_BUF, ARG_CSTR };
+static const struct { uint32_t request; enum ioctl_arg arg; uint32_t size; } ioctls[] = {
+  {0x2400, ARG_INT, 0},     /* PERF_EVENT_IOC_ENABLE */
+  {0x2401, ARG_INT, 0},     /* PERF_EVENT_IOC_DISABLE */
+  {0x2402, ARG_INT, 0},     /* PERF_EVENT_IOC_REFRESH */
+  {0x2403, ARG_INT, 0},     /* PERF_EVENT_IOC_RESET */
+  {0x40082404, ARG_BUF, 8}, /* PERF_EVENT_IOC_PERIOD: reads a u64 */
+  {0x2405, ARG_INT, 0},     /* PERF_EVENT_IOC_SET_OUTPUT: an fd */
+  {0x40082406, ARG_CSTR, 0},/* PERF_EVENT_IOC_SET_FILTER: reads a string */
+  {0x80082407, ARG_BUF, 8}, /* PERF_EVENT_IOC_ID: writes a u64 */
+  {0x40042408, ARG_INT, 0}, /* PERF_EVENT_IOC_SET_BPF: a program fd */
+  {0x40042409, ARG_INT, 0}, /* PERF_EVENT_IOC_PAUSE_OUTPUT */
+};
+
+/* ioctl(fd, request, arg?) -> result | -errno, for the requests in the table above. */
 static napi_value js_ioctl(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -85,18 +112,26 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info) {
   if (argc < 2) THROW_TYPE(env, "ioctl(fd, request, arg?)");
   if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
   if (!arg_int64(env, argv[1], 0, UINT32_MAX, &req, "request")) return NULL;
+  int kind = -1;
+  uint32_t size = 0;
+  for (size_t i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++) {
+    if (ioctls[i].request == (uint32_t)req) {
+      kind = ioctls[i].arg;
+      size = ioctls[i].size;
+    }
+  }
+  if (kind < 0) THROW_RANGE(env, "ioctl request not supported by the addon");
   if (argc >= 3) napi_typeof(env, argv[2], &t);
   long r;
-  if (t == napi_number) {
-    if (!arg_int64(env, argv[2], INT32_MIN, UINT32_MAX, &iarg, "arg")) return NULL;
-    r = ioctl((int)fd, (unsigned long)req, (unsigned long)iarg);
-  } else if (t == napi_undefined) {
-    r = ioctl((int)fd, (unsigned long)req, 0UL);
+  if (kind == ARG_INT) {
+    if (t != napi_undefined && t != napi_number) THROW_TYPE(env, "this ioctl takes an integer argument");
+    if (t == napi_number && !arg_int64(env, argv[2], INT32_MIN, INT32_MAX, &iarg, "arg")) return NULL;
+    r = ioctl((int)fd, (unsigned long)req, (unsigned long)(long)iarg);
   } else {
+    if (t == napi_undefined || t == napi_null || t == napi_number) THROW_TYPE(env, "this ioctl takes a buffer argument");
     if (!arg_bytes(env, argv[2], &ptr, &len, "arg")) return NULL;
-    /* The kernel reads/writes _IOC_SIZE(request) bytes: refuse a shorter buffer. */
-    size_t need = (req >> 16) & 0x3fff;
-    if (len < need || ptr == NULL) THROW_RANGE(env, "ioctl buffer is shorter than the request's size");
+    if (ptr == NULL || len < size) THROW_RANGE(env, "ioctl buffer is shorter than the request reads or writes");
+    if (kind == ARG_CSTR && memchr(ptr, 0, len) == NULL) THROW_RANGE(env, "ioctl string is not NUL-terminated");
     r = ioctl((int)fd, (unsigned long)req, ptr);
   }
   return make_int(env, r < 0 ? -errno : r);
@@ -126,7 +161,8 @@ static napi_value js_getrlimit(napi_env env, napi_callback_info info) {
   int64_t res;
   struct rlimit rl;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int64(env, argv[0], 0, 64, &res, "resource")) return NULL;
+  if (argc < 1) THROW_TYPE(env, "getrlimit(resource)");
+  if (!arg_int64(env, argv[0], 0, 64, &res, "resource")) return NULL;
   if (getrlimit((int)res, &rl) != 0) return make_int(env, -errno);
   CHECK_NAPI(env, napi_create_array_with_length(env, 2, &arr));
   napi_set_element(env, arr, 0, make_int(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur));

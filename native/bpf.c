@@ -5,7 +5,15 @@
  * anywhere), so JS names them instead: bit i of ptrMask says the 8-byte word i of
  * attr is a pointer, and the k-th set bit takes the address of the k-th buffer
  * argument (null/undefined gives NULL). The call works on a private copy of attr and
- * copies the kernel's output back, leaving the pointer words as JS wrote them. */
+ * copies the kernel's output back, leaving the pointer words as JS wrote them.
+ *
+ * So that no JS value can make the kernel touch memory it should not, each command
+ * has a row below naming its pointer words and how long each buffer must be: a
+ * length field of attr, or the key/value size of the map (cached per fd, see
+ * map_meta). A pointer word that is not a buffer must be zero, and a command without
+ * a row is refused. This is bookkeeping of the kernel ABI, not policy. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,62 +21,355 @@
 
 #define ATTR_MAX 256
 #define MAX_BUFS 8
+#define ENOTSUPP_KERNEL 524
+
+/* How long a pointer word's buffer must be. */
+enum need {
+  NEED_ANY,        /* the kernel only reads, with no length we can know: any length */
+  NEED_CSTR,       /* a NUL-terminated string inside the buffer */
+  NEED_U32,        /* u32 at attr offset a, times u32 at offset b (or 1 when b == 0) */
+  NEED_INSNS,      /* u32 at a instructions of 8 bytes */
+  NEED_KEY,        /* the map's key_size */
+  NEED_VALUE,      /* the map's value size as user space sees it */
+  NEED_KEYS,       /* count (u32 at a) keys */
+  NEED_VALUES,     /* count (u32 at a) values */
+  NEED_CURSOR,     /* a batch cursor: max(key_size, 4) */
+  NEED_OUT_U32,    /* u32 at a, which must be nonzero when the pointer is set (0 means unbounded to the kernel) */
+};
+
+struct ptr_rule {
+  uint8_t word;
+  uint8_t need;
+  uint16_t a, b;
+};
+
+struct cmd_rule {
+  bool known;
+  bool nulls_info;     /* zero the buffer first: it may carry nested pointers (OBJ_GET_INFO_BY_FD) */
+  int16_t map_fd_off;  /* attr offset of the map fd for NEED_KEY/VALUE/..., -1 for none */
+  uint8_t nptr;
+  struct ptr_rule ptr[8];
+};
+
+/* enum bpf_cmd values. */
+enum {
+  MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD,
+  OBJ_PIN, OBJ_GET, PROG_ATTACH, PROG_DETACH, PROG_TEST_RUN, PROG_GET_NEXT_ID, MAP_GET_NEXT_ID,
+  PROG_GET_FD_BY_ID, MAP_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY, RAW_TRACEPOINT_OPEN,
+  BTF_LOAD, BTF_GET_FD_BY_ID, TASK_FD_QUERY, MAP_LOOKUP_AND_DELETE_ELEM, MAP_FREEZE,
+  BTF_GET_NEXT_ID, MAP_LOOKUP_BATCH, MAP_LOOKUP_AND_DELETE_BATCH, MAP_UPDATE_BATCH,
+  MAP_DELETE_BATCH, LINK_CREATE, LINK_UPDATE, LINK_GET_FD_BY_ID, LINK_GET_NEXT_ID,
+  ENABLE_STATS, ITER_CREATE, LINK_DETACH, PROG_BIND_MAP, TOKEN_CREATE, PROG_STREAM_READ_BY_FD,
+  CMD_COUNT
+};
+
+#define NONE {.known = true, .map_fd_off = -1}
+#define P(w, n, a_, b_) {w, n, a_, b_}
+
+static const struct cmd_rule rules[CMD_COUNT] = {
+  /* excl_prog_hash (6.17): read, excl_prog_hash_size at 88 */
+  [MAP_CREATE] = {true, false, -1, 1, {P(10, NEED_U32, 88, 0)}},
+  [MAP_LOOKUP_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
+  [MAP_UPDATE_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
+  [MAP_DELETE_ELEM] = {true, false, 0, 1, {P(1, NEED_KEY, 0, 0)}},
+  [MAP_GET_NEXT_KEY] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_KEY, 0, 0)}},
+  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array,
+   * core_relos, signature (6.17) */
+  [PROG_LOAD] = {true, false, -1, 8,
+                 {P(1, NEED_INSNS, 4, 0), P(2, NEED_CSTR, 0, 0), P(4, NEED_U32, 28, 0), P(10, NEED_U32, 76, 88),
+                  P(12, NEED_U32, 92, 104), P(15, NEED_ANY, 0, 0), P(16, NEED_U32, 116, 136), P(19, NEED_U32, 160, 0)}},
+  [OBJ_PIN] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
+  [OBJ_GET] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
+  [PROG_ATTACH] = NONE,
+  [PROG_DETACH] = NONE,
+  /* data_in, data_out, ctx_in, ctx_out */
+  [PROG_TEST_RUN] = {true, false, -1, 4,
+                     {P(2, NEED_U32, 8, 0), P(3, NEED_OUT_U32, 12, 0), P(6, NEED_U32, 40, 0), P(7, NEED_U32, 44, 0)}},
+  [PROG_GET_NEXT_ID] = NONE,
+  [MAP_GET_NEXT_ID] = NONE,
+  [PROG_GET_FD_BY_ID] = NONE,
+  [MAP_GET_FD_BY_ID] = NONE,
+  [OBJ_GET_INFO_BY_FD] = {true, true, -1, 1, {P(1, NEED_U32, 4, 0)}},
+  /* prog_ids, prog_attach_flags, link_ids, link_attach_flags: prog_cnt u32 each */
+  [PROG_QUERY] = {true, false, -1, 4,
+                  {P(2, NEED_U32, 24, 0), P(4, NEED_U32, 24, 0), P(5, NEED_U32, 24, 0), P(6, NEED_U32, 24, 0)}},
+  [RAW_TRACEPOINT_OPEN] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
+  /* btf (btf_size), btf_log_buf (btf_log_size) */
+  [BTF_LOAD] = {true, false, -1, 2, {P(0, NEED_U32, 16, 0), P(1, NEED_U32, 20, 0)}},
+  [BTF_GET_FD_BY_ID] = NONE,
+  [TASK_FD_QUERY] = {true, false, -1, 1, {P(2, NEED_U32, 12, 0)}},
+  [MAP_LOOKUP_AND_DELETE_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
+  [MAP_FREEZE] = NONE,
+  [BTF_GET_NEXT_ID] = NONE,
+  [MAP_LOOKUP_BATCH] = {true, false, 36, 4,
+                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
+  [MAP_LOOKUP_AND_DELETE_BATCH] = {true, false, 36, 4,
+                                   {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
+  [MAP_UPDATE_BATCH] = {true, false, 36, 4,
+                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
+  [MAP_DELETE_BATCH] = {true, false, 36, 4,
+                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
+  /* LINK_CREATE's pointer words depend on the attach type: not yet described. */
+  [LINK_UPDATE] = NONE,
+  [LINK_GET_FD_BY_ID] = NONE,
+  [LINK_GET_NEXT_ID] = NONE,
+  [ENABLE_STATS] = NONE,
+  [ITER_CREATE] = NONE,
+  [LINK_DETACH] = NONE,
+  [PROG_BIND_MAP] = NONE,
+  [TOKEN_CREATE] = NONE,
+  /* stream_buf (stream_buf_len) */
+  [PROG_STREAM_READ_BY_FD] = {true, false, -1, 1, {P(0, NEED_U32, 8, 0)}},
+};
+
+/* Commands whose result is a new file descriptor. */
+static bool returns_fd(int cmd) {
+  switch (cmd) {
+    case MAP_CREATE: case PROG_LOAD: case OBJ_GET: case PROG_GET_FD_BY_ID: case MAP_GET_FD_BY_ID:
+    case RAW_TRACEPOINT_OPEN: case BTF_LOAD: case BTF_GET_FD_BY_ID: case LINK_CREATE:
+    case LINK_GET_FD_BY_ID: case ITER_CREATE: case TOKEN_CREATE: case ENABLE_STATS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* ---- map sizes, per fd ------------------------------------------------------------
+ * The kernel copies key_size and value-size bytes through the element pointers, sizes
+ * that attr does not carry. They are learnt once per fd (readlink + OBJ_GET_INFO_BY_FD)
+ * and forgotten when the fd is closed through this addon or handed out anew by it. */
+
+struct map_meta {
+  bool known;
+  uint32_t key_size;
+  uint64_t value_bytes;
+};
+
+static struct map_meta *metas;
+static size_t metas_len;
+static int possible_cpus;
+
+static int read_possible_cpus(void) {
+  FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+  int max = 0;
+  if (f) {
+    int lo, hi;
+    char sep;
+    while (fscanf(f, "%d", &lo) == 1) {
+      hi = lo;
+      if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
+        if (fscanf(f, "%d", &hi) != 1) break;
+        if (fscanf(f, "%c", &sep) != 1) sep = '\n';
+      }
+      if (hi > max) max = hi;
+      if (sep != ',') break;
+    }
+    fclose(f);
+  }
+  return max + 1;
+}
+
+static bool is_percpu(uint32_t type) {
+  /* PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE */
+  return type == 5 || type == 6 || type == 10 || type == 21;
+}
+
+/* Bytes of one value as user space reads it: per-CPU maps hold an 8-aligned slot per possible CPU. */
+static uint64_t value_bytes(uint32_t type, uint32_t value_size) {
+  return is_percpu(type) ? (uint64_t)((value_size + 7) & ~7u) * (uint64_t)possible_cpus : value_size;
+}
+
+void map_meta_forget(int fd) {
+  if (fd >= 0 && (size_t)fd < metas_len) metas[fd].known = false;
+}
+
+static void map_meta_set(int fd, uint32_t type, uint32_t key_size, uint32_t value_size) {
+  if (fd < 0) return;
+  if ((size_t)fd >= metas_len) {
+    size_t n = metas_len ? metas_len : 256;
+    while (n <= (size_t)fd) n *= 2;
+    struct map_meta *grown = realloc(metas, n * sizeof *grown);
+    if (!grown) return; /* stays unknown: looked up again next time */
+    memset(grown + metas_len, 0, (n - metas_len) * sizeof *grown);
+    metas = grown;
+    metas_len = n;
+  }
+  metas[fd].known = true;
+  metas[fd].key_size = key_size;
+  metas[fd].value_bytes = value_bytes(type, value_size);
+}
+
+/* Fills *m for fd. Returns false when fd is not a BPF map (the kernel will refuse the
+ * command before touching any buffer). */
+static bool map_meta_get(int fd, struct map_meta *m) {
+  if (fd >= 0 && (size_t)fd < metas_len && metas[fd].known) {
+    *m = metas[fd];
+    return true;
+  }
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n < 0) return false;
+  target[n] = 0;
+  if (strcmp(target, "anon_inode:bpf-map") != 0) return false;
+  /* struct bpf_map_info: type @0, key_size @8, value_size @12 (88 bytes, no pointers) */
+  uint8_t info[88];
+  memset(info, 0, sizeof info);
+  struct { uint32_t bpf_fd, info_len; uint64_t info; } attr = {(uint32_t)fd, sizeof info, (uint64_t)(uintptr_t)info};
+  if (syscall(__NR_bpf, OBJ_GET_INFO_BY_FD, &attr, sizeof attr) != 0) return false;
+  uint32_t type, key_size, value_size;
+  memcpy(&type, info, 4);
+  memcpy(&key_size, info + 8, 4);
+  memcpy(&value_size, info + 12, 4);
+  map_meta_set(fd, type, key_size, value_size);
+  m->known = true;
+  m->key_size = key_size;
+  m->value_bytes = value_bytes(type, value_size);
+  return true;
+}
+
+static uint32_t u32_at(const uint64_t *attr, uint16_t off) {
+  uint32_t v;
+  memcpy(&v, (const uint8_t *)attr + off, 4);
+  return v;
+}
+
+/* The bytes a buffer of `rule` must hold; UINT64_MAX means "not checkable, refuse". */
+static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const struct map_meta *m, bool have_map,
+                         uint64_t *need, const char **why) {
+  *need = 0;
+  switch (r->need) {
+    case NEED_ANY:
+    case NEED_CSTR:
+      return true;
+    case NEED_U32:
+      *need = (uint64_t)u32_at(attr, r->a) * (r->b ? u32_at(attr, r->b) : 1);
+      return true;
+    case NEED_INSNS:
+      *need = (uint64_t)u32_at(attr, r->a) * 8;
+      return true;
+    case NEED_OUT_U32:
+      *need = u32_at(attr, r->a);
+      if (*need == 0) {
+        *why = "an output buffer needs a nonzero size field (0 means unbounded to the kernel)";
+        return false;
+      }
+      return true;
+    default:
+      break;
+  }
+  if (!have_map) return true; /* not a map: the kernel refuses before copying */
+  switch (r->need) {
+    case NEED_KEY: *need = m->key_size; break;
+    case NEED_VALUE: *need = m->value_bytes; break;
+    case NEED_KEYS: *need = (uint64_t)u32_at(attr, r->a) * m->key_size; break;
+    case NEED_VALUES: *need = (uint64_t)u32_at(attr, r->a) * m->value_bytes; break;
+    case NEED_CURSOR: *need = m->key_size > 4 ? m->key_size : 4; break;
+  }
+  return true;
+}
 
 static napi_value js_bpf(napi_env env, napi_callback_info info) {
   size_t argc = 3 + MAX_BUFS;
   napi_value argv[3 + MAX_BUFS];
-  int32_t cmd;
-  uint32_t mask = 0;
+  int64_t cmd64, mask64 = 0;
+  uint32_t mask;
   void *attr_js;
   size_t attr_len;
   uint64_t attr[ATTR_MAX / 8];
+  void *bufs[32];
+  size_t lens[32];
 
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) THROW_TYPE(env, "bpf(cmd, attr, ptrMask?, ...buffers)");
-  if (napi_get_value_int32(env, argv[0], &cmd) != napi_ok) THROW_TYPE(env, "cmd must be a number");
-  if (cmd < 0 || cmd > 255) THROW_RANGE(env, "cmd out of range");
+  if (!arg_int64(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
   if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;
   if (attr_len > ATTR_MAX) THROW_RANGE(env, "attr is longer than 256 bytes");
-  if (argc >= 3 && napi_get_value_uint32(env, argv[2], &mask) != napi_ok) {
+  if (argc >= 3) {
     napi_valuetype t;
     napi_typeof(env, argv[2], &t);
-    if (t != napi_undefined) THROW_TYPE(env, "ptrMask must be a number");
-    mask = 0;
+    if (t != napi_undefined && !arg_int64(env, argv[2], 0, UINT32_MAX, &mask64, "ptrMask")) return NULL;
   }
+  mask = (uint32_t)mask64;
+  int cmd = (int)cmd64;
+  /* A command this table does not describe could take pointers we cannot check: answer
+   * as a kernel that lacks it would. */
+  if (cmd >= CMD_COUNT || !rules[cmd].known) {
+    if (cmd < CMD_COUNT) THROW_RANGE(env, "this bpf command is not supported by the addon yet");
+    return make_int(env, -EINVAL);
+  }
+  const struct cmd_rule *rule = &rules[cmd];
+
   memset(attr, 0, sizeof attr);
   if (attr_len) memcpy(attr, attr_js, attr_len);
 
+  /* Buffers, in mask order. */
   size_t next = 3;
   for (uint32_t word = 0; word < 32 && (mask >> word); word++) {
+    bufs[word] = NULL;
+    lens[word] = 0;
     if (!(mask & (1u << word))) continue;
     if ((word + 1) * 8 > attr_len) THROW_RANGE(env, "ptrMask names a word beyond attr");
     if (next >= 3 + MAX_BUFS) THROW_RANGE(env, "too many pointer words");
+    bool allowed = false;
+    for (int i = 0; i < rule->nptr; i++) allowed |= rule->ptr[i].word == word;
+    if (!allowed) THROW_RANGE(env, "ptrMask names a word that is not a pointer of this command");
     void *p = NULL;
+    size_t len = 0;
     if (next < argc) {
-      size_t len;
       napi_typedarray_type type;
       napi_value ab;
       size_t offset;
       /* Fast path for the usual Uint8Array; anything else goes through arg_bytes. */
-      if (napi_get_typedarray_info(env, argv[next], &type, &len, &p, &ab, &offset) == napi_ok && type == napi_uint8_array) {
-        if (len == 0) p = NULL;
-      } else {
+      if (napi_get_typedarray_info(env, argv[next], &type, &len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
         napi_valuetype t;
         napi_typeof(env, argv[next], &t);
-        if (t != napi_undefined && t != napi_null) {
-          if (!arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
-          if (len == 0) p = NULL;
-        } else {
-          p = NULL;
-        }
+        p = NULL;
+        len = 0;
+        if (t != napi_undefined && t != napi_null && !arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
       }
+      if (len == 0) p = NULL;
     }
-    attr[word] = (uint64_t)(uintptr_t)p;
+    bufs[word] = p;
+    lens[word] = len;
     next++;
+  }
+
+  /* Every pointer word of the command: either a buffer named by the mask, or zero. */
+  struct map_meta meta = {0};
+  bool have_map = false, meta_tried = false;
+  for (int i = 0; i < rule->nptr; i++) {
+    const struct ptr_rule *r = &rule->ptr[i];
+    if ((size_t)(r->word + 1) * 8 > attr_len) continue; /* the kernel reads zeros there */
+    if (!(mask & (1u << r->word))) {
+      if (attr[r->word] != 0) THROW_RANGE(env, "attr holds a pointer that ptrMask does not name");
+      continue;
+    }
+    void *p = bufs[r->word];
+    if (p == NULL) {
+      attr[r->word] = 0; /* NULL: the kernel answers EFAULT or treats it as absent */
+      continue;
+    }
+    if (rule->map_fd_off >= 0 && !meta_tried && r->need >= NEED_KEY && r->need <= NEED_CURSOR) {
+      meta_tried = true;
+      have_map = map_meta_get((int)u32_at(attr, (uint16_t)rule->map_fd_off), &meta);
+    }
+    uint64_t need;
+    const char *why = NULL;
+    if (!required_len(attr, r, &meta, have_map, &need, &why)) THROW_RANGE(env, why);
+    if (need > lens[r->word]) THROW_RANGE(env, "a buffer is shorter than the kernel will read or write");
+    if (r->need == NEED_CSTR && memchr(p, 0, lens[r->word]) == NULL) THROW_RANGE(env, "a string buffer is not NUL-terminated");
+    if (rule->nulls_info) memset(p, 0, lens[r->word]);
+    attr[r->word] = (uint64_t)(uintptr_t)p;
   }
 
   long r = syscall(__NR_bpf, cmd, attr, (unsigned int)attr_len);
   int err = r < 0 ? errno : 0;
+  if (r >= 0 && returns_fd(cmd)) {
+    map_meta_forget((int)r);
+    /* MAP_CREATE: the sizes are in attr already. */
+    if (cmd == MAP_CREATE) map_meta_set((int)r, u32_at(attr, 0), u32_at(attr, 4), u32_at(attr, 8));
+  }
 
   /* Copy back what the kernel may have written (counts, ids, retval, ...). */
   if (attr_len) {
@@ -83,6 +384,7 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
 }
 
 napi_value bpf_init(napi_env env, napi_value exports) {
+  possible_cpus = read_possible_cpus();
   napi_property_descriptor props[] = {
     {"bpf", NULL, js_bpf, NULL, NULL, NULL, napi_enumerable, NULL},
   };

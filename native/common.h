@@ -32,6 +32,11 @@ bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *ou
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what);
 napi_value make_int(napi_env env, int64_t v);
 
+/* Forget what native/bpf.c learnt about fd: it was closed or handed out anew. */
+void map_meta_forget(int fd);
+/* True when fd is an anon inode of this kind ("bpf-map", "[perf_event]"). */
+bool fd_is_anon_inode(int fd, const char *kind);
+
 napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);
 napi_value perf_init(napi_env env, napi_value exports);

@@ -7,7 +7,9 @@
  * record, found through a type-tagged wrapper, so a foreign ArrayBuffer is refused. */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -53,11 +55,33 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   if (!arg_int64(env, argv[2], 0, PROT_READ | PROT_WRITE, &prot, "prot")) return NULL;
   if (!arg_int64(env, argv[3], 0, INT32_MAX, &flags, "flags")) return NULL;
   if (!arg_int64(env, argv[4], 0, (int64_t)1 << 46, &off, "offset")) return NULL;
-  /* Only plain shared/private mappings: MAP_FIXED could replace live memory. */
+  /* V8 has no read-only ArrayBuffer: a page JS cannot write (or read) would fault. */
+  if (prot != (PROT_READ | PROT_WRITE)) THROW_RANGE(env, "prot must be PROT_READ | PROT_WRITE");
+  /* Only plain mappings: MAP_FIXED could replace live memory. */
   if (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_POPULATE | MAP_NORESERVE | MAP_ANONYMOUS))
     THROW_RANGE(env, "unsupported mmap flags");
   long page = sysconf(_SC_PAGESIZE);
   if (off % page) THROW_RANGE(env, "offset must be a multiple of the page size");
+  /* Only memory that cannot fault under JS: anonymous memory, a BPF map (the kernel
+   * checks the length against the map), or a perf ring. A file could SIGBUS past its
+   * end. An arena created with BPF_F_SEGV_ON_FAULT faults by design: refused. */
+  if (flags & MAP_ANONYMOUS) {
+    if (fd != -1) THROW_RANGE(env, "MAP_ANONYMOUS takes fd -1");
+  } else if (fd < 0) {
+    THROW_RANGE(env, "fd must be a BPF map or perf event");
+  } else if (fd_is_anon_inode((int)fd, "bpf-map")) {
+    uint8_t info[88];
+    memset(info, 0, sizeof info);
+    struct { uint32_t bpf_fd, info_len; uint64_t info; } attr = {(uint32_t)fd, sizeof info, (uint64_t)(uintptr_t)info};
+    if (syscall(__NR_bpf, 15 /* BPF_OBJ_GET_INFO_BY_FD */, &attr, sizeof attr) != 0) return make_int(env, -errno);
+    uint32_t map_flags;
+    memcpy(&map_flags, info + 20, 4);
+    if (map_flags & (1u << 17)) THROW_RANGE(env, "an arena with BPF_F_SEGV_ON_FAULT cannot be mapped into JS");
+  } else if (!fd_is_anon_inode((int)fd, "[perf_event]")) {
+    /* Distinguish a closed fd from a foreign one. */
+    if (fcntl((int)fd, F_GETFD) < 0) return make_int(env, -errno);
+    THROW_RANGE(env, "fd must be a BPF map or perf event");
+  }
   void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
   if (addr == MAP_FAILED) return make_int(env, -errno);
   struct mapping *m = calloc(1, sizeof *m);

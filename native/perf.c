@@ -27,6 +27,7 @@ static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
   uint32_t size = (uint32_t)attr_len;
   memcpy(attr + 4, &size, 4); /* perf_event_attr.size sits at offset 4 */
   long r = syscall(__NR_perf_event_open, attr, (int)pid, (int)cpu, (int)group, (unsigned long)flags);
+  if (r >= 0) map_meta_forget((int)r);
   return make_int(env, r < 0 ? -errno : r);
 }
 

@@ -98,6 +98,7 @@ export function mapCreate(a: MapCreateAttr): number {
 
 const elem = new Attr(32);
 const KEY_VALUE = ptrWords(8, 16);
+const KEY = ptrWords(8);
 
 function elemAttr(fd: number, flags: number | bigint): Uint8Array {
   elem.view.setUint32(0, fd, true);
@@ -130,7 +131,7 @@ export function mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, fl
 
 /** BPF_MAP_DELETE_ELEM. Returns false when the key was absent (ENOENT). */
 export function mapDeleteElem(fd: number, key: Uint8Array, flags: number | bigint = 0): boolean {
-  const r = kernel.bpf(Cmd.MapDeleteElem, elemAttr(fd, flags), KEY_VALUE, key, null);
+  const r = kernel.bpf(Cmd.MapDeleteElem, elemAttr(fd, flags), KEY, key);
   if (r === 0) return true;
   if (r === -Errno.ENOENT) return false;
   fail('bpf_map_delete_elem', r);
