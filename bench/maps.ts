@@ -1,0 +1,471 @@
+// npm run bench: tsbpf's map operations against the same bpf(2) system calls made
+// from C (bench/maps.c, compiled here with gcc -O2), on the real kernel.
+//
+// Each case runs in C (a child process) and through tsbpf's public API (this
+// process), interleaved case by case and pass by pass, with a warm-up before the
+// timed rounds on both sides; the table shows the best round of each side (and the
+// ratio of the medians, for the noise). Before the table, the system calls of one
+// operation of each case are recorded on both sides, under strace when it is
+// installed (else at tsbpf's native seam and by the C program itself), in child
+// processes, and compared.
+//
+// Options: --lookups N (iterations per round of the fast cases, default 200000)
+//          --sets N    (iterations per round of the map-in-map updates, default 50;
+//                       each waits for an RCU grace period, ~8 ms)
+//          --rounds N  (timed rounds per pass and side, default 3)
+//          --passes N  (C/tsbpf alternations, default 2)
+//          --case a,b  (only these cases)   --quick (small counts, a smoke test)
+//          --json      (also print the figures as JSON)
+//          --no-strace (compare system calls at the native seam even if strace is installed)
+import { execFileSync } from 'node:child_process';
+import { accessSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArrayMap, ArrayOfMaps, HashMap, MapType, sys, u32, u64 } from '../src/index.js';
+
+// ---- options ---------------------------------------------------------------------
+
+interface Options {
+  lookups: number;
+  sets: number;
+  rounds: number;
+  passes: number;
+  only: string[] | undefined;
+  json: boolean;
+  /** Internal: print the system calls of one operation of each case as JSON, and exit. */
+  trace: boolean;
+  /** Compare the system calls at the native seam even when strace is installed. */
+  noStrace: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { lookups: 200_000, sets: 50, rounds: 3, passes: 2, only: undefined, json: false, trace: false, noStrace: false };
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer, got ${String(v)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--lookups': o.lookups = num(a, argv[++i]); break;
+      case '--sets': o.sets = num(a, argv[++i]); break;
+      case '--rounds': o.rounds = num(a, argv[++i]); break;
+      case '--passes': o.passes = num(a, argv[++i]); break;
+      case '--case': o.only = (argv[++i] ?? '').split(',').filter(Boolean); break;
+      case '--quick': Object.assign(o, { lookups: 20_000, sets: 5, rounds: 2, passes: 1 }); break;
+      case '--json': o.json = true; break;
+      case '--trace': o.trace = true; break;
+      case '--no-strace': o.noStrace = true; break;
+      default: throw new Error(`unknown option ${a} (--lookups N --sets N --rounds N --passes N --case a,b --quick --json --no-strace)`);
+    }
+  }
+  if (o.rounds > 64) throw new Error('--rounds: at most 64');
+  return o;
+}
+
+// ---- the C side ------------------------------------------------------------------
+
+/** The repository root: the first parent of this file holding bench/maps.c (dist/bench/ or bench/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'bench', 'maps.c'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('bench/maps.c not found above ' + fileURLToPath(import.meta.url));
+}
+
+function compileC(root: string): string {
+  const out = join(root, 'bench', 'out');
+  mkdirSync(out, { recursive: true });
+  const exe = join(out, 'maps');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(root, 'bench', 'maps.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return exe;
+}
+
+function runC<T>(exe: string, args: string[]): Record<string, T> {
+  const text = execFileSync(exe, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(text) as Record<string, T>;
+}
+
+// ---- the tsbpf side: the same maps, keys and values as bench/maps.c ----------------
+
+const NKEYS = 1024;
+const NSLOTS = 4;
+const NINNER = 8;
+
+const arr = ArrayMap.create(u32, NKEYS);
+const hash = HashMap.create(u32, u64, NKEYS);
+const hashVals: bigint[] = [];
+for (let k = 0; k < NKEYS; k++) {
+  hashVals.push((BigInt(k) << 32n) | BigInt(Math.imul(k, 2654435761) >>> 0));
+  hash.insert(k, hashVals[k]);
+}
+const aom = ArrayOfMaps.create({ maxEntries: 16, innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } });
+const inners = Array.from({ length: NINNER }, () => ArrayMap.create(u32, 4));
+for (let s = 0; s < NSLOTS; s++) aom.set(s, inners[s]);
+// Iteration i of the setMany/4×set cases stores inner maps 0..3 (even i) or 4..7 (odd i).
+const batches = [0, 1].map((half) => inners.slice(half * NSLOTS, half * NSLOTS + NSLOTS).map((m, s) => [s, m] as const));
+
+// The floor: BPF_MAP_LOOKUP_ELEM on the array with a flag no kernel knows (bit 62),
+// through the raw native seam with the buffers of a real lookup. The addon does all
+// its work for an element command; the kernel answers EINVAL at its flags check,
+// before it looks at the map.
+const einvalAttr = new Uint8Array(32);
+const einvalKey = new Uint8Array(4);
+const einvalValue = new Uint8Array(4);
+const KEY_VALUE = sys.ptrWords(8, 16);
+{
+  const v = new DataView(einvalAttr.buffer);
+  v.setUint32(0, arr.fd, true);
+  v.setBigUint64(24, 1n << 62n, true);
+}
+
+// One function per case, each with its own loop: no call site of a loop is shared
+// between cases (those inside tsbpf are, as in any program using several maps).
+function arrayGet(n: number): number {
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += arr.get(i & (NKEYS - 1));
+  return acc;
+}
+function arraySet(n: number): number {
+  for (let i = 0; i < n; i++) arr.set(i & (NKEYS - 1), i >>> 0);
+  return n;
+}
+function hashGet(n: number): number {
+  let last = 0n;
+  for (let i = 0; i < n; i++) last = hash.get(i & (NKEYS - 1));
+  return Number(last & 1n);
+}
+function hashSet(n: number): number {
+  for (let i = 0; i < n; i++) hash.insert(i & (NKEYS - 1), hashVals[i & (NKEYS - 1)]);
+  return n;
+}
+function aomGet(n: number): number {
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    const m = aom.get(i & (NSLOTS - 1));
+    acc += m.fd;
+    m.close();
+  }
+  return acc;
+}
+function aomGetId(n: number): number {
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += aom.getId(i & (NSLOTS - 1));
+  return acc;
+}
+function aomSet(n: number): number {
+  for (let i = 0; i < n; i++) aom.set(i & (NSLOTS - 1), inners[i & (NINNER - 1)]);
+  return n;
+}
+function aomSetMany4(n: number): number {
+  for (let i = 0; i < n; i++) aom.setMany(batches[i & 1]);
+  return n;
+}
+function aomSet4(n: number): number {
+  for (let i = 0; i < n; i++) {
+    const base = (i & 1) * NSLOTS;
+    for (let s = 0; s < NSLOTS; s++) aom.set(s, inners[base + s]);
+  }
+  return n;
+}
+function bpfEinval(n: number): number {
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    einvalKey[0] = i & 0xff;
+    acc += sys.kernel.bpf(sys.Cmd.MapLookupElem, einvalAttr, KEY_VALUE, einvalKey, einvalValue);
+  }
+  if (acc !== -sys.Errno.EINVAL * n) throw new Error('a lookup with flag bit 62 should fail with EINVAL');
+  return acc;
+}
+
+interface Case {
+  name: string;
+  label: string;
+  /** A map-in-map update (RCU grace period): runs --sets iterations. */
+  slow: boolean;
+  /** Not a tsbpf API: shown apart, as the floor of one call. */
+  diagnostic?: boolean;
+  run: (n: number) => number;
+}
+
+const CASES: Case[] = [
+  { name: 'array_get', label: 'ArrayMap.get (u32)', slow: false, run: arrayGet },
+  { name: 'array_set', label: 'ArrayMap.set (u32)', slow: false, run: arraySet },
+  { name: 'hash_get', label: 'HashMap.get (u32→u64)', slow: false, run: hashGet },
+  { name: 'hash_set', label: 'HashMap.insert (u32→u64)', slow: false, run: hashSet },
+  { name: 'aom_get', label: 'ArrayOfMaps.get + close', slow: false, run: aomGet },
+  { name: 'aom_get_id', label: 'ArrayOfMaps.getId', slow: false, run: aomGetId },
+  { name: 'aom_set', label: 'ArrayOfMaps.set', slow: true, run: aomSet },
+  { name: 'aom_set_many4', label: 'ArrayOfMaps.setMany (4 slots)', slow: true, run: aomSetMany4 },
+  { name: 'aom_set4', label: '4 × ArrayOfMaps.set', slow: true, run: aomSet4 },
+  { name: 'bpf_einval', label: 'floor: raw lookup, bad flag → EINVAL', slow: false, diagnostic: true, run: bpfEinval },
+];
+
+// ---- the syscalls of one operation, both sides -----------------------------------
+// Two ways to see them. At the native seam: tsbpf's calls through sys.kernel, and the
+// C program's own record (-t). Under strace, when it is installed: every system call
+// of the main thread, so that calls made inside the addon count too. Each side runs
+// an operation once untraced, then calls access() on a marker path naming the case,
+// runs the traced operation, and calls access() on the marker path ".../end"; the
+// markers cut the strace log by case.
+
+const MARKER = '/nonexistent/tsbpf-bench-marker/';
+// What V8 and libuv do on the main thread now and then, unrelated to the operation.
+const STRACE_IGNORED = new Set(['mmap', 'munmap', 'mprotect', 'madvise', 'brk', 'futex', 'rt_sigprocmask', 'getpid']);
+
+function mark(name: string): void {
+  try {
+    accessSync(MARKER + name);
+  } catch {
+    // ENOENT: the call is the point.
+  }
+}
+
+const CMD_NAMES: Record<number, string> = {
+  [sys.Cmd.MapLookupElem]: 'MAP_LOOKUP_ELEM',
+  [sys.Cmd.MapUpdateElem]: 'MAP_UPDATE_ELEM',
+  [sys.Cmd.MapGetFdById]: 'MAP_GET_FD_BY_ID',
+  [sys.Cmd.MapUpdateBatch]: 'MAP_UPDATE_BATCH',
+};
+
+// Replacing the kernel makes the `kernel.bpf` call sites of src/sys/bpf.ts see a second
+// receiver and target; optimised code built on that feedback calls the addon more
+// slowly. So this runs only in a child process (--trace), never before the timings.
+function traceTs(c: Case): string[] {
+  c.run(1);
+  mark(c.name);
+  const calls: string[] = [];
+  const real = sys.kernel;
+  const restore = sys.replaceKernel({
+    bpf: (cmd, attr, ptrMask, ...buffers) => {
+      calls.push(`${CMD_NAMES[cmd] ?? `CMD_${cmd}`}/${attr.length}`);
+      return real.bpf(cmd, attr, ptrMask, ...buffers);
+    },
+    close: (fd) => {
+      calls.push('close');
+      return real.close(fd);
+    },
+  });
+  try {
+    c.run(1);
+  } finally {
+    restore();
+    mark('end');
+  }
+  return calls;
+}
+
+function haveStrace(): boolean {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The calls of the main thread between markers, by case: "MAP_LOOKUP_ELEM/32" for bpf, else the name. */
+function parseStrace(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let main: string | undefined;
+  let current: string[] | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const [, pid, call] = m;
+    main ??= pid;
+    if (pid !== main) continue;
+    const at = call.indexOf(MARKER);
+    if (at >= 0) {
+      const name = call.slice(at + MARKER.length).split('"')[0];
+      current = name === 'end' ? undefined : (out[name] = []);
+      continue;
+    }
+    if (!current || call.startsWith('<...') || call.startsWith('---') || call.startsWith('+++')) continue;
+    const name = /^(\w+)\(/.exec(call)?.[1];
+    if (!name || STRACE_IGNORED.has(name)) continue;
+    if (name === 'bpf') {
+      const cmd = /^bpf\(BPF_(\w+)/.exec(call)?.[1] ?? '?';
+      const sizes = [...call.matchAll(/(\d+)(?:\)\s*=|\s*<unfinished)/g)];
+      current.push(`${cmd}/${sizes.length ? sizes[sizes.length - 1][1] : '?'}`);
+    } else {
+      current.push(name);
+    }
+  }
+  return out;
+}
+
+function straceRun(log: string, argv: string[]): Record<string, string[]> {
+  execFileSync('strace', ['-f', '-qq', '-o', log, ...argv], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return parseStrace(readFileSync(log, 'utf8'));
+}
+
+/** The calls of one operation of each case on both sides, and how they were seen. */
+function traceBoth(root: string, exe: string, names: string, useStrace: boolean): { how: string; ts: Record<string, string[]>; c: Record<string, string[]> } {
+  const tsArgv = [process.execPath, fileURLToPath(import.meta.url), '--trace', '--case', names];
+  if (useStrace && haveStrace()) {
+    const out = join(root, 'bench', 'out');
+    return {
+      how: 'strace, all system calls of the main thread (V8 memory management and futex calls ignored)',
+      ts: straceRun(join(out, 'tsbpf.strace'), tsArgv),
+      c: straceRun(join(out, 'c.strace'), [exe, '-t', '-c', names]),
+    };
+  }
+  return {
+    how: `the native seam (sys.kernel) and the C program's own record (${useStrace ? 'strace is not installed' : '--no-strace'})`,
+    ts: JSON.parse(execFileSync(tsArgv[0], tsArgv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Record<string, string[]>,
+    c: runC<string[]>(exe, ['-t', '-c', names]),
+  };
+}
+
+// ---- timing ----------------------------------------------------------------------
+
+/** ns/op of each of `rounds` timed rounds of `n` operations, after a warm-up of n/10. */
+function timeTs(c: Case, n: number, rounds: number): number[] {
+  c.run(Math.max(1, Math.floor(n / 10)));
+  const out: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    c.run(n);
+    const t1 = process.hrtime.bigint();
+    out.push(Number(t1 - t0) / n);
+  }
+  return out;
+}
+
+const best = (xs: number[]): number => Math.min(...xs);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmtNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
+  if (ns >= 1e4) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(1)} ns`;
+}
+
+function table(header: string[], rows: string[][], right: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---- main ------------------------------------------------------------------------
+
+const TARGET = 1.25;
+
+function main(): void {
+  const o = parseArgs(process.argv.slice(2));
+  const cases = o.only ? CASES.filter((c) => o.only!.includes(c.name)) : CASES;
+  if (o.only && cases.length !== o.only.length) throw new Error(`unknown case in --case; cases: ${CASES.map((c) => c.name).join(', ')}`);
+  if (o.trace) {
+    const calls = Object.fromEntries(cases.map((c) => [c.name, traceTs(c)]));
+    console.log(JSON.stringify(calls));
+    return;
+  }
+
+  const root = repoRoot();
+  const exe = compileC(root);
+  console.log(`tsbpf bench/maps: node ${process.version}, linux ${release()}`);
+  console.log(
+    `${o.lookups} iterations per round for lookups/updates, ${o.sets} for map-in-map updates; ` +
+      `${o.passes} pass(es) × ${o.rounds} round(s) per side, each pass after a warm-up of iterations/10\n`,
+  );
+
+  // Same system calls on both sides?
+  const trace = traceBoth(root, exe, cases.map((c) => c.name).join(','), !o.noStrace);
+  const cTrace = trace.c;
+  const differ = cases.filter((c) => JSON.stringify(trace.ts[c.name] ?? []) !== JSON.stringify(cTrace[c.name] ?? []));
+  console.log(`system calls of one operation (bpf: command/attr bytes), seen through ${trace.how}:`);
+  for (const c of cases) {
+    const cc = (cTrace[c.name] ?? []).join(', ') || '(none)';
+    if (!differ.includes(c)) console.log(`  ${c.name.padEnd(14)} ${cc}`);
+    else console.log(`  ${c.name.padEnd(14)} DIFFER: tsbpf ${(trace.ts[c.name] ?? []).join(', ') || '(none)'}; C ${cc}`);
+  }
+  console.log(
+    differ.length
+      ? `  WARNING: the two sides do not make the same system calls for ${differ.map((c) => c.name).join(', ')}: their figures do not compare like for like\n`
+      : '  the same on both sides. tsbpf also registers each fd of ArrayOfMaps.get with a FinalizationRegistry and unregisters it on close (no system call)\n',
+  );
+
+  const tsRounds = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  const cRounds = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  for (let p = 0; p < o.passes; p++) {
+    for (const c of cases) {
+      const n = c.slow ? o.sets : o.lookups;
+      const fromC = runC<number[]>(exe, ['-a', '-c', c.name, '-n', String(o.lookups), '-s', String(o.sets), '-r', String(o.rounds)]);
+      cRounds.get(c.name)!.push(...fromC[c.name]);
+      tsRounds.get(c.name)!.push(...timeTs(c, n, o.rounds));
+      if (process.stderr.isTTY) process.stderr.write(`\rpass ${p + 1}/${o.passes}: ${c.name}`.padEnd(40));
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r'.padEnd(41) + '\r');
+
+  const rows: string[][] = [];
+  const figures: Record<string, { tsbpf: number; c: number; ratio: number; medianRatio: number }> = {};
+  const over: string[] = [];
+  for (const c of cases) {
+    const t = tsRounds.get(c.name)!;
+    const k = cRounds.get(c.name)!;
+    const ratio = best(t) / best(k);
+    const medianRatio = median(t) / median(k);
+    figures[c.name] = { tsbpf: best(t), c: best(k), ratio, medianRatio };
+    if (!c.diagnostic && ratio > TARGET) over.push(c.name);
+    rows.push([
+      c.diagnostic ? `(${c.name})` : c.name,
+      c.label,
+      fmtNs(best(t)),
+      fmtNs(best(k)),
+      ratio.toFixed(3),
+      medianRatio.toFixed(3),
+      c.diagnostic ? '' : ratio <= TARGET ? 'ok' : `> ${TARGET}`,
+    ]);
+  }
+  console.log(
+    table(['case', 'tsbpf API', 'tsbpf ns/op', 'C ns/op', 'ratio', 'median ratio', `≤ ${TARGET}`], rows, [false, false, true, true, true, true, false]),
+  );
+  console.log('(ns/op: best round of each side; ratio = tsbpf / C; median ratio: the same with the median rounds)');
+  const floor = figures['bpf_einval'];
+  if (floor) {
+    console.log(
+      `floor: one BPF_MAP_LOOKUP_ELEM that the kernel rejects at its flags check costs ${fmtNs(floor.tsbpf)} through ` +
+        `sys.kernel.bpf and ${fmtNs(floor.c)} from C: ${fmtNs(floor.tsbpf - floor.c)} more per bpf() call from JS`,
+    );
+  }
+
+  const many = figures['aom_set_many4'];
+  const four = figures['aom_set4'];
+  if (many && four) {
+    console.log('\nsetMany(4 slots) vs 4 × set (one BPF_MAP_UPDATE_BATCH = one RCU grace period, against four):');
+    console.log(
+      table(
+        ['', 'setMany(4)', '4 × set', 'speed-up'],
+        [
+          ['tsbpf', fmtNs(many.tsbpf), fmtNs(four.tsbpf), `${(four.tsbpf / many.tsbpf).toFixed(2)}×`],
+          ['C', fmtNs(many.c), fmtNs(four.c), `${(four.c / many.c).toFixed(2)}×`],
+        ],
+        [false, true, true, true],
+      ),
+    );
+  }
+
+  console.log(over.length ? `\nabove the ${TARGET} target: ${over.join(', ')}` : `\nevery ratio is within the ${TARGET} target`);
+  if (o.json) {
+    console.log(JSON.stringify({ node: process.version, kernel: release(), options: o, figures, rounds: { tsbpf: Object.fromEntries(tsRounds), c: Object.fromEntries(cRounds) } }));
+  }
+}
+
+try {
+  main();
+} finally {
+  aom.close();
+  for (const m of inners) m.close();
+  hash.close();
+  arr.close();
+}
