@@ -269,70 +269,29 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
   return true;
 }
 
-static napi_value js_bpf(napi_env env, napi_callback_info info) {
-  size_t argc = 3 + MAX_BUFS;
-  napi_value argv[3 + MAX_BUFS];
-  int64_t cmd64, mask64 = 0;
-  uint32_t mask;
-  void *attr_js;
-  size_t attr_len;
-  uint64_t attr[ATTR_MAX / 8];
-  void *bufs[32];
-  size_t lens[32];
+/* Reads an integer argument in [min, max]: one N-API call on the good path; arg_int64
+ * makes the error otherwise. */
+static bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok && d >= (double)min && d <= (double)max && d == (double)(int64_t)d) {
+    *out = (int64_t)d;
+    return true;
+  }
+  return arg_int64(env, v, min, max, out, what);
+}
 
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) THROW_TYPE(env, "bpf(cmd, attr, ptrMask?, ...buffers)");
-  if (!arg_int64(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
-  if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;
-  if (attr_len > ATTR_MAX) THROW_RANGE(env, "attr is longer than 256 bytes");
-  if (argc >= 3) {
-    napi_valuetype t;
-    napi_typeof(env, argv[2], &t);
-    if (t != napi_undefined && !arg_int64(env, argv[2], 0, UINT32_MAX, &mask64, "ptrMask")) return NULL;
-  }
-  mask = (uint32_t)mask64;
-  int cmd = (int)cmd64;
-  /* A command this table does not describe could take pointers we cannot check: answer
-   * as a kernel that lacks it would. */
-  if (cmd >= CMD_COUNT || !rules[cmd].known) {
-    if (cmd < CMD_COUNT) THROW_RANGE(env, "this bpf command is not supported by the addon yet");
-    return make_int(env, -EINVAL);
-  }
+/* Checks every pointer word of `cmd` against its rule, fills them in attr, makes the
+ * call and copies the kernel's output back to attr_js (pointer words excepted).
+ * bufs/lens hold the buffer of each word named by mask (NULL/0 for NULL). */
+static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t attr_len, uint8_t *attr_js, uint32_t mask,
+                                 void **bufs, size_t *lens) {
   const struct cmd_rule *rule = &rules[cmd];
-
-  memset(attr, 0, sizeof attr);
-  if (attr_len) memcpy(attr, attr_js, attr_len);
-
-  /* Buffers, in mask order. */
-  size_t next = 3;
   for (uint32_t word = 0; word < 32 && (mask >> word); word++) {
-    bufs[word] = NULL;
-    lens[word] = 0;
     if (!(mask & (1u << word))) continue;
     if ((word + 1) * 8 > attr_len) THROW_RANGE(env, "ptrMask names a word beyond attr");
-    if (next >= 3 + MAX_BUFS) THROW_RANGE(env, "too many pointer words");
     bool allowed = false;
     for (int i = 0; i < rule->nptr; i++) allowed |= rule->ptr[i].word == word;
     if (!allowed) THROW_RANGE(env, "ptrMask names a word that is not a pointer of this command");
-    void *p = NULL;
-    size_t len = 0;
-    if (next < argc) {
-      napi_typedarray_type type;
-      napi_value ab;
-      size_t offset;
-      /* Fast path for the usual Uint8Array; anything else goes through arg_bytes. */
-      if (napi_get_typedarray_info(env, argv[next], &type, &len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
-        napi_valuetype t;
-        napi_typeof(env, argv[next], &t);
-        p = NULL;
-        len = 0;
-        if (t != napi_undefined && t != napi_null && !arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
-      }
-      if (len == 0) p = NULL;
-    }
-    bufs[word] = p;
-    lens[word] = len;
-    next++;
   }
 
   /* Every pointer word of the command: either a buffer named by the mask, or zero. */
@@ -372,22 +331,132 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   }
 
   /* Copy back what the kernel may have written (counts, ids, retval, ...). */
-  if (attr_len) {
-    uint8_t *dst = attr_js;
-    for (size_t word = 0; word * 8 < attr_len; word++) {
-      if (word < 32 && (mask & (1u << word))) continue;
-      size_t n = attr_len - word * 8 < 8 ? attr_len - word * 8 : 8;
-      memcpy(dst + word * 8, (uint8_t *)attr + word * 8, n);
-    }
+  for (size_t word = 0; word * 8 < attr_len; word++) {
+    if (word < 32 && (mask & (1u << word))) continue;
+    size_t n = attr_len - word * 8 < 8 ? attr_len - word * 8 : 8;
+    memcpy(attr_js + word * 8, (uint8_t *)attr + word * 8, n);
   }
   return make_int(env, r < 0 ? -err : r);
+}
+
+/* A command this table does not describe could take pointers we cannot check. */
+static bool known_cmd(napi_env env, int cmd, napi_value *result) {
+  if (cmd < CMD_COUNT && rules[cmd].known) return true;
+  if (cmd < CMD_COUNT) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "this bpf command is not supported by the addon yet");
+    *result = NULL;
+  } else {
+    *result = make_int(env, -EINVAL); /* as a kernel without the command answers */
+  }
+  return false;
+}
+
+static napi_value js_bpf(napi_env env, napi_callback_info info) {
+  size_t argc = 3 + MAX_BUFS;
+  napi_value argv[3 + MAX_BUFS], result;
+  int64_t cmd64, mask64 = 0;
+  void *attr_js;
+  size_t attr_len;
+  uint64_t attr[ATTR_MAX / 8];
+  void *bufs[32];
+  size_t lens[32];
+
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) THROW_TYPE(env, "bpf(cmd, attr, ptrMask?, ...buffers)");
+  if (!arg_small(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
+  if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;
+  if (attr_len > ATTR_MAX) THROW_RANGE(env, "attr is longer than 256 bytes");
+  if (argc >= 3) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t != napi_undefined && !arg_small(env, argv[2], 0, UINT32_MAX, &mask64, "ptrMask")) return NULL;
+  }
+  uint32_t mask = (uint32_t)mask64;
+  int cmd = (int)cmd64;
+  if (!known_cmd(env, cmd, &result)) return result;
+
+  memset(attr, 0, sizeof attr);
+  if (attr_len) memcpy(attr, attr_js, attr_len);
+
+  /* Buffer arguments, in mask order. */
+  size_t next = 3;
+  for (uint32_t word = 0; word < 32 && (mask >> word); word++) {
+    bufs[word] = NULL;
+    lens[word] = 0;
+    if (!(mask & (1u << word))) continue;
+    if (next >= 3 + MAX_BUFS) THROW_RANGE(env, "too many pointer words");
+    void *p = NULL;
+    size_t len = 0;
+    if (next < argc) {
+      napi_typedarray_type type;
+      napi_value ab;
+      size_t offset;
+      /* Fast path for the usual Uint8Array; anything else goes through arg_bytes. */
+      if (napi_get_typedarray_info(env, argv[next], &type, &len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+        napi_valuetype t;
+        napi_typeof(env, argv[next], &t);
+        p = NULL;
+        len = 0;
+        if (t != napi_undefined && t != napi_null && !arg_bytes(env, argv[next], &p, &len, "pointer buffer")) return NULL;
+      }
+      if (len == 0) p = NULL;
+    }
+    bufs[word] = p;
+    lens[word] = len;
+    next++;
+  }
+  return check_and_call(env, cmd, attr, attr_len, attr_js, mask, bufs, lens);
+}
+
+/* bpfIo(cmd, io, attrLen, ptrMask) -> result | -errno
+ *
+ * The same call with everything in one buffer, for hot paths: io starts with attr
+ * (attrLen bytes) and the pointer words named by ptrMask hold offsets into io (0 for
+ * NULL) instead of separate buffer arguments. One typed array to decode instead of
+ * three is what makes a map lookup from JS cost little more than from C. */
+static napi_value js_bpf_io(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  int64_t cmd64, attr_len64, mask64;
+  void *io;
+  size_t io_len;
+  uint64_t attr[ATTR_MAX / 8];
+  void *bufs[32];
+  size_t lens[32];
+
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) THROW_TYPE(env, "bpfIo(cmd, io, attrLen, ptrMask)");
+  if (!arg_small(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
+  if (!arg_bytes(env, argv[1], &io, &io_len, "io")) return NULL;
+  if (!arg_small(env, argv[2], 0, ATTR_MAX, &attr_len64, "attrLen")) return NULL;
+  if (!arg_small(env, argv[3], 0, UINT32_MAX, &mask64, "ptrMask")) return NULL;
+  size_t attr_len = (size_t)attr_len64;
+  if (attr_len > io_len) THROW_RANGE(env, "attrLen is longer than io");
+  uint32_t mask = (uint32_t)mask64;
+  int cmd = (int)cmd64;
+  if (!known_cmd(env, cmd, &result)) return result;
+
+  memset(attr, 0, sizeof attr);
+  if (attr_len) memcpy(attr, io, attr_len);
+  for (uint32_t word = 0; word < 32 && (mask >> word); word++) {
+    bufs[word] = NULL;
+    lens[word] = 0;
+    if (!(mask & (1u << word)) || (word + 1) * 8 > attr_len) continue; /* beyond attr: refused below */
+    uint64_t off = attr[word];
+    if (off == 0) continue;
+    if (off >= io_len) THROW_RANGE(env, "a pointer offset is beyond io");
+    bufs[word] = (uint8_t *)io + off;
+    lens[word] = io_len - (size_t)off;
+  }
+  return check_and_call(env, cmd, attr, attr_len, io, mask, bufs, lens);
 }
 
 napi_value bpf_init(napi_env env, napi_value exports) {
   possible_cpus = read_possible_cpus();
   napi_property_descriptor props[] = {
     {"bpf", NULL, js_bpf, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bpfIo", NULL, js_bpf_io, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  CHECK_NAPI(env, napi_define_properties(env, exports, 1, props));
+  CHECK_NAPI(env, napi_define_properties(env, exports, 2, props));
   return exports;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, closeSync, rmSync } from 'node:fs';
 import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, sys, u32, u64 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
@@ -21,22 +21,6 @@ function thrown(fn: () => unknown): any {
   assert.fail('expected an exception');
 }
 
-function bpfCalls(fn: () => void): number[] {
-  const calls: number[] = [];
-  const real = sys.kernel.bpf;
-  const restore = sys.replaceKernel({
-    bpf: (cmd, attr, mask, ...buffers) => {
-      calls.push(cmd);
-      return real(cmd, attr, mask, ...buffers);
-    },
-  });
-  try {
-    fn();
-  } finally {
-    restore();
-  }
-  return calls;
-}
 
 function refusedBeforeSyscall(fn: () => unknown, kind: string): any {
   let err: any;

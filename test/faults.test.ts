@@ -24,18 +24,24 @@ interface Injection {
 
 /**
  * Makes bpf(cmd) fail with -errno (`when` picks which calls, by their 1-based number
- * for that command); every other call goes to the kernel in force before. Restored
- * by t.after even when the test fails (nested injections in reverse order).
+ * for that command), through either native entry (bpf, or bpfIo of the hot path);
+ * every other call goes to the kernel in force before. Restored by t.after even when
+ * the test fails (nested injections in reverse order).
  */
 function failBpf(t: TestContext, cmd: number, errno: number, when: (n: number) => boolean = () => true): Injection {
   const real = sys.kernel;
   const calls = new Map<number, number>();
+  const inject = (c: number): boolean => {
+    const n = (calls.get(c) ?? 0) + 1;
+    calls.set(c, n);
+    return c === cmd && when(n);
+  };
   const restore = sys.replaceKernel({
     bpf(c, attr, ptrMask, ...buffers) {
-      const n = (calls.get(c) ?? 0) + 1;
-      calls.set(c, n);
-      if (c === cmd && when(n)) return -errno;
-      return real.bpf(c, attr, ptrMask, ...buffers);
+      return inject(c) ? -errno : real.bpf(c, attr, ptrMask, ...buffers);
+    },
+    bpfIo(c, io, attrLen, ptrMask) {
+      return inject(c) ? -errno : real.bpfIo(c, io, attrLen, ptrMask);
     },
   });
   let restored = false;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { ElemFlags, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, i64, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
@@ -16,22 +16,6 @@ function thrown(fn: () => unknown): any {
   assert.fail('expected an exception');
 }
 
-function bpfCalls(fn: () => void): number[] {
-  const calls: number[] = [];
-  const real = sys.kernel.bpf;
-  const restore = sys.replaceKernel({
-    bpf: (cmd, attr, mask, ...buffers) => {
-      calls.push(cmd);
-      return real(cmd, attr, mask, ...buffers);
-    },
-  });
-  try {
-    fn();
-  } finally {
-    restore();
-  }
-  return calls;
-}
 
 const byNumber = (a: number, b: number): number => a - b;
 

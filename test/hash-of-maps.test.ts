@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { ArrayMap, ElemFlags, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
@@ -17,22 +17,6 @@ function thrown(fn: () => unknown): any {
   assert.fail('expected an exception');
 }
 
-function bpfCalls(fn: () => void): number[] {
-  const calls: number[] = [];
-  const real = sys.kernel.bpf;
-  const restore = sys.replaceKernel({
-    bpf: (cmd, attr, mask, ...buffers) => {
-      calls.push(cmd);
-      return real(cmd, attr, mask, ...buffers);
-    },
-  });
-  try {
-    fn();
-  } finally {
-    restore();
-  }
-  return calls;
-}
 
 function bpfFds(): number[] {
   const out: number[] = [];

@@ -1,6 +1,7 @@
 // Shared test helpers.
 import { readdirSync, statfsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { sys } from '../src/index.js';
 
 /** Open descriptors of this process. */
 export function fdCount(): number {
@@ -28,4 +29,26 @@ export function bpffsDir(name: string): string {
   const dir = `/sys/fs/bpf/tsbpf-test-${name}-${process.pid}`;
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** The bpf(2) commands `fn` made through the seam (either native entry: bpf or bpfIo). */
+export function bpfCalls(fn: () => void): number[] {
+  const calls: number[] = [];
+  const real = sys.kernel;
+  const restore = sys.replaceKernel({
+    bpf: (cmd, attr, mask, ...buffers) => {
+      calls.push(cmd);
+      return real.bpf(cmd, attr, mask, ...buffers);
+    },
+    bpfIo: (cmd, io, attrLen, mask) => {
+      calls.push(cmd);
+      return real.bpfIo(cmd, io, attrLen, mask);
+    },
+  });
+  try {
+    fn();
+  } finally {
+    restore();
+  }
+  return calls;
 }

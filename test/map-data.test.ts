@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
@@ -18,23 +18,6 @@ function thrown(fn: () => unknown): any {
   assert.fail('expected an exception');
 }
 
-/** The bpf(2) commands `fn` made, through the seam. */
-function bpfCalls(fn: () => void): number[] {
-  const calls: number[] = [];
-  const real = sys.kernel.bpf;
-  const restore = sys.replaceKernel({
-    bpf: (cmd, attr, mask, ...buffers) => {
-      calls.push(cmd);
-      return real(cmd, attr, mask, ...buffers);
-    },
-  });
-  try {
-    fn();
-  } finally {
-    restore();
-  }
-  return calls;
-}
 
 /** Asserts `fn` throws a MapError of `kind` without making any bpf(2) call; returns it. */
 function refusedBeforeSyscall(fn: () => unknown, kind: string): any {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { fdCount } from './helpers.js';
+import { fdCount, bpfCalls } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
@@ -18,23 +18,6 @@ function thrown(fn: () => unknown): any {
   assert.fail('expected an exception');
 }
 
-/** The bpf(2) commands `fn` made, through the seam. */
-function bpfCalls(fn: () => void): number[] {
-  const calls: number[] = [];
-  const real = sys.kernel.bpf;
-  const restore = sys.replaceKernel({
-    bpf: (cmd, attr, mask, ...buffers) => {
-      calls.push(cmd);
-      return real(cmd, attr, mask, ...buffers);
-    },
-  });
-  try {
-    fn();
-  } finally {
-    restore();
-  }
-  return calls;
-}
 
 // enum bpf_map_type from include/uapi/linux/bpf.h.
 const KERNEL_NAMES: readonly string[] = [

@@ -664,3 +664,11 @@ suite('bpf: buffer sizes the kernel will use are checked', () => {
     assert.equal(k.bpf(200, new Uint8Array(8)), -Errno.EINVAL);
   });
 });
+
+test('the seam sees every kernel call of the typed maps (bpfCalls is not vacuous)', async () => {
+  const { bpfCalls } = await import('./helpers.js');
+  using m = ArrayMap.create(u32, 4);
+  assert.deepEqual(bpfCalls(() => m.get(1)), [Cmd.MapLookupElem]);
+  assert.deepEqual(bpfCalls(() => m.set(1, 5)), [Cmd.MapUpdateElem]);
+  assert.deepEqual(bpfCalls(() => assert.throws(() => m.get(4))), []);
+});

@@ -2,7 +2,6 @@ import { MapError } from '../errors.js';
 import { checkFlags } from '../sys/attr.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { mapUpdateBatch } from '../sys/bpf.js';
-import { scratch, type Scratch } from './codec.js';
 import { MapData, type MapSpec } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
@@ -32,10 +31,9 @@ let batchSupported: boolean | undefined;
 export class ArrayOfMaps<V = MapData> extends IndexedMap {
   static readonly mapTypes: readonly MapType[] = [MapType.ArrayOfMaps];
   readonly #inner: FromMapData<V>;
-  readonly #value: Scratch = scratch(4);
 
   private constructor(map: MapData, inner: FromMapData<V>, owned: boolean) {
-    super(map, owned);
+    super(map, owned, 4);
     this.#inner = inner;
   }
 
@@ -76,8 +74,9 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
 
   /** The kernel id of the inner map at `index`, without opening a descriptor. */
   getId(index: number, flags: number = 0): number {
-    this.lookupExisting(this.indexKey(index), this.#value, flags, index);
-    return this.#value.view.getUint32(0, true);
+    this.setIndex(index);
+    this.lookupExisting(flags, index);
+    return this.io.value.view.getUint32(0, true);
   }
 
   /**
@@ -86,14 +85,15 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
    * bpf_map_update_elem (EINVAL when the map does not match the template).
    */
   set(index: number, value: InnerMap, flags: number = 0): void {
-    const key = this.indexKey(index);
-    this.#value.view.setUint32(0, innerFd(value), true);
-    this.updateElem(key, this.#value, flags);
+    this.setIndex(index);
+    this.io.value.view.setUint32(0, innerFd(value), true);
+    this.updateElem(flags);
   }
 
   /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */
   delete(index: number): void {
-    this.deleteExisting(this.indexKey(index), index);
+    this.setIndex(index);
+    this.deleteExisting(index);
   }
 
   /**
@@ -137,7 +137,8 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
   /** `[index, id]` for every filled slot. */
   *entries(): IterableIterator<[number, number]> {
     for (let i = 0; i < this.len(); i++) {
-      if (this.lookupElem(this.indexKey(i), this.#value, 0)) yield [i, this.#value.view.getUint32(0, true)];
+      this.setIndex(i);
+      if (this.lookupElem(0)) yield [i, this.io.value.view.getUint32(0, true)];
     }
   }
 

@@ -1,4 +1,4 @@
-import { scratch, type Codec, type Scratch } from './codec.js';
+import type { Codec } from './codec.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { checkCodec, checkMap, IndexedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
@@ -17,12 +17,10 @@ export interface CreateOptions {
 export class ArrayMap<V> extends IndexedMap {
   static readonly mapTypes: readonly MapType[] = [MapType.Array];
   readonly #codec: Codec<V>;
-  readonly #value: Scratch;
 
   private constructor(map: MapData, codec: Codec<V>, owned: boolean) {
-    super(map, owned);
+    super(map, owned, codec.size);
     this.#codec = codec;
-    this.#value = scratch(codec.size);
   }
 
   /** Wraps `map`; MapError 'InvalidMapType' / 'InvalidKeySize' / 'InvalidValueSize' when it does not fit. */
@@ -46,15 +44,16 @@ export class ArrayMap<V> extends IndexedMap {
 
   /** The value at `index`. MapError 'OutOfBounds' past the end (no syscall). */
   get(index: number, flags: number = 0): V {
-    this.lookupExisting(this.indexKey(index), this.#value, flags, index);
-    return this.#codec.decode(this.#value, 0);
+    this.setIndex(index);
+    this.lookupExisting(flags, index);
+    return this.#codec.decode(this.io.value, 0);
   }
 
   /** Sets the value at `index`. */
   set(index: number, value: V, flags: number = 0): void {
-    const key = this.indexKey(index);
-    this.#codec.encode(this.#value, 0, value);
-    this.updateElem(key, this.#value, flags);
+    this.setIndex(index);
+    this.#codec.encode(this.io.value, 0, value);
+    this.updateElem(flags);
   }
 
   /** `[index, value]` for every index. */

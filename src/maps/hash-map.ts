@@ -1,4 +1,4 @@
-import { scratch, type Codec, type Scratch } from './codec.js';
+import type { Codec } from './codec.js';
 import type { CreateOptions } from './array.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
@@ -11,12 +11,10 @@ import { wrapNew, checkCodec, checkMap, KeyedMap, type FromMapData, type TryFrom
 export class HashMap<K, V> extends KeyedMap<K> {
   static readonly mapTypes: readonly MapType[] = [MapType.Hash, MapType.LruHash];
   readonly #valueCodec: Codec<V>;
-  readonly #value: Scratch;
 
   private constructor(map: MapData, key: Codec<K>, value: Codec<V>, owned: boolean) {
-    super(map, key, owned);
+    super(map, key, owned, value.size);
     this.#valueCodec = value;
-    this.#value = scratch(value.size);
   }
 
   static tryFrom<K, V>(map: MapData, key: Codec<K>, value: Codec<V>, options: TryFromOptions = {}): HashMap<K, V> {
@@ -41,15 +39,16 @@ export class HashMap<K, V> extends KeyedMap<K> {
 
   /** The value of `key`; MapError 'KeyNotFound' when absent. */
   get(key: K, flags: number = 0): V {
-    this.lookupExisting(this.encodeKey(key), this.#value, flags);
-    return this.#valueCodec.decode(this.#value, 0);
+    this.setKey(key);
+    this.lookupExisting(flags);
+    return this.#valueCodec.decode(this.io.value, 0);
   }
 
   /** Inserts or updates `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
   insert(key: K, value: V, flags: number = 0): void {
-    const k = this.encodeKey(key);
-    this.#valueCodec.encode(this.#value, 0, value);
-    this.updateElem(k, this.#value, flags);
+    this.setKey(key);
+    this.#valueCodec.encode(this.io.value, 0, value);
+    this.updateElem(flags);
   }
 
   /** `[key, value]` pairs; a key removed during the walk is skipped. */

@@ -1,4 +1,4 @@
-import { scratch, type Codec, type Scratch } from './codec.js';
+import type { Codec } from './codec.js';
 import type { MapOfMapsCreateOptions } from './array-of-maps.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
@@ -12,10 +12,9 @@ import { checkCodec, checkMap, KeyedMap, wrapNew, type FromMapData, type InnerMa
 export class HashOfMaps<K, V = MapData> extends KeyedMap<K> {
   static readonly mapTypes: readonly MapType[] = [MapType.HashOfMaps];
   readonly #inner: FromMapData<V>;
-  readonly #value: Scratch = scratch(4);
 
   private constructor(map: MapData, key: Codec<K>, inner: FromMapData<V>, owned: boolean) {
-    super(map, key, owned);
+    super(map, key, owned, 4);
     this.#inner = inner;
   }
 
@@ -40,15 +39,16 @@ export class HashOfMaps<K, V = MapData> extends KeyedMap<K> {
 
   /** The kernel id of the inner map of `key`, without opening a descriptor. */
   getId(key: K, flags: number = 0): number {
-    this.lookupExisting(this.encodeKey(key), this.#value, flags);
-    return this.#value.view.getUint32(0, true);
+    this.setKey(key);
+    this.lookupExisting(flags);
+    return this.io.value.view.getUint32(0, true);
   }
 
   /** Stores `value` (a MapData or typed map) under `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
   insert(key: K, value: InnerMap, flags: number = 0): void {
-    const k = this.encodeKey(key);
-    this.#value.view.setUint32(0, innerFd(value), true);
-    this.updateElem(k, this.#value, flags);
+    this.setKey(key);
+    this.io.value.view.setUint32(0, innerFd(value), true);
+    this.updateElem(flags);
   }
 
   /** `[key, id]` pairs. */

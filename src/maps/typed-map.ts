@@ -1,8 +1,7 @@
 // What every typed map shares: the MapData it works on, whether it owns it, the
 // type/size checks of tryFrom (driven by the map type table) and index checks.
 import { MapError } from '../errors.js';
-import { checkFlags } from '../sys/attr.js';
-import { mapDeleteElem, mapLookupElem, mapUpdateElem } from '../sys/bpf.js';
+import { ElemIo, mapLookupElem } from '../sys/bpf.js';
 import { scratch, type Codec, type Scratch } from './codec.js';
 import { keyCursor } from './keys.js';
 import { MapData } from './map-data.js';
@@ -29,10 +28,13 @@ export abstract class TypedMap implements Disposable {
   readonly map: MapData;
   /** True when this wrapper owns (and will close) `map`. */
   readonly owned: boolean;
+  /** attr, key and value of the element commands, in one buffer (the hot path). */
+  protected readonly io: ElemIo;
 
-  protected constructor(map: MapData, owned: boolean) {
+  protected constructor(map: MapData, owned: boolean, keySize: number, valueSize: number) {
     this.map = map;
     this.owned = owned;
+    this.io = new ElemIo(keySize, valueSize);
   }
 
   /** The map's file descriptor; lets a typed map be stored in a map of maps. */
@@ -59,40 +61,39 @@ export abstract class TypedMap implements Disposable {
     this.close();
   }
 
-  // The element operations every typed map is made of: through the map's fd (which
-  // throws once closed), with kernel failures as MapError 'SyscallError'.
+  // The element operations every typed map is made of, on io.key / io.value: through
+  // the map's fd (which throws once closed), kernel failures as MapError 'SyscallError'.
 
-  /** Fills `value` for `key`; false when the key is absent. */
-  protected lookupElem(key: Scratch, value: Scratch, flags: number): boolean {
+  /** Fills io.value for io.key; false when the key is absent. */
+  protected lookupElem(flags: number): boolean {
     const fd = this.map.fd;
     try {
-      return mapLookupElem(fd, key.bytes, value.bytes, flags);
+      return this.io.lookup(fd, flags);
     } catch (err) {
       rethrow(err);
     }
   }
 
   /** Like lookupElem, but an absent key is MapError 'KeyNotFound' (`index` for arrays). */
-  protected lookupExisting(key: Scratch, value: Scratch, flags: number, index?: number): void {
-    if (!this.lookupElem(key, value, flags)) throw notFound(index);
+  protected lookupExisting(flags: number, index?: number): void {
+    if (!this.lookupElem(flags)) throw notFound(index);
   }
 
-  protected updateElem(key: Scratch, value: Scratch, flags: number): void {
+  protected updateElem(flags: number): void {
     const fd = this.map.fd;
-    checkFlags(flags);
     try {
-      mapUpdateElem(fd, key.bytes, value.bytes, flags);
+      this.io.update(fd, flags);
     } catch (err) {
       rethrow(err);
     }
   }
 
-  /** Deletes `key`; an absent key is MapError 'KeyNotFound'. */
-  protected deleteExisting(key: Scratch, index?: number): void {
+  /** Deletes io.key; an absent key is MapError 'KeyNotFound'. */
+  protected deleteExisting(index?: number): void {
     const fd = this.map.fd;
     let found: boolean;
     try {
-      found = mapDeleteElem(fd, key.bytes);
+      found = this.io.delete(fd);
     } catch (err) {
       rethrow(err);
     }
@@ -107,10 +108,9 @@ function notFound(index: number | undefined): MapError {
 /** A typed map indexed by u32 (arrays): checks the index against max_entries before any syscall. */
 export abstract class IndexedMap extends TypedMap {
   readonly #len: number;
-  readonly #key: Scratch = scratch(4);
 
-  protected constructor(map: MapData, owned: boolean) {
-    super(map, owned);
+  protected constructor(map: MapData, owned: boolean, valueSize: number) {
+    super(map, owned, 4, valueSize);
     this.#len = map.maxEntries;
   }
 
@@ -119,34 +119,31 @@ export abstract class IndexedMap extends TypedMap {
     return this.#len;
   }
 
-  /** The key buffer holding `index`, after the bounds check. */
-  protected indexKey(index: number): Scratch {
+  /** Puts `index` in io.key, after the bounds check. */
+  protected setIndex(index: number): void {
     checkIndex(index, this.#len);
-    this.#key.view.setUint32(0, index, true);
-    return this.#key;
+    this.io.key.view.setUint32(0, index, true);
   }
 }
 
 /** A typed map with keys of a codec (hashes): encoding, remove, and key iteration. */
 export abstract class KeyedMap<K> extends TypedMap {
   readonly #keyCodec: Codec<K>;
-  readonly #key: Scratch;
 
-  protected constructor(map: MapData, key: Codec<K>, owned: boolean) {
-    super(map, owned);
+  protected constructor(map: MapData, key: Codec<K>, owned: boolean, valueSize: number) {
+    super(map, owned, key.size, valueSize);
     this.#keyCodec = key;
-    this.#key = scratch(key.size);
   }
 
-  /** The key buffer holding `key`. */
-  protected encodeKey(key: K): Scratch {
-    this.#keyCodec.encode(this.#key, 0, key);
-    return this.#key;
+  /** Puts `key` in io.key. */
+  protected setKey(key: K): void {
+    this.#keyCodec.encode(this.io.key, 0, key);
   }
 
   /** Removes `key`; MapError 'KeyNotFound' when absent. */
   remove(key: K): void {
-    this.deleteExisting(this.encodeKey(key));
+    this.setKey(key);
+    this.deleteExisting();
   }
 
   /** The keys, in the kernel's order. */
@@ -158,7 +155,13 @@ export abstract class KeyedMap<K> extends TypedMap {
   protected *rawEntries(valueSize: number): Generator<[K, Scratch]> {
     const value = scratch(valueSize);
     for (const raw of keyCursor(this.map)) {
-      if (this.lookupElem(raw, value, 0)) yield [this.#keyCodec.decode(raw, 0), value];
+      let found: boolean;
+      try {
+        found = mapLookupElem(this.map.fd, raw.bytes, value.bytes, 0);
+      } catch (err) {
+        rethrow(err);
+      }
+      if (found) yield [this.#keyCodec.decode(raw, 0), value];
     }
   }
 }

@@ -8,6 +8,11 @@ import { createRequire } from 'node:module';
 export interface Kernel {
   /** bpf(2). Bit i of ptrMask marks the 8-byte word i of attr as a pointer to the next buffer argument. */
   bpf(cmd: number, attr: Uint8Array, ptrMask?: number, ...buffers: (Uint8Array | null | undefined)[]): number;
+  /**
+   * bpf(2) with attr and buffers in one `io` block: attr is its first attrLen bytes, and
+   * the words named by ptrMask hold offsets into io (0 for NULL). The hot-path form.
+   */
+  bpfIo(cmd: number, io: Uint8Array, attrLen: number, ptrMask: number): number;
   close(fd: number): number;
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
