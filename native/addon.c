@@ -26,6 +26,17 @@ bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *ou
   return true;
 }
 
+/* Reads an integer argument in [min, max]: one N-API call on the good path; arg_int64
+ * makes the error otherwise. */
+bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok && d >= (double)min && d <= (double)max && d == (double)(int64_t)d) {
+    *out = (int64_t)d;
+    return true;
+  }
+  return arg_int64(env, v, min, max, out, what);
+}
+
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what) {
   napi_typedarray_type type;
   size_t length, offset;
@@ -58,7 +69,9 @@ bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char 
 
 napi_value make_int(napi_env env, int64_t v) {
   napi_value r;
-  napi_create_int64(env, v, &r);
+  /* int32 becomes a V8 small integer directly; most results (fds, -errno, 0) are. */
+  if (v >= INT32_MIN && v <= INT32_MAX) napi_create_int32(env, (int32_t)v, &r);
+  else napi_create_int64(env, v, &r);
   return r;
 }
 
@@ -69,7 +82,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int64_t fd;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1) THROW_TYPE(env, "close(fd)");
-  if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  if (!arg_small(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
   map_meta_forget((int)fd);
   return make_int(env, close((int)fd) == 0 ? 0 : -errno);
 }

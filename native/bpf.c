@@ -269,17 +269,6 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
   return true;
 }
 
-/* Reads an integer argument in [min, max]: one N-API call on the good path; arg_int64
- * makes the error otherwise. */
-static bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what) {
-  double d;
-  if (napi_get_value_double(env, v, &d) == napi_ok && d >= (double)min && d <= (double)max && d == (double)(int64_t)d) {
-    *out = (int64_t)d;
-    return true;
-  }
-  return arg_int64(env, v, min, max, out, what);
-}
-
 /* Checks every pointer word of `cmd` against its rule, fills them in attr, makes the
  * call and copies the kernel's output back to attr_js (pointer words excepted).
  * bufs/lens hold the buffer of each word named by mask (NULL/0 for NULL). */

@@ -28,6 +28,8 @@
 
 /* Reads a JS number that must be an integer in [min, max]. */
 bool arg_int64(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what);
+/* arg_int64 with one N-API call on the good path (the hot path's integers). */
+bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *what);
 /* Reads a TypedArray or DataView: data pointer (after byte offset) and byte length. */
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what);
 napi_value make_int(napi_env env, int64_t v);
