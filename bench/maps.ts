@@ -391,7 +391,7 @@ function main(): void {
   console.log(
     differ.length
       ? `  WARNING: the two sides do not make the same system calls for ${differ.map((c) => c.name).join(', ')}: their figures do not compare like for like\n`
-      : '  the same on both sides. tsbpf also registers each fd of ArrayOfMaps.get with a FinalizationRegistry and unregisters it on close (no system call)\n',
+      : '  the same on both sides. tsbpf also registers each MapData that ArrayOfMaps.get returns with a FinalizationRegistry, the safety net for unclosed fds (no system call)\n',
   );
 
   const tsRounds = new Map<string, number[]>(cases.map((c) => [c.name, []]));
