@@ -3,30 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { ArrayMap, ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
-import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
-
-
-function refusedBeforeSyscall(fn: () => unknown, kind: string): any {
-  let err: any;
-  const calls = bpfCalls(() => {
-    err = thrown(fn);
-  });
-  assert.ok(err instanceof MapError, `expected MapError, got ${err}`);
-  assert.equal(err.kind, kind, err.message);
-  assert.deepEqual(calls, [], 'no bpf(2) call');
-  return err;
-}
 
 test('create: len is max_entries, every element starts at zero, info() matches', () => {
   const arr = ArrayMap.create(u64, 5, { name: 'arr_create', flags: MapFlags.BPF_F_MMAPABLE, numaNode: 0 });

@@ -8,43 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, closeSync, rmSync } from 'node:fs';
 import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, sys, u32, u64 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
-
-
-function refusedBeforeSyscall(fn: () => unknown, kind: string): any {
-  let err: any;
-  const calls = bpfCalls(() => {
-    err = thrown(fn);
-  });
-  assert.ok(err instanceof MapError, `expected MapError, got ${err}`);
-  assert.equal(err.kind, kind, err.message);
-  assert.deepEqual(calls, [], 'no bpf(2) call');
-  return err;
-}
-
-/** Open descriptors that are BPF objects. */
-function bpfFds(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).startsWith('anon_inode:bpf')) out.push(Number(name));
-    } catch {
-      // The directory listing's own descriptor.
-    }
-  }
-  return out;
-}
 
 const innerSpec: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 };
 

@@ -3,18 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { ElemFlags, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, i64, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
-import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls, thrown } from './helpers.js';
 
 const fdsAtStart = fdCount();
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
 
 
 const byNumber = (a: number, b: number): number => a - b;

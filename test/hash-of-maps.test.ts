@@ -4,31 +4,10 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { ArrayMap, ElemFlags, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls, thrown, bpfFds } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
-
-
-function bpfFds(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).startsWith('anon_inode:bpf')) out.push(Number(name));
-    } catch {
-      // The directory listing's own descriptor.
-    }
-  }
-  return out;
-}
 
 const innerSpec: MapSpec = { type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 8 };
 

@@ -1,7 +1,8 @@
 // Shared test helpers.
-import { readdirSync, statfsSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readlinkSync, statfsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { sys } from '../src/index.js';
+import { MapError, sys } from '../src/index.js';
 
 /** Open descriptors of this process. */
 export function fdCount(): number {
@@ -51,4 +52,58 @@ export function bpfCalls(fn: () => void): number[] {
     restore();
   }
   return calls;
+}
+
+/** The exception `fn` throws (fails the test when it returns). */
+export function thrown(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected an exception');
+}
+
+/** Asserts `fn` throws a MapError of `kind` without making any bpf(2) call; returns it. */
+export function refusedBeforeSyscall(fn: () => unknown, kind: string): any {
+  let err: any;
+  const calls = bpfCalls(() => {
+    err = thrown(fn);
+  });
+  assert.ok(err instanceof MapError, `expected MapError, got ${err}`);
+  assert.equal(err.kind, kind, err.message);
+  assert.deepEqual(calls, [], 'no bpf(2) call');
+  return err;
+}
+
+/** The open descriptors of this process that are BPF objects. */
+export function bpfFds(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`).startsWith('anon_inode:bpf')) out.push(Number(name));
+    } catch {
+      // The descriptor of the directory listing itself.
+    }
+  }
+  return out;
+}
+
+/** True while `fd` is open in this process. */
+export function isOpen(fd: number): boolean {
+  return existsSync(`/proc/self/fd/${fd}`);
+}
+
+/** `n` as 4 little-endian bytes. */
+export function le32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+/** `n` as 8 little-endian bytes. */
+export function le64(n: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n, true);
+  return b;
 }

@@ -5,59 +5,11 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount, bpfCalls } from './helpers.js';
+import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds, isOpen, le32, le64 } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
 
-
-/** Asserts `fn` throws a MapError of `kind` without making any bpf(2) call; returns it. */
-function refusedBeforeSyscall(fn: () => unknown, kind: string): any {
-  let err: any;
-  const calls = bpfCalls(() => {
-    err = thrown(fn);
-  });
-  assert.ok(err instanceof MapError, `expected MapError, got ${err}`);
-  assert.equal(err.kind, kind, err.message);
-  assert.deepEqual(calls, [], 'no bpf(2) call');
-  return err;
-}
-
-const le32 = (n: number): Uint8Array => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-};
-const le64 = (n: bigint): Uint8Array => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, n, true);
-  return b;
-};
-
-/** The open descriptors of this process that are BPF objects. */
-function bpfFds(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).startsWith('anon_inode:bpf')) out.push(Number(name));
-    } catch {
-      // The descriptor of the directory listing itself.
-    }
-  }
-  return out;
-}
-
-function isOpen(fd: number): boolean {
-  return existsSync(`/proc/self/fd/${fd}`);
-}
 
 const arraySpec: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 };
 const hashSpec: MapSpec = { type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 4 };

@@ -5,18 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
-import { fdCount, bpfCalls } from './helpers.js';
+import { fdCount, bpfCalls, thrown } from './helpers.js';
 
 const fdsAtStart = fdCount();
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected an exception');
-}
 
 
 // enum bpf_map_type from include/uapi/linux/bpf.h.

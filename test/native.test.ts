@@ -8,7 +8,7 @@ import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArrayMap, MapData, MapFlags, MapType, sys, u32, u64 } from '../src/index.js';
-import { collectGarbage, fdCount } from './helpers.js';
+import { collectGarbage, fdCount, le32 } from './helpers.js';
 import { describe, runScript } from './child.js';
 
 const k = sys.kernel;
@@ -90,12 +90,6 @@ function elemAttr(fd: number): Uint8Array {
   return attr;
 }
 const KEY_VALUE = sys.ptrWords(8, 16);
-
-function le32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
 
 /** struct perf_event_attr for a software cpu-clock counter (type 1, config 0), disabled. */
 function cpuClockAttr(): Uint8Array {

@@ -189,7 +189,7 @@ export class ElemIo {
     // Offset 0 is NULL: a zero-size key (queues, stacks) is passed as no key at all.
     this.#attr.setUint32(8, keySize > 0 ? keyOff : 0, true);
     this.#attr.setUint32(16, valueOff, true);
-    this.key = { bytes: io.subarray(keyOff, keyOff + keySize), view: new DataView(io.buffer, keyOff, Math.max(keySize, 0)) };
+    this.key = { bytes: io.subarray(keyOff, keyOff + keySize), view: new DataView(io.buffer, keyOff, keySize) };
     this.value = { bytes: io.subarray(valueOff, valueOff + valueSize), view: new DataView(io.buffer, valueOff, valueSize) };
   }
 
