@@ -114,3 +114,40 @@ export class PinError extends Error {
 
   static override [Symbol.hasInstance] = brandCheck(pinBrand);
 }
+
+const parseBrand = Symbol.for('tsbpf.ParseError');
+
+/** A BPF object (ELF) is malformed or uses something tsbpf does not understand. */
+export class ParseError extends Error {
+  override readonly name = 'ParseError';
+  /** The section, symbol or map the problem is in, when known. */
+  readonly where?: string;
+
+  constructor(message: string, where?: string, options?: { cause?: unknown }) {
+    super(where ? `${where}: ${message}` : message, options);
+    this.where = where;
+  }
+
+  get [parseBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(parseBrand);
+}
+
+const btfBrand = Symbol.for('tsbpf.BtfError');
+
+/** BTF (type information) is malformed, or a type asked for is missing. */
+export class BtfError extends Error {
+  override readonly name = 'BtfError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  get [btfBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(btfBrand);
+}

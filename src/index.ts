@@ -1,5 +1,5 @@
 // The public surface of tsbpf. Nothing else is exported.
-export { MapError, PinError, SyscallError } from './errors.js';
+export { BtfError, MapError, ParseError, PinError, SyscallError } from './errors.js';
 export type { MapErrorKind, PinErrorKind } from './errors.js';
 export { MapType, mapTypeInfo, mapTypeName, possibleCpus } from './maps/map-type.js';
 export type { MapTypeInfo } from './maps/map-type.js';
