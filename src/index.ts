@@ -15,4 +15,15 @@ export { HashMap } from './maps/hash-map.js';
 export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
+export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
+export type {
+  AttachTarget,
+  ProgramKind,
+  SectionArgument,
+  SectionDef,
+  SectionFlags,
+  SectionMatch,
+  SectionMatchOptions,
+  TargetSyntax,
+} from './programs/program-type.js';
 export * as sys from './sys/index.js';
