@@ -1,0 +1,810 @@
+// BTF (BPF Type Format) parser and writer. Pure over bytes except loadKernelBtf, which
+// reads /sys/kernel/btf/vmlinux. Format: the kernel's Documentation/bpf/btf.rst and
+// include/uapi/linux/btf.h.
+//
+// Every offset, length, string offset and type id read from the input is checked;
+// malformed BTF throws BtfError, never RangeError, and the walks that follow type
+// references (resolve, sizeof, alignof) detect cycles instead of looping.
+import { readFileSync } from 'node:fs';
+import { BtfError } from '../errors.js';
+
+export const BTF_MAGIC = 0xeb9f;
+export const BTF_VERSION = 1;
+const HEADER_LEN = 24;
+const HEADER_LEN_LAYOUT = 32;
+
+/** BTF_KIND_* numbers. */
+export const BtfKind = {
+  Unkn: 0,
+  Int: 1,
+  Ptr: 2,
+  Array: 3,
+  Struct: 4,
+  Union: 5,
+  Enum: 6,
+  Fwd: 7,
+  Typedef: 8,
+  Volatile: 9,
+  Const: 10,
+  Restrict: 11,
+  Func: 12,
+  FuncProto: 13,
+  Var: 14,
+  Datasec: 15,
+  Float: 16,
+  DeclTag: 17,
+  TypeTag: 18,
+  Enum64: 19,
+} as const;
+
+/** BTF_INT_* encoding bits. */
+export const BTF_INT_SIGNED = 1;
+export const BTF_INT_CHAR = 2;
+export const BTF_INT_BOOL = 4;
+
+/** Linkage of FUNC (btf_func_linkage) and VAR (btf_var linkage). */
+export const BTF_FUNC_STATIC = 0;
+export const BTF_FUNC_GLOBAL = 1;
+export const BTF_FUNC_EXTERN = 2;
+export const BTF_VAR_STATIC = 0;
+export const BTF_VAR_GLOBAL_ALLOCATED = 1;
+export const BTF_VAR_GLOBAL_EXTERN = 2;
+
+export interface BtfMember {
+  name: string;
+  type: number;
+  /** Offset from the start of the struct, in bits. */
+  bitOffset: number;
+  /** Bitfield width; 0 for a member that is not a bitfield. */
+  bitfieldSize: number;
+}
+
+export interface BtfParam {
+  /** '' for an unnamed parameter (and for the `...` entry of a variadic function, type 0). */
+  name: string;
+  type: number;
+}
+
+export interface BtfEnumValue {
+  name: string;
+  value: bigint;
+}
+
+export interface BtfVarSecinfo {
+  type: number;
+  offset: number;
+  size: number;
+}
+
+export type BtfType =
+  | { id: number; kind: 'int'; name: string; size: number; encoding: number; bitOffset: number; bits: number }
+  | { id: number; kind: 'ptr'; type: number }
+  | { id: number; kind: 'array'; type: number; indexType: number; nelems: number }
+  | { id: number; kind: 'struct' | 'union'; name: string; size: number; members: BtfMember[] }
+  | { id: number; kind: 'enum' | 'enum64'; name: string; size: number; signed: boolean; values: BtfEnumValue[] }
+  | { id: number; kind: 'fwd'; name: string; union: boolean }
+  | { id: number; kind: 'typedef' | 'volatile' | 'const' | 'restrict'; name: string; type: number }
+  /** `attr`: kind_flag set, the tag is a full `__attribute__((...))` (kernel 6.14+). */
+  | { id: number; kind: 'type_tag'; name: string; type: number; attr: boolean }
+  | { id: number; kind: 'func'; name: string; type: number; linkage: number }
+  | { id: number; kind: 'func_proto'; returnType: number; params: BtfParam[] }
+  | { id: number; kind: 'var'; name: string; type: number; linkage: number }
+  | { id: number; kind: 'datasec'; name: string; size: number; vars: BtfVarSecinfo[] }
+  | { id: number; kind: 'float'; name: string; size: number }
+  /** componentIdx: -1 for the declaration itself, else the member / parameter index. */
+  | { id: number; kind: 'decl_tag'; name: string; type: number; componentIdx: number; attr: boolean }
+  | { id: 0; kind: 'void' };
+
+export type BtfKindName = BtfType['kind'];
+
+/** The variant of BtfType for one kind: BtfTypeOf<'struct'> has `members`. */
+export type BtfTypeOf<K extends BtfKindName> = BtfType & { kind: K };
+
+const KIND_NAMES: readonly BtfKindName[] = [
+  'void', 'int', 'ptr', 'array', 'struct', 'union', 'enum', 'fwd', 'typedef', 'volatile', 'const',
+  'restrict', 'func', 'func_proto', 'var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64',
+];
+const KIND_NUMBERS: Record<BtfKindName, number> = Object.fromEntries(KIND_NAMES.map((k, i) => [k, i])) as Record<BtfKindName, number>;
+
+/** The BTF_KIND_* number of a kind name ('void' is 0). */
+export function btfKindNumber(kind: BtfKindName): number {
+  return KIND_NUMBERS[kind];
+}
+
+/** The kinds `resolve` skips. */
+const MODIFIERS = new Set<BtfKindName>(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
+
+const VOID: BtfType = Object.freeze({ id: 0, kind: 'void' }) as BtfType;
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * A BTF string section. Offsets below `baseLen` belong to the base BTF (split BTF).
+ * An all-ASCII section (the usual case) is decoded once into one JS string whose
+ * character offsets equal byte offsets, so a name is one indexOf + slice.
+ */
+class Strings {
+  readonly bytes: Uint8Array;
+  readonly base: Strings | undefined;
+  readonly baseLen: number;
+  readonly #ascii: string | undefined;
+  #cache?: Map<number, string>;
+
+  constructor(bytes: Uint8Array, base: Strings | undefined) {
+    this.bytes = bytes;
+    this.base = base;
+    this.baseLen = base ? base.totalLen : 0;
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    this.#ascii = ascii ? latin1(bytes) : undefined;
+  }
+
+  get totalLen(): number {
+    return this.baseLen + this.bytes.length;
+  }
+
+  get(off: number): string {
+    if (off < this.baseLen) return this.base!.get(off);
+    const local = off - this.baseLen;
+    if (local >= this.bytes.length) {
+      if (off === 0) return '';
+      throw new BtfError(`string offset ${off} is outside the string section (${this.totalLen} bytes)`);
+    }
+    if (this.#ascii !== undefined) {
+      const end = this.#ascii.indexOf('\0', local);
+      if (end < 0) throw new BtfError(`string at offset ${off} is not NUL-terminated`);
+      return this.#ascii.slice(local, end);
+    }
+    let cache = this.#cache;
+    if (!cache) cache = this.#cache = new Map();
+    let s = cache.get(local);
+    if (s === undefined) {
+      const end = this.bytes.indexOf(0, local);
+      if (end < 0) throw new BtfError(`string at offset ${off} is not NUL-terminated`);
+      s = utf8.decode(this.bytes.subarray(local, end));
+      cache.set(local, s);
+    }
+    return s;
+  }
+}
+
+function latin1(bytes: Uint8Array): string {
+  if (typeof Buffer !== 'undefined') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return s;
+}
+
+/** Bytes of the record after the 12-byte btf_type, or -1 for an unknown kind. */
+function extraSize(kind: number, vlen: number): number {
+  switch (kind) {
+    case 1: // INT
+    case 14: // VAR
+    case 17: // DECL_TAG
+      return 4;
+    case 2: case 7: case 8: case 9: case 10: case 11: case 12: case 16: case 18:
+      return 0;
+    case 3: // ARRAY
+      return 12;
+    case 4: case 5: // STRUCT, UNION: btf_member
+    case 15: // DATASEC: btf_var_secinfo
+    case 19: // ENUM64: btf_enum64
+      return vlen * 12;
+    case 6: // ENUM: btf_enum
+    case 13: // FUNC_PROTO: btf_param
+      return vlen * 8;
+    default:
+      return -1;
+  }
+}
+
+export class Btf {
+  /** Index = type id; [0] is void. For split BTF the base's types come first. */
+  readonly types: BtfType[];
+  /** The base of split BTF (kernel module BTF over vmlinux). */
+  readonly base: Btf | undefined;
+  /** The first type id this BTF defines: 1, or the base's type count for split BTF. */
+  readonly firstId: number;
+  readonly #strings: Strings;
+  #byName?: Map<string, BtfType[]>;
+  #alignCache?: Map<number, number>;
+
+  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined) {
+    this.types = types;
+    this.#strings = strings;
+    this.base = base;
+    this.firstId = base ? base.types.length : 1;
+  }
+
+  /**
+   * Parses a BTF blob (the .BTF section of an object, /sys/kernel/btf/vmlinux, or a
+   * module's split BTF with `base` = vmlinux).
+   */
+  static parse(bytes: Uint8Array, base?: Btf): Btf {
+    if (!(bytes instanceof Uint8Array)) throw new BtfError('BTF input must be a Uint8Array');
+    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('base must be a Btf');
+    if (bytes.length < 8) throw new BtfError(`BTF too short for a header (${bytes.length} bytes)`);
+    const hv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const magic = hv.getUint16(0, true);
+    if (magic !== BTF_MAGIC) {
+      if (magic === 0x9feb) throw new BtfError('big-endian BTF is not supported');
+      throw new BtfError(`bad BTF magic 0x${magic.toString(16)} (expected 0x${BTF_MAGIC.toString(16)})`);
+    }
+    if (bytes[2] !== BTF_VERSION) throw new BtfError(`unsupported BTF version ${bytes[2]}`);
+    const hdrLen = hv.getUint32(4, true);
+    if (hdrLen < HEADER_LEN) throw new BtfError(`BTF header length ${hdrLen} is less than ${HEADER_LEN}`);
+    if (hdrLen > bytes.length) throw new BtfError(`BTF header length ${hdrLen} exceeds the data (${bytes.length} bytes)`);
+    // hdr_len 32 adds layout_off / layout_len: the kind layout section (struct
+    // btf_layout { u8 info_sz; u8 elem_sz; u16 flags; } per kind), which newer pahole
+    // emits so that readers can size records of kinds they do not know.
+    const known = hdrLen >= HEADER_LEN_LAYOUT ? HEADER_LEN_LAYOUT : HEADER_LEN;
+    for (let i = known; i < hdrLen; i++) {
+      if (bytes[i] !== 0) throw new BtfError(`BTF header has unknown non-zero fields (header length ${hdrLen})`);
+    }
+    const typeOff = hv.getUint32(8, true);
+    const typeLen = hv.getUint32(12, true);
+    const strOff = hv.getUint32(16, true);
+    const strLen = hv.getUint32(20, true);
+    const avail = bytes.length - hdrLen;
+    if (typeOff > avail || typeLen > avail - typeOff) {
+      throw new BtfError(`BTF type section (${typeLen} bytes at ${typeOff}) exceeds the data (${avail} bytes after the header)`);
+    }
+    if (strOff > avail || strLen > avail - strOff) {
+      throw new BtfError(`BTF string section (${strLen} bytes at ${strOff}) exceeds the data (${avail} bytes after the header)`);
+    }
+    if (typeOff % 4 !== 0) throw new BtfError(`BTF type section offset ${typeOff} is not 4-byte aligned`);
+    if (typeLen % 4 !== 0) throw new BtfError(`BTF type section length ${typeLen} is not a multiple of 4`);
+    if (typeLen > 0 && strLen > 0 && typeOff < strOff + strLen && strOff < typeOff + typeLen) {
+      throw new BtfError('BTF type and string sections overlap');
+    }
+    if (known === HEADER_LEN_LAYOUT) {
+      checkLayout(bytes.subarray(hdrLen), hv.getUint32(24, true), hv.getUint32(28, true), [[typeOff, typeLen], [strOff, strLen]]);
+    }
+    const strBytes = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
+    if (!base && strLen === 0) throw new BtfError('BTF string section is empty');
+    if (!base && strBytes[0] !== 0) throw new BtfError('BTF string section does not start with the empty string');
+    if (strLen > 0 && strBytes[strLen - 1] !== 0) throw new BtfError('BTF string section is not NUL-terminated');
+    const strings = new Strings(strBytes, (base ? base.#strings : undefined));
+    const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
+    const types = parseTypes(tv, strings, base ? base.types : [VOID]);
+    return new Btf(types, strings, base);
+  }
+
+  /**
+   * Builds BTF from type objects (e.g. a sanitised copy of another Btf's types), for
+   * marshal(). types[i].id must be i, types[0] void (or the base's types first).
+   */
+  static fromTypes(types: BtfType[], base?: Btf): Btf {
+    const first = base ? base.types.length : 1;
+    if (types.length < first) throw new BtfError(`fromTypes: ${types.length} types, fewer than the base's ${first}`);
+    if (base) {
+      for (let i = 0; i < first; i++) if (types[i] !== base.types[i]) throw new BtfError(`fromTypes: type ${i} is not the base's`);
+    } else if (types[0]?.kind !== 'void') throw new BtfError('fromTypes: type 0 must be void');
+    for (let i = first; i < types.length; i++) {
+      const t = types[i]!;
+      if (t.id !== i) throw new BtfError(`fromTypes: types[${i}] has id ${t.id}`);
+      if (t.kind === 'void') throw new BtfError(`fromTypes: type ${i} is void`);
+      forEachRef(t, (ref) => {
+        if (!Number.isInteger(ref) || ref < 0 || ref >= types.length) throw new BtfError(`type ${i} (${t.kind}) refers to type ${ref}, which does not exist`);
+      });
+    }
+    return new Btf(types.slice(), new Strings(new Uint8Array(1), (base ? base.#strings : undefined)), base);
+  }
+
+  /** The string at `off` of the string section (the base's below its length). */
+  string(off: number): string {
+    if (!Number.isInteger(off) || off < 0) throw new BtfError(`bad string offset ${off}`);
+    return this.#strings.get(off);
+  }
+
+  /** Total length of the string section(s) visible from this BTF (base included). */
+  get stringsLength(): number {
+    return this.#strings.totalLen;
+  }
+
+  type(id: number): BtfType {
+    const t = Number.isInteger(id) && id >= 0 ? this.types[id] : undefined;
+    if (!t) throw new BtfError(`no BTF type with id ${id} (${this.types.length} types)`);
+    return t;
+  }
+
+  /** Types called `name`, optionally of one kind. */
+  byName<K extends BtfKindName>(name: string, kind: K): BtfTypeOf<K>[];
+  byName(name: string): BtfType[];
+  byName(name: string, kind?: BtfKindName): BtfType[] {
+    if (!this.#byName) {
+      const index = new Map<string, BtfType[]>();
+      for (const t of this.types) {
+        if (!('name' in t) || t.name === '') continue;
+        const list = index.get(t.name);
+        if (list) list.push(t);
+        else index.set(t.name, [t]);
+      }
+      this.#byName = index;
+    }
+    const list = this.#byName.get(name);
+    if (!list) return [];
+    return kind ? list.filter((t) => t.kind === kind) : list.slice();
+  }
+
+  /** The type behind typedef / const / volatile / restrict / type_tag. */
+  resolve(id: number): BtfType {
+    let t = this.type(id);
+    for (let hops = 0; MODIFIERS.has(t.kind); hops++) {
+      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      t = this.type((t as { type: number }).type);
+    }
+    return t;
+  }
+
+  /** Size in bytes of a type (pointers are 8). BtfError for void, functions, fwd. */
+  sizeof(id: number): number {
+    let t = this.type(id);
+    let mult = 1;
+    for (let hops = 0; ; hops++) {
+      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      let size: number;
+      switch (t.kind) {
+        case 'int': case 'struct': case 'union': case 'enum': case 'enum64': case 'datasec': case 'float':
+          size = t.size;
+          break;
+        case 'ptr':
+          size = 8;
+          break;
+        case 'typedef': case 'volatile': case 'const': case 'restrict': case 'type_tag': case 'var': case 'decl_tag':
+          t = this.type(t.type);
+          continue;
+        case 'array':
+          mult *= t.nelems;
+          if (mult > 0xffffffff) throw new BtfError(`type ${id}: size overflows`);
+          t = this.type(t.type);
+          continue;
+        default:
+          throw new BtfError(`type ${id}: ${t.kind} has no size`);
+      }
+      const total = size * mult;
+      if (total > 0xffffffff) throw new BtfError(`type ${id}: size overflows`);
+      return total;
+    }
+  }
+
+  /** Alignment in bytes, as libbpf's btf__align_of (1 for a packed struct). */
+  alignof(id: number): number {
+    if (!this.#alignCache) this.#alignCache = new Map();
+    return this.#alignof(id, 0, new Set());
+  }
+
+  #alignof(id: number, depth: number, visiting: Set<number>): number {
+    if (depth > 256) throw new BtfError(`type ${id}: types nest too deeply`);
+    let t = this.type(id);
+    for (let hops = 0; ; hops++) {
+      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      switch (t.kind) {
+        case 'int': case 'enum': case 'enum64': case 'float':
+          return Math.max(1, Math.min(8, t.size));
+        case 'ptr':
+          return 8;
+        case 'typedef': case 'volatile': case 'const': case 'restrict': case 'type_tag': case 'var': case 'array':
+          t = this.type(t.type);
+          continue;
+        case 'struct': case 'union': {
+          const cached = this.#alignCache!.get(t.id);
+          if (cached !== undefined) return cached;
+          if (visiting.has(t.id)) throw new BtfError(`type ${t.id}: ${t.kind} ${t.name || '(anon)'} contains itself`);
+          visiting.add(t.id);
+          let align = 1;
+          for (const m of t.members) {
+            const a = this.#alignof(m.type, depth + 1, visiting);
+            if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) {
+              align = 1; // packed
+              break;
+            }
+            if (a > align) align = a;
+          }
+          if (t.size % align !== 0) align = 1; // packed: __attribute__((packed)) shrinks the size too
+          visiting.delete(t.id);
+          this.#alignCache!.set(t.id, align);
+          return align;
+        }
+        default:
+          throw new BtfError(`type ${id}: ${t.kind} has no alignment`);
+      }
+    }
+  }
+
+  /**
+   * Serialises the types (this BTF's own, not the base's) and their names to BTF bytes:
+   * a fresh, deduplicated string section. For split BTF the result is split BTF over the
+   * same base (names are all put in the new string section, after the base's).
+   */
+  marshal(): Uint8Array {
+    return marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0);
+  }
+}
+
+/**
+ * Checks the kind layout section: in range, and for every kind this parser knows the
+ * same record sizes (a disagreement means the records would be misread).
+ */
+function checkLayout(data: Uint8Array, off: number, len: number, others: [number, number][]): void {
+  if (len === 0) return;
+  if (off > data.length || len > data.length - off) {
+    throw new BtfError(`BTF kind layout section (${len} bytes at ${off}) exceeds the data (${data.length} bytes after the header)`);
+  }
+  if (off % 4 !== 0 || len % 4 !== 0) throw new BtfError(`BTF kind layout section (${len} bytes at ${off}) is not 4-byte aligned`);
+  for (const [o, l] of others) {
+    if (l > 0 && off < o + l && o < off + len) throw new BtfError('BTF kind layout section overlaps another section');
+  }
+  for (let kind = 1; kind < Math.min(len / 4, KIND_NAMES.length); kind++) {
+    const infoSz = data[off + kind * 4]!;
+    const elemSz = data[off + kind * 4 + 1]!;
+    // extraSize(kind, vlen) = info + vlen * elem for every known kind.
+    const info = extraSize(kind, 0);
+    const elem = extraSize(kind, 1) - info;
+    if (infoSz !== info || elemSz !== elem) {
+      throw new BtfError(`BTF kind layout says ${KIND_NAMES[kind]} records have ${infoSz} + vlen * ${elemSz} bytes, expected ${info} + vlen * ${elem}`);
+    }
+  }
+}
+
+/** Calls `fn` for each type id `t` refers to. */
+function forEachRef(t: BtfType, fn: (id: number) => void): void {
+  switch (t.kind) {
+    case 'ptr': case 'typedef': case 'volatile': case 'const': case 'restrict': case 'type_tag':
+    case 'func': case 'var': case 'decl_tag':
+      fn(t.type);
+      break;
+    case 'array':
+      fn(t.type);
+      fn(t.indexType);
+      break;
+    case 'struct': case 'union':
+      for (const m of t.members) fn(m.type);
+      break;
+    case 'func_proto':
+      fn(t.returnType);
+      for (const p of t.params) fn(p.type);
+      break;
+    case 'datasec':
+      for (const v of t.vars) fn(v.type);
+      break;
+    default:
+      break;
+  }
+}
+
+function parseTypes(tv: DataView, strings: Strings, baseTypes: BtfType[]): BtfType[] {
+  const len = tv.byteLength;
+  const firstId = baseTypes.length;
+
+  // Pass 1: walk the records to count them and check each fits.
+  let count = 0;
+  for (let p = 0; p < len; count++) {
+    if (len - p < 12) throw new BtfError(`type ${firstId + count}: truncated btf_type (${len - p} bytes left)`);
+    const info = tv.getUint32(p + 4, true);
+    const kind = (info >>> 24) & 0x1f;
+    const extra = extraSize(kind, info & 0xffff);
+    if (extra < 0) throw new BtfError(`type ${firstId + count}: unknown BTF kind ${kind}`);
+    if (extra > len - p - 12) throw new BtfError(`type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+    p += 12 + extra;
+  }
+  const total = firstId + count;
+  const types: BtfType[] = new Array(total);
+  for (let i = 0; i < firstId; i++) types[i] = baseTypes[i]!;
+
+  const strTotal = strings.totalLen;
+  let id = firstId;
+  // Errors name the type being parsed.
+  const str = (off: number): string => {
+    if (off !== 0 && off >= strTotal) throw new BtfError(`type ${id}: string offset ${off} is outside the string section (${strTotal} bytes)`);
+    return strings.get(off);
+  };
+  const ref = (t: number): number => {
+    if (t >= total) throw new BtfError(`type ${id}: refers to type ${t}, which does not exist (${total} types)`);
+    return t;
+  };
+
+  // Pass 2: build the objects.
+  for (let p = 0; p < len; id++) {
+    const nameOff = tv.getUint32(p, true);
+    const info = tv.getUint32(p + 4, true);
+    const sizeType = tv.getUint32(p + 8, true);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31 === 1;
+    p += 12;
+    let t: BtfType;
+    switch (kind) {
+      case 1: {
+        const v = tv.getUint32(p, true);
+        p += 4;
+        t = { id, kind: 'int', name: str(nameOff), size: sizeType, encoding: (v >>> 24) & 0x0f, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+        break;
+      }
+      case 2:
+        t = { id, kind: 'ptr', type: ref(sizeType) };
+        break;
+      case 3: {
+        t = { id, kind: 'array', type: ref(tv.getUint32(p, true)), indexType: ref(tv.getUint32(p + 4, true)), nelems: tv.getUint32(p + 8, true) };
+        p += 12;
+        break;
+      }
+      case 4:
+      case 5: {
+        const members: BtfMember[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++, p += 12) {
+          const off = tv.getUint32(p + 8, true);
+          members[i] = {
+            name: str(tv.getUint32(p, true)),
+            type: ref(tv.getUint32(p + 4, true)),
+            bitOffset: kflag ? off & 0xffffff : off,
+            bitfieldSize: kflag ? off >>> 24 : 0,
+          };
+        }
+        t = { id, kind: kind === 4 ? 'struct' : 'union', name: str(nameOff), size: sizeType, members };
+        break;
+      }
+      case 6: {
+        const values: BtfEnumValue[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++, p += 8) {
+          values[i] = { name: str(tv.getUint32(p, true)), value: BigInt(kflag ? tv.getInt32(p + 4, true) : tv.getUint32(p + 4, true)) };
+        }
+        t = { id, kind: 'enum', name: str(nameOff), size: sizeType, signed: kflag, values };
+        break;
+      }
+      case 19: {
+        const values: BtfEnumValue[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++, p += 12) {
+          const lo = tv.getUint32(p + 4, true);
+          const hi = tv.getUint32(p + 8, true);
+          const u = (BigInt(hi) << 32n) | BigInt(lo);
+          values[i] = { name: str(tv.getUint32(p, true)), value: kflag ? BigInt.asIntN(64, u) : u };
+        }
+        t = { id, kind: 'enum64', name: str(nameOff), size: sizeType, signed: kflag, values };
+        break;
+      }
+      case 7:
+        t = { id, kind: 'fwd', name: str(nameOff), union: kflag };
+        break;
+      case 8:
+        t = { id, kind: 'typedef', name: str(nameOff), type: ref(sizeType) };
+        break;
+      case 9:
+        t = { id, kind: 'volatile', name: str(nameOff), type: ref(sizeType) };
+        break;
+      case 10:
+        t = { id, kind: 'const', name: str(nameOff), type: ref(sizeType) };
+        break;
+      case 11:
+        t = { id, kind: 'restrict', name: str(nameOff), type: ref(sizeType) };
+        break;
+      case 18:
+        t = { id, kind: 'type_tag', name: str(nameOff), type: ref(sizeType), attr: kflag };
+        break;
+      case 12:
+        t = { id, kind: 'func', name: str(nameOff), type: ref(sizeType), linkage: vlen };
+        break;
+      case 13: {
+        const params: BtfParam[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++, p += 8) params[i] = { name: str(tv.getUint32(p, true)), type: ref(tv.getUint32(p + 4, true)) };
+        t = { id, kind: 'func_proto', returnType: ref(sizeType), params };
+        break;
+      }
+      case 14:
+        t = { id, kind: 'var', name: str(nameOff), type: ref(sizeType), linkage: tv.getUint32(p, true) };
+        p += 4;
+        break;
+      case 15: {
+        const vars: BtfVarSecinfo[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++, p += 12) {
+          vars[i] = { type: ref(tv.getUint32(p, true)), offset: tv.getUint32(p + 4, true), size: tv.getUint32(p + 8, true) };
+        }
+        t = { id, kind: 'datasec', name: str(nameOff), size: sizeType, vars };
+        break;
+      }
+      case 16:
+        t = { id, kind: 'float', name: str(nameOff), size: sizeType };
+        break;
+      case 17:
+        t = { id, kind: 'decl_tag', name: str(nameOff), type: ref(sizeType), componentIdx: tv.getInt32(p, true), attr: kflag };
+        p += 4;
+        break;
+      default:
+        throw new BtfError(`type ${id}: unknown BTF kind ${kind}`); // unreachable: pass 1 checked
+    }
+    types[id] = t;
+  }
+  return types;
+}
+
+/** A growing byte buffer for marshal. */
+class Writer {
+  buf: Uint8Array;
+  view: DataView;
+  len = 0;
+  constructor(initial: number) {
+    this.buf = new Uint8Array(Math.max(16, initial));
+    this.view = new DataView(this.buf.buffer);
+  }
+  reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u32(v: number): void {
+    this.reserve(4);
+    this.view.setUint32(this.len, v >>> 0, true);
+    this.len += 4;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function u32Field(v: number, what: string, id: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BtfError(`marshal: type ${id}: ${what} ${v} does not fit in 32 bits`);
+  return v;
+}
+
+function marshalTypes(types: BtfType[], firstId: number, strBase: number): Uint8Array {
+  // String section: '\0' first, each distinct name once.
+  const strOffsets = new Map<string, number>([['', 0]]);
+  const strs = new Writer(4096);
+  strs.reserve(1);
+  strs.buf[0] = 0;
+  strs.len = 1;
+  const name = (s: string): number => {
+    if (s === '') return 0;
+    let off = strOffsets.get(s);
+    if (off === undefined) {
+      off = strBase + strs.len;
+      strs.reserve(s.length * 3 + 1);
+      const { written } = encoder.encodeInto(s, strs.buf.subarray(strs.len));
+      strs.buf[strs.len + written] = 0;
+      strs.len += written + 1;
+      strOffsets.set(s, off);
+    }
+    return off;
+  };
+
+  const w = new Writer(HEADER_LEN + (types.length - firstId) * 32);
+  w.len = HEADER_LEN;
+  const head = (id: number, nameOff: number, kind: number, vlen: number, kflag: boolean, sizeType: number): void => {
+    if (vlen > 0xffff) throw new BtfError(`marshal: type ${id} has ${vlen} entries, more than BTF allows (65535)`);
+    w.u32(nameOff);
+    w.u32(((kflag ? 1 : 0) << 31) | (kind << 24) | vlen);
+    w.u32(u32Field(sizeType, 'size/type', id));
+  };
+
+  for (let id = firstId; id < types.length; id++) {
+    const t = types[id]!;
+    switch (t.kind) {
+      case 'int':
+        head(id, name(t.name), 1, 0, false, t.size);
+        w.u32(((t.encoding & 0x0f) << 24) | ((t.bitOffset & 0xff) << 16) | (t.bits & 0xff));
+        break;
+      case 'ptr':
+        head(id, 0, 2, 0, false, t.type);
+        break;
+      case 'array':
+        head(id, 0, 3, 0, false, 0);
+        w.u32(u32Field(t.type, 'type', id));
+        w.u32(u32Field(t.indexType, 'index type', id));
+        w.u32(u32Field(t.nelems, 'nelems', id));
+        break;
+      case 'struct':
+      case 'union': {
+        const kflag = t.members.some((m) => m.bitfieldSize !== 0);
+        head(id, name(t.name), t.kind === 'struct' ? 4 : 5, t.members.length, kflag, t.size);
+        for (const m of t.members) {
+          w.u32(name(m.name));
+          w.u32(u32Field(m.type, 'member type', id));
+          if (kflag) {
+            if (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff) throw new BtfError(`marshal: type ${id}: member ${m.name} offset/bitfield too large`);
+            w.u32((m.bitfieldSize << 24) | m.bitOffset);
+          } else w.u32(u32Field(m.bitOffset, 'member offset', id));
+        }
+        break;
+      }
+      case 'enum':
+        head(id, name(t.name), 6, t.values.length, t.signed, t.size);
+        for (const v of t.values) {
+          w.u32(name(v.name));
+          w.u32(Number(BigInt.asUintN(32, v.value)));
+        }
+        break;
+      case 'enum64':
+        head(id, name(t.name), 19, t.values.length, t.signed, t.size);
+        for (const v of t.values) {
+          const u = BigInt.asUintN(64, v.value);
+          w.u32(name(v.name));
+          w.u32(Number(u & 0xffffffffn));
+          w.u32(Number(u >> 32n));
+        }
+        break;
+      case 'fwd':
+        head(id, name(t.name), 7, 0, t.union, 0);
+        break;
+      case 'typedef':
+      case 'volatile':
+      case 'const':
+      case 'restrict':
+        head(id, name(t.name), KIND_NUMBERS[t.kind], 0, false, t.type);
+        break;
+      case 'type_tag':
+        head(id, name(t.name), 18, 0, t.attr, t.type);
+        break;
+      case 'func':
+        head(id, name(t.name), 12, t.linkage, false, t.type);
+        break;
+      case 'func_proto':
+        head(id, 0, 13, t.params.length, false, t.returnType);
+        for (const p of t.params) {
+          w.u32(name(p.name));
+          w.u32(u32Field(p.type, 'param type', id));
+        }
+        break;
+      case 'var':
+        head(id, name(t.name), 14, 0, false, t.type);
+        w.u32(u32Field(t.linkage, 'linkage', id));
+        break;
+      case 'datasec':
+        head(id, name(t.name), 15, t.vars.length, false, t.size);
+        for (const v of t.vars) {
+          w.u32(u32Field(v.type, 'var type', id));
+          w.u32(u32Field(v.offset, 'var offset', id));
+          w.u32(u32Field(v.size, 'var size', id));
+        }
+        break;
+      case 'float':
+        head(id, name(t.name), 16, 0, false, t.size);
+        break;
+      case 'decl_tag':
+        head(id, name(t.name), 17, 0, t.attr, t.type);
+        w.u32(t.componentIdx);
+        break;
+      case 'void':
+        throw new BtfError(`marshal: type ${id} is void`);
+    }
+  }
+  const typeLen = w.len - HEADER_LEN;
+  w.reserve(strs.len);
+  w.buf.set(strs.buf.subarray(0, strs.len), w.len);
+  w.len += strs.len;
+  const v = w.view;
+  v.setUint16(0, BTF_MAGIC, true);
+  v.setUint8(2, BTF_VERSION);
+  v.setUint8(3, 0);
+  v.setUint32(4, HEADER_LEN, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, typeLen, true);
+  v.setUint32(16, typeLen, true);
+  v.setUint32(20, strs.len, true);
+  return w.buf.slice(0, w.len);
+}
+
+const kernelBtfCache = new Map<string, Btf>();
+
+/** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
+export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
+  let btf = kernelBtfCache.get(path);
+  if (!btf) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    btf = Btf.parse(bytes);
+    kernelBtfCache.set(path, btf);
+  }
+  return btf;
+}

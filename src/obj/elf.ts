@@ -1,0 +1,353 @@
+// ELF64 little-endian reader for BPF relocatable objects (what clang -target bpf emits).
+// Pure: it works over the bytes it is given, makes no system calls and never copies
+// section contents (each section's `data` is a subarray of the input).
+//
+// Everything read from the file is bounds-checked; malformed input throws ParseError
+// naming the section or table at fault, never RangeError.
+import { ParseError } from '../errors.js';
+
+// e_ident
+export const ELFMAG = '\x7fELF';
+export const ELFCLASS64 = 2;
+export const ELFDATA2LSB = 1;
+export const EV_CURRENT = 1;
+// e_type / e_machine
+export const ET_REL = 1;
+export const EM_BPF = 247;
+
+// Section header types.
+export const SHT_NULL = 0;
+export const SHT_PROGBITS = 1;
+export const SHT_SYMTAB = 2;
+export const SHT_STRTAB = 3;
+export const SHT_RELA = 4;
+export const SHT_HASH = 5;
+export const SHT_DYNAMIC = 6;
+export const SHT_NOTE = 7;
+export const SHT_NOBITS = 8;
+export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
+export const SHT_GROUP = 17;
+export const SHT_SYMTAB_SHNDX = 18;
+/** `.llvm_addrsig` (SHT_LOOS + 0xfff4c03). */
+export const SHT_LLVM_ADDRSIG = 0x6fff4c03;
+
+// Section header flags (sh_flags is a bigint).
+export const SHF_WRITE = 0x1n;
+export const SHF_ALLOC = 0x2n;
+export const SHF_EXECINSTR = 0x4n;
+export const SHF_MERGE = 0x10n;
+export const SHF_STRINGS = 0x20n;
+export const SHF_INFO_LINK = 0x40n;
+export const SHF_LINK_ORDER = 0x80n;
+export const SHF_GROUP = 0x200n;
+export const SHF_TLS = 0x400n;
+export const SHF_COMPRESSED = 0x800n;
+export const SHF_EXCLUDE = 0x80000000n;
+
+// Special section indices.
+export const SHN_UNDEF = 0;
+export const SHN_LORESERVE = 0xff00;
+export const SHN_ABS = 0xfff1;
+export const SHN_COMMON = 0xfff2;
+export const SHN_XINDEX = 0xffff;
+
+// Symbol binding (st_info >> 4).
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+
+// Symbol type (st_info & 0xf).
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_SECTION = 3;
+export const STT_FILE = 4;
+export const STT_COMMON = 5;
+export const STT_TLS = 6;
+
+// Symbol visibility (st_other & 3).
+export const STV_DEFAULT = 0;
+export const STV_INTERNAL = 1;
+export const STV_HIDDEN = 2;
+export const STV_PROTECTED = 3;
+
+// BPF relocation types.
+export const R_BPF_NONE = 0;
+export const R_BPF_64_64 = 1;
+export const R_BPF_64_ABS64 = 2;
+export const R_BPF_64_ABS32 = 3;
+export const R_BPF_64_NODYLD32 = 4;
+export const R_BPF_64_32 = 10;
+
+const EHDR_SIZE = 64;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
+const REL_SIZE = 16;
+
+export interface ElfSection {
+  index: number;
+  name: string;
+  type: number;
+  flags: bigint;
+  offset: number;
+  size: number;
+  link: number;
+  info: number;
+  addralign: number;
+  entsize: number;
+  /** A subarray of the file; empty for SHT_NOBITS. */
+  data: Uint8Array;
+}
+
+export interface ElfSymbol {
+  index: number;
+  name: string;
+  value: number;
+  size: number;
+  /** STB_* */
+  bind: number;
+  /** STT_* */
+  type: number;
+  /** STV_* */
+  visibility: number;
+  /** st_shndx (an SHN_XINDEX entry resolved through SHT_SYMTAB_SHNDX). */
+  section: number;
+}
+
+export interface ElfRelocation {
+  /** r_offset: byte offset in the target section. */
+  offset: number;
+  /** Index into `ElfFile.symbols`. */
+  symbol: number;
+  /** R_BPF_* */
+  type: number;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** Reads a NUL-terminated string at `off` of a string table section. */
+function cstring(table: Uint8Array, off: number, where: string): string {
+  if (off >= table.length) {
+    if (off === 0) return ''; // an empty string table only has the empty string
+    throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where);
+  }
+  const end = table.indexOf(0, off);
+  if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
+  return utf8.decode(table.subarray(off, end));
+}
+
+/** A u64 field as a safe integer number. */
+function u64(view: DataView, pos: number, what: string, where?: string): number {
+  const v = view.getBigUint64(pos, true);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`${what} ${v} is too large`, where);
+  return Number(v);
+}
+
+export class ElfFile {
+  readonly sections: ElfSection[];
+  /** From `.symtab`, index 0 (the null symbol) included. Empty if there is no symbol table. */
+  readonly symbols: ElfSymbol[];
+  /** The section header string table's index (e_shstrndx). */
+  readonly shstrndx: number;
+  #byName?: Map<string, ElfSection>;
+  readonly #relocations: Map<number, ElfRelocation[]>;
+
+  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfRelocation[]>) {
+    this.sections = sections;
+    this.symbols = symbols;
+    this.shstrndx = shstrndx;
+    this.#relocations = relocations;
+  }
+
+  static parse(bytes: Uint8Array): ElfFile {
+    if (!(bytes instanceof Uint8Array)) throw new ParseError('ELF input must be a Uint8Array');
+    // A plain Uint8Array view (not a Buffer), so that section.data.slice() copies.
+    bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const len = bytes.length;
+
+    // --- ELF header ---
+    if (len < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+      throw new ParseError('not an ELF file (bad magic)', 'ELF header');
+    }
+    if (len < EHDR_SIZE) throw new ParseError(`truncated ELF header (${len} of ${EHDR_SIZE} bytes)`, 'ELF header');
+    if (bytes[4] !== ELFCLASS64) {
+      throw new ParseError(`unsupported ELF class ${bytes[4]} (only ELFCLASS64 BPF objects are supported)`, 'ELF header');
+    }
+    if (bytes[5] !== ELFDATA2LSB) {
+      throw new ParseError(
+        bytes[5] === 2
+          ? 'big-endian ELF (bpfeb) is not supported; compile for bpfel'
+          : `unsupported ELF data encoding ${bytes[5]}`,
+        'ELF header',
+      );
+    }
+    if (bytes[6] !== EV_CURRENT) throw new ParseError(`unsupported ELF version ${bytes[6]}`, 'ELF header');
+    const eType = view.getUint16(16, true);
+    const eMachine = view.getUint16(18, true);
+    if (eMachine !== EM_BPF) throw new ParseError(`e_machine is ${eMachine}, not EM_BPF (${EM_BPF})`, 'ELF header');
+    if (eType !== ET_REL) throw new ParseError(`e_type is ${eType}, not ET_REL (a relocatable object is needed)`, 'ELF header');
+    const shoff = u64(view, 40, 'e_shoff', 'ELF header');
+    const ehsize = view.getUint16(52, true);
+    const shentsize = view.getUint16(58, true);
+    let shnum = view.getUint16(60, true);
+    let shstrndx = view.getUint16(62, true);
+    if (ehsize < EHDR_SIZE) throw new ParseError(`e_ehsize ${ehsize} is smaller than ${EHDR_SIZE}`, 'ELF header');
+
+    if (shoff === 0) {
+      if (shnum !== 0) throw new ParseError(`e_shnum is ${shnum} but there is no section header table`, 'ELF header');
+      return new ElfFile([], [], 0, new Map());
+    }
+    if (shentsize !== SHDR_SIZE) throw new ParseError(`e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
+    if (shoff > len - SHDR_SIZE || shoff < 0) {
+      throw new ParseError(`section header table at ${shoff} is outside the file (${len} bytes)`, 'ELF header');
+    }
+    // Extended numbering: section 0 holds the real count / string table index.
+    if (shnum === 0) {
+      shnum = u64(view, shoff + 32, 'section count (sh_size of section 0)', 'ELF header');
+    }
+    if (shstrndx === SHN_XINDEX) shstrndx = view.getUint32(shoff + 40, true);
+    if (shnum > (len - shoff) / SHDR_SIZE) {
+      throw new ParseError(`section header table (${shnum} entries at ${shoff}) runs past the end of the file (${len} bytes)`, 'ELF header');
+    }
+    if (shstrndx !== SHN_UNDEF && shstrndx >= shnum) {
+      throw new ParseError(`e_shstrndx ${shstrndx} is not a section (${shnum} sections)`, 'ELF header');
+    }
+
+    // --- Section headers ---
+    const sections: ElfSection[] = [];
+    const nameOffs: number[] = [];
+    for (let i = 0; i < shnum; i++) {
+      const p = shoff + i * SHDR_SIZE;
+      const where = `section ${i}`;
+      const type = view.getUint32(p + 4, true);
+      const offset = u64(view, p + 24, 'sh_offset', where);
+      const size = u64(view, p + 32, 'sh_size', where);
+      const hasData = type !== SHT_NOBITS && type !== SHT_NULL;
+      if (hasData && (offset > len || size > len - offset)) {
+        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where);
+      }
+      nameOffs.push(view.getUint32(p, true));
+      sections.push({
+        index: i,
+        name: '',
+        type,
+        flags: view.getBigUint64(p + 8, true),
+        offset,
+        size,
+        link: view.getUint32(p + 40, true),
+        info: view.getUint32(p + 44, true),
+        addralign: u64(view, p + 48, 'sh_addralign', where),
+        entsize: u64(view, p + 56, 'sh_entsize', where),
+        data: hasData ? bytes.subarray(offset, offset + size) : bytes.subarray(0, 0),
+      });
+    }
+
+    // --- Section names ---
+    if (shstrndx !== SHN_UNDEF) {
+      const shstr = sections[shstrndx]!;
+      if (shstr.type !== SHT_STRTAB) {
+        throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
+      }
+      for (const s of sections) s.name = cstring(shstr.data, nameOffs[s.index]!, `name of section ${s.index}`);
+    }
+
+    // --- Symbols ---
+    const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
+    if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
+    const symtab = symtabs[0];
+    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections) : [];
+
+    // --- Relocations ---
+    const relocations = new Map<number, ElfRelocation[]>();
+    for (const s of sections) {
+      if (s.type !== SHT_REL) continue;
+      const where = s.name || `section ${s.index}`;
+      if (s.entsize !== REL_SIZE) throw new ParseError(`sh_entsize is ${s.entsize}, expected ${REL_SIZE}`, where);
+      if (s.size % REL_SIZE !== 0) throw new ParseError(`size ${s.size} is not a multiple of ${REL_SIZE}`, where);
+      if (!symtab || s.link !== symtab.index) {
+        throw new ParseError(`sh_link ${s.link} is not the symbol table${symtab ? ` (section ${symtab.index})` : ' (there is none)'}`, where);
+      }
+      const target = sections[s.info];
+      if (s.info === 0 || !target) throw new ParseError(`sh_info ${s.info} is not a section`, where);
+      const rv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
+      let list = relocations.get(s.info);
+      if (!list) relocations.set(s.info, (list = []));
+      for (let p = 0; p < s.size; p += REL_SIZE) {
+        const offset = u64(rv, p, 'r_offset', where);
+        const type = rv.getUint32(p + 8, true);
+        const symbol = rv.getUint32(p + 12, true);
+        if (symbol >= symbols.length) {
+          throw new ParseError(`relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
+        }
+        if (offset >= target.size) {
+          throw new ParseError(`relocation ${p / REL_SIZE} at offset ${offset} is outside ${target.name || `section ${target.index}`} (${target.size} bytes)`, where);
+        }
+        list.push({ offset, symbol, type });
+      }
+    }
+
+    return new ElfFile(sections, symbols, shstrndx, relocations);
+  }
+
+  /** The first section called `name`. */
+  section(name: string): ElfSection | undefined {
+    if (!this.#byName) {
+      this.#byName = new Map();
+      for (const s of this.sections) if (!this.#byName.has(s.name)) this.#byName.set(s.name, s);
+    }
+    return this.#byName.get(name);
+  }
+
+  /** SHT_REL sections grouped by the section they apply to (sh_info), in file order. */
+  relocations(): Map<number, ElfRelocation[]> {
+    const copy = new Map<number, ElfRelocation[]>();
+    for (const [k, v] of this.#relocations) copy.set(k, v.slice());
+    return copy;
+  }
+}
+
+function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
+  const where = symtab.name || `section ${symtab.index}`;
+  if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
+  if (symtab.size % SYM_SIZE !== 0) throw new ParseError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
+  const strtab = sections[symtab.link];
+  if (!strtab || symtab.link === 0 || strtab.type !== SHT_STRTAB) {
+    throw new ParseError(`sh_link ${symtab.link} is not a string table`, where);
+  }
+  const count = symtab.size / SYM_SIZE;
+  // Extended section indices, if any.
+  let shndx: DataView | undefined;
+  const xs = sections.find((s) => s.type === SHT_SYMTAB_SHNDX && s.link === symtab.index);
+  if (xs) {
+    if (xs.size < count * 4) throw new ParseError(`has ${xs.size / 4} entries for ${count} symbols`, xs.name || `section ${xs.index}`);
+    shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
+  }
+  const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
+  const symbols: ElfSymbol[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const p = i * SYM_SIZE;
+    const symWhere = `${where} symbol ${i}`;
+    const info = view.getUint8(p + 4);
+    let section = view.getUint16(p + 6, true);
+    if (section === SHN_XINDEX) {
+      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', symWhere);
+      section = shndx.getUint32(i * 4, true);
+      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, symWhere);
+    } else if (section < SHN_LORESERVE && section >= sections.length) {
+      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, symWhere);
+    }
+    symbols[i] = {
+      index: i,
+      name: cstring(strtab.data, view.getUint32(p, true), symWhere),
+      value: u64(view, p + 8, 'st_value', symWhere),
+      size: u64(view, p + 16, 'st_size', symWhere),
+      bind: info >> 4,
+      type: info & 0xf,
+      visibility: view.getUint8(p + 5) & 3,
+      section,
+    };
+  }
+  return symbols;
+}
