@@ -1,0 +1,85 @@
+// struct bpf_insn, as far as the loader reads and rewrites it: 8 bytes, little endian:
+// code u8, dst_reg:4 | src_reg:4 u8, off i16, imm i32. ld_imm64 spans two slots.
+
+export const INSN_SIZE = 8;
+
+export const BPF_LD = 0x00;
+export const BPF_LDX = 0x01;
+export const BPF_JMP = 0x05;
+export const BPF_JMP32 = 0x06;
+export const BPF_CALL = 0x80;
+export const BPF_EXIT = 0x90;
+export const BPF_IMM = 0x00;
+export const BPF_DW = 0x18;
+/** ld_imm64: BPF_LD | BPF_IMM | BPF_DW */
+export const LD_IMM64 = BPF_LD | BPF_IMM | BPF_DW;
+/** call: BPF_JMP | BPF_CALL */
+export const CALL = BPF_JMP | BPF_CALL;
+
+/** src_reg values of ld_imm64 and call that refer to something other than a constant. */
+export const PseudoSrc = {
+  MapFd: 1,
+  MapValue: 2,
+  BtfId: 3,
+  Func: 4,
+  MapIdx: 5,
+  MapIdxValue: 6,
+} as const;
+/** src_reg of a call: a BPF-to-BPF call, a kfunc call. */
+export const PseudoCall = { Call: 1, KfuncCall: 2 } as const;
+
+/** A little-endian view over instruction bytes with field accessors. */
+export class Insns {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get length(): number {
+    return this.bytes.length / INSN_SIZE;
+  }
+
+  code(i: number): number {
+    return this.bytes[i * INSN_SIZE];
+  }
+  dst(i: number): number {
+    return this.bytes[i * INSN_SIZE + 1] & 0x0f;
+  }
+  src(i: number): number {
+    return this.bytes[i * INSN_SIZE + 1] >> 4;
+  }
+  setSrc(i: number, src: number): void {
+    const b = i * INSN_SIZE + 1;
+    this.bytes[b] = (this.bytes[b] & 0x0f) | (src << 4);
+  }
+  off(i: number): number {
+    return this.view.getInt16(i * INSN_SIZE + 2, true);
+  }
+  setOff(i: number, off: number): void {
+    this.view.setInt16(i * INSN_SIZE + 2, off, true);
+  }
+  imm(i: number): number {
+    return this.view.getInt32(i * INSN_SIZE + 4, true);
+  }
+  setImm(i: number, imm: number): void {
+    this.view.setInt32(i * INSN_SIZE + 4, imm, true);
+  }
+
+  isLdImm64(i: number): boolean {
+    return this.code(i) === LD_IMM64;
+  }
+  isCall(i: number): boolean {
+    return this.code(i) === CALL;
+  }
+  /** A BPF-to-BPF call. */
+  isSubprogCall(i: number): boolean {
+    return this.isCall(i) && this.src(i) === PseudoCall.Call;
+  }
+  /** ld_imm64 of a function address (a callback). */
+  isFuncAddr(i: number): boolean {
+    return this.isLdImm64(i) && this.src(i) === PseudoSrc.Func;
+  }
+}

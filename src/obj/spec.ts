@@ -1,0 +1,618 @@
+// ObjectSpec: everything a clang-built BPF object holds, as data. Pure: no system
+// calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
+// and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
+import { ParseError } from '../errors.js';
+import { programTypeForSection } from '../programs/program-type.js';
+import { Btf } from './btf.js';
+import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
+import { ElfFile, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
+
+/** Libbpf's pinning values in BTF map definitions. */
+export const Pinning = { None: 0, ByName: 1 } as const;
+
+/** A map as the object declares it. */
+export interface MapDefinition {
+  name: string;
+  /** The ELF section it came from: '.maps', 'maps', '.data', '.rodata.str1.1', ... */
+  section: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  numaNode: number;
+  mapExtra: bigint;
+  pinning: number;
+  /** BTF type ids of key and value, when the object has BTF. */
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  /** Map in map: the template of the inner maps. */
+  inner?: MapDefinition;
+  /** Static initialisation: slot (array index) → the name of a map or program. */
+  contents: { index: number; target: string }[];
+  /** Global data: the section's initial bytes (zeros for .bss). */
+  data?: Uint8Array;
+  /** Global data of a .rodata section: frozen before programs load. */
+  readOnly?: boolean;
+  /** iproute2's bpf_elf_map: id and inner_id / inner_idx of map-in-map. */
+  elfMap?: { id: number; innerId: number; innerIdx: number };
+  /** struct_ops: the kernel struct's name and which member (byte offset) points to which program. */
+  structOps?: { typeName: string; programs: { offset: number; program: string }[] };
+}
+
+/** Something an instruction refers to that is only known at load time. */
+export type Reference =
+  /** ld_imm64 of a map: becomes BPF_PSEUDO_MAP_FD. */
+  | { kind: 'map'; insn: number; map: string }
+  /** ld_imm64 of an address in global data: becomes BPF_PSEUDO_MAP_VALUE with the offset. */
+  | { kind: 'data'; insn: number; map: string; offset: number }
+  /** An extern (__kconfig variable, __ksym variable or kfunc call). */
+  | { kind: 'extern'; insn: number; name: string; call: boolean };
+
+export interface ProgramSpec {
+  /** The function's name. */
+  name: string;
+  section: string;
+  /** From the section name (programTypeForSection); 0 and kind 'Unknown' when it is not one libbpf knows. */
+  type: number;
+  expectedAttachType: number;
+  kind: string;
+  /** The section's part after the prefix: kprobe function, tracepoint 'category/name', ... */
+  attachTarget?: string;
+  sleepable: boolean;
+  license: string;
+  kernelVersion: number;
+  /** The program with every subprogram it calls appended and the calls patched. */
+  instructions: Uint8Array;
+  references: Reference[];
+  /** BTF.ext records for `instructions` (instruction offsets in the linked program). */
+  funcInfos: FuncInfo[];
+  lineInfos: LineInfo[];
+  coreRelos: CoreRelo[];
+}
+
+/** A global variable of a data section. */
+export interface VariableSpec {
+  name: string;
+  /** The data map (section name) that holds it. */
+  map: string;
+  offset: number;
+  size: number;
+  typeId?: number;
+}
+
+const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+
+interface Func {
+  name: string;
+  section: ElfSection;
+  start: number; // instruction index in the section
+  end: number;
+}
+
+interface RawReference {
+  insn: number; // index in the section
+  symbol: ElfSymbol;
+}
+
+function fail(message: string, where?: string): never {
+  throw new ParseError(message, where);
+}
+
+function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+export class ObjectSpec {
+  readonly maps = new Map<string, MapDefinition>();
+  readonly programs = new Map<string, ProgramSpec>();
+  readonly variables = new Map<string, VariableSpec>();
+  readonly license: string;
+  readonly kernelVersion: number;
+  /** The object's BTF, when it has a .BTF section. */
+  readonly btf?: Btf;
+  readonly btfExt?: BtfExt;
+  /** Names of undefined symbols the programs use (kconfig, ksym, kfuncs), with whether they are weak. */
+  readonly externs = new Map<string, { weak: boolean }>();
+
+  readonly #elf: ElfFile;
+  readonly #functions: Func[] = [];
+  readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
+
+  private constructor(bytes: Uint8Array) {
+    const elf = ElfFile.parse(bytes);
+    this.#elf = elf;
+    const license = elf.section('license');
+    this.license = license ? cString(license.data) : '';
+    const version = elf.section('version');
+    this.kernelVersion = version && version.data.length >= 4 ? new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true) : 0;
+    const btfSection = elf.section('.BTF');
+    if (btfSection) {
+      this.btf = Btf.parse(btfSection.data);
+      const ext = elf.section('.BTF.ext');
+      if (ext) this.btfExt = parseBtfExt(ext.data, this.btf);
+    }
+    this.#collectRelocations();
+    this.#collectDataSections();
+    this.#collectBtfMaps();
+    this.#collectLegacyMaps();
+    this.#collectStructOps();
+    this.#collectFunctions();
+    this.#collectPrograms();
+  }
+
+  /**
+   * Parses a clang-built BPF object (ELF, little endian). Throws ParseError (or
+   * BtfError) for a malformed or unsupported object; needs no privileges.
+   */
+  static parse(bytes: Uint8Array): ObjectSpec {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer)');
+    return new ObjectSpec(bytes);
+  }
+
+  // ---- relocations -------------------------------------------------------------------
+
+  #collectRelocations(): void {
+    const elf = this.#elf;
+    for (const [target, relocs] of elf.relocations()) {
+      const section = elf.sections[target];
+      if (!section) fail(`relocations for missing section ${target}`);
+      const byInsn = new Map<number, RawReference>();
+      for (const r of relocs) {
+        const symbol = elf.symbols[r.symbol];
+        if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
+        if (r.offset % INSN_SIZE !== 0 && (section.flags & SHF_EXECINSTR) !== 0n) fail(`misaligned relocation at ${r.offset}`, section.name);
+        byInsn.set((section.flags & SHF_EXECINSTR) !== 0n ? r.offset / INSN_SIZE : r.offset, { insn: r.offset / INSN_SIZE, symbol });
+      }
+      this.#refs.set(target, byInsn);
+    }
+  }
+
+  // ---- maps --------------------------------------------------------------------------
+
+  #collectDataSections(): void {
+    for (const section of this.#elf.sections) {
+      if (!DATA_SECTION.test(section.name) || section.size === 0 || (section.flags & SHF_EXECINSTR) !== 0n) continue;
+      const datasec = this.btf?.byName(section.name, 'datasec')[0];
+      const readOnly = section.name.startsWith('.rodata');
+      this.maps.set(section.name, {
+        name: section.name,
+        section: section.name,
+        type: 2, // BPF_MAP_TYPE_ARRAY
+        keySize: 4,
+        valueSize: section.size,
+        maxEntries: 1,
+        // BPF_F_MMAPABLE, and BPF_F_RDONLY_PROG for .rodata, as libbpf does.
+        flags: (1 << 10) | (readOnly ? 1 << 7 : 0),
+        numaNode: 0,
+        mapExtra: 0n,
+        pinning: Pinning.None,
+        btfKeyTypeId: undefined,
+        btfValueTypeId: datasec?.id,
+        contents: [],
+        data: section.type === SHT_NOBITS ? new Uint8Array(section.size) : section.data.slice(),
+        readOnly,
+      });
+      // clang leaves the sizes and offsets in the BTF datasec at zero (only the linker
+      // knows them): the symbol table is the truth, the BTF gives the variables' types.
+      const typeOf = new Map<string, number>();
+      if (datasec && datasec.kind === 'datasec') {
+        for (const v of datasec.vars) {
+          const t = this.btf!.type(v.type);
+          if (t.kind === 'var') typeOf.set(t.name, t.type);
+        }
+      }
+      for (const sym of this.#elf.symbols) {
+        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
+        this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
+      }
+    }
+  }
+
+  /** BTF-defined maps: the '.maps' section, described by its BTF datasec. */
+  #collectBtfMaps(): void {
+    const section = this.#elf.section('.maps');
+    if (!section) return;
+    const btf = this.btf;
+    if (!btf) fail('a .maps section needs BTF', '.maps');
+    const datasec = btf.byName('.maps', 'datasec')[0];
+    if (!datasec || datasec.kind !== 'datasec') fail('no BTF datasec describes the section', '.maps');
+    const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
+    // Only relocations may give the section's bytes meaning: anything else is not understood.
+    const covered = new Uint8Array(section.size);
+    for (const off of relocs.keys()) covered.fill(1, off, off + 8);
+    for (let i = 0; i < section.data.length; i++) {
+      if (section.data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
+    }
+    for (const v of datasec.vars) {
+      const variable = btf.type(v.type);
+      if (variable.kind !== 'var') fail(`datasec entry ${v.type} is not a variable`, '.maps');
+      const def = this.#btfMapDefinition(variable.name, variable.type, '.maps');
+      // The datasec's offsets are placeholders (zero): the symbol says where the map is.
+      const sym = this.#elf.symbols.find((x) => x.section === section.index && x.name === variable.name);
+      if (!sym) fail(`map ${variable.name} has no symbol`, '.maps');
+      const place = { offset: sym.value, size: sym.size || btf.sizeof(variable.type) };
+      // Static initialisation: relocations inside the `values` array.
+      const values = this.#valuesMember(variable.type);
+      if (values) {
+        for (const [off, ref] of relocs) {
+          const rel = off - place.offset - values.offset;
+          if (rel < 0 || off >= place.offset + place.size) continue;
+          if (rel % 8 !== 0) fail(`misaligned initialiser at ${off}`, variable.name);
+          def.contents.push({ index: rel / 8, target: ref.symbol.name });
+        }
+        def.contents.sort((a, b) => a.index - b.index);
+      }
+      this.maps.set(def.name, def);
+    }
+  }
+
+  #valuesMember(typeId: number): { offset: number } | undefined {
+    const t = this.btf!.resolve(typeId);
+    if (t.kind !== 'struct') return undefined;
+    const m = t.members.find((x) => x.name === 'values');
+    return m ? { offset: m.bitOffset / 8 } : undefined;
+  }
+
+  /** Reads a libbpf BTF map definition struct (`__uint`, `__type`, `__array`, `__ulong` members). */
+  #btfMapDefinition(name: string, typeId: number, section: string): MapDefinition {
+    const btf = this.btf!;
+    const def: MapDefinition = {
+      name,
+      section,
+      type: 0,
+      keySize: 0,
+      valueSize: 0,
+      maxEntries: 0,
+      flags: 0,
+      numaNode: 0,
+      mapExtra: 0n,
+      pinning: Pinning.None,
+      contents: [],
+    };
+    const struct = btf.resolve(typeId);
+    if (struct.kind !== 'struct') fail(`map definition is a ${struct.kind}, not a struct`, name);
+    // __uint(name, val) is `int (*name)[val]`: the array length is the value.
+    const uint = (member: { type: number }, what: string): number => {
+      const ptr = btf.resolve(member.type);
+      if (ptr.kind === 'enum' || ptr.kind === 'enum64') return Number(ptr.values[0]?.value ?? 0);
+      if (ptr.kind !== 'ptr') fail(`${what} is not declared with __uint`, name);
+      const arr = btf.resolve(ptr.type);
+      if (arr.kind !== 'array') fail(`${what} is not declared with __uint`, name);
+      return arr.nelems;
+    };
+    for (const m of struct.members) {
+      switch (m.name) {
+        case 'type':
+          def.type = uint(m, 'type');
+          break;
+        case 'max_entries':
+          def.maxEntries = uint(m, 'max_entries');
+          break;
+        case 'map_flags':
+          def.flags = uint(m, 'map_flags');
+          break;
+        case 'numa_node':
+          def.numaNode = uint(m, 'numa_node');
+          break;
+        case 'key_size':
+          def.keySize = uint(m, 'key_size');
+          break;
+        case 'value_size':
+          def.valueSize = uint(m, 'value_size');
+          break;
+        case 'pinning':
+          def.pinning = uint(m, 'pinning');
+          break;
+        case 'map_extra': {
+          const t = btf.resolve(m.type);
+          def.mapExtra = t.kind === 'enum' || t.kind === 'enum64' ? BigInt.asUintN(64, t.values[0]?.value ?? 0n) : BigInt(uint(m, 'map_extra'));
+          break;
+        }
+        case 'key':
+        case 'value': {
+          const ptr = btf.resolve(m.type);
+          if (ptr.kind !== 'ptr') fail(`${m.name} is not declared with __type`, name);
+          const size = btf.sizeof(ptr.type);
+          if (m.name === 'key') {
+            def.keySize = size;
+            def.btfKeyTypeId = ptr.type;
+          } else {
+            def.valueSize = size;
+            def.btfValueTypeId = ptr.type;
+          }
+          break;
+        }
+        case 'values': {
+          const arr = btf.resolve(m.type);
+          if (arr.kind !== 'array') fail('values is not declared with __array', name);
+          const ptr = btf.resolve(arr.type);
+          if (ptr.kind !== 'ptr') fail('values is not an array of pointers', name);
+          const target = btf.resolve(ptr.type);
+          if (target.kind === 'struct') def.inner = this.#btfMapDefinition(`${name}.inner`, ptr.type, section);
+          else if (target.kind !== 'func_proto') fail(`values points to a ${target.kind}`, name);
+          break;
+        }
+        default:
+          fail(`unknown map definition member '${m.name}'`, name);
+      }
+    }
+    // Map in map: the value is the inner map's fd (4 bytes); a PROG_ARRAY's too.
+    if (def.inner || (def.type === 3 && def.valueSize === 0)) {
+      if (def.valueSize === 0) def.valueSize = 4;
+      if (def.keySize === 0) def.keySize = 4;
+    }
+    return def;
+  }
+
+  /** Legacy maps: the 'maps' section of struct bpf_map_def (or iproute2's struct bpf_elf_map). */
+  #collectLegacyMaps(): void {
+    const section = this.#elf.section('maps');
+    if (!section) return;
+    const symbols = this.#elf.symbols
+      .filter((s) => s.section === section.index && s.type !== STT_SECTION && s.name)
+      .sort((a, b) => a.value - b.value);
+    if (symbols.length === 0) {
+      if (section.size > 0) fail('map definitions without symbols', 'maps');
+      return;
+    }
+    const stride = section.size / symbols.length;
+    if (!Number.isInteger(stride) || stride < 20) fail(`cannot split ${section.size} bytes into ${symbols.length} map definitions`, 'maps');
+    const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
+    for (const sym of symbols) {
+      const size = sym.size || stride;
+      if (sym.value + size > section.size) fail('map definition runs past the section', sym.name);
+      const u32 = (i: number): number => (i * 4 + 4 <= size ? view.getUint32(sym.value + i * 4, true) : 0);
+      // bpf_map_def is 20 bytes (5 u32); iproute2's bpf_elf_map exactly 36 (9 u32).
+      // Any other size may only add zero bytes: fields we do not know must not be lost.
+      const known = size === 36 ? 36 : 20;
+      for (let off = known; off < size; off++) {
+        if (section.data[sym.value + off] !== 0) fail(`map definition of ${size} bytes has unknown non-zero fields past byte ${known}`, sym.name);
+      }
+      const def: MapDefinition = {
+        name: sym.name,
+        section: 'maps',
+        type: u32(0),
+        keySize: u32(1),
+        valueSize: u32(2),
+        maxEntries: u32(3),
+        flags: u32(4),
+        numaNode: 0,
+        mapExtra: 0n,
+        // iproute2: PIN_GLOBAL_NS (2) pins by name.
+        pinning: size === 36 && u32(6) === 2 ? Pinning.ByName : Pinning.None,
+        contents: [],
+      };
+      if (size === 36) def.elfMap = { id: u32(5), innerId: u32(7), innerIdx: u32(8) };
+      this.maps.set(def.name, def);
+    }
+  }
+
+  /** struct_ops maps: variables of '.struct_ops' (and '.struct_ops.link', attached through a link). */
+  #collectStructOps(): void {
+    for (const section of this.#elf.sections) {
+      if (section.name !== '.struct_ops' && section.name !== '.struct_ops.link') continue;
+      const btf = this.btf;
+      if (!btf) fail('struct_ops needs BTF', section.name);
+      const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
+      for (const sym of this.#elf.symbols) {
+        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION) continue;
+        const variable = btf.byName(sym.name, 'var')[0];
+        if (!variable || variable.kind !== 'var') fail(`struct_ops variable ${sym.name} has no BTF`, section.name);
+        const struct = btf.resolve(variable.type);
+        if (struct.kind !== 'struct') fail(`struct_ops variable ${sym.name} is not a struct`, section.name);
+        const programs: { offset: number; program: string }[] = [];
+        for (const [off, ref] of relocs) {
+          if (off >= sym.value && off < sym.value + sym.size) programs.push({ offset: off - sym.value, program: ref.symbol.name });
+        }
+        this.maps.set(sym.name, {
+          name: sym.name,
+          section: section.name,
+          type: 26, // BPF_MAP_TYPE_STRUCT_OPS
+          keySize: 4,
+          valueSize: sym.size,
+          maxEntries: 1,
+          flags: section.name === '.struct_ops.link' ? 1 << 13 : 0, // BPF_F_LINK
+          numaNode: 0,
+          mapExtra: 0n,
+          pinning: Pinning.None,
+          btfValueTypeId: struct.id,
+          contents: [],
+          data: section.data.slice(sym.value, sym.value + sym.size),
+          structOps: { typeName: struct.name, programs },
+        });
+      }
+    }
+  }
+
+  // ---- programs ----------------------------------------------------------------------
+
+  #collectFunctions(): void {
+    const elf = this.#elf;
+    for (const section of elf.sections) {
+      if (!((section.flags & SHF_EXECINSTR) !== 0n) || section.size === 0) continue;
+      if (section.size % INSN_SIZE !== 0) fail(`size ${section.size} is not a whole number of instructions`, section.name);
+      const funcs = elf.symbols
+        .filter((s) => s.section === section.index && s.type === STT_FUNC)
+        .sort((a, b) => a.value - b.value);
+      const count = section.size / INSN_SIZE;
+      funcs.forEach((s, i) => {
+        if (s.value % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
+        const start = s.value / INSN_SIZE;
+        const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
+        const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
+        if (start >= count || end <= start) fail(`function ${s.name} lies outside its section`, section.name);
+        this.#functions.push({ name: s.name, section, start, end });
+      });
+    }
+  }
+
+  #functionAt(section: ElfSection, insn: number): Func | undefined {
+    return this.#functions.find((f) => f.section === section && insn >= f.start && insn < f.end);
+  }
+
+  #collectPrograms(): void {
+    // Functions in .text, or in a section libbpf would not take for a program (clang
+    // puts `__section("static")` helpers there), are subprograms. Such a function that
+    // no program calls is kept as a program of kind 'Unknown', so it is visible.
+    const called = new Set<Func>();
+    const deferred: Func[] = [];
+    for (const f of this.#functions) {
+      if (f.section.name === '.text') continue;
+      if (!programTypeForSection(f.section.name)) {
+        deferred.push(f);
+        continue;
+      }
+      this.#addProgram(f, called);
+    }
+    for (const f of deferred) if (!called.has(f)) this.#addProgram(f, called);
+  }
+
+  #addProgram(f: Func, called: Set<Func>): void {
+    if (this.programs.has(f.name)) fail(`two programs are named ${f.name}`, f.section.name);
+    const { spec, reached } = this.#link(f);
+    for (const g of reached) if (g !== f) called.add(g);
+    this.programs.set(f.name, spec);
+  }
+
+  /** Resolves where a call or function address at `insn` of `f` goes, as a (function, index) pair. */
+  #callTarget(f: Func, insn: number, code: Insns, ref: RawReference | undefined, isCall: boolean): { fn: Func; at: number } | 'extern' {
+    let section = f.section;
+    let at: number;
+    if (ref) {
+      const sym = ref.symbol;
+      if (sym.section === SHN_UNDEF) return 'extern';
+      section = this.#elf.sections[sym.section];
+      if (!section || !((section.flags & SHF_EXECINSTR) !== 0n)) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
+      // libbpf: calls carry imm in instructions, function addresses in bytes.
+      at = sym.value / INSN_SIZE + (isCall ? code.imm(insn) : code.imm(insn) / INSN_SIZE) + 1;
+      if (!isCall && !this.#functionStartsAt(section, at) && this.#functionStartsAt(section, at - 1)) at -= 1;
+    } else {
+      at = insn + code.imm(insn) + 1;
+    }
+    const fn = this.#functionAt(section, at);
+    if (!fn) fail(`call at instruction ${insn} goes to ${section.name}+${at}, where no function is`, f.name);
+    return { fn, at };
+  }
+
+  #isCode(sym: ElfSymbol): boolean {
+    const section = sym.section === SHN_UNDEF ? undefined : this.#elf.sections[sym.section];
+    return section !== undefined && (section.flags & SHF_EXECINSTR) !== 0n;
+  }
+
+  #functionStartsAt(section: ElfSection, at: number): boolean {
+    return this.#functions.some((f) => f.section === section && f.start === at);
+  }
+
+  /** The program `entry` with every function it reaches appended, calls patched, references collected. */
+  #link(entry: Func): { spec: ProgramSpec; reached: Func[] } {
+    const order: Func[] = [entry];
+    const base = new Map<Func, number>([[entry, 0]]);
+    let length = entry.end - entry.start;
+    const chunks: Uint8Array[] = [];
+    const references: Reference[] = [];
+
+    for (let k = 0; k < order.length; k++) {
+      const f = order[k];
+      const fBase = base.get(f)!;
+      const code = new Insns(f.section.data.slice(f.start * INSN_SIZE, f.end * INSN_SIZE));
+      const refs = this.#refs.get(f.section.index);
+      for (let i = 0; i < code.length; i++) {
+        const sectionInsn = f.start + i;
+        const ref = refs?.get(sectionInsn);
+        const isCall = code.isSubprogCall(i) || (code.isCall(i) && ref !== undefined);
+        // A function address (callback): ld_imm64 relocated against code; clang leaves src_reg 0.
+        const isFuncAddr = code.isFuncAddr(i) || (code.isLdImm64(i) && ref !== undefined && this.#isCode(ref.symbol));
+        if (isCall || isFuncAddr) {
+          const target = this.#callTarget(f, i, code, ref, isCall);
+          if (target === 'extern') {
+            const name = ref!.symbol.name;
+            this.externs.set(name, { weak: ref!.symbol.bind === 2 });
+            references.push({ kind: 'extern', insn: fBase + i, name, call: true });
+            continue;
+          }
+          let calleeBase = base.get(target.fn);
+          if (calleeBase === undefined) {
+            calleeBase = length;
+            base.set(target.fn, calleeBase);
+            order.push(target.fn);
+            length += target.fn.end - target.fn.start;
+          }
+          code.setImm(i, calleeBase + (target.at - target.fn.start) - (fBase + i + 1));
+          code.setSrc(i, isCall ? PseudoCall.Call : PseudoSrc.Func);
+          continue;
+        }
+        if (!ref) continue;
+        if (!code.isLdImm64(i)) fail(`relocation on instruction ${i} that is not a load of a 64-bit immediate`, f.name);
+        references.push(this.#dataReference(f, fBase + i, code, i, ref.symbol));
+      }
+      chunks.push(code.bytes);
+    }
+
+    const instructions = new Uint8Array(length * INSN_SIZE);
+    let offset = 0;
+    for (const c of chunks) {
+      instructions.set(c, offset);
+      offset += c.length;
+    }
+    const match = programTypeForSection(entry.section.name);
+    const spec: ProgramSpec = {
+      name: entry.name,
+      section: entry.section.name,
+      type: match?.progType ?? 0,
+      expectedAttachType: match?.expectedAttachType ?? 0,
+      kind: match?.kind ?? 'Unknown',
+      attachTarget: match?.attachTarget,
+      sleepable: match?.sleepable ?? false,
+      license: this.license,
+      kernelVersion: this.kernelVersion,
+      instructions,
+      references,
+      funcInfos: this.#extFor(this.btfExt?.funcInfos, order, base),
+      lineInfos: this.#extFor(this.btfExt?.lineInfos, order, base),
+      coreRelos: this.#extFor(this.btfExt?.coreRelos, order, base),
+    };
+    return { spec, reached: order };
+  }
+
+  /** What a relocated ld_imm64 refers to: a map, global data, or an extern. */
+  #dataReference(f: Func, insn: number, code: Insns, i: number, sym: ElfSymbol): Reference {
+    if (sym.section === SHN_UNDEF) {
+      this.externs.set(sym.name, { weak: sym.bind === 2 });
+      return { kind: 'extern', insn, name: sym.name, call: false };
+    }
+    const section = this.#elf.sections[sym.section];
+    if (!section) fail(`reference to missing section ${sym.section}`, f.name);
+    if (section.name === '.maps' || section.name === 'maps') {
+      if (sym.type === STT_SECTION) {
+        // libbpf and cilium/ebpf refuse this too: the map must be named by its own symbol.
+        fail(`reference to a map through the section symbol (offset ${code.imm(i)}): a static map definition needs a global name`, f.name);
+      }
+      return { kind: 'map', insn, map: sym.name };
+    }
+    if (this.maps.has(section.name) && DATA_SECTION.test(section.name)) {
+      const offset = (sym.type === STT_SECTION ? 0 : sym.value) + code.imm(i);
+      return { kind: 'data', insn, map: section.name, offset };
+    }
+    fail(`reference to ${sym.name || section.name} in section ${section.name}, which is neither maps nor data`, f.name);
+  }
+
+  /** BTF.ext records of the functions in `order`, moved to their place in the linked program. */
+  #extFor<T extends { insnOff: number }>(records: Map<string, T[]> | undefined, order: Func[], base: Map<Func, number>): T[] {
+    if (!records) return [];
+    const out: T[] = [];
+    for (const f of order) {
+      const list = records.get(f.section.name);
+      if (!list) continue;
+      const b = base.get(f)!;
+      for (const r of list) {
+        if (r.insnOff >= f.start && r.insnOff < f.end) out.push({ ...r, insnOff: r.insnOff - f.start + b });
+      }
+    }
+    return out;
+  }
+}
+
+
