@@ -130,9 +130,11 @@ export class ObjectSpec {
     this.kernelVersion = version && version.data.length >= 4 ? new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true) : 0;
     const btfSection = elf.section('.BTF');
     if (btfSection) {
-      this.btf = Btf.parse(btfSection.data);
+      const raw = Btf.parse(btfSection.data);
+      // .BTF.ext names its strings by offsets into the original string table.
       const ext = elf.section('.BTF.ext');
-      if (ext) this.btfExt = parseBtfExt(ext.data, this.btf);
+      if (ext) this.btfExt = parseBtfExt(ext.data, raw);
+      this.btf = ObjectSpec.#fixDatasecs(raw, elf);
     }
     this.#collectRelocations();
     this.#collectDataSections();
@@ -150,6 +152,30 @@ export class ObjectSpec {
   static parse(bytes: Uint8Array): ObjectSpec {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer)');
     return new ObjectSpec(bytes);
+  }
+
+  /**
+   * clang leaves DATASEC sizes and variable offsets at zero (only a linker knows them);
+   * the kernel wants them right. Fill them in from the section headers and symbols, as
+   * libbpf does, and sort each datasec's variables by offset.
+   */
+  static #fixDatasecs(btf: Btf, elf: ElfFile): Btf {
+    let changed = false;
+    const types = btf.types.map((t) => {
+      if (t.kind !== 'datasec') return t;
+      const section = elf.section(t.name);
+      if (!section) return t;
+      const vars = t.vars.map((v) => {
+        const variable = btf.type(v.type);
+        if (variable.kind !== 'var') return v;
+        const sym = elf.symbols.find((x) => x.section === section.index && x.name === variable.name && x.type !== STT_SECTION);
+        return sym ? { ...v, offset: sym.value, size: sym.size || v.size } : v;
+      });
+      vars.sort((a, b) => a.offset - b.offset);
+      changed = true;
+      return { ...t, size: section.size, vars };
+    });
+    return changed ? Btf.fromTypes(types) : btf;
   }
 
   // ---- relocations -------------------------------------------------------------------
