@@ -151,3 +151,40 @@ export class BtfError extends Error {
 
   static override [Symbol.hasInstance] = brandCheck(btfBrand);
 }
+
+export type ProgramErrorKind = 'LoadError' | 'NotLoaded' | 'NotSupported' | 'UnknownSection' | 'UnresolvedExtern' | 'RelocationError' | 'SyscallError';
+
+const programBrand = Symbol.for('tsbpf.ProgramError');
+
+/** A program could not be loaded or used. LoadError carries the verifier's log. */
+export class ProgramError extends Error {
+  override readonly name = 'ProgramError';
+  readonly kind: ProgramErrorKind;
+  /** The program's name. */
+  readonly program?: string;
+  /** LoadError: the verifier log (with source lines when the object has line info). */
+  readonly verifierLog?: string;
+  readonly call?: string;
+  readonly errno?: number;
+  readonly code?: string;
+  declare readonly cause?: unknown;
+
+  constructor(kind: ProgramErrorKind, message: string, details: { program?: string; verifierLog?: string; cause?: unknown } = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
+    this.kind = kind;
+    this.program = details.program;
+    this.verifierLog = details.verifierLog;
+    const c = details.cause;
+    if (c instanceof SyscallError) {
+      this.call = c.call;
+      this.errno = c.errno;
+      this.code = c.code;
+    }
+  }
+
+  get [programBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(programBrand);
+}

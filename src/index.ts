@@ -1,6 +1,6 @@
 // The public surface of tsbpf. Nothing else is exported.
-export { BtfError, MapError, ParseError, PinError, SyscallError } from './errors.js';
-export type { MapErrorKind, PinErrorKind } from './errors.js';
+export { BtfError, MapError, ParseError, PinError, ProgramError, SyscallError } from './errors.js';
+export type { MapErrorKind, PinErrorKind, ProgramErrorKind } from './errors.js';
 export { MapType, mapTypeInfo, mapTypeName, possibleCpus } from './maps/map-type.js';
 export type { MapTypeInfo } from './maps/map-type.js';
 export { MapData, MapFlags, ElemFlags } from './maps/map-data.js';
@@ -27,3 +27,10 @@ export type {
   TargetSyntax,
 } from './programs/program-type.js';
 export * as sys from './sys/index.js';
+export { Ebpf, EbpfLoader } from './loader.js';
+export type { GlobalOptions } from './loader.js';
+export { ObjectSpec, Pinning } from './obj/spec.js';
+export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
+export { Btf, loadKernelBtf } from './obj/btf.js';
+export { Program } from './programs/program.js';
+export type { TestRunOptions, TestRunResult } from './programs/program.js';

@@ -52,6 +52,8 @@ export interface MapSpec {
   numaNode?: number;
   /** map_extra: bloom filter hash count, arena start address. */
   mapExtra?: bigint | number;
+  /** BTF describing key and value (an fd from BPF_BTF_LOAD, which the caller keeps owning). */
+  btf?: { fd: number; keyTypeId?: number; valueTypeId?: number };
 }
 
 /** struct bpf_map_info, as far as tsbpf reads it. */
@@ -146,7 +148,20 @@ export class MapData extends FdOwner {
       }
     }
     try {
-      const fd = mapCreate({ mapType: type, keySize, valueSize, maxEntries, mapFlags: flags, innerMapFd, numaNode, mapName: name, mapExtra: spec.mapExtra });
+      const fd = mapCreate({
+        mapType: type,
+        keySize,
+        valueSize,
+        maxEntries,
+        mapFlags: flags,
+        innerMapFd,
+        numaNode,
+        mapName: name,
+        mapExtra: spec.mapExtra,
+        btfFd: spec.btf?.fd,
+        btfKeyTypeId: spec.btf?.keyTypeId,
+        btfValueTypeId: spec.btf?.valueTypeId,
+      });
       // Read back what the kernel made: it adjusts flags (drops BPF_F_RDONLY, adds
       // BPF_F_RDONLY_PROG to devmaps) and assigns the id.
       const map = new MapData(fd);

@@ -423,7 +423,16 @@ export class Btf {
    * same base (names are all put in the new string section, after the base's).
    */
   marshal(): Uint8Array {
-    return marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0);
+    return marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0).bytes;
+  }
+
+  /**
+   * marshal(), with `extra` strings added to the string section (line info names source
+   * files and lines by string offset); `offsetOf` gives where each string went.
+   */
+  marshalWithStrings(extra: Iterable<string>): { bytes: Uint8Array; offsetOf: (s: string) => number } {
+    const { bytes, strOffsets } = marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0, extra);
+    return { bytes, offsetOf: (s) => strOffsets.get(s) ?? 0 };
   }
 }
 
@@ -654,7 +663,7 @@ function u32Field(v: number, what: string, id: number): number {
   return v;
 }
 
-function marshalTypes(types: BtfType[], firstId: number, strBase: number): Uint8Array {
+function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra: Iterable<string> = []): { bytes: Uint8Array; strOffsets: Map<string, number> } {
   // String section: '\0' first, each distinct name once.
   const strOffsets = new Map<string, number>([['', 0]]);
   const strs = new Writer(4096);
@@ -775,6 +784,7 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number): Uint8
         throw new BtfError(`marshal: type ${id} is void`);
     }
   }
+  for (const x of extra) name(x);
   const typeLen = w.len - HEADER_LEN;
   w.reserve(strs.len);
   w.buf.set(strs.buf.subarray(0, strs.len), w.len);
@@ -788,7 +798,7 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number): Uint8
   v.setUint32(12, typeLen, true);
   v.setUint32(16, typeLen, true);
   v.setUint32(20, strs.len, true);
-  return w.buf.slice(0, w.len);
+  return { bytes: w.buf.slice(0, w.len), strOffsets };
 }
 
 const kernelBtfCache = new Map<string, Btf>();

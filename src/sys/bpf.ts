@@ -392,9 +392,14 @@ export interface ProgLoadAttr {
   logLevel?: number;
   /** Verifier log buffer; its length is log_size. */
   logBuf?: Uint8Array;
+  /** struct bpf_func_info records (8 bytes each) and struct bpf_line_info records (16 bytes each). */
+  funcInfo?: Uint8Array;
+  lineInfo?: Uint8Array;
 }
 
 const progAttr = new Attr(144);
+const FUNC_INFO_SIZE = 8;
+const LINE_INFO_SIZE = 16;
 
 /** BPF_PROG_LOAD → a new program fd. The verifier log, if any, is in `logBuf`. */
 export function progLoad(a: ProgLoadAttr): number {
@@ -411,8 +416,29 @@ export function progLoad(a: ProgLoadAttr): number {
     .u32(72, a.progBtfFd ?? 0)
     .u32(108, a.attachBtfId ?? 0)
     .u32(112, a.attachProgFd ?? 0);
-  const r = kernel.bpf(Cmd.ProgLoad, attr.bytes, ptrWords(8, 16, 32), a.insns, cString(a.license), a.logBuf ?? null);
+  if (a.funcInfo?.length) attr.u32(76, FUNC_INFO_SIZE).u32(88, a.funcInfo.length / FUNC_INFO_SIZE);
+  if (a.lineInfo?.length) attr.u32(92, LINE_INFO_SIZE).u32(104, a.lineInfo.length / LINE_INFO_SIZE);
+  const r = kernel.bpf(
+    Cmd.ProgLoad,
+    attr.bytes,
+    ptrWords(8, 16, 32, 80, 96),
+    a.insns,
+    cString(a.license),
+    a.logBuf ?? null,
+    a.funcInfo?.length ? a.funcInfo : null,
+    a.lineInfo?.length ? a.lineInfo : null,
+  );
   if (r < 0) fail('bpf_prog_load', r);
+  return r;
+}
+
+const btfAttr = new Attr(32);
+
+/** BPF_BTF_LOAD → a BTF object fd. The kernel's complaints, if any, are in `logBuf`. */
+export function btfLoad(btf: Uint8Array, logBuf?: Uint8Array): number {
+  const attr = btfAttr.reset().u32(16, btf.length).u32(20, logBuf?.length ?? 0).u32(24, logBuf ? 1 : 0);
+  const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, ptrWords(0, 8), btf, logBuf ?? null);
+  if (r < 0) fail('bpf_btf_load', r);
   return r;
 }
 

@@ -1,0 +1,427 @@
+// Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
+// works on copies of the spec (kernel fix-ups never change it), and a failure closes
+// everything made so far.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MapError, ProgramError } from './errors.js';
+import { MapData, type MapSpec } from './maps/map-data.js';
+import { MapType } from './maps/map-type.js';
+import type { Btf } from './obj/btf.js';
+import { Insns, PseudoSrc } from './obj/insn.js';
+import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
+import { Program } from './programs/program.js';
+import { btfLoad, progLoad } from './sys/bpf.js';
+import { Errno, SyscallError } from './sys/errors.js';
+import { possibleCpus } from './sys/cpus.js';
+import { kernel } from './sys/native.js';
+
+const BPF_F_SLEEPABLE = 1 << 4;
+const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+const PAGE_SIZE = 4096;
+const LOG_START = 1 << 16;
+const LOG_MAX = 1 << 28;
+
+export interface GlobalOptions {
+  /** Throw when the object has no such global (default true). */
+  mustExist?: boolean;
+}
+
+type GlobalValue = Uint8Array | number | bigint;
+
+/** Builder for Ebpf.load with options (aya's EbpfLoader). */
+export class EbpfLoader {
+  readonly #globals = new Map<string, { value: GlobalValue; mustExist: boolean }>();
+  readonly #maxEntries = new Map<string, number>();
+  readonly #replaced = new Map<string, MapData>();
+  readonly #deferred = new Set<string>();
+  #pinPath?: string;
+  #btf?: Btf;
+  #logLevel = 0;
+
+  /** Sets the initial value of global `name` (.data, .rodata, .bss): bytes of its exact size, or a number/bigint for 1-8 byte integers. */
+  setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
+    this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
+    return this;
+  }
+
+  setMaxEntries(mapName: string, n: number): this {
+    this.#maxEntries.set(mapName, n);
+    return this;
+  }
+
+  /** Directory for maps declared with LIBBPF_PIN_BY_NAME (default /sys/fs/bpf). */
+  mapPinPath(dir: string): this {
+    this.#pinPath = dir;
+    return this;
+  }
+
+  /** Uses `map` instead of creating the object's map `name` (the caller keeps owning it). */
+  replaceMap(name: string, map: MapData): this {
+    this.#replaced.set(name, map);
+    return this;
+  }
+
+  /** The BTF to resolve CO-RE relocations against (default: the running kernel's). */
+  btf(btf: Btf): this {
+    this.#btf = btf;
+    return this;
+  }
+
+  /** Verifier log level for every load (1 or 2); the log is always fetched when a load fails. */
+  verifierLogLevel(level: number): this {
+    this.#logLevel = level;
+    return this;
+  }
+
+  /** Leaves program `name` unloaded: call `ebpf.program(name).load()`... later. */
+  deferProgram(name: string): this {
+    this.#deferred.add(name);
+    return this;
+  }
+
+  /** Parses, creates the maps, relocates and loads the programs. */
+  load(bytesOrPath: Uint8Array | string): Ebpf {
+    const bytes = typeof bytesOrPath === 'string' ? readFileSync(bytesOrPath) : bytesOrPath;
+    const spec = ObjectSpec.parse(bytes);
+    return Ebpf.fromSpec(spec, {
+      globals: this.#globals,
+      maxEntries: this.#maxEntries,
+      replaced: this.#replaced,
+      deferred: this.#deferred,
+      pinPath: this.#pinPath ?? '/sys/fs/bpf',
+      btf: this.#btf,
+      logLevel: this.#logLevel,
+    });
+  }
+}
+
+interface LoadSettings {
+  globals: Map<string, { value: GlobalValue; mustExist: boolean }>;
+  maxEntries: Map<string, number>;
+  replaced: Map<string, MapData>;
+  deferred: Set<string>;
+  pinPath: string;
+  btf?: Btf;
+  logLevel: number;
+}
+
+/** A loaded object: its maps and programs, owned until close() (or taken). */
+export class Ebpf implements Disposable {
+  readonly spec: ObjectSpec;
+  readonly #maps = new Map<string, MapData>();
+  readonly #programs = new Map<string, Program>();
+  readonly #borrowed = new Set<MapData>();
+  #btfFd = -1;
+
+  private constructor(spec: ObjectSpec) {
+    this.spec = spec;
+  }
+
+  /** Loads an object: bytes, or the path of a .o file. */
+  static load(bytesOrPath: Uint8Array | string): Ebpf {
+    return new EbpfLoader().load(bytesOrPath);
+  }
+
+  /** @internal */
+  static fromSpec(spec: ObjectSpec, settings: LoadSettings): Ebpf {
+    const ebpf = new Ebpf(spec);
+    try {
+      ebpf.#load(settings);
+    } catch (err) {
+      ebpf.close();
+      throw err;
+    }
+    return ebpf;
+  }
+
+  /** The map `name`; the Ebpf keeps owning it (a view). */
+  map(name: string): MapData {
+    const m = this.#maps.get(name);
+    if (!m) throw new MapError('InvalidArgument', `no map named ${name} (maps: ${[...this.#maps.keys()].join(', ')})`);
+    return m;
+  }
+
+  /** Moves map `name` out: the caller owns (and closes) it. */
+  takeMap(name: string): MapData {
+    const m = this.map(name);
+    this.#maps.delete(name);
+    return m;
+  }
+
+  maps(): IterableIterator<[string, MapData]> {
+    return this.#maps.entries();
+  }
+
+  program(name: string): Program {
+    const p = this.#programs.get(name);
+    if (!p) throw new ProgramError('NotLoaded', `no loaded program named ${name} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: name });
+    return p;
+  }
+
+  programs(): IterableIterator<[string, Program]> {
+    return this.#programs.entries();
+  }
+
+  /** Closes every map and program still owned, and the object's BTF. */
+  close(): void {
+    for (const p of this.#programs.values()) p.close();
+    this.#programs.clear();
+    for (const m of this.#maps.values()) if (!this.#borrowed.has(m)) m.close();
+    this.#maps.clear();
+    if (this.#btfFd >= 0) kernel.close(this.#btfFd);
+    this.#btfFd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- loading -----------------------------------------------------------------------
+
+  #load(settings: LoadSettings): void {
+    const spec = this.spec;
+    for (const [name, { mustExist }] of settings.globals) {
+      if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    }
+    const lines = this.#loadBtf();
+    for (const def of spec.maps.values()) this.#createMap(def, settings);
+    for (const prog of spec.programs.values()) {
+      if (settings.deferred.has(prog.name) || prog.kind === 'Unknown') continue;
+      this.#programs.set(prog.name, this.#loadProgram(prog, settings, lines));
+    }
+    for (const def of spec.maps.values()) this.#initialise(def);
+  }
+
+  /** Uploads the object's BTF (with the strings line info needs); without it maps and programs load plainly. */
+  #loadBtf(): ((s: string) => number) | undefined {
+    const btf = this.spec.btf;
+    if (!btf) return undefined;
+    const strings = new Set<string>();
+    for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
+    const { bytes, offsetOf } = btf.marshalWithStrings(strings);
+    try {
+      this.#btfFd = btfLoad(bytes, new Uint8Array(1 << 16));
+      return offsetOf;
+    } catch (err) {
+      if (err instanceof SyscallError) return undefined; // libbpf goes on without BTF too
+      throw err;
+    }
+  }
+
+  #mapSpec(def: MapDefinition, settings: LoadSettings, withBtf: boolean): MapSpec {
+    let { type, keySize, valueSize, maxEntries } = def;
+    maxEntries = settings.maxEntries.get(def.name) ?? maxEntries;
+    if (type === MapType.PerfEventArray) {
+      keySize = 4;
+      valueSize = 4;
+      if (maxEntries === 0) maxEntries = possibleCpus();
+    }
+    if (type === MapType.Ringbuf || type === MapType.UserRingbuf) {
+      // A power-of-two multiple of the page size.
+      let size = PAGE_SIZE;
+      while (size < maxEntries) size *= 2;
+      maxEntries = size;
+    }
+    const btf = withBtf && this.#btfFd >= 0 && def.btfValueTypeId ? { fd: this.#btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
+    return {
+      type,
+      keySize,
+      valueSize,
+      maxEntries,
+      flags: def.flags,
+      name: mapName(def.name),
+      numaNode: def.numaNode || undefined,
+      mapExtra: def.mapExtra || undefined,
+      btf,
+    };
+  }
+
+  #createMap(def: MapDefinition, settings: LoadSettings): void {
+    const replaced = settings.replaced.get(def.name);
+    if (replaced) {
+      this.#maps.set(def.name, replaced);
+      this.#borrowed.add(replaced);
+      return;
+    }
+    if (def.type === MapType.StructOps) return; // struct_ops maps load with the programs milestone
+    const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
+    if (pinPath && existsSync(pinPath)) {
+      const pinned = MapData.fromPin(pinPath);
+      const want = this.#mapSpec(def, settings, false);
+      const info = pinned.info();
+      const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((k) => info[k] !== want[k]);
+      if (mismatch) {
+        pinned.close();
+        throw new MapError('CreateError', `map ${def.name}: the map pinned at ${pinPath} differs in ${mismatch} (${info[mismatch]}, the object wants ${want[mismatch]})`);
+      }
+      this.#maps.set(def.name, pinned);
+      return;
+    }
+    let inner: MapData | undefined;
+    if (def.inner) inner = this.#create(def.inner, settings);
+    try {
+      const spec = this.#mapSpec(def, settings, true);
+      if (inner) spec.innerMap = inner;
+      const map = this.#createWithBtfFallback(spec);
+      this.#maps.set(def.name, map);
+      if (def.data) this.#fillData(def, map, settings);
+      if (pinPath) map.pin(pinPath);
+    } finally {
+      inner?.close();
+    }
+  }
+
+  #create(def: MapDefinition, settings: LoadSettings): MapData {
+    return this.#createWithBtfFallback(this.#mapSpec(def, settings, true));
+  }
+
+  /** Creates with BTF; where the kernel refuses BTF for the map type (EINVAL), without, as libbpf does. */
+  #createWithBtfFallback(spec: MapSpec): MapData {
+    try {
+      return MapData.create(spec);
+    } catch (err) {
+      if (!spec.btf || !(err instanceof MapError) || err.errno !== Errno.EINVAL) throw err;
+      return MapData.create({ ...spec, btf: undefined });
+    }
+  }
+
+  /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
+  #fillData(def: MapDefinition, map: MapData, settings: LoadSettings): void {
+    const value = def.data!.slice();
+    for (const [name, { value: v }] of settings.globals) {
+      const variable = this.spec.variables.get(name);
+      if (!variable || variable.map !== def.name) continue;
+      value.set(globalBytes(name, v, variable.size), variable.offset);
+    }
+    map.update(new Uint8Array(4), value);
+    if (def.readOnly) map.freeze();
+  }
+
+  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): Program {
+    const insns = new Insns(prog.instructions.slice());
+    for (const ref of prog.references) {
+      if (ref.kind === 'extern') {
+        throw new ProgramError('UnresolvedExtern', `program ${prog.name}: extern ${ref.name} (kconfig/ksym/kfunc) is not supported by this loader yet`, { program: prog.name });
+      }
+      const map = this.#maps.get(ref.map);
+      if (!map) throw new ProgramError('RelocationError', `program ${prog.name} refers to map ${ref.map}, which was not created`, { program: prog.name });
+      if (!insns.isLdImm64(ref.insn)) throw new ProgramError('RelocationError', `program ${prog.name}: instruction ${ref.insn} is not ld_imm64`, { program: prog.name });
+      insns.setSrc(ref.insn, ref.kind === 'map' ? PseudoSrc.MapFd : PseudoSrc.MapValue);
+      insns.setImm(ref.insn, map.fd);
+      insns.setImm(ref.insn + 1, ref.kind === 'data' ? ref.offset : 0);
+    }
+    if (prog.coreRelos.length > 0) {
+      throw new ProgramError('RelocationError', `program ${prog.name} has ${prog.coreRelos.length} CO-RE relocations, which this loader does not apply yet`, { program: prog.name });
+    }
+    const withBtf = this.#btfFd >= 0 && lines !== undefined;
+    const funcInfo = withBtf ? encodeFuncInfo(prog) : undefined;
+    const lineInfo = withBtf ? encodeLineInfo(prog, lines!) : undefined;
+    let flags = 0;
+    if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
+    if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
+    const attr = {
+      progType: prog.type,
+      insns: insns.bytes,
+      license: prog.license || 'GPL',
+      progName: mapName(prog.name),
+      progFlags: flags,
+      expectedAttachType: prog.expectedAttachType,
+      progBtfFd: withBtf ? this.#btfFd : 0,
+      kernVersion: prog.kernelVersion,
+      funcInfo,
+      lineInfo,
+    };
+    // First without a log (fast); on failure again with a log that grows until it fits.
+    let logSize = settings.logLevel ? LOG_START : 0;
+    for (;;) {
+      const logBuf = logSize ? new Uint8Array(logSize) : undefined;
+      try {
+        const fd = progLoad({ ...attr, logBuf, logLevel: settings.logLevel || 1 });
+        return new Program(fd, prog.name, prog.kind, prog.type, prog.section);
+      } catch (err) {
+        if (!(err instanceof SyscallError)) throw err;
+        if (logSize === 0) {
+          logSize = LOG_START;
+          continue;
+        }
+        if (err.errno === Errno.ENOSPC && logSize < LOG_MAX) {
+          logSize *= 4;
+          continue;
+        }
+        const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
+        throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}`, {
+          program: prog.name,
+          verifierLog: log,
+          cause: err,
+        });
+      }
+    }
+  }
+
+  /** Static initialisation of map-in-map slots and PROG_ARRAY tail-call tables. */
+  #initialise(def: MapDefinition): void {
+    if (def.contents.length === 0) return;
+    const map = this.#maps.get(def.name);
+    if (!map) return;
+    for (const { index, target } of def.contents) {
+      const fd = this.#maps.get(target)?.fd ?? this.#programs.get(target)?.fd;
+      if (fd === undefined) throw new MapError('InvalidArgument', `map ${def.name}: slot ${index} refers to ${target}, which was not loaded`);
+      const key = new Uint8Array(4);
+      const value = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, index, true);
+      new DataView(value.buffer).setUint32(0, fd, true);
+      map.update(key, value);
+    }
+  }
+}
+
+/** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
+function mapName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+function globalBytes(name: string, value: GlobalValue, size: number): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.length !== size) throw new MapError('InvalidValueSize', `setGlobal(${name}): ${value.length} bytes for a ${size}-byte variable`, { size: value.length, expected: size });
+    return value;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  const big = typeof value === 'bigint' ? value : BigInt(value);
+  if (![1, 2, 4, 8].includes(size)) throw new MapError('InvalidValueSize', `setGlobal(${name}): a number cannot fill a ${size}-byte variable; pass bytes`, { size, expected: [1, 2, 4, 8] });
+  const bits = BigInt(size * 8);
+  if (big < -(1n << (bits - 1n)) || big >= 1n << bits) throw new MapError('InvalidArgument', `setGlobal(${name}): ${value} does not fit ${size} bytes`);
+  const u = BigInt.asUintN(size * 8, big);
+  for (let i = 0; i < size; i++) view.setUint8(i, Number((u >> BigInt(8 * i)) & 0xffn));
+  return out;
+}
+
+function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
+  if (prog.funcInfos.length === 0) return undefined;
+  const out = new Uint8Array(prog.funcInfos.length * 8);
+  const v = new DataView(out.buffer);
+  prog.funcInfos.forEach((f, i) => {
+    v.setUint32(i * 8, f.insnOff, true);
+    v.setUint32(i * 8 + 4, f.typeId, true);
+  });
+  return out;
+}
+
+function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uint8Array | undefined {
+  if (prog.lineInfos.length === 0) return undefined;
+  const out = new Uint8Array(prog.lineInfos.length * 16);
+  const v = new DataView(out.buffer);
+  prog.lineInfos.forEach((l, i) => {
+    v.setUint32(i * 16, l.insnOff, true);
+    v.setUint32(i * 16 + 4, offsetOf(l.fileName), true);
+    v.setUint32(i * 16 + 8, offsetOf(l.lineText), true);
+    v.setUint32(i * 16 + 12, ((l.line & 0x3fffff) << 10) | (l.column & 0x3ff), true);
+  });
+  return out;
+}
+
+function lastLines(log: string, n: number): string {
+  return log.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+

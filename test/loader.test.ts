@@ -1,0 +1,151 @@
+// Ebpf.load on our own objects (bpf/), against the real kernel: global data,
+// map-in-map and PROG_ARRAY static initialisation, BTF upload, rollback, ownership.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, MapData, MapError, MapType, ProgramError, u32, u64 } from '../src/index.js';
+import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const obj = (name: string) => resolve(root, 'bpf', name);
+const packet = new Uint8Array(64);
+const fdsAtStart = fdCount();
+
+test('globals.o: .data/.rodata/.bss and named sections become maps; the program reads them', () => {
+  using ebpf = Ebpf.load(obj('globals.o'));
+  assert.deepEqual([...ebpf.maps()].map(([n]) => n).sort(), ['.bss', '.data', '.data.custom', '.rodata', '.rodata.custom']);
+  const compute = ebpf.program('compute');
+  assert.equal(compute.kind, 'SocketFilter');
+  assert.equal(compute.testRun({ data: packet }).returnValue, 1137);
+  assert.equal(compute.testRun({ data: packet }).returnValue, 1138, 'the program increments data_a');
+  // .rodata is frozen before the programs load: user space cannot write it.
+  const rodata = ebpf.map('.rodata');
+  assert.equal(rodata.info().flags & (1 << 7), 1 << 7, 'BPF_F_RDONLY_PROG');
+  assert.throws(() => rodata.update(new Uint8Array(4), new Uint8Array(rodata.valueSize)), (e: unknown) => e instanceof MapError && e.code === 'EPERM');
+  // Globals are readable and writable after load through the data maps.
+  const data = ebpf.map('.data');
+  const bytes = data.lookup(new Uint8Array(4))!;
+  const v = new DataView(bytes.buffer);
+  assert.equal(v.getUint32(0, true), 3, 'data_a: 1, incremented by two runs');
+  v.setUint32(0, 100, true);
+  data.update(new Uint8Array(4), bytes);
+  assert.equal(compute.testRun({ data: packet }).returnValue, 1137 + 99, 'the program sees a global written by user space');
+  const bss = new DataView(ebpf.map('.bss').lookup(new Uint8Array(4))!.buffer);
+  assert.equal(bss.getBigUint64(0, true), 3n, 'bss_runs counts the runs');
+});
+
+test('setGlobal writes initial values by name; unknown names and wrong sizes are typed errors', () => {
+  {
+    using ebpf = new EbpfLoader().setGlobal('ro_a', 11).setGlobal('data_a', 2).setGlobal('custom_ro', new Uint8Array([0xe9, 3, 0, 0])).load(obj('globals.o'));
+    assert.equal(ebpf.program('compute').testRun({ data: packet }).returnValue, 1137 + 1 + 1 + 1);
+  }
+  const before = fdCount();
+  assert.equal(thrown(() => new EbpfLoader().setGlobal('nope', 1).load(obj('globals.o'))).kind, 'InvalidArgument');
+  {
+    using ebpf = new EbpfLoader().setGlobal('nope', 1, { mustExist: false }).load(obj('globals.o'));
+    assert.equal(ebpf.program('compute').testRun({ data: packet }).returnValue, 1137);
+  }
+  assert.equal(thrown(() => new EbpfLoader().setGlobal('data_a', new Uint8Array(3)).load(obj('globals.o'))).kind, 'InvalidValueSize');
+  assert.equal(thrown(() => new EbpfLoader().setGlobal('data_a', 2 ** 40).load(obj('globals.o'))).kind, 'InvalidArgument');
+  assert.equal(fdCount(), before, 'a failed load closes what it made');
+});
+
+test('map_in_map.o: static initialisation of ARRAY_OF_MAPS, HASH_OF_MAPS and PROG_ARRAY; values flow both ways', () => {
+  using ebpf = Ebpf.load(obj('map_in_map.o'));
+  const lookup = ebpf.program('lookup_outer');
+  // outer[slot=1] is inner_a; key=3; the program increments and returns the value.
+  assert.equal(lookup.testRun({ data: packet }).returnValue, 1);
+  assert.equal(lookup.testRun({ data: packet }).returnValue, 2);
+  const outer = ArrayOfMaps.tryFrom(ebpf.map('outer'), ArrayMap.fromMapData(u64));
+  assert.equal(outer.getId(1), ebpf.map('inner_a').id, 'slot 1 holds inner_a');
+  assert.throws(() => outer.getId(0), (e: unknown) => e instanceof MapError && e.kind === 'KeyNotFound');
+  {
+    using inner = outer.get(1);
+    assert.equal(inner.get(3), 2n, 'user space reads what the program wrote');
+    inner.set(3, 41n);
+  }
+  assert.equal(lookup.testRun({ data: packet }).returnValue, 42, 'the program reads what user space wrote');
+  // Swap slot 1 to inner_b: the program now counts there.
+  outer.set(1, ebpf.map('inner_b'));
+  assert.equal(lookup.testRun({ data: packet }).returnValue, 1);
+  const hom = HashOfMaps.tryFrom(ebpf.map('outer_hash'), u32);
+  assert.equal(hom.getId(2), ebpf.map('inner_b').id);
+  assert.equal(ebpf.program('lookup_outer_hash').testRun({ data: packet }).returnValue, 2);
+  // The tail-call table: slot 0 = tail_target.
+  assert.equal(ebpf.program('tail_caller').testRun({ data: packet }).returnValue, 0x7a11);
+  assert.equal(ebpf.map('jump_table').info().type, MapType.ProgArray);
+});
+
+test('ownership: map() is a view, takeMap() hands the map over, close() releases everything', () => {
+  const before = bpfFds().length;
+  const ebpf = Ebpf.load(obj('map_in_map.o'));
+  const taken = ebpf.takeMap('inner_a');
+  assert.throws(() => ebpf.map('inner_a'), MapError);
+  ebpf.close();
+  assert.equal(bpfFds().length, before + 1, 'only the taken map is still open');
+  assert.equal(ArrayMap.tryFrom(taken, u64).len(), 8);
+  taken.close();
+  assert.equal(bpfFds().length, before);
+  assert.throws(() => ebpf.program('lookup_outer'), ProgramError);
+});
+
+test('replaceMap uses the caller map; setMaxEntries changes a size', () => {
+  using mine = ArrayMap.create(u64, 8, { name: 'mine' });
+  mine.set(3, 10n);
+  {
+    using ebpf = new EbpfLoader().replaceMap('inner_a', mine.map).setMaxEntries('inner_b', 8).load(obj('map_in_map.o'));
+    assert.equal(ebpf.program('lookup_outer').testRun({ data: packet }).returnValue, 11);
+  }
+  assert.equal(mine.get(3), 11n, 'the replaced map stays open and holds the program write');
+  assert.equal(thrown(() => new EbpfLoader().setMaxEntries('inner_b', 9).load(obj('map_in_map.o'))).kind, 'SyscallError', 'inner_b no longer matches the template');
+});
+
+test('pinning by name: created and pinned when missing, reused when present, refused when incompatible', () => {
+  const dir = bpffsDir('loader');
+  const corpusObject = resolve(root, '../shared/corpus/cilium-ebpf/testdata/loader-clang-22-el.elf');
+  // Maps only: the programs of this object need externs (a later milestone).
+  const loader = () => {
+    const l = new EbpfLoader().mapPinPath(dir);
+    for (const p of ['xdp_prog', 'no_relocation', 'asm_relocation', 'data_sections', 'anon_const']) l.deferProgram(p);
+    return l;
+  };
+  try {
+    let id: number;
+    {
+      using ebpf = loader().load(corpusObject);
+      id = ebpf.map('btf_pin').id;
+      assert.ok(existsSync(`${dir}/btf_pin`), 'created and pinned');
+      assert.equal(ebpf.map('perf_event_array').info().keySize, 4, 'perf event array key/value fixed to 4');
+    }
+    {
+      using ebpf = loader().load(corpusObject);
+      assert.equal(ebpf.map('btf_pin').id, id, 'reused from the pin');
+    }
+    rmSync(`${dir}/btf_pin`);
+    const other = MapData.create({ type: MapType.Hash, keySize: 4, valueSize: 16, maxEntries: 1 });
+    other.pin(`${dir}/btf_pin`);
+    other.close();
+    const before = fdCount();
+    const err = thrown(() => loader().load(corpusObject));
+    assert.ok(err instanceof MapError && /differs in valueSize/.test(err.message), String(err));
+    assert.equal(fdCount(), before);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a program the verifier refuses gives ProgramError LoadError with the log and source lines', () => {
+  const before = fdCount();
+  const err = thrown(() => Ebpf.load(obj('kernel_limits.o')));
+  assert.ok(err instanceof ProgramError, String(err));
+  assert.equal(err.kind, 'LoadError');
+  assert.equal(err.program, 'fentry_test1');
+  assert.equal(err.code, 'EPERM', 'this kernel refuses fentry before verification');
+  assert.equal(fdCount(), before);
+});
+
+test('no file descriptor leaked by this file', () => {
+  assert.equal(fdCount(), fdsAtStart);
+});
