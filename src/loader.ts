@@ -7,13 +7,16 @@ import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
 import type { Btf } from './obj/btf.js';
-import { Insns, PseudoSrc } from './obj/insn.js';
+import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
+import { programTypeName } from './programs/program-type.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
+import { kconfigLayout, kconfigValue, kernelSymbolAddress, ksymDeclaration } from './externs.js';
+import { loadKernelBtf } from './obj/btf.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
@@ -185,6 +188,7 @@ export class Ebpf implements Disposable {
     }
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
+    this.#createKconfig();
     for (const prog of spec.programs.values()) {
       if (settings.deferred.has(prog.name) || prog.kind === 'Unknown') continue;
       this.#programs.set(prog.name, this.#loadProgram(prog, settings, lines));
@@ -301,7 +305,8 @@ export class Ebpf implements Disposable {
     const insns = new Insns(prog.instructions.slice());
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
-        throw new ProgramError('UnresolvedExtern', `program ${prog.name}: extern ${ref.name} (kconfig/ksym/kfunc) is not supported by this loader yet`, { program: prog.name });
+        this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
+        continue;
       }
       const map = this.#maps.get(ref.map);
       if (!map) throw new ProgramError('RelocationError', `program ${prog.name} refers to map ${ref.map}, which was not created`, { program: prog.name });
@@ -349,12 +354,91 @@ export class Ebpf implements Disposable {
           continue;
         }
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
+        if (err.errno === Errno.EPERM && log.trim() === '') {
+          // Refused before verification: the kernel does not allow this program type here.
+          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${programTypeName(prog.type)} programs (${prog.section}) with EPERM before verification`, {
+            program: prog.name,
+            cause: err,
+          });
+        }
         throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}`, {
           program: prog.name,
           verifierLog: log,
           cause: err,
         });
       }
+    }
+  }
+
+  #kconfig?: ReturnType<typeof kconfigLayout>;
+
+  /** The '.kconfig' map: values of the __kconfig externs the programs use, read-only. */
+  #createKconfig(): void {
+    const layout = kconfigLayout(this.spec.btf);
+    this.#kconfig = layout;
+    const used = [...layout.offsets.keys()].filter((n) => this.spec.externs.has(n));
+    if (used.length === 0) return;
+    const value = new Uint8Array(layout.size);
+    for (const name of used) {
+      const { offset, size, typeId } = layout.offsets.get(name)!;
+      const bytes = kconfigValue(this.spec.btf!, name, typeId, size);
+      if (bytes) value.set(bytes, offset);
+      else if (!this.spec.externs.get(name)!.weak) {
+        throw new ProgramError('UnresolvedExtern', `__kconfig extern ${name} is not set in this kernel's configuration (declare it __weak to accept 0)`);
+      }
+    }
+    const map = MapData.create({ type: MapType.Array, keySize: 4, valueSize: layout.size, maxEntries: 1, flags: (1 << 7) | (1 << 10), name: '.kconfig' });
+    this.#maps.set('.kconfig', map);
+    map.update(new Uint8Array(4), value);
+    map.freeze();
+  }
+
+  /** Points an instruction that uses an extern at what the kernel has, or fails naming it. */
+  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean): void {
+    const weak = this.spec.externs.get(name)?.weak ?? false;
+    const kc = this.#kconfig?.offsets.get(name);
+    if (kc && !call) {
+      insns.setSrc(i, PseudoSrc.MapValue);
+      insns.setImm(i, this.#maps.get('.kconfig')!.fd);
+      insns.setImm(i + 1, kc.offset);
+      return;
+    }
+    const decl = ksymDeclaration(this.spec.btf, name);
+    const missing = (why: string): void => {
+      if (!weak) throw new ProgramError('UnresolvedExtern', `program ${prog.name}: ${why}`, { program: prog.name });
+      if (call) {
+        // As libbpf: a call the verifier rejects only if it is reached (bpf_ksym_exists guards it).
+        insns.setSrc(i, 0);
+        insns.setImm(i, 0xbad2310);
+      } else {
+        insns.setSrc(i, 0);
+        insns.setImm(i, 0);
+        insns.setImm(i + 1, 0);
+      }
+    };
+    if (!decl) {
+      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig`);
+      return;
+    }
+    if (decl.typeless) {
+      const address = kernelSymbolAddress(name);
+      if (address === undefined) return missing(`__ksym ${name} is not in /proc/kallsyms`);
+      insns.setSrc(i, 0);
+      insns.setImm(i, Number(BigInt.asIntN(32, address)));
+      insns.setImm(i + 1, Number(BigInt.asIntN(32, address >> 32n)));
+      return;
+    }
+    const vmlinux = loadKernelBtf();
+    const found = vmlinux.byName(name, decl.func ? 'func' : 'var')[0];
+    if (!found) return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is not in the kernel's BTF (kernel module BTF is not supported yet)`);
+    if (call) {
+      insns.setSrc(i, PseudoCall.KfuncCall);
+      insns.setImm(i, found.id);
+      insns.setOff(i, 0);
+    } else {
+      insns.setSrc(i, PseudoSrc.BtfId);
+      insns.setImm(i, found.id);
+      insns.setImm(i + 1, 0);
     }
   }
 

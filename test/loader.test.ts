@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, MapData, MapError, MapType, ProgramError, u32, u64 } from '../src/index.js';
 import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
+import { kconfigLayout } from '../src/externs.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const obj = (name: string) => resolve(root, 'bpf', name);
@@ -136,14 +137,35 @@ test('pinning by name: created and pinned when missing, reused when present, ref
   }
 });
 
-test('a program the verifier refuses gives ProgramError LoadError with the log and source lines', () => {
+test('a program type the kernel refuses is ProgramError NotSupported; a rejected program is LoadError with the verifier log', () => {
   const before = fdCount();
   const err = thrown(() => Ebpf.load(obj('kernel_limits.o')));
   assert.ok(err instanceof ProgramError, String(err));
-  assert.equal(err.kind, 'LoadError');
+  assert.equal(err.kind, 'NotSupported');
   assert.equal(err.program, 'fentry_test1');
   assert.equal(err.code, 'EPERM', 'this kernel refuses fentry before verification');
+  assert.match(err.message, /BPF_PROG_TYPE_TRACING/);
   assert.equal(fdCount(), before);
+  // errors-el.elf's poisoned_kfunc calls a kfunc that does not exist: not weak, so it is named.
+  const fwd = thrown(() => Ebpf.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/fwd_decl-el.elf')));
+  assert.ok(fwd instanceof ProgramError && fwd.kind === 'UnresolvedExtern' && /fwd/.test(fwd.message), String(fwd));
+});
+
+test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel', () => {
+  using ebpf = Ebpf.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/kconfig-el.elf'));
+  const kconfig = ebpf.map('.kconfig');
+  assert.ok(kconfig.info().flags & (1 << 7), 'read-only for programs');
+  const value = new DataView(kconfig.lookup(new Uint8Array(4))!.buffer);
+  const layout = kconfigLayout(ebpf.spec.btf);
+  const at = layout.offsets.get('LINUX_KERNEL_VERSION')!.offset;
+  const [major, minor] = readFileSync('/proc/sys/kernel/osrelease', 'utf8').split('.').map(Number);
+  const version = value.getUint32(at, true);
+  assert.equal(version >> 16, major);
+  assert.equal((version >> 8) & 0xff, minor);
+  // A tristate: CONFIG_BPF_SYSCALL is built in (y = 1) on every kernel that runs this test.
+  const syscall = layout.offsets.get('CONFIG_BPF_SYSCALL');
+  if (syscall) assert.equal(value.getUint8(syscall.offset), 1);
+  assert.equal(typeof ebpf.program('kconfig').testRun({ data: packet }).returnValue, 'number');
 });
 
 test('no file descriptor leaked by this file', () => {

@@ -488,7 +488,7 @@ function typesMatch(lb: Btf, lid: number, tb: Btf, tid: number, behindPtr: boole
  * composite `targId`, descending into anonymous members, extending `spec` on the way.
  * 1 found (and compatible), 0 not; `next.id` is the member's type.
  */
-function matchMember(local: Btf, localAcc: Accessor, targ: Btf, targId: number, spec: Spec, next: { id: number }): number {
+function matchMember(local: Btf, localAcc: Accessor, targ: Btf, targId: number, spec: Spec, next: { id: number }, why: Why): number {
   const tt = skip(targ, targId);
   targId = tt.id;
   if (!isComposite(tt)) return 0;
@@ -500,12 +500,13 @@ function matchMember(local: Btf, localAcc: Accessor, targ: Btf, targId: number, 
     spec.bitOffset += m.bitOffset;
     spec.raw.push(i);
     if (m.name === '') {
-      const found = matchMember(local, localAcc, targ, m.type, spec, next);
+      const found = matchMember(local, localAcc, targ, m.type, spec, next, why);
       if (found) return found;
     } else if (m.name === lm.name) {
       spec.acc.push({ typeId: targId, idx: i, name: m.name });
       next.id = m.type;
       if (fieldsAreCompat(local, lm.type, targ, m.type)) return 1;
+      why.reason = `member ${m.name} of ${describe(targ, targId)} is ${describe(targ, skip(targ, m.type).id)}, incompatible with the local ${describe(local, skip(local, lm.type).id)}`;
       spec.acc.pop();
       return 0;
     }
@@ -515,8 +516,13 @@ function matchMember(local: Btf, localAcc: Accessor, targ: Btf, targId: number, 
   return 0;
 }
 
-/** libbpf's bpf_core_spec_match: the target spec for candidate `targId`, or undefined. */
-function specMatch(localSpec: Spec, targ: Btf, targId: number): Spec | undefined {
+/** Why a candidate did not match, for messages. */
+interface Why {
+  reason?: string;
+}
+
+/** libbpf's bpf_core_spec_match: the target spec for candidate `targId`, or undefined (and `why`). */
+function specMatch(localSpec: Spec, targ: Btf, targId: number, why: Why = {}): Spec | undefined {
   const ts: Spec = { btf: targ, rootId: targId, kind: localSpec.kind, raw: [], acc: [], bitOffset: 0 };
   const kind = localSpec.kind;
   if (isTypeBased(kind)) {
@@ -524,16 +530,23 @@ function specMatch(localSpec: Spec, targ: Btf, targId: number): Spec | undefined
       ? typesMatch(localSpec.btf, localSpec.rootId, targ, targId, false, MAX_LEVEL)
       : typesAreCompat(localSpec.btf, localSpec.rootId, targ, targId, MAX_LEVEL);
     if (r < 0) fail(`comparing with ${describe(targ, targId)}: types nest too deeply`);
+    if (r === 0) why.reason = `${describe(targ, targId)} ${kind === CoreReloKind.TypeMatches ? 'does not match' : 'is not compatible'}`;
     return r > 0 ? ts : undefined;
   }
 
   const la0 = localSpec.acc[0]!;
   if (isEnumvalBased(kind)) {
     const tt = skip(targ, targId);
-    if (!isAnyEnum(tt)) return undefined;
+    if (!isAnyEnum(tt)) {
+      why.reason = `${describe(targ, targId)} is not an enum`;
+      return undefined;
+    }
     const want = coreEssentialName(la0.name!);
     const i = tt.values.findIndex((v) => coreEssentialName(v.name) === want);
-    if (i < 0) return undefined;
+    if (i < 0) {
+      why.reason = `${describe(targ, tt.id)} has no enumerator ${want}`;
+      return undefined;
+    }
     ts.acc.push({ typeId: tt.id, idx: i, name: tt.values[i]!.name });
     ts.raw.push(i);
     return ts;
@@ -546,15 +559,24 @@ function specMatch(localSpec: Spec, targ: Btf, targId: number): Spec | undefined
     id = tt.id;
     if (la.name !== undefined) {
       const next = { id };
-      if (matchMember(localSpec.btf, la, targ, id, ts, next) <= 0) return undefined;
+      if (matchMember(localSpec.btf, la, targ, id, ts, next, why) <= 0) {
+        why.reason ??= isComposite(tt) ? `${describe(targ, id)} has no member ${la.name}` : `${describe(targ, id)} is not a struct or union (looking for member ${la.name})`;
+        return undefined;
+      }
       id = next.id;
       continue;
     }
     // An array index. The first accessor indexes the root as if it were an array.
     if (i > 0) {
-      if (tt.kind !== 'array') return undefined;
+      if (tt.kind !== 'array') {
+        why.reason = `${describe(targ, id)} is not an array (indexing [${la.idx}])`;
+        return undefined;
+      }
       const flex = isFlexArray(targ, ts.acc[ts.acc.length - 1], tt.nelems);
-      if (!flex && la.idx >= tt.nelems) return undefined;
+      if (!flex && la.idx >= tt.nelems) {
+        why.reason = `index ${la.idx} is out of the bounds of ${describe(targ, id)} (${tt.nelems} elements)`;
+        return undefined;
+      }
       tt = skip(targ, tt.type);
       id = tt.id;
     }
@@ -741,6 +763,8 @@ interface Resolution {
   /** Candidates searched / matched, for messages. */
   candidates: number[];
   matched: number;
+  /** Why each non-matching candidate did not match. */
+  misses: string[];
 }
 
 /** libbpf's bpf_core_resolve_relo + bpf_core_calc_relo_insn. */
@@ -757,14 +781,19 @@ function resolve(relo: CoreRelo, local: Btf, target: Btf, cache: Map<number, num
   const localSpec = parseSpec(local, relo);
   if (relo.kind === CoreReloKind.TypeIdLocal) {
     const id = BigInt(relo.typeId);
-    return { res: { orig: id, new: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0 }, localSpec, candidates: [], matched: 0 };
+    return { res: { orig: id, new: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0 }, localSpec, candidates: [], matched: 0, misses: [] };
   }
   cands = cands!;
   let best: { res: Res; spec: Spec } | undefined;
   const kept: number[] = [];
+  const misses: string[] = [];
   for (const cand of cands) {
-    const spec = specMatch(localSpec, target, cand);
-    if (!spec) continue;
+    const why: Why = {};
+    const spec = specMatch(localSpec, target, cand, why);
+    if (!spec) {
+      misses.push(why.reason ?? `${describe(target, cand)} does not match`);
+      continue;
+    }
     const res = calcRelo(relo.kind, localSpec, spec);
     if (!best) {
       best = { res, spec };
@@ -779,8 +808,8 @@ function resolve(relo: CoreRelo, local: Btf, target: Btf, cache: Map<number, num
   // Prune the candidates of this local type to those that matched (libbpf does the
   // same: later relocations of the type only consider them).
   if (kept.length > 0) cache.set(relo.typeId, kept);
-  if (best) return { res: best.res, localSpec, targSpec: best.spec, candidates: cands, matched: kept.length };
-  return { res: calcRelo(relo.kind, localSpec, undefined), localSpec, candidates: cands, matched: 0 };
+  if (best) return { res: best.res, localSpec, targSpec: best.spec, candidates: cands, matched: kept.length, misses };
+  return { res: calcRelo(relo.kind, localSpec, undefined), localSpec, candidates: cands, matched: 0, misses };
 }
 
 // ---- patching ----------------------------------------------------------------------------------
@@ -915,7 +944,7 @@ export function applyCoreRelocations(
       const missing = (): string =>
         r.candidates.length === 0
           ? `no type named ${coreEssentialName(nameOf(local.type(relo.typeId)))} (of a compatible kind) in the target BTF`
-          : `none of the ${r.candidates.length} target candidate(s) (${r.candidates.slice(0, 4).map((c) => describe(target, c)).join(', ')}${r.candidates.length > 4 ? ', ...' : ''}) matches`;
+          : r.misses.slice(0, 3).join('; ') + (r.misses.length > 3 ? `; and ${r.misses.length - 3} more candidate(s)` : '');
       if (r.res.poison) {
         poison(view, count, idx);
         result.poisoned = true;

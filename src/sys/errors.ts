@@ -32,7 +32,7 @@ function hasBpfCapability(): boolean {
 
 /** What an EPERM means: the missing privilege, or, for a privileged process, that the object refused. */
 function privilegeHint(): string {
-  if (hasBpfCapability()) return 'the process has CAP_BPF/CAP_SYS_ADMIN, so the kernel refused this operation on this object (a frozen or read-only map, a lockdown policy)';
+  if (hasBpfCapability()) return 'the process has CAP_BPF/CAP_SYS_ADMIN: the kernel refused for another reason (a frozen or read-only map, a program type this kernel does not allow, a lockdown policy)';
   const uid = process.getuid?.() ?? -1;
   let hint = `needs CAP_BPF (or CAP_SYS_ADMIN); this process runs as uid ${uid} without them`;
   try {
