@@ -10,7 +10,7 @@ import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
-import { programTypeName } from './programs/program-type.js';
+import { programTypeForSection, programTypeName } from './programs/program-type.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
@@ -220,13 +220,17 @@ export class Ebpf implements Disposable {
       valueSize = 4;
       if (maxEntries === 0) maxEntries = possibleCpus();
     }
-    if (type === MapType.Ringbuf || type === MapType.UserRingbuf) {
-      // A power-of-two multiple of the page size.
+    const ring = type === MapType.Ringbuf || type === MapType.UserRingbuf;
+    if (ring) {
+      // No key or value (a declared __type(value, ...) only documents the records), and a
+      // power-of-two multiple of the page size.
+      keySize = 0;
+      valueSize = 0;
       let size = PAGE_SIZE;
       while (size < maxEntries) size *= 2;
       maxEntries = size;
     }
-    const btf = withBtf && this.#btfFd >= 0 && def.btfValueTypeId ? { fd: this.#btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
+    const btf = withBtf && !ring && this.#btfFd >= 0 && def.btfValueTypeId ? { fd: this.#btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
     return {
       type,
       keySize,
@@ -279,12 +283,12 @@ export class Ebpf implements Disposable {
     return this.#createWithBtfFallback(this.#mapSpec(def, settings, true));
   }
 
-  /** Creates with BTF; where the kernel refuses BTF for the map type (EINVAL), without, as libbpf does. */
+  /** Creates with BTF; where the kernel refuses BTF for the map type (EINVAL, ENOTSUPP), without, as libbpf does. */
   #createWithBtfFallback(spec: MapSpec): MapData {
     try {
       return MapData.create(spec);
     } catch (err) {
-      if (!spec.btf || !(err instanceof MapError) || err.errno !== Errno.EINVAL) throw err;
+      if (!spec.btf || !(err instanceof MapError) || (err.errno !== Errno.EINVAL && err.errno !== 524)) throw err;
       return MapData.create({ ...spec, btf: undefined });
     }
   }
@@ -324,7 +328,9 @@ export class Ebpf implements Disposable {
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
+    const attachBtfId = this.#attachBtfId(prog);
     const attr = {
+      attachBtfId,
       progType: prog.type,
       insns: insns.bytes,
       license: prog.license || 'GPL',
@@ -368,6 +374,18 @@ export class Ebpf implements Disposable {
         });
       }
     }
+  }
+
+  /** Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel target by a vmlinux BTF id. */
+  #attachBtfId(prog: ProgramSpec): number {
+    const target = programTypeForSection(prog.section)?.target;
+    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return 0;
+    if (target.module) {
+      throw new ProgramError('NotSupported', `program ${prog.name}: attaching to kernel module ${target.module} needs module BTF, not supported yet`, { program: prog.name });
+    }
+    const found = loadKernelBtf().byName(target.btfName, target.btfKind)[0];
+    if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: the kernel has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
+    return found.id;
   }
 
   #kconfig?: ReturnType<typeof kconfigLayout>;
@@ -448,6 +466,8 @@ export class Ebpf implements Disposable {
     const map = this.#maps.get(def.name);
     if (!map) return;
     for (const { index, target } of def.contents) {
+      // A tail-call slot of a program left unloaded (deferProgram) stays empty.
+      if (!this.#programs.has(target) && this.spec.programs.has(target)) continue;
       const fd = this.#maps.get(target)?.fd ?? this.#programs.get(target)?.fd;
       if (fd === undefined) throw new MapError('InvalidArgument', `map ${def.name}: slot ${index} refers to ${target}, which was not loaded`);
       const key = new Uint8Array(4);
