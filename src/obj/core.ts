@@ -25,7 +25,6 @@
 import { BtfError } from '../errors.js';
 import { BTF_INT_SIGNED, type Btf, type BtfType } from './btf.js';
 import { CoreReloKind, coreReloKindName, type CoreRelo } from './btf-ext.js';
-import { INSN_SIZE, LD_IMM64 } from './insn.js';
 
 /** The helper id libbpf calls in a poisoned instruction ("bad relo"): 195896080. */
 export const CORE_POISON_HELPER = 0xbad2310;
@@ -72,6 +71,8 @@ export interface CoreOptions {
 
 // ---- instruction encoding ------------------------------------------------------------
 
+const INSN_SIZE = 8;
+const LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
 const BPF_LD = 0x00;
 const BPF_LDX = 0x01;
 const BPF_ST = 0x02;
@@ -622,7 +623,7 @@ function calcField(kind: number, spec: Spec | undefined): FieldValue | typeof PO
   if (acc.name === undefined) {
     // An array element (or the root itself): only its offset and size make sense.
     const sz = size(btf, acc.typeId);
-    if (kind === CoreReloKind.FieldByteOffset) return { val: BigInt(spec.bitOffset / 8), sz, typeId: acc.typeId, validate: true };
+    if (kind === CoreReloKind.FieldByteOffset) return { val: BigInt(Math.floor(spec.bitOffset / 8)), sz, typeId: acc.typeId, validate: true };
     if (kind === CoreReloKind.FieldByteSize) return { val: BigInt(sz), sz: 0, typeId: 0, validate: true };
     fail(`${coreReloKindName(kind)} cannot be applied to an array element access`);
   }
@@ -760,9 +761,8 @@ interface Resolution {
   res: Res;
   localSpec: Spec;
   targSpec?: Spec;
-  /** Candidates searched / matched, for messages. */
+  /** Candidates searched, for messages. */
   candidates: number[];
-  matched: number;
   /** Why each non-matching candidate did not match. */
   misses: string[];
 }
@@ -781,7 +781,7 @@ function resolve(relo: CoreRelo, local: Btf, target: Btf, cache: Map<number, num
   const localSpec = parseSpec(local, relo);
   if (relo.kind === CoreReloKind.TypeIdLocal) {
     const id = BigInt(relo.typeId);
-    return { res: { orig: id, new: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0 }, localSpec, candidates: [], matched: 0, misses: [] };
+    return { res: { orig: id, new: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0 }, localSpec, candidates: [], misses: [] };
   }
   cands = cands!;
   let best: { res: Res; spec: Spec } | undefined;
@@ -808,8 +808,8 @@ function resolve(relo: CoreRelo, local: Btf, target: Btf, cache: Map<number, num
   // Prune the candidates of this local type to those that matched (libbpf does the
   // same: later relocations of the type only consider them).
   if (kept.length > 0) cache.set(relo.typeId, kept);
-  if (best) return { res: best.res, localSpec, targSpec: best.spec, candidates: cands, matched: kept.length, misses };
-  return { res: calcRelo(relo.kind, localSpec, undefined), localSpec, candidates: cands, matched: 0, misses };
+  if (best) return { res: best.res, localSpec, targSpec: best.spec, candidates: cands, misses };
+  return { res: calcRelo(relo.kind, localSpec, undefined), localSpec, candidates: cands, misses };
 }
 
 // ---- patching ----------------------------------------------------------------------------------
@@ -900,11 +900,15 @@ function num(v: bigint): number | bigint {
 
 /**
  * Applies every CO-RE relocation of `relos` to a copy of `insns` (returned), resolving
- * against `target` (the running kernel's BTF, or a BTF given by the user). Never throws
- * for a relocation: unsatisfiable ones poison the instruction exactly as libbpf does
- * (a call to helper 0xbad2310, so the verifier rejects it only if it is reached; both
- * slots of an ld_imm64), errors are poisoned too and reported with ok: false, and every
- * relocation has a CoreResult (same order as `relos`) naming what happened.
+ * against `target` (the running kernel's BTF, or a BTF given by the user). Does not
+ * throw for unsatisfiable or malformed relocations (only for arguments that are not
+ * instructions): unsatisfiable ones poison the instruction exactly as libbpf does (a
+ * call to helper 0xbad2310, so the verifier rejects it only if it is reached; both
+ * slots of an ld_imm64), errors libbpf would refuse the object for are poisoned too
+ * and reported with ok: false, and every relocation has a CoreResult (same order as
+ * `relos`) naming what happened. A loader should refuse the program when any result
+ * has ok: false, and name the poisoned results when the verifier reports a call to
+ * unknown#195896080.
  */
 export function applyCoreRelocations(
   insns: Uint8Array,
@@ -973,7 +977,7 @@ export function applyCoreRelocations(
   return { instructions: out, results };
 }
 
-/** "FieldByteOffset [11] struct task_struct '0:5' at #13: ..." lines for the results that are not plain successes. */
+/** One line per error or poisoned relocation ("insn #61: FieldByteOffset ...: ..."), for a loader's message. */
 export function formatCoreResults(results: readonly CoreResult[]): string {
   return results
     .filter((r) => !r.ok || r.poisoned)
