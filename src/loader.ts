@@ -17,6 +17,7 @@ import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
 import { kconfigLayout, kconfigValue, kernelSymbolAddress, ksymDeclaration } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
+import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
@@ -305,8 +306,24 @@ export class Ebpf implements Disposable {
     if (def.readOnly) map.freeze();
   }
 
+  readonly #coreCache = new Map<number, number[]>();
+
+  /** CO-RE: rewrites field offsets, sizes, existence, enum values... for the target kernel. */
+  #relocate(prog: ProgramSpec, settings: LoadSettings): { insns: Insns; poisoned: string } {
+    if (prog.coreRelos.length === 0) return { insns: new Insns(prog.instructions.slice()), poisoned: '' };
+    const local = this.spec.btf;
+    if (!local) throw new ProgramError('RelocationError', `program ${prog.name} has CO-RE relocations but the object has no BTF`, { program: prog.name });
+    const target = settings.btf ?? loadKernelBtf();
+    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: this.#coreCache });
+    const bad = results.filter((r) => !r.ok);
+    if (bad.length > 0) {
+      throw new ProgramError('RelocationError', `program ${prog.name}: CO-RE relocation failed:\n${formatCoreResults(bad)}`, { program: prog.name });
+    }
+    return { insns: new Insns(instructions), poisoned: formatCoreResults(results.filter((r) => r.poisoned)) };
+  }
+
   #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): Program {
-    const insns = new Insns(prog.instructions.slice());
+    const { insns, poisoned } = this.#relocate(prog, settings);
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
         this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
@@ -318,9 +335,6 @@ export class Ebpf implements Disposable {
       insns.setSrc(ref.insn, ref.kind === 'map' ? PseudoSrc.MapFd : PseudoSrc.MapValue);
       insns.setImm(ref.insn, map.fd);
       insns.setImm(ref.insn + 1, ref.kind === 'data' ? ref.offset : 0);
-    }
-    if (prog.coreRelos.length > 0) {
-      throw new ProgramError('RelocationError', `program ${prog.name} has ${prog.coreRelos.length} CO-RE relocations, which this loader does not apply yet`, { program: prog.name });
     }
     const withBtf = this.#btfFd >= 0 && lines !== undefined;
     const funcInfo = withBtf ? encodeFuncInfo(prog) : undefined;
@@ -367,7 +381,9 @@ export class Ebpf implements Disposable {
             cause: err,
           });
         }
-        throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}`, {
+        // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
+        const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';
+        throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}${why}`, {
           program: prog.name,
           verifierLog: log,
           cause: err,

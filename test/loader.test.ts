@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, MapData, MapError, MapType, ProgramError, u32, u64 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, u32, u64 } from '../src/index.js';
 import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
 import { kconfigLayout } from '../src/externs.js';
 
@@ -166,6 +166,43 @@ test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel
   const syscall = layout.offsets.get('CONFIG_BPF_SYSCALL');
   if (syscall) assert.equal(value.getUint8(syscall.offset), 1);
   assert.equal(typeof ebpf.program('kconfig').testRun({ data: packet }).returnValue, 'number');
+});
+
+test('CO-RE: core.o reads task_struct fields relocated to the running kernel (pid, tgid, comm)', () => {
+  using ebpf = Ebpf.load(obj('core.o'));
+  const ctx = new Uint8Array(24);
+  const run = ebpf.program('core_task_btf').testRun({ ctx });
+  assert.equal(run.returnValue, process.pid, 'returns the tgid');
+  const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+  const c = new DataView(ctx.buffer);
+  assert.equal(c.getUint32(0, true), process.pid, 'pid (this is the main thread)');
+  assert.equal(c.getUint32(4, true), process.pid, 'tgid');
+  assert.equal(new TextDecoder().decode(ctx.subarray(8, 8 + comm.length)), comm);
+  // The same through .bss, and facts the relocations computed from the kernel's BTF.
+  const bss = ebpf.map('.bss').lookup(new Uint8Array(4))!;
+  const b = new DataView(bss.buffer);
+  assert.equal(b.getUint32(0, true), process.pid);
+  assert.equal(new TextDecoder().decode(bss.subarray(56, 56 + comm.length)), comm);
+  const task = loadKernelBtf().byName('task_struct', 'struct')[0]!;
+  const facts = 216;
+  assert.equal(b.getUint32(facts + 0, true), 1, 'pid exists');
+  assert.equal(b.getUint32(facts + 4, true), 0, 'task_struct.state (before 5.14) does not');
+  assert.equal(b.getUint32(facts + 20, true), 16, 'sizeof(comm)');
+  assert.equal(b.getUint32(facts + 24, true), task.members.find((m) => m.name === 'pid')!.bitOffset / 8, 'offsetof(pid) in this kernel');
+  assert.equal(b.getUint32(facts + 28, true), task.size, 'sizeof(task_struct) in this kernel');
+  // The probe-read variant agrees.
+  assert.equal(ebpf.program('core_task_probe').testRun().returnValue, process.pid);
+});
+
+test('many.o: 25 programs of 13 types with a shared subprogram and CO-RE load and run', () => {
+  using ebpf = Ebpf.load(obj('many.o'));
+  assert.equal([...ebpf.programs()].length, 25);
+  assert.equal(ebpf.program('socket_0').testRun({ data: packet }).returnValue, 50);
+  assert.equal(ebpf.program('xdp_1').testRun({ data: packet }).returnValue, 2);
+  assert.equal(ebpf.program('syscall_0').testRun().returnValue, process.pid);
+  const counters = ArrayMap.tryFrom(ebpf.map('counters'), u64);
+  assert.equal(counters.get(0), 1n, 'the shared subprogram counted socket_0');
+  assert.equal(counters.get(9), 1n, 'and xdp_1');
 });
 
 test('no file descriptor leaked by this file', () => {
