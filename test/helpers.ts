@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, statfsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { MapError, sys } from '../src/index.js';
 
 /** Open descriptors of this process. */
@@ -106,4 +107,28 @@ export function le64(n: bigint): Uint8Array {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, n, true);
   return b;
+}
+
+/**
+ * Runs the module at `moduleUrl` in a worker thread with `data` as workerData and
+ * resolves with its first message; fails when it does not answer within `timeoutMs`
+ * (the test runner's own timeout cannot interrupt a synchronous infinite loop).
+ */
+export function runInWorker<T>(moduleUrl: URL, data: object, timeoutMs: number): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(moduleUrl, { workerData: data });
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`worker did not finish in ${timeoutMs} ms (a hang?)`));
+    }, timeoutMs);
+    worker.once('message', (m: T) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      resolvePromise(m);
+    });
+    worker.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }

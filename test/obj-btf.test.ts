@@ -16,6 +16,7 @@ import type { BtfKindName, BtfMember, BtfType, BtfTypeOf } from '../src/obj/btf.
 import { CoreReloKind, coreReloKindName, parseBtfExt } from '../src/obj/btf-ext.js';
 import type { BtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
+import { runInWorker } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
@@ -223,24 +224,6 @@ if (!isMainThread && (workerData as { fuzz?: string } | null)?.fuzz === 'btf') {
   defineTests();
 }
 
-function inWorker(data: object, timeoutMs: number): Promise<FuzzReport> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: data });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      reject(new Error(`fuzz worker did not finish in ${timeoutMs} ms (a hang?)`));
-    }, timeoutMs);
-    worker.once('message', (m: FuzzReport) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(m);
-    });
-    worker.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
 
 // ---- tests -----------------------------------------------------------------------------
 
@@ -771,7 +754,7 @@ function defineTests(): void {
   });
 
   test('truncations and random byte changes of .BTF / .BTF.ext give BtfError, never another error or a hang', async (t) => {
-    const report = await inWorker({ fuzz: 'btf', files: [LOADER, RELOCS], seed: 0xb7f, flips: 300 }, 180_000);
+    const report = await runInWorker<FuzzReport>(new URL(import.meta.url), { fuzz: 'btf', files: [LOADER, RELOCS], seed: 0xb7f, flips: 300 }, 180_000);
     t.diagnostic(`${report.cases} cases: ${JSON.stringify(report.outcomes)}, slowest ${report.maxMs.toFixed(1)} ms`);
     assert.deepEqual(report.failures, []);
     assert.ok(report.cases > 10000);

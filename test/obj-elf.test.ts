@@ -32,6 +32,7 @@ import {
 import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
+import { runInWorker } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
@@ -159,25 +160,6 @@ if (!isMainThread && (workerData as { fuzz?: string } | null)?.fuzz === 'elf') {
   defineTests();
 }
 
-/** Runs this module in a worker (fuzz mode), failing if it does not answer in time. */
-function inWorker(data: object, timeoutMs: number): Promise<FuzzReport> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: data });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      reject(new Error(`fuzz worker did not finish in ${timeoutMs} ms (a hang?)`));
-    }, timeoutMs);
-    worker.once('message', (m: FuzzReport) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(m);
-    });
-    worker.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
 
 /** A valid ELF header (64 bytes) for hand-made objects; no sections. */
 function header(patch: (v: DataView, b: Uint8Array) => void = () => {}): Uint8Array {
@@ -417,7 +399,7 @@ function defineTests(): void {
   });
 
   test('truncations and random byte changes give ParseError or BtfError, never another error or a hang', async (t) => {
-    const report = await inWorker({ fuzz: 'elf', file: LOADER, seed: 0x5eed, flips: 400 }, 120_000);
+    const report = await runInWorker<FuzzReport>(new URL(import.meta.url), { fuzz: 'elf', file: LOADER, seed: 0x5eed, flips: 400 }, 120_000);
     t.diagnostic(`${report.cases} cases: ${JSON.stringify(report.outcomes)}, slowest ${report.maxMs.toFixed(1)} ms`);
     assert.deepEqual(report.failures, []);
     assert.ok(report.cases > 500);
