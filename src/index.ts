@@ -33,4 +33,5 @@ export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
 export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
+export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';

@@ -10,6 +10,8 @@ import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
+import { programClasses } from './programs/kinds.js';
+import type { ProgramKind } from './programs/program-type.js';
 import { programTypeForSection, programTypeName } from './programs/program-type.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
@@ -77,7 +79,7 @@ export class EbpfLoader {
     return this;
   }
 
-  /** Leaves program `name` unloaded: call `ebpf.program(name).load()`... later. */
+  /** Leaves program `name` unloaded: `ebpf.program(name).load()` loads it later. */
   deferProgram(name: string): this {
     this.#deferred.add(name);
     return this;
@@ -191,8 +193,11 @@ export class Ebpf implements Disposable {
     for (const def of spec.maps.values()) this.#createMap(def, settings);
     this.#createKconfig();
     for (const prog of spec.programs.values()) {
-      if (settings.deferred.has(prog.name) || prog.kind === 'Unknown') continue;
-      this.#programs.set(prog.name, this.#loadProgram(prog, settings, lines));
+      if (prog.kind === 'Unknown') continue;
+      const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
+      const program = new Kind(prog, () => this.#loadProgram(prog, settings, lines));
+      this.#programs.set(prog.name, program);
+      if (!settings.deferred.has(prog.name)) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -322,7 +327,7 @@ export class Ebpf implements Disposable {
     return { insns: new Insns(instructions), poisoned: formatCoreResults(results.filter((r) => r.poisoned)) };
   }
 
-  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): Program {
+  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): number {
     const { insns, poisoned } = this.#relocate(prog, settings);
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
@@ -361,8 +366,7 @@ export class Ebpf implements Disposable {
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
       try {
-        const fd = progLoad({ ...attr, logBuf, logLevel: settings.logLevel || 1 });
-        return new Program(fd, prog.name, prog.kind, prog.type, prog.section);
+        return progLoad({ ...attr, logBuf, logLevel: settings.logLevel || 1 });
       } catch (err) {
         if (!(err instanceof SyscallError)) throw err;
         if (logSize === 0) {
@@ -483,8 +487,9 @@ export class Ebpf implements Disposable {
     if (!map) return;
     for (const { index, target } of def.contents) {
       // A tail-call slot of a program left unloaded (deferProgram) stays empty.
-      if (!this.#programs.has(target) && this.spec.programs.has(target)) continue;
-      const fd = this.#maps.get(target)?.fd ?? this.#programs.get(target)?.fd;
+      const program = this.#programs.get(target);
+      if (program && !program.loaded) continue;
+      const fd = this.#maps.get(target)?.fd ?? program?.fd;
       if (fd === undefined) throw new MapError('InvalidArgument', `map ${def.name}: slot ${index} refers to ${target}, which was not loaded`);
       const key = new Uint8Array(4);
       const value = new Uint8Array(4);

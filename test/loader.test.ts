@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, u32, u64 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, u32, u64, Xdp } from '../src/index.js';
 import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
 import { kconfigLayout } from '../src/externs.js';
 
@@ -203,6 +203,25 @@ test('many.o: 25 programs of 13 types with a shared subprogram and CO-RE load an
   const counters = ArrayMap.tryFrom(ebpf.map('counters'), u64);
   assert.equal(counters.get(0), 1n, 'the shared subprogram counted socket_0');
   assert.equal(counters.get(9), 1n, 'and xdp_1');
+});
+
+test('programs are typed by their section; a deferred program loads on demand', () => {
+  using ebpf = new EbpfLoader().deferProgram('xdp_1').load(obj('many.o'));
+  assert.ok(ebpf.program('xdp_0') instanceof Xdp);
+  assert.ok(ebpf.program('socket_0') instanceof SocketFilter);
+  assert.ok(ebpf.program('tc_0') instanceof SchedClassifier);
+  assert.ok(ebpf.program('raw_tp_0') instanceof RawTracePoint);
+  assert.ok(ebpf.program('syscall_0') instanceof Syscall);
+  const deferred = ebpf.program('xdp_1');
+  assert.equal(deferred.loaded, false);
+  assert.throws(() => deferred.fd, (e: unknown) => e instanceof ProgramError && e.kind === 'NotLoaded');
+  deferred.load();
+  assert.equal(deferred.loaded, true);
+  assert.equal(deferred.testRun({ data: packet }).returnValue, 2);
+  deferred.unload();
+  assert.throws(() => deferred.testRun({ data: packet }), (e: unknown) => e instanceof ProgramError && e.kind === 'NotLoaded');
+  deferred.load();
+  assert.equal(deferred.testRun({ data: packet }).returnValue, 2, 'loads again');
 });
 
 test('no file descriptor leaked by this file', () => {

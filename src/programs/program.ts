@@ -1,7 +1,7 @@
 // A loaded BPF program: owner of its fd, typed by the section it came from. The
 // per-type attach methods arrive with the programs milestone; loading, test runs and
 // pinning are common to all.
-import { PinError, ProgramError } from '../errors.js';
+import { ProgramError } from '../errors.js';
 import { pinFd } from '../pin.js';
 import { progTestRun } from '../sys/bpf.js';
 import { SyscallError } from '../sys/errors.js';
@@ -29,25 +29,72 @@ export interface TestRunResult {
   ctxOut?: Uint8Array;
 }
 
-export class Program extends FdOwner {
+/** The descriptor of a loaded program. */
+class ProgramFd extends FdOwner {
+  readonly #name: string;
+
+  constructor(fd: number, name: string) {
+    super(fd);
+    this.#name = name;
+  }
+
+  protected closedError(): Error {
+    return new ProgramError('NotLoaded', `program ${this.#name} is not loaded`, { program: this.#name });
+  }
+}
+
+/**
+ * A program of a loaded object. Ebpf.load loads it unless the loader was told to defer
+ * it; then `load()` does, later. Subclasses (Xdp, SchedClassifier, TracePoint, ...) are
+ * chosen by the section the program came from.
+ */
+export class Program implements Disposable {
   readonly name: string;
   /** The tsbpf kind of the section: 'Xdp', 'SocketFilter', 'SchedClassifier', ... */
   readonly kind: string;
   /** BPF_PROG_TYPE_* */
   readonly type: number;
   readonly section: string;
+  readonly #load: () => number;
+  #fd?: ProgramFd;
 
-  /** @internal the loader makes programs. */
-  constructor(fd: number, name: string, kind: string, type: number, section: string) {
-    super(fd);
-    this.name = name;
-    this.kind = kind;
-    this.type = type;
-    this.section = section;
+  /** @internal the loader makes programs; `load` performs BPF_PROG_LOAD and returns the fd. */
+  constructor(spec: { name: string; kind: string; type: number; section: string }, load: () => number) {
+    this.name = spec.name;
+    this.kind = spec.kind;
+    this.type = spec.type;
+    this.section = spec.section;
+    this.#load = load;
   }
 
-  protected closedError(): Error {
-    return new ProgramError('NotLoaded', `program ${this.name} is not loaded (closed)`, { program: this.name });
+  /** The program's fd; ProgramError 'NotLoaded' before load() or after unload(). */
+  get fd(): number {
+    if (!this.#fd) throw new ProgramError('NotLoaded', `program ${this.name} is not loaded`, { program: this.name });
+    return this.#fd.fd;
+  }
+
+  get loaded(): boolean {
+    return this.#fd !== undefined && !this.#fd.closed;
+  }
+
+  /** Loads the program (relocations, verifier). Loading a loaded program does nothing. */
+  load(): void {
+    if (this.loaded) return;
+    this.#fd = new ProgramFd(this.#load(), this.name);
+  }
+
+  /** Releases the program's fd (a pinned or attached program stays in the kernel). */
+  unload(): void {
+    this.#fd?.close();
+    this.#fd = undefined;
+  }
+
+  close(): void {
+    this.unload();
+  }
+
+  [Symbol.dispose](): void {
+    this.unload();
   }
 
   /** Pins the program at `path` on bpffs. Throws PinError. */
@@ -83,9 +130,8 @@ export class Program extends FdOwner {
     }
   }
 
-  override toString(): string {
+  toString(): string {
     return `${this.kind}(${this.name})`;
   }
 }
 
-export { PinError };
