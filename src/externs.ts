@@ -127,15 +127,23 @@ export function kernelSymbolAddress(name: string): bigint | undefined {
   return a === 0n ? undefined : a;
 }
 
-/** The extern's declaration in the object's '.ksyms' datasec: a function (kfunc) or a variable, typed or not. */
-export function ksymDeclaration(btf: Btf | undefined, name: string): { func: boolean; typeless: boolean } | undefined {
+export interface KsymDeclaration {
+  /** A kfunc (a FUNC), else a variable. */
+  func: boolean;
+  /** A variable declared `const void` (its address from kallsyms), else typed. */
+  typeless: boolean;
+}
+
+/** The externs declared in the object's '.ksyms' datasec (read before the BTF is sanitised for upload). */
+export function ksymDeclarations(btf: Btf | undefined): Map<string, KsymDeclaration> {
+  const out = new Map<string, KsymDeclaration>();
   const sec = btf?.byName('.ksyms', 'datasec')[0];
-  if (!btf || !sec || sec.kind !== 'datasec') return undefined;
+  if (!btf || !sec || sec.kind !== 'datasec') return out;
   for (const v of sec.vars) {
     const t = btf.type(v.type);
-    if ((t.kind === 'var' || t.kind === 'func') && t.name === name) {
-      return { func: t.kind === 'func', typeless: t.kind === 'var' && btf.resolve(t.type).kind === 'void' };
+    if (t.kind === 'var' || t.kind === 'func') {
+      out.set(t.name, { func: t.kind === 'func', typeless: t.kind === 'var' && btf.resolve(t.type).kind === 'void' });
     }
   }
-  return undefined;
+  return out;
 }

@@ -17,7 +17,7 @@ import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelSymbolAddress, ksymDeclaration } from './externs.js';
+import { kconfigLayout, kconfigValue, kernelSymbolAddress } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 
@@ -441,7 +441,7 @@ export class Ebpf implements Disposable {
       insns.setImm(i + 1, kc.offset);
       return;
     }
-    const decl = ksymDeclaration(this.spec.btf, name);
+    const decl = this.spec.ksyms.get(name);
     const missing = (why: string): void => {
       if (!weak) throw new ProgramError('UnresolvedExtern', `program ${prog.name}: ${why}`, { program: prog.name });
       if (call) {

@@ -224,6 +224,15 @@ test('programs are typed by their section; a deferred program loads on demand', 
   assert.equal(deferred.testRun({ data: packet }).returnValue, 2, 'loads again');
 });
 
+test('a verifier rejection names the C source lines and the unsatisfied CO-RE relocation', () => {
+  const loader = new EbpfLoader().deferProgram('poisoned_double').deferProgram('poisoned_kfunc');
+  const err = thrown(() => loader.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/errors-el.elf')));
+  assert.ok(err instanceof ProgramError && err.kind === 'LoadError', String(err));
+  assert.equal(err.program, 'poisoned_single');
+  assert.match(err.verifierLog!, /; return core_access\(ne\.non_exist\); @ errors\.c:20/, 'line info reached the kernel');
+  assert.match(err.message, /unsatisfied CO-RE relocations:\n.*nonexist\.non_exist/);
+});
+
 test('no file descriptor leaked by this file', () => {
   assert.equal(fdCount(), fdsAtStart);
 });

@@ -3,7 +3,8 @@
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
 import { programTypeForSection } from '../programs/program-type.js';
-import { Btf } from './btf.js';
+import { Btf, type BtfType } from './btf.js';
+import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
 import { ElfFile, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
@@ -116,6 +117,8 @@ export class ObjectSpec {
   readonly btfExt?: BtfExt;
   /** Names of undefined symbols the programs use (kconfig, ksym, kfuncs), with whether they are weak. */
   readonly externs = new Map<string, { weak: boolean }>();
+  /** The __ksym externs (kfuncs and kernel variables) the object declares. */
+  readonly ksyms: Map<string, KsymDeclaration> = new Map();
 
   readonly #elf: ElfFile;
   readonly #functions: Func[] = [];
@@ -134,6 +137,7 @@ export class ObjectSpec {
       // .BTF.ext names its strings by offsets into the original string table.
       const ext = elf.section('.BTF.ext');
       if (ext) this.btfExt = parseBtfExt(ext.data, raw);
+      this.ksyms = ksymDeclarations(raw);
       this.btf = ObjectSpec.#fixDatasecs(raw, elf);
     }
     this.#collectRelocations();
@@ -155,14 +159,53 @@ export class ObjectSpec {
   }
 
   /**
-   * clang leaves DATASEC sizes and variable offsets at zero (only a linker knows them);
-   * the kernel wants them right. Fill them in from the section headers and symbols, as
-   * libbpf does, and sort each datasec's variables by offset.
+   * Makes the object's BTF acceptable to the kernel, as libbpf does before uploading:
+   * - clang leaves DATASEC sizes and variable offsets at zero (only a linker knows
+   *   them): fill them in from the section headers and symbols, sorted by offset;
+   * - externs: the kernel refuses extern linkage, so extern VARs and FUNCs become
+   *   global; '.kconfig' gets the layout of the .kconfig map; '.ksyms' (kfuncs and ksym
+   *   variables, which live in no map) is emptied.
    */
   static #fixDatasecs(btf: Btf, elf: ElfFile): Btf {
+    const EXTERN = 2;
+    const GLOBAL = 1;
+    const kconfig = kconfigLayout(btf);
     let changed = false;
+    const extra: BtfType[] = [];
+    // The kernel wants every DATASEC entry to be a VAR and no DATASEC empty: .ksyms entries
+    // (kfuncs, ksym variables) all point at one dummy `int` variable, as libbpf does.
+    let dummyVar = 0;
+    const dummy = (): number => {
+      if (dummyVar) return dummyVar;
+      let intId = btf.types.findIndex((t) => t.kind === 'int' && t.size === 4 && t.name === 'int');
+      if (intId < 0) {
+        intId = btf.types.length + extra.length;
+        extra.push({ id: intId, kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 });
+      }
+      dummyVar = btf.types.length + extra.length;
+      extra.push({ id: dummyVar, kind: 'var', name: '__tsbpf_ksym', type: intId, linkage: 1 });
+      return dummyVar;
+    };
     const types = btf.types.map((t) => {
+      if ((t.kind === 'var' || t.kind === 'func') && t.linkage === EXTERN) {
+        changed = true;
+        return { ...t, linkage: GLOBAL };
+      }
       if (t.kind !== 'datasec') return t;
+      if (t.name === '.ksyms') {
+        changed = true;
+        const vars = t.vars.map((_, i) => ({ type: dummy(), offset: i * 4, size: 4 }));
+        return { ...t, size: vars.length * 4, vars };
+      }
+      if (t.name === '.kconfig') {
+        changed = true;
+        const vars = t.vars.map((v) => {
+          const variable = btf.type(v.type);
+          const place = variable.kind === 'var' ? kconfig.offsets.get(variable.name) : undefined;
+          return place ? { ...v, offset: place.offset, size: place.size } : v;
+        });
+        return { ...t, size: kconfig.size, vars };
+      }
       const section = elf.section(t.name);
       if (!section) return t;
       const vars = t.vars.map((v) => {
@@ -175,7 +218,7 @@ export class ObjectSpec {
       changed = true;
       return { ...t, size: section.size, vars };
     });
-    return changed ? Btf.fromTypes(types) : btf;
+    return changed ? Btf.fromTypes([...types, ...extra]) : btf;
   }
 
   // ---- relocations -------------------------------------------------------------------
