@@ -66,9 +66,15 @@ export function kernelConfig(): Map<string, string> {
   return config;
 }
 
+/** The running kernel's release as [major, minor, patch]. */
+export function kernelRelease(): [number, number, number] {
+  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  return [major, minor, patch];
+}
+
 /** LINUX_KERNEL_VERSION as the kernel encodes it: (major << 16) + (minor << 8) + min(patch, 255). */
 export function linuxKernelVersion(): number {
-  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const [major, minor, patch] = kernelRelease();
   return (major << 16) + (minor << 8) + Math.min(patch, 255);
 }
 

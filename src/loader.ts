@@ -17,7 +17,7 @@ import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelSymbolAddress } from './externs.js';
+import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 
@@ -185,6 +185,7 @@ export class Ebpf implements Disposable {
   // ---- loading -----------------------------------------------------------------------
 
   #load(settings: LoadSettings): void {
+    raiseMemlockIfCharged();
     const spec = this.spec;
     for (const [name, { mustExist }] of settings.globals) {
       if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
@@ -498,6 +499,22 @@ export class Ebpf implements Disposable {
       map.update(key, value);
     }
   }
+}
+
+let memlockChecked = false;
+
+/**
+ * Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (later ones to the memory
+ * cgroup): raise it there only, once per process. Without CAP_SYS_RESOURCE the raise
+ * fails and the load reports the kernel's EPERM itself.
+ */
+function raiseMemlockIfCharged(): void {
+  if (memlockChecked) return;
+  memlockChecked = true;
+  const [major, minor] = kernelRelease();
+  if (major > 5 || (major === 5 && minor >= 11)) return;
+  const RLIMIT_MEMLOCK = 8;
+  kernel.setrlimit(RLIMIT_MEMLOCK, -1, -1);
 }
 
 /** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */

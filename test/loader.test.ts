@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, u32, u64, Xdp } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, sys, u32, u64, Xdp } from '../src/index.js';
 import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
 import { kconfigLayout } from '../src/externs.js';
 
@@ -231,6 +231,17 @@ test('a verifier rejection names the C source lines and the unsatisfied CO-RE re
   assert.equal(err.program, 'poisoned_single');
   assert.match(err.verifierLog!, /; return core_access\(ne\.non_exist\); @ errors\.c:20/, 'line info reached the kernel');
   assert.match(err.message, /unsatisfied CO-RE relocations:\n.*nonexist\.non_exist/);
+});
+
+test('RLIMIT_MEMLOCK is left alone on a kernel that does not charge it (5.11+)', () => {
+  let calls = 0;
+  const restore = sys.replaceKernel({ setrlimit: () => (calls++, 0) });
+  try {
+    Ebpf.load(obj('globals.o')).close();
+  } finally {
+    restore();
+  }
+  assert.equal(calls, 0);
 });
 
 test('no file descriptor leaked by this file', () => {
