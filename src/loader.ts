@@ -511,10 +511,13 @@ let memlockChecked = false;
 function raiseMemlockIfCharged(): void {
   if (memlockChecked) return;
   memlockChecked = true;
-  const [major, minor] = kernelRelease();
-  if (major > 5 || (major === 5 && minor >= 11)) return;
   const RLIMIT_MEMLOCK = 8;
-  kernel.setrlimit(RLIMIT_MEMLOCK, -1, -1);
+  if (memlockCharged(kernelRelease())) kernel.setrlimit(RLIMIT_MEMLOCK, -1, -1);
+}
+
+/** Whether a kernel of this release charges BPF memory to RLIMIT_MEMLOCK (before 5.11). @internal */
+export function memlockCharged([major, minor]: readonly number[]): boolean {
+  return major < 5 || (major === 5 && minor < 11);
 }
 
 /** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
