@@ -16,6 +16,7 @@ export type MapErrorKind =
   | 'InvalidArgument'
   | 'CreateError'
   | 'Closed'
+  | 'NotSupported'
   | 'SyscallError';
 
 export interface MapErrorDetails {

@@ -258,7 +258,9 @@ export class Ebpf implements Disposable {
       this.#borrowed.add(replaced);
       return;
     }
-    if (def.type === MapType.StructOps) return; // struct_ops maps load with the programs milestone
+    if (def.type === MapType.StructOps) {
+      throw new MapError('NotSupported', `map ${def.name}: struct_ops maps (${def.structOps?.typeName ?? 'a kernel struct'}) are not supported by this loader yet`);
+    }
     const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
     if (pinPath && existsSync(pinPath)) {
       const pinned = MapData.fromPin(pinPath);

@@ -13,7 +13,7 @@
 //   non-weak ksym, kfuncs of a kernel module (module BTF not supported yet).
 // - typed_ksym_test: the kernel cannot resolve the typed ksym's address (ENOENT).
 // - constants-el: returns a .rodata constant the user must set first (tested below).
-// - struct_ops: struct_ops maps and programs are not loaded yet (ENOTSUPP).
+// - struct_ops (sched_ext, struct_ops-el): struct_ops maps are not supported yet (MapError NotSupported).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -41,7 +41,7 @@ const expected: Record<string, string | Record<string, string>> = {
   'examples/kprobe_percpu/bpf_bpfel.o': 'loads',  // maps and 1 program(s)
   'examples/kprobepin/bpf_bpfel.o': 'loads',  // maps and 1 program(s)
   'examples/ringbuffer/bpf_bpfel.o': 'loads',  // maps and 1 program(s)
-  'examples/sched_ext/bpf_bpfel.o': 'loads',  // maps and 0 program(s)
+  'examples/sched_ext/bpf_bpfel.o': { maps: 'MapError/NotSupported' },
   'examples/tcprtt/bpf_bpfel.o': { tcp_close: 'ProgramError/NotSupported/EPERM' },
   'examples/tcprtt_sockops/bpf_bpfel.o': 'loads',  // maps and 1 program(s)
   'examples/tcx/bpf_bpfel.o': 'loads',  // maps and 2 program(s)
@@ -76,7 +76,7 @@ const expected: Record<string, string | Record<string, string>> = {
   'testdata/map_spin_lock-el.elf': 'loads',  // maps and 0 program(s)
   'testdata/raw_tracepoint-el.elf': 'loads',  // maps and 1 program(s)
   'testdata/strings-el.elf': 'loads',  // maps and 1 program(s)
-  'testdata/struct_ops-el.elf': { test_1: 'ProgramError/LoadError/ENOTSUPP' },
+  'testdata/struct_ops-el.elf': { maps: 'MapError/NotSupported', test_1: 'MapError/NotSupported' },
   'testdata/subprog_reloc-el.elf': 'loads',  // maps and 1 program(s)
   'testdata/variables-el.elf': 'loads',  // maps and 8 program(s)
 };
