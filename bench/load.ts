@@ -62,6 +62,10 @@
 // returns EAGAIN when a signal is pending. libbpf retries a program load 5 times on
 // EAGAIN (sys_bpf_prog_load, PROG_LOAD_ATTEMPTS); tsbpf does not, so when the process
 // is being profiled this bench retries BPF_PROG_LOAD the same way through sys.replaceKernel.
+// A program whose verification takes longer than the sampling interval sees a pending
+// signal on every attempt: profile with --cpu-prof-interval 250 or more for the small
+// objects, 2000 or more for CO-RE objects whose first load includes the kernel BTF, e.g.
+//   node --cpu-prof --cpu-prof-interval 250 dist/bench/load.js --profile examples/tcx/bpf_bpfel.o
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
