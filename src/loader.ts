@@ -210,11 +210,13 @@ export class Ebpf implements Disposable {
     const strings = new Set<string>();
     for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
     const { bytes, offsetOf } = btf.marshalWithStrings(strings);
+    // Without a log first (the kernel formats a line per type into it); the log only
+    // matters when the upload fails, and then libbpf goes on without BTF too.
     try {
-      this.#btfFd = btfLoad(bytes, new Uint8Array(1 << 16));
+      this.#btfFd = btfLoad(bytes);
       return offsetOf;
     } catch (err) {
-      if (err instanceof SyscallError) return undefined; // libbpf goes on without BTF too
+      if (err instanceof SyscallError) return undefined;
       throw err;
     }
   }
@@ -366,6 +368,7 @@ export class Ebpf implements Disposable {
     };
     // First without a log (fast); on failure again with a log that grows until it fits.
     let logSize = settings.logLevel ? LOG_START : 0;
+    let eagain = 0;
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
       try {
@@ -380,6 +383,8 @@ export class Ebpf implements Disposable {
           logSize *= 4;
           continue;
         }
+        // The verifier gives up with EAGAIN when a signal is pending: try again, as libbpf does.
+        if (err.errno === Errno.EAGAIN && eagain++ < 5) continue;
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
         if (err.errno === Errno.EPERM && log.trim() === '') {
           // Refused before verification: the kernel does not allow this program type here.
