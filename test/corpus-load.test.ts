@@ -16,11 +16,11 @@
 // - struct_ops (sched_ext, struct_ops-el): struct_ops maps are not supported yet (MapError NotSupported).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EbpfLoader, ObjectSpec } from '../src/index.js';
-import { fdCount } from './helpers.js';
+import { corpusObjects, fdCount } from './helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = resolve(root, '../shared/corpus/cilium-ebpf');
@@ -81,15 +81,6 @@ const expected: Record<string, string | Record<string, string>> = {
   'testdata/variables-el.elf': 'loads',  // maps and 8 program(s)
 };
 
-function objects(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) objects(path, out);
-    else if (/\.(o|elf)$/.test(name)) out.push(path);
-  }
-  return out;
-}
-
 function outcome(path: string, programs: string[], only?: string): string {
   const loader = new EbpfLoader();
   for (const name of programs) if (name !== only) loader.deferProgram(name);
@@ -105,7 +96,7 @@ function outcome(path: string, programs: string[], only?: string): string {
 test('every corpus object: maps, then each program, load or fail with the listed typed error', () => {
   const before = fdCount();
   const got: Record<string, string | Record<string, string>> = {};
-  for (const path of objects(corpus)) {
+  for (const path of corpusObjects()) {
     const file = relative(corpus, path);
     let spec: ObjectSpec;
     try {

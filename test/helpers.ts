@@ -1,6 +1,8 @@
 // Shared test helpers.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync, statfsSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, statfsSync, statSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { MapError, sys } from '../src/index.js';
@@ -131,4 +133,24 @@ export function runInWorker<T>(moduleUrl: URL, data: object, timeoutMs: number):
       reject(err);
     });
   });
+}
+
+/** The repository root (tests run from dist/test/). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The compatibility corpus, beside the repository (shared/ in CI too). */
+export const corpusDir = resolve(repoRoot, '../shared/corpus/cilium-ebpf');
+
+/** Every BPF object of the corpus (*.elf, *.o), sorted. */
+export function corpusObjects(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.elf') || name.endsWith('.o')) out.push(p);
+    }
+  };
+  walk(corpusDir);
+  return out.sort();
 }

@@ -16,7 +16,7 @@ import type { BtfKindName, BtfMember, BtfType, BtfTypeOf } from '../src/obj/btf.
 import { CoreReloKind, coreReloKindName, parseBtfExt } from '../src/obj/btf-ext.js';
 import type { BtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
-import { runInWorker } from './helpers.js';
+import { corpusObjects, runInWorker } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
@@ -25,18 +25,6 @@ const RELOCS = path.join(corpus, 'btf/testdata/relocs-el.elf');
 const VMLINUX_GZ = path.join(corpus, 'btf/testdata/vmlinux.btf.gz');
 const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 
-function corpusObjects(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const p = path.join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.elf') || name.endsWith('.o')) out.push(p);
-    }
-  };
-  walk(corpus);
-  return out.sort();
-}
 
 interface Obj {
   elf: ElfFile;

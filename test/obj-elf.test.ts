@@ -32,25 +32,12 @@ import {
 import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
-import { runInWorker } from './helpers.js';
+import { corpusObjects, runInWorker } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
 
-/** Every BPF object of the corpus (*.elf, *.o), sorted. */
-function corpusObjects(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const p = path.join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.elf') || name.endsWith('.o')) out.push(p);
-    }
-  };
-  walk(corpus);
-  return out.sort();
-}
 
 /** mulberry32: a small seeded PRNG, so the fuzz cases are the same on every run. */
 function prng(seed: number): () => number {
