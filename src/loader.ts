@@ -12,7 +12,7 @@ import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
-import { programTypeForSection, programTypeName } from './programs/program-type.js';
+import { programTypeName } from './programs/program-type.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
@@ -406,7 +406,7 @@ export class Ebpf implements Disposable {
 
   /** Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel target by a vmlinux BTF id. */
   #attachBtfId(prog: ProgramSpec): number {
-    const target = programTypeForSection(prog.section)?.target;
+    const target = prog.target;
     if (!target || target.type !== 'btf' || prog.kind === 'Extension') return 0;
     if (target.module) {
       throw new ProgramError('NotSupported', `program ${prog.name}: attaching to kernel module ${target.module} needs module BTF, not supported yet`, { program: prog.name });

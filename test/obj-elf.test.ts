@@ -33,23 +33,12 @@ import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
 import { corpusObjects, runInWorker } from './helpers.js';
+import { newReport, prng, record, type FuzzReport } from './fuzz.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
 
-
-/** mulberry32: a small seeded PRNG, so the fuzz cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Everything a loader would do with an object's bytes, short of the kernel. */
 function fullParse(bytes: Uint8Array): void {
@@ -74,34 +63,13 @@ function fullParse(bytes: Uint8Array): void {
   if (ext) parseBtfExt(ext.data, btf);
 }
 
-interface FuzzReport {
-  cases: number;
-  outcomes: Record<string, number>;
-  failures: string[];
-  maxMs: number;
-}
-
 /** Truncations and random byte changes of `file`; runs in the worker. */
 function fuzzElf(file: string, seed: number, flips: number): FuzzReport {
   const original = new Uint8Array(readFileSync(file));
   const elf = ElfFile.parse(original);
-  const report: FuzzReport = { cases: 0, outcomes: {}, failures: [], maxMs: 0 };
+  const report = newReport();
   const run = (bytes: Uint8Array, label: string): void => {
-    report.cases++;
-    const t0 = performance.now();
-    let outcome = 'ok';
-    try {
-      fullParse(bytes);
-    } catch (err) {
-      if (err instanceof ParseError) outcome = 'ParseError';
-      else if (err instanceof BtfError) outcome = 'BtfError';
-      else {
-        outcome = 'other';
-        if (report.failures.length < 10) report.failures.push(`${label}: ${(err as Error)?.stack ?? String(err)}`);
-      }
-    }
-    report.maxMs = Math.max(report.maxMs, performance.now() - t0);
-    report.outcomes[outcome] = (report.outcomes[outcome] ?? 0) + 1;
+    record(report, label, () => fullParse(bytes));
   };
 
   // Truncations: every length of the header, every section boundary ±1, and a sweep.

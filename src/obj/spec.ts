@@ -2,7 +2,7 @@
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
-import { programTypeForSection } from '../programs/program-type.js';
+import { programTypeForSection, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
@@ -61,6 +61,8 @@ export interface ProgramSpec {
   kind: string;
   /** The section's part after the prefix: kprobe function, tracepoint 'category/name', ... */
   attachTarget?: string;
+  /** attachTarget parsed by the section's syntax (kprobe function, BTF name, ...). */
+  target?: AttachTarget;
   sleepable: boolean;
   license: string;
   kernelVersion: number;
@@ -634,6 +636,7 @@ export class ObjectSpec {
       expectedAttachType: match?.expectedAttachType ?? 0,
       kind: match?.kind ?? 'Unknown',
       attachTarget: match?.attachTarget,
+      target: match?.target,
       sleepable: match?.sleepable ?? false,
       license: this.license,
       kernelVersion: this.kernelVersion,
