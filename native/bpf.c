@@ -35,6 +35,8 @@ enum need {
   NEED_VALUES,     /* count (u32 at a) values */
   NEED_CURSOR,     /* a batch cursor: max(key_size, 4) */
   NEED_OUT_U32,    /* u32 at a, which must be nonzero when the pointer is set (0 means unbounded to the kernel) */
+  NEED_U64S,       /* u32 at a u64 values */
+  NEED_NEVER,      /* a pointer the addon does not pass (arrays of pointers): must stay zero */
 };
 
 struct ptr_rule {
@@ -109,7 +111,8 @@ static const struct cmd_rule rules[CMD_COUNT] = {
                         {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
   [MAP_DELETE_BATCH] = {true, false, 36, 4,
                         {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
-  /* LINK_CREATE's pointer words depend on the attach type: not yet described. */
+  /* LINK_CREATE's pointer words depend on the attach type: see link_create_rule. */
+  [LINK_CREATE] = NONE,
   [LINK_UPDATE] = NONE,
   [LINK_GET_FD_BY_ID] = NONE,
   [LINK_GET_NEXT_ID] = NONE,
@@ -121,6 +124,33 @@ static const struct cmd_rule rules[CMD_COUNT] = {
   /* stream_buf (stream_buf_len) */
   [PROG_STREAM_READ_BY_FD] = {true, false, -1, 1, {P(0, NEED_U32, 8, 0)}},
 };
+
+/* LINK_CREATE: attach_type (u32 at 8) picks the member of the attr union. */
+enum { TRACE_ITER = 28, TRACE_KPROBE_MULTI = 42, TRACE_UPROBE_MULTI = 48, TRACE_KPROBE_SESSION = 56,
+       TRACE_UPROBE_SESSION = 57, ATTACH_TYPE_MAX = 57 };
+/* iter_info (iter_info_len at 24) */
+static const struct cmd_rule link_iter = {true, false, -1, 1, {P(2, NEED_U32, 24, 0)}};
+/* kprobe_multi: syms (char ** : not passed), addrs and cookies (cnt at 20) */
+static const struct cmd_rule link_kprobe_multi = {true, false, -1, 3,
+                                                  {P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0)}};
+/* uprobe_multi: path, offsets, ref_ctr_offsets, cookies (cnt at 48) */
+static const struct cmd_rule link_uprobe_multi = {true, false, -1, 4,
+                                                  {P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0),
+                                                   P(5, NEED_U64S, 48, 0)}};
+static const struct cmd_rule no_pointers = NONE;
+
+/* The row for cmd, given the attr it will be called with; NULL when not describable. */
+static const struct cmd_rule *rule_for(int cmd, const uint64_t *attr) {
+  if (cmd != LINK_CREATE) return &rules[cmd];
+  uint32_t attach_type;
+  memcpy(&attach_type, (const uint8_t *)attr + 8, 4);
+  switch (attach_type) {
+    case TRACE_ITER: return &link_iter;
+    case TRACE_KPROBE_MULTI: case TRACE_KPROBE_SESSION: return &link_kprobe_multi;
+    case TRACE_UPROBE_MULTI: case TRACE_UPROBE_SESSION: return &link_uprobe_multi;
+    default: return attach_type <= ATTACH_TYPE_MAX ? &no_pointers : NULL;
+  }
+}
 
 /* Commands whose result is a new file descriptor. */
 static bool returns_fd(int cmd) {
@@ -246,8 +276,12 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
       *need = (uint64_t)u32_at(attr, r->a) * (r->b ? u32_at(attr, r->b) : 1);
       return true;
     case NEED_INSNS:
+    case NEED_U64S:
       *need = (uint64_t)u32_at(attr, r->a) * 8;
       return true;
+    case NEED_NEVER:
+      *why = "this pointer word is not supported by the addon";
+      return false;
     case NEED_OUT_U32:
       *need = u32_at(attr, r->a);
       if (*need == 0) {
@@ -272,9 +306,25 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
 /* Checks every pointer word of `cmd` against its rule, fills them in attr, makes the
  * call and copies the kernel's output back to attr_js (pointer words excepted).
  * bufs/lens hold the buffer of each word named by mask (NULL/0 for NULL). */
+/* Arrays bpf_prog_info points to, which OBJ_GET_INFO_BY_FD fills when given: map_ids
+ * (nr_map_ids u32s) and xlated_prog_insns (xlated_prog_len bytes). Their pointers are
+ * set by the addon from buffers JS passes after the info buffer, and cleared again
+ * before JS sees the info. */
+#define PROG_NESTED 2
+static const struct { uint16_t ptr_off, count_off, elem; } prog_nested[PROG_NESTED] = {{56, 52, 4}, {32, 20, 1}};
+
+struct nested {
+  void *buf[PROG_NESTED];
+  size_t len[PROG_NESTED];
+};
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
 static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t attr_len, uint8_t *attr_js, uint32_t mask,
-                                 void **bufs, size_t *lens) {
-  const struct cmd_rule *rule = &rules[cmd];
+                                 void **bufs, size_t *lens, const struct nested *nested) {
+  const struct cmd_rule *rule = rule_for(cmd, attr);
+  if (rule == NULL) THROW_RANGE(env, "this attach type is not described by the addon (a newer kernel ABI)");
   for (uint32_t word = 0; word < 32 && (mask >> word); word++) {
     if (!(mask & (1u << word))) continue;
     if ((word + 1) * 8 > attr_len) THROW_RANGE(env, "ptrMask names a word beyond attr");
@@ -311,8 +361,27 @@ static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t a
     attr[r->word] = (uint64_t)(uintptr_t)p;
   }
 
+  /* Nested arrays of a program's info: only for a bpf-prog fd and an info buffer that
+   * reaches the fields (the kernel reads no further than info_len). */
+  uint8_t *info = NULL;
+  if (nested && cmd == OBJ_GET_INFO_BY_FD && bufs[1] && (nested->buf[0] || nested->buf[1]) &&
+      fd_is_anon_inode((int)u32_at(attr, 0), "bpf-prog")) {
+    info = bufs[1];
+    uint32_t info_len = u32_at(attr, 4);
+    if (info_len > lens[1]) info_len = (uint32_t)lens[1];
+    for (int i = 0; i < PROG_NESTED; i++) {
+      if (!nested->buf[i]) continue;
+      if (prog_nested[i].ptr_off + 8u > info_len) THROW_RANGE(env, "info buffer too short for a nested array");
+      put_u32(info + prog_nested[i].count_off, (uint32_t)(nested->len[i] / prog_nested[i].elem));
+      put_u64(info + prog_nested[i].ptr_off, (uint64_t)(uintptr_t)nested->buf[i]);
+    }
+  }
+
   long r = syscall(__NR_bpf, cmd, attr, (unsigned int)attr_len);
   int err = r < 0 ? errno : 0;
+  if (info)
+    for (int i = 0; i < PROG_NESTED; i++)
+      if (nested->buf[i]) put_u64(info + prog_nested[i].ptr_off, 0);
   if (r >= 0 && returns_fd(cmd)) {
     map_meta_forget((int)r);
     /* MAP_CREATE: the sizes are in attr already. */
@@ -394,7 +463,16 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
     lens[word] = len;
     next++;
   }
-  return check_and_call(env, cmd, attr, attr_len, attr_js, mask, bufs, lens);
+  /* OBJ_GET_INFO_BY_FD: buffers after the info buffer are a program's nested arrays. */
+  struct nested nested = {{NULL}, {0}};
+  for (int i = 0; cmd == OBJ_GET_INFO_BY_FD && i < PROG_NESTED && next < argc; i++, next++) {
+    napi_valuetype t;
+    napi_typeof(env, argv[next], &t);
+    if (t == napi_undefined || t == napi_null) continue;
+    if (!arg_bytes(env, argv[next], &nested.buf[i], &nested.len[i], "nested info buffer")) return NULL;
+    if (nested.len[i] == 0) nested.buf[i] = NULL;
+  }
+  return check_and_call(env, cmd, attr, attr_len, attr_js, mask, bufs, lens, &nested);
 }
 
 /* bpfIo(cmd, io, attrLen, ptrMask) -> result | -errno
@@ -437,7 +515,7 @@ static napi_value js_bpf_io(napi_env env, napi_callback_info info) {
     bufs[word] = (uint8_t *)io + off;
     lens[word] = io_len - (size_t)off;
   }
-  return check_and_call(env, cmd, attr, attr_len, io, mask, bufs, lens);
+  return check_and_call(env, cmd, attr, attr_len, io, mask, bufs, lens, NULL);
 }
 
 napi_value bpf_init(napi_env env, napi_value exports) {

@@ -42,5 +42,6 @@ bool fd_is_anon_inode(int fd, const char *kind);
 napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);
 napi_value perf_init(napi_env env, napi_value exports);
+napi_value net_init(napi_env env, napi_value exports);
 
 #endif

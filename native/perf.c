@@ -1,12 +1,15 @@
-/* perf_event_open(attr, pid, cpu, groupFd, flags) -> fd | -errno */
+/* perf_event_open(attr, pid, cpu, groupFd, flags, name?) -> fd | -errno
+ *
+ * name: for the kprobe and uprobe PMUs, the function or path string that config1
+ * points to (the kernel only reads it); when given, its address replaces config1. */
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
 
 static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   void *attr_js;
   size_t attr_len;
   int64_t pid, cpu, group, flags;
@@ -24,6 +27,19 @@ static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
   if (!arg_int64(env, argv[4], 0, UINT32_MAX, &flags, "flags")) return NULL;
   memset(attr, 0, sizeof attr);
   memcpy(attr, attr_js, attr_len);
+  if (argc >= 6) {
+    napi_valuetype t;
+    napi_typeof(env, argv[5], &t);
+    if (t != napi_undefined && t != napi_null) {
+      void *name;
+      size_t name_len;
+      if (!arg_bytes(env, argv[5], &name, &name_len, "name")) return NULL;
+      if (name == NULL || memchr(name, 0, name_len) == NULL) THROW_RANGE(env, "name must be NUL-terminated");
+      if (attr_len < 64) THROW_RANGE(env, "attr too short for config1");
+      uint64_t p = (uint64_t)(uintptr_t)name;
+      memcpy(attr + 56, &p, 8); /* config1 */
+    }
+  }
   uint32_t size = (uint32_t)attr_len;
   memcpy(attr + 4, &size, 4); /* perf_event_attr.size sits at offset 4 */
   long r = syscall(__NR_perf_event_open, attr, (int)pid, (int)cpu, (int)group, (unsigned long)flags);

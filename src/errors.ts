@@ -153,7 +153,28 @@ export class BtfError extends Error {
   static override [Symbol.hasInstance] = brandCheck(btfBrand);
 }
 
-export type ProgramErrorKind = 'LoadError' | 'NotLoaded' | 'NotSupported' | 'UnknownSection' | 'UnresolvedExtern' | 'RelocationError' | 'SyscallError';
+export type ProgramErrorKind =
+  | 'LoadError'
+  | 'NotLoaded'
+  | 'NotSupported'
+  | 'UnknownSection'
+  | 'UnresolvedExtern'
+  | 'RelocationError'
+  | 'SyscallError'
+  /** attach: the program (or the hook, in a single-program mode) is attached already. */
+  | 'AlreadyAttached'
+  /** attach: the kernel refused; `call` and `errno` name the system call. */
+  | 'AttachError'
+  /** attach: no network interface by that name or index. */
+  | 'UnknownInterface'
+  /** attach: no such symbol in the ELF file (uprobes). */
+  | 'UnknownSymbol'
+  /** attach: no such kernel function in vmlinux BTF (fentry, fexit, lsm, ...). */
+  | 'UnknownKernelFunction'
+  /** attach: a tracepoint, cgroup, namespace or other target that does not exist. */
+  | 'UnknownTarget'
+  /** link operations on a link that is detached or closed. */
+  | 'NotAttached';
 
 const programBrand = Symbol.for('tsbpf.ProgramError');
 
@@ -170,11 +191,15 @@ export class ProgramError extends Error {
   readonly code?: string;
   declare readonly cause?: unknown;
 
-  constructor(kind: ProgramErrorKind, message: string, details: { program?: string; verifierLog?: string; cause?: unknown } = {}) {
+  /** NotSupported: the kernel feature that is missing ('BPF_LINK_TYPE_XDP', 'kprobes', ...). */
+  readonly feature?: string;
+
+  constructor(kind: ProgramErrorKind, message: string, details: { program?: string; verifierLog?: string; feature?: string; cause?: unknown } = {}) {
     super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.kind = kind;
     this.program = details.program;
     this.verifierLog = details.verifierLog;
+    this.feature = details.feature;
     const c = details.cause;
     if (c instanceof SyscallError) {
       this.call = c.call;

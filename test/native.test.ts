@@ -70,7 +70,7 @@ function survives(what: string, fn: () => unknown): unknown {
     return err;
   }
   assert.ok(
-    typeof result === 'number' || Array.isArray(result) || result instanceof ArrayBuffer,
+    typeof result === 'number' || typeof result === 'string' || result === undefined || Array.isArray(result) || result instanceof ArrayBuffer,
     `${what}: returned ${String(result)}`,
   );
   return result;
@@ -337,12 +337,90 @@ suite('close, ioctl, setrlimit, getrlimit, perf_event_open', () => {
     const big = new Uint8Array(512).fill(0xff);
     big.set(cpuClockAttr().subarray(0, 128));
     assert.equal(k.perf_event_open(big, 0, -1, -1, 0), -Errno.E2BIG);
-    for (let pos = 0; pos < 5; pos++) {
+    throwsRange(() => k.perf_event_open(cpuClockAttr(), 0, -1, -1, 0, new Uint8Array([0x61])), 'name without NUL');
+    throwsType(() => k.perf_event_open(cpuClockAttr(), 0, -1, -1, 0, 'name' as never));
+    throwsRange(() => k.perf_event_open(cpuClockAttr().subarray(0, 56), 0, -1, -1, 0, new Uint8Array(1)), 'attr too short for config1');
+    for (let pos = 0; pos < 6; pos++) {
       for (const [name, v] of weirdValues()) {
-        const args: unknown[] = [cpuClockAttr(), 0, -1, -1, 0];
+        const args: unknown[] = [cpuClockAttr(), 0, -1, -1, 0, undefined];
         args[pos] = v;
         const r = survives(`perf_event_open arg ${pos} = ${name}`, () => (k.perf_event_open as Function)(...args));
         if (typeof r === 'number' && r >= 0) k.close(r);
+      }
+    }
+    assert.equal(fdCount(), before);
+  });
+});
+
+suite('socket, bind, send, recv, setsockopt, getsockopt, ifNameToIndex', () => {
+  const AF_NETLINK = 16, SOCK_RAW = 3, NETLINK_ROUTE = 0, SOL_SOCKET = 1, SO_RCVBUF = 8;
+
+  test('a netlink round trip: RTM_GETLINK of lo answers with its index', () => {
+    const fd = k.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    assert.ok(fd >= 0);
+    try {
+      assert.equal(k.bind(fd, new Uint8Array(12).fill(0).map((_, i) => (i === 0 ? AF_NETLINK : 0))), 0);
+      assert.equal(k.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1 << 16), 0);
+      const out = new Uint8Array(4);
+      assert.equal(k.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, out), 4);
+      assert.ok(new DataView(out.buffer).getInt32(0, true) >= 1 << 16);
+      // nlmsghdr + ifinfomsg{ifindex = 1}
+      const msg = new Uint8Array(32);
+      const v = new DataView(msg.buffer);
+      v.setUint32(0, 32, true);
+      v.setUint16(4, 18, true); // RTM_GETLINK
+      v.setUint16(6, 1, true); // NLM_F_REQUEST
+      v.setUint32(8, 7, true);
+      v.setInt32(20, 1, true);
+      assert.equal(k.send(fd, msg, 0), 32);
+      const reply = new Uint8Array(8192);
+      const n = k.recv(fd, reply, 0);
+      assert.ok(n > 32);
+      const r = new DataView(reply.buffer);
+      assert.equal(r.getUint16(4, true), 16, 'RTM_NEWLINK');
+      assert.equal(r.getUint32(8, true), 7, 'our sequence number');
+      assert.equal(r.getInt32(20, true), 1, 'ifindex of lo');
+    } finally {
+      k.close(fd);
+    }
+  });
+
+  test('interface names', () => {
+    assert.equal(k.ifNameToIndex('lo'), 1);
+    assert.equal(k.ifIndexToName(1), 'lo');
+    assert.equal(k.ifNameToIndex('no-such-if'), 0);
+    assert.equal(k.ifNameToIndex('x'.repeat(100)), 0);
+    assert.equal(k.ifIndexToName(0x7ffffff0), undefined);
+    throwsType(() => k.ifNameToIndex(1 as never));
+  });
+
+  test('bad arguments throw; bad fds come back as -errno; nothing crashes', () => {
+    assert.equal(k.send(0x7ffffff0, new Uint8Array(1), 0), -Errno.EBADF);
+    assert.equal(k.recv(0x7ffffff0, new Uint8Array(1), 0), -Errno.EBADF);
+    assert.equal(k.setsockopt(0x7ffffff0, 1, 1, 0), -Errno.EBADF);
+    assert.ok(k.socket(63, SOCK_RAW, 0) < 0);
+    throwsRange(() => k.bind(0, new Uint8Array(0)));
+    throwsRange(() => k.bind(0, new Uint8Array(129)));
+    const before = fdCount();
+    const calls: [keyof typeof k, unknown[]][] = [
+      ['socket', [AF_NETLINK, SOCK_RAW, NETLINK_ROUTE]],
+      ['bind', [0x7ffffff0, new Uint8Array(12)]],
+      ['send', [0x7ffffff0, new Uint8Array(4), 0]],
+      ['recv', [0x7ffffff0, new Uint8Array(4), 0]],
+      ['setsockopt', [0x7ffffff0, 1, 1, new Uint8Array(4)]],
+      ['getsockopt', [0x7ffffff0, 1, 1, new Uint8Array(4)]],
+      ['ifNameToIndex', ['lo']],
+      ['ifIndexToName', [1]],
+    ];
+    for (const [fn, baseline] of calls) {
+      throwsType(() => (k[fn] as Function)());
+      for (let pos = 0; pos < baseline.length; pos++) {
+        for (const [name, v] of weirdValues()) {
+          const args = [...baseline];
+          args[pos] = v;
+          const r = survives(`${fn} arg ${pos} = ${name}`, () => (k[fn] as Function)(...args));
+          if (fn === 'socket' && typeof r === 'number' && r >= 0) k.close(r);
+        }
       }
     }
     assert.equal(fdCount(), before);
@@ -654,8 +732,69 @@ suite('bpf: buffer sizes the kernel will use are checked', () => {
     new DataView(attr.buffer).setUint32(8, 0x1000, true);
     throwsRange(() => k.bpf(Cmd.MapLookupElem, attr, 0));
     throwsRange(() => k.bpf(Cmd.MapLookupElem, new Uint8Array(32), sys.ptrWords(24), new Uint8Array(8)), 'flags is not a pointer');
-    throwsRange(() => k.bpf(Cmd.LinkCreate, new Uint8Array(64)), 'LINK_CREATE is not described yet');
     assert.equal(k.bpf(200, new Uint8Array(8)), -Errno.EINVAL);
+  });
+
+  test('LINK_CREATE: the attach type picks the pointer words and their lengths', () => {
+    const attr = new Uint8Array(64);
+    const v = new DataView(attr.buffer);
+    v.setUint32(8, 99, true); // an attach type newer than the addon knows
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr), 'undescribed attach type');
+    v.setUint32(8, 37, true); // BPF_XDP: no pointers at all
+    v.setUint32(16, 0x1000, true);
+    assert.ok(k.bpf(Cmd.LinkCreate, attr) < 0, 'a number in a non-pointer word is passed as is');
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16), new Uint8Array(8)), 'XDP has no pointer words');
+    attr.fill(0);
+    v.setUint32(8, 28, true); // BPF_TRACE_ITER: iter_info of iter_info_len bytes
+    v.setUint32(24, 16, true);
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16), new Uint8Array(8)), 'iter_info shorter than its length');
+    assert.ok(k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16), new Uint8Array(16)) < 0);
+    attr.fill(0);
+    v.setUint32(8, 42, true); // BPF_TRACE_KPROBE_MULTI: syms (an array of pointers) is never passed
+    v.setUint32(20, 2, true);
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(24), new Uint8Array(16)), 'syms');
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(32), new Uint8Array(15)), 'addrs shorter than cnt u64s');
+    attr.fill(0);
+    v.setUint32(8, 48, true); // BPF_TRACE_UPROBE_MULTI: path, then cnt u64s each
+    v.setUint32(48, 3, true);
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16, 24), new Uint8Array([0x2f]), new Uint8Array(24)), 'path without NUL');
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16, 24), sys.cString('/bin/true'), new Uint8Array(16)), 'offsets too short');
+    v.setBigUint64(40, 0x1000n, true);
+    throwsRange(() => k.bpf(Cmd.LinkCreate, attr, sys.ptrWords(16, 24), sys.cString('/bin/true'), new Uint8Array(24)), 'cookies word not named');
+  });
+
+  test('OBJ_GET_INFO_BY_FD fills a program\'s nested arrays only through the addon', () => {
+    const insns = new Uint8Array(16);
+    insns.set([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95]); // r0 = 2; exit
+    const load = new Uint8Array(144);
+    const lv = new DataView(load.buffer);
+    lv.setUint32(0, 1, true); // socket filter
+    lv.setUint32(4, 2, true);
+    const fd = k.bpf(Cmd.ProgLoad, load, sys.ptrWords(8, 16), insns, sys.cString('GPL'));
+    assert.ok(fd > 0);
+    try {
+      const info = new Uint8Array(232);
+      const attr = new Uint8Array(16);
+      new DataView(attr.buffer).setUint32(0, fd, true);
+      new DataView(attr.buffer).setUint32(4, info.length, true);
+      const xlated = new Uint8Array(64);
+      assert.equal(k.bpf(Cmd.ObjGetInfoByFd, attr, sys.ptrWords(8), info, null, xlated), 0);
+      const iv = new DataView(info.buffer);
+      assert.equal(iv.getUint32(20, true), 16, 'xlated_prog_len');
+      assert.deepEqual([...xlated.subarray(0, 16)], [...insns], 'the translated program came back');
+      assert.equal(iv.getBigUint64(32, true), 0n, 'the nested pointer is cleared before JS sees the info');
+      throwsRange(() => k.bpf(Cmd.ObjGetInfoByFd, new Uint8Array([...attr.subarray(0, 4), 36, 0, 0, 0, ...attr.subarray(8)]), sys.ptrWords(8), info, null, xlated), 'info_len too short to reach the nested field');
+      // A map fd: nested buffers are ignored (a map's info has no such fields).
+      const mfd = k.bpf(Cmd.MapCreate, new Uint8Array([2, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0]));
+      new DataView(attr.buffer).setUint32(0, mfd, true);
+      new DataView(attr.buffer).setUint32(4, 88, true);
+      const junk = new Uint8Array(8).fill(0xaa);
+      assert.equal(k.bpf(Cmd.ObjGetInfoByFd, attr, sys.ptrWords(8), new Uint8Array(88), junk, junk), 0);
+      assert.ok(junk.every((b) => b === 0xaa));
+      k.close(mfd);
+    } finally {
+      k.close(fd);
+    }
   });
 });
 

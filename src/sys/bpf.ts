@@ -358,10 +358,16 @@ export function progGetNextId(start: number): number | undefined {
 
 const infoAttr = new Attr(16);
 
-/** BPF_OBJ_GET_INFO_BY_FD: fills `info` (struct bpf_{map,prog,link,btf}_info); returns the length the kernel wrote. */
-export function objGetInfoByFd(fd: number, info: Uint8Array): number {
+/**
+ * BPF_OBJ_GET_INFO_BY_FD: fills `info` (struct bpf_{map,prog,link,btf}_info); returns the
+ * length the kernel wrote. For a program, `mapIds` and `xlated` receive its map ids and
+ * translated instructions (their counts land in info's nr_map_ids / xlated_prog_len).
+ */
+export function objGetInfoByFd(fd: number, info: Uint8Array, mapIds?: Uint32Array, xlated?: Uint8Array): number {
   infoAttr.reset().u32(0, fd).u32(4, info.length);
-  const r = kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info);
+  const r = mapIds || xlated
+    ? kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info, mapIds ?? null, xlated ?? null)
+    : kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info);
   if (r !== 0) fail('bpf_obj_get_info_by_fd', r);
   return infoAttr.getU32(4);
 }

@@ -6,3 +6,5 @@ export { kernel, replaceKernel } from './native.js';
 export type { Kernel } from './native.js';
 export { FdOwner } from './fd.js';
 export { possibleCpus } from './cpus.js';
+export * from './link.js';
+export * from './socket.js';

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 /** The raw native surface (native/*.c). Arguments are validated there too. */
 export interface Kernel {
   /** bpf(2). Bit i of ptrMask marks the 8-byte word i of attr as a pointer to the next buffer argument. */
-  bpf(cmd: number, attr: Uint8Array, ptrMask?: number, ...buffers: (Uint8Array | null | undefined)[]): number;
+  bpf(cmd: number, attr: Uint8Array, ptrMask?: number, ...buffers: (Uint8Array | Uint32Array | null | undefined)[]): number;
   /**
    * bpf(2) with attr and buffers in one `io` block: attr is its first attrLen bytes, and
    * the words named by ptrMask hold offsets into io (0 for NULL). The hot-path form.
@@ -17,7 +17,19 @@ export interface Kernel {
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
   munmap(buffer: ArrayBuffer): number;
-  perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** name: the kprobe function or uprobe path whose address the kernel reads from config1. */
+  perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number, name?: Uint8Array): number;
+  /** Sockets (always SOCK_CLOEXEC): netlink for XDP/tc, socket options for socket filters. */
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, sockaddr: Uint8Array): number;
+  send(fd: number, buffer: Uint8Array, flags: number): number;
+  recv(fd: number, buffer: Uint8Array, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): number;
+  /** Returns the length written into buffer. */
+  getsockopt(fd: number, level: number, name: number, buffer: Uint8Array): number;
+  /** 0 when there is no such interface. */
+  ifNameToIndex(name: string): number;
+  ifIndexToName(index: number): string | undefined;
   setrlimit(resource: number, cur: number, max: number): number;
   getrlimit(resource: number): [number, number] | number;
 }
