@@ -174,7 +174,9 @@ export type ProgramErrorKind =
   /** attach: a tracepoint, cgroup, namespace or other target that does not exist. */
   | 'UnknownTarget'
   /** link operations on a link that is detached or closed. */
-  | 'NotAttached';
+  | 'NotAttached'
+  /** Xdp.fromPin / fromId and the like: the program is of another type. */
+  | 'InvalidProgramType';
 
 const programBrand = Symbol.for('tsbpf.ProgramError');
 

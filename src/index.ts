@@ -35,3 +35,9 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// Introspection, statistics and program info (intro)
+export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
+export type { StatsType } from './info.js';
+export type { ProgramInfo } from './programs/program-info.js';
+export type { ProgramClass } from './programs/program.js';
+export { defaultKinds, defaultProgramKind, programTypesOfKind } from './programs/program-type.js';

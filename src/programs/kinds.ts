@@ -1,6 +1,6 @@
 // The class of each program kind (the table the loader uses to type programs by section).
 import type { ProgramKind } from './program-type.js';
-import { Program } from './program.js';
+import { Program, setProgramClasses } from './program.js';
 import { SocketFilter } from './socket-filter.js';
 import { SkReuseport } from './sk-reuseport.js';
 import { KProbe } from './kprobe.js';
@@ -86,5 +86,8 @@ export const programClasses: Record<ProgramKind, typeof Program> = {
   SkLookup,
   Netfilter,
 };
+
+// Program.fromPin / fromId choose the class by program type from this table.
+setProgramClasses(programClasses);
 
 export { SocketFilter, SkReuseport, KProbe, UProbe, KProbeMulti, UProbeMulti, Usdt, SchedClassifier, SchedAct, TracePoint, RawTracePoint, RawTracePointWritable, BtfTracePoint, FEntry, FExit, FModRet, Extension, Lsm, LsmCgroup, Iter, Syscall, Xdp, PerfEvent, LwtIn, LwtOut, LwtXmit, LwtSeg6local, SockOps, SkSkb, SkMsg, LircMode2, FlowDissector, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSysctl, CgroupSockopt, CgroupDevice, StructOps, SkLookup, Netfilter };

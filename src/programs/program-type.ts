@@ -387,6 +387,57 @@ export const sectionDefs: readonly SectionDef[] = Object.freeze([
   row('netfilter', P.Netfilter, A.Netfilter, 'Netfilter'),
 ]);
 
+/**
+ * The class a program of each type gets when nothing but its type is known (a program
+ * opened by pin or id: the kernel records no section). Where one type has several kinds
+ * (kprobe/uprobe, fentry/fexit/fmod_ret/tp_btf/iter) this is the first; ask for another
+ * with that class's fromPin / fromId.
+ */
+export const defaultKinds: Readonly<Record<Exclude<ProgramType, 0>, ProgramKind>> = Object.freeze({
+  [P.SocketFilter]: 'SocketFilter',
+  [P.Kprobe]: 'KProbe',
+  [P.SchedCls]: 'SchedClassifier',
+  [P.SchedAct]: 'SchedAct',
+  [P.Tracepoint]: 'TracePoint',
+  [P.Xdp]: 'Xdp',
+  [P.PerfEvent]: 'PerfEvent',
+  [P.CgroupSkb]: 'CgroupSkb',
+  [P.CgroupSock]: 'CgroupSock',
+  [P.LwtIn]: 'LwtIn',
+  [P.LwtOut]: 'LwtOut',
+  [P.LwtXmit]: 'LwtXmit',
+  [P.SockOps]: 'SockOps',
+  [P.SkSkb]: 'SkSkb',
+  [P.CgroupDevice]: 'CgroupDevice',
+  [P.SkMsg]: 'SkMsg',
+  [P.RawTracepoint]: 'RawTracePoint',
+  [P.CgroupSockAddr]: 'CgroupSockAddr',
+  [P.LwtSeg6local]: 'LwtSeg6local',
+  [P.LircMode2]: 'LircMode2',
+  [P.SkReuseport]: 'SkReuseport',
+  [P.FlowDissector]: 'FlowDissector',
+  [P.CgroupSysctl]: 'CgroupSysctl',
+  [P.RawTracepointWritable]: 'RawTracePointWritable',
+  [P.CgroupSockopt]: 'CgroupSockopt',
+  [P.Tracing]: 'FEntry',
+  [P.StructOps]: 'StructOps',
+  [P.Ext]: 'Extension',
+  [P.Lsm]: 'Lsm',
+  [P.SkLookup]: 'SkLookup',
+  [P.Syscall]: 'Syscall',
+  [P.Netfilter]: 'Netfilter',
+});
+
+/** The default kind of a program type (defaultKinds); undefined for a type this library does not know. */
+export function defaultProgramKind(type: number): ProgramKind | undefined {
+  return (defaultKinds as Record<number, ProgramKind | undefined>)[type];
+}
+
+/** The program types a kind's sections load as (from the section table; Usdt: Kprobe, LsmCgroup: Lsm, ...). */
+export function programTypesOfKind(kind: ProgramKind): number[] {
+  return [...new Set(sectionDefs.filter((d) => d.kind === kind).map((d) => d.progType))];
+}
+
 /** An attach target read from the section name, as libbpf's attach handlers read it. */
 export type AttachTarget =
   /** kprobe/<function>[+<offset>], kretprobe/<function> */

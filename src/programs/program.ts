@@ -2,11 +2,13 @@
 // per-type attach methods arrive with the programs milestone; loading, test runs and
 // pinning are common to all.
 import { ProgramError } from '../errors.js';
-import { pinFd } from '../pin.js';
-import { progTestRun } from '../sys/bpf.js';
-import { SyscallError } from '../sys/errors.js';
+import { openPinned, pinFd } from '../pin.js';
+import { progGetFdById, progTestRun } from '../sys/bpf.js';
+import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
-import { programTypeName } from './program-type.js';
+import { kernel } from '../sys/native.js';
+import { programInfoByFd, type ProgramInfo } from './program-info.js';
+import { defaultProgramKind, ProgramType, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
 
 export interface TestRunOptions {
   /** Packet data for networking programs. */
@@ -102,16 +104,33 @@ export class Program implements Disposable {
     pinFd(this.fd, path);
   }
 
-  /** Runs the program once or `repeat` times in the kernel (BPF_PROG_TEST_RUN). */
+  /** The kernel's record of the program: id, tag, map ids, run statistics, ... (BPF_OBJ_GET_INFO_BY_FD). */
+  info(): ProgramInfo {
+    return programInfoByFd(this.fd);
+  }
+
+  /**
+   * Runs the program once or `repeat` times in the kernel (BPF_PROG_TEST_RUN). Program
+   * types the kernel cannot test-run (kprobe, tracepoint, perf_event, cgroup/sock, ...)
+   * raise ProgramError 'NotSupported' with feature `test run of BPF_PROG_TYPE_...`.
+   */
   testRun(options: TestRunOptions = {}): TestRunResult {
     const dataOut = options.dataOut ?? (options.data ? new Uint8Array(options.data.length + 256) : undefined);
+    // A syscall program reads and writes its ctx in place (the kernel copies it back
+    // to ctx_in and refuses ctx_out): run it on a copy and return that as ctxOut.
+    const inPlace = this.type === ProgramType.Syscall && options.ctx !== undefined;
+    const ctxIn = inPlace ? (options.ctxOut ?? new Uint8Array(options.ctx!.length)) : options.ctx;
+    if (inPlace) {
+      if (ctxIn!.length < options.ctx!.length) throw new RangeError('ctxOut is shorter than ctx');
+      ctxIn!.set(options.ctx!);
+    }
     try {
       const r = progTestRun({
         progFd: this.fd,
         dataIn: options.data,
         dataOut,
-        ctxIn: options.ctx,
-        ctxOut: options.ctxOut,
+        ctxIn: inPlace ? ctxIn!.subarray(0, options.ctx!.length) : ctxIn,
+        ctxOut: inPlace ? undefined : options.ctxOut,
         repeat: options.repeat,
         flags: options.flags,
         cpu: options.cpu,
@@ -120,14 +139,52 @@ export class Program implements Disposable {
         returnValue: r.retval,
         duration: r.duration,
         dataOut: dataOut?.subarray(0, r.dataSizeOut),
-        ctxOut: options.ctxOut?.subarray(0, r.ctxSizeOut),
+        ctxOut: inPlace ? ctxIn!.subarray(0, options.ctx!.length) : options.ctxOut?.subarray(0, r.ctxSizeOut),
       };
     } catch (err) {
-      if (err instanceof SyscallError) {
-        throw new ProgramError('SyscallError', `test run of ${this.name} (${programTypeName(this.type)}): ${err.message}`, { program: this.name, cause: err });
-      }
-      throw err;
+      throw this.#testRunError(err);
     }
+  }
+
+  #what(): string {
+    return `${this.name} (${programTypeName(this.type)})`;
+  }
+
+  #testRunError(err: unknown): unknown {
+    if (!(err instanceof SyscallError)) return err;
+    if (err.errno === ENOTSUPP || err.errno === Errno.EOPNOTSUPP) {
+      const feature = `test run of ${programTypeName(this.type)}`;
+      return new ProgramError('NotSupported', `${this.#what()}: the kernel cannot test-run this program type (${feature}: ${err.code})`, { program: this.name, feature, cause: err });
+    }
+    const input = err.errno === Errno.EINVAL ? testRunInput(this.type) : undefined;
+    const hint = input ? ` (this program type takes ${input})` : '';
+    return new ProgramError('SyscallError', `test run of ${this.#what()}: ${err.message}${hint}`, { program: this.name, cause: err });
+  }
+
+  /**
+   * Opens the program pinned at `path` (BPF_OBJ_GET). `Program.fromPin` returns an
+   * instance of the class for its program type (Xdp, SocketFilter, ...; tracing
+   * programs, whose kind the kernel does not record, as FEntry); `Xdp.fromPin(path)`
+   * and the like return that class and refuse a program of another type
+   * (ProgramError 'InvalidProgramType'). The object owns the new fd; `unload()` closes
+   * it and `load()` opens the pin again.
+   */
+  static fromPin<T extends Program>(this: ProgramClass<T>, path: string): T {
+    return adopt(this, () => openPinned(path), `pinned at ${path}`);
+  }
+
+  /** Opens the loaded program with kernel id `id` (BPF_PROG_GET_FD_BY_ID), as fromPin does. */
+  static fromId<T extends Program>(this: ProgramClass<T>, id: number): T {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new RangeError(`invalid program id ${String(id)}`);
+    return adopt(this, () => {
+      try {
+        return progGetFdById(id);
+      } catch (err) {
+        if (!(err instanceof SyscallError)) throw err;
+        const kind = err.errno === Errno.ENOENT ? 'UnknownTarget' : 'SyscallError';
+        throw new ProgramError(kind, `program id ${id}: ${err.message}`, { cause: err });
+      }
+    }, `id ${id}`);
   }
 
   toString(): string {
@@ -135,3 +192,89 @@ export class Program implements Disposable {
   }
 }
 
+
+/** The kernel's ENOTSUPP (524), which it returns for program types without a test run. */
+const ENOTSUPP = 524;
+
+/** What BPF_PROG_TEST_RUN accepts per program type, for the message of an EINVAL. */
+function testRunInput(type: number): string | undefined {
+  switch (type) {
+    case ProgramType.RawTracepoint:
+      return 'ctx only (the tracepoint arguments as u64s): no data, no ctxOut, repeat 0';
+    case ProgramType.Syscall:
+      return 'ctx only (at most 65535 bytes): no data, repeat 0';
+    case ProgramType.SkLookup:
+      return 'ctx only (struct bpf_sk_lookup: family AF_INET/AF_INET6, protocol TCP/UDP, sk and ingress_ifindex 0): no data';
+    case ProgramType.FlowDissector:
+      return 'data (an Ethernet frame, at least 14 bytes); ctx/ctxOut are struct bpf_flow_keys and dataOut receives the keys';
+    case ProgramType.SocketFilter:
+    case ProgramType.SchedCls:
+    case ProgramType.SchedAct:
+    case ProgramType.CgroupSkb:
+    case ProgramType.LwtIn:
+    case ProgramType.LwtOut:
+    case ProgramType.LwtXmit:
+    case ProgramType.LwtSeg6local:
+      return 'data (a packet with its Ethernet header, at least 14 bytes); ctx/ctxOut a struct __sk_buff';
+    case ProgramType.Xdp:
+      return 'data (at least 14 bytes); ctx/ctxOut a struct xdp_md';
+    default:
+      return undefined;
+  }
+}
+
+/** A Program class (its constructor is internal: the loader's and fromPin's). */
+export type ProgramClass<T extends Program> = (new (spec: { name: string; kind: string; type: number; section: string }, load: () => number) => T) & typeof Program;
+
+// The class of each kind, set by kinds.ts (which imports every subclass of Program
+// and so cannot be imported from here).
+let classes: Readonly<Record<ProgramKind, typeof Program>> | undefined;
+
+/** @internal kinds.ts hands over its table. */
+export function setProgramClasses(table: Readonly<Record<ProgramKind, typeof Program>>): void {
+  classes = table;
+}
+
+function kindOfClass(cls: typeof Program): ProgramKind | undefined {
+  if (!classes) return undefined;
+  for (const [kind, c] of Object.entries(classes)) if (c === cls) return kind as ProgramKind;
+  return undefined;
+}
+
+/** Opens a program fd with `open` and wraps it in `cls` (or, for Program itself, the class of its type). */
+function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, where: string): T {
+  const fd = open();
+  let program: T;
+  try {
+    const info = programInfoByFd(fd);
+    let kind: string;
+    let Cls: ProgramClass<Program>;
+    if (cls === (Program as unknown)) {
+      const k = defaultProgramKind(info.type);
+      Cls = (k && classes?.[k]) || Program;
+      kind = k ?? 'Unknown';
+    } else {
+      const k = kindOfClass(cls);
+      if (k === undefined) throw new TypeError(`${cls.name} is not a program class of tsbpf`);
+      if (!programTypesOfKind(k).includes(info.type)) {
+        throw new ProgramError('InvalidProgramType', `program ${info.name || info.id} ${where} is a ${programTypeName(info.type)}, not a ${k} program`, { program: info.name });
+      }
+      Cls = cls;
+      kind = k;
+    }
+    // The first load() takes the fd opened here; a load() after unload() opens again.
+    let opened: number | undefined = fd;
+    const load = () => {
+      if (opened === undefined) return open();
+      const f = opened;
+      opened = undefined;
+      return f;
+    };
+    program = new Cls({ name: info.name, kind, type: info.type, section: '' }, load) as T;
+  } catch (err) {
+    kernel.close(fd);
+    throw err;
+  }
+  program.load();
+  return program;
+}
