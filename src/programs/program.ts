@@ -1,6 +1,7 @@
 // A loaded BPF program: owner of its fd, typed by the section it came from. The
 // per-type attach methods arrive with the programs milestone; loading, test runs and
 // pinning are common to all.
+import { readlinkSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { openPinned, pinFd } from '../pin.js';
 import { progGetFdById, progTestRun } from '../sys/bpf.js';
@@ -202,7 +203,7 @@ function testRunInput(type: number): string | undefined {
     case ProgramType.RawTracepoint:
       return 'ctx only (the tracepoint arguments as u64s): no data, no ctxOut, repeat 0';
     case ProgramType.Syscall:
-      return 'ctx only (at most 65535 bytes): no data, repeat 0';
+      return 'ctx only (at least as many bytes as the program reads, at most 65535): no data, repeat 0';
     case ProgramType.SkLookup:
       return 'ctx only (struct bpf_sk_lookup: family AF_INET/AF_INET6, protocol TCP/UDP, sk and ingress_ifindex 0): no data';
     case ProgramType.FlowDissector:
@@ -246,6 +247,10 @@ function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, wher
   const fd = open();
   let program: T;
   try {
+    // A pin may hold a map or a link: their info would decode as nonsense.
+    if (readlinkSync(`/proc/self/fd/${fd}`) !== 'anon_inode:bpf-prog') {
+      throw new ProgramError('InvalidProgramType', `the object ${where} is not a BPF program`);
+    }
     const info = programInfoByFd(fd);
     let kind: string;
     let Cls: ProgramClass<Program>;
