@@ -16,7 +16,7 @@
  *   xdp_rewrite     xdp                             XDP             XDP_TX (3); writes 0xaa 0xbb over the first two bytes
  *   xdp_pass        xdp                             XDP             XDP_PASS (2); nothing else (bench/attach's empty program:
  *                                                                   r0 = 2; exit, the same two instructions bench/attach.c loads)
- *   tc_pass         tc                              SCHED_CLS       TCX_NEXT (-1): bench/attach (r0 = -1; exit)
+ *   tc_pass         tc                              SCHED_CLS       TC_ACT_OK (0, TCX_PASS): bench/attach (r0 = 0; exit)
  *   tp_getppid      tracepoint/syscalls/sys_enter_getppid  TRACEPOINT  0: bench/attach (r0 = 0; exit); test run: ENOTSUPP
  *   cg_ingress      cgroup_skb/ingress              CGROUP_SKB      1 (allow) when skb->len >= 14, else 0
  *   lwt_in_ok       lwt_in                          LWT_IN          BPF_OK (0)
@@ -122,7 +122,7 @@ int xdp_pass(struct xdp_md *ctx)
 SEC("tc")
 int tc_pass(struct __sk_buff *skb)
 {
-	return -1; /* TCX_NEXT */
+	return TC_ACT_OK;
 }
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
