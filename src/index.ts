@@ -35,3 +35,14 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// Socket, cgroup and namespace attachments (branch sock).
+export { SockMap } from './maps/sock-map.js';
+export type { SockMapCreateOptions } from './maps/sock-map.js';
+export { SockHash } from './maps/sock-hash.js';
+export type { SocketLike } from './socket-fd.js';
+export { ProgAttachLink } from './programs/attach-point.js';
+export type { SockMapLike } from './programs/attach-point.js';
+export { queryCgroup } from './programs/cgroup-attach.js';
+export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
+export { SocketFilterLink } from './programs/socket-filter.js';
+export type { SkSkbKind } from './programs/sk-skb.js';
