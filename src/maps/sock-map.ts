@@ -1,4 +1,5 @@
 import { MapError } from '../errors.js';
+import { Errno } from '../sys/errors.js';
 import { socketFd, type SocketLike } from '../socket-fd.js';
 import type { CreateOptions } from './array.js';
 import type { Scratch } from './codec.js';
@@ -71,6 +72,12 @@ export class SockMap extends IndexedMap {
   /** Empties slot `index`; MapError 'KeyNotFound' when it is empty. */
   remove(index: number): void {
     this.setIndex(index);
-    this.deleteExisting(index);
+    try {
+      this.deleteExisting(index);
+    } catch (err) {
+      // An empty slot of a SOCKMAP is EINVAL, not ENOENT (kernel's __sock_map_delete).
+      if (err instanceof MapError && err.errno === Errno.EINVAL) throw new MapError('KeyNotFound', `nothing at index ${index} (empty slot)`, { index });
+      throw err;
+    }
   }
 }

@@ -3,7 +3,7 @@
 // decision every one of them makes: a BPF link (LINK_CREATE) when the kernel has that
 // link type and the caller wants one, or the older PROG_ATTACH, whose attachment is
 // not tied to an fd and is ended by a ProgAttachLink with PROG_DETACH.
-import { openSync } from 'node:fs';
+import { fstatSync, openSync, statSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { MapData } from '../maps/map-data.js';
@@ -64,11 +64,11 @@ export class ProgAttachLink extends Link {
   readonly attachType: number;
   /** The BPF_F_ALLOW_* flags it was attached with. */
   readonly flags: number;
-  readonly #target: TargetFd;
+  readonly #target: TargetFd | undefined;
   readonly #program: TargetFd;
 
-  /** @internal takes ownership of both fds. */
-  constructor(description: string, target: TargetFd, program: TargetFd, attachType: number, flags: number) {
+  /** @internal takes ownership of both fds; no target: the caller's network namespace (target_fd 0). */
+  constructor(description: string, target: TargetFd | undefined, program: TargetFd, attachType: number, flags: number) {
     super();
     this.description = description;
     this.#target = target;
@@ -79,15 +79,21 @@ export class ProgAttachLink extends Link {
 
   protected detachNow(): void {
     try {
-      progDetach(this.#target.fd, this.attachType, this.#program.fd);
+      progDetach(this.#target?.fd ?? 0, this.attachType, this.#program.fd);
     } catch (err) {
       // ENOENT: someone else detached it already, which is what was asked.
-      if (!(err instanceof SyscallError) || err.errno !== Errno.ENOENT) throw attachError(this.description, 'detach', err);
+      if (!(err instanceof SyscallError) || err.errno !== Errno.ENOENT) throw detachError(this.description, err);
     } finally {
-      this.#target.close();
+      this.#target?.close();
       this.#program.close();
     }
   }
+}
+
+/** A failed detach, as AttachError naming the system call. */
+export function detachError(what: string, err: unknown): unknown {
+  if (!(err instanceof SyscallError)) return err;
+  return new ProgramError('AttachError', `detaching ${what}: ${err.message}`, { cause: err });
 }
 
 export interface AttachRequest {
@@ -99,6 +105,8 @@ export interface AttachRequest {
   /** LINK_CREATE (true) or PROG_ATTACH with `flags`. */
   link: boolean;
   flags?: number;
+  /** PROG_ATTACH names no target: it acts on the caller's network namespace (flow dissector). */
+  implicitNetns?: boolean;
 }
 
 /** Attaches as asked; the target fd is closed on every path but a ProgAttachLink's. */
@@ -113,8 +121,10 @@ export function attachAt(r: AttachRequest): Link {
       return new FdLink(fd, r.description);
     }
     progOwner = ownProgramFd(program);
-    progAttach({ target: target.fd, progFd, attachType: r.attachType, flags: r.flags ?? 0 });
-    return new ProgAttachLink(r.description, target, progOwner, r.attachType, r.flags ?? 0);
+    const owned = r.implicitNetns ? undefined : target;
+    progAttach({ target: owned?.fd ?? 0, progFd, attachType: r.attachType, flags: r.flags ?? 0 });
+    if (!owned) target.close();
+    return new ProgAttachLink(r.description, owned, progOwner, r.attachType, r.flags ?? 0);
   } catch (err) {
     target.close();
     progOwner?.close();
@@ -122,9 +132,12 @@ export function attachAt(r: AttachRequest): Link {
   }
 }
 
-/** EEXIST / EBUSY mean the hook holds this or another program already: AlreadyAttached. */
+/**
+ * EEXIST / EBUSY (the hook holds this or another program) and E2BIG (the hook holds as
+ * many as it can: one for a flow dissector) are AlreadyAttached.
+ */
 function attachFailure(program: string, what: string, err: unknown): unknown {
-  if (err instanceof SyscallError && (err.errno === Errno.EEXIST || err.errno === Errno.EBUSY)) {
+  if (err instanceof SyscallError && (err.errno === Errno.EEXIST || err.errno === Errno.EBUSY || err.errno === Errno.E2BIG)) {
     return new ProgramError('AlreadyAttached', `attaching ${program} to ${what}: ${err.message}`, { program, cause: err });
   }
   return attachError(program, what, err);
@@ -147,7 +160,7 @@ export function attachToSockMap(program: Program, sockMap: SockMapLike, attachTy
   program.fd;
   const id = map.id;
   const target = new TargetFd(mapGetFdById(id), `map ${id}`);
-  return attachAt({ program, target, attachType, description: `${program.name} ${attachTypeName(attachType)} on map ${id}`, link: useLink });
+  return attachAt({ program, target, attachType, description: `${attachTypeName(attachType)} on map ${id}`, link: useLink });
 }
 
 /**
@@ -159,7 +172,20 @@ export function attachToNetns(program: Program, netns: string | number, attachTy
   const useLink = chooseLink(program, LinkType.Netns, link, progAttachFallback);
   program.fd;
   const target = openTarget(netns, 'network namespace', program.name);
-  return attachAt({ program, target, attachType, description: `${program.name} ${attachTypeName(attachType)} on netns ${String(netns)}`, link: useLink });
+  if (!useLink && !sameFile(target.fd, '/proc/self/ns/net')) {
+    target.close();
+    throw new ProgramError('NotSupported', `cannot attach ${program.name} to netns ${String(netns)}: without a link the kernel attaches only to the caller's own network namespace`, {
+      program: program.name,
+      feature: 'BPF_LINK_TYPE_NETNS',
+    });
+  }
+  return attachAt({ program, target, attachType, description: `${attachTypeName(attachType)} on netns ${String(netns)}`, link: useLink, implicitNetns: true });
+}
+
+function sameFile(fd: number, path: string): boolean {
+  const a = fstatSync(fd);
+  const b = statSync(path);
+  return a.ino === b.ino && a.dev === b.dev;
 }
 
 /** Link or PROG_ATTACH, by the link type probe and what the caller asked for. */

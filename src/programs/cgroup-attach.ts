@@ -7,11 +7,12 @@
 //   multi    (BPF_F_ALLOW_MULTI): every program of the hook on the path from the root
 //            runs. BPF links always have these semantics, so multi (the default) is a
 //            link when the kernel has cgroup links, as libbpf and cilium/ebpf do.
+import { statfsSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { progQuery, type ProgQueryResult } from '../sys/link.js';
-import { attachAt, openTarget } from './attach-point.js';
-import { LinkType, type Link } from './link.js';
+import { attachAt, openTarget, type TargetFd } from './attach-point.js';
+import { attachError, LinkType, type Link } from './link.js';
 import type { Program } from './program.js';
 import { attachTypeName, programTypeForSection } from './program-type.js';
 
@@ -22,6 +23,11 @@ export interface CgroupAttachOptions {
   mode?: CgroupAttachMode;
   /** BPF_CGROUP_*; default: the one the program's section names (required for 'cgroup/skb'). */
   attachType?: number;
+  /**
+   * single / override: replace the program attached to this cgroup's hook (the kernel's
+   * PROG_ATTACH semantics). Default false: ProgramError 'AlreadyAttached' instead.
+   */
+  replace?: boolean;
   /** multi only: false forces PROG_ATTACH with BPF_F_ALLOW_MULTI instead of a link. Default: a link where supported. */
   link?: boolean;
 }
@@ -49,15 +55,50 @@ export function attachCgroup(program: Program, cgroup: string | number, options:
     throw new ProgramError('NotSupported', `cannot attach ${program.name} with a link: ${why}`, { program: program.name, feature: 'BPF_LINK_TYPE_CGROUP' });
   }
   program.fd; // NotLoaded before opening anything
+  checkCgroup2(cgroup, program.name);
   const target = openTarget(cgroup, 'cgroup', program.name);
+  const description = `${attachTypeName(attachType)} on cgroup ${String(cgroup)} (${useLink ? 'link' : mode})`;
+  if (mode !== 'multi' && options.replace !== true) refuseReplacing(program, target, attachType, description);
   return attachAt({
     program,
     target,
     attachType,
-    description: `${program.name} ${attachTypeName(attachType)} on cgroup ${String(cgroup)} (${useLink ? 'link' : mode})`,
+    description,
     link: useLink,
     flags: modeFlags[mode],
   });
+}
+
+// Without BPF_F_ALLOW_MULTI the kernel silently swaps out whatever program this cgroup's
+// hook holds; a library user asking for 'single' expects to be told instead.
+function refuseReplacing(program: Program, target: TargetFd, attachType: number, description: string): void {
+  let attached: number[];
+  try {
+    attached = progQuery(target.fd, attachType).progIds;
+  } catch (err) {
+    target.close();
+    throw attachError(program.name, description, err);
+  }
+  if (attached.length > 0) {
+    target.close();
+    throw new ProgramError('AlreadyAttached', `attaching ${program.name} to ${description}: program id ${attached.join(', ')} is attached there (pass replace: true to replace it)`, { program: program.name });
+  }
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** A path that is not on cgroup2 (a v1 hierarchy, the tmpfs of a hybrid layout) would fail with a bare EBADF. */
+function checkCgroup2(cgroup: string | number, program: string): void {
+  if (typeof cgroup !== 'string') return;
+  let type: number;
+  try {
+    type = statfsSync(cgroup).type;
+  } catch (err) {
+    throw new ProgramError('UnknownTarget', `cannot attach ${program}: cgroup ${cgroup} (${(err as NodeJS.ErrnoException).code})`, { program });
+  }
+  if (type !== CGROUP2_SUPER_MAGIC) {
+    throw new ProgramError('UnknownTarget', `cannot attach ${program}: ${cgroup} is not in a cgroup v2 hierarchy (on hybrid systems that is often /sys/fs/cgroup/unified)`, { program });
+  }
 }
 
 export interface CgroupQueryOptions {
@@ -67,6 +108,7 @@ export interface CgroupQueryOptions {
 
 /** The programs attached at `attachType` of a cgroup (BPF_PROG_QUERY): ids, link ids, mode flags. */
 export function queryCgroup(cgroup: string | number, attachType: number, options: CgroupQueryOptions = {}): ProgQueryResult {
+  checkCgroup2(cgroup, 'query');
   const target = openTarget(cgroup, 'cgroup', 'query');
   try {
     return progQuery(target.fd, attachType, options.effective ? 1 : 0);

@@ -1,6 +1,7 @@
 import { Errno, SyscallError } from '../sys/errors.js';
 import { setsockopt, SOL_SOCKET } from '../sys/socket.js';
 import { currentSocketFd, socketFd, type SocketLike } from '../socket-fd.js';
+import { detachError } from './attach-point.js';
 import { attachError, Link } from './link.js';
 import { Program } from './program.js';
 
@@ -30,7 +31,7 @@ export class SocketFilterLink extends Link {
     } catch (err) {
       // ENOENT: no filter (replaced or detached already); EBADF/ENOTSOCK: a raw fd closed since.
       if (err instanceof SyscallError && [Errno.ENOENT, Errno.EBADF, Errno.ENOTSOCK].includes(err.errno)) return;
-      throw attachError(this.description, 'detach', err);
+      throw detachError(this.description, err);
     }
   }
 }
@@ -45,11 +46,11 @@ export class SocketFilter extends Program {
   attach(socket: SocketLike): SocketFilterLink {
     const progFd = this.fd;
     const fd = socketFd(socket);
-    const description = `${this.name} on socket fd ${fd}`;
+    const description = `socket fd ${fd}`;
     try {
       setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)');
     } catch (err) {
-      throw attachError(this.name, `socket fd ${fd}`, err);
+      throw attachError(this.name, description, err);
     }
     return new SocketFilterLink(description, socket, fd);
   }

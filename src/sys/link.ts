@@ -164,7 +164,9 @@ export function progQuery(target: number, attachType: number, queryFlags = 0, ma
   const links = new Uint32Array(max);
   queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
   const u8 = (a: Uint32Array) => new Uint8Array(a.buffer);
-  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), u8(flags), u8(links));
+  // The kernel refuses prog_attach_flags with BPF_F_QUERY_EFFECTIVE (EINVAL): pass NULL then.
+  const BPF_F_QUERY_EFFECTIVE = 1;
+  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), queryFlags & BPF_F_QUERY_EFFECTIVE ? undefined : u8(flags), u8(links));
   if (r !== 0) fail('bpf_prog_query', r);
   const count = Math.min(queryAttr.getU32(24), max);
   return {
