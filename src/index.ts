@@ -35,3 +35,7 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// Links and feature probes (attach milestone).
+export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
+export type { LinkInfo } from './programs/link.js';
+export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
