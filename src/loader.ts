@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
+import { findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
 import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
@@ -22,6 +23,7 @@ import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
+const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 const PAGE_SIZE = 4096;
 const LOG_START = 1 << 16;
@@ -117,6 +119,8 @@ export class Ebpf implements Disposable {
   readonly #maps = new Map<string, MapData>();
   readonly #programs = new Map<string, Program>();
   readonly #borrowed = new Set<MapData>();
+  readonly #structOps = new Map<string, StructOpsMap>();
+  readonly #structOpsTargets = new Map<string, StructOpsTarget>();
   #btfFd = -1;
 
   private constructor(spec: ObjectSpec) {
@@ -168,8 +172,24 @@ export class Ebpf implements Disposable {
     return this.#programs.entries();
   }
 
+  /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
+  structOps(name: string): StructOpsMap {
+    const s = this.#structOps.get(name);
+    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${name} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
+    return s;
+  }
+
   /** Closes every map and program still owned, and the object's BTF. */
   close(): void {
+    // A registration holds its own reference to the map: closing the fd would leave it registered.
+    for (const s of this.#structOps.values()) {
+      try {
+        if (this.#maps.get(s.name) === s.map) s.unregister();
+      } catch {
+        // Already gone (unregistered by someone else): nothing to undo.
+      }
+    }
+    this.#structOps.clear();
     for (const p of this.#programs.values()) p.close();
     this.#programs.clear();
     for (const m of this.#maps.values()) if (!this.#borrowed.has(m)) m.close();
@@ -198,7 +218,9 @@ export class Ebpf implements Disposable {
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
       const program = new Kind(prog, () => this.#loadProgram(prog, settings, lines));
       this.#programs.set(prog.name, program);
-      if (!settings.deferred.has(prog.name)) program.load();
+      // As libbpf: a struct_ops program no struct_ops map uses is not loaded.
+      const unused = prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog);
+      if (!settings.deferred.has(prog.name) && !unused) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -261,7 +283,8 @@ export class Ebpf implements Disposable {
       return;
     }
     if (def.type === MapType.StructOps) {
-      throw new MapError('NotSupported', `map ${def.name}: struct_ops maps (${def.structOps?.typeName ?? 'a kernel struct'}) are not supported by this loader yet`);
+      this.#createStructOps(def);
+      return;
     }
     const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
     if (pinPath && existsSync(pinPath)) {
@@ -288,6 +311,37 @@ export class Ebpf implements Disposable {
     } finally {
       inner?.close();
     }
+  }
+
+  /** A struct_ops map holds the kernel's value type, named by its vmlinux BTF id (the object's BTF must be loaded too). */
+  #createStructOps(def: MapDefinition): void {
+    const typeName = def.structOps?.typeName ?? '';
+    const target = findStructOpsTarget(typeName, loadKernelBtf());
+    if (!target) {
+      throw new MapError('NotSupported', `struct_ops map ${def.name}: this kernel has no struct ${typeName} to implement (no bpf_struct_ops_${typeName} in vmlinux BTF; a struct of a kernel module needs that module loaded and its BTF)`);
+    }
+    if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
+    this.#structOpsTargets.set(def.name, target);
+    const map = MapData.create({
+      type: MapType.StructOps,
+      keySize: 4,
+      valueSize: target.valueType.size,
+      maxEntries: 1,
+      flags: def.flags,
+      name: mapName(def.name),
+      btf: { fd: this.#btfFd },
+      btfVmlinuxValueTypeId: target.valueType.id,
+    });
+    this.#maps.set(def.name, map);
+  }
+
+  /** The struct_ops map and member that use program `prog`, if any. */
+  #structOpsUse(prog: ProgramSpec): { def: MapDefinition; offset: number } | undefined {
+    for (const def of this.spec.maps.values()) {
+      const use = def.structOps?.programs.find((p) => p.program === prog.name);
+      if (use) return { def, offset: use.offset };
+    }
+    return undefined;
   }
 
   #create(def: MapDefinition, settings: LoadSettings): MapData {
@@ -352,7 +406,8 @@ export class Ebpf implements Disposable {
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
-    const attachBtfId = this.#attachBtfId(prog);
+    const ops = this.#structOpsAttach(prog);
+    const attachBtfId = ops?.attachBtfId ?? this.#attachBtfId(prog);
     const attr = {
       attachBtfId,
       progType: prog.type,
@@ -360,7 +415,7 @@ export class Ebpf implements Disposable {
       license: prog.license || 'GPL',
       progName: mapName(prog.name),
       progFlags: flags,
-      expectedAttachType: prog.expectedAttachType,
+      expectedAttachType: ops?.expectedAttachType ?? prog.expectedAttachType,
       progBtfFd: withBtf ? this.#btfFd : 0,
       kernVersion: prog.kernelVersion,
       funcInfo,
@@ -401,6 +456,20 @@ export class Ebpf implements Disposable {
           cause: err,
         });
       }
+    }
+  }
+
+  /** A struct_ops program names the kernel struct (attach_btf_id) and the member it implements (expected_attach_type = member index). */
+  #structOpsAttach(prog: ProgramSpec): { attachBtfId: number; expectedAttachType: number } | undefined {
+    if (prog.type !== STRUCT_OPS_PROG) return undefined;
+    const use = this.#structOpsUse(prog);
+    const target = use && this.#structOpsTargets.get(use.def.name);
+    if (!use || !target) throw new ProgramError('RelocationError', `struct_ops program ${prog.name} is not a member of any struct_ops map of the object`, { program: prog.name });
+    try {
+      const { index } = structOpsMember(this.spec.btf!, use.def.btfValueTypeId!, use.offset, target);
+      return { attachBtfId: target.struct.id, expectedAttachType: index };
+    } catch (err) {
+      throw new ProgramError('RelocationError', `program ${prog.name}: ${(err as Error).message}`, { program: prog.name, cause: err });
     }
   }
 
@@ -488,8 +557,33 @@ export class Ebpf implements Disposable {
     }
   }
 
+  /**
+   * The kernel value of a struct_ops map. Written here only with BPF_F_LINK, where the
+   * write just prepares the map for BPF_LINK_CREATE (as cilium/ebpf does at load). Without
+   * BPF_F_LINK the write *is* the registration, which libbpf (bpf_map__attach_struct_ops)
+   * and aya (StructOpsMap::register) leave to an explicit call: StructOpsMap.register().
+   */
+  #initialiseStructOps(def: MapDefinition): void {
+    const target = this.#structOpsTargets.get(def.name);
+    const map = this.#maps.get(def.name);
+    if (!target || !map || !def.structOps) return;
+    const uses = def.structOps.programs;
+    const value = (): Uint8Array => {
+      const programs = uses.map(({ offset, program }) => {
+        const p = this.#programs.get(program);
+        if (!p?.loaded) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: program ${program} is not loaded`);
+        return { offset, fd: p.fd };
+      });
+      return structOpsValue(this.spec.btf!, def.btfValueTypeId!, def.data ?? new Uint8Array(def.valueSize), target, programs);
+    };
+    const ops = new StructOpsMap(def.name, map, def.structOps.typeName, value);
+    this.#structOps.set(def.name, ops);
+    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(new Uint8Array(4), ops.value);
+  }
+
   /** Static initialisation of map-in-map slots and PROG_ARRAY tail-call tables. */
   #initialise(def: MapDefinition): void {
+    if (def.type === MapType.StructOps) return this.#initialiseStructOps(def);
     if (def.contents.length === 0) return;
     const map = this.#maps.get(def.name);
     if (!map) return;

@@ -188,7 +188,14 @@ export class ObjectSpec {
       extra.push({ id: dummyVar, kind: 'var', name: '__tsbpf_ksym', type: intId, linkage: 1 });
       return dummyVar;
     };
+    // The kernel wants a FUNC's parameters named; clang leaves an extern's unnamed.
+    // libbpf names them after its dummy variable.
+    const externProtos = new Set(btf.types.filter((t) => t.kind === 'func' && t.linkage === EXTERN).map((t) => (t as { type: number }).type));
     const types = btf.types.map((t) => {
+      if (t.kind === 'func_proto' && externProtos.has(t.id) && t.params.some((p) => p.type !== 0 && p.name === '')) {
+        changed = true;
+        return { ...t, params: t.params.map((p) => (p.type !== 0 && p.name === '' ? { ...p, name: '__tsbpf_ksym' } : p)) };
+      }
       if ((t.kind === 'var' || t.kind === 'func') && t.linkage === EXTERN) {
         changed = true;
         return { ...t, linkage: GLOBAL };
