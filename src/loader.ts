@@ -42,6 +42,7 @@ export class EbpfLoader {
   readonly #maxEntries = new Map<string, number>();
   readonly #replaced = new Map<string, MapData>();
   readonly #deferred = new Set<string>();
+  readonly #externs = new Map<string, bigint>();
   #pinPath?: string;
   #btf?: Btf;
   #logLevel = 0;
@@ -49,6 +50,18 @@ export class EbpfLoader {
   /** Sets the initial value of global `name` (.data, .rodata, .bss): bytes of its exact size, or a number/bigint for 1-8 byte integers. */
   setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
     this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
+    return this;
+  }
+
+  /**
+   * The value of extern `name` that the kernel cannot supply: an undefined symbol the
+   * object uses as a 64-bit immediate with no __kconfig or __ksym declaration (an
+   * inline-asm `r0 = MY_CONST ll`; ObjectSpec.constantExterns lists them).
+   */
+  setExtern(name: string, value: number | bigint): this {
+    const v = BigInt(value);
+    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`setExtern(${name}): ${value} does not fit 64 bits`);
+    this.#externs.set(name, BigInt.asUintN(64, v));
     return this;
   }
 
@@ -93,6 +106,7 @@ export class EbpfLoader {
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {
       globals: this.#globals,
+      externs: this.#externs,
       maxEntries: this.#maxEntries,
       replaced: this.#replaced,
       deferred: this.#deferred,
@@ -105,6 +119,7 @@ export class EbpfLoader {
 
 interface LoadSettings {
   globals: Map<string, { value: GlobalValue; mustExist: boolean }>;
+  externs: Map<string, bigint>;
   maxEntries: Map<string, number>;
   replaced: Map<string, MapData>;
   deferred: Set<string>;
@@ -209,6 +224,10 @@ export class Ebpf implements Disposable {
     const spec = this.spec;
     for (const [name, { mustExist }] of settings.globals) {
       if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    }
+    const constants = spec.constantExterns;
+    for (const name of settings.externs.keys()) {
+      if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
     }
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
@@ -390,7 +409,13 @@ export class Ebpf implements Disposable {
     const { insns, poisoned } = this.#relocate(prog, settings);
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
-        this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
+        const value = ref.call ? undefined : settings.externs.get(ref.name);
+        if (value === undefined) this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
+        else {
+          insns.setSrc(ref.insn, 0);
+          insns.setImm(ref.insn, Number(BigInt.asIntN(32, value)));
+          insns.setImm(ref.insn + 1, Number(BigInt.asIntN(32, value >> 32n)));
+        }
         continue;
       }
       const map = this.#maps.get(ref.map);
@@ -532,7 +557,8 @@ export class Ebpf implements Disposable {
       }
     };
     if (!decl) {
-      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig`);
+      const hint = this.spec.constantExterns.includes(name) ? ' (a constant: give its value with EbpfLoader.setExtern)' : '';
+      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig${hint}`);
       return;
     }
     if (decl.typeless) {

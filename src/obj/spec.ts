@@ -122,6 +122,19 @@ export class ObjectSpec {
   /** The __ksym externs (kfuncs and kernel variables) the object declares. */
   readonly ksyms: Map<string, KsymDeclaration> = new Map();
 
+  /**
+   * Externs only the user can give a value (EbpfLoader.setExtern): undefined symbols
+   * loaded as 64-bit immediates, never called, declared neither __ksym nor __kconfig
+   * (an inline-asm `r0 = MY_CONST ll`).
+   */
+  get constantExterns(): string[] {
+    const kconfig = this.btf?.byName('.kconfig', 'datasec')[0];
+    const isKconfig = (name: string) => kconfig?.kind === 'datasec' && kconfig.vars.some((v) => (this.btf!.type(v.type) as { name?: string }).name === name);
+    const called = new Set<string>();
+    for (const p of this.programs.values()) for (const r of p.references) if (r.kind === 'extern' && r.call) called.add(r.name);
+    return [...this.externs.keys()].filter((n) => !called.has(n) && !this.ksyms.has(n) && !isKconfig(n));
+  }
+
   readonly #elf: ElfFile;
   readonly #functions: Func[] = [];
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
