@@ -3,10 +3,10 @@
 // map-in-map, CO-RE against a BTF other than the kernel's, kernel module BTF.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { EbpfLoader, ObjectSpec, ProgramError, sys } from '../src/index.js';
-import { corpusDir, fdCount, thrown } from './helpers.js';
+import { ArrayMap, ArrayOfMaps, EbpfLoader, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
+import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
 
 const packet = new Uint8Array(64);
 
@@ -76,4 +76,50 @@ test('setExtern: an extern the object does not have, or one the kernel supplies,
   err = thrown(() => new EbpfLoader().load(path));
   assert.ok(err instanceof ProgramError && err.kind === 'UnresolvedExtern' && /setExtern/.test(err.message), String(err));
   assert.equal(fdCount(), before);
+});
+
+test('iproute2 bpf_elf_map: inner_id names the inner template by id, inner_idx puts a map in the outer map\'s slot', () => {
+  const path = resolve(repoRoot, 'bpf/iproute2_map_in_map.o');
+  const spec = ObjectSpec.parse(readFileSync(path));
+  const outer = spec.maps.get('map_outer')!;
+  assert.deepEqual(outer.elfMap, { id: 0, innerId: 7, innerIdx: 0 });
+  assert.deepEqual([outer.inner?.type, outer.inner?.keySize, outer.inner?.valueSize, outer.inner?.maxEntries], [MapType.Array, 4, 4, 1]);
+  assert.deepEqual(outer.contents, [{ index: 0, target: 'map_inner' }]);
+  const outer2 = spec.maps.get('map_outer2')!;
+  assert.equal(outer2.inner?.maxEntries, 1, 'template: map_other (id 8)');
+  assert.deepEqual(outer2.contents, [], 'inner_idx -1: no slot');
+
+  using ebpf = new EbpfLoader().load(path);
+  const prog = ebpf.program('lookup_inner');
+  assert.equal(prog.testRun({ data: packet }).returnValue, 1, 'map_outer[0] is map_inner');
+  assert.equal(prog.testRun({ data: packet }).returnValue, 2);
+  const aom = ArrayOfMaps.tryFrom(ebpf.map('map_outer'), ArrayMap.fromMapData(u32));
+  assert.equal(aom.getId(0), ebpf.map('map_inner').id);
+  assert.equal(ArrayMap.tryFrom(ebpf.map('map_inner'), u32).get(0), 2);
+  // map_outer2 takes maps shaped like map_other.
+  HashOfMaps.tryFrom(ebpf.map('map_outer2'), u32).insert(5, ebpf.map('map_other'));
+});
+
+test('iproute2 bpf_elf_map: an inner_id no map has is a ParseError; the corpus object keeps id/pinning and loads', () => {
+  const path = resolve(repoRoot, 'bpf/iproute2_map_in_map.o');
+  const bytes = new Uint8Array(readFileSync(path));
+  // map_outer's definition: type 12, key 4, value 4, 2 entries, flags 0, id 0, pinning 0, inner_id 7.
+  const def = new Uint8Array(new Uint32Array([12, 4, 4, 2, 0, 0, 0, 7, 0]).buffer);
+  const at = Buffer.from(bytes).indexOf(Buffer.from(def));
+  assert.ok(at > 0);
+  bytes[at + 28] = 9;
+  const err = thrown(() => ObjectSpec.parse(bytes));
+  assert.ok(err instanceof ParseError && /no map has id 9/.test(err.message), String(err));
+
+  const corpusPath = resolve(corpusDir, 'testdata/iproute2_map_compat-el.elf');
+  const hash = ObjectSpec.parse(readFileSync(corpusPath)).maps.get('hash_map')!;
+  assert.deepEqual(hash.elfMap, { id: 0, innerId: 0, innerIdx: 0 });
+  assert.equal(hash.pinning, Pinning.ByName, 'PIN_GLOBAL_NS');
+  const dir = bpffsDir('iproute2');
+  try {
+    using ebpf = new EbpfLoader().mapPinPath(dir).load(corpusPath);
+    assert.equal(ebpf.map('hash_map').type, MapType.Hash);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -479,6 +479,28 @@ export class ObjectSpec {
       if (size === 36) def.elfMap = { id: u32(5), innerId: u32(7), innerIdx: u32(8) };
       this.maps.set(def.name, def);
     }
+    this.#linkElfMapsInMaps();
+  }
+
+  /**
+   * iproute2's map-in-map (lib/bpf_legacy.c): an outer map's inner_id names, by its
+   * `id`, the map that is its inner template; a map with an id, no inner_id and an
+   * inner_idx other than -1 is put at slot inner_idx of every outer map naming its id.
+   */
+  #linkElfMapsInMaps(): void {
+    const defs = [...this.maps.values()].filter((d) => d.elfMap);
+    for (const outer of defs) {
+      const innerId = outer.elfMap!.innerId;
+      if (innerId === 0) continue;
+      if (outer.type !== 12 && outer.type !== 13) fail(`inner_id ${innerId} on a map that is not ARRAY_OF_MAPS or HASH_OF_MAPS`, outer.name);
+      const template = defs.find((d) => d.elfMap!.id === innerId && d !== outer);
+      if (!template) fail(`inner_id ${innerId}: no map has id ${innerId}`, outer.name);
+      outer.inner = { ...template, name: `${outer.name}.inner`, contents: [], elfMap: undefined, pinning: Pinning.None };
+      for (const d of defs) {
+        const { id, innerId: dInner, innerIdx } = d.elfMap!;
+        if (id === innerId && dInner === 0 && innerIdx !== 0xffffffff) outer.contents.push({ index: innerIdx, target: d.name });
+      }
+    }
   }
 
   /** struct_ops maps: variables of '.struct_ops' (and '.struct_ops.link', attached through a link). */
