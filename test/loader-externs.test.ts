@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ArrayMap, ArrayOfMaps, EbpfLoader, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Btf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
 import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
 
 const packet = new Uint8Array(64);
@@ -122,4 +122,36 @@ test('iproute2 bpf_elf_map: an inner_id no map has is a ParseError; the corpus o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('EbpfLoader.btf(other): CO-RE relocates against the given BTF, not the kernel\'s (task_struct.pid moved onto comm)', () => {
+  const vmlinux = loadKernelBtf();
+  const task = vmlinux.byName('task_struct', 'struct')[0]!;
+  const comm = task.members.find((m) => m.name === 'comm')!;
+  const pid = task.members.find((m) => m.name === 'pid')!;
+  // The same kernel, except that this BTF says pid lives where comm does.
+  const moved = Btf.fromTypes(vmlinux.types.map((t) => (t === task ? { ...task, members: task.members.map((m) => (m === pid ? { ...m, bitOffset: comm.bitOffset } : m)) } : t)));
+  const path = resolve(repoRoot, 'bpf/core.o');
+  const probeResult = 72; // .bss offset of probe_result (struct task_info, pid first)
+  const run = (btf?: Btf) => {
+    const loader = new EbpfLoader().deferProgram('core_task_btf').deferProgram('core_sys_enter');
+    if (btf) loader.btf(btf);
+    let insns: Uint8Array[] = [];
+    let pidRead = 0;
+    insns = loadedInsns(() => {
+      using ebpf = loader.load(path);
+      assert.equal(ebpf.program('core_task_probe').testRun().returnValue, process.pid, 'tgid is where both BTFs put it');
+      pidRead = new DataView(ebpf.map('.bss').lookup(new Uint8Array(4))!.buffer).getUint32(probeResult, true);
+    });
+    return { pidRead, insns: insns[0]! };
+  };
+  const real = run();
+  assert.equal(real.pidRead, process.pid, 'against the kernel\'s BTF, pid is the pid');
+  const other = run(moved);
+  const name = readFileSync('/proc/self/comm');
+  assert.equal(other.pidRead, new DataView(name.buffer, name.byteOffset).getUint32(0, true), 'against the given BTF, "pid" is the first 4 bytes of comm');
+  // The instructions differ exactly where the pid offset was relocated.
+  const imms = (b: Uint8Array) => new Set(Array.from({ length: b.length / 8 }, (_, i) => new DataView(b.buffer, b.byteOffset).getInt32(i * 8 + 4, true)));
+  assert.ok(imms(real.insns).has(pid.bitOffset / 8) && !imms(other.insns).has(pid.bitOffset / 8));
+  assert.ok(imms(other.insns).has(comm.bitOffset / 8));
 });
