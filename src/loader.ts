@@ -21,6 +21,7 @@ import { kernel } from './sys/native.js';
 import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
+import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -136,6 +137,8 @@ export class Ebpf implements Disposable {
   readonly #borrowed = new Set<MapData>();
   readonly #structOps = new Map<string, StructOpsMap>();
   readonly #structOpsTargets = new Map<string, StructOpsTarget>();
+  /** fds of kernel modules' BTF objects the programs refer to, by module name. */
+  readonly #moduleFds = new Map<string, number>();
   #btfFd = -1;
 
   private constructor(spec: ObjectSpec) {
@@ -211,6 +214,8 @@ export class Ebpf implements Disposable {
     this.#maps.clear();
     if (this.#btfFd >= 0) kernel.close(this.#btfFd);
     this.#btfFd = -1;
+    for (const fd of this.#moduleFds.values()) kernel.close(fd);
+    this.#moduleFds.clear();
   }
 
   [Symbol.dispose](): void {
@@ -337,7 +342,12 @@ export class Ebpf implements Disposable {
     const typeName = def.structOps?.typeName ?? '';
     const target = findStructOpsTarget(typeName, loadKernelBtf());
     if (!target) {
-      throw new MapError('NotSupported', `struct_ops map ${def.name}: this kernel has no struct ${typeName} to implement (no bpf_struct_ops_${typeName} in vmlinux BTF; a struct of a kernel module needs that module loaded and its BTF)`);
+      const inModule = findInModules((b) => findStructOpsTarget(typeName, b));
+      if (inModule) {
+        // Needs value_type_btf_obj_fd and BPF_F_VTYPE_BTF_OBJ_FD (6.9+) at map creation.
+        throw new MapError('NotSupported', `struct_ops map ${def.name}: struct ${typeName} is defined by kernel module ${inModule.module.name}; struct_ops of modules are not supported yet`);
+      }
+      throw new MapError('NotSupported', `struct_ops map ${def.name}: this kernel has no struct ${typeName} to implement (no bpf_struct_ops_${typeName} in vmlinux BTF or the BTF of a loaded kernel module; modules with BTF: ${moduleNames()})`);
     }
     if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
     this.#structOpsTargets.set(def.name, target);
@@ -407,10 +417,11 @@ export class Ebpf implements Disposable {
 
   #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): number {
     const { insns, poisoned } = this.#relocate(prog, settings);
+    const fdArray: number[] = [];
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
         const value = ref.call ? undefined : settings.externs.get(ref.name);
-        if (value === undefined) this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
+        if (value === undefined) this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call, fdArray);
         else {
           insns.setSrc(ref.insn, 0);
           insns.setImm(ref.insn, Number(BigInt.asIntN(32, value)));
@@ -432,9 +443,11 @@ export class Ebpf implements Disposable {
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
     const ops = this.#structOpsAttach(prog);
-    const attachBtfId = ops?.attachBtfId ?? this.#attachBtfId(prog);
+    const target = ops ? undefined : this.#attachTarget(prog);
     const attr = {
-      attachBtfId,
+      attachBtfId: ops?.attachBtfId ?? target?.id ?? 0,
+      attachProgFd: target?.btfObjFd,
+      fdArray: fdArray.length ? Int32Array.from(fdArray) : undefined,
       progType: prog.type,
       insns: insns.bytes,
       license: prog.license || 'GPL',
@@ -498,16 +511,34 @@ export class Ebpf implements Disposable {
     }
   }
 
-  /** Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel target by a vmlinux BTF id. */
-  #attachBtfId(prog: ProgramSpec): number {
+  /**
+   * Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel
+   * target by BTF id: in vmlinux, or in a module's BTF (attach_btf_obj_fd).
+   */
+  #attachTarget(prog: ProgramSpec): { id: number; btfObjFd?: number } | undefined {
     const target = prog.target;
-    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return 0;
+    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return undefined;
     if (target.module) {
-      throw new ProgramError('NotSupported', `program ${prog.name}: attaching to kernel module ${target.module} needs module BTF, not supported yet`, { program: prog.name });
+      const module = moduleBtfs().find((m) => m.name === target.module);
+      if (!module) {
+        throw new ProgramError('NotSupported', `program ${prog.name}: kernel module ${target.module} is not loaded (no BTF at /sys/kernel/btf/${target.module}; modules with BTF: ${moduleNames()})`, { program: prog.name });
+      }
+      const found = module.btf.byName(target.btfName, target.btfKind).find((t) => t.id >= module.btf.firstId);
+      if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: module ${target.module} has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
+      return { id: found.id, btfObjFd: this.#moduleFd(module) };
     }
     const found = loadKernelBtf().byName(target.btfName, target.btfKind)[0];
     if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: the kernel has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
-    return found.id;
+    return { id: found.id };
+  }
+
+  #moduleFd(module: ModuleBtf): number {
+    let fd = this.#moduleFds.get(module.name);
+    if (fd === undefined) {
+      fd = module.openFd();
+      this.#moduleFds.set(module.name, fd);
+    }
+    return fd;
   }
 
   #kconfig?: ReturnType<typeof kconfigLayout>;
@@ -534,7 +565,7 @@ export class Ebpf implements Disposable {
   }
 
   /** Points an instruction that uses an extern at what the kernel has, or fails naming it. */
-  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean): void {
+  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean, fdArray: number[]): void {
     const weak = this.spec.externs.get(name)?.weak ?? false;
     const kc = this.#kconfig?.offsets.get(name);
     if (kc && !call) {
@@ -569,17 +600,40 @@ export class Ebpf implements Disposable {
       insns.setImm(i + 1, Number(BigInt.asIntN(32, address >> 32n)));
       return;
     }
-    const vmlinux = loadKernelBtf();
-    const found = vmlinux.byName(name, decl.func ? 'func' : 'var')[0];
-    if (!found) return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is not in the kernel's BTF (kernel module BTF is not supported yet)`);
+    const kind = decl.func ? 'func' : 'var';
+    let found = loadKernelBtf().byName(name, kind)[0];
+    let btfFd = 0;
+    if (!found) {
+      // Not in vmlinux: a loaded module's BTF (its own types only, not the vmlinux base).
+      const inModule = findInModules((b) => b.byName(name, kind).find((t) => t.id >= b.firstId));
+      if (inModule) {
+        found = inModule.found;
+        btfFd = this.#moduleFd(inModule.module);
+      }
+    }
+    if (!found) {
+      const where = `in neither vmlinux BTF nor the BTF of a loaded kernel module (modules with BTF: ${moduleNames()})`;
+      if (decl.func && !weak) {
+        // The kernel lacks the function: most often the module that defines it is not loaded.
+        throw new ProgramError('NotSupported', `program ${prog.name}: kfunc ${name} is ${where}; load the kernel module that provides it`, { program: prog.name });
+      }
+      return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is ${where}`);
+    }
     if (call) {
       insns.setSrc(i, PseudoCall.KfuncCall);
       insns.setImm(i, found.id);
-      insns.setOff(i, 0);
+      let index = 0;
+      if (btfFd) {
+        // fd_array[0] stands for vmlinux: modules' fds start at 1, as libbpf lays them out.
+        if (fdArray.length === 0) fdArray.push(0);
+        index = fdArray.indexOf(btfFd);
+        if (index < 1) index = fdArray.push(btfFd) - 1;
+      }
+      insns.setOff(i, index);
     } else {
       insns.setSrc(i, PseudoSrc.BtfId);
       insns.setImm(i, found.id);
-      insns.setImm(i + 1, 0);
+      insns.setImm(i + 1, btfFd);
     }
   }
 

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ArrayMap, ArrayOfMaps, Btf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
+import { btfObjects, findInModules, moduleBtfs } from '../src/obj/module-btf.js';
 import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
 
 const packet = new Uint8Array(64);
@@ -154,4 +155,43 @@ test('EbpfLoader.btf(other): CO-RE relocates against the given BTF, not the kern
   const imms = (b: Uint8Array) => new Set(Array.from({ length: b.length / 8 }, (_, i) => new DataView(b.buffer, b.byteOffset).getInt32(i * 8 + 4, true)));
   assert.ok(imms(real.insns).has(pid.bitOffset / 8) && !imms(other.insns).has(pid.bitOffset / 8));
   assert.ok(imms(other.insns).has(comm.bitOffset / 8));
+});
+
+test('kernel BTF objects: BTF_GET_NEXT_ID finds vmlinux as kernel BTF and an object\'s own BTF as not; this kernel has no module BTF', () => {
+  const vmlinuxSize = readFileSync('/sys/kernel/btf/vmlinux').length;
+  using ebpf = Ebpf.load(resolve(repoRoot, 'bpf/globals.o'));
+  const objects = btfObjects();
+  const kernelOnes = objects.filter((o) => o.kernel);
+  assert.deepEqual(kernelOnes.map((o) => o.size), [vmlinuxSize], 'vmlinux is the only kernel BTF');
+  const own = ebpf.map('.data').info().btfId;
+  assert.ok(own > 0);
+  const mine = objects.find((o) => o.id === own);
+  assert.ok(mine && !mine.kernel, 'the object\'s uploaded BTF is found, and is not kernel BTF');
+  assert.deepEqual(moduleBtfs(), [], '/sys/kernel/btf holds only vmlinux');
+  assert.equal(findInModules(() => true), undefined);
+});
+
+test('kfuncs of a kernel module this kernel lacks (bpf_testmod): ProgramError NotSupported naming the kfunc and the missing module', () => {
+  const before = fdCount();
+  for (const [file, kfunc] of [['kfunc-kmod-el.elf', 'bpf_testmod_test_mod_kfunc'], ['invalid-kfunc-el.elf', 'bpf_kfunc_call_test_mem_len_pass1']]) {
+    const err = thrown(() => new EbpfLoader().load(resolve(corpusDir, 'testdata', file)));
+    assert.ok(err instanceof ProgramError && err.kind === 'NotSupported', `${file}: ${err}`);
+    assert.match(err.message, new RegExp(`kfunc ${kfunc} is in neither vmlinux BTF nor the BTF of a loaded kernel module \\(modules with BTF: none loaded\\); load the kernel module`));
+  }
+  assert.equal(fdCount(), before);
+});
+
+test('an attach target in a kernel module this kernel lacks: ProgramError NotSupported naming the module', () => {
+  // kernel_limits.o with its fentry section renamed (same length) to a module target.
+  const bytes = Buffer.from(readFileSync(resolve(repoRoot, 'bpf/kernel_limits.o')));
+  const from = Buffer.from('fentry/bpf_fentry_test1');
+  const to = Buffer.from('fentry/bpf_testmod:tst1');
+  for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at)) to.copy(bytes, at);
+  const spec = ObjectSpec.parse(bytes);
+  assert.deepEqual(spec.programs.get('fentry_test1')!.target, { type: 'btf', name: 'tst1', btfName: 'tst1', btfKind: 'func', module: 'bpf_testmod' });
+  const loader = new EbpfLoader();
+  for (const name of spec.programs.keys()) if (name !== 'fentry_test1') loader.deferProgram(name);
+  const err = thrown(() => loader.load(bytes));
+  assert.ok(err instanceof ProgramError && err.kind === 'NotSupported', String(err));
+  assert.match(err.message, /kernel module bpf_testmod is not loaded \(no BTF at \/sys\/kernel\/btf\/bpf_testmod; modules with BTF: none loaded\)/);
 });
