@@ -15,6 +15,7 @@ export { HashMap } from './maps/hash-map.js';
 export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
+export { StructOpsMap } from './maps/struct-ops.js';
 export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
 export type {
   AttachTarget,
