@@ -49,5 +49,5 @@ export { ProgAttachLink } from './programs/attach-point.js';
 export type { SockMapLike } from './programs/attach-point.js';
 export { queryCgroup } from './programs/cgroup-attach.js';
 export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
-export { SocketFilterLink } from './programs/socket-filter.js';
+export { SocketOptionLink } from './programs/socket-filter.js';
 export type { SkSkbKind } from './programs/sk-skb.js';

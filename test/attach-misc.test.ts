@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, FdLink, Link, LinkType, Netfilter, ProgramError, u64 } from '../src/index.js';
-import { bpffsDir, fdCount, thrown } from './helpers.js';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, Link, LinkType, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { kernel } from '../src/sys/native.js';
+import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
 
@@ -91,5 +92,59 @@ test('Link: pinned links outlive their object; Link.fromPin takes them back; det
     assert.ok(pin instanceof ProgramError && pin.kind === 'NotAttached');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node 20's dgram cannot set it before bind). */
+function reuseportSocket(port: number): number {
+  const fd = kernel.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+  assert.ok(fd >= 0);
+  assert.equal(kernel.setsockopt(fd, 1, 15 /* SO_REUSEPORT */, 1), 0);
+  const addr = new Uint8Array(16);
+  const v = new DataView(addr.buffer);
+  v.setUint16(0, 2, true);
+  v.setUint16(2, port, false);
+  addr.set([127, 0, 0, 1], 4);
+  assert.equal(kernel.bind(fd, addr), 0);
+  return fd;
+}
+
+/** Datagrams waiting on fd (read without blocking). */
+function drain(fd: number): number {
+  let n = 0;
+  while (kernel.recv(fd, new Uint8Array(64), 0x40 /* MSG_DONTWAIT */) >= 0) n++;
+  return n;
+}
+
+test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detach gives the choice back to the kernel', async () => {
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  probe.close();
+  const fds = [reuseportSocket(port), reuseportSocket(port)];
+  try {
+    using ebpf = new EbpfLoader().setGlobal('target', 1).load(object);
+    const select = ebpf.program('select_socket');
+    assert.ok(select instanceof SkReuseport);
+    const sockets = ebpf.map('sockets');
+    fds.forEach((fd, i) => sockets.update(le32(i), le64(BigInt(fd))));
+    const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
+    const link = select.attach(fds[0]!);
+    const tx = createSocket('udp4');
+    const send = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve) => tx.send(`d${i}`, port, '127.0.0.1', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await send(8);
+    assert.deepEqual(fds.map(drain), [0, 8], 'every datagram went to socket 1');
+    assert.equal(calls.get(0), 8n);
+    link.detach();
+    link.detach();
+    await send(8);
+    assert.equal(calls.get(0), 8n, 'not run once detached');
+    assert.equal(fds.map(drain).reduce((a, b) => a + b), 8, 'the kernel spreads them again');
+    tx.close();
+  } finally {
+    fds.forEach((fd) => kernel.close(fd));
   }
 });
