@@ -243,3 +243,23 @@ export function linkGetNextId(start: number): number | undefined {
 export function btfGetNextId(start: number): number | undefined {
   return nextId(Cmd.BtfGetNextId, 'bpf_btf_get_next_id', start);
 }
+
+const btfInfoAttr = new Attr(16);
+
+/** The raw bytes of a BTF object the kernel holds (BPF_OBJ_GET_INFO_BY_FD on a BTF fd, twice: size, then data). */
+export function btfGetData(btfFd: number): Uint8Array {
+  // struct bpf_btf_info: btf @0 (the addon fills it from the buffer after info), btf_size @8.
+  const info = new Uint8Array(32);
+  const call = (data?: Uint8Array) => {
+    btfInfoAttr.reset().u32(0, btfFd).u32(4, info.length);
+    const r = data
+      ? kernel.bpf(Cmd.ObjGetInfoByFd, btfInfoAttr.bytes, ptrWords(8), info, data)
+      : kernel.bpf(Cmd.ObjGetInfoByFd, btfInfoAttr.bytes, ptrWords(8), info);
+    if (r !== 0) fail('bpf_obj_get_info_by_fd', r, 'btf');
+    return new DataView(info.buffer).getUint32(8, true);
+  };
+  const size = call();
+  const data = new Uint8Array(size);
+  if (size > 0 && call(data) !== size) throw new SyscallError('bpf_obj_get_info_by_fd', Errno.EAGAIN, 'btf changed size');
+  return data;
+}
