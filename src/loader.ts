@@ -12,7 +12,9 @@ import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
-import { programTypeName } from './programs/program-type.js';
+import { attachTypeName, programTypeName } from './programs/program-type.js';
+import type { ProgramLoadTarget } from './programs/program.js';
+import { kernelBtfTarget } from './programs/tracing-attach.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
@@ -196,9 +198,10 @@ export class Ebpf implements Disposable {
     for (const prog of spec.programs.values()) {
       if (prog.kind === 'Unknown') continue;
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
-      const program = new Kind(prog, () => this.#loadProgram(prog, settings, lines));
+      const program = new Kind(prog, (target) => this.#loadProgram(prog, settings, lines, target));
       this.#programs.set(prog.name, program);
-      if (!settings.deferred.has(prog.name)) program.load();
+      // freplace needs its target program: Extension.load({ target, function }) loads it.
+      if (!settings.deferred.has(prog.name) && prog.kind !== 'Extension') program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -332,7 +335,7 @@ export class Ebpf implements Disposable {
     return { insns: new Insns(instructions), poisoned: formatCoreResults(results.filter((r) => r.poisoned)) };
   }
 
-  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): number {
+  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined, target?: ProgramLoadTarget): number {
     const { insns, poisoned } = this.#relocate(prog, settings);
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
@@ -352,9 +355,10 @@ export class Ebpf implements Disposable {
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
-    const attachBtfId = this.#attachBtfId(prog);
+    const attachBtfId = target ? target.btfId : this.#attachBtfId(prog);
     const attr = {
       attachBtfId,
+      attachProgFd: target?.progFd,
       progType: prog.type,
       insns: insns.bytes,
       license: prog.license || 'GPL',
@@ -388,8 +392,10 @@ export class Ebpf implements Disposable {
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
         if (err.errno === Errno.EPERM && log.trim() === '') {
           // Refused before verification: the kernel does not allow this program type here.
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${programTypeName(prog.type)} programs (${prog.section}) with EPERM before verification`, {
+          const feature = programTypeName(prog.type) + (prog.expectedAttachType ? ` (${attachTypeName(prog.expectedAttachType)})` : '');
+          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${feature} programs (${prog.section}) with EPERM before verification`, {
             program: prog.name,
+            feature,
             cause: err,
           });
         }
@@ -411,9 +417,7 @@ export class Ebpf implements Disposable {
     if (target.module) {
       throw new ProgramError('NotSupported', `program ${prog.name}: attaching to kernel module ${target.module} needs module BTF, not supported yet`, { program: prog.name });
     }
-    const found = loadKernelBtf().byName(target.btfName, target.btfKind)[0];
-    if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: the kernel has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
-    return found.id;
+    return kernelBtfTarget(loadKernelBtf(), target.btfName, target.btfKind, prog.name);
   }
 
   #kconfig?: ReturnType<typeof kconfigLayout>;

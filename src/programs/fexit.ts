@@ -1,7 +1,10 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FExit programs (sections "fexit+", "fexit.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * FExit programs (sections "fexit+", "fexit.s+"): runs at the exit of a kernel function, with its return value. The target is
+ * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
-export class FExit extends Program {}
+export class FExit extends BtfTracingProgram {
+  protected readonly attachType = AttachType.TraceFexit;
+}
