@@ -15,7 +15,27 @@
  *   dump_task       SEC("iter/task"): one line "<tgid> <pid> <comm>\n" per task.
  *   dump_elem       SEC("iter/bpf_map_elem"): "<key>=<value>\n" for a map with
  *                   u32 keys and u64 values (the map is chosen at attach).
- *   sys_add         SEC("syscall"): ctx struct add_args { u32 a, b; u64 sum; }:
+ *   dump_cgroup     SEC("iter/cgroup"): one line "cgroup <seq_num>\n" per cgroup
+ *                   visited (the walk and its order are chosen at attach).
+ *   sys_add         SEC("syscall"): ctx struct cgroup;
+struct bpf_iter__cgroup {
+	struct bpf_iter_meta *meta;
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+SEC("iter/cgroup")
+int dump_cgroup(struct bpf_iter__cgroup *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	__u64 n = ctx->meta->seq_num;
+
+	if (!ctx->cgroup)
+		return 0;
+	BPF_SEQ_PRINTF(seq, "cgroup %llu\n", n);
+	return 0;
+}
+
+struct add_args { u32 a, b; u64 sum; }:
  *                   writes a + b into sum (copied back into ctx_in) and into
  *                   .bss last_sum; returns a * b.
  *   fmod_ret_test   SEC("fmod_ret/bpf_modify_return_test"): returns 7.
@@ -118,6 +138,24 @@ int dump_elem(struct bpf_iter__bpf_map_elem *ctx)
 	if (!key || !value)
 		return 0;
 	BPF_SEQ_PRINTF(seq, "%u=%llu\n", *key, *value);
+	return 0;
+}
+
+struct cgroup;
+struct bpf_iter__cgroup {
+	struct bpf_iter_meta *meta;
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+SEC("iter/cgroup")
+int dump_cgroup(struct bpf_iter__cgroup *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	__u64 n = ctx->meta->seq_num;
+
+	if (!ctx->cgroup)
+		return 0;
+	BPF_SEQ_PRINTF(seq, "cgroup %llu\n", n);
 	return 0;
 }
 

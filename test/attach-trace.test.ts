@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   ArrayMap,
   BtfTracePoint,
+  CgroupIterOrder,
   Ebpf,
   EbpfLoader,
   Extension,
@@ -55,6 +56,13 @@ function bss(ebpf: Ebpf): { counts: bigint[]; cookie: bigint; lastSum: bigint } 
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const at = (i: number) => v.getBigUint64(i * 8, true);
   return { counts: [at(0), at(1), at(2), at(3)], cookie: at(4), lastSum: at(5) };
+}
+
+/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1 hierarchies). */
+function cgroup2(): string {
+  const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+  assert.ok(line, 'cgroup v2 is mounted');
+  return line.split(' ')[1]!;
 }
 
 /** getppid(2) n times (process.ppid makes the call on every read). */
@@ -296,6 +304,32 @@ test('Iter iter/bpf_map_elem over a map the test fills: every element in order; 
     const lines = mine.readAll('utf8').trimEnd().split('\n');
     assert.ok(lines.length >= 1 && lines.every((l) => l.startsWith(`${process.pid} `)), lines.join('|'));
     assert.equal(thrown(() => (ebpf.program('dump_task') as Iter).attach({ cgroup: { path: '/sys/fs/cgroup/tsbpf-no-such' } })).kind, 'UnknownTarget');
+  }
+  assert.equal(fdCount(), before);
+});
+
+test('Iter iter/cgroup: a cgroup by path or id, the walk order chosen at attach', () => {
+  const root = `${cgroup2()}/tsbpf-test-trace-${process.pid}`;
+  const child = `${root}/child`;
+  mkdirSync(child, { recursive: true });
+  const before = fdCount();
+  try {
+    using ebpf = load();
+    const iter = ebpf.program('dump_cgroup') as Iter;
+    const lines = (o: Parameters<Iter['attach']>[0]) => {
+      using link = iter.attach(o);
+      return link.readAll('utf8').trimEnd().split('\n');
+    };
+    assert.deepEqual(lines({ cgroup: { path: root }, order: CgroupIterOrder.SelfOnly }), ['cgroup 0']);
+    assert.deepEqual(lines({ cgroup: { path: root }, order: CgroupIterOrder.DescendantsPre }), ['cgroup 0', 'cgroup 1']);
+    // By id (the cgroup directory's inode number), walking up to the root: at least child, root, /.
+    const id = statSync(child, { bigint: true }).ino;
+    assert.ok(lines({ cgroup: { id }, order: CgroupIterOrder.AncestorsUp }).length >= 3);
+    // No order: the kernel wants one for a cgroup walk (EINVAL).
+    assert.equal(thrown(() => lines({ cgroup: { path: root } })).code, 'EINVAL');
+  } finally {
+    rmdirSync(child);
+    rmdirSync(root);
   }
   assert.equal(fdCount(), before);
 });
