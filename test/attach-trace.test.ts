@@ -476,6 +476,20 @@ test('Extension: the target function resolved in the target program\'s kernel BT
     const id = programFunctionBtfId(target.fd, 'target_sub');
     const local = ebpf.spec.btf!.byName('target_sub', 'func')[0]!;
     assert.equal(id, local.id, 'the BTF the kernel holds is the object\'s');
+    // The raw BTF through the addon: BTF magic first; a second nested buffer is refused for a BTF fd.
+    const info = new Uint8Array(232);
+    sys.objGetInfoByFd(target.fd, info);
+    const btfFd = sys.btfGetFdById(new DataView(info.buffer).getUint32(128, true));
+    try {
+      const raw = sys.btfGetData(btfFd);
+      assert.equal(new DataView(raw.buffer).getUint16(0, true), 0xeb9f);
+      const attr = new Uint8Array(16);
+      new DataView(attr.buffer).setUint32(0, btfFd, true);
+      new DataView(attr.buffer).setUint32(4, 32, true);
+      assert.throws(() => sys.kernel.bpf(15, attr, sys.ptrWords(8), new Uint8Array(32), null, new Uint8Array(8)), RangeError);
+    } finally {
+      sys.kernel.close(btfFd);
+    }
     const err = thrown(() => programFunctionBtfId(target.fd, 'tsbpf_nope'));
     assert.equal(err.kind, 'UnknownTarget');
     const ext = ebpf.program('new_sub') as Extension;

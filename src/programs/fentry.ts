@@ -2,7 +2,8 @@ import { AttachType } from './program-type.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FEntry programs (sections "fentry+", "fentry.s+"): runs at the entry of a kernel function (BPF trampoline). The target is
+ * FEntry programs (sections "fentry+", "fentry.s+"): run at the entry of a kernel
+ * function (a BPF trampoline). The target is
  * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
 export class FEntry extends BtfTracingProgram {

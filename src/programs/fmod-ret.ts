@@ -2,7 +2,8 @@ import { AttachType } from './program-type.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FModRet programs (sections "fmod_ret+", "fmod_ret.s+"): may replace the return value of an error-injectable kernel function. The target is
+ * FModRet programs (sections "fmod_ret+", "fmod_ret.s+"): may replace the return
+ * value of an error-injectable kernel function or security hook. The target is
  * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
 export class FModRet extends BtfTracingProgram {

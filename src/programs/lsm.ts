@@ -2,7 +2,8 @@ import { AttachType } from './program-type.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * Lsm programs (sections "lsm+", "lsm.s+"): a BPF LSM hook (bpf_lsm_<hook>); its return value can deny the operation. The target is
+ * Lsm programs (sections "lsm+", "lsm.s+"): a BPF LSM hook (bpf_lsm_<hook>); a
+ * negative return value denies the operation. The target is
  * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
 export class Lsm extends BtfTracingProgram {

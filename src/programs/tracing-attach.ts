@@ -1,7 +1,8 @@
-// The BPF-trampoline / BTF tracing attachments (tp_btf, fentry, fexit, fmod_ret, lsm,
-// freplace): LINK_CREATE with the program's attach type when the kernel has tracing
-// links (5.10+; target_fd/target_btf_id for freplace, a cookie from 5.19), else
-// BPF_RAW_TRACEPOINT_OPEN with no name, which attaches to the target given at load.
+// BTF tracing programs (tp_btf, fentry, fexit, fmod_ret, lsm, freplace): their kernel
+// targets in vmlinux BTF, and their attachment: LINK_CREATE with the program's attach
+// type where the kernel has tracing links (5.10+; target_fd/target_btf_id for freplace
+// into another program, a cookie from 5.19), else BPF_RAW_TRACEPOINT_OPEN with no name,
+// which attaches to the target given at load.
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';
