@@ -15,6 +15,7 @@ export { HashMap } from './maps/hash-map.js';
 export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
+export { StructOpsMap } from './maps/struct-ops.js';
 export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
 export type {
   AttachTarget,
@@ -51,3 +52,14 @@ export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/ex
 export { tracepointId } from './programs/trace-point.js';
 export type { TracePointAttachOptions } from './programs/trace-point.js';
 export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
+// Socket, cgroup and namespace attachments (branch sock).
+export { SockMap } from './maps/sock-map.js';
+export type { SockMapCreateOptions } from './maps/sock-map.js';
+export { SockHash } from './maps/sock-hash.js';
+export type { SocketLike } from './socket-fd.js';
+export { ProgAttachLink } from './programs/attach-point.js';
+export type { SockMapLike } from './programs/attach-point.js';
+export { queryCgroup } from './programs/cgroup-attach.js';
+export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
+export { SocketFilterLink } from './programs/socket-filter.js';
+export type { SkSkbKind } from './programs/sk-skb.js';

@@ -1,7 +1,6 @@
 import { ProgramError } from '../errors.js';
 import { Btf } from '../obj/btf.js';
-import { objGetInfoByFd } from '../sys/bpf.js';
-import { btfGetData, btfGetFdById } from '../sys/link.js';
+import { btfGetData, btfGetFdById, objGetInfoByFd } from '../sys/bpf.js';
 import { kernel } from '../sys/native.js';
 import type { FdLink } from './link.js';
 import { Program } from './program.js';
