@@ -40,6 +40,18 @@ export type { TestRunOptions, TestRunResult } from './programs/program.js';
 export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
 export type { LinkInfo } from './programs/link.js';
 export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
+// Tracing programs (trace branch): perf-event attachment, tracing links, iterators, freplace targets.
+export { attachPerfEvent, perfAttachMechanism, PerfEventIoctlLink } from './programs/perf-attach.js';
+export type { PerfAttachMechanism } from './programs/perf-attach.js';
+export { attachTracing, tracingAttachMechanism, kernelBtfTarget } from './programs/tracing-attach.js';
+export type { TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
+export { IterLink, CgroupIterOrder } from './programs/iter.js';
+export type { IterAttachOptions } from './programs/iter.js';
+export { programFunctionBtfId } from './programs/extension.js';
+export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/extension.js';
+export { tracepointId } from './programs/trace-point.js';
+export type { TracePointAttachOptions } from './programs/trace-point.js';
+export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
 // Socket, cgroup and namespace attachments (branch sock).
 export { SockMap } from './maps/sock-map.js';
 export type { SockMapCreateOptions } from './maps/sock-map.js';

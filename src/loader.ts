@@ -13,7 +13,9 @@ import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
-import { programTypeName } from './programs/program-type.js';
+import { attachTypeName, programTypeName } from './programs/program-type.js';
+import type { ProgramLoadTarget } from './programs/program.js';
+import { kernelBtfTarget } from './programs/tracing-attach.js';
 import { btfLoad, progLoad } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
@@ -240,10 +242,11 @@ export class Ebpf implements Disposable {
     for (const prog of spec.programs.values()) {
       if (prog.kind === 'Unknown') continue;
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
-      const program = new Kind(prog, () => this.#loadProgram(prog, settings, lines));
+      const program = new Kind(prog, (against) => this.#loadProgram(prog, settings, lines, against));
       this.#programs.set(prog.name, program);
-      // As libbpf: a struct_ops program no struct_ops map uses is not loaded.
-      const unused = prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog);
+      // As libbpf: a struct_ops program no struct_ops map uses is not loaded. freplace
+      // needs its target program: Extension.load({ target, function }) loads it.
+      const unused = (prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog)) || prog.kind === 'Extension';
       if (!settings.deferred.has(prog.name) && !unused) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
@@ -415,7 +418,7 @@ export class Ebpf implements Disposable {
     return { insns: new Insns(instructions), poisoned: formatCoreResults(results.filter((r) => r.poisoned)) };
   }
 
-  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): number {
+  #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined, against?: ProgramLoadTarget): number {
     const { insns, poisoned } = this.#relocate(prog, settings);
     const fdArray: number[] = [];
     for (const ref of prog.references) {
@@ -443,7 +446,9 @@ export class Ebpf implements Disposable {
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
     const ops = this.#structOpsAttach(prog);
-    const target = ops ? undefined : this.#attachTarget(prog);
+    // freplace: a function of another program (Extension.load; attach_prog_fd shares the
+    // field with attach_btf_obj_fd); else a kernel target.
+    const target = ops ? undefined : against ? { id: against.btfId, btfObjFd: against.progFd } : this.#attachTarget(prog);
     const attr = {
       attachBtfId: ops?.attachBtfId ?? target?.id ?? 0,
       attachProgFd: target?.btfObjFd,
@@ -481,8 +486,10 @@ export class Ebpf implements Disposable {
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
         if (err.errno === Errno.EPERM && log.trim() === '') {
           // Refused before verification: the kernel does not allow this program type here.
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${programTypeName(prog.type)} programs (${prog.section}) with EPERM before verification`, {
+          const feature = programTypeName(prog.type) + (prog.expectedAttachType ? ` (${attachTypeName(prog.expectedAttachType)})` : '');
+          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${feature} programs (${prog.section}) with EPERM before verification`, {
             program: prog.name,
+            feature,
             cause: err,
           });
         }
@@ -524,12 +531,10 @@ export class Ebpf implements Disposable {
         throw new ProgramError('NotSupported', `program ${prog.name}: kernel module ${target.module} is not loaded (no BTF at /sys/kernel/btf/${target.module}; modules with BTF: ${moduleNames()})`, { program: prog.name });
       }
       const found = module.btf.byName(target.btfName, target.btfKind).find((t) => t.id >= module.btf.firstId);
-      if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: module ${target.module} has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
+      if (!found) throw new ProgramError('UnknownKernelFunction', `program ${prog.name}: module ${target.module} has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
       return { id: found.id, btfObjFd: this.#moduleFd(module) };
     }
-    const found = loadKernelBtf().byName(target.btfName, target.btfKind)[0];
-    if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: the kernel has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
-    return { id: found.id };
+    return { id: kernelBtfTarget(loadKernelBtf(), target.btfName, target.btfKind, prog.name) };
   }
 
   #moduleFd(module: ModuleBtf): number {

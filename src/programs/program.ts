@@ -29,6 +29,12 @@ export interface TestRunResult {
   ctxOut?: Uint8Array;
 }
 
+/** For a program loaded against another program (freplace): BPF_PROG_LOAD's attach_prog_fd and attach_btf_id. */
+export interface ProgramLoadTarget {
+  progFd: number;
+  btfId: number;
+}
+
 /** The descriptor of a loaded program. */
 class ProgramFd extends FdOwner {
   readonly #name: string;
@@ -55,11 +61,11 @@ export class Program implements Disposable {
   /** BPF_PROG_TYPE_* */
   readonly type: number;
   readonly section: string;
-  readonly #load: () => number;
+  readonly #load: (target?: ProgramLoadTarget) => number;
   #fd?: ProgramFd;
 
   /** @internal the loader makes programs; `load` performs BPF_PROG_LOAD and returns the fd. */
-  constructor(spec: { name: string; kind: string; type: number; section: string }, load: () => number) {
+  constructor(spec: { name: string; kind: string; type: number; section: string }, load: (target?: ProgramLoadTarget) => number) {
     this.name = spec.name;
     this.kind = spec.kind;
     this.type = spec.type;
@@ -81,6 +87,12 @@ export class Program implements Disposable {
   load(): void {
     if (this.loaded) return;
     this.#fd = new ProgramFd(this.#load(), this.name);
+  }
+
+  /** Loads against another program's function (Extension). */
+  protected loadAgainst(target: ProgramLoadTarget): void {
+    if (this.loaded) return;
+    this.#fd = new ProgramFd(this.#load(target), this.name);
   }
 
   /** Releases the program's fd (a pinned or attached program stays in the kernel). */

@@ -392,6 +392,24 @@ export function objGetInfoByFd(fd: number, info: Uint8Array, mapIds?: Uint32Arra
   return infoAttr.getU32(4);
 }
 
+/** The raw bytes of a BTF object the kernel holds (OBJ_GET_INFO_BY_FD on a BTF fd, twice: size, then data). */
+export function btfGetData(btfFd: number): Uint8Array {
+  // struct bpf_btf_info: btf @0 (the addon points it at the buffer after info), btf_size @8.
+  const info = new Uint8Array(32);
+  const call = (data?: Uint8Array) => {
+    infoAttr.reset().u32(0, btfFd).u32(4, info.length);
+    const r = data
+      ? kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info, data)
+      : kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info);
+    if (r !== 0) fail('bpf_obj_get_info_by_fd', r, 'btf');
+    return new DataView(info.buffer).getUint32(8, true);
+  };
+  const size = call();
+  const data = new Uint8Array(size);
+  if (size > 0 && call(data) !== size) fail('bpf_obj_get_info_by_fd', -Errno.EAGAIN, 'btf changed size');
+  return data;
+}
+
 const freezeAttr = new Attr(4);
 
 /** BPF_MAP_FREEZE: user space can no longer write the map (5.2+). */
