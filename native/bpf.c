@@ -311,7 +311,10 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
  * set by the addon from buffers JS passes after the info buffer, and cleared again
  * before JS sees the info. */
 #define PROG_NESTED 2
-static const struct { uint16_t ptr_off, count_off, elem; } prog_nested[PROG_NESTED] = {{56, 52, 4}, {32, 20, 1}};
+struct nested_rule { uint16_t ptr_off, count_off, elem; };
+static const struct nested_rule prog_nested[PROG_NESTED] = {{56, 52, 4}, {32, 20, 1}};
+/* bpf_btf_info: the raw BTF (btf_size bytes); the second slot is unused (elem 0). */
+static const struct nested_rule btf_nested[PROG_NESTED] = {{0, 8, 1}, {0, 0, 0}};
 
 struct nested {
   void *buf[PROG_NESTED];
@@ -361,19 +364,26 @@ static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t a
     attr[r->word] = (uint64_t)(uintptr_t)p;
   }
 
-  /* Nested arrays of a program's info: only for a bpf-prog fd and an info buffer that
-   * reaches the fields (the kernel reads no further than info_len). */
+  /* Nested arrays of a program's info (or a BTF object's raw data): only for a fd of
+   * that kind and an info buffer that reaches the fields (the kernel reads no further
+   * than info_len). */
   uint8_t *info = NULL;
-  if (nested && cmd == OBJ_GET_INFO_BY_FD && bufs[1] && (nested->buf[0] || nested->buf[1]) &&
-      fd_is_anon_inode((int)u32_at(attr, 0), "bpf-prog")) {
+  const struct nested_rule *nrules = NULL;
+  if (nested && cmd == OBJ_GET_INFO_BY_FD && bufs[1] && (nested->buf[0] || nested->buf[1])) {
+    int fd = (int)u32_at(attr, 0);
+    if (fd_is_anon_inode(fd, "bpf-prog")) nrules = prog_nested;
+    else if (fd_is_anon_inode(fd, "btf")) nrules = btf_nested;
+  }
+  if (nrules) {
     info = bufs[1];
     uint32_t info_len = u32_at(attr, 4);
     if (info_len > lens[1]) info_len = (uint32_t)lens[1];
     for (int i = 0; i < PROG_NESTED; i++) {
       if (!nested->buf[i]) continue;
-      if (prog_nested[i].ptr_off + 8u > info_len) THROW_RANGE(env, "info buffer too short for a nested array");
-      put_u32(info + prog_nested[i].count_off, (uint32_t)(nested->len[i] / prog_nested[i].elem));
-      put_u64(info + prog_nested[i].ptr_off, (uint64_t)(uintptr_t)nested->buf[i]);
+      if (nrules[i].elem == 0) THROW_RANGE(env, "this object's info has no such nested array");
+      if (nrules[i].ptr_off + 8u > info_len) THROW_RANGE(env, "info buffer too short for a nested array");
+      put_u32(info + nrules[i].count_off, (uint32_t)(nested->len[i] / nrules[i].elem));
+      put_u64(info + nrules[i].ptr_off, (uint64_t)(uintptr_t)nested->buf[i]);
     }
   }
 
@@ -381,7 +391,7 @@ static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t a
   int err = r < 0 ? errno : 0;
   if (info)
     for (int i = 0; i < PROG_NESTED; i++)
-      if (nested->buf[i]) put_u64(info + prog_nested[i].ptr_off, 0);
+      if (nested->buf[i]) put_u64(info + nrules[i].ptr_off, 0);
   if (r >= 0 && returns_fd(cmd)) {
     map_meta_forget((int)r);
     /* MAP_CREATE: the sizes are in attr already. */

@@ -15,6 +15,7 @@ export { HashMap } from './maps/hash-map.js';
 export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
+export { StructOpsMap } from './maps/struct-ops.js';
 export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
 export type {
   AttachTarget,
@@ -35,6 +36,33 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// Links and feature probes (attach milestone).
+export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
+export type { LinkInfo } from './programs/link.js';
+export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
+// Tracing programs (trace branch): perf-event attachment, tracing links, iterators, freplace targets.
+export { attachPerfEvent, perfAttachMechanism, PerfEventIoctlLink } from './programs/perf-attach.js';
+export type { PerfAttachMechanism } from './programs/perf-attach.js';
+export { attachTracing, tracingAttachMechanism, kernelBtfTarget } from './programs/tracing-attach.js';
+export type { TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
+export { IterLink, CgroupIterOrder } from './programs/iter.js';
+export type { IterAttachOptions } from './programs/iter.js';
+export { programFunctionBtfId } from './programs/extension.js';
+export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/extension.js';
+export { tracepointId } from './programs/trace-point.js';
+export type { TracePointAttachOptions } from './programs/trace-point.js';
+export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
+// Socket, cgroup and namespace attachments (branch sock).
+export { SockMap } from './maps/sock-map.js';
+export type { SockMapCreateOptions } from './maps/sock-map.js';
+export { SockHash } from './maps/sock-hash.js';
+export type { SocketLike } from './socket-fd.js';
+export { ProgAttachLink } from './programs/attach-point.js';
+export type { SockMapLike } from './programs/attach-point.js';
+export { queryCgroup } from './programs/cgroup-attach.js';
+export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
+export { SocketOptionLink } from './programs/socket-filter.js';
+export type { SkSkbKind } from './programs/sk-skb.js';
 // Introspection, statistics and program info (intro)
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';

@@ -6,10 +6,10 @@ import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapInfo } from './maps/map-data.js';
 import { linkInfoByFd, type LinkInfo } from './programs/link.js';
 import { programInfoByFd, type ProgramInfo } from './programs/program-info.js';
-import { mapGetNextId, progGetFdById, progGetNextId } from './sys/bpf.js';
+import { linkGetFdById, linkGetNextId, mapGetNextId, progGetFdById, progGetNextId } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { FdOwner } from './sys/fd.js';
-import { enableStats as bpfEnableStats, linkGetFdById, linkGetNextId } from './sys/link.js';
+import { enableStats as bpfEnableStats } from './sys/link.js';
 import { kernel } from './sys/native.js';
 
 /** The errno of a failed open by id, whichever error type carries it. */

@@ -1,7 +1,11 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * BtfTracePoint programs (sections "tp_btf+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * BtfTracePoint programs (sections "tp_btf+"): typed tracepoint arguments. The
+ * tracepoint is fixed at load (attach_btf_id of btf_trace_<name>, from the section);
+ * attach() makes a tracing link (BPF_TRACE_RAW_TP).
  */
-export class BtfTracePoint extends Program {}
+export class BtfTracePoint extends BtfTracingProgram {
+  protected readonly attachType = AttachType.TraceRawTp;
+}

@@ -1,7 +1,11 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FEntry programs (sections "fentry+", "fentry.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * FEntry programs (sections "fentry+", "fentry.s+"): run at the entry of a kernel
+ * function (a BPF trampoline). The target is
+ * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
-export class FEntry extends Program {}
+export class FEntry extends BtfTracingProgram {
+  protected readonly attachType = AttachType.TraceFentry;
+}

@@ -1,7 +1,11 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FExit programs (sections "fexit+", "fexit.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * FExit programs (sections "fexit+", "fexit.s+"): run at the exit of a kernel
+ * function and see its return value. The target is
+ * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
-export class FExit extends Program {}
+export class FExit extends BtfTracingProgram {
+  protected readonly attachType = AttachType.TraceFexit;
+}

@@ -1,7 +1,11 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * FModRet programs (sections "fmod_ret+", "fmod_ret.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * FModRet programs (sections "fmod_ret+", "fmod_ret.s+"): may replace the return
+ * value of an error-injectable kernel function or security hook. The target is
+ * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
-export class FModRet extends Program {}
+export class FModRet extends BtfTracingProgram {
+  protected readonly attachType = AttachType.ModifyReturn;
+}

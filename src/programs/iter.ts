@@ -1,7 +1,149 @@
+import { closeSync, openSync, constants as fsConstants, read, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { ProgramError } from '../errors.js';
+import { iterCreate, linkCreate } from '../sys/link.js';
+import { kernel } from '../sys/native.js';
+import { attachError, FdLink } from './link.js';
+import { AttachType } from './program-type.js';
 import { Program } from './program.js';
 
+/** enum bpf_cgroup_iter_order */
+export const CgroupIterOrder = { Unspec: 0, SelfOnly: 1, DescendantsPre: 2, DescendantsPost: 3, AncestorsUp: 4 } as const;
+export type CgroupIterOrder = (typeof CgroupIterOrder)[keyof typeof CgroupIterOrder];
+
+/** What an iterator walks (union bpf_iter_link_info); none: the iterator's default (all tasks, ...). */
+export type IterAttachOptions =
+  /** iter/bpf_map_elem, iter/bpf_sk_storage_map, iter/sockmap: the map whose elements are visited. */
+  | { map: { readonly fd: number } }
+  /** iter/cgroup (6.1+): a cgroup by path or id, and the walk order. */
+  | { cgroup: { path: string } | { id: bigint }; order?: CgroupIterOrder }
+  /** iter/task, iter/task_file, iter/task_vma (6.1+): one thread (tid) or process (pid, or a pidfd). */
+  | { task: { tid: number } | { pid: number } | { pidFd: number } };
+
+const ITER_INFO_SIZE = 16;
+const CHUNK = 64 * 1024;
+
+/** union bpf_iter_link_info, and a cgroup fd to close once the link exists. */
+function iterInfo(options: IterAttachOptions): { info: Uint8Array; closeAfter?: number } {
+  const info = new Uint8Array(ITER_INFO_SIZE);
+  const v = new DataView(info.buffer);
+  if ('map' in options) {
+    v.setUint32(0, options.map.fd, true);
+    return { info };
+  }
+  if ('cgroup' in options) {
+    v.setUint32(0, options.order ?? CgroupIterOrder.Unspec, true);
+    const c = options.cgroup;
+    if ('id' in c) {
+      v.setBigUint64(8, c.id, true);
+      return { info };
+    }
+    let fd: number;
+    try {
+      fd = openSync(c.path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    } catch (err) {
+      throw new ProgramError('UnknownTarget', `no cgroup ${c.path}: ${(err as Error).message}`);
+    }
+    v.setUint32(4, fd, true);
+    return { info, closeAfter: fd };
+  }
+  const t = options.task;
+  if ('tid' in t) v.setUint32(0, t.tid, true);
+  else if ('pid' in t) v.setUint32(4, t.pid, true);
+  else v.setUint32(8, t.pidFd, true);
+  return { info };
+}
+
+/** An iterator link: each read of its output (stream() or readAll()) runs the iterator anew. */
+export class IterLink extends FdLink {
+  /** A new iterator instance (BPF_ITER_CREATE): an fd whose reads run the program. */
+  #open(): number {
+    return iterCreate(this.fd);
+  }
+
+  /** Runs the iterator to the end and returns its whole output (a string with an encoding). */
+  readAll(): Buffer;
+  readAll(encoding: BufferEncoding): string;
+  readAll(encoding?: BufferEncoding): Buffer | string {
+    const fd = this.#open();
+    const chunks: Buffer[] = [];
+    try {
+      for (;;) {
+        const buf = Buffer.allocUnsafe(CHUNK);
+        const n = readSync(fd, buf, 0, CHUNK, null);
+        if (n === 0) break;
+        chunks.push(buf.subarray(0, n));
+      }
+    } finally {
+      kernel.close(fd);
+    }
+    const all = Buffer.concat(chunks);
+    return encoding ? all.toString(encoding) : all;
+  }
+
+  /** The iterator's output as a Node Readable (one new iterator instance, closed at end or destroy). */
+  stream(): Readable {
+    const fd = this.#open();
+    let closed = false;
+    let reading = false;
+    let destroyCb: ((err: Error | null) => void) | undefined;
+    let destroyErr: Error | null = null;
+    const close = () => {
+      if (!closed) kernel.close(fd);
+      closed = true;
+    };
+    return new Readable({
+      highWaterMark: CHUNK,
+      read(size) {
+        const buf = Buffer.allocUnsafe(Math.max(size, 4096));
+        reading = true;
+        read(fd, buf, 0, buf.length, null, (err, n) => {
+          reading = false;
+          if (destroyCb) {
+            // destroy() came while the read was in flight: close only now.
+            close();
+            destroyCb(destroyErr);
+            return;
+          }
+          if (err) return this.destroy(err);
+          if (n === 0) {
+            close();
+            this.push(null);
+            return;
+          }
+          this.push(buf.subarray(0, n));
+        });
+      },
+      destroy(err, cb) {
+        if (reading) {
+          destroyErr = err;
+          destroyCb = cb;
+          return;
+        }
+        close();
+        cb(err);
+      },
+    });
+  }
+}
+
 /**
- * Iter programs (sections "iter+", "iter.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Iter programs (sections "iter+", "iter.s+"): BPF iterators (iter/task,
+ * iter/bpf_map_elem, ...). attach() makes the link; its output is read with
+ * link.stream() or link.readAll().
  */
-export class Iter extends Program {}
+export class Iter extends Program {
+  attach(options?: IterAttachOptions): IterLink {
+    const progFd = this.fd;
+    const what = `iterator ${this.section.slice(this.section.indexOf('/') + 1)}`;
+    const extra = options ? iterInfo(options) : undefined;
+    try {
+      const fd = linkCreate({ progFd, target: 0, attachType: AttachType.TraceIter, extra: extra ? { kind: 'iter', info: extra.info } : { kind: 'none' } });
+      return new IterLink(fd, what);
+    } catch (err) {
+      throw attachError(this.name, what, err);
+    } finally {
+      if (extra?.closeAfter !== undefined) closeSync(extra.closeAfter);
+    }
+  }
+}

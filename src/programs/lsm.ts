@@ -1,7 +1,11 @@
-import { Program } from './program.js';
+import { AttachType } from './program-type.js';
+import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
- * Lsm programs (sections "lsm+", "lsm.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Lsm programs (sections "lsm+", "lsm.s+"): a BPF LSM hook (bpf_lsm_<hook>); a
+ * negative return value denies the operation. The target is
+ * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
-export class Lsm extends Program {}
+export class Lsm extends BtfTracingProgram {
+  protected readonly attachType = AttachType.LsmMac;
+}

@@ -16,7 +16,7 @@ export interface TestRunOptions {
   data?: Uint8Array;
   /** Room for the packet the program leaves (default: data's length + 256 when data is given). */
   dataOut?: Uint8Array;
-  /** The context (struct __sk_buff, xdp_md, a syscall program's argument, ...). */
+  /** The context (struct __sk_buff, xdp_md, a syscall program's argument, ...). A syscall program's is updated in place. */
   ctx?: Uint8Array;
   ctxOut?: Uint8Array;
   repeat?: number;
@@ -30,6 +30,12 @@ export interface TestRunResult {
   duration: number;
   dataOut?: Uint8Array;
   ctxOut?: Uint8Array;
+}
+
+/** For a program loaded against another program (freplace): BPF_PROG_LOAD's attach_prog_fd and attach_btf_id. */
+export interface ProgramLoadTarget {
+  progFd: number;
+  btfId: number;
 }
 
 /** The descriptor of a loaded program. */
@@ -58,11 +64,11 @@ export class Program implements Disposable {
   /** BPF_PROG_TYPE_* */
   readonly type: number;
   readonly section: string;
-  readonly #load: () => number;
+  readonly #load: (target?: ProgramLoadTarget) => number;
   #fd?: ProgramFd;
 
   /** @internal the loader makes programs; `load` performs BPF_PROG_LOAD and returns the fd. */
-  constructor(spec: { name: string; kind: string; type: number; section: string }, load: () => number) {
+  constructor(spec: { name: string; kind: string; type: number; section: string }, load: (target?: ProgramLoadTarget) => number) {
     this.name = spec.name;
     this.kind = spec.kind;
     this.type = spec.type;
@@ -84,6 +90,12 @@ export class Program implements Disposable {
   load(): void {
     if (this.loaded) return;
     this.#fd = new ProgramFd(this.#load(), this.name);
+  }
+
+  /** Loads against another program's function (Extension). */
+  protected loadAgainst(target: ProgramLoadTarget): void {
+    if (this.loaded) return;
+    this.#fd = new ProgramFd(this.#load(target), this.name);
   }
 
   /** Releases the program's fd (a pinned or attached program stays in the kernel). */
@@ -117,31 +129,29 @@ export class Program implements Disposable {
    */
   testRun(options: TestRunOptions = {}): TestRunResult {
     const dataOut = options.dataOut ?? (options.data ? new Uint8Array(options.data.length + 256) : undefined);
-    // A syscall program reads and writes its ctx in place (the kernel copies it back
-    // to ctx_in and refuses ctx_out): run it on a copy and return that as ctxOut.
-    const inPlace = this.type === ProgramType.Syscall && options.ctx !== undefined;
-    const ctxIn = inPlace ? (options.ctxOut ?? new Uint8Array(options.ctx!.length)) : options.ctx;
-    if (inPlace) {
-      if (ctxIn!.length < options.ctx!.length) throw new RangeError('ctxOut is shorter than ctx');
-      ctxIn!.set(options.ctx!);
-    }
+    // A syscall program reads and writes its ctx in place: the kernel copies it back to
+    // ctx_in and refuses ctx_out. ctx is updated, and returned (or copied to ctxOut).
+    const inPlace = this.type === ProgramType.Syscall;
     try {
       const r = progTestRun({
         progFd: this.fd,
         dataIn: options.data,
         dataOut,
-        ctxIn: inPlace ? ctxIn!.subarray(0, options.ctx!.length) : ctxIn,
+        ctxIn: options.ctx,
         ctxOut: inPlace ? undefined : options.ctxOut,
         repeat: options.repeat,
         flags: options.flags,
         cpu: options.cpu,
       });
-      return {
-        returnValue: r.retval,
-        duration: r.duration,
-        dataOut: dataOut?.subarray(0, r.dataSizeOut),
-        ctxOut: inPlace ? ctxIn!.subarray(0, options.ctx!.length) : options.ctxOut?.subarray(0, r.ctxSizeOut),
-      };
+      let ctxOut = options.ctxOut?.subarray(0, r.ctxSizeOut);
+      if (inPlace && options.ctx) {
+        ctxOut = options.ctx;
+        if (options.ctxOut) {
+          ctxOut = options.ctxOut.subarray(0, Math.min(options.ctxOut.length, options.ctx.length));
+          ctxOut.set(options.ctx.subarray(0, ctxOut.length));
+        }
+      }
+      return { returnValue: r.retval, duration: r.duration, dataOut: dataOut?.subarray(0, r.dataSizeOut), ctxOut };
     } catch (err) {
       throw this.#testRunError(err);
     }

@@ -1,7 +1,7 @@
-import { Program } from './program.js';
+import { RawTracePoint } from './raw-trace-point.js';
 
 /**
- * RawTracePointWritable programs (sections "raw_tracepoint.w+", "raw_tp.w+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * RawTracePointWritable programs (sections "raw_tracepoint.w+", "raw_tp.w+"): raw
+ * tracepoints whose argument buffer the program may write; attached the same way.
  */
-export class RawTracePointWritable extends Program {}
+export class RawTracePointWritable extends RawTracePoint {}

@@ -1,7 +1,36 @@
+import { ProgramError } from '../errors.js';
+import { rawTracepointOpen } from '../sys/link.js';
+import { attachError, FdLink } from './link.js';
 import { Program } from './program.js';
+import { sectionTarget } from './trace-point.js';
+
+export interface RawTracePointAttachOptions {
+  /** bpf_get_attach_cookie() in the program (6.10+). */
+  cookie?: bigint;
+}
 
 /**
- * RawTracePoint programs (sections "raw_tracepoint+", "raw_tp+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * RawTracePoint programs (sections "raw_tracepoint+", "raw_tp+"): the tracepoint's
+ * raw arguments, attached by name with BPF_RAW_TRACEPOINT_OPEN (the kernel has no
+ * LINK_CREATE for this program type; EINVAL).
  */
-export class RawTracePoint extends Program {}
+export class RawTracePoint extends Program {
+  /** Attaches to raw tracepoint `name` ('sys_enter', 'sched_switch'), by default the section's. */
+  attach(name?: string, options: RawTracePointAttachOptions = {}): FdLink {
+    const progFd = this.fd;
+    if (name === undefined) {
+      const target = sectionTarget(this)?.target;
+      if (target?.type !== 'rawTracepoint') throw new ProgramError('UnknownTarget', `program ${this.name}: section ${this.section} names no raw tracepoint; give its name`, { program: this.name });
+      name = target.name;
+    }
+    const description = `raw tracepoint ${name}`;
+    try {
+      return new FdLink(rawTracepointOpen(progFd, name, options.cookie ?? 0n), description);
+    } catch (err) {
+      const e = attachError(this.name, description, err);
+      // The kernel answers ENOENT for a tracepoint it does not have.
+      if (e instanceof ProgramError && e.code === 'ENOENT') throw new ProgramError('UnknownTarget', `no raw tracepoint ${name}`, { program: this.name, cause: e.cause });
+      throw e;
+    }
+  }
+}

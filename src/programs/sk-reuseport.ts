@@ -1,7 +1,21 @@
+import type { SocketLike } from '../socket-fd.js';
+import { attachBySocketOption, type SocketOptionLink } from './socket-filter.js';
 import { Program } from './program.js';
 
+const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', detach: 68, detachName: 'SO_DETACH_REUSEPORT_BPF' };
+
 /**
- * SkReuseport programs (sections "sk_reuseport/migrate", "sk_reuseport").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * SkReuseport programs (sections "sk_reuseport", "sk_reuseport/migrate"): choose the
+ * socket of an SO_REUSEPORT group that gets each packet or connection, usually with
+ * bpf_sk_select_reuseport and a REUSEPORT_SOCKARRAY.
  */
-export class SkReuseport extends Program {}
+export class SkReuseport extends Program {
+  /**
+   * Sets the program on the reuseport group of `socket` (SO_ATTACH_REUSEPORT_EBPF; the
+   * socket must have SO_REUSEPORT and be bound). The group keeps one program: attaching
+   * another replaces it; detach is SO_DETACH_REUSEPORT_BPF (5.3+).
+   */
+  attach(socket: SocketLike): SocketOptionLink {
+    return attachBySocketOption(this, socket, reuseportOption);
+  }
+}

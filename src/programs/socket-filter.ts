@@ -1,7 +1,72 @@
+import { Errno, SyscallError } from '../sys/errors.js';
+import { setsockopt, SOL_SOCKET } from '../sys/socket.js';
+import { currentSocketFd, socketFd, type SocketLike } from '../socket-fd.js';
+import { detachError } from './attach-point.js';
+import { attachError, Link } from './link.js';
 import { Program } from './program.js';
 
-/**
- * SocketFilter programs (sections "socket").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class SocketFilter extends Program {}
+/** A pair of socket options that attach a program to a socket and take it off again. */
+export interface SocketOption {
+  attach: number;
+  attachName: string;
+  detach: number;
+  detachName: string;
+}
+
+const filterOption: SocketOption = { attach: 50, attachName: 'SO_ATTACH_BPF', detach: 27, detachName: 'SO_DETACH_BPF' };
+
+/** A program set on a socket with a socket option; detaching is the matching option on the same socket. */
+export class SocketOptionLink extends Link {
+  readonly description: string;
+  readonly #socket: SocketLike;
+  readonly #fd: number;
+  readonly #option: SocketOption;
+
+  /** @internal */
+  constructor(description: string, socket: SocketLike, fd: number, option: SocketOption) {
+    super();
+    this.description = description;
+    this.#socket = socket;
+    this.#fd = fd;
+    this.#option = option;
+  }
+
+  protected detachNow(): void {
+    // A Node socket that was closed (or whose fd changed) took its program with it:
+    // nothing to do, and the old number may belong to someone else now.
+    if (currentSocketFd(this.#socket) !== this.#fd) return;
+    const { detach, detachName } = this.#option;
+    try {
+      setsockopt(this.#fd, SOL_SOCKET, detach, 0, `setsockopt(${detachName})`);
+    } catch (err) {
+      // ENOENT: no program (replaced or detached already); EBADF/ENOTSOCK: a raw fd closed since.
+      if (err instanceof SyscallError && [Errno.ENOENT, Errno.EBADF, Errno.ENOTSOCK].includes(err.errno)) return;
+      throw detachError(this.description, err);
+    }
+  }
+}
+
+/** Sets `program` on `socket` with `option.attach`. */
+export function attachBySocketOption(program: Program, socket: SocketLike, option: SocketOption): SocketOptionLink {
+  const progFd = program.fd;
+  const fd = socketFd(socket);
+  const description = `${program.name} on socket fd ${fd}`;
+  try {
+    setsockopt(fd, SOL_SOCKET, option.attach, progFd, `setsockopt(${option.attachName})`);
+  } catch (err) {
+    throw attachError(program.name, `socket fd ${fd}`, err);
+  }
+  return new SocketOptionLink(description, socket, fd, option);
+}
+
+/** SocketFilter programs (sections "socket"). */
+export class SocketFilter extends Program {
+  /**
+   * Filters what `socket` receives (SO_ATTACH_BPF): the program returns how many bytes
+   * of the packet to keep, 0 drops it. A socket holds one filter: attaching another
+   * replaces it. `socket`: a bound dgram.Socket, a connected net.Socket or a socket fd.
+   */
+  attach(socket: SocketLike): SocketOptionLink {
+    return attachBySocketOption(this, socket, filterOption);
+  }
+}

@@ -1,7 +1,13 @@
 import { Program } from './program.js';
 
 /**
- * Syscall programs (sections "syscall").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Syscall programs (section "syscall", BPF_PROG_TYPE_SYSCALL, 5.14+): run from user
+ * space with BPF_PROG_TEST_RUN, never attached. The context is the argument struct;
+ * the kernel writes it back into the same buffer.
  */
-export class Syscall extends Program {}
+export class Syscall extends Program {
+  /** Runs the program once with `args` as its context (updated in place); returns its return value. */
+  run(args?: Uint8Array): number {
+    return this.testRun({ ctx: args }).returnValue;
+  }
+}

@@ -1,0 +1,150 @@
+// Attach tests of the program kinds outside the big families: Netfilter (BPF links on
+// a netfilter hook) and the common Link behaviour (pin, fromPin, detach twice).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, Link, LinkType, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { kernel } from '../src/sys/native.js';
+import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
+
+const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
+
+async function sendUdp(count: number): Promise<void> {
+  const rx = createSocket('udp4');
+  await new Promise<void>((resolve) => rx.bind(0, '127.0.0.1', resolve));
+  const port = rx.address().port;
+  let got = 0;
+  const done = new Promise<void>((resolve) => rx.on('message', () => ++got === count && resolve()));
+  const tx = createSocket('udp4');
+  for (let i = 0; i < count; i++) tx.send('ping', port, '127.0.0.1');
+  await done;
+  tx.close();
+  rx.close();
+}
+
+test('Netfilter: a BPF link on ipv4 output sees our packets; detach stops it; link info names the hook', async () => {
+  const before = fdCount();
+  {
+    using ebpf = Ebpf.load(object);
+    const nf = ebpf.program('nf_count');
+    assert.ok(nf instanceof Netfilter);
+    const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
+    const link = nf.attach({ family: 'ipv4', hook: 'output', priority: -128 });
+    const info = link.info();
+    assert.equal(info.type, LinkType.Netfilter);
+    assert.equal(info.typeName, 'Netfilter');
+    assert.deepEqual([info.pf, info.hooknum, info.priority], [2, 3, -128]);
+    assert.ok(info.programId > 0);
+    await sendUdp(5);
+    const seen = calls.get(1);
+    assert.ok(seen >= 5n, `counted ${seen}`);
+    link.detach();
+    assert.equal(link.attached, false);
+    link.detach(); // harmless
+    link.close();
+    await sendUdp(3);
+    assert.equal(calls.get(1), seen, 'nothing counted once detached');
+    const err = thrown(() => link.info());
+    assert.ok(err instanceof ProgramError && err.kind === 'NotAttached', String(err));
+  }
+  assert.equal(fdCount(), before);
+});
+
+test('Netfilter: bad options are refused before any system call; the kernel\'s refusal names the call', () => {
+  using ebpf = Ebpf.load(object);
+  const nf = ebpf.program('nf_count') as Netfilter;
+  const bad = thrown(() => nf.attach({ family: 'ipx' as never, hook: 'output', priority: 1 }));
+  assert.ok(bad instanceof ProgramError && bad.kind === 'AttachError');
+  const refused = thrown(() => nf.attach({ family: 'ipv4', hook: 'output', priority: 0x7fffffff }));
+  assert.ok(refused instanceof ProgramError && refused.kind === 'AttachError', String(refused));
+  assert.equal(refused.call, 'bpf_link_create');
+  assert.equal(refused.code, 'ERANGE'); // the kernel reserves INT_MIN and INT_MAX
+  nf.unload();
+  const notLoaded = thrown(() => nf.attach({ family: 'ipv4', hook: 'output', priority: 1 }));
+  assert.ok(notLoaded instanceof ProgramError && notLoaded.kind === 'NotLoaded');
+});
+
+test('Link: pinned links outlive their object; Link.fromPin takes them back; detach ends a pinned link', async () => {
+  const dir = bpffsDir('attach-misc');
+  try {
+    using ebpf = Ebpf.load(object);
+    const nf = ebpf.program('nf_count') as Netfilter;
+    const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
+    const link = nf.attach({ family: 'ipv4', hook: 'output', priority: -127 });
+    const id = link.info().id;
+    link.pin(`${dir}/nf`);
+    assert.equal(link.pinnedPath, `${dir}/nf`);
+    link.close(); // pinned: stays attached
+    nf.unload(); // the link holds the program
+    const base = calls.get(1);
+    await sendUdp(2);
+    assert.ok(calls.get(1) >= base + 2n, 'still counting after close');
+    using again = Link.fromPin(`${dir}/nf`);
+    assert.ok(again instanceof FdLink);
+    assert.equal(again.info().id, id);
+    again.detach();
+    const after = calls.get(1);
+    await sendUdp(2);
+    assert.equal(calls.get(1), after, 'detach ended the pinned link');
+    const pin = thrown(() => again.pin(`${dir}/nf2`));
+    assert.ok(pin instanceof ProgramError && pin.kind === 'NotAttached');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node 20's dgram cannot set it before bind). */
+function reuseportSocket(port: number): number {
+  const fd = kernel.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+  assert.ok(fd >= 0);
+  assert.equal(kernel.setsockopt(fd, 1, 15 /* SO_REUSEPORT */, 1), 0);
+  const addr = new Uint8Array(16);
+  const v = new DataView(addr.buffer);
+  v.setUint16(0, 2, true);
+  v.setUint16(2, port, false);
+  addr.set([127, 0, 0, 1], 4);
+  assert.equal(kernel.bind(fd, addr), 0);
+  return fd;
+}
+
+/** Datagrams waiting on fd (read without blocking). */
+function drain(fd: number): number {
+  let n = 0;
+  while (kernel.recv(fd, new Uint8Array(64), 0x40 /* MSG_DONTWAIT */) >= 0) n++;
+  return n;
+}
+
+test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detach gives the choice back to the kernel', async () => {
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  probe.close();
+  const fds = [reuseportSocket(port), reuseportSocket(port)];
+  try {
+    using ebpf = new EbpfLoader().setGlobal('target', 1).load(object);
+    const select = ebpf.program('select_socket');
+    assert.ok(select instanceof SkReuseport);
+    const sockets = ebpf.map('sockets');
+    fds.forEach((fd, i) => sockets.update(le32(i), le64(BigInt(fd))));
+    const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
+    const link = select.attach(fds[0]!);
+    const tx = createSocket('udp4');
+    const send = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve) => tx.send(`d${i}`, port, '127.0.0.1', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await send(8);
+    assert.deepEqual(fds.map(drain), [0, 8], 'every datagram went to socket 1');
+    assert.equal(calls.get(0), 8n);
+    link.detach();
+    link.detach();
+    await send(8);
+    assert.equal(calls.get(0), 8n, 'not run once detached');
+    assert.equal(fds.map(drain).reduce((a, b) => a + b), 8, 'the kernel spreads them again');
+    tx.close();
+  } finally {
+    fds.forEach((fd) => kernel.close(fd));
+  }
+});
