@@ -35,3 +35,12 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// uprobes, kprobes, perf events
+export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
+export type { UProbeAttachOptions } from './programs/uprobe.js';
+export type { UProbeMultiAttachOptions } from './programs/uprobe-multi.js';
+export type { KProbeAttachOptions } from './programs/kprobe.js';
+export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
+export { PerfEventLinks } from './programs/perf-event.js';
+export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
+export type { ProbeMechanism } from './programs/probe-event.js';
