@@ -15,6 +15,7 @@ export { HashMap } from './maps/hash-map.js';
 export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
+export { StructOpsMap } from './maps/struct-ops.js';
 export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
 export type {
   AttachTarget,
@@ -35,6 +36,10 @@ export { Btf, loadKernelBtf } from './obj/btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
+// Links and feature probes (attach milestone).
+export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
+export type { LinkInfo } from './programs/link.js';
+export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
 // uprobes, kprobes, perf events
 export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
 export type { UProbeAttachOptions } from './programs/uprobe.js';

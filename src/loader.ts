@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
+import { findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
 import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
@@ -20,8 +21,10 @@ import { kernel } from './sys/native.js';
 import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
+import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
+const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 const PAGE_SIZE = 4096;
 const LOG_START = 1 << 16;
@@ -40,6 +43,7 @@ export class EbpfLoader {
   readonly #maxEntries = new Map<string, number>();
   readonly #replaced = new Map<string, MapData>();
   readonly #deferred = new Set<string>();
+  readonly #externs = new Map<string, bigint>();
   #pinPath?: string;
   #btf?: Btf;
   #logLevel = 0;
@@ -47,6 +51,18 @@ export class EbpfLoader {
   /** Sets the initial value of global `name` (.data, .rodata, .bss): bytes of its exact size, or a number/bigint for 1-8 byte integers. */
   setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
     this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
+    return this;
+  }
+
+  /**
+   * The value of extern `name` that the kernel cannot supply: an undefined symbol the
+   * object uses as a 64-bit immediate with no __kconfig or __ksym declaration (an
+   * inline-asm `r0 = MY_CONST ll`; ObjectSpec.constantExterns lists them).
+   */
+  setExtern(name: string, value: number | bigint): this {
+    const v = BigInt(value);
+    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`setExtern(${name}): ${value} does not fit 64 bits`);
+    this.#externs.set(name, BigInt.asUintN(64, v));
     return this;
   }
 
@@ -91,6 +107,7 @@ export class EbpfLoader {
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {
       globals: this.#globals,
+      externs: this.#externs,
       maxEntries: this.#maxEntries,
       replaced: this.#replaced,
       deferred: this.#deferred,
@@ -103,6 +120,7 @@ export class EbpfLoader {
 
 interface LoadSettings {
   globals: Map<string, { value: GlobalValue; mustExist: boolean }>;
+  externs: Map<string, bigint>;
   maxEntries: Map<string, number>;
   replaced: Map<string, MapData>;
   deferred: Set<string>;
@@ -117,6 +135,10 @@ export class Ebpf implements Disposable {
   readonly #maps = new Map<string, MapData>();
   readonly #programs = new Map<string, Program>();
   readonly #borrowed = new Set<MapData>();
+  readonly #structOps = new Map<string, StructOpsMap>();
+  readonly #structOpsTargets = new Map<string, StructOpsTarget>();
+  /** fds of kernel modules' BTF objects the programs refer to, by module name. */
+  readonly #moduleFds = new Map<string, number>();
   #btfFd = -1;
 
   private constructor(spec: ObjectSpec) {
@@ -168,14 +190,32 @@ export class Ebpf implements Disposable {
     return this.#programs.entries();
   }
 
+  /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
+  structOps(name: string): StructOpsMap {
+    const s = this.#structOps.get(name);
+    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${name} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
+    return s;
+  }
+
   /** Closes every map and program still owned, and the object's BTF. */
   close(): void {
+    // A registration holds its own reference to the map: closing the fd would leave it registered.
+    for (const s of this.#structOps.values()) {
+      try {
+        if (this.#maps.get(s.name) === s.map) s.unregister();
+      } catch {
+        // Already gone (unregistered by someone else): nothing to undo.
+      }
+    }
+    this.#structOps.clear();
     for (const p of this.#programs.values()) p.close();
     this.#programs.clear();
     for (const m of this.#maps.values()) if (!this.#borrowed.has(m)) m.close();
     this.#maps.clear();
     if (this.#btfFd >= 0) kernel.close(this.#btfFd);
     this.#btfFd = -1;
+    for (const fd of this.#moduleFds.values()) kernel.close(fd);
+    this.#moduleFds.clear();
   }
 
   [Symbol.dispose](): void {
@@ -190,6 +230,10 @@ export class Ebpf implements Disposable {
     for (const [name, { mustExist }] of settings.globals) {
       if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
     }
+    const constants = spec.constantExterns;
+    for (const name of settings.externs.keys()) {
+      if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
+    }
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
     this.#createKconfig();
@@ -198,7 +242,9 @@ export class Ebpf implements Disposable {
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
       const program = new Kind(prog, () => this.#loadProgram(prog, settings, lines));
       this.#programs.set(prog.name, program);
-      if (!settings.deferred.has(prog.name)) program.load();
+      // As libbpf: a struct_ops program no struct_ops map uses is not loaded.
+      const unused = prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog);
+      if (!settings.deferred.has(prog.name) && !unused) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -261,7 +307,8 @@ export class Ebpf implements Disposable {
       return;
     }
     if (def.type === MapType.StructOps) {
-      throw new MapError('NotSupported', `map ${def.name}: struct_ops maps (${def.structOps?.typeName ?? 'a kernel struct'}) are not supported by this loader yet`);
+      this.#createStructOps(def);
+      return;
     }
     const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
     if (pinPath && existsSync(pinPath)) {
@@ -288,6 +335,42 @@ export class Ebpf implements Disposable {
     } finally {
       inner?.close();
     }
+  }
+
+  /** A struct_ops map holds the kernel's value type, named by its vmlinux BTF id (the object's BTF must be loaded too). */
+  #createStructOps(def: MapDefinition): void {
+    const typeName = def.structOps?.typeName ?? '';
+    const target = findStructOpsTarget(typeName, loadKernelBtf());
+    if (!target) {
+      const inModule = findInModules((b) => findStructOpsTarget(typeName, b));
+      if (inModule) {
+        // Needs value_type_btf_obj_fd and BPF_F_VTYPE_BTF_OBJ_FD (6.9+) at map creation.
+        throw new MapError('NotSupported', `struct_ops map ${def.name}: struct ${typeName} is defined by kernel module ${inModule.module.name}; struct_ops of modules are not supported yet`);
+      }
+      throw new MapError('NotSupported', `struct_ops map ${def.name}: this kernel has no struct ${typeName} to implement (no bpf_struct_ops_${typeName} in vmlinux BTF or the BTF of a loaded kernel module; modules with BTF: ${moduleNames()})`);
+    }
+    if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
+    this.#structOpsTargets.set(def.name, target);
+    const map = MapData.create({
+      type: MapType.StructOps,
+      keySize: 4,
+      valueSize: target.valueType.size,
+      maxEntries: 1,
+      flags: def.flags,
+      name: mapName(def.name),
+      btf: { fd: this.#btfFd },
+      btfVmlinuxValueTypeId: target.valueType.id,
+    });
+    this.#maps.set(def.name, map);
+  }
+
+  /** The struct_ops map and member that use program `prog`, if any. */
+  #structOpsUse(prog: ProgramSpec): { def: MapDefinition; offset: number } | undefined {
+    for (const def of this.spec.maps.values()) {
+      const use = def.structOps?.programs.find((p) => p.program === prog.name);
+      if (use) return { def, offset: use.offset };
+    }
+    return undefined;
   }
 
   #create(def: MapDefinition, settings: LoadSettings): MapData {
@@ -334,9 +417,16 @@ export class Ebpf implements Disposable {
 
   #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined): number {
     const { insns, poisoned } = this.#relocate(prog, settings);
+    const fdArray: number[] = [];
     for (const ref of prog.references) {
       if (ref.kind === 'extern') {
-        this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call);
+        const value = ref.call ? undefined : settings.externs.get(ref.name);
+        if (value === undefined) this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call, fdArray);
+        else {
+          insns.setSrc(ref.insn, 0);
+          insns.setImm(ref.insn, Number(BigInt.asIntN(32, value)));
+          insns.setImm(ref.insn + 1, Number(BigInt.asIntN(32, value >> 32n)));
+        }
         continue;
       }
       const map = this.#maps.get(ref.map);
@@ -352,15 +442,18 @@ export class Ebpf implements Disposable {
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
-    const attachBtfId = this.#attachBtfId(prog);
+    const ops = this.#structOpsAttach(prog);
+    const target = ops ? undefined : this.#attachTarget(prog);
     const attr = {
-      attachBtfId,
+      attachBtfId: ops?.attachBtfId ?? target?.id ?? 0,
+      attachProgFd: target?.btfObjFd,
+      fdArray: fdArray.length ? Int32Array.from(fdArray) : undefined,
       progType: prog.type,
       insns: insns.bytes,
       license: prog.license || 'GPL',
       progName: mapName(prog.name),
       progFlags: flags,
-      expectedAttachType: prog.expectedAttachType,
+      expectedAttachType: ops?.expectedAttachType ?? prog.expectedAttachType,
       progBtfFd: withBtf ? this.#btfFd : 0,
       kernVersion: prog.kernelVersion,
       funcInfo,
@@ -404,16 +497,48 @@ export class Ebpf implements Disposable {
     }
   }
 
-  /** Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel target by a vmlinux BTF id. */
-  #attachBtfId(prog: ProgramSpec): number {
+  /** A struct_ops program names the kernel struct (attach_btf_id) and the member it implements (expected_attach_type = member index). */
+  #structOpsAttach(prog: ProgramSpec): { attachBtfId: number; expectedAttachType: number } | undefined {
+    if (prog.type !== STRUCT_OPS_PROG) return undefined;
+    const use = this.#structOpsUse(prog);
+    const target = use && this.#structOpsTargets.get(use.def.name);
+    if (!use || !target) throw new ProgramError('RelocationError', `struct_ops program ${prog.name} is not a member of any struct_ops map of the object`, { program: prog.name });
+    try {
+      const { index } = structOpsMember(this.spec.btf!, use.def.btfValueTypeId!, use.offset, target);
+      return { attachBtfId: target.struct.id, expectedAttachType: index };
+    } catch (err) {
+      throw new ProgramError('RelocationError', `program ${prog.name}: ${(err as Error).message}`, { program: prog.name, cause: err });
+    }
+  }
+
+  /**
+   * Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel
+   * target by BTF id: in vmlinux, or in a module's BTF (attach_btf_obj_fd).
+   */
+  #attachTarget(prog: ProgramSpec): { id: number; btfObjFd?: number } | undefined {
     const target = prog.target;
-    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return 0;
+    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return undefined;
     if (target.module) {
-      throw new ProgramError('NotSupported', `program ${prog.name}: attaching to kernel module ${target.module} needs module BTF, not supported yet`, { program: prog.name });
+      const module = moduleBtfs().find((m) => m.name === target.module);
+      if (!module) {
+        throw new ProgramError('NotSupported', `program ${prog.name}: kernel module ${target.module} is not loaded (no BTF at /sys/kernel/btf/${target.module}; modules with BTF: ${moduleNames()})`, { program: prog.name });
+      }
+      const found = module.btf.byName(target.btfName, target.btfKind).find((t) => t.id >= module.btf.firstId);
+      if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: module ${target.module} has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
+      return { id: found.id, btfObjFd: this.#moduleFd(module) };
     }
     const found = loadKernelBtf().byName(target.btfName, target.btfKind)[0];
     if (!found) throw new ProgramError('RelocationError', `program ${prog.name}: the kernel has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
-    return found.id;
+    return { id: found.id };
+  }
+
+  #moduleFd(module: ModuleBtf): number {
+    let fd = this.#moduleFds.get(module.name);
+    if (fd === undefined) {
+      fd = module.openFd();
+      this.#moduleFds.set(module.name, fd);
+    }
+    return fd;
   }
 
   #kconfig?: ReturnType<typeof kconfigLayout>;
@@ -440,7 +565,7 @@ export class Ebpf implements Disposable {
   }
 
   /** Points an instruction that uses an extern at what the kernel has, or fails naming it. */
-  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean): void {
+  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean, fdArray: number[]): void {
     const weak = this.spec.externs.get(name)?.weak ?? false;
     const kc = this.#kconfig?.offsets.get(name);
     if (kc && !call) {
@@ -463,7 +588,8 @@ export class Ebpf implements Disposable {
       }
     };
     if (!decl) {
-      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig`);
+      const hint = this.spec.constantExterns.includes(name) ? ' (a constant: give its value with EbpfLoader.setExtern)' : '';
+      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig${hint}`);
       return;
     }
     if (decl.typeless) {
@@ -474,22 +600,70 @@ export class Ebpf implements Disposable {
       insns.setImm(i + 1, Number(BigInt.asIntN(32, address >> 32n)));
       return;
     }
-    const vmlinux = loadKernelBtf();
-    const found = vmlinux.byName(name, decl.func ? 'func' : 'var')[0];
-    if (!found) return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is not in the kernel's BTF (kernel module BTF is not supported yet)`);
+    const kind = decl.func ? 'func' : 'var';
+    let found = loadKernelBtf().byName(name, kind)[0];
+    let btfFd = 0;
+    if (!found) {
+      // Not in vmlinux: a loaded module's BTF (its own types only, not the vmlinux base).
+      const inModule = findInModules((b) => b.byName(name, kind).find((t) => t.id >= b.firstId));
+      if (inModule) {
+        found = inModule.found;
+        btfFd = this.#moduleFd(inModule.module);
+      }
+    }
+    if (!found) {
+      const where = `in neither vmlinux BTF nor the BTF of a loaded kernel module (modules with BTF: ${moduleNames()})`;
+      if (decl.func && !weak) {
+        // The kernel lacks the function: most often the module that defines it is not loaded.
+        throw new ProgramError('NotSupported', `program ${prog.name}: kfunc ${name} is ${where}; load the kernel module that provides it`, { program: prog.name });
+      }
+      return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is ${where}`);
+    }
     if (call) {
       insns.setSrc(i, PseudoCall.KfuncCall);
       insns.setImm(i, found.id);
-      insns.setOff(i, 0);
+      let index = 0;
+      if (btfFd) {
+        // fd_array[0] stands for vmlinux: modules' fds start at 1, as libbpf lays them out.
+        if (fdArray.length === 0) fdArray.push(0);
+        index = fdArray.indexOf(btfFd);
+        if (index < 1) index = fdArray.push(btfFd) - 1;
+      }
+      insns.setOff(i, index);
     } else {
       insns.setSrc(i, PseudoSrc.BtfId);
       insns.setImm(i, found.id);
-      insns.setImm(i + 1, 0);
+      insns.setImm(i + 1, btfFd);
     }
+  }
+
+  /**
+   * The kernel value of a struct_ops map. Written here only with BPF_F_LINK, where the
+   * write just prepares the map for BPF_LINK_CREATE (as cilium/ebpf does at load). Without
+   * BPF_F_LINK the write *is* the registration, which libbpf (bpf_map__attach_struct_ops)
+   * and aya (StructOpsMap::register) leave to an explicit call: StructOpsMap.register().
+   */
+  #initialiseStructOps(def: MapDefinition): void {
+    const target = this.#structOpsTargets.get(def.name);
+    const map = this.#maps.get(def.name);
+    if (!target || !map || !def.structOps) return;
+    const uses = def.structOps.programs;
+    const value = (): Uint8Array => {
+      const programs = uses.map(({ offset, program }) => {
+        const p = this.#programs.get(program);
+        if (!p?.loaded) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: program ${program} is not loaded`);
+        return { offset, fd: p.fd };
+      });
+      return structOpsValue(this.spec.btf!, def.btfValueTypeId!, def.data ?? new Uint8Array(def.valueSize), target, programs);
+    };
+    const ops = new StructOpsMap(def.name, map, def.structOps.typeName, value);
+    this.#structOps.set(def.name, ops);
+    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(new Uint8Array(4), ops.value);
   }
 
   /** Static initialisation of map-in-map slots and PROG_ARRAY tail-call tables. */
   #initialise(def: MapDefinition): void {
+    if (def.type === MapType.StructOps) return this.#initialiseStructOps(def);
     if (def.contents.length === 0) return;
     const map = this.#maps.get(def.name);
     if (!map) return;

@@ -9,11 +9,15 @@
 //   checks reach poisoned CO-RE relocations (CO-RE itself is tested in obj-core.test).
 // - errors-el: deliberately unsatisfiable CO-RE relocations and kfunc: must fail.
 // - UnresolvedExtern: fwd_decl (a function never defined), linked1/2 (needs the other
-//   object), asm_relocation (an inline-asm symbol the user must supply), a missing
-//   non-weak ksym, kfuncs of a kernel module (module BTF not supported yet).
+//   object), asm_relocation (MY_CONST, an inline-asm symbol the user must supply with
+//   setExtern: tested in loader-externs.test), a missing non-weak ksym.
+// - NotSupported (kfunc-kmod, invalid-kfunc): kfuncs of bpf_testmod, a module this
+//   kernel does not have (in neither vmlinux nor any module BTF).
 // - typed_ksym_test: the kernel cannot resolve the typed ksym's address (ENOENT).
 // - constants-el: returns a .rodata constant the user must set first (tested below).
-// - struct_ops (sched_ext, struct_ops-el): struct_ops maps are not supported yet (MapError NotSupported).
+// - struct_ops (sched_ext, struct_ops-el): the kernel has no sched_ext_ops (no sched_ext)
+//   and no bpf_testmod_ops (no bpf_testmod): MapError NotSupported naming the struct
+//   (struct_ops itself is tested with bpf/struct_ops.o in struct-ops.test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -56,14 +60,14 @@ const expected: Record<string, string | Record<string, string>> = {
   'testdata/fentry_fexit-el.elf': { trace_on_entry: 'ProgramError/NotSupported/EPERM', trace_on_exit: 'ProgramError/NotSupported/EPERM' },
   'testdata/freplace-el.elf': { replacement: 'ProgramError/NotSupported/EPERM' },
   'testdata/fwd_decl-el.elf': { call_fwd: 'ProgramError/UnresolvedExtern' },
-  'testdata/invalid-kfunc-el.elf': { call_kfunc: 'ProgramError/UnresolvedExtern' },
+  'testdata/invalid-kfunc-el.elf': { call_kfunc: 'ProgramError/NotSupported' },
   'testdata/invalid_btf_map_init-el.elf': 'ParseError',
   'testdata/invalid_map-el.elf': 'ParseError',
   'testdata/invalid_map_static-el.elf': 'ParseError',
   'testdata/iproute2_map_compat-el.elf': 'loads',  // maps and 0 program(s)
   'testdata/kconfig-el.elf': 'loads',  // maps and 1 program(s)
   'testdata/kfunc-el.elf': { benchmark: 'ProgramError/NotSupported/EPERM' },
-  'testdata/kfunc-kmod-el.elf': { call_kfunc: 'ProgramError/UnresolvedExtern' },
+  'testdata/kfunc-kmod-el.elf': { call_kfunc: 'ProgramError/NotSupported' },
   'testdata/ksym-el.elf': { missing_ksym_test: 'ProgramError/UnresolvedExtern', typed_ksym_test: 'ProgramError/LoadError/ENOENT', missing_typed_ksym_test: 'ProgramError/UnresolvedExtern' },
   'testdata/linked-el.elf': 'loads',  // maps and 5 program(s)
   'testdata/linked1-el.elf': { entry_l2: 'ProgramError/UnresolvedExtern' },

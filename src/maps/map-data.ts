@@ -54,6 +54,8 @@ export interface MapSpec {
   mapExtra?: bigint | number;
   /** BTF describing key and value (an fd from BPF_BTF_LOAD, which the caller keeps owning). */
   btf?: { fd: number; keyTypeId?: number; valueTypeId?: number };
+  /** struct_ops: the id of the kernel's `struct bpf_struct_ops_<name>` in vmlinux BTF. */
+  btfVmlinuxValueTypeId?: number;
 }
 
 /** struct bpf_map_info, as far as tsbpf reads it. */
@@ -161,6 +163,7 @@ export class MapData extends FdOwner {
         btfFd: spec.btf?.fd,
         btfKeyTypeId: spec.btf?.keyTypeId,
         btfValueTypeId: spec.btf?.valueTypeId,
+        btfVmlinuxValueTypeId: spec.btfVmlinuxValueTypeId,
       });
       // Read back what the kernel made: it adjusts flags (drops BPF_F_RDONLY, adds
       // BPF_F_RDONLY_PROG to devmaps) and assigns the id.

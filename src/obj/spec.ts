@@ -122,6 +122,19 @@ export class ObjectSpec {
   /** The __ksym externs (kfuncs and kernel variables) the object declares. */
   readonly ksyms: Map<string, KsymDeclaration> = new Map();
 
+  /**
+   * Externs only the user can give a value (EbpfLoader.setExtern): undefined symbols
+   * loaded as 64-bit immediates, never called, declared neither __ksym nor __kconfig
+   * (an inline-asm `r0 = MY_CONST ll`).
+   */
+  get constantExterns(): string[] {
+    const kconfig = this.btf?.byName('.kconfig', 'datasec')[0];
+    const isKconfig = (name: string) => kconfig?.kind === 'datasec' && kconfig.vars.some((v) => (this.btf!.type(v.type) as { name?: string }).name === name);
+    const called = new Set<string>();
+    for (const p of this.programs.values()) for (const r of p.references) if (r.kind === 'extern' && r.call) called.add(r.name);
+    return [...this.externs.keys()].filter((n) => !called.has(n) && !this.ksyms.has(n) && !isKconfig(n));
+  }
+
   readonly #elf: ElfFile;
   readonly #functions: Func[] = [];
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
@@ -188,7 +201,14 @@ export class ObjectSpec {
       extra.push({ id: dummyVar, kind: 'var', name: '__tsbpf_ksym', type: intId, linkage: 1 });
       return dummyVar;
     };
+    // The kernel wants a FUNC's parameters named; clang leaves an extern's unnamed.
+    // libbpf names them after its dummy variable.
+    const externProtos = new Set(btf.types.filter((t) => t.kind === 'func' && t.linkage === EXTERN).map((t) => (t as { type: number }).type));
     const types = btf.types.map((t) => {
+      if (t.kind === 'func_proto' && externProtos.has(t.id) && t.params.some((p) => p.type !== 0 && p.name === '')) {
+        changed = true;
+        return { ...t, params: t.params.map((p) => (p.type !== 0 && p.name === '' ? { ...p, name: '__tsbpf_ksym' } : p)) };
+      }
       if ((t.kind === 'var' || t.kind === 'func') && t.linkage === EXTERN) {
         changed = true;
         return { ...t, linkage: GLOBAL };
@@ -458,6 +478,28 @@ export class ObjectSpec {
       };
       if (size === 36) def.elfMap = { id: u32(5), innerId: u32(7), innerIdx: u32(8) };
       this.maps.set(def.name, def);
+    }
+    this.#linkElfMapsInMaps();
+  }
+
+  /**
+   * iproute2's map-in-map (lib/bpf_legacy.c): an outer map's inner_id names, by its
+   * `id`, the map that is its inner template; a map with an id, no inner_id and an
+   * inner_idx other than -1 is put at slot inner_idx of every outer map naming its id.
+   */
+  #linkElfMapsInMaps(): void {
+    const defs = [...this.maps.values()].filter((d) => d.elfMap);
+    for (const outer of defs) {
+      const innerId = outer.elfMap!.innerId;
+      if (innerId === 0) continue;
+      if (outer.type !== 12 && outer.type !== 13) fail(`inner_id ${innerId} on a map that is not ARRAY_OF_MAPS or HASH_OF_MAPS`, outer.name);
+      const template = defs.find((d) => d.elfMap!.id === innerId && d !== outer);
+      if (!template) fail(`inner_id ${innerId}: no map has id ${innerId}`, outer.name);
+      outer.inner = { ...template, name: `${outer.name}.inner`, contents: [], elfMap: undefined, pinning: Pinning.None };
+      for (const d of defs) {
+        const { id, innerId: dInner, innerIdx } = d.elfMap!;
+        if (id === innerId && dInner === 0 && innerIdx !== 0xffffffff) outer.contents.push({ index: innerIdx, target: d.name });
+      }
     }
   }
 

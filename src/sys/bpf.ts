@@ -356,6 +356,26 @@ export function progGetNextId(start: number): number | undefined {
   return getNextId(Cmd.ProgGetNextId, 'bpf_prog_get_next_id', start);
 }
 
+/** BPF_BTF_GET_NEXT_ID (5.4+): the id of the next BTF object (vmlinux, modules, loaded programs'). */
+export function btfGetNextId(start: number): number | undefined {
+  return getNextId(Cmd.BtfGetNextId, 'bpf_btf_get_next_id', start);
+}
+
+/** BPF_BTF_GET_FD_BY_ID → a new fd for BTF object `id`. */
+export function btfGetFdById(id: number): number {
+  return getFdById(Cmd.BtfGetFdById, 'bpf_btf_get_fd_by_id', id, 0);
+}
+
+/** BPF_LINK_GET_FD_BY_ID → a new fd for link `id`. */
+export function linkGetFdById(id: number): number {
+  return getFdById(Cmd.LinkGetFdById, 'bpf_link_get_fd_by_id', id, 0);
+}
+
+/** BPF_LINK_GET_NEXT_ID: the next link id after `start`, undefined at the end. */
+export function linkGetNextId(start: number): number | undefined {
+  return getNextId(Cmd.LinkGetNextId, 'bpf_link_get_next_id', start);
+}
+
 const infoAttr = new Attr(16);
 
 /**
@@ -393,6 +413,7 @@ export interface ProgLoadAttr {
   expectedAttachType?: number;
   progBtfFd?: number;
   attachBtfId?: number;
+  /** Also attach_btf_obj_fd: the BTF object (a kernel module's) that attachBtfId is in. */
   attachProgFd?: number;
   kernVersion?: number;
   logLevel?: number;
@@ -401,9 +422,14 @@ export interface ProgLoadAttr {
   /** struct bpf_func_info records (8 bytes each) and struct bpf_line_info records (16 bytes each). */
   funcInfo?: Uint8Array;
   lineInfo?: Uint8Array;
+  /** fd_array: s32 fds; kfunc calls into a module name theirs by index in insn.off (index 0 means vmlinux). */
+  fdArray?: Int32Array;
 }
 
 const progAttr = new Attr(144);
+// insns, license, log_buf, func_info, line_info (+ fd_array at 120).
+const PROG_LOAD_PTRS = ptrWords(8, 16, 32, 80, 96);
+const PROG_LOAD_WITH_FDS = ptrWords(8, 16, 32, 80, 96, 120);
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
 
@@ -427,12 +453,13 @@ export function progLoad(a: ProgLoadAttr): number {
   const r = kernel.bpf(
     Cmd.ProgLoad,
     attr.bytes,
-    ptrWords(8, 16, 32, 80, 96),
+    a.fdArray?.length ? PROG_LOAD_WITH_FDS : PROG_LOAD_PTRS,
     a.insns,
     cString(a.license),
     a.logBuf ?? null,
     a.funcInfo?.length ? a.funcInfo : null,
     a.lineInfo?.length ? a.lineInfo : null,
+    ...(a.fdArray?.length ? [new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength)] : []),
   );
   if (r < 0) fail('bpf_prog_load', r);
   return r;

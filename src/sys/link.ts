@@ -4,7 +4,7 @@
 // include/uapi/linux/bpf.h; failures are SyscallErrors named as libbpf names them.
 import { Attr, cString, ptrWords } from './attr.js';
 import { Cmd } from './bpf.js';
-import { Errno, SyscallError } from './errors.js';
+import { SyscallError } from './errors.js';
 import { kernel } from './native.js';
 
 function fail(call: string, r: number, detail?: string): never {
@@ -206,40 +206,4 @@ export function enableStats(type: number): number {
   const r = kernel.bpf(Cmd.EnableStats, statsAttr.bytes);
   if (r < 0) fail('bpf_enable_stats', r);
   return r;
-}
-
-const byId = new Attr(12);
-
-/** BPF_LINK_GET_FD_BY_ID / BPF_BTF_GET_FD_BY_ID. */
-function fdById(cmd: number, call: string, id: number): number {
-  byId.reset().u32(0, id);
-  const r = kernel.bpf(cmd, byId.bytes);
-  if (r < 0) fail(call, r, `id ${id}`);
-  return r;
-}
-
-export function linkGetFdById(id: number): number {
-  return fdById(Cmd.LinkGetFdById, 'bpf_link_get_fd_by_id', id);
-}
-
-export function btfGetFdById(id: number): number {
-  return fdById(Cmd.BtfGetFdById, 'bpf_btf_get_fd_by_id', id);
-}
-
-function nextId(cmd: number, call: string, start: number): number | undefined {
-  byId.reset().u32(0, start);
-  const r = kernel.bpf(cmd, byId.bytes);
-  if (r === -Errno.ENOENT) return undefined;
-  if (r < 0) fail(call, r);
-  return byId.getU32(4);
-}
-
-/** BPF_LINK_GET_NEXT_ID: the next link id after `start`, undefined at the end. */
-export function linkGetNextId(start: number): number | undefined {
-  return nextId(Cmd.LinkGetNextId, 'bpf_link_get_next_id', start);
-}
-
-/** BPF_BTF_GET_NEXT_ID. */
-export function btfGetNextId(start: number): number | undefined {
-  return nextId(Cmd.BtfGetNextId, 'bpf_btf_get_next_id', start);
 }
