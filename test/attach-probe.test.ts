@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, HardwareEvent, KProbe, KProbeMulti, PerfEvent, PerfEventLinks, ProgramError, SoftwareEvent, UProbe, UProbeMulti, u64 } from '../src/index.js';
+import { ArrayMap, clearFeatureCache, Ebpf, HardwareEvent, isLinkTypeSupported, sys, KProbe, KProbeMulti, PerfEvent, PerfEventLinks, ProgramError, SoftwareEvent, UProbe, UProbeMulti, u64 } from '../src/index.js';
 import { FdLink, Link, LinkType } from '../src/programs/link.js';
 import { ElfFile } from '../src/obj/elf.js';
 import { findFunction, functionSymbols } from '../src/obj/elf-symbols.js';
@@ -375,6 +375,37 @@ test('uprobe_multi: two functions through one link, each with its cookie; by glo
     }
     assert.equal(counters.get(MULTI_CALLS), 18n);
   } finally {
+    ebpf.close();
+  }
+});
+
+test('without perf_event links (as before 5.15): PERF_EVENT_IOC_SET_BPF, closing the event detaches; a cookie is NotSupported', async () => {
+  const { ebpf, counters } = load();
+  // The kernel as the feature probe sees it without BPF_LINK_CREATE for perf events.
+  const real = sys.kernel;
+  clearFeatureCache();
+  const restore = sys.replaceKernel({ bpf: (cmd, attr, mask, ...b) => (cmd === sys.Cmd.LinkCreate ? -sys.Errno.EINVAL : real.bpf(cmd, attr, mask, ...b)) });
+  try {
+    assert.equal(isLinkTypeSupported(LinkType.PerfEvent), false);
+    const prog = ebpf.program('on_target') as UProbe;
+    const fds = fdCount();
+    const err = thrown(() => prog.attach({ target: pie, symbol: 'tsbpf_target', cookie: 1n }));
+    assert.equal(err.kind, 'NotSupported');
+    assert.equal(err.feature, 'BPF_LINK_TYPE_PERF_EVENT');
+    assert.equal(fdCount(), fds, 'the perf event is closed');
+    const link = prog.attach({ target: pie, symbol: 'tsbpf_target' });
+    assert.equal(link instanceof FdLink, false);
+    assert.equal(thrown(() => link.pin('/sys/fs/bpf/x')).kind, 'NotSupported');
+    await run(pie, 6);
+    assert.equal(counters.get(CALLS), 6n);
+    link.detach();
+    link.detach();
+    assert.equal(fdCount(), fds);
+    await run(pie, 6);
+    assert.equal(counters.get(CALLS), 6n);
+  } finally {
+    restore();
+    clearFeatureCache();
     ebpf.close();
   }
 });
