@@ -63,3 +63,12 @@ export { queryCgroup } from './programs/cgroup-attach.js';
 export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
 export { SocketOptionLink } from './programs/socket-filter.js';
 export type { SkSkbKind } from './programs/sk-skb.js';
+// uprobes, kprobes, perf events
+export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
+export type { UProbeAttachOptions } from './programs/uprobe.js';
+export type { UProbeMultiAttachOptions } from './programs/uprobe-multi.js';
+export type { KProbeAttachOptions } from './programs/kprobe.js';
+export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
+export { PerfEventLinks } from './programs/perf-event.js';
+export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
+export type { ProbeMechanism } from './programs/probe-event.js';
