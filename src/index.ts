@@ -40,3 +40,8 @@ export type { TestRunOptions, TestRunResult } from './programs/program.js';
 export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
 export type { LinkInfo } from './programs/link.js';
 export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
+// XDP and tc attachment (net).
+export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
+export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
+export { ClsBpfLink } from './programs/sched-classifier.js';
+export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';

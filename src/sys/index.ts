@@ -8,3 +8,4 @@ export { FdOwner } from './fd.js';
 export { possibleCpus } from './cpus.js';
 export * from './link.js';
 export * from './socket.js';
+export * as netlink from './netlink.js';
