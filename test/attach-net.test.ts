@@ -526,3 +526,54 @@ test('persistence: a pinned XDP link outlives the process that attached it until
   assert.deepEqual(xdpShown(), {});
   assert.equal(await env.exchange(N, true), N, 'flows again');
 });
+
+test('sys.netlink: messages with nested attributes are laid out as the kernel expects', () => {
+  const { NlMessage, NlmF, Rtm, parseAttrs, attrU32, attrStr } = sys.netlink;
+  const bytes = new NlMessage(Rtm.SetLink, NlmF.Ack)
+    .bytes(new Uint8Array(16))
+    .str(3, 'ab')
+    .nest(43, (m) => m.s32(1, -1).u32(3, 0x12345678))
+    .encode(7);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(v.getUint32(0, true), bytes.length);
+  assert.equal(bytes.length, 16 + 16 + 8 + 4 + 8 + 8);
+  assert.deepEqual([v.getUint16(4, true), v.getUint16(6, true), v.getUint32(8, true)], [19, NlmF.Request | NlmF.Ack, 7]);
+  const attrs = parseAttrs(bytes, 32);
+  assert.equal(attrStr(attrs.get(3)), 'ab');
+  assert.equal(v.getUint16(40 + 2, true), 43 | sys.netlink.NLA_F_NESTED);
+  const nested = parseAttrs(attrs.get(43)!);
+  assert.equal(attrU32(nested.get(1)), 0xffffffff);
+  assert.equal(attrU32(nested.get(3)), 0x12345678);
+});
+
+test('sys.netlink: a dump lists the interfaces; errors name the request; a missing reply times out', () => {
+  const { NlMessage, NlmF, Rtm, NetlinkSocket, parseAttrs, attrStr } = sys.netlink;
+  const before = fdCount();
+  const links = sys.netlink.rtnetlink(new NlMessage(Rtm.GetLink, NlmF.Dump).bytes(new Uint8Array(16)));
+  const names = links.filter((r) => r.type === Rtm.NewLink).map((r) => attrStr(parseAttrs(r.payload, 16).get(3 /* IFLA_IFNAME */)));
+  assert.ok(names.includes('lo') && names.includes(env.outer), names.join(' '));
+
+  const tcmsg = new Uint8Array(20);
+  new DataView(tcmsg.buffer).setInt32(4, 0x7ffffff0, true);
+  const err = thrown(() => sys.netlink.rtnetlink(new NlMessage(Rtm.NewQdisc, NlmF.Ack | NlmF.Create).bytes(tcmsg).str(1, 'clsact')));
+  assert.ok(err instanceof sys.SyscallError);
+  assert.equal(err.call, 'netlink RTM_NEWQDISC');
+  assert.equal(err.code, 'ENODEV');
+
+  // RTM_SETLINK without NLM_F_ACK and nothing to change: the kernel sends nothing back.
+  const s = NetlinkSocket.open(undefined, 100);
+  try {
+    const ifinfomsg = new Uint8Array(16);
+    new DataView(ifinfomsg.buffer).setInt32(4, 1, true);
+    const started = Date.now();
+    const timeout = thrown(() => s.request(new NlMessage(Rtm.SetLink, 0).bytes(ifinfomsg)));
+    assert.equal(timeout.call, 'netlink RTM_SETLINK');
+    assert.equal(timeout.code, 'ETIMEDOUT');
+    assert.ok(Date.now() - started < 2000);
+    // The socket still works for the next request.
+    assert.ok(s.request(new NlMessage(Rtm.GetLink, NlmF.Dump).bytes(new Uint8Array(16))).length > 0);
+  } finally {
+    s.close();
+  }
+  assert.equal(fdCount(), before);
+});
