@@ -45,3 +45,14 @@ export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
 export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
 export { ClsBpfLink } from './programs/sched-classifier.js';
 export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
+// Socket, cgroup and namespace attachments (branch sock).
+export { SockMap } from './maps/sock-map.js';
+export type { SockMapCreateOptions } from './maps/sock-map.js';
+export { SockHash } from './maps/sock-hash.js';
+export type { SocketLike } from './socket-fd.js';
+export { ProgAttachLink } from './programs/attach-point.js';
+export type { SockMapLike } from './programs/attach-point.js';
+export { queryCgroup } from './programs/cgroup-attach.js';
+export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
+export { SocketFilterLink } from './programs/socket-filter.js';
+export type { SkSkbKind } from './programs/sk-skb.js';

@@ -101,6 +101,23 @@ test('struct_ops.o: a BPF_F_LINK map is written at load (state READY) and waits 
   assert.equal(cc.getUint32(4, true), 0, 'BPF_STRUCT_OPS_STATE_INIT');
 });
 
+test('struct_ops.o: attach() registers a BPF_F_LINK map through a link; detach unregisters; register-style maps refuse attach()', () => {
+  using ebpf = new EbpfLoader().load(object);
+  const ops = ebpf.structOps('tsbpf_cc_link');
+  const link = ops.attach();
+  try {
+    assert.ok(available().includes('tsbpf_cc_link'), 'registered while the link lives');
+    const info = link.info();
+    assert.equal(info.typeName, 'StructOps');
+    assert.equal(info.mapId, ops.map.info().id);
+  } finally {
+    link.detach();
+  }
+  assert.ok(!available().includes('tsbpf_cc_link'), 'unregistered by detach');
+  link.detach(); // harmless
+  assert.equal(thrown(() => ebpf.structOps('tsbpf_cc').attach()).kind, 'InvalidArgument');
+});
+
 test('struct_ops: each program gets the member index as expected_attach_type; value rules follow libbpf', () => {
   const spec = ObjectSpec.parse(readFileSync(object));
   const def = spec.maps.get('tsbpf_cc')!;

@@ -11,6 +11,9 @@
 import { MapError } from '../errors.js';
 import type { Btf, BtfTypeOf } from '../obj/btf.js';
 import type { MapData } from './map-data.js';
+import { attachError, FdLink } from '../programs/link.js';
+import { AttachType } from '../programs/program-type.js';
+import { linkCreate } from '../sys/link.js';
 
 /** BPF_F_LINK: the map is registered through a link. */
 export const BPF_F_LINK = 1 << 13;
@@ -136,6 +139,22 @@ export class StructOpsMap {
     if (this.#registered) return;
     this.map.update(new Uint8Array(4), this.value);
     this.#registered = true;
+  }
+
+  /**
+   * Registers a BPF_F_LINK map through a link (BPF_LINK_CREATE, attach type
+   * BPF_STRUCT_OPS, 6.4+): the registration lasts as long as the link (detach, close
+   * or, when pinned, unpin).
+   */
+  attach(): FdLink {
+    if (!this.link) {
+      throw new MapError('InvalidArgument', `struct_ops map ${this.name} has no BPF_F_LINK: it is registered by register(), not by a link`);
+    }
+    try {
+      return new FdLink(linkCreate({ progFd: this.map.fd, target: 0, attachType: AttachType.StructOps }), `struct_ops ${this.name} (${this.typeName})`);
+    } catch (err) {
+      throw attachError(this.name, `struct_ops ${this.typeName}`, err);
+    }
   }
 
   /** Unregisters (deletes key 0); harmless when not registered. */

@@ -1,7 +1,15 @@
+import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
 
-/**
- * CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class CgroupSockAddr extends Program {}
+/** CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4"). */
+export class CgroupSockAddr extends Program {
+  /**
+   * Attaches to a cgroup v2 directory (path or fd): a BPF link by default (mode 'multi'),
+   * PROG_ATTACH for mode 'single' or 'override'. The attach type is the section's
+   * unless options.attachType says otherwise.
+   */
+  attach(cgroup: string | number, options?: CgroupAttachOptions): Link {
+    return attachCgroup(this, cgroup, options);
+  }
+}

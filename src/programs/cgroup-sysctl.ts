@@ -1,7 +1,15 @@
+import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
 
-/**
- * CgroupSysctl programs (sections "cgroup/sysctl").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class CgroupSysctl extends Program {}
+/** CgroupSysctl programs (sections "cgroup/sysctl"). */
+export class CgroupSysctl extends Program {
+  /**
+   * Attaches to a cgroup v2 directory (path or fd): a BPF link by default (mode 'multi'),
+   * PROG_ATTACH for mode 'single' or 'override'. The attach type is the section's
+   * unless options.attachType says otherwise.
+   */
+  attach(cgroup: string | number, options?: CgroupAttachOptions): Link {
+    return attachCgroup(this, cgroup, options);
+  }
+}

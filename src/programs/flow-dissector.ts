@@ -1,7 +1,16 @@
+import { attachToNetns } from './attach-point.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
+import { AttachType } from './program-type.js';
 
-/**
- * FlowDissector programs (sections "flow_dissector").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class FlowDissector extends Program {}
+/** FlowDissector programs (sections "flow_dissector"). */
+export class FlowDissector extends Program {
+  /**
+   * Replaces the kernel's flow dissector in a network namespace (path or fd): a netns
+   * link (5.8+), PROG_ATTACH to the namespace where links are missing or with
+   * `{ link: false }`. A namespace holds one flow dissector.
+   */
+  attach(netns: string | number, options: { link?: boolean } = {}): Link {
+    return attachToNetns(this, netns, AttachType.FlowDissector, true, options.link);
+  }
+}

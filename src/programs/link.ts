@@ -7,10 +7,10 @@
 import { rmSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { checkPinPath, openPinned, pinFd } from '../pin.js';
-import { objGetInfoByFd } from '../sys/bpf.js';
+import { linkGetFdById, objGetInfoByFd } from '../sys/bpf.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
-import { linkDetach, linkGetFdById, linkUpdate } from '../sys/link.js';
+import { linkDetach, linkUpdate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { attachTypeName } from './program-type.js';
 

@@ -1,7 +1,16 @@
+import { attachToNetns } from './attach-point.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
+import { AttachType } from './program-type.js';
 
-/**
- * SkLookup programs (sections "sk_lookup").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class SkLookup extends Program {}
+/** SkLookup programs (sections "sk_lookup"): choose the socket an incoming connection or datagram goes to. */
+export class SkLookup extends Program {
+  /**
+   * Attaches to a network namespace (path such as /proc/self/ns/net or /run/netns/NAME,
+   * or an fd) with a netns link (5.9+; sk_lookup has no other way). Several programs
+   * may be attached; they run in attach order.
+   */
+  attach(netns: string | number): Link {
+    return attachToNetns(this, netns, AttachType.SkLookup, false);
+  }
+}

@@ -1,7 +1,15 @@
+import { attachToSockMap, type SockMapLike } from './attach-point.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
+import { AttachType } from './program-type.js';
 
-/**
- * SkMsg programs (sections "sk_msg").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class SkMsg extends Program {}
+/** SkMsg programs (sections "sk_msg"): run on every sendmsg of a socket in the map. */
+export class SkMsg extends Program {
+  /**
+   * Attaches to a SockMap or SockHash (BPF_SK_MSG_VERDICT): a sockmap link where the
+   * kernel has them, PROG_ATTACH to the map otherwise or with `{ link: false }`.
+   */
+  attach(map: SockMapLike, options: { link?: boolean } = {}): Link {
+    return attachToSockMap(this, map, AttachType.SkMsgVerdict, options.link);
+  }
+}

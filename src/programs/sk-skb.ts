@@ -1,7 +1,30 @@
+import { ProgramError } from '../errors.js';
+import { attachToSockMap, type SockMapLike } from './attach-point.js';
+import { sectionAttachType } from './cgroup-attach.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
+import { AttachType } from './program-type.js';
 
-/**
- * SkSkb programs (sections "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict", "sk_skb").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class SkSkb extends Program {}
+export type SkSkbKind = 'stream_parser' | 'stream_verdict' | 'verdict';
+
+const attachTypes: Record<SkSkbKind, number> = {
+  stream_parser: AttachType.SkSkbStreamParser,
+  stream_verdict: AttachType.SkSkbStreamVerdict,
+  verdict: AttachType.SkSkbVerdict,
+};
+
+/** SkSkb programs (sections "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict", "sk_skb"). */
+export class SkSkb extends Program {
+  /**
+   * Attaches to a SockMap or SockHash as its stream parser, stream verdict or verdict
+   * program (default: what the section says; required for plain "sk_skb").
+   */
+  attach(map: SockMapLike, kind?: SkSkbKind, options: { link?: boolean } = {}): Link {
+    if (kind !== undefined && !(kind in attachTypes)) throw new TypeError(`kind must be 'stream_parser', 'stream_verdict' or 'verdict', got ${String(kind)}`);
+    const attachType = kind !== undefined ? attachTypes[kind] : sectionAttachType(this);
+    if (attachType === undefined) {
+      throw new ProgramError('UnknownTarget', `${this.name} (${this.section}): say which sk_skb hook ('stream_parser', 'stream_verdict' or 'verdict')`, { program: this.name });
+    }
+    return attachToSockMap(this, map, attachType, options.link);
+  }
+}

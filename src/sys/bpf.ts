@@ -366,6 +366,16 @@ export function btfGetFdById(id: number): number {
   return getFdById(Cmd.BtfGetFdById, 'bpf_btf_get_fd_by_id', id, 0);
 }
 
+/** BPF_LINK_GET_FD_BY_ID → a new fd for link `id`. */
+export function linkGetFdById(id: number): number {
+  return getFdById(Cmd.LinkGetFdById, 'bpf_link_get_fd_by_id', id, 0);
+}
+
+/** BPF_LINK_GET_NEXT_ID: the next link id after `start`, undefined at the end. */
+export function linkGetNextId(start: number): number | undefined {
+  return getNextId(Cmd.LinkGetNextId, 'bpf_link_get_next_id', start);
+}
+
 const infoAttr = new Attr(16);
 
 /**

@@ -4,7 +4,7 @@
 // include/uapi/linux/bpf.h; failures are SyscallErrors named as libbpf names them.
 import { Attr, cString, ptrWords } from './attr.js';
 import { Cmd } from './bpf.js';
-import { Errno, SyscallError } from './errors.js';
+import { SyscallError } from './errors.js';
 import { kernel } from './native.js';
 
 function fail(call: string, r: number, detail?: string): never {
@@ -164,7 +164,9 @@ export function progQuery(target: number, attachType: number, queryFlags = 0, ma
   const links = new Uint32Array(max);
   queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
   const u8 = (a: Uint32Array) => new Uint8Array(a.buffer);
-  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), u8(flags), u8(links));
+  // The kernel refuses prog_attach_flags with BPF_F_QUERY_EFFECTIVE (EINVAL): pass NULL then.
+  const BPF_F_QUERY_EFFECTIVE = 1;
+  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), queryFlags & BPF_F_QUERY_EFFECTIVE ? undefined : u8(flags), u8(links));
   if (r !== 0) fail('bpf_prog_query', r);
   const count = Math.min(queryAttr.getU32(24), max);
   return {
@@ -206,40 +208,4 @@ export function enableStats(type: number): number {
   const r = kernel.bpf(Cmd.EnableStats, statsAttr.bytes);
   if (r < 0) fail('bpf_enable_stats', r);
   return r;
-}
-
-const byId = new Attr(12);
-
-/** BPF_LINK_GET_FD_BY_ID / BPF_BTF_GET_FD_BY_ID. */
-function fdById(cmd: number, call: string, id: number): number {
-  byId.reset().u32(0, id);
-  const r = kernel.bpf(cmd, byId.bytes);
-  if (r < 0) fail(call, r, `id ${id}`);
-  return r;
-}
-
-export function linkGetFdById(id: number): number {
-  return fdById(Cmd.LinkGetFdById, 'bpf_link_get_fd_by_id', id);
-}
-
-export function btfGetFdById(id: number): number {
-  return fdById(Cmd.BtfGetFdById, 'bpf_btf_get_fd_by_id', id);
-}
-
-function nextId(cmd: number, call: string, start: number): number | undefined {
-  byId.reset().u32(0, start);
-  const r = kernel.bpf(cmd, byId.bytes);
-  if (r === -Errno.ENOENT) return undefined;
-  if (r < 0) fail(call, r);
-  return byId.getU32(4);
-}
-
-/** BPF_LINK_GET_NEXT_ID: the next link id after `start`, undefined at the end. */
-export function linkGetNextId(start: number): number | undefined {
-  return nextId(Cmd.LinkGetNextId, 'bpf_link_get_next_id', start);
-}
-
-/** BPF_BTF_GET_NEXT_ID. */
-export function btfGetNextId(start: number): number | undefined {
-  return nextId(Cmd.BtfGetNextId, 'bpf_btf_get_next_id', start);
 }

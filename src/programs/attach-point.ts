@@ -1,0 +1,202 @@
+// What socket, cgroup and namespace attachments share: opening the target (a cgroup
+// directory, a network namespace file, a socket map) as an fd of our own, and the one
+// decision every one of them makes: a BPF link (LINK_CREATE) when the kernel has that
+// link type and the caller wants one, or the older PROG_ATTACH, whose attachment is
+// not tied to an fd and is ended by a ProgAttachLink with PROG_DETACH.
+import { fstatSync, openSync, statSync } from 'node:fs';
+import { ProgramError } from '../errors.js';
+import { isLinkTypeSupported } from '../features.js';
+import { MapData } from '../maps/map-data.js';
+import { MapType, mapTypeName } from '../maps/map-type.js';
+import { mapGetFdById, objGetInfoByFd, progGetFdById } from '../sys/bpf.js';
+import { Errno, SyscallError } from '../sys/errors.js';
+import { FdOwner } from '../sys/fd.js';
+import { linkCreate, progAttach, progDetach } from '../sys/link.js';
+import { attachError, FdLink, Link, LinkType, linkTypeName } from './link.js';
+import { attachTypeName } from './program-type.js';
+import type { Program } from './program.js';
+
+/** An fd this library opened (a cgroup, a namespace, a map reopened by id). */
+export class TargetFd extends FdOwner {
+  readonly #what: string;
+
+  constructor(fd: number, what: string) {
+    super(fd);
+    this.#what = what;
+  }
+
+  protected closedError(): Error {
+    return new ProgramError('NotAttached', `${this.#what} is closed`);
+  }
+}
+
+/**
+ * Opens a cgroup directory or namespace file given by path, or reopens a caller's fd
+ * through /proc/self/fd (so the link owns its own reference and the caller keeps
+ * theirs). ProgramError 'UnknownTarget' when there is nothing there.
+ */
+export function openTarget(target: string | number, what: string, program: string): TargetFd {
+  let path: string;
+  if (typeof target === 'string' && target.length > 0 && !target.includes('\0')) path = target;
+  else if (typeof target === 'number' && Number.isInteger(target) && target >= 0 && target <= 0x7fffffff) path = `/proc/self/fd/${target}`;
+  else throw new TypeError(`${what} must be a path or a file descriptor, got ${typeof target === 'string' ? JSON.stringify(target) : String(target)}`);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ProgramError('UnknownTarget', `cannot attach ${program}: ${what} ${String(target)} cannot be opened (${code})`, { program });
+  }
+  return new TargetFd(fd, `${what} ${String(target)}`);
+}
+
+/** A program's own fd, reopened by id: PROG_DETACH needs it even after the program is unloaded. */
+function ownProgramFd(program: Program): TargetFd {
+  const info = new Uint8Array(8); // struct bpf_prog_info: type, id
+  objGetInfoByFd(program.fd, info);
+  const id = new DataView(info.buffer).getUint32(4, true);
+  return new TargetFd(progGetFdById(id), `program ${program.name}`);
+}
+
+/** An attachment made with PROG_ATTACH; detach() is PROG_DETACH of the same program. */
+export class ProgAttachLink extends Link {
+  readonly description: string;
+  readonly attachType: number;
+  /** The BPF_F_ALLOW_* flags it was attached with. */
+  readonly flags: number;
+  readonly #target: TargetFd | undefined;
+  readonly #program: TargetFd;
+
+  /** @internal takes ownership of both fds; no target: the caller's network namespace (target_fd 0). */
+  constructor(description: string, target: TargetFd | undefined, program: TargetFd, attachType: number, flags: number) {
+    super();
+    this.description = description;
+    this.#target = target;
+    this.#program = program;
+    this.attachType = attachType;
+    this.flags = flags;
+  }
+
+  protected detachNow(): void {
+    try {
+      progDetach(this.#target?.fd ?? 0, this.attachType, this.#program.fd);
+    } catch (err) {
+      // ENOENT: someone else detached it already, which is what was asked.
+      if (!(err instanceof SyscallError) || err.errno !== Errno.ENOENT) throw detachError(this.description, err);
+    } finally {
+      this.#target?.close();
+      this.#program.close();
+    }
+  }
+}
+
+/** A failed detach, as AttachError naming the system call. */
+export function detachError(what: string, err: unknown): unknown {
+  if (!(err instanceof SyscallError)) return err;
+  return new ProgramError('AttachError', `detaching ${what}: ${err.message}`, { cause: err });
+}
+
+export interface AttachRequest {
+  program: Program;
+  /** The target, owned by the request: consumed (closed or handed to the link). */
+  target: TargetFd;
+  attachType: number;
+  description: string;
+  /** LINK_CREATE (true) or PROG_ATTACH with `flags`. */
+  link: boolean;
+  flags?: number;
+  /** PROG_ATTACH names no target: it acts on the caller's network namespace (flow dissector). */
+  implicitNetns?: boolean;
+}
+
+/** Attaches as asked; the target fd is closed on every path but a ProgAttachLink's. */
+export function attachAt(r: AttachRequest): Link {
+  const { program, target } = r;
+  let progOwner: TargetFd | undefined;
+  try {
+    const progFd = program.fd;
+    if (r.link) {
+      const fd = linkCreate({ progFd, target: target.fd, attachType: r.attachType });
+      target.close();
+      return new FdLink(fd, r.description);
+    }
+    progOwner = ownProgramFd(program);
+    const owned = r.implicitNetns ? undefined : target;
+    progAttach({ target: owned?.fd ?? 0, progFd, attachType: r.attachType, flags: r.flags ?? 0 });
+    if (!owned) target.close();
+    return new ProgAttachLink(r.description, owned, progOwner, r.attachType, r.flags ?? 0);
+  } catch (err) {
+    target.close();
+    progOwner?.close();
+    throw attachFailure(program.name, r.description, err);
+  }
+}
+
+/**
+ * EEXIST / EBUSY (the hook holds this or another program) and E2BIG (the hook holds as
+ * many as it can: one for a flow dissector) are AlreadyAttached.
+ */
+function attachFailure(program: string, what: string, err: unknown): unknown {
+  if (err instanceof SyscallError && (err.errno === Errno.EEXIST || err.errno === Errno.EBUSY || err.errno === Errno.E2BIG)) {
+    return new ProgramError('AlreadyAttached', `attaching ${program} to ${what}: ${err.message}`, { program, cause: err });
+  }
+  return attachError(program, what, err);
+}
+
+/** A socket map: SockMap, SockHash (anything with a `map`) or its MapData. */
+export type SockMapLike = MapData | { readonly map: MapData };
+
+/**
+ * sk_msg / sk_skb programs on a SOCKMAP or SOCKHASH: a sockmap link where the kernel has
+ * them (and `link` is not false), PROG_ATTACH to the map otherwise.
+ */
+export function attachToSockMap(program: Program, sockMap: SockMapLike, attachType: number, link?: boolean): Link {
+  const map = sockMap instanceof MapData ? sockMap : (sockMap as { map?: unknown })?.map;
+  if (!(map instanceof MapData)) throw new TypeError('expected a SockMap, a SockHash or the MapData of one');
+  if (map.type !== MapType.Sockmap && map.type !== MapType.Sockhash) {
+    throw new ProgramError('UnknownTarget', `cannot attach ${program.name}: ${mapTypeName(map.type)} is not a socket map`, { program: program.name });
+  }
+  const useLink = chooseLink(program, LinkType.Sockmap, link, true);
+  program.fd;
+  const id = map.id;
+  const target = new TargetFd(mapGetFdById(id), `map ${id}`);
+  return attachAt({ program, target, attachType, description: `${attachTypeName(attachType)} on map ${id}`, link: useLink });
+}
+
+/**
+ * sk_lookup and flow dissector programs on a network namespace (a path such as
+ * /proc/self/ns/net or /run/netns/NAME, or an fd): a netns link, or PROG_ATTACH to
+ * the namespace where that is allowed and links are missing (flow dissector).
+ */
+export function attachToNetns(program: Program, netns: string | number, attachType: number, progAttachFallback: boolean, link?: boolean): Link {
+  const useLink = chooseLink(program, LinkType.Netns, link, progAttachFallback);
+  program.fd;
+  const target = openTarget(netns, 'network namespace', program.name);
+  if (!useLink && !sameFile(target.fd, '/proc/self/ns/net')) {
+    target.close();
+    throw new ProgramError('NotSupported', `cannot attach ${program.name} to netns ${String(netns)}: without a link the kernel attaches only to the caller's own network namespace`, {
+      program: program.name,
+      feature: 'BPF_LINK_TYPE_NETNS',
+    });
+  }
+  return attachAt({ program, target, attachType, description: `${attachTypeName(attachType)} on netns ${String(netns)}`, link: useLink, implicitNetns: true });
+}
+
+function sameFile(fd: number, path: string): boolean {
+  const a = fstatSync(fd);
+  const b = statSync(path);
+  return a.ino === b.ino && a.dev === b.dev;
+}
+
+/** Link or PROG_ATTACH, by the link type probe and what the caller asked for. */
+function chooseLink(program: Program, linkType: LinkType, wanted: boolean | undefined, fallback: boolean): boolean {
+  const supported = isLinkTypeSupported(linkType);
+  if (wanted === false && fallback) return false;
+  if (supported) return true;
+  if (wanted !== true && fallback) return false;
+  const feature = `BPF_LINK_TYPE_${linkTypeName(linkType).toUpperCase()}`;
+  throw new ProgramError('NotSupported', `cannot attach ${program.name}: ${wanted === false ? 'it attaches only with a link' : `this kernel has no ${feature}`}`, {
+    program: program.name,
+    feature,
+  });
+}
