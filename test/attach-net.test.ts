@@ -186,6 +186,31 @@ test('XDP over netlink: detach leaves a program that replaced ours alone', async
   theirs.detach(); // harmless: the program is gone
 });
 
+test('XDP over netlink: detach and update work after the user unloaded the program', async (t) => {
+  const other = Ebpf.load(OBJECT);
+  t.after(() => other.close());
+  const drop = other.program('xdp_drop') as Xdp;
+  const id = progId(drop);
+  const link = track(t, drop.attach(env.outer, { netlink: true }) as XdpNetlinkLink);
+  other.close(); // the program lives on, attached
+  assert.equal(drop.loaded, false);
+  assert.equal(xdpShown().id, id);
+  assert.equal(await env.exchange(N, false), 0);
+  link.update(xdpPass); // the expected program is opened by id
+  assert.equal(xdpShown().id, progId(xdpPass));
+  link.detach();
+  assert.deepEqual(xdpShown(), {});
+
+  const again = Ebpf.load(OBJECT);
+  t.after(() => again.close());
+  const p = again.program('xdp_pass') as Xdp;
+  const l2 = track(t, p.attach(env.outer, { netlink: true }) as XdpNetlinkLink);
+  again.close();
+  l2.detach();
+  assert.deepEqual(xdpShown(), {});
+  assert.equal(await env.exchange(N, true), N);
+});
+
 test('XDP: AlreadyAttached for a taken interface, through a link or netlink', (t) => {
   const link = track(t, xdpPass.attach(env.outer));
   let err = expectProgramError(() => xdpDrop.attach(env.outer), 'AlreadyAttached');
@@ -420,6 +445,8 @@ test('where the probes find no XDP or TCX links: netlink for XDP and cls_bpf for
   const tc = track(t, tcDrop.attach(env.outer, 'egress'));
   assert.ok(tc instanceof ClsBpfLink);
   err = expectProgramError(() => tcNext.attach(env.outer, 'egress', { before: tcDrop }), 'NotSupported');
+  assert.equal(err.feature, 'BPF_LINK_TYPE_TCX');
+  err = expectProgramError(() => tcNext.attach(env.outer, 'egress', { netlink: false }), 'NotSupported');
   assert.equal(err.feature, 'BPF_LINK_TYPE_TCX');
   assert.equal(await env.exchange(N, false), 0);
   assert.deepEqual([count(XDP_DROP), count(TC_DROP)], [N, N]);

@@ -1,9 +1,8 @@
 // What the network attach paths (XDP, tc) share: naming an interface, a program's
-// kernel id, and a program fd the attachment owns so that detaching can name the
-// program to the kernel even after the user unloaded theirs.
+// kernel id, and a way to name the attached program to the kernel at detach time even
+// after the user unloaded theirs.
 import { ProgramError } from '../errors.js';
 import { objGetInfoByFd, progGetFdById } from '../sys/bpf.js';
-import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 
 export interface Interface {
@@ -35,19 +34,38 @@ export function programId(fd: number): number {
   return new DataView(info.buffer).getUint32(4, true);
 }
 
-/** A program fd held by an attachment (opened by id, so the user's fd stays theirs). */
-export class HeldProgram extends FdOwner {
+/**
+ * The program of an attachment the kernel keeps no link object for (netlink XDP): its
+ * id, and an fd of it when the kernel must be told which program is expected. The
+ * user's fd is borrowed while it still refers to that program; after the user unloaded
+ * (or reloaded) it, the program is opened by id for the one call (which needs
+ * CAP_SYS_ADMIN), so the common case needs no more privilege than the attach did.
+ */
+export class ProgramRef {
   readonly id: number;
   readonly name: string;
+  readonly #program: { readonly fd: number };
 
-  constructor(program: { fd: number; name: string }) {
-    const id = programId(program.fd);
-    super(progGetFdById(id));
-    this.id = id;
+  constructor(program: { readonly fd: number; readonly name: string }) {
+    this.id = programId(program.fd);
     this.name = program.name;
+    this.#program = program;
   }
 
-  protected closedError(): Error {
-    return new ProgramError('NotAttached', `program ${this.name} (id ${this.id}) is no longer held by its attachment`, { program: this.name });
+  withFd<T>(fn: (fd: number) => T): T {
+    let fd: number | undefined;
+    try {
+      fd = this.#program.fd;
+      if (programId(fd) !== this.id) fd = undefined;
+    } catch {
+      fd = undefined; // not loaded any more
+    }
+    if (fd !== undefined) return fn(fd);
+    const own = progGetFdById(this.id);
+    try {
+      return fn(own);
+    } finally {
+      kernel.close(own);
+    }
   }
 }

@@ -232,10 +232,10 @@ export class SchedClassifier extends Program {
     checkDirection(direction);
     const iface = resolveInterface(target, this.name);
     const tcx = isLinkTypeSupported(LinkType.Tcx);
-    if (options.netlink === true || (!tcx && !hasOrdering(options))) return this.#attachClsBpf(iface, direction, options.netlink === true ? options : {});
+    if (options.netlink === true || (!tcx && options.netlink === undefined && !hasOrdering(options))) return this.#attachClsBpf(iface, direction, options.netlink === true ? options : {});
     const o = options as TcxAttachOptions;
     if (!tcx) {
-      throw new ProgramError('NotSupported', `attaching ${this.name} to ${iface.name} ${direction}: before/after ordering needs TCX links (6.6+); this kernel has none`, {
+      throw new ProgramError('NotSupported', `attaching ${this.name} to ${iface.name} ${direction}: ${hasOrdering(options) ? 'before/after ordering needs' : 'netlink: false asks for'} TCX links (6.6+); this kernel has none`, {
         program: this.name,
         feature: 'BPF_LINK_TYPE_TCX',
       });

@@ -8,7 +8,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate } from '../sys/link.js';
 import { NlMessage, NlmF, Rtm, rtnetlink } from '../sys/netlink.js';
 import { FdLink, Link, LinkType, attachError } from './link.js';
-import { HeldProgram, type Interface, resolveInterface } from './netif.js';
+import { type Interface, ProgramRef, resolveInterface } from './netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 
@@ -87,19 +87,19 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
 
 /**
  * An XDP program attached through netlink. The kernel holds no link object for it, so
- * the attachment keeps its own fd of the program and detaches only if that program is
- * still the one attached (IFLA_XDP_EXPECTED_FD): another program put there since is
- * left alone. Not pinnable; close() detaches.
+ * the attachment remembers the program and detaches only if it is still the one
+ * attached (IFLA_XDP_EXPECTED_FD): another program put there since is left alone. Not
+ * pinnable; close() detaches; one garbage-collected unclosed stays attached.
  */
 export class XdpNetlinkLink extends Link {
   readonly description: string;
   readonly ifindex: number;
   readonly mode?: XdpMode;
-  #program: HeldProgram;
+  #program: ProgramRef;
   readonly #flags: number;
 
   /** @internal */
-  constructor(iface: Interface, mode: XdpMode | undefined, program: HeldProgram) {
+  constructor(iface: Interface, mode: XdpMode | undefined, program: ProgramRef) {
     super();
     this.ifindex = iface.index;
     this.mode = mode;
@@ -119,28 +119,24 @@ export class XdpNetlinkLink extends Link {
    */
   update(program: { fd: number; name: string }): void {
     if (!this.attached) throw this.notAttached();
-    const next = new HeldProgram(program);
     try {
-      setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, this.#program.fd);
+      const next = new ProgramRef(program);
+      this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected));
+      this.#program = next;
     } catch (err) {
-      next.close();
       throw attachError(program.name, `${this.description} (update)`, err);
     }
-    this.#program.close();
-    this.#program = next;
   }
 
   protected detachNow(): void {
     try {
-      setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, this.#program.fd);
+      this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected));
     } catch (err) {
       // EEXIST: another program is attached now, not ours to remove; ENODEV: the
       // interface is gone and the program with it.
       if (!(err instanceof SyscallError) || (err.errno !== Errno.EEXIST && err.errno !== Errno.ENODEV)) {
         throw attachError(this.#program.name, `${this.description} (detach)`, err);
       }
-    } finally {
-      this.#program.close();
     }
   }
 }
@@ -177,13 +173,12 @@ export class Xdp extends Program {
       }
     }
     const description = describe(iface, mode, 'netlink');
-    const held = new HeldProgram(this);
+    const ref = new ProgramRef(this);
     try {
       setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist));
     } catch (err) {
-      held.close();
       throw xdpAttachError(this.name, description, mode, err);
     }
-    return new XdpNetlinkLink(iface, mode, held);
+    return new XdpNetlinkLink(iface, mode, ref);
   }
 }
