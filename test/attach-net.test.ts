@@ -448,6 +448,7 @@ test('where the probes find no XDP or TCX links: netlink for XDP and cls_bpf for
   assert.equal(err.feature, 'BPF_LINK_TYPE_TCX');
   err = expectProgramError(() => tcNext.attach(env.outer, 'egress', { netlink: false }), 'NotSupported');
   assert.equal(err.feature, 'BPF_LINK_TYPE_TCX');
+  assert.equal(expectProgramError(() => SchedClassifier.query(env.outer, 'egress'), 'NotSupported').feature, 'BPF_LINK_TYPE_TCX');
   assert.equal(await env.exchange(N, false), 0);
   assert.deepEqual([count(XDP_DROP), count(TC_DROP)], [N, N]);
   tc.detach();

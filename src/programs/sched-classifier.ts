@@ -290,6 +290,7 @@ export class SchedClassifier extends Program {
   static query(target: string | number, direction: TcDirection): { revision: bigint; programs: TcxEntry[] } {
     checkDirection(direction);
     const iface = resolveInterface(target, 'tcx query');
+    if (!isLinkTypeSupported(LinkType.Tcx)) throw new ProgramError('NotSupported', `querying ${iface.name} ${direction}: this kernel has no TCX hooks (6.6+)`, { feature: 'BPF_LINK_TYPE_TCX' });
     const r = progQuery(iface.index, tcxAttachType(direction));
     return { revision: r.revision, programs: r.progIds.map((programId, i) => ({ programId, linkId: r.linkIds[i] ?? 0 })) };
   }
