@@ -52,6 +52,11 @@ export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/ex
 export { tracepointId } from './programs/trace-point.js';
 export type { TracePointAttachOptions } from './programs/trace-point.js';
 export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
+// XDP and tc attachment (net).
+export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
+export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
+export { ClsBpfLink } from './programs/sched-classifier.js';
+export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
 // Socket, cgroup and namespace attachments (branch sock).
 export { SockMap } from './maps/sock-map.js';
 export type { SockMapCreateOptions } from './maps/sock-map.js';

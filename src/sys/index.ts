@@ -9,3 +9,4 @@ export { possibleCpus } from './cpus.js';
 export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';
+export * as netlink from './netlink.js';
