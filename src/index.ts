@@ -52,6 +52,11 @@ export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/ex
 export { tracepointId } from './programs/trace-point.js';
 export type { TracePointAttachOptions } from './programs/trace-point.js';
 export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
+// XDP and tc attachment (net).
+export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
+export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
+export { ClsBpfLink } from './programs/sched-classifier.js';
+export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
 // Socket, cgroup and namespace attachments (branch sock).
 export { SockMap } from './maps/sock-map.js';
 export type { SockMapCreateOptions } from './maps/sock-map.js';
@@ -63,6 +68,15 @@ export { queryCgroup } from './programs/cgroup-attach.js';
 export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
 export { SocketOptionLink } from './programs/socket-filter.js';
 export type { SkSkbKind } from './programs/sk-skb.js';
+// uprobes, kprobes, perf events
+export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
+export type { UProbeAttachOptions } from './programs/uprobe.js';
+export type { UProbeMultiAttachOptions } from './programs/uprobe-multi.js';
+export type { KProbeAttachOptions } from './programs/kprobe.js';
+export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
+export { PerfEventLinks } from './programs/perf-event.js';
+export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
+export type { ProbeMechanism } from './programs/probe-event.js';
 // Introspection, statistics and program info (intro)
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';

@@ -1,4 +1,6 @@
-// ELF64 little-endian reader for BPF relocatable objects (what clang -target bpf emits).
+// ELF64 little-endian reader for BPF relocatable objects (what clang -target bpf emits),
+// and, with { native: true }, for the executables and shared libraries uprobes attach to
+// (any machine, program headers and .dynsym too, relocations not read).
 // Pure: it works over the bytes it is given, makes no system calls and never copies
 // section contents (each section's `data` is a subarray of the input).
 //
@@ -13,6 +15,8 @@ export const ELFDATA2LSB = 1;
 export const EV_CURRENT = 1;
 // e_type / e_machine
 export const ET_REL = 1;
+export const ET_EXEC = 2;
+export const ET_DYN = 3;
 export const EM_BPF = 247;
 
 // Section header types.
@@ -29,6 +33,8 @@ export const SHT_REL = 9;
 export const SHT_DYNSYM = 11;
 export const SHT_GROUP = 17;
 export const SHT_SYMTAB_SHNDX = 18;
+export const SHT_GNU_VERDEF = 0x6ffffffd;
+export const SHT_GNU_VERSYM = 0x6fffffff;
 /** `.llvm_addrsig` (SHT_LOOS + 0xfff4c03). */
 export const SHT_LLVM_ADDRSIG = 0x6fff4c03;
 
@@ -65,6 +71,11 @@ export const STT_SECTION = 3;
 export const STT_FILE = 4;
 export const STT_COMMON = 5;
 export const STT_TLS = 6;
+export const STT_GNU_IFUNC = 10;
+
+// p_type / p_flags
+export const PT_LOAD = 1;
+export const PF_X = 1;
 
 // Symbol visibility (st_other & 3).
 export const STV_DEFAULT = 0;
@@ -84,6 +95,7 @@ const EHDR_SIZE = 64;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
 const REL_SIZE = 16;
+const PHDR_SIZE = 56;
 
 export interface ElfSection {
   index: number;
@@ -113,6 +125,18 @@ export interface ElfSymbol {
   visibility: number;
   /** st_shndx (an SHN_XINDEX entry resolved through SHT_SYMTAB_SHNDX). */
   section: number;
+}
+
+/** A program header (native files). */
+export interface ElfSegment {
+  /** PT_* */
+  type: number;
+  /** PF_* */
+  flags: number;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+  memsz: number;
 }
 
 export interface ElfRelocation {
@@ -150,17 +174,31 @@ export class ElfFile {
   readonly symbols: ElfSymbol[];
   /** The section header string table's index (e_shstrndx). */
   readonly shstrndx: number;
+  /** Native files: the program headers. Empty for BPF objects. */
+  readonly segments: ElfSegment[] = [];
+  /** Native files: `.dynsym`, index 0 included. Empty for BPF objects. */
+  readonly dynamicSymbols: ElfSymbol[] = [];
+  /** e_type (ET_REL, ET_EXEC, ET_DYN). */
+  readonly fileType: number = ET_REL;
+  /** e_machine. */
+  readonly machine: number = EM_BPF;
   #byName?: Map<string, ElfSection>;
   readonly #relocations: Map<number, ElfRelocation[]>;
 
-  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfRelocation[]>) {
+  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfRelocation[]>, native?: Pick<ElfFile, 'segments' | 'dynamicSymbols' | 'fileType' | 'machine'>) {
     this.sections = sections;
     this.symbols = symbols;
     this.shstrndx = shstrndx;
     this.#relocations = relocations;
+    if (native) Object.assign(this, native);
   }
 
-  static parse(bytes: Uint8Array): ElfFile {
+  /**
+   * Parses a BPF relocatable object, or with `native` an ELF64 little-endian file of
+   * any machine and type (an executable or shared library: segments and .dynsym read).
+   */
+  static parse(bytes: Uint8Array, options: { native?: boolean } = {}): ElfFile {
+    const native = options.native === true;
     if (!(bytes instanceof Uint8Array)) throw new ParseError('ELF input must be a Uint8Array');
     // A plain Uint8Array view (not a Buffer), so that section.data.slice() copies.
     bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -186,18 +224,20 @@ export class ElfFile {
     if (bytes[6] !== EV_CURRENT) throw new ParseError(`unsupported ELF version ${bytes[6]}`, 'ELF header');
     const eType = view.getUint16(16, true);
     const eMachine = view.getUint16(18, true);
-    if (eMachine !== EM_BPF) throw new ParseError(`e_machine is ${eMachine}, not EM_BPF (${EM_BPF})`, 'ELF header');
-    if (eType !== ET_REL) throw new ParseError(`e_type is ${eType}, not ET_REL (a relocatable object is needed)`, 'ELF header');
+    if (!native && eMachine !== EM_BPF) throw new ParseError(`e_machine is ${eMachine}, not EM_BPF (${EM_BPF})`, 'ELF header');
+    if (!native && eType !== ET_REL) throw new ParseError(`e_type is ${eType}, not ET_REL (a relocatable object is needed)`, 'ELF header');
     const shoff = u64(view, 40, 'e_shoff', 'ELF header');
     const ehsize = view.getUint16(52, true);
     const shentsize = view.getUint16(58, true);
     let shnum = view.getUint16(60, true);
     let shstrndx = view.getUint16(62, true);
     if (ehsize < EHDR_SIZE) throw new ParseError(`e_ehsize ${ehsize} is smaller than ${EHDR_SIZE}`, 'ELF header');
+    const segments = native ? readSegments(view) : [];
+    const nativeParts = (dynamicSymbols: ElfSymbol[]) => (native ? { segments, dynamicSymbols, fileType: eType, machine: eMachine } : undefined);
 
     if (shoff === 0) {
       if (shnum !== 0) throw new ParseError(`e_shnum is ${shnum} but there is no section header table`, 'ELF header');
-      return new ElfFile([], [], 0, new Map());
+      return new ElfFile([], [], 0, new Map(), nativeParts([]));
     }
     if (shentsize !== SHDR_SIZE) throw new ParseError(`e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
     if (shoff > len - SHDR_SIZE || shoff < 0) {
@@ -258,6 +298,11 @@ export class ElfFile {
     if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
     const symtab = symtabs[0];
     const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections) : [];
+    if (native) {
+      // Relocations of linked files refer to .dynsym and are not needed by anything here.
+      const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
+      return new ElfFile(sections, symbols, shstrndx, new Map(), nativeParts(dynsym ? readSymbols(dynsym, sections) : []));
+    }
 
     // --- Relocations ---
     const relocations = new Map<number, ElfRelocation[]>();
@@ -306,6 +351,32 @@ export class ElfFile {
     for (const [k, v] of this.#relocations) copy.set(k, v.slice());
     return copy;
   }
+}
+
+/** The program header table (e_phoff, e_phentsize, e_phnum). */
+function readSegments(view: DataView): ElfSegment[] {
+  const phoff = u64(view, 32, 'e_phoff', 'ELF header');
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  if (phoff === 0 || phnum === 0) return [];
+  if (phentsize !== PHDR_SIZE) throw new ParseError(`e_phentsize is ${phentsize}, expected ${PHDR_SIZE}`, 'ELF header');
+  if (phoff > view.byteLength || phnum * PHDR_SIZE > view.byteLength - phoff) {
+    throw new ParseError(`program header table (${phnum} entries at ${phoff}) runs past the end of the file (${view.byteLength} bytes)`, 'ELF header');
+  }
+  const segments: ElfSegment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const p = phoff + i * PHDR_SIZE;
+    const where = `program header ${i}`;
+    segments.push({
+      type: view.getUint32(p, true),
+      flags: view.getUint32(p + 4, true),
+      offset: u64(view, p + 8, 'p_offset', where),
+      vaddr: u64(view, p + 16, 'p_vaddr', where),
+      filesz: u64(view, p + 32, 'p_filesz', where),
+      memsz: u64(view, p + 40, 'p_memsz', where),
+    });
+  }
+  return segments;
 }
 
 function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {

@@ -1,7 +1,43 @@
+// Kernel probes: a program run when the kernel enters (or returns from) a function.
+import { ProgramError } from '../errors.js';
+import { Link } from './link.js';
+import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
+import { programTypeForSection } from './program-type.js';
+import { checkCookie, checkOffset } from './uprobe.js';
+
+export interface KProbeAttachOptions {
+  /** Bytes into the function (kprobes only). */
+  offset?: number | bigint;
+  /** A return probe. Default: from the section (kretprobe/...). */
+  retprobe?: boolean;
+  /** The value bpf_get_attach_cookie returns (needs perf_event links, 5.15). */
+  cookie?: bigint;
+  /** Default: the kprobe PMU where it exists, tracefs kprobe_events otherwise. */
+  mechanism?: ProbeMechanism;
+}
 
 /**
  * KProbe programs (sections "kprobe+", "kretprobe+", "ksyscall+", "kretsyscall+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
  */
-export class KProbe extends Program {}
+export class KProbe extends Program {
+  /**
+   * Attaches to kernel function `fn` (default: the one the section names). ProgramError
+   * 'NotSupported' with feature 'kprobes' on a kernel without kprobes (neither the kprobe
+   * PMU nor tracefs kprobe_events), 'AttachError' when the kernel refuses the probe.
+   */
+  attach(fn?: string, options: KProbeAttachOptions = {}): Link {
+    void this.fd;
+    const section = programTypeForSection(this.section);
+    const target = section?.target?.type === 'kprobe' ? section.target : undefined;
+    const name = fn ?? target?.function;
+    if (name === undefined || name === '') throw new TypeError(`${this.name}: attach needs a kernel function (the section ${this.section} names none)`);
+    if (/[\s:]/.test(name)) throw new ProgramError('UnknownKernelFunction', `${this.name}: ${JSON.stringify(name)} is not a kernel function name`, { program: this.name });
+    const offset = checkOffset(options.offset ?? (fn === undefined ? target?.offset : undefined));
+    checkCookie(options.cookie);
+    const retprobe = options.retprobe ?? section?.retprobe ?? false;
+    if (retprobe && offset !== 0n) throw new RangeError('kretprobes do not take an offset');
+    const description = `${retprobe ? 'kretprobe' : 'kprobe'} ${name}${offset ? `+0x${offset.toString(16)}` : ''}`;
+    return attachProbe(this, { kind: 'kprobe', retprobe, target: name, offset, pid: -1, mechanism: options.mechanism }, description, options.cookie);
+  }
+}

@@ -1,28 +1,16 @@
 // Attaching a program to a perf event (tracepoints, kprobes, uprobes, software and
 // hardware events): one mechanism for every kind that opens a perf event. A BPF
 // perf_event link (LINK_CREATE, BPF_PERF_EVENT) where the kernel has one, else the
-// older PERF_EVENT_IOC_SET_BPF + PERF_EVENT_IOC_ENABLE on the event fd.
+// older PERF_EVENT_IOC_SET_BPF on the event fd; either way the event is then enabled,
+// as libbpf does (events may be opened disabled so that nothing fires before).
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
-import { SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
+import { PerfIoctl, perfEventIoctl } from '../sys/perf.js';
 import { AttachType } from './program-type.js';
 import { attachError, FdLink, Link, LinkType } from './link.js';
-
-const PERF_EVENT_IOC_ENABLE = 0x2400;
-const PERF_EVENT_IOC_DISABLE = 0x2401;
-const PERF_EVENT_IOC_SET_BPF = 0x40042408;
-/** perf_event_open flags: the fd is close-on-exec. */
-export const PERF_FLAG_FD_CLOEXEC = 8;
-
-/** perf_event_open(2) → fd; SyscallError 'perf_event_open' on failure. `name`: config1's string (kprobe/uprobe PMUs). */
-export function perfEventOpen(attr: Uint8Array, pid: number, cpu: number, name?: Uint8Array, groupFd = -1): number {
-  const r = kernel.perf_event_open(attr, pid, cpu, groupFd, PERF_FLAG_FD_CLOEXEC, name);
-  if (r < 0) throw new SyscallError('perf_event_open', -r);
-  return r;
-}
 
 /** How a program is attached to a perf event: 'link' (5.15+) or 'ioctl'. */
 export type PerfAttachMechanism = 'link' | 'ioctl';
@@ -33,9 +21,9 @@ export function perfAttachMechanism(): PerfAttachMechanism {
 }
 
 /**
- * Attaches `program` to the perf event `perfFd`, taking ownership of the fd (closed
- * when this fails too). `cookie` is what the program reads with bpf_get_attach_cookie;
- * it needs a perf_event link.
+ * Attaches `program` to the perf event `perfFd` and enables the event, taking ownership
+ * of the fd (closed when this fails too). `cookie` is what the program reads with
+ * bpf_get_attach_cookie; it needs a perf_event link.
  */
 export function attachPerfEvent(program: { fd: number; name: string }, perfFd: number, description: string, cookie?: bigint, mechanism: PerfAttachMechanism = perfAttachMechanism()): Link {
   try {
@@ -51,16 +39,22 @@ export function attachPerfEvent(program: { fd: number; name: string }, perfFd: n
 }
 
 function attachByLink(program: { fd: number; name: string }, perfFd: number, description: string, cookie?: bigint): FdLink {
-  let fd: number;
+  let link: FdLink;
   try {
-    fd = linkCreate({ progFd: program.fd, target: perfFd, attachType: AttachType.PerfEvent, extra: cookie === undefined ? { kind: 'none' } : { kind: 'perfEvent', cookie } });
+    link = new FdLink(linkCreate({ progFd: program.fd, target: perfFd, attachType: AttachType.PerfEvent, extra: cookie === undefined ? { kind: 'none' } : { kind: 'perfEvent', cookie } }), description);
   } catch (err) {
+    throw attachError(program.name, description, err);
+  }
+  try {
+    perfEventIoctl(perfFd, PerfIoctl.Enable);
+  } catch (err) {
+    link.detach();
     throw attachError(program.name, description, err);
   }
   // The link holds its own reference to the event (as aya does, the event fd is not kept):
   // the event lives exactly as long as the link, pinned or not.
   kernel.close(perfFd);
-  return new FdLink(fd, description);
+  return link;
 }
 
 class PerfFd extends FdOwner {
@@ -76,11 +70,6 @@ class PerfFd extends FdOwner {
   }
 }
 
-function ioctl(fd: number, request: number, arg: number, what: string): void {
-  const r = kernel.ioctl(fd, request, arg);
-  if (r < 0) throw new SyscallError(`ioctl(${what})`, -r);
-}
-
 /** A program attached to a perf event by ioctl: detached when the event fd is closed. */
 export class PerfEventIoctlLink extends Link {
   readonly description: string;
@@ -90,8 +79,8 @@ export class PerfEventIoctlLink extends Link {
   constructor(program: { fd: number; name: string }, perfFd: number, description: string) {
     super();
     try {
-      ioctl(perfFd, PERF_EVENT_IOC_SET_BPF, program.fd, 'PERF_EVENT_IOC_SET_BPF');
-      ioctl(perfFd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE');
+      perfEventIoctl(perfFd, PerfIoctl.SetBpf, program.fd);
+      perfEventIoctl(perfFd, PerfIoctl.Enable);
     } catch (err) {
       throw attachError(program.name, description, err);
     }
@@ -107,7 +96,7 @@ export class PerfEventIoctlLink extends Link {
   protected detachNow(): void {
     // Disable first so the program stops at once; closing the event releases the
     // program whatever the disable said, so its result does not matter.
-    kernel.ioctl(this.#perf.fd, PERF_EVENT_IOC_DISABLE, 0);
+    kernel.ioctl(this.#perf.fd, PerfIoctl.Disable, 0);
     this.#perf.close();
   }
 }

@@ -1,7 +1,155 @@
+// perf_event programs: run on each sample of a perf event (a software clock, a
+// hardware counter overflow, ...). One event per CPU for a system-wide scope.
+import { readdirSync, readFileSync } from 'node:fs';
+import { ProgramError } from '../errors.js';
+import { Errno, SyscallError } from '../sys/errors.js';
+import { PerfType, perfEventOpen } from '../sys/perf.js';
+import { attachError, Link } from './link.js';
+import { attachPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
+import { checkCookie } from './uprobe.js';
+
+const TYPES = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint } as const;
+export type PerfEventTypeName = keyof typeof TYPES;
+
+export interface PerfEventAttachOptions {
+  /** The event's PMU: a name or a PERF_TYPE_* / dynamic PMU type number. */
+  type: PerfEventTypeName | number;
+  /** The event within the type (SoftwareEvent.CpuClock, HardwareEvent.CpuCycles, ...). */
+  config: number | bigint;
+  /** Run the program every `samplePeriod` events (ns for the clocks). */
+  samplePeriod?: number | bigint;
+  /** Or about `sampleFrequency` times a second (the kernel adjusts the period). */
+  sampleFrequency?: number;
+  /** Which tasks and CPUs: a process (on any CPU), a CPU (every process), both, or every online CPU. */
+  scope: { pid?: number; cpu?: number } | 'allCpus';
+  /** Count the children the process creates from now on too. */
+  inherit?: boolean;
+  /** bpf_get_attach_cookie (needs perf_event links, 5.15). */
+  cookie?: bigint;
+}
+
+/** Online CPUs from /sys/devices/system/cpu/online ("0-3,6"). */
+function onlineCpus(): number[] {
+  const cpus: number[] = [];
+  for (const part of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+    const [lo, hi] = part.split('-').map(Number);
+    for (let c = lo!; c <= (hi ?? lo!); c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+/** True when a PMU handles PERF_TYPE_RAW, i.e. the CPU's own counters are there (a VM may have none). */
+function hasCpuPmu(): boolean {
+  try {
+    return readdirSync('/sys/bus/event_source/devices').some((d) => {
+      try {
+        return readFileSync(`/sys/bus/event_source/devices/${d}/type`, 'utf8').trim() === String(PerfType.Raw);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** The attachments of one program to one event on several CPUs, detached together. */
+export class PerfEventLinks extends Link {
+  readonly description: string;
+  readonly links: readonly Link[];
+
+  constructor(links: Link[], description: string) {
+    super();
+    this.links = links;
+    this.description = description;
+  }
+
+  protected detachNow(): void {
+    this.#each((l) => l.detach());
+  }
+
+  protected override release(): void {
+    this.#each((l) => l.close());
+  }
+
+  /** Ends every link even if one throws; rethrows the first error. */
+  #each(fn: (l: Link) => void): void {
+    let first: unknown;
+    for (const l of this.links) {
+      try {
+        fn(l);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+}
 
 /**
  * PerfEvent programs (sections "perf_event").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
  */
-export class PerfEvent extends Program {}
+export class PerfEvent extends Program {
+  /**
+   * Opens the event (one per online CPU for 'allCpus') and attaches the program to it.
+   * ProgramError 'NotSupported' when the event does not exist on this machine (feature
+   * 'hardware perf events' where there is no CPU PMU, as in most VMs: perf_event_open
+   * answers ENOENT), 'AttachError' for other refusals.
+   */
+  attach(options: PerfEventAttachOptions): Link {
+    void this.fd;
+    const type = typeof options.type === 'number' ? options.type : TYPES[options.type];
+    if (type === undefined || !Number.isInteger(type) || type < 0) throw new TypeError(`unknown perf event type ${String(options.type)}`);
+    if ((options.samplePeriod === undefined) === (options.sampleFrequency === undefined)) {
+      throw new TypeError(`${this.name}: give exactly one of samplePeriod and sampleFrequency`);
+    }
+    checkCookie(options.cookie);
+    const scope = options.scope;
+    let targets: { pid: number; cpu: number }[];
+    if (scope === 'allCpus') {
+      targets = onlineCpus().map((cpu) => ({ pid: -1, cpu }));
+    } else {
+      const pid = scope.pid ?? -1;
+      const cpu = scope.cpu ?? -1;
+      if (pid === -1 && cpu === -1) throw new TypeError(`${this.name}: a perf event needs a pid, a cpu or 'allCpus'`);
+      targets = [{ pid, cpu }];
+    }
+    const attr = {
+      type,
+      config: options.config,
+      sample: options.samplePeriod ?? options.sampleFrequency!,
+      freq: options.sampleFrequency !== undefined,
+      inherit: options.inherit ?? false,
+      disabled: true, // enabled once the program is attached
+    };
+    const name = typeof options.type === 'number' ? `type ${type}` : options.type;
+    const what = (t: { pid: number; cpu: number }) => `perf event ${name}:${options.config}${t.pid !== -1 ? ` pid ${t.pid}` : ''}${t.cpu !== -1 ? ` cpu ${t.cpu}` : ''}`;
+    const links: Link[] = [];
+    try {
+      for (const t of targets) {
+        let fd: number;
+        try {
+          fd = perfEventOpen(attr, t);
+        } catch (err) {
+          throw this.#openError(err, type, name, options.config, what(t));
+        }
+        links.push(attachPerfEvent(this, fd, what(t), options.cookie));
+      }
+    } catch (err) {
+      for (const l of links) l.detach();
+      throw err;
+    }
+    if (links.length === 1) return links[0]!;
+    return new PerfEventLinks(links, `perf event ${name}:${options.config} on ${links.length} CPUs`);
+  }
+
+  #openError(err: unknown, type: number, name: string, config: number | bigint, what: string): unknown {
+    if (!(err instanceof SyscallError) || (err.errno !== Errno.ENOENT && err.errno !== Errno.EOPNOTSUPP)) return attachError(this.name, what, err);
+    const cpuEvent = type === PerfType.Hardware || type === PerfType.HwCache || type === PerfType.Raw;
+    if (cpuEvent && !hasCpuPmu()) {
+      return new ProgramError('NotSupported', `${this.name}: ${what}: this machine has no hardware PMU (perf_event_open: ${err.code})`, { program: this.name, feature: 'hardware perf events', cause: err });
+    }
+    return new ProgramError('NotSupported', `${this.name}: ${what}: no such event here (perf_event_open: ${err.code})`, { program: this.name, feature: `perf event ${name}:${config}`, cause: err });
+  }
+}

@@ -1,13 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
-import { attachPerfEvent, perfEventOpen } from './perf-attach.js';
+import { attachPerfEvent } from './perf-attach.js';
+import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, type Link } from './link.js';
 import { Program } from './program.js';
 import { programTypeForSection } from './program-type.js';
 
-const PERF_TYPE_TRACEPOINT = 2;
-const PERF_ATTR_SIZE = 128;
 
 export interface TracePointAttachOptions {
   /** bpf_get_attach_cookie() in the program (needs BPF perf_event links, 5.15+). */
@@ -74,15 +73,11 @@ export class TracePoint extends Program {
     }
     const id = tracepointId(category, name);
     const description = `tracepoint ${category}/${name}`;
-    const attr = new Uint8Array(PERF_ATTR_SIZE);
-    const v = new DataView(attr.buffer);
-    v.setUint32(0, PERF_TYPE_TRACEPOINT, true);
-    v.setBigUint64(8, BigInt(id), true);
     // One event, any task (pid -1), on CPU 0 (as libbpf): a BPF program on a tracepoint
     // event is run by the tracepoint on every CPU, not only on the event's CPU.
     let perfFd: number;
     try {
-      perfFd = perfEventOpen(attr, -1, 0);
+      perfFd = perfEventOpen({ type: PerfType.Tracepoint, config: id, disabled: true }, { pid: -1, cpu: 0 });
     } catch (err) {
       throw attachError(this.name, description, err);
     }

@@ -6,6 +6,8 @@ const errnoNames = new Map<number, [string, string]>();
 for (const [neg, pair] of getSystemErrorMap()) errnoNames.set(-neg, pair);
 // The kernel-internal ENOTSUPP leaks out of bpf(2) for unimplemented operations.
 errnoNames.set(524, ['ENOTSUPP', 'operation not supported by this map or program type']);
+// libuv's table lacks ESTALE, which mprog hooks (tcx) return for a stale expected_revision.
+if (!errnoNames.has(116)) errnoNames.set(116, ['ESTALE', 'stale revision: the hook changed']);
 
 /** Errno values used by the wrappers, from the platform (Linux). */
 export const Errno = constants.errno;

@@ -8,3 +8,5 @@ export { FdOwner } from './fd.js';
 export { possibleCpus } from './cpus.js';
 export * from './link.js';
 export * from './socket.js';
+export * from './perf.js';
+export * as netlink from './netlink.js';
