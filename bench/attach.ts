@@ -14,6 +14,12 @@
 //     link.detach()), skipped with a note while that method does not exist in this tree,
 //     and "(sys)": the same system calls through tsbpf's raw layer (sys.linkCreate, ...),
 //     which isolates the cost of the native seam. Ratio target of the API rows: ≤ 1.3.
+//     The API makes a few more calls than bench/attach.c (strace, Linux 6.18):
+//     xdp.attach(ifindex) looks the interface name up (socket + SIOCGIFNAME + close);
+//     tp.attach reads the tracepoint id from tracefs each time, opens the event disabled
+//     and enables it (PERF_EVENT_IOC_ENABLE), and closes the perf fd once the link holds
+//     it. Every cycle here waits in the kernel for tens of milliseconds (static keys,
+//     RCU grace periods; round times in multiples of 4 ms, CONFIG_HZ=250).
 //
 // Options: --repeat N  (test_run repeat, default 1000000)
 //          --cycles N  (attach + detach cycles per round, default 20: each cycle waits
