@@ -30,6 +30,11 @@
  *   sys_add         syscall                         SYSCALL         7; ctx { u32 a, b, sum } : sum = a + b (written in place)
  *   kprobe_nop      kprobe/do_nanosleep             KPROBE          0; loads here, test run: ENOTSUPP
  *   sock_create     cgroup/sock_create              CGROUP_SOCK     1; test run: ENOTSUPP
+ *   nf_accept       netfilter                       NETFILTER       NF_ACCEPT (1); test run: data (a packet) only
+ *   seg6_ok         lwt_seg6local                   LWT_SEG6LOCAL   BPF_OK (0)
+ *   raw_w           raw_tp.w/sys_enter              RAW_TRACEPOINT_WRITABLE  0
+ *   btf_sys_enter   tp_btf/sys_enter                TRACING (BPF_TRACE_RAW_TP)  0
+ *   iter_maps       iter/bpf_map                    TRACING (BPF_TRACE_ITER)    0
  */
 #include "tsbpf_types.h"
 #include <bpf/bpf_helpers.h>
@@ -203,4 +208,41 @@ SEC("cgroup/sock_create")
 int sock_create(void *ctx)
 {
 	return 1;
+}
+
+SEC("netfilter")
+int nf_accept(void *ctx)
+{
+	return 1; /* NF_ACCEPT */
+}
+
+SEC("lwt_seg6local")
+int seg6_ok(struct __sk_buff *skb)
+{
+	return BPF_OK;
+}
+
+SEC("raw_tp.w/sys_enter")
+int raw_w(struct bpf_raw_tracepoint_args *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int btf_sys_enter(__u64 *ctx)
+{
+	return 0;
+}
+
+struct bpf_iter_meta;
+struct bpf_map;
+struct bpf_iter__bpf_map {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+} __attribute__((preserve_access_index));
+
+SEC("iter/bpf_map")
+int iter_maps(struct bpf_iter__bpf_map *ctx)
+{
+	return 0;
 }

@@ -317,6 +317,14 @@ test('testRun: raw_tp takes its u64 arguments as ctx', () => {
   assert.equal(thrown(() => prog.testRun({ ctx, repeat: 2 })).code, 'EINVAL', 'no repeat for raw_tp');
 });
 
+test('testRun: netfilter takes a packet', () => {
+  using ebpf = Ebpf.load(OBJ);
+  const prog = ebpf.program('nf_accept');
+  const r = prog.testRun({ data: frame(64), repeat: 10 });
+  assert.equal(r.returnValue, 1, 'NF_ACCEPT');
+  assert.equal(thrown(() => prog.testRun()).code, 'EINVAL', 'no packet');
+});
+
 test('testRun: flow_dissector returns the flow keys it set as dataOut', () => {
   using ebpf = Ebpf.load(OBJ);
   const r = ebpf.program('dissect').testRun({ data: frame(64) });
@@ -382,11 +390,23 @@ test('testRun: types the kernel cannot test-run raise NotSupported naming the ty
     ['tp_getppid', 'BPF_PROG_TYPE_TRACEPOINT'],
     ['kprobe_nop', 'BPF_PROG_TYPE_KPROBE'],
     ['sock_create', 'BPF_PROG_TYPE_CGROUP_SOCK'],
+    ['seg6_ok', 'BPF_PROG_TYPE_LWT_SEG6LOCAL'],
+    ['raw_w', 'BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE'],
   ] as const) {
     const err = thrown(() => ebpf.program(name).testRun({ data: frame() }));
     assert.ok(isNotSupported(err, `test run of ${type}`), `${name}: ${err}`);
     assert.equal(err.program, name);
     assert.equal(err.call, 'bpf_prog_test_run');
+  }
+  // Tracing programs other than fentry/fexit/fmod_ret: the kernel answers EFAULT.
+  for (const [name, attach] of [
+    ['btf_sys_enter', 'BPF_TRACE_RAW_TP'],
+    ['iter_maps', 'BPF_TRACE_ITER'],
+  ] as const) {
+    const err = thrown(() => ebpf.program(name).testRun());
+    assert.ok(err instanceof ProgramError && err.kind === 'NotSupported', `${name}: ${err}`);
+    assert.equal(err.feature, `test run of BPF_PROG_TYPE_TRACING (${attach})`);
+    assert.equal(err.code, 'EFAULT');
   }
   // A program that is not loaded: NotLoaded before any system call.
   const prog = ebpf.program('tp_getppid');

@@ -9,7 +9,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { programInfoByFd, type ProgramInfo } from './program-info.js';
-import { defaultProgramKind, ProgramType, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
+import { AttachType, attachTypeName, defaultProgramKind, ProgramType, programTypeForSection, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
 
 export interface TestRunOptions {
   /** Packet data for networking programs. */
@@ -161,10 +161,19 @@ export class Program implements Disposable {
     return `${this.name} (${programTypeName(this.type)})`;
   }
 
+  // The kernel test-runs tracing programs only for fentry, fexit and fmod_ret; for the
+  // other attach types (tp_btf, iter) it answers EFAULT (bpf_prog_test_run_tracing).
+  #tracingWithoutTestRun(errno: number): boolean {
+    if (this.type !== ProgramType.Tracing || errno !== Errno.EFAULT) return false;
+    const attach = programTypeForSection(this.section)?.expectedAttachType;
+    return attach !== undefined && attach !== AttachType.TraceFentry && attach !== AttachType.TraceFexit && attach !== AttachType.ModifyReturn;
+  }
+
   #testRunError(err: unknown): unknown {
     if (!(err instanceof SyscallError)) return err;
-    if (err.errno === ENOTSUPP || err.errno === Errno.EOPNOTSUPP) {
-      const feature = `test run of ${programTypeName(this.type)}`;
+    if (err.errno === ENOTSUPP || err.errno === Errno.EOPNOTSUPP || this.#tracingWithoutTestRun(err.errno)) {
+      const attach = this.type === ProgramType.Tracing ? programTypeForSection(this.section)?.expectedAttachType : undefined;
+      const feature = `test run of ${programTypeName(this.type)}${attach !== undefined ? ` (${attachTypeName(attach)})` : ''}`;
       return new ProgramError('NotSupported', `${this.#what()}: the kernel cannot test-run this program type (${feature}: ${err.code})`, { program: this.name, feature, cause: err });
     }
     const input = err.errno === Errno.EINVAL ? testRunInput(this.type) : undefined;
@@ -229,6 +238,8 @@ function testRunInput(type: number): string | undefined {
       return 'data (a packet with its Ethernet header, at least 14 bytes); ctx/ctxOut a struct __sk_buff';
     case ProgramType.Xdp:
       return 'data (at least 14 bytes); ctx/ctxOut a struct xdp_md';
+    case ProgramType.Netfilter:
+      return 'data (a packet with its Ethernet header)';
     default:
       return undefined;
   }
