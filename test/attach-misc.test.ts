@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, EbpfLoader, FdLink, Link, LinkType, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, LircMode2, Link, LinkType, LsmCgroup, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
 import { kernel } from '../src/sys/native.js';
 import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
 
@@ -147,4 +147,20 @@ test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detac
   } finally {
     fds.forEach((fd) => kernel.close(fd));
   }
+});
+
+test('program types this kernel lacks or refuses: typed NotSupported at load naming the type; attach of an unloaded program is NotLoaded', () => {
+  const refused = fileURLToPath(new URL('../../bpf/attach_refused.o', import.meta.url));
+  const lirc = thrown(() => new EbpfLoader().deferProgram('lsm_cg_bind').load(refused));
+  assert.ok(lirc instanceof ProgramError && lirc.kind === 'NotSupported', String(lirc));
+  assert.equal(lirc.feature, 'BPF_PROG_TYPE_LIRC_MODE2');
+  const lsm = thrown(() => new EbpfLoader().deferProgram('lirc_decode').load(refused));
+  assert.ok(lsm instanceof ProgramError && lsm.kind === 'NotSupported', String(lsm));
+  assert.equal(lsm.feature, 'BPF_PROG_TYPE_LSM (BPF_LSM_CGROUP)');
+  using ebpf = new EbpfLoader().deferProgram('lirc_decode').deferProgram('lsm_cg_bind').load(refused);
+  const notLoaded = [
+    thrown(() => (ebpf.program('lirc_decode') as LircMode2).attach('/dev/lirc0')),
+    thrown(() => (ebpf.program('lsm_cg_bind') as LsmCgroup).attach('/sys/fs/cgroup')),
+  ];
+  for (const err of notLoaded) assert.ok(err instanceof ProgramError && err.kind === 'NotLoaded', String(err));
 });

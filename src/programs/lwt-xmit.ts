@@ -2,6 +2,6 @@ import { Program } from './program.js';
 
 /**
  * LwtXmit programs (sections "lwt_xmit").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Attached to routes by iproute2 (`ip route ... encap bpf xmit`); tsbpf does not attach them yet. testRun works.
  */
 export class LwtXmit extends Program {}
