@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, EbpfLoader, FdLink, LircMode2, Link, LinkType, LsmCgroup, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, LircMode2, Link, LinkType, LsmCgroup, LwtOut, LwtXmit, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
 import { kernel } from '../src/sys/native.js';
+import { createNetEnv } from './net-env.js';
+import { execFileSync } from 'node:child_process';
 import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
@@ -163,4 +165,37 @@ test('program types this kernel lacks or refuses: typed NotSupported at load nam
     thrown(() => (ebpf.program('lsm_cg_bind') as LsmCgroup).attach('/sys/fs/cgroup')),
   ];
   for (const err of notLoaded) assert.ok(err instanceof ProgramError && err.kind === 'NotLoaded', String(err));
+});
+
+test('LwtXmit / LwtOut: a route with BPF encapsulation runs the program for our packets; detach deletes the route', async (t) => {
+  const env = await createNetEnv('lwt');
+  t.after(() => env.close());
+  using ebpf = Ebpf.load(fileURLToPath(new URL('../../bpf/many.o', import.meta.url)));
+  const counters = ArrayMap.tryFrom(ebpf.map('counters'), u64);
+  const xmit = ebpf.program('lwt_xmit_0') as LwtXmit;
+  assert.ok(xmit instanceof LwtXmit);
+  // A host route to the echo server, more specific than the connected /30.
+  const link = xmit.attach({ destination: `${env.innerIp}/32`, device: env.outer });
+  const route = execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' });
+  assert.match(route, /encap bpf xmit lwt_xmit_0/);
+  assert.equal(await env.exchange(5, true), 5, 'BPF_OK lets every packet through');
+  const seen = counters.get(16);
+  assert.ok(seen >= 5n, `xmit ran ${seen} times`);
+  const clash = thrown(() => (ebpf.program('lwt_out_0') as LwtOut).attach({ destination: env.innerIp, device: env.outer }));
+  assert.ok(clash instanceof ProgramError && clash.kind === 'AttachError' && clash.code === 'EEXIST', String(clash));
+  const out = (ebpf.program('lwt_out_0') as LwtOut).attach({ destination: env.innerIp, device: env.outer, replace: true });
+  assert.match(execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' }), /encap bpf out lwt_out_0/);
+  assert.equal(await env.exchange(3, true), 3);
+  assert.ok(counters.get(15) >= 3n, 'out ran');
+  out.detach();
+  out.detach();
+  link.detach(); // its route was replaced, then deleted: nothing left to do
+  assert.equal(execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' }).trim(), '');
+  const before = counters.get(15) + counters.get(16);
+  assert.equal(await env.exchange(2, true), 2);
+  assert.equal(counters.get(15) + counters.get(16), before, 'no program runs once the routes are gone');
+  const bad = thrown(() => xmit.attach({ destination: '300.1.1.1/32', device: env.outer }));
+  assert.ok(bad instanceof ProgramError && bad.kind === 'UnknownTarget');
+  const noDev = thrown(() => xmit.attach({ destination: '198.18.0.1', device: 'no-such-if' }));
+  assert.ok(noDev instanceof ProgramError && noDev.kind === 'UnknownInterface');
 });
