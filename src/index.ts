@@ -77,6 +77,10 @@ export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
 export { PerfEventLinks } from './programs/perf-event.js';
 export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
 export type { ProbeMechanism } from './programs/probe-event.js';
+// Netfilter, sk_reuseport, lightweight tunnels, LIRC, cgroup LSM (lead).
+export { LwtRouteLink } from './programs/lwt-route.js';
+export type { LwtAttachOptions, LwtHook } from './programs/lwt-route.js';
+export type { NetfilterAttachOptions } from './programs/netfilter.js';
 // Introspection, statistics and program info (intro)
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';

@@ -24,6 +24,7 @@ import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from 
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
+import { isProgramTypeSupported } from './features.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -492,6 +493,12 @@ export class Ebpf implements Disposable {
             feature,
             cause: err,
           });
+        }
+        // EINVAL with no verifier log for a type the feature probe cannot load either: the
+        // kernel lacks the program type (compiled out, like CONFIG_BPF_LIRC_MODE2).
+        if (err.errno === Errno.EINVAL && log.trim() === '' && !isProgramTypeSupported(prog.type, prog.expectedAttachType)) {
+          const feature = programTypeName(prog.type);
+          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel has no ${feature} programs (${prog.section})`, { program: prog.name, feature, cause: err });
         }
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
         const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';

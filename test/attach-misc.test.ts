@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, EbpfLoader, FdLink, Link, LinkType, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, LircMode2, Link, LinkType, LsmCgroup, LwtOut, LwtXmit, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
 import { kernel } from '../src/sys/native.js';
+import { createNetEnv } from './net-env.js';
+import { execFileSync } from 'node:child_process';
 import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
@@ -147,4 +149,53 @@ test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detac
   } finally {
     fds.forEach((fd) => kernel.close(fd));
   }
+});
+
+test('program types this kernel lacks or refuses: typed NotSupported at load naming the type; attach of an unloaded program is NotLoaded', () => {
+  const refused = fileURLToPath(new URL('../../bpf/attach_refused.o', import.meta.url));
+  const lirc = thrown(() => new EbpfLoader().deferProgram('lsm_cg_bind').load(refused));
+  assert.ok(lirc instanceof ProgramError && lirc.kind === 'NotSupported', String(lirc));
+  assert.equal(lirc.feature, 'BPF_PROG_TYPE_LIRC_MODE2');
+  const lsm = thrown(() => new EbpfLoader().deferProgram('lirc_decode').load(refused));
+  assert.ok(lsm instanceof ProgramError && lsm.kind === 'NotSupported', String(lsm));
+  assert.equal(lsm.feature, 'BPF_PROG_TYPE_LSM (BPF_LSM_CGROUP)');
+  using ebpf = new EbpfLoader().deferProgram('lirc_decode').deferProgram('lsm_cg_bind').load(refused);
+  const notLoaded = [
+    thrown(() => (ebpf.program('lirc_decode') as LircMode2).attach('/dev/lirc0')),
+    thrown(() => (ebpf.program('lsm_cg_bind') as LsmCgroup).attach('/sys/fs/cgroup')),
+  ];
+  for (const err of notLoaded) assert.ok(err instanceof ProgramError && err.kind === 'NotLoaded', String(err));
+});
+
+test('LwtXmit / LwtOut: a route with BPF encapsulation runs the program for our packets; detach deletes the route', async (t) => {
+  const env = await createNetEnv('lwt');
+  t.after(() => env.close());
+  using ebpf = Ebpf.load(fileURLToPath(new URL('../../bpf/many.o', import.meta.url)));
+  const counters = ArrayMap.tryFrom(ebpf.map('counters'), u64);
+  const xmit = ebpf.program('lwt_xmit_0') as LwtXmit;
+  assert.ok(xmit instanceof LwtXmit);
+  // A host route to the echo server, more specific than the connected /30.
+  const link = xmit.attach({ destination: `${env.innerIp}/32`, device: env.outer });
+  const route = execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' });
+  assert.match(route, /encap bpf xmit lwt_xmit_0/);
+  assert.equal(await env.exchange(5, true), 5, 'BPF_OK lets every packet through');
+  const seen = counters.get(16);
+  assert.ok(seen >= 5n, `xmit ran ${seen} times`);
+  const clash = thrown(() => (ebpf.program('lwt_out_0') as LwtOut).attach({ destination: env.innerIp, device: env.outer }));
+  assert.ok(clash instanceof ProgramError && clash.kind === 'AttachError' && clash.code === 'EEXIST', String(clash));
+  const out = (ebpf.program('lwt_out_0') as LwtOut).attach({ destination: env.innerIp, device: env.outer, replace: true });
+  assert.match(execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' }), /encap bpf out lwt_out_0/);
+  assert.equal(await env.exchange(3, true), 3);
+  assert.ok(counters.get(15) >= 3n, 'out ran');
+  out.detach();
+  out.detach();
+  link.detach(); // its route was replaced, then deleted: nothing left to do
+  assert.equal(execFileSync('ip', ['route', 'show', `${env.innerIp}/32`], { encoding: 'utf8' }).trim(), '');
+  const before = counters.get(15) + counters.get(16);
+  assert.equal(await env.exchange(2, true), 2);
+  assert.equal(counters.get(15) + counters.get(16), before, 'no program runs once the routes are gone');
+  const bad = thrown(() => xmit.attach({ destination: '300.1.1.1/32', device: env.outer }));
+  assert.ok(bad instanceof ProgramError && bad.kind === 'UnknownTarget');
+  const noDev = thrown(() => xmit.attach({ destination: '198.18.0.1', device: 'no-such-if' }));
+  assert.ok(noDev instanceof ProgramError && noDev.kind === 'UnknownInterface');
 });

@@ -1,7 +1,15 @@
+import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
+import type { Link } from './link.js';
 import { Program } from './program.js';
 
 /**
- * LsmCgroup programs (sections "lsm_cgroup+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * LsmCgroup programs (section "lsm_cgroup/<hook>", 6.0+): an LSM hook that runs for the
+ * tasks of one cgroup. This kernel refuses LSM programs (EPERM before verification), so
+ * they fail at load with ProgramError 'NotSupported'.
  */
-export class LsmCgroup extends Program {}
+export class LsmCgroup extends Program {
+  /** Attaches to a cgroup v2 directory (path or fd), as the other cgroup programs (BPF_LSM_CGROUP). */
+  attach(cgroup: string | number, options?: CgroupAttachOptions): Link {
+    return attachCgroup(this, cgroup, options);
+  }
+}

@@ -1,7 +1,10 @@
+import { attachLwt, type LwtAttachOptions, type LwtRouteLink } from './lwt-route.js';
 import { Program } from './program.js';
 
-/**
- * LwtIn programs (sections "lwt_in").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class LwtIn extends Program {}
+/** LwtIn programs (section "lwt_in"): run by routes whose encapsulation is BPF, at the in hook. */
+export class LwtIn extends Program {
+  /** Adds a route (`ip route add <destination> dev <device> encap bpf in`) that runs this program; detach deletes it. */
+  attach(options: LwtAttachOptions): LwtRouteLink {
+    return attachLwt(this, 'in', options);
+  }
+}

@@ -1,7 +1,10 @@
+import { attachLwt, type LwtAttachOptions, type LwtRouteLink } from './lwt-route.js';
 import { Program } from './program.js';
 
-/**
- * LwtOut programs (sections "lwt_out").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class LwtOut extends Program {}
+/** LwtOut programs (section "lwt_out"): run by routes whose encapsulation is BPF, at the out hook. */
+export class LwtOut extends Program {
+  /** Adds a route (`ip route add <destination> dev <device> encap bpf out`) that runs this program; detach deletes it. */
+  attach(options: LwtAttachOptions): LwtRouteLink {
+    return attachLwt(this, 'out', options);
+  }
+}

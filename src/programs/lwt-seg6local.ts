@@ -2,6 +2,6 @@ import { Program } from './program.js';
 
 /**
  * LwtSeg6local programs (sections "lwt_seg6local").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Attached to seg6local routes by iproute2 (`ip route ... encap seg6local action End.BPF`); tsbpf does not attach them yet.
  */
 export class LwtSeg6local extends Program {}

@@ -1,7 +1,10 @@
+import { attachLwt, type LwtAttachOptions, type LwtRouteLink } from './lwt-route.js';
 import { Program } from './program.js';
 
-/**
- * LwtXmit programs (sections "lwt_xmit").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
- */
-export class LwtXmit extends Program {}
+/** LwtXmit programs (section "lwt_xmit"): run by routes whose encapsulation is BPF, at the xmit hook. */
+export class LwtXmit extends Program {
+  /** Adds a route (`ip route add <destination> dev <device> encap bpf xmit`) that runs this program; detach deletes it. */
+  attach(options: LwtAttachOptions): LwtRouteLink {
+    return attachLwt(this, 'xmit', options);
+  }
+}

@@ -1,6 +1,6 @@
-// A loaded BPF program: owner of its fd, typed by the section it came from. The
-// per-type attach methods arrive with the programs milestone; loading, test runs and
-// pinning are common to all.
+// A loaded BPF program: owner of its fd, typed by the section it came from. Loading,
+// test runs and pinning are common to all; each subclass (src/programs/<kind>.ts) adds
+// the attach method of its kind.
 import { readlinkSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { openPinned, pinFd } from '../pin.js';

@@ -2,6 +2,6 @@ import { Program } from './program.js';
 
 /**
  * StructOps programs (sections "struct_ops+", "struct_ops.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * Members of a struct_ops map: they run when the map is registered (StructOpsMap.register() or .attach()), never attached on their own.
  */
 export class StructOps extends Program {}

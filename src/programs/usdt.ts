@@ -2,6 +2,6 @@ import { Program } from './program.js';
 
 /**
  * Usdt programs (sections "usdt+", "usdt.s+").
- * Loaded by Ebpf.load; attaching arrives with the programs milestone.
+ * USDT probes need the target's .note.stapsdt notes (and argument specs); tsbpf does not attach them yet. A USDT is a uprobe at the note's address: UProbe.attach with an offset works meanwhile.
  */
 export class Usdt extends Program {}

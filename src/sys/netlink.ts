@@ -50,6 +50,8 @@ export const Rtm = {
   NewTfilter: 44,
   DelTfilter: 45,
   GetTfilter: 46,
+  NewRoute: 24,
+  DelRoute: 25,
 } as const;
 
 const rtmNames: Record<number, string> = {};
