@@ -34,7 +34,7 @@ import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ebpf, sys, type Program } from '../src/index.js';
+import { Ebpf, sys, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
 
 interface Options {
   repeat: number;
@@ -114,18 +114,6 @@ function tracepointId(category: string, name: string): bigint {
 
 // ---- the tsbpf side ------------------------------------------------------------------
 
-// The attach methods are being written on other branches; until they are merged, call
-// them through this shape and skip the case when the method is missing.
-interface Detachable {
-  detach(): void;
-}
-type Attach = (...args: unknown[]) => Detachable;
-
-function attachOf(program: Program): Attach | undefined {
-  const fn = (program as unknown as { attach?: unknown }).attach;
-  return typeof fn === 'function' ? (fn.bind(program) as Attach) : undefined;
-}
-
 const BPF_XDP = 37;
 const BPF_TCX_INGRESS = 46;
 const BPF_PERF_EVENT = 41;
@@ -136,9 +124,7 @@ const PERF_FLAG_FD_CLOEXEC = 8;
 interface Case {
   name: string;
   label: string;
-  /** One cycle; undefined: not available in this tree (note says why). */
-  cycle?: () => void;
-  note?: string;
+  cycle: () => void;
   /** Which C case it is compared with. */
   c: string;
   /** A diagnostic row: not held to the target. */
@@ -156,20 +142,15 @@ function detachRaw(link: number): void {
 }
 
 function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint): Case[] {
-  const xdp = ebpf.program('xdp_pass');
-  const tc = ebpf.program('tc_pass');
-  const tp = ebpf.program('tp_getppid');
-  const api = (name: string, c: string, label: string, program: Program, args: unknown[]): Case => {
-    const attach = attachOf(program);
-    if (!attach) return { name, c, label, note: `${program.kind}.attach is not in this tree yet` };
-    return { name, c, label, cycle: () => attach(...args).detach() };
-  };
+  const xdp = ebpf.program('xdp_pass') as Xdp;
+  const tc = ebpf.program('tc_pass') as SchedClassifier;
+  const tp = ebpf.program('tp_getppid') as TracePoint;
   const perfAttr = new Uint8Array(128);
   const pv = new DataView(perfAttr.buffer);
   pv.setUint32(0, PERF_TYPE_TRACEPOINT, true);
   pv.setBigUint64(8, tpId, true);
   return [
-    api('xdp_attach', 'xdp_attach', `xdp.attach(${ifindex}, { mode: 'skb' }).detach()`, xdp, [ifindex, { mode: 'skb' }]),
+    { name: 'xdp_attach', c: 'xdp_attach', label: `xdp.attach(${ifindex}, { mode: 'skb' }).detach()`, cycle: () => xdp.attach(ifindex, { mode: 'skb' }).detach() },
     {
       name: 'xdp_attach_sys',
       c: 'xdp_attach',
@@ -177,7 +158,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
       diagnostic: true,
       cycle: () => detachRaw(sys.linkCreate({ progFd: xdp.fd, target: ifindex, attachType: BPF_XDP, flags: XDP_FLAGS_SKB_MODE })),
     },
-    api('tcx_attach', 'tcx_attach', `cls.attach('${ifname}', 'ingress').detach()`, tc, [ifname, 'ingress']),
+    { name: 'tcx_attach', c: 'tcx_attach', label: `cls.attach('${ifname}', 'ingress').detach()`, cycle: () => tc.attach(ifname, 'ingress').detach() },
     {
       name: 'tcx_attach_sys',
       c: 'tcx_attach',
@@ -185,7 +166,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
       diagnostic: true,
       cycle: () => detachRaw(sys.linkCreate({ progFd: tc.fd, target: sys.kernel.ifNameToIndex(ifname), attachType: BPF_TCX_INGRESS })),
     },
-    api('tp_attach', 'tp_attach', "tp.attach('syscalls', 'sys_enter_getppid').detach()", tp, ['syscalls', 'sys_enter_getppid']),
+    { name: 'tp_attach', c: 'tp_attach', label: "tp.attach('syscalls', 'sys_enter_getppid').detach()", cycle: () => tp.attach('syscalls', 'sys_enter_getppid').detach() },
     {
       name: 'tp_attach_sys',
       c: 'tp_attach',
@@ -315,14 +296,8 @@ function main(): void {
 
     const rows: string[][] = [];
     const over: string[] = [];
-    const notes: string[] = [];
     for (const c of cases) {
       const k = cRounds.get(c.c) ?? [];
-      if (!c.cycle) {
-        notes.push(`${c.name}: skipped, ${c.note}`);
-        rows.push([c.name, c.label, 'skipped', k.length ? fmtNs(best(k)) : '-', '', '', '', '']);
-        continue;
-      }
       const t = tsRounds.get(c.name)!;
       if (!k.length) {
         rows.push([c.name, c.label, fmtNs(best(t)), 'failed', '', '', '', '']);
@@ -349,10 +324,7 @@ function main(): void {
         table(['case', 'tsbpf', 'tsbpf per cycle', 'C per cycle', 'cycles/s', 'ratio', 'median ratio', `≤ ${TARGET}`], rows, [false, false, true, true, true, true, true, false]),
       );
       console.log('(rows in parentheses: the same system calls through tsbpf\'s raw layer, not held to the target)');
-      for (const n of notes) console.log(`note: ${n}`);
-      const measured = cases.filter((c) => !c.diagnostic && c.cycle && figures[c.name]).length;
-      if (!measured) console.log('\nno attach API row measured (the attach methods are not in this tree): nothing held to the target yet');
-      else console.log(over.length ? `\nabove the ${TARGET} target: ${over.join(', ')}` : `\nevery measured API ratio is within the ${TARGET} target`);
+      console.log(over.length ? `\nabove the ${TARGET} target: ${over.join(', ')}` : `\nevery measured API ratio is within the ${TARGET} target`);
     }
     if (o.json) {
       console.log(JSON.stringify({ node: process.version, kernel: release(), options: o, figures, rounds: { tsbpf: Object.fromEntries(tsRounds), c: Object.fromEntries(cRounds) } }));
