@@ -30,10 +30,10 @@
 //          --quick     (--repeat 100000 --cycles 5 --rounds 2 --passes 1)
 //          --json      (also print the figures as JSON)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { best, compileC, fmtNs, median, repoRoot, runC, table } from './common.js';
 import { Ebpf, sys, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
 
 interface Options {
@@ -72,32 +72,12 @@ function parseArgs(argv: string[]): Options {
 
 // ---- the C side ------------------------------------------------------------------
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(dir, 'bench', 'attach.c'))) return dir;
-    dir = resolve(dir, '..');
-  }
-  throw new Error('bench/attach.c not found above ' + fileURLToPath(import.meta.url));
-}
-
-function compileC(root: string): string {
-  const out = join(root, 'bench', 'out');
-  mkdirSync(out, { recursive: true });
-  const exe = join(out, 'attach');
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(root, 'bench', 'attach.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return exe;
-}
-
 interface CResult {
   tags: Record<string, string>;
   errors: Record<string, string>;
   [name: string]: number[] | Record<string, string>;
 }
 
-function runC(exe: string, args: string[]): CResult {
-  return JSON.parse(execFileSync(exe, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as CResult;
-}
 
 // ---- the machine: tracefs and a veth pair of our own --------------------------------
 
@@ -199,32 +179,13 @@ function timeCycles(cycle: () => void, n: number, rounds: number): number[] {
 
 // ---- reporting -----------------------------------------------------------------------
 
-const best = (xs: number[]): number => Math.min(...xs);
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmtNs(ns: number): string {
-  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
-  if (ns >= 1e4) return `${(ns / 1e3).toFixed(2)} µs`;
-  return `${ns.toFixed(1)} ns`;
-}
-
-function table(header: string[], rows: string[][], right: boolean[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 const TARGET = 1.3;
 
 function main(): void {
   const o = parseArgs(process.argv.slice(2));
   const want = (name: string) => !o.only || o.only.includes(name);
-  const root = repoRoot();
-  const exe = compileC(root);
+  const root = repoRoot('attach');
+  const exe = compileC(root, 'attach');
   ensureTracefs();
   const tpId = tracepointId('syscalls', 'sys_enter_getppid');
   const ifname = `tsbpf${process.pid}a`;
@@ -249,7 +210,7 @@ function main(): void {
 
     for (let p = 0; p < o.passes; p++) {
       for (const name of cCases) {
-        const r = runC(exe, [...cArgs, '-c', name]);
+        const r = runC<CResult>(exe, [...cArgs, '-c', name]);
         tags = r.tags;
         Object.assign(errors, r.errors);
         const v = r[name];

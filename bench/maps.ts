@@ -18,10 +18,11 @@
 //          --json      (also print the figures as JSON)
 //          --no-strace (compare system calls at the native seam even if strace is installed)
 import { execFileSync } from 'node:child_process';
-import { accessSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { best, compileC, fmtNs, median, repoRoot, runC, table } from './common.js';
 import { ArrayMap, ArrayOfMaps, HashMap, MapType, sys, u32, u64 } from '../src/index.js';
 
 // ---- options ---------------------------------------------------------------------
@@ -68,28 +69,6 @@ function parseArgs(argv: string[]): Options {
 // ---- the C side ------------------------------------------------------------------
 
 /** The repository root: the first parent of this file holding bench/maps.c (dist/bench/ or bench/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(dir, 'bench', 'maps.c'))) return dir;
-    dir = resolve(dir, '..');
-  }
-  throw new Error('bench/maps.c not found above ' + fileURLToPath(import.meta.url));
-}
-
-function compileC(root: string): string {
-  const out = join(root, 'bench', 'out');
-  mkdirSync(out, { recursive: true });
-  const exe = join(out, 'maps');
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(root, 'bench', 'maps.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return exe;
-}
-
-function runC<T>(exe: string, args: string[]): Record<string, T> {
-  const text = execFileSync(exe, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  return JSON.parse(text) as Record<string, T>;
-}
-
 // ---- the tsbpf side: the same maps, keys and values as bench/maps.c ----------------
 
 const NKEYS = 1024;
@@ -318,7 +297,7 @@ function traceBoth(root: string, exe: string, names: string, useStrace: boolean)
   return {
     how: `the native seam (sys.kernel) and the C program's own record (${useStrace ? 'strace is not installed' : '--no-strace'})`,
     ts: JSON.parse(execFileSync(tsArgv[0], tsArgv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Record<string, string[]>,
-    c: runC<string[]>(exe, ['-t', '-c', names]),
+    c: runC<Record<string, string[]>>(exe, ['-t', '-c', names]),
   };
 }
 
@@ -337,28 +316,10 @@ function timeTs(c: Case, n: number, rounds: number): number[] {
   return out;
 }
 
-const best = (xs: number[]): number => Math.min(...xs);
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmtNs(ns: number): string {
-  if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
-  if (ns >= 1e4) return `${(ns / 1e3).toFixed(2)} µs`;
-  return `${ns.toFixed(1)} ns`;
-}
-
-function table(header: string[], rows: string[][], right: boolean[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 // ---- main ------------------------------------------------------------------------
 
 const TARGET = 1.25;
+const fmtNs3 = (ns: number) => fmtNs(ns, 3);
 
 function main(): void {
   const o = parseArgs(process.argv.slice(2));
@@ -370,8 +331,8 @@ function main(): void {
     return;
   }
 
-  const root = repoRoot();
-  const exe = compileC(root);
+  const root = repoRoot('maps');
+  const exe = compileC(root, 'maps');
   console.log(`tsbpf bench/maps: node ${process.version}, linux ${release()}`);
   console.log(
     `${o.lookups} iterations per round for lookups/updates, ${o.sets} for map-in-map updates; ` +
@@ -399,7 +360,7 @@ function main(): void {
   for (let p = 0; p < o.passes; p++) {
     for (const c of cases) {
       const n = c.slow ? o.sets : o.lookups;
-      const fromC = runC<number[]>(exe, ['-a', '-c', c.name, '-n', String(o.lookups), '-s', String(o.sets), '-r', String(o.rounds)]);
+      const fromC = runC<Record<string, number[]>>(exe, ['-a', '-c', c.name, '-n', String(o.lookups), '-s', String(o.sets), '-r', String(o.rounds)]);
       cRounds.get(c.name)!.push(...fromC[c.name]);
       tsRounds.get(c.name)!.push(...timeTs(c, n, o.rounds));
       if (process.stderr.isTTY) process.stderr.write(`\rpass ${p + 1}/${o.passes}: ${c.name}`.padEnd(40));
@@ -420,8 +381,8 @@ function main(): void {
     rows.push([
       c.diagnostic ? `(${c.name})` : c.name,
       c.label,
-      fmtNs(best(t)),
-      fmtNs(best(k)),
+      fmtNs3(best(t)),
+      fmtNs3(best(k)),
       ratio.toFixed(3),
       medianRatio.toFixed(3),
       c.diagnostic ? '' : ratio <= TARGET ? 'ok' : `> ${TARGET}`,
@@ -434,8 +395,8 @@ function main(): void {
   const floor = figures['bpf_einval'];
   if (floor) {
     console.log(
-      `floor: one BPF_MAP_LOOKUP_ELEM that the kernel rejects at its flags check costs ${fmtNs(floor.tsbpf)} through ` +
-        `sys.kernel.bpf and ${fmtNs(floor.c)} from C: ${fmtNs(floor.tsbpf - floor.c)} more per bpf() call from JS`,
+      `floor: one BPF_MAP_LOOKUP_ELEM that the kernel rejects at its flags check costs ${fmtNs3(floor.tsbpf)} through ` +
+        `sys.kernel.bpf and ${fmtNs3(floor.c)} from C: ${fmtNs3(floor.tsbpf - floor.c)} more per bpf() call from JS`,
     );
   }
 
@@ -447,8 +408,8 @@ function main(): void {
       table(
         ['', 'setMany(4)', '4 × set', 'speed-up'],
         [
-          ['tsbpf', fmtNs(many.tsbpf), fmtNs(four.tsbpf), `${(four.tsbpf / many.tsbpf).toFixed(2)}×`],
-          ['C', fmtNs(many.c), fmtNs(four.c), `${(four.c / many.c).toFixed(2)}×`],
+          ['tsbpf', fmtNs3(many.tsbpf), fmtNs3(four.tsbpf), `${(four.tsbpf / many.tsbpf).toFixed(2)}×`],
+          ['C', fmtNs3(many.c), fmtNs3(four.c), `${(four.c / many.c).toFixed(2)}×`],
         ],
         [false, true, true, true],
       ),

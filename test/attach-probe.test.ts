@@ -497,7 +497,7 @@ test('perf_event: software cpu-clock sampling of this thread every 1 ms counts o
     // cpu-clock of a task advances while the task runs: on a busy machine, less than wall time.
     const ms = (threadCpuNs() - cpuBefore) / 1e6;
     const samples = Number(counters.get(SAMPLES));
-    assert.ok(samples >= ms * 0.8 - 3 && samples <= ms + 3, `${samples} samples in ${ms.toFixed(1)} ms on the CPU`);
+    assert.ok(samples >= ms * 0.8 - 3 && samples <= ms * 1.2 + 3, `${samples} samples in ${ms.toFixed(1)} ms on the CPU`);
     assert.equal(counters.get(PERIOD), 1_000_000n);
     assert.equal(fdCount(), fds);
     spin(20);
