@@ -4,7 +4,7 @@
 // libbpf_probe_* and cilium/ebpf's features package do, and is cached for the life of
 // the process. Attach code chooses between mechanisms with these, never by version.
 import { Btf, loadKernelBtf } from './obj/btf.js';
-import { Errno, SyscallError } from './sys/errors.js';
+import { Errno, hasBpfCapability, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad } from './sys/bpf.js';
 import { linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.js';
 import { kernel } from './sys/native.js';
@@ -50,7 +50,7 @@ let caps: boolean | undefined;
 function hasCaps(): boolean {
   // EPERM with CAP_BPF/CAP_SYS_ADMIN is the kernel refusing the type (a lockdown or LSM
   // policy); without them it says nothing about the kernel, so the probe throws.
-  return (caps ??= new SyscallError('probe', Errno.EPERM).message.includes('the process has CAP_BPF'));
+  return (caps ??= hasBpfCapability());
 }
 
 interface ProgProbe {

@@ -21,7 +21,7 @@ const CAP_SYS_ADMIN = 21n;
 const CAP_BPF = 39n;
 
 /** True when the effective capabilities include CAP_BPF or CAP_SYS_ADMIN (unknown: false). */
-function hasBpfCapability(): boolean {
+export function hasBpfCapability(): boolean {
   try {
     const line = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m);
     if (!line) return false;
