@@ -126,22 +126,52 @@ export interface ElfRelocation {
 
 const utf8 = new TextDecoder('utf-8');
 
-/** Reads a NUL-terminated string at `off` of a string table section. */
-function cstring(table: Uint8Array, off: number, where: string): string {
-  if (off >= table.length) {
-    if (off === 0) return ''; // an empty string table only has the empty string
-    throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where);
+/**
+ * A string table: an all-ASCII table (the usual case) is decoded once into one JS string
+ * whose character offsets are byte offsets, so a name is one indexOf + slice instead of
+ * a TextDecoder call.
+ */
+class StringTable {
+  readonly #bytes: Uint8Array;
+  readonly #ascii: string | undefined;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    this.#ascii = ascii ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') : undefined;
   }
-  const end = table.indexOf(0, off);
-  if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
-  return utf8.decode(table.subarray(off, end));
+
+  /** The NUL-terminated string at `off`. */
+  get(off: number, where: string): string {
+    const table = this.#bytes;
+    if (off >= table.length) {
+      if (off === 0) return ''; // an empty string table only has the empty string
+      throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where);
+    }
+    if (this.#ascii !== undefined) {
+      const end = this.#ascii.indexOf('\0', off);
+      if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
+      return this.#ascii.slice(off, end);
+    }
+    const end = table.indexOf(0, off);
+    if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
+    return utf8.decode(table.subarray(off, end));
+  }
 }
 
-/** A u64 field as a safe integer number. */
+const TWO_32 = 0x1_0000_0000;
+
+/** A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path). */
 function u64(view: DataView, pos: number, what: string, where?: string): number {
-  const v = view.getBigUint64(pos, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`${what} ${v} is too large`, where);
-  return Number(v);
+  const hi = view.getUint32(pos + 4, true);
+  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, where);
+  return hi * TWO_32 + view.getUint32(pos, true);
 }
 
 export class ElfFile {
@@ -250,7 +280,8 @@ export class ElfFile {
       if (shstr.type !== SHT_STRTAB) {
         throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
       }
-      for (const s of sections) s.name = cstring(shstr.data, nameOffs[s.index]!, `name of section ${s.index}`);
+      const names = new StringTable(shstr.data);
+      for (const s of sections) s.name = names.get(nameOffs[s.index]!, `name of section ${s.index}`);
     }
 
     // --- Symbols ---
@@ -325,24 +356,24 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
     shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
   }
   const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
+  const names = new StringTable(strtab.data);
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const p = i * SYM_SIZE;
-    const symWhere = `${where} symbol ${i}`;
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
-      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', symWhere);
+      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', `${where} symbol ${i}`);
       section = shndx.getUint32(i * 4, true);
-      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, symWhere);
+      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     } else if (section < SHN_LORESERVE && section >= sections.length) {
-      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, symWhere);
+      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     }
     symbols[i] = {
       index: i,
-      name: cstring(strtab.data, view.getUint32(p, true), symWhere),
-      value: u64(view, p + 8, 'st_value', symWhere),
-      size: u64(view, p + 16, 'st_size', symWhere),
+      name: names.get(view.getUint32(p, true), `${where} symbol ${i}`),
+      value: u64(view, p + 8, 'st_value', `${where} symbol ${i}`),
+      size: u64(view, p + 16, 'st_size', `${where} symbol ${i}`),
       bind: info >> 4,
       type: info & 0xf,
       visibility: view.getUint8(p + 5) & 3,

@@ -2,11 +2,11 @@
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
-import { programTypeForSection, type AttachTarget } from '../programs/program-type.js';
+import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
-import { ElfFile, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { ElfFile, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
@@ -103,9 +103,11 @@ function fail(message: string, where?: string): never {
   throw new ParseError(message, where);
 }
 
+const utf8 = new TextDecoder();
+
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+  return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
 export class ObjectSpec {
@@ -123,12 +125,20 @@ export class ObjectSpec {
   readonly ksyms: Map<string, KsymDeclaration> = new Map();
 
   readonly #elf: ElfFile;
-  readonly #functions: Func[] = [];
+  /** Per section index: whether it holds code (SHF_EXECINSTR; sh_flags is a bigint, costly to test in loops). */
+  readonly #exec: boolean[];
+  /** Per section index: its symbols, in symbol table order. */
+  readonly #symbolsIn: ElfSymbol[][];
+  /** Per section index: its functions, by start. */
+  readonly #functions = new Map<number, Func[]>();
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
     this.#elf = elf;
+    this.#exec = elf.sections.map((x) => (x.flags & SHF_EXECINSTR) !== 0n);
+    this.#symbolsIn = elf.sections.map(() => []);
+    for (const sym of elf.symbols) if (sym.section < SHN_LORESERVE && sym.section < this.#symbolsIn.length) this.#symbolsIn[sym.section]!.push(sym);
     const license = elf.section('license');
     this.license = license ? cString(license.data) : '';
     const version = elf.section('version');
@@ -140,7 +150,7 @@ export class ObjectSpec {
       const ext = elf.section('.BTF.ext');
       if (ext) this.btfExt = parseBtfExt(ext.data, raw);
       this.ksyms = ksymDeclarations(raw);
-      this.btf = ObjectSpec.#fixDatasecs(raw, elf);
+      this.btf = ObjectSpec.#fixDatasecs(raw, elf, this.#symbolsIn);
     }
     this.#collectRelocations();
     this.#collectDataSections();
@@ -168,7 +178,7 @@ export class ObjectSpec {
    *   global; '.kconfig' gets the layout of the .kconfig map; '.ksyms' (kfuncs and ksym
    *   variables, which live in no map) is emptied.
    */
-  static #fixDatasecs(btf: Btf, elf: ElfFile): Btf {
+  static #fixDatasecs(btf: Btf, elf: ElfFile, symbolsIn: ElfSymbol[][]): Btf {
     const EXTERN = 2;
     const GLOBAL = 1;
     const kconfig = kconfigLayout(btf);
@@ -213,7 +223,7 @@ export class ObjectSpec {
       const vars = t.vars.map((v) => {
         const variable = btf.type(v.type);
         if (variable.kind !== 'var') return v;
-        const sym = elf.symbols.find((x) => x.section === section.index && x.name === variable.name && x.type !== STT_SECTION);
+        const sym = symbolsIn[section.index]!.find((x) => x.name === variable.name && x.type !== STT_SECTION);
         return sym ? { ...v, offset: sym.value, size: sym.size || v.size } : v;
       });
       vars.sort((a, b) => a.offset - b.offset);
@@ -234,8 +244,9 @@ export class ObjectSpec {
       for (const r of relocs) {
         const symbol = elf.symbols[r.symbol];
         if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
-        if (r.offset % INSN_SIZE !== 0 && (section.flags & SHF_EXECINSTR) !== 0n) fail(`misaligned relocation at ${r.offset}`, section.name);
-        byInsn.set((section.flags & SHF_EXECINSTR) !== 0n ? r.offset / INSN_SIZE : r.offset, { insn: r.offset / INSN_SIZE, symbol });
+        const exec = this.#exec[target]!;
+        if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
+        byInsn.set(exec ? r.offset / INSN_SIZE : r.offset, { insn: r.offset / INSN_SIZE, symbol });
       }
       this.#refs.set(target, byInsn);
     }
@@ -245,7 +256,7 @@ export class ObjectSpec {
 
   #collectDataSections(): void {
     for (const section of this.#elf.sections) {
-      if (!DATA_SECTION.test(section.name) || section.size === 0 || (section.flags & SHF_EXECINSTR) !== 0n) continue;
+      if (!DATA_SECTION.test(section.name) || section.size === 0 || this.#exec[section.index]) continue;
       const datasec = this.btf?.byName(section.name, 'datasec')[0];
       const readOnly = section.name.startsWith('.rodata');
       this.maps.set(section.name, {
@@ -275,8 +286,8 @@ export class ObjectSpec {
           if (t.kind === 'var') typeOf.set(t.name, t.type);
         }
       }
-      for (const sym of this.#elf.symbols) {
-        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
+      for (const sym of this.#symbolsIn[section.index]!) {
+        if (!sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
         this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
       }
     }
@@ -302,7 +313,7 @@ export class ObjectSpec {
       if (variable.kind !== 'var') fail(`datasec entry ${v.type} is not a variable`, '.maps');
       const def = this.#btfMapDefinition(variable.name, variable.type, '.maps');
       // The datasec's offsets are placeholders (zero): the symbol says where the map is.
-      const sym = this.#elf.symbols.find((x) => x.section === section.index && x.name === variable.name);
+      const sym = this.#symbolsIn[section.index]!.find((x) => x.name === variable.name);
       if (!sym) fail(`map ${variable.name} has no symbol`, '.maps');
       const place = { offset: sym.value, size: sym.size || btf.sizeof(variable.type) };
       // Static initialisation: relocations inside the `values` array.
@@ -422,8 +433,8 @@ export class ObjectSpec {
   #collectLegacyMaps(): void {
     const section = this.#elf.section('maps');
     if (!section) return;
-    const symbols = this.#elf.symbols
-      .filter((s) => s.section === section.index && s.type !== STT_SECTION && s.name)
+    const symbols = this.#symbolsIn[section.index]!
+      .filter((s) => s.type !== STT_SECTION && s.name)
       .sort((a, b) => a.value - b.value);
     if (symbols.length === 0) {
       if (section.size > 0) fail('map definitions without symbols', 'maps');
@@ -468,8 +479,8 @@ export class ObjectSpec {
       const btf = this.btf;
       if (!btf) fail('struct_ops needs BTF', section.name);
       const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
-      for (const sym of this.#elf.symbols) {
-        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION) continue;
+      for (const sym of this.#symbolsIn[section.index]!) {
+        if (!sym.name || sym.type === STT_SECTION) continue;
         const variable = btf.byName(sym.name, 'var')[0];
         if (!variable || variable.kind !== 'var') fail(`struct_ops variable ${sym.name} has no BTF`, section.name);
         const struct = btf.resolve(variable.type);
@@ -503,25 +514,27 @@ export class ObjectSpec {
   #collectFunctions(): void {
     const elf = this.#elf;
     for (const section of elf.sections) {
-      if (!((section.flags & SHF_EXECINSTR) !== 0n) || section.size === 0) continue;
+      if (!this.#exec[section.index] || section.size === 0) continue;
       if (section.size % INSN_SIZE !== 0) fail(`size ${section.size} is not a whole number of instructions`, section.name);
-      const funcs = elf.symbols
-        .filter((s) => s.section === section.index && s.type === STT_FUNC)
+      const funcs = this.#symbolsIn[section.index]!
+        .filter((s) => s.type === STT_FUNC)
         .sort((a, b) => a.value - b.value);
       const count = section.size / INSN_SIZE;
+      const list: Func[] = [];
+      this.#functions.set(section.index, list);
       funcs.forEach((s, i) => {
         if (s.value % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
         const start = s.value / INSN_SIZE;
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
         if (start >= count || end <= start) fail(`function ${s.name} lies outside its section`, section.name);
-        this.#functions.push({ name: s.name, section, start, end });
+        list.push({ name: s.name, section, start, end });
       });
     }
   }
 
   #functionAt(section: ElfSection, insn: number): Func | undefined {
-    return this.#functions.find((f) => f.section === section && insn >= f.start && insn < f.end);
+    return this.#functions.get(section.index)?.find((f) => insn >= f.start && insn < f.end);
   }
 
   #collectPrograms(): void {
@@ -530,9 +543,9 @@ export class ObjectSpec {
     // no program calls is kept as a program of kind 'Unknown', so it is visible.
     const called = new Set<Func>();
     const deferred: Func[] = [];
-    for (const f of this.#functions) {
+    for (const f of [...this.#functions.values()].flat()) {
       if (f.section.name === '.text') continue;
-      if (!programTypeForSection(f.section.name)) {
+      if (!sectionMatch(f.section.name)) {
         deferred.push(f);
         continue;
       }
@@ -556,7 +569,7 @@ export class ObjectSpec {
       const sym = ref.symbol;
       if (sym.section === SHN_UNDEF) return 'extern';
       section = this.#elf.sections[sym.section];
-      if (!section || !((section.flags & SHF_EXECINSTR) !== 0n)) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
+      if (!section || !this.#exec[sym.section]) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
       // libbpf: calls carry imm in instructions, function addresses in bytes.
       at = sym.value / INSN_SIZE + (isCall ? code.imm(insn) : code.imm(insn) / INSN_SIZE) + 1;
       if (!isCall && !this.#functionStartsAt(section, at) && this.#functionStartsAt(section, at - 1)) at -= 1;
@@ -570,11 +583,11 @@ export class ObjectSpec {
 
   #isCode(sym: ElfSymbol): boolean {
     const section = sym.section === SHN_UNDEF ? undefined : this.#elf.sections[sym.section];
-    return section !== undefined && (section.flags & SHF_EXECINSTR) !== 0n;
+    return section !== undefined && this.#exec[sym.section]!;
   }
 
   #functionStartsAt(section: ElfSection, at: number): boolean {
-    return this.#functions.some((f) => f.section === section && f.start === at);
+    return this.#functions.get(section.index)?.some((f) => f.start === at) ?? false;
   }
 
   /** The program `entry` with every function it reaches appended, calls patched, references collected. */
@@ -628,7 +641,7 @@ export class ObjectSpec {
       instructions.set(c, offset);
       offset += c.length;
     }
-    const match = programTypeForSection(entry.section.name);
+    const match = sectionMatch(entry.section.name);
     const spec: ProgramSpec = {
       name: entry.name,
       section: entry.section.name,
@@ -679,8 +692,9 @@ export class ObjectSpec {
       const list = records.get(f.section.name);
       if (!list) continue;
       const b = base.get(f)!;
+      // Records that keep their offset are shared with btfExt (both are read-only data).
       for (const r of list) {
-        if (r.insnOff >= f.start && r.insnOff < f.end) out.push({ ...r, insnOff: r.insnOff - f.start + b });
+        if (r.insnOff >= f.start && r.insnOff < f.end) out.push(b === f.start ? r : { ...r, insnOff: r.insnOff - f.start + b });
       }
     }
     return out;
