@@ -209,7 +209,7 @@ export class Ebpf implements Disposable {
     if (!btf) return undefined;
     const strings = new Set<string>();
     for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
-    const { bytes, offsetOf } = btf.marshalWithStrings(strings);
+    const { bytes, offsetOf } = btf.wireWithStrings(strings);
     // Without a log first (the kernel formats a line per type into it); the log only
     // matters when the upload fails, and then libbpf goes on without BTF too.
     try {

@@ -148,6 +148,13 @@ class Strings {
     return this.baseLen + this.bytes.length;
   }
 
+  /** An offset (of this section, the base's not searched) where `s` is, undefined when it is not or the section is not ASCII. */
+  find(s: string): number | undefined {
+    if (s === '') return 0;
+    const at = this.#ascii?.indexOf(s + '\0');
+    return at === undefined || at < 0 ? undefined : this.baseLen + at;
+  }
+
   get(off: number): string {
     if (off < this.baseLen) return this.base!.get(off);
     const local = off - this.baseLen;
@@ -213,12 +220,19 @@ export class Btf {
   readonly #strings: Strings;
   #byName?: Map<string, BtfType[]>;
   #alignCache?: Map<number, number>;
+  /**
+   * The bytes `types` came from, when they are laid out as marshal() lays them out
+   * (header, types, strings): uploading them is the same BTF to the kernel, without
+   * re-encoding every type. Set by parse and withPatches only (never for split BTF).
+   */
+  #wire?: Uint8Array;
 
-  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined) {
+  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined, wire?: Uint8Array) {
     this.types = types;
     this.#strings = strings;
     this.base = base;
     this.firstId = base ? base.types.length : 1;
+    this.#wire = wire;
   }
 
   /**
@@ -272,7 +286,8 @@ export class Btf {
     const strings = new Strings(strBytes, (base ? base.#strings : undefined));
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
     const types = parseTypes(tv, strings, base ? base.types : [VOID]);
-    return new Btf(types, strings, base);
+    const canonical = !base && hdrLen === HEADER_LEN && typeOff === 0 && strOff === typeLen && bytes.length === HEADER_LEN + typeLen + strLen;
+    return new Btf(types, strings, base, canonical ? bytes : undefined);
   }
 
   /**
@@ -418,6 +433,55 @@ export class Btf {
   }
 
   /**
+   * A copy with some types replaced (`types`: this BTF's types, some of them replaced by
+   * new objects of the same id). When every replaced type keeps its kind, name and
+   * entry count, as the loader's sanitising does (linkage, datasec sizes and offsets),
+   * the copy's wire bytes are this BTF's patched in place; otherwise, or when this BTF
+   * has no wire bytes, the copy is built with fromTypes (and marshalled for upload).
+   * @internal
+   */
+  withPatches(types: BtfType[]): Btf {
+    const wire = this.#wire;
+    if (!wire || types.length !== this.types.length) return Btf.fromTypes(types);
+    const out = wire.slice();
+    const view = new DataView(out.buffer);
+    let p = HEADER_LEN;
+    for (let id = 1; id < types.length; id++) {
+      const info = view.getUint32(p + 4, true);
+      const vlen = info & 0xffff;
+      const t = types[id]!;
+      const old = this.types[id]!;
+      if (t !== old && !patchRecord(view, p, t, old)) return Btf.fromTypes(types);
+      p += 12 + extraSize((info >>> 24) & 0x1f, vlen);
+    }
+    return new Btf(types, this.#strings, undefined, out);
+  }
+
+  /**
+   * The bytes to upload (BPF_BTF_LOAD) and where the strings `extra` (line info's
+   * file names and source lines) are in them: the wire bytes when this BTF has them and
+   * they hold every string, else marshalWithStrings(extra). @internal
+   */
+  wireWithStrings(extra: Iterable<string>): { bytes: Uint8Array; offsetOf: (s: string) => number } {
+    const wire = this.#wire;
+    if (wire) {
+      const offsets = new Map<string, number>();
+      let all = true;
+      for (const x of extra) {
+        if (offsets.has(x)) continue;
+        const off = this.#strings.find(x);
+        if (off === undefined) {
+          all = false;
+          break;
+        }
+        offsets.set(x, off);
+      }
+      if (all) return { bytes: wire, offsetOf: (s) => offsets.get(s) ?? 0 };
+    }
+    return this.marshalWithStrings(extra);
+  }
+
+  /**
    * Serialises the types (this BTF's own, not the base's) and their names to BTF bytes:
    * a fresh, deduplicated string section. For split BTF the result is split BTF over the
    * same base (names are all put in the new string section, after the base's).
@@ -458,6 +522,42 @@ function checkLayout(data: Uint8Array, off: number, len: number, others: [number
     if (infoSz !== info || elemSz !== elem) {
       throw new BtfError(`BTF kind layout says ${KIND_NAMES[kind]} records have ${infoSz} + vlen * ${elemSz} bytes, expected ${info} + vlen * ${elem}`);
     }
+  }
+}
+
+/**
+ * Rewrites the record at `p` (of `old`) to say `t`, when only fields without names
+ * change: VAR linkage and type, FUNC linkage and type, DATASEC size and entries.
+ * False for anything else (the caller marshals instead).
+ */
+function patchRecord(view: DataView, p: number, t: BtfType, old: BtfType): boolean {
+  if (t.kind !== old.kind || t.id !== old.id) return false;
+  const info = view.getUint32(p + 4, true);
+  switch (t.kind) {
+    case 'var':
+      if (t.name !== (old as typeof t).name) return false;
+      view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
+      view.setUint32(p + 12, u32Field(t.linkage, 'linkage', t.id), true);
+      return true;
+    case 'func':
+      if (t.name !== (old as typeof t).name || t.linkage > 0xffff) return false;
+      view.setUint32(p + 4, (info & 0xffff0000) | t.linkage, true);
+      view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
+      return true;
+    case 'datasec': {
+      if (t.name !== (old as typeof t).name || t.vars.length !== (info & 0xffff)) return false;
+      view.setUint32(p + 8, u32Field(t.size, 'size', t.id), true);
+      let q = p + 12;
+      for (const v of t.vars) {
+        view.setUint32(q, u32Field(v.type, 'var type', t.id), true);
+        view.setUint32(q + 4, u32Field(v.offset, 'var offset', t.id), true);
+        view.setUint32(q + 8, u32Field(v.size, 'var size', t.id), true);
+        q += 12;
+      }
+      return true;
+    }
+    default:
+      return false;
   }
 }
 

@@ -230,7 +230,9 @@ export class ObjectSpec {
       changed = true;
       return { ...t, size: section.size, vars };
     });
-    return changed ? Btf.fromTypes([...types, ...extra]) : btf;
+    if (!changed) return btf;
+    // Added types need a marshalled upload; changes in place keep the object's own bytes, patched.
+    return extra.length > 0 ? Btf.fromTypes([...types, ...extra]) : btf.withPatches(types);
   }
 
   // ---- relocations -------------------------------------------------------------------
