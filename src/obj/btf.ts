@@ -219,6 +219,7 @@ export class Btf {
   readonly firstId: number;
   readonly #strings: Strings;
   #byName?: Map<string, BtfType[]>;
+  #datasecs?: BtfType[];
   #alignCache?: Map<number, number>;
   /**
    * The bytes `types` came from, when they are laid out as marshal() lays them out
@@ -332,6 +333,11 @@ export class Btf {
   byName<K extends BtfKindName>(name: string, kind: K): BtfTypeOf<K>[];
   byName(name: string): BtfType[];
   byName(name: string, kind?: BtfKindName): BtfType[] {
+    if (!this.#byName && kind === 'datasec') {
+      // An object's parse asks only for datasecs, a few among all types: no name index for them.
+      this.#datasecs ??= this.types.filter((t) => t.kind === 'datasec');
+      return this.#datasecs.filter((t) => (t as BtfTypeOf<'datasec'>).name === name);
+    }
     if (!this.#byName) {
       const index = new Map<string, BtfType[]>();
       for (const t of this.types) {

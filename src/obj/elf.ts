@@ -148,29 +148,33 @@ class StringTable {
   }
 
   /** The NUL-terminated string at `off`. */
-  get(off: number, where: string): string {
+  get(off: number, at: string | (() => string)): string {
+    const where = (): string => (typeof at === 'function' ? at() : at);
     const table = this.#bytes;
     if (off >= table.length) {
       if (off === 0) return ''; // an empty string table only has the empty string
-      throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where);
+      throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where());
     }
     if (this.#ascii !== undefined) {
       const end = this.#ascii.indexOf('\0', off);
-      if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
+      if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
       return this.#ascii.slice(off, end);
     }
     const end = table.indexOf(0, off);
-    if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
+    if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
     return utf8.decode(table.subarray(off, end));
   }
 }
 
 const TWO_32 = 0x1_0000_0000;
 
-/** A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path). */
-function u64(view: DataView, pos: number, what: string, where?: string): number {
+/**
+ * A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path).
+ * `where` may be a function: error messages are only built for errors.
+ */
+function u64(view: DataView, pos: number, what: string, where?: string | (() => string)): number {
   const hi = view.getUint32(pos + 4, true);
-  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, where);
+  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, typeof where === 'function' ? where() : where);
   return hi * TWO_32 + view.getUint32(pos, true);
 }
 
@@ -250,13 +254,13 @@ export class ElfFile {
     const nameOffs: number[] = [];
     for (let i = 0; i < shnum; i++) {
       const p = shoff + i * SHDR_SIZE;
-      const where = `section ${i}`;
+      const where = (): string => `section ${i}`;
       const type = view.getUint32(p + 4, true);
       const offset = u64(view, p + 24, 'sh_offset', where);
       const size = u64(view, p + 32, 'sh_size', where);
       const hasData = type !== SHT_NOBITS && type !== SHT_NULL;
       if (hasData && (offset > len || size > len - offset)) {
-        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where);
+        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where());
       }
       nameOffs.push(view.getUint32(p, true));
       sections.push({
@@ -360,6 +364,7 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const p = i * SYM_SIZE;
+    const symWhere = (): string => `${where} symbol ${i}`;
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
@@ -371,9 +376,9 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
     }
     symbols[i] = {
       index: i,
-      name: names.get(view.getUint32(p, true), `${where} symbol ${i}`),
-      value: u64(view, p + 8, 'st_value', `${where} symbol ${i}`),
-      size: u64(view, p + 16, 'st_size', `${where} symbol ${i}`),
+      name: names.get(view.getUint32(p, true), symWhere),
+      value: u64(view, p + 8, 'st_value', symWhere),
+      size: u64(view, p + 16, 'st_size', symWhere),
       bind: info >> 4,
       type: info & 0xf,
       visibility: view.getUint8(p + 5) & 3,
