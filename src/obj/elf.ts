@@ -98,6 +98,8 @@ export interface ElfSection {
   entsize: number;
   /** A subarray of the file; empty for SHT_NOBITS. */
   data: Uint8Array;
+  /** Whether flags has SHF_EXECINSTR. */
+  readonly executable: boolean;
 }
 
 export interface ElfSymbol {
@@ -125,6 +127,52 @@ export interface ElfRelocation {
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/**
+ * An ElfSection whose `flags` (a bigint) and `data` (a subarray) are made when first
+ * read: a parse reads them for a few sections only, and each costs an allocation.
+ */
+class Section implements ElfSection {
+  name = '';
+  readonly #file: Uint8Array;
+  readonly #hasData: boolean;
+  readonly #flagsLo: number;
+  readonly #flagsHi: number;
+  #data?: Uint8Array;
+
+  constructor(
+    file: Uint8Array,
+    hasData: boolean,
+    readonly index: number,
+    readonly type: number,
+    flagsLo: number,
+    flagsHi: number,
+    readonly offset: number,
+    readonly size: number,
+    readonly link: number,
+    readonly info: number,
+    readonly addralign: number,
+    readonly entsize: number,
+  ) {
+    this.#file = file;
+    this.#hasData = hasData;
+    this.#flagsLo = flagsLo;
+    this.#flagsHi = flagsHi;
+  }
+
+  get flags(): bigint {
+    return this.#flagsHi === 0 ? BigInt(this.#flagsLo) : (BigInt(this.#flagsHi) << 32n) | BigInt(this.#flagsLo);
+  }
+
+  /** Whether sh_flags has SHF_EXECINSTR (without a bigint). */
+  get executable(): boolean {
+    return (this.#flagsLo & Number(SHF_EXECINSTR)) !== 0;
+  }
+
+  get data(): Uint8Array {
+    return (this.#data ??= this.#hasData ? this.#file.subarray(this.offset, this.offset + this.size) : this.#file.subarray(0, 0));
+  }
+}
 
 /**
  * A string table: an all-ASCII table (the usual case) is decoded once into one JS string
@@ -263,19 +311,22 @@ export class ElfFile {
         throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where());
       }
       nameOffs.push(view.getUint32(p, true));
-      sections.push({
-        index: i,
-        name: '',
-        type,
-        flags: view.getBigUint64(p + 8, true),
-        offset,
-        size,
-        link: view.getUint32(p + 40, true),
-        info: view.getUint32(p + 44, true),
-        addralign: u64(view, p + 48, 'sh_addralign', where),
-        entsize: u64(view, p + 56, 'sh_entsize', where),
-        data: hasData ? bytes.subarray(offset, offset + size) : bytes.subarray(0, 0),
-      });
+      sections.push(
+        new Section(
+          bytes,
+          hasData,
+          i,
+          type,
+          view.getUint32(p + 8, true),
+          view.getUint32(p + 12, true),
+          offset,
+          size,
+          view.getUint32(p + 40, true),
+          view.getUint32(p + 44, true),
+          u64(view, p + 48, 'sh_addralign', where),
+          u64(view, p + 56, 'sh_entsize', where),
+        ),
+      );
     }
 
     // --- Section names ---

@@ -6,7 +6,7 @@ import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
-import { ElfFile, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
@@ -136,7 +136,7 @@ export class ObjectSpec {
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
     this.#elf = elf;
-    this.#exec = elf.sections.map((x) => (x.flags & SHF_EXECINSTR) !== 0n);
+    this.#exec = elf.sections.map((x) => x.executable);
     this.#symbolsIn = elf.sections.map(() => []);
     for (const sym of elf.symbols) if (sym.section < SHN_LORESERVE && sym.section < this.#symbolsIn.length) this.#symbolsIn[sym.section]!.push(sym);
     const license = elf.section('license');
