@@ -13,7 +13,7 @@ import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
 import { programTypeName } from './programs/program-type.js';
-import { btfLoad, progLoad } from './sys/bpf.js';
+import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
@@ -207,9 +207,13 @@ export class Ebpf implements Disposable {
   #loadBtf(): ((s: string) => number) | undefined {
     const btf = this.spec.btf;
     if (!btf) return undefined;
-    const strings = new Set<string>();
-    for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
-    const { bytes, offsetOf } = btf.wireWithStrings(strings);
+    let upload = btf.wire();
+    if (!upload) {
+      const strings = new Set<string>();
+      for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
+      upload = btf.marshalWithStrings(strings);
+    }
+    const { bytes, offsetOf } = upload;
     // Without a log first (the kernel formats a line per type into it); the log only
     // matters when the upload fails, and then libbpf goes on without BTF too.
     try {
@@ -320,7 +324,11 @@ export class Ebpf implements Disposable {
 
   /** CO-RE: rewrites field offsets, sizes, existence, enum values... for the target kernel. */
   #relocate(prog: ProgramSpec, settings: LoadSettings): { insns: Insns; poisoned: string } {
-    if (prog.coreRelos.length === 0) return { insns: new Insns(prog.instructions.slice()), poisoned: '' };
+    if (prog.coreRelos.length === 0) {
+      const insns = insnScratch.take(prog.instructions.length);
+      insns.set(prog.instructions);
+      return { insns: new Insns(insns), poisoned: '' };
+    }
     const local = this.spec.btf;
     if (!local) throw new ProgramError('RelocationError', `program ${prog.name} has CO-RE relocations but the object has no BTF`, { program: prog.name });
     const target = settings.btf ?? loadKernelBtf();
@@ -353,7 +361,7 @@ export class Ebpf implements Disposable {
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
     if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
     const attachBtfId = this.#attachBtfId(prog);
-    const attr = {
+    const attr: ProgLoadAttr = {
       attachBtfId,
       progType: prog.type,
       insns: insns.bytes,
@@ -365,14 +373,17 @@ export class Ebpf implements Disposable {
       kernVersion: prog.kernelVersion,
       funcInfo,
       lineInfo,
+      logBuf: undefined,
+      logLevel: settings.logLevel || 1,
     };
     // First without a log (fast); on failure again with a log that grows until it fits.
     let logSize = settings.logLevel ? LOG_START : 0;
     let eagain = 0;
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
+      attr.logBuf = logBuf;
       try {
-        return progLoad({ ...attr, logBuf, logLevel: settings.logLevel || 1 });
+        return progLoad(attr);
       } catch (err) {
         if (!(err instanceof SyscallError)) throw err;
         if (logSize === 0) {
@@ -548,27 +559,57 @@ function globalBytes(name: string, value: GlobalValue, size: number): Uint8Array
   return out;
 }
 
+/**
+ * A buffer reused load after load: BPF_PROG_LOAD copies the instructions, func info and
+ * line info in, so they need no allocation of their own (a typed array over 64 bytes
+ * costs a backing store and the collector's attention).
+ */
+class Scratch {
+  #buf = new Uint8Array(4096);
+  #view = new DataView(this.#buf.buffer);
+
+  /** The first n bytes (contents undefined), and a view over the whole buffer. */
+  take(n: number): Uint8Array {
+    if (n > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(n, this.#buf.length * 2));
+      this.#view = new DataView(this.#buf.buffer);
+    }
+    return this.#buf.subarray(0, n);
+  }
+
+  get view(): DataView {
+    return this.#view;
+  }
+}
+
+const insnScratch = new Scratch();
+const funcInfoScratch = new Scratch();
+const lineInfoScratch = new Scratch();
+
 function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
   if (prog.funcInfos.length === 0) return undefined;
-  const out = new Uint8Array(prog.funcInfos.length * 8);
-  const v = new DataView(out.buffer);
-  prog.funcInfos.forEach((f, i) => {
-    v.setUint32(i * 8, f.insnOff, true);
-    v.setUint32(i * 8 + 4, f.typeId, true);
-  });
+  const infos = prog.funcInfos;
+  const out = funcInfoScratch.take(infos.length * 8);
+  const v = funcInfoScratch.view;
+  for (let i = 0; i < infos.length; i++) {
+    v.setUint32(i * 8, infos[i]!.insnOff, true);
+    v.setUint32(i * 8 + 4, infos[i]!.typeId, true);
+  }
   return out;
 }
 
 function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uint8Array | undefined {
   if (prog.lineInfos.length === 0) return undefined;
-  const out = new Uint8Array(prog.lineInfos.length * 16);
-  const v = new DataView(out.buffer);
-  prog.lineInfos.forEach((l, i) => {
+  const lines = prog.lineInfos;
+  const out = lineInfoScratch.take(lines.length * 16);
+  const v = lineInfoScratch.view;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
     v.setUint32(i * 16, l.insnOff, true);
     v.setUint32(i * 16 + 4, offsetOf(l.fileName), true);
     v.setUint32(i * 16 + 8, offsetOf(l.lineText), true);
     v.setUint32(i * 16 + 12, ((l.line & 0x3fffff) << 10) | (l.column & 0x3ff), true);
-  });
+  }
   return out;
 }
 

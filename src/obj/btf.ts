@@ -148,6 +148,17 @@ class Strings {
     return this.baseLen + this.bytes.length;
   }
 
+  #noted?: Map<string, number>;
+
+  note(s: string, off: number): void {
+    (this.#noted ??= new Map()).set(s, off);
+  }
+
+  /** Where `s` was read (note), if it was. */
+  noted(s: string): number | undefined {
+    return this.#noted?.get(s);
+  }
+
   /** An offset (of this section, the base's not searched) where `s` is, undefined when it is not or the section is not ASCII. */
   find(s: string): number | undefined {
     if (s === '') return 0;
@@ -464,27 +475,23 @@ export class Btf {
   }
 
   /**
-   * The bytes to upload (BPF_BTF_LOAD) and where the strings `extra` (line info's
-   * file names and source lines) are in them: the wire bytes when this BTF has them and
-   * they hold every string, else marshalWithStrings(extra). @internal
+   * The bytes to upload (BPF_BTF_LOAD) when this BTF has wire bytes (see withPatches),
+   * and where a string of its string section is in them (line info names source files
+   * and lines by string offset). Undefined otherwise: marshalWithStrings then. @internal
    */
-  wireWithStrings(extra: Iterable<string>): { bytes: Uint8Array; offsetOf: (s: string) => number } {
+  wire(): { bytes: Uint8Array; offsetOf: (s: string) => number } | undefined {
     const wire = this.#wire;
-    if (wire) {
-      const offsets = new Map<string, number>();
-      let all = true;
-      for (const x of extra) {
-        if (offsets.has(x)) continue;
-        const off = this.#strings.find(x);
-        if (off === undefined) {
-          all = false;
-          break;
-        }
-        offsets.set(x, off);
-      }
-      if (all) return { bytes: wire, offsetOf: (s) => offsets.get(s) ?? 0 };
-    }
-    return this.marshalWithStrings(extra);
+    if (!wire) return undefined;
+    const strings = this.#strings;
+    // Strings not of this BTF (none, when they come from its .BTF.ext) name the empty string.
+    return { bytes: wire, offsetOf: (s) => strings.noted(s) ?? strings.find(s) ?? 0 };
+  }
+
+  /** string(off), remembering where the string is for wire().offsetOf. @internal */
+  noteString(off: number): string {
+    const s = this.string(off);
+    this.#strings.note(s, off);
+    return s;
   }
 
   /**

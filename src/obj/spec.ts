@@ -7,7 +7,7 @@ import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
 import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
-import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
+import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
 export const Pinning = { None: 0, ByName: 1 } as const;
@@ -605,9 +605,12 @@ export class ObjectSpec {
       const fBase = base.get(f)!;
       const code = new Insns(f.section.data.slice(f.start * INSN_SIZE, f.end * INSN_SIZE));
       const refs = this.#refs.get(f.section.index);
+      const bytes = code.bytes;
       for (let i = 0; i < code.length; i++) {
-        const sectionInsn = f.start + i;
-        const ref = refs?.get(sectionInsn);
+        const ref = refs?.get(f.start + i);
+        // Only calls, ld_imm64 and relocated instructions need a look.
+        const op = bytes[i * INSN_SIZE];
+        if (ref === undefined && op !== CALL && op !== LD_IMM64) continue;
         const isCall = code.isSubprogCall(i) || (code.isCall(i) && ref !== undefined);
         // A function address (callback): ld_imm64 relocated against code; clang leaves src_reg 0.
         const isFuncAddr = code.isFuncAddr(i) || (code.isLdImm64(i) && ref !== undefined && this.#isCode(ref.symbol));
@@ -637,11 +640,14 @@ export class ObjectSpec {
       chunks.push(code.bytes);
     }
 
-    const instructions = new Uint8Array(length * INSN_SIZE);
-    let offset = 0;
-    for (const c of chunks) {
-      instructions.set(c, offset);
-      offset += c.length;
+    let instructions = chunks[0]!;
+    if (chunks.length > 1) {
+      instructions = new Uint8Array(length * INSN_SIZE);
+      let offset = 0;
+      for (const c of chunks) {
+        instructions.set(c, offset);
+        offset += c.length;
+      }
     }
     const match = sectionMatch(entry.section.name);
     const spec: ProgramSpec = {

@@ -399,9 +399,8 @@ export interface ProgLoadAttr {
 
 const progAttr = new Attr(144);
 const PROG_PTRS = ptrWords(8, 16, 32, 80, 96);
-// The license as a C string: the same one, load after load.
-let licenseText = '';
-let licenseBytes = cString('');
+// Licenses as C strings: the same few, load after load.
+const licenses = new Map<string, Uint8Array>();
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
 
@@ -422,16 +421,17 @@ export function progLoad(a: ProgLoadAttr): number {
     .u32(112, a.attachProgFd ?? 0);
   if (a.funcInfo?.length) attr.u32(76, FUNC_INFO_SIZE).u32(88, a.funcInfo.length / FUNC_INFO_SIZE);
   if (a.lineInfo?.length) attr.u32(92, LINE_INFO_SIZE).u32(104, a.lineInfo.length / LINE_INFO_SIZE);
-  if (a.license !== licenseText) {
-    licenseBytes = cString(a.license);
-    licenseText = a.license;
+  let license = licenses.get(a.license);
+  if (!license) {
+    if (licenses.size >= 64) licenses.clear();
+    licenses.set(a.license, (license = cString(a.license)));
   }
   const r = kernel.bpf(
     Cmd.ProgLoad,
     attr.bytes,
     PROG_PTRS,
     a.insns,
-    licenseBytes,
+    license,
     a.logBuf ?? null,
     a.funcInfo?.length ? a.funcInfo : null,
     a.lineInfo?.length ? a.lineInfo : null,
