@@ -237,9 +237,9 @@ export class Btf {
    * (header, types, strings): uploading them is the same BTF to the kernel, without
    * re-encoding every type. Set by parse and withPatches only (never for split BTF).
    */
-  #wire?: Uint8Array;
+  #wire?: Uint8Array | (() => Uint8Array);
 
-  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined, wire?: Uint8Array) {
+  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined, wire?: Uint8Array | (() => Uint8Array)) {
     this.types = types;
     this.#strings = strings;
     this.base = base;
@@ -458,20 +458,28 @@ export class Btf {
    * @internal
    */
   withPatches(types: BtfType[]): Btf {
-    const wire = this.#wire;
+    const wire = this.#wireBytes();
     if (!wire || types.length !== this.types.length) return Btf.fromTypes(types);
-    const out = wire.slice();
-    const view = new DataView(out.buffer);
+    const view = new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
+    const patches: [number, BtfType][] = [];
     let p = HEADER_LEN;
     for (let id = 1; id < types.length; id++) {
       const info = view.getUint32(p + 4, true);
-      const vlen = info & 0xffff;
       const t = types[id]!;
-      const old = this.types[id]!;
-      if (t !== old && !patchRecord(view, p, t, old)) return Btf.fromTypes(types);
-      p += 12 + extraSize((info >>> 24) & 0x1f, vlen);
+      if (t !== this.types[id]) {
+        if (!patchable(t, this.types[id]!, info)) return Btf.fromTypes(types);
+        patches.push([p, t]);
+      }
+      p += 12 + extraSize((info >>> 24) & 0x1f, info & 0xffff);
     }
-    return new Btf(types, this.#strings, undefined, out);
+    // The patched copy is made when first uploaded: a parse alone does not need it.
+    return new Btf(types, this.#strings, undefined, () => {
+      const out = new Uint8Array(wire.length);
+      out.set(wire);
+      const v = new DataView(out.buffer);
+      for (const [at, t] of patches) patchRecord(v, at, t);
+      return out;
+    });
   }
 
   /**
@@ -480,11 +488,16 @@ export class Btf {
    * and lines by string offset). Undefined otherwise: marshalWithStrings then. @internal
    */
   wire(): { bytes: Uint8Array; offsetOf: (s: string) => number } | undefined {
-    const wire = this.#wire;
+    const wire = this.#wireBytes();
     if (!wire) return undefined;
     const strings = this.#strings;
     // Strings not of this BTF (none, when they come from its .BTF.ext) name the empty string.
     return { bytes: wire, offsetOf: (s) => strings.noted(s) ?? strings.find(s) ?? 0 };
+  }
+
+  #wireBytes(): Uint8Array | undefined {
+    if (typeof this.#wire === 'function') this.#wire = this.#wire();
+    return this.#wire;
   }
 
   /** string(off), remembering where the string is for wire().offsetOf. @internal */
@@ -539,26 +552,36 @@ function checkLayout(data: Uint8Array, off: number, len: number, others: [number
 }
 
 /**
- * Rewrites the record at `p` (of `old`) to say `t`, when only fields without names
- * change: VAR linkage and type, FUNC linkage and type, DATASEC size and entries.
- * False for anything else (the caller marshals instead).
+ * Whether `t` can replace `old` (its record's info word `info`) in place: only fields
+ * without names change (VAR linkage and type, FUNC linkage and type, DATASEC size and
+ * entries), and the record keeps its length.
  */
-function patchRecord(view: DataView, p: number, t: BtfType, old: BtfType): boolean {
+function patchable(t: BtfType, old: BtfType, info: number): boolean {
   if (t.kind !== old.kind || t.id !== old.id) return false;
-  const info = view.getUint32(p + 4, true);
   switch (t.kind) {
     case 'var':
-      if (t.name !== (old as typeof t).name) return false;
+      return t.name === (old as typeof t).name;
+    case 'func':
+      return t.name === (old as typeof t).name && t.linkage <= 0xffff;
+    case 'datasec':
+      return t.name === (old as typeof t).name && t.vars.length === (info & 0xffff);
+    default:
+      return false;
+  }
+}
+
+/** Rewrites the record at `p` to say `t` (patchable). */
+function patchRecord(view: DataView, p: number, t: BtfType): void {
+  switch (t.kind) {
+    case 'var':
       view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
       view.setUint32(p + 12, u32Field(t.linkage, 'linkage', t.id), true);
-      return true;
+      break;
     case 'func':
-      if (t.name !== (old as typeof t).name || t.linkage > 0xffff) return false;
-      view.setUint32(p + 4, (info & 0xffff0000) | t.linkage, true);
+      view.setUint32(p + 4, (view.getUint32(p + 4, true) & 0xffff0000) | t.linkage, true);
       view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
-      return true;
+      break;
     case 'datasec': {
-      if (t.name !== (old as typeof t).name || t.vars.length !== (info & 0xffff)) return false;
       view.setUint32(p + 8, u32Field(t.size, 'size', t.id), true);
       let q = p + 12;
       for (const v of t.vars) {
@@ -567,10 +590,10 @@ function patchRecord(view: DataView, p: number, t: BtfType, old: BtfType): boole
         view.setUint32(q + 8, u32Field(v.size, 'var size', t.id), true);
         q += 12;
       }
-      return true;
+      break;
     }
     default:
-      return false;
+      break;
   }
 }
 

@@ -597,13 +597,17 @@ export class ObjectSpec {
     const order: Func[] = [entry];
     const base = new Map<Func, number>([[entry, 0]]);
     let length = entry.end - entry.start;
-    const chunks: Uint8Array[] = [];
     const references: Reference[] = [];
+    // Calls and function addresses to rewrite once the program is laid out: index in
+    // the linked program, imm, src. The section bytes are only read (through views):
+    // the program is copied once, into its final buffer.
+    const patches: number[] = [];
 
     for (let k = 0; k < order.length; k++) {
       const f = order[k];
       const fBase = base.get(f)!;
-      const code = new Insns(f.section.data.slice(f.start * INSN_SIZE, f.end * INSN_SIZE));
+      const data = f.section.data;
+      const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
       const refs = this.#refs.get(f.section.index);
       const bytes = code.bytes;
       for (let i = 0; i < code.length; i++) {
@@ -629,25 +633,24 @@ export class ObjectSpec {
             order.push(target.fn);
             length += target.fn.end - target.fn.start;
           }
-          code.setImm(i, calleeBase + (target.at - target.fn.start) - (fBase + i + 1));
-          code.setSrc(i, isCall ? PseudoCall.Call : PseudoSrc.Func);
+          patches.push(fBase + i, calleeBase + (target.at - target.fn.start) - (fBase + i + 1), isCall ? PseudoCall.Call : PseudoSrc.Func);
           continue;
         }
         if (!ref) continue;
         if (!code.isLdImm64(i)) fail(`relocation on instruction ${i} that is not a load of a 64-bit immediate`, f.name);
         references.push(this.#dataReference(f, fBase + i, code, i, ref.symbol));
       }
-      chunks.push(code.bytes);
     }
 
-    let instructions = chunks[0]!;
-    if (chunks.length > 1) {
-      instructions = new Uint8Array(length * INSN_SIZE);
-      let offset = 0;
-      for (const c of chunks) {
-        instructions.set(c, offset);
-        offset += c.length;
-      }
+    const instructions = new Uint8Array(length * INSN_SIZE);
+    for (const f of order) {
+      const data = f.section.data;
+      instructions.set(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE), base.get(f)! * INSN_SIZE);
+    }
+    const linked = new Insns(instructions);
+    for (let p = 0; p < patches.length; p += 3) {
+      linked.setImm(patches[p]!, patches[p + 1]!);
+      linked.setSrc(patches[p]!, patches[p + 2]!);
     }
     const match = sectionMatch(entry.section.name);
     const spec: ProgramSpec = {
