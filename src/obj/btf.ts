@@ -148,15 +148,23 @@ class Strings {
     return this.baseLen + this.bytes.length;
   }
 
+  // Strings and offsets noted while parsing, indexed when first looked up (at upload).
+  #notes: (string | number)[] = [];
   #noted?: Map<string, number>;
 
   note(s: string, off: number): void {
-    (this.#noted ??= new Map()).set(s, off);
+    this.#notes.push(s, off);
+    this.#noted = undefined;
   }
 
   /** Where `s` was read (note), if it was. */
   noted(s: string): number | undefined {
-    return this.#noted?.get(s);
+    if (!this.#noted) {
+      const index = (this.#noted = new Map<string, number>());
+      const notes = this.#notes;
+      for (let i = 0; i < notes.length; i += 2) index.set(notes[i] as string, notes[i + 1] as number);
+    }
+    return this.#noted.get(s);
   }
 
   /** An offset (of this section, the base's not searched) where `s` is, undefined when it is not or the section is not ASCII. */

@@ -223,7 +223,9 @@ const TWO_32 = 0x1_0000_0000;
 function u64(view: DataView, pos: number, what: string, where?: string | (() => string)): number {
   const hi = view.getUint32(pos + 4, true);
   if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, typeof where === 'function' ? where() : where);
-  return hi * TWO_32 + view.getUint32(pos, true);
+  const lo = view.getUint32(pos, true);
+  // hi 0 (always, in practice) keeps the value a small integer, not a double.
+  return hi === 0 ? lo : hi * TWO_32 + lo;
 }
 
 export class ElfFile {

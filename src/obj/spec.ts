@@ -132,6 +132,10 @@ export class ObjectSpec {
   /** Per section index: its functions, by start. */
   readonly #functions = new Map<number, Func[]>();
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
+  /** Code sections' references by instruction index (an array: #link asks at every instruction). */
+  readonly #codeRefs = new Map<number, (RawReference | undefined)[]>();
+  /** BTF.ext records of each function, split from their section's lists when first asked for. */
+  readonly #ext = { func: new Map<Func, FuncInfo[]>(), line: new Map<Func, LineInfo[]>(), core: new Map<Func, CoreRelo[]>() };
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
@@ -243,14 +247,18 @@ export class ObjectSpec {
       const section = elf.sections[target];
       if (!section) fail(`relocations for missing section ${target}`);
       const byInsn = new Map<number, RawReference>();
+      const exec = this.#exec[target]!;
+      const atInsn: (RawReference | undefined)[] | undefined = exec ? new Array<RawReference | undefined>(Math.ceil(section.size / INSN_SIZE)) : undefined;
       for (const r of relocs) {
         const symbol = elf.symbols[r.symbol];
         if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
-        const exec = this.#exec[target]!;
         if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
-        byInsn.set(exec ? r.offset / INSN_SIZE : r.offset, { insn: r.offset / INSN_SIZE, symbol });
+        const ref = { insn: r.offset / INSN_SIZE, symbol };
+        byInsn.set(exec ? r.offset / INSN_SIZE : r.offset, ref);
+        if (atInsn) atInsn[r.offset / INSN_SIZE] = ref;
       }
       this.#refs.set(target, byInsn);
+      if (atInsn) this.#codeRefs.set(target, atInsn);
     }
   }
 
@@ -608,10 +616,10 @@ export class ObjectSpec {
       const fBase = base.get(f)!;
       const data = f.section.data;
       const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
-      const refs = this.#refs.get(f.section.index);
+      const refs = this.#codeRefs.get(f.section.index);
       const bytes = code.bytes;
       for (let i = 0; i < code.length; i++) {
-        const ref = refs?.get(f.start + i);
+        const ref = refs?.[f.start + i];
         // Only calls, ld_imm64 and relocated instructions need a look.
         const op = bytes[i * INSN_SIZE];
         if (ref === undefined && op !== CALL && op !== LD_IMM64) continue;
@@ -666,9 +674,20 @@ export class ObjectSpec {
       kernelVersion: this.kernelVersion,
       instructions,
       references,
-      funcInfos: this.#extFor(this.btfExt?.funcInfos, order, base),
-      lineInfos: this.#extFor(this.btfExt?.lineInfos, order, base),
-      coreRelos: this.#extFor(this.btfExt?.coreRelos, order, base),
+      funcInfos: this.#extFor(this.btfExt?.funcInfos, this.#ext.func, order, base, (r, insnOff) => ({ insnOff, typeId: r.typeId })),
+      lineInfos: this.#extFor(this.btfExt?.lineInfos, this.#ext.line, order, base, (r, insnOff) => ({
+        insnOff,
+        fileName: r.fileName,
+        line: r.line,
+        column: r.column,
+        lineText: r.lineText,
+      })),
+      coreRelos: this.#extFor(this.btfExt?.coreRelos, this.#ext.core, order, base, (r, insnOff) => ({
+        insnOff,
+        typeId: r.typeId,
+        accessStr: r.accessStr,
+        kind: r.kind,
+      })),
     };
     return { spec, reached: order };
   }
@@ -695,21 +714,43 @@ export class ObjectSpec {
     fail(`reference to ${sym.name || section.name} in section ${section.name}, which is neither maps nor data`, f.name);
   }
 
-  /** BTF.ext records of the functions in `order`, moved to their place in the linked program. */
-  #extFor<T extends { insnOff: number }>(records: Map<string, T[]> | undefined, order: Func[], base: Map<Func, number>): T[] {
+  /**
+   * BTF.ext records of the functions in `order`, moved to their place in the linked
+   * program (`move` copies a record to another offset; one that stays is shared with
+   * btfExt, both being read-only data).
+   */
+  #extFor<T extends { insnOff: number }>(
+    records: Map<string, T[]> | undefined,
+    byFunc: Map<Func, T[]>,
+    order: Func[],
+    base: Map<Func, number>,
+    move: (r: T, insnOff: number) => T,
+  ): T[] {
     if (!records) return [];
     const out: T[] = [];
     for (const f of order) {
-      const list = records.get(f.section.name);
-      if (!list) continue;
-      const b = base.get(f)!;
-      // Records that keep their offset are shared with btfExt (both are read-only data).
-      for (const r of list) {
-        if (r.insnOff >= f.start && r.insnOff < f.end) out.push(b === f.start ? r : { ...r, insnOff: r.insnOff - f.start + b });
+      let own = byFunc.get(f);
+      if (!own) {
+        this.#splitByFunction(records.get(f.section.name) ?? [], f.section, byFunc);
+        own = byFunc.get(f)!;
       }
+      const b = base.get(f)!;
+      if (b === f.start) for (const r of own) out.push(r);
+      else for (const r of own) out.push(move(r, r.insnOff - f.start + b));
     }
     return out;
   }
+
+  /** Splits a section's records among its functions (records outside every function are left out). */
+  #splitByFunction<T extends { insnOff: number }>(list: T[], section: ElfSection, byFunc: Map<Func, T[]>): void {
+    const funcs = this.#functions.get(section.index) ?? [];
+    for (const f of funcs) byFunc.set(f, []);
+    for (const r of list) {
+      const f = this.#functionAt(section, r.insnOff);
+      if (f) byFunc.get(f)!.push(r);
+    }
+  }
+
 }
 
 
