@@ -94,6 +94,16 @@ interface Func {
   end: number;
 }
 
+/** A linked program whose instructions are yet to be written: `fill` writes them into a buffer of byteLength. */
+interface Linked {
+  spec: ProgramSpec;
+  reached: Func[];
+  byteLength: number;
+  fill: (instructions: Uint8Array) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
 interface RawReference {
   insn: number; // index in the section
   symbol: ElfSymbol;
@@ -553,22 +563,34 @@ export class ObjectSpec {
     // no program calls is kept as a program of kind 'Unknown', so it is visible.
     const called = new Set<Func>();
     const deferred: Func[] = [];
+    const linked: Linked[] = [];
     for (const f of [...this.#functions.values()].flat()) {
       if (f.section.name === '.text') continue;
       if (!sectionMatch(f.section.name)) {
         deferred.push(f);
         continue;
       }
-      this.#addProgram(f, called);
+      linked.push(this.#addProgram(f, called));
     }
-    for (const f of deferred) if (!called.has(f)) this.#addProgram(f, called);
+    for (const f of deferred) if (!called.has(f)) linked.push(this.#addProgram(f, called));
+    // Every program's instructions in one buffer: one allocation per object, not per program.
+    let total = 0;
+    for (const l of linked) total += l.byteLength;
+    const buffer = new ArrayBuffer(total);
+    let offset = 0;
+    for (const l of linked) {
+      l.spec.instructions = new Uint8Array(buffer, offset, l.byteLength);
+      l.fill(l.spec.instructions);
+      offset += l.byteLength;
+    }
   }
 
-  #addProgram(f: Func, called: Set<Func>): void {
+  #addProgram(f: Func, called: Set<Func>): Linked {
     if (this.programs.has(f.name)) fail(`two programs are named ${f.name}`, f.section.name);
-    const { spec, reached } = this.#link(f);
-    for (const g of reached) if (g !== f) called.add(g);
-    this.programs.set(f.name, spec);
+    const linked = this.#link(f);
+    for (const g of linked.reached) if (g !== f) called.add(g);
+    this.programs.set(f.name, linked.spec);
+    return linked;
   }
 
   /** Resolves where a call or function address at `insn` of `f` goes, as a (function, index) pair. */
@@ -601,7 +623,7 @@ export class ObjectSpec {
   }
 
   /** The program `entry` with every function it reaches appended, calls patched, references collected. */
-  #link(entry: Func): { spec: ProgramSpec; reached: Func[] } {
+  #link(entry: Func): Linked {
     const order: Func[] = [entry];
     const base = new Map<Func, number>([[entry, 0]]);
     let length = entry.end - entry.start;
@@ -650,16 +672,17 @@ export class ObjectSpec {
       }
     }
 
-    const instructions = new Uint8Array(length * INSN_SIZE);
-    for (const f of order) {
-      const data = f.section.data;
-      instructions.set(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE), base.get(f)! * INSN_SIZE);
-    }
-    const linked = new Insns(instructions);
-    for (let p = 0; p < patches.length; p += 3) {
-      linked.setImm(patches[p]!, patches[p + 1]!);
-      linked.setSrc(patches[p]!, patches[p + 2]!);
-    }
+    const fill = (instructions: Uint8Array): void => {
+      for (const f of order) {
+        const data = f.section.data;
+        instructions.set(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE), base.get(f)! * INSN_SIZE);
+      }
+      const linked = new Insns(instructions);
+      for (let p = 0; p < patches.length; p += 3) {
+        linked.setImm(patches[p]!, patches[p + 1]!);
+        linked.setSrc(patches[p]!, patches[p + 2]!);
+      }
+    };
     const match = sectionMatch(entry.section.name);
     const spec: ProgramSpec = {
       name: entry.name,
@@ -672,7 +695,7 @@ export class ObjectSpec {
       sleepable: match?.sleepable ?? false,
       license: this.license,
       kernelVersion: this.kernelVersion,
-      instructions,
+      instructions: EMPTY, // filled in by #collectPrograms
       references,
       funcInfos: this.#extFor(this.btfExt?.funcInfos, this.#ext.func, order, base, (r, insnOff) => ({ insnOff, typeId: r.typeId })),
       lineInfos: this.#extFor(this.btfExt?.lineInfos, this.#ext.line, order, base, (r, insnOff) => ({
@@ -689,7 +712,7 @@ export class ObjectSpec {
         kind: r.kind,
       })),
     };
-    return { spec, reached: order };
+    return { spec, reached: order, byteLength: length * INSN_SIZE, fill };
   }
 
   /** What a relocated ld_imm64 refers to: a map, global data, or an extern. */
