@@ -24,6 +24,8 @@ import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 const PAGE_SIZE = 4096;
+/** Key 0 of the single-element global data maps (the kernel only reads it). */
+const KEY_ZERO = new Uint8Array(4);
 const LOG_START = 1 << 16;
 const LOG_MAX = 1 << 28;
 
@@ -310,13 +312,15 @@ export class Ebpf implements Disposable {
 
   /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
   #fillData(def: MapDefinition, map: MapData, settings: LoadSettings): void {
-    const value = def.data!.slice();
+    // The section's bytes as they are, or a copy with the setGlobal values in it.
+    let value = def.data!;
     for (const [name, { value: v }] of settings.globals) {
       const variable = this.spec.variables.get(name);
       if (!variable || variable.map !== def.name) continue;
+      if (value === def.data) value = value.slice();
       value.set(globalBytes(name, v, variable.size), variable.offset);
     }
-    map.update(new Uint8Array(4), value);
+    map.update(KEY_ZERO, value);
     if (def.readOnly) map.freeze();
   }
 
@@ -446,7 +450,7 @@ export class Ebpf implements Disposable {
     }
     const map = MapData.create({ type: MapType.Array, keySize: 4, valueSize: layout.size, maxEntries: 1, flags: (1 << 7) | (1 << 10), name: '.kconfig' });
     this.#maps.set('.kconfig', map);
-    map.update(new Uint8Array(4), value);
+    map.update(KEY_ZERO, value);
     map.freeze();
   }
 

@@ -148,21 +148,28 @@ class Strings {
     return this.baseLen + this.bytes.length;
   }
 
-  // Strings and offsets noted while parsing, indexed when first looked up (at upload).
-  #notes: (string | number)[] = [];
+  // Strings read through noteAt, by offset, and indexed by string when first looked up
+  // (at upload). One string object per offset: the lookups then compare pointers, not text.
+  #byOff?: Map<number, string>;
   #noted?: Map<string, number>;
 
-  note(s: string, off: number): void {
-    this.#notes.push(s, off);
-    this.#noted = undefined;
+  /** get(off), remembered for noted(). */
+  noteAt(off: number): string {
+    const byOff = (this.#byOff ??= new Map());
+    let s = byOff.get(off);
+    if (s === undefined) {
+      s = this.get(off);
+      byOff.set(off, s);
+      this.#noted = undefined;
+    }
+    return s;
   }
 
-  /** Where `s` was read (note), if it was. */
+  /** Where `s` was read (noteAt), if it was. */
   noted(s: string): number | undefined {
     if (!this.#noted) {
-      const index = (this.#noted = new Map<string, number>());
-      const notes = this.#notes;
-      for (let i = 0; i < notes.length; i += 2) index.set(notes[i] as string, notes[i + 1] as number);
+      this.#noted = new Map();
+      for (const [off, str] of this.#byOff ?? []) if (!this.#noted.has(str)) this.#noted.set(str, off);
     }
     return this.#noted.get(s);
   }
@@ -510,9 +517,8 @@ export class Btf {
 
   /** string(off), remembering where the string is for wire().offsetOf. @internal */
   noteString(off: number): string {
-    const s = this.string(off);
-    this.#strings.note(s, off);
-    return s;
+    if (!Number.isInteger(off) || off < 0) throw new BtfError(`bad string offset ${off}`);
+    return this.#strings.noteAt(off);
   }
 
   /**
