@@ -473,7 +473,8 @@ export class Btf {
    * @internal
    */
   withPatches(types: BtfType[]): Btf {
-    const wire = this.#wireBytes();
+    // Patches apply to parsed bytes only (a patched BTF's bytes live in a shared buffer).
+    const wire = this.#wire instanceof Uint8Array ? this.#wire : undefined;
     if (!wire || types.length !== this.types.length) return Btf.fromTypes(types);
     const view = new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
     const patches: [number, BtfType][] = [];
@@ -487,9 +488,11 @@ export class Btf {
       }
       p += 12 + extraSize((info >>> 24) & 0x1f, info & 0xffff);
     }
-    // The patched copy is made when first uploaded: a parse alone does not need it.
+    // The patched copy is written when uploaded (into a buffer reused upload after
+    // upload: the kernel copies it): a parse alone does not need it.
     return new Btf(types, this.#strings, undefined, () => {
-      const out = new Uint8Array(wire.length);
+      if (wireScratch.length < wire.length) wireScratch = new Uint8Array(Math.max(wire.length, wireScratch.length * 2));
+      const out = new Uint8Array(wireScratch.buffer, 0, wire.length);
       out.set(wire);
       const v = new DataView(out.buffer);
       for (const [at, t] of patches) patchRecord(v, at, t);
@@ -500,7 +503,9 @@ export class Btf {
   /**
    * The bytes to upload (BPF_BTF_LOAD) when this BTF has wire bytes (see withPatches),
    * and where a string of its string section is in them (line info names source files
-   * and lines by string offset). Undefined otherwise: marshalWithStrings then. @internal
+   * and lines by string offset). Undefined otherwise: marshalWithStrings then. The bytes
+   * of a patched BTF are only valid until the next wire() call: upload them at once.
+   * @internal
    */
   wire(): { bytes: Uint8Array; offsetOf: (s: string) => number } | undefined {
     const wire = this.#wireBytes();
@@ -511,8 +516,7 @@ export class Btf {
   }
 
   #wireBytes(): Uint8Array | undefined {
-    if (typeof this.#wire === 'function') this.#wire = this.#wire();
-    return this.#wire;
+    return typeof this.#wire === 'function' ? this.#wire() : this.#wire;
   }
 
   /** string(off), remembering where the string is for wire().offsetOf. @internal */
@@ -564,6 +568,9 @@ function checkLayout(data: Uint8Array, off: number, len: number, others: [number
     }
   }
 }
+
+/** Where wire() writes patched BTF (see withPatches). */
+let wireScratch = new Uint8Array(16384);
 
 /**
  * Whether `t` can replace `old` (its record's info word `info`) in place: only fields

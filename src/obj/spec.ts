@@ -564,13 +564,15 @@ export class ObjectSpec {
     const called = new Set<Func>();
     const deferred: Func[] = [];
     const linked: Linked[] = [];
-    for (const f of [...this.#functions.values()].flat()) {
-      if (f.section.name === '.text') continue;
-      if (!sectionMatch(f.section.name)) {
-        deferred.push(f);
-        continue;
+    for (const funcs of this.#functions.values()) {
+      for (const f of funcs) {
+        if (f.section.name === '.text') continue;
+        if (!sectionMatch(f.section.name)) {
+          deferred.push(f);
+          continue;
+        }
+        linked.push(this.#addProgram(f, called));
       }
-      linked.push(this.#addProgram(f, called));
     }
     for (const f of deferred) if (!called.has(f)) linked.push(this.#addProgram(f, called));
     // Every program's instructions in one buffer: one allocation per object, not per program.
