@@ -332,20 +332,22 @@ export class ElfFile {
     }
 
     // --- Section names ---
+    let shstrTable: StringTable | undefined;
     if (shstrndx !== SHN_UNDEF) {
       const shstr = sections[shstrndx]!;
       if (shstr.type !== SHT_STRTAB) {
         throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
       }
-      const names = new StringTable(shstr.data);
-      for (const s of sections) s.name = names.get(nameOffs[s.index]!, `name of section ${s.index}`);
+      const names = (shstrTable = new StringTable(shstr.data));
+      for (const s of sections) s.name = names.get(nameOffs[s.index]!, () => `name of section ${s.index}`);
     }
 
     // --- Symbols ---
     const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
     if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
     const symtab = symtabs[0];
-    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections) : [];
+    // clang puts section and symbol names in one table (.strtab): decode it once.
+    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, symtab.link === shstrndx ? shstrTable : undefined) : [];
 
     // --- Relocations ---
     const relocations = new Map<number, ElfRelocation[]>();
@@ -396,7 +398,7 @@ export class ElfFile {
   }
 }
 
-function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
+function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringTable): ElfSymbol[] {
   const where = symtab.name || `section ${symtab.index}`;
   if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
   if (symtab.size % SYM_SIZE !== 0) throw new ParseError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
@@ -413,7 +415,7 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
     shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
   }
   const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
-  const names = new StringTable(strtab.data);
+  const names = table ?? new StringTable(strtab.data);
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const p = i * SYM_SIZE;
