@@ -196,8 +196,8 @@ class StringTable {
   }
 
   /** The NUL-terminated string at `off`. */
-  get(off: number, at: string | (() => string)): string {
-    const where = (): string => (typeof at === 'function' ? at() : at);
+  get(off: number, at: string, index = -1): string {
+    const where = (): string => place(at, index);
     const table = this.#bytes;
     if (off >= table.length) {
       if (off === 0) return ''; // an empty string table only has the empty string
@@ -216,13 +216,15 @@ class StringTable {
 
 const TWO_32 = 0x1_0000_0000;
 
-/**
- * A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path).
- * `where` may be a function: error messages are only built for errors.
- */
-function u64(view: DataView, pos: number, what: string, where?: string | (() => string)): number {
+/** An error location: `where`, or `where index` (built only when an error needs it). */
+function place(where: string, index: number): string {
+  return index < 0 ? where : `${where} ${index}`;
+}
+
+/** A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path). */
+function u64(view: DataView, pos: number, what: string, where?: string, index = -1): number {
   const hi = view.getUint32(pos + 4, true);
-  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, typeof where === 'function' ? where() : where);
+  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, where === undefined ? undefined : place(where, index));
   const lo = view.getUint32(pos, true);
   // hi 0 (always, in practice) keeps the value a small integer, not a double.
   return hi === 0 ? lo : hi * TWO_32 + lo;
@@ -304,13 +306,12 @@ export class ElfFile {
     const nameOffs: number[] = [];
     for (let i = 0; i < shnum; i++) {
       const p = shoff + i * SHDR_SIZE;
-      const where = (): string => `section ${i}`;
       const type = view.getUint32(p + 4, true);
-      const offset = u64(view, p + 24, 'sh_offset', where);
-      const size = u64(view, p + 32, 'sh_size', where);
+      const offset = u64(view, p + 24, 'sh_offset', 'section', i);
+      const size = u64(view, p + 32, 'sh_size', 'section', i);
       const hasData = type !== SHT_NOBITS && type !== SHT_NULL;
       if (hasData && (offset > len || size > len - offset)) {
-        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where());
+        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, place('section', i));
       }
       nameOffs.push(view.getUint32(p, true));
       sections.push(
@@ -325,8 +326,8 @@ export class ElfFile {
           size,
           view.getUint32(p + 40, true),
           view.getUint32(p + 44, true),
-          u64(view, p + 48, 'sh_addralign', where),
-          u64(view, p + 56, 'sh_entsize', where),
+          u64(view, p + 48, 'sh_addralign', 'section', i),
+          u64(view, p + 56, 'sh_entsize', 'section', i),
         ),
       );
     }
@@ -339,7 +340,7 @@ export class ElfFile {
         throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
       }
       const names = (shstrTable = new StringTable(shstr.data));
-      for (const s of sections) s.name = names.get(nameOffs[s.index]!, () => `name of section ${s.index}`);
+      for (const s of sections) s.name = names.get(nameOffs[s.index]!, 'name of section', s.index);
     }
 
     // --- Symbols ---
@@ -400,6 +401,7 @@ export class ElfFile {
 
 function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringTable): ElfSymbol[] {
   const where = symtab.name || `section ${symtab.index}`;
+  const symWhere = `${where} symbol`;
   if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
   if (symtab.size % SYM_SIZE !== 0) throw new ParseError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
   const strtab = sections[symtab.link];
@@ -419,7 +421,6 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringT
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const p = i * SYM_SIZE;
-    const symWhere = (): string => `${where} symbol ${i}`;
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
@@ -431,9 +432,9 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringT
     }
     symbols[i] = {
       index: i,
-      name: names.get(view.getUint32(p, true), symWhere),
-      value: u64(view, p + 8, 'st_value', symWhere),
-      size: u64(view, p + 16, 'st_size', symWhere),
+      name: names.get(view.getUint32(p, true), symWhere, i),
+      value: u64(view, p + 8, 'st_value', symWhere, i),
+      size: u64(view, p + 16, 'st_size', symWhere, i),
       bind: info >> 4,
       type: info & 0xf,
       visibility: view.getUint8(p + 5) & 3,

@@ -256,6 +256,7 @@ export class ObjectSpec {
     for (const [target, relocs] of elf.relocations()) {
       const section = elf.sections[target];
       if (!section) fail(`relocations for missing section ${target}`);
+      // Code sections' references go by instruction index (#codeRefs), data sections' by byte offset (#refs).
       const byInsn = new Map<number, RawReference>();
       const exec = this.#exec[target]!;
       const atInsn: (RawReference | undefined)[] | undefined = exec ? new Array<RawReference | undefined>(Math.ceil(section.size / INSN_SIZE)) : undefined;
@@ -264,11 +265,11 @@ export class ObjectSpec {
         if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
         if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
         const ref = { insn: r.offset / INSN_SIZE, symbol };
-        byInsn.set(exec ? r.offset / INSN_SIZE : r.offset, ref);
         if (atInsn) atInsn[r.offset / INSN_SIZE] = ref;
+        else byInsn.set(r.offset, ref);
       }
-      this.#refs.set(target, byInsn);
       if (atInsn) this.#codeRefs.set(target, atInsn);
+      else this.#refs.set(target, byInsn);
     }
   }
 
@@ -647,9 +648,10 @@ export class ObjectSpec {
         // Only calls, ld_imm64 and relocated instructions need a look.
         const op = bytes[i * INSN_SIZE];
         if (ref === undefined && op !== CALL && op !== LD_IMM64) continue;
-        const isCall = code.isSubprogCall(i) || (code.isCall(i) && ref !== undefined);
+        const src = bytes[i * INSN_SIZE + 1]! >> 4;
+        const isCall = op === CALL && (src === PseudoCall.Call || ref !== undefined);
         // A function address (callback): ld_imm64 relocated against code; clang leaves src_reg 0.
-        const isFuncAddr = code.isFuncAddr(i) || (code.isLdImm64(i) && ref !== undefined && this.#isCode(ref.symbol));
+        const isFuncAddr = op === LD_IMM64 && (src === PseudoSrc.Func || (ref !== undefined && this.#isCode(ref.symbol)));
         if (isCall || isFuncAddr) {
           const target = this.#callTarget(f, i, code, ref, isCall);
           if (target === 'extern') {
