@@ -116,8 +116,16 @@ function fail(message: string, where?: string): never {
 const utf8 = new TextDecoder();
 
 function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
+  let end = bytes.indexOf(0);
+  if (end < 0) end = bytes.length;
+  // A license is a few ASCII characters: no decoder call for those.
+  if (end > 64) return utf8.decode(bytes.subarray(0, end));
+  let ascii = '';
+  for (let i = 0; i < end; i++) {
+    if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(0, end));
+    ascii += String.fromCharCode(bytes[i]!);
+  }
+  return ascii;
 }
 
 export class ObjectSpec {
