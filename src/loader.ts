@@ -127,7 +127,7 @@ export class Ebpf implements Disposable {
 
   /** Loads an object: bytes, or the path of a .o file. */
   static load(bytesOrPath: Uint8Array | string): Ebpf {
-    return new EbpfLoader().load(bytesOrPath);
+    return (defaultLoader ??= new EbpfLoader()).load(bytesOrPath);
   }
 
   /** @internal */
@@ -324,7 +324,7 @@ export class Ebpf implements Disposable {
     if (def.readOnly) map.freeze();
   }
 
-  readonly #coreCache = new Map<number, number[]>();
+  #coreCache?: Map<number, number[]>;
 
   /** CO-RE: rewrites field offsets, sizes, existence, enum values... for the target kernel. */
   #relocate(prog: ProgramSpec, settings: LoadSettings): { insns: Insns; poisoned: string } {
@@ -336,7 +336,7 @@ export class Ebpf implements Disposable {
     const local = this.spec.btf;
     if (!local) throw new ProgramError('RelocationError', `program ${prog.name} has CO-RE relocations but the object has no BTF`, { program: prog.name });
     const target = settings.btf ?? loadKernelBtf();
-    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: this.#coreCache });
+    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: (this.#coreCache ??= new Map()) });
     const bad = results.filter((r) => !r.ok);
     if (bad.length > 0) {
       throw new ProgramError('RelocationError', `program ${prog.name}: CO-RE relocation failed:\n${formatCoreResults(bad)}`, { program: prog.name });
@@ -522,6 +522,9 @@ export class Ebpf implements Disposable {
     }
   }
 }
+
+/** The loader of Ebpf.load: no options, and load() changes nothing in it, so one serves every call. */
+let defaultLoader: EbpfLoader | undefined;
 
 let memlockChecked = false;
 
