@@ -7,6 +7,7 @@
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
 import { readFileSync } from 'node:fs';
 import { BtfError } from '../errors.js';
+import { asciiText } from './ascii.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
@@ -134,14 +135,7 @@ class Strings {
     this.bytes = bytes;
     this.base = base;
     this.baseLen = base ? base.totalLen : 0;
-    let ascii = true;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.#ascii = ascii ? latin1(bytes) : undefined;
+    this.#ascii = asciiText(bytes);
   }
 
   get totalLen(): number {
@@ -204,13 +198,6 @@ class Strings {
     }
     return s;
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  if (typeof Buffer !== 'undefined') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return s;
 }
 
 /** Bytes of the record after the 12-byte btf_type, or -1 for an unknown kind. */

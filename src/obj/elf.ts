@@ -5,6 +5,7 @@
 // Everything read from the file is bounds-checked; malformed input throws ParseError
 // naming the section or table at fault, never RangeError.
 import { ParseError } from '../errors.js';
+import { asciiText } from './ascii.js';
 
 // e_ident
 export const ELFMAG = '\x7fELF';
@@ -185,14 +186,7 @@ class StringTable {
 
   constructor(bytes: Uint8Array) {
     this.#bytes = bytes;
-    let ascii = true;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.#ascii = ascii ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') : undefined;
+    this.#ascii = asciiText(bytes);
   }
 
   /** The NUL-terminated string at `off`. */
@@ -384,6 +378,11 @@ export class ElfFile {
 
   /** The first section called `name`. */
   section(name: string): ElfSection | undefined {
+    // A parse asks for a few names: comparing them beats hashing every section's name.
+    if (this.sections.length <= 64) {
+      for (const s of this.sections) if (s.name === name) return s;
+      return undefined;
+    }
     if (!this.#byName) {
       this.#byName = new Map();
       for (const s of this.sections) if (!this.#byName.has(s.name)) this.#byName.set(s.name, s);

@@ -334,8 +334,9 @@ export class ObjectSpec {
     // Only relocations may give the section's bytes meaning: anything else is not understood.
     const covered = new Uint8Array(section.size);
     for (const off of relocs.keys()) covered.fill(1, off, off + 8);
-    for (let i = 0; i < section.data.length; i++) {
-      if (section.data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
+    const data = section.data;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
     }
     for (const v of datasec.vars) {
       const variable = btf.type(v.type);
