@@ -342,7 +342,7 @@ export class ElfFile {
     if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
     const symtab = symtabs[0];
     // clang puts section and symbol names in one table (.strtab): decode it once.
-    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, symtab.link === shstrndx ? shstrTable : undefined) : [];
+    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, view, symtab.link === shstrndx ? shstrTable : undefined) : [];
 
     // --- Relocations ---
     const relocations = new Map<number, ElfRelocation[]>();
@@ -356,13 +356,13 @@ export class ElfFile {
       }
       const target = sections[s.info];
       if (s.info === 0 || !target) throw new ParseError(`sh_info ${s.info} is not a section`, where);
-      const rv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
       let list = relocations.get(s.info);
       if (!list) relocations.set(s.info, (list = []));
       for (let p = 0; p < s.size; p += REL_SIZE) {
-        const offset = u64(rv, p, 'r_offset', where);
-        const type = rv.getUint32(p + 8, true);
-        const symbol = rv.getUint32(p + 12, true);
+        // The file's view at the section's offset: no DataView per section.
+        const offset = u64(view, s.offset + p, 'r_offset', where);
+        const type = view.getUint32(s.offset + p + 8, true);
+        const symbol = view.getUint32(s.offset + p + 12, true);
         if (symbol >= symbols.length) {
           throw new ParseError(`relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
         }
@@ -398,7 +398,8 @@ export class ElfFile {
   }
 }
 
-function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringTable): ElfSymbol[] {
+/** `file`: a view of the whole file (symtab.offset is where the table starts in it). */
+function readSymbols(symtab: ElfSection, sections: ElfSection[], file: DataView, table?: StringTable): ElfSymbol[] {
   const where = symtab.name || `section ${symtab.index}`;
   const symWhere = `${where} symbol`;
   if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
@@ -415,11 +416,11 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[], table?: StringT
     if (xs.size < count * 4) throw new ParseError(`has ${xs.size / 4} entries for ${count} symbols`, xs.name || `section ${xs.index}`);
     shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
   }
-  const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
+  const view = file;
   const names = table ?? new StringTable(strtab.data);
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    const p = i * SYM_SIZE;
+    const p = symtab.offset + i * SYM_SIZE;
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
