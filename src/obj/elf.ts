@@ -231,13 +231,17 @@ export class ElfFile {
   /** The section header string table's index (e_shstrndx). */
   readonly shstrndx: number;
   #byName?: Map<string, ElfSection>;
-  readonly #relocations: Map<number, ElfRelocation[]>;
+  /** SHT_REL sections by the section they apply to, checked by parse. */
+  readonly #relSections: Map<number, ElfSection[]>;
+  readonly #lists = new Map<number, ElfRelocation[]>();
+  readonly #view: DataView;
 
-  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfRelocation[]>) {
+  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfSection[]>, view: DataView) {
     this.sections = sections;
     this.symbols = symbols;
     this.shstrndx = shstrndx;
-    this.#relocations = relocations;
+    this.#relSections = relocations;
+    this.#view = view;
   }
 
   static parse(bytes: Uint8Array): ElfFile {
@@ -277,7 +281,7 @@ export class ElfFile {
 
     if (shoff === 0) {
       if (shnum !== 0) throw new ParseError(`e_shnum is ${shnum} but there is no section header table`, 'ELF header');
-      return new ElfFile([], [], 0, new Map());
+      return new ElfFile([], [], 0, new Map(), view);
     }
     if (shentsize !== SHDR_SIZE) throw new ParseError(`e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
     if (shoff > len - SHDR_SIZE || shoff < 0) {
@@ -345,7 +349,9 @@ export class ElfFile {
     const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, view, symtab.link === shstrndx ? shstrTable : undefined) : [];
 
     // --- Relocations ---
-    const relocations = new Map<number, ElfRelocation[]>();
+    // Checked here; the records are made when asked for (a parse needs the code's only,
+    // not .BTF's and .BTF.ext's, often the most).
+    const relocations = new Map<number, ElfSection[]>();
     for (const s of sections) {
       if (s.type !== SHT_REL) continue;
       const where = s.name || `section ${s.index}`;
@@ -358,6 +364,7 @@ export class ElfFile {
       if (s.info === 0 || !target) throw new ParseError(`sh_info ${s.info} is not a section`, where);
       let list = relocations.get(s.info);
       if (!list) relocations.set(s.info, (list = []));
+      list.push(s);
       for (let p = 0; p < s.size; p += REL_SIZE) {
         // The file's view at the section's offset: no DataView per section.
         const offset = u64(view, s.offset + p, 'r_offset', where);
@@ -369,11 +376,10 @@ export class ElfFile {
         if (offset >= target.size) {
           throw new ParseError(`relocation ${p / REL_SIZE} at offset ${offset} is outside ${target.name || `section ${target.index}`} (${target.size} bytes)`, where);
         }
-        list.push({ offset, symbol, type });
       }
     }
 
-    return new ElfFile(sections, symbols, shstrndx, relocations);
+    return new ElfFile(sections, symbols, shstrndx, relocations, view);
   }
 
   /** The first section called `name`. */
@@ -393,8 +399,32 @@ export class ElfFile {
   /** SHT_REL sections grouped by the section they apply to (sh_info), in file order. */
   relocations(): Map<number, ElfRelocation[]> {
     const copy = new Map<number, ElfRelocation[]>();
-    for (const [k, v] of this.#relocations) copy.set(k, v.slice());
+    for (const k of this.#relSections.keys()) copy.set(k, this.relocationsOf(k).slice());
     return copy;
+  }
+
+  /** Indices of the sections that have relocations, in file order of their first SHT_REL section. */
+  relocationTargets(): IterableIterator<number> {
+    return this.#relSections.keys();
+  }
+
+  /** The relocations of section `target` (shared: do not change them). @internal */
+  relocationsOf(target: number): readonly ElfRelocation[] {
+    let list = this.#lists.get(target);
+    if (!list) {
+      list = [];
+      const view = this.#view;
+      for (const s of this.#relSections.get(target) ?? []) {
+        // parse checked every field: offsets are safe integers here.
+        for (let p = s.offset; p < s.offset + s.size; p += REL_SIZE) {
+          const hi = view.getUint32(p + 4, true);
+          const offset = hi === 0 ? view.getUint32(p, true) : hi * TWO_32 + view.getUint32(p, true);
+          list.push({ offset, symbol: view.getUint32(p + 12, true), type: view.getUint32(p + 8, true) });
+        }
+      }
+      this.#lists.set(target, list);
+    }
+    return list;
   }
 }
 

@@ -86,6 +86,8 @@ export interface VariableSpec {
 }
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+/** Data sections whose relocations the parse reads (the others' are for linkers). */
+const RELOCATED_DATA = new Set(['.maps', '.struct_ops', '.struct_ops.link']);
 
 interface Func {
   name: string;
@@ -261,14 +263,18 @@ export class ObjectSpec {
 
   #collectRelocations(): void {
     const elf = this.#elf;
-    for (const [target, relocs] of elf.relocations()) {
+    for (const target of elf.relocationTargets()) {
       const section = elf.sections[target];
       if (!section) fail(`relocations for missing section ${target}`);
+      const exec = this.#exec[target]!;
+      // Relocations matter in code and in the sections whose relocations say something
+      // (map-in-map and tail call initialisers, struct_ops programs); .BTF's and
+      // .BTF.ext's are for linkers.
+      if (!exec && !RELOCATED_DATA.has(section.name)) continue;
       // Code sections' references go by instruction index (#codeRefs), data sections' by byte offset (#refs).
       const byInsn = new Map<number, RawReference>();
-      const exec = this.#exec[target]!;
       const atInsn: (RawReference | undefined)[] | undefined = exec ? new Array<RawReference | undefined>(Math.ceil(section.size / INSN_SIZE)) : undefined;
-      for (const r of relocs) {
+      for (const r of elf.relocationsOf(target)) {
         const symbol = elf.symbols[r.symbol];
         if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
         if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
@@ -280,6 +286,7 @@ export class ObjectSpec {
       else this.#refs.set(target, byInsn);
     }
   }
+
 
   // ---- maps --------------------------------------------------------------------------
 
