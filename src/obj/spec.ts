@@ -106,6 +106,11 @@ interface Linked {
 
 const EMPTY = new Uint8Array(0);
 
+// BTF.ext records at another instruction (of a function appended to a program).
+const moveFuncInfo = (r: FuncInfo, insnOff: number): FuncInfo => ({ insnOff, typeId: r.typeId });
+const moveLineInfo = (r: LineInfo, insnOff: number): LineInfo => ({ insnOff, fileName: r.fileName, line: r.line, column: r.column, lineText: r.lineText });
+const moveCoreRelo = (r: CoreRelo, insnOff: number): CoreRelo => ({ insnOff, typeId: r.typeId, accessStr: r.accessStr, kind: r.kind });
+
 interface RawReference {
   insn: number; // index in the section
   symbol: ElfSymbol;
@@ -641,6 +646,22 @@ export class ObjectSpec {
     return this.#functions.get(section.index)?.some((f) => f.start === at) ?? false;
   }
 
+  readonly #notableCache = new Map<Func, number[]>();
+
+  /** Indices (in `f`) of its calls, ld_imm64 and relocated instructions: the only ones #link looks at, once per function. */
+  #notable(f: Func, bytes: Uint8Array, refs: (RawReference | undefined)[] | undefined): number[] {
+    let list = this.#notableCache.get(f);
+    if (!list) {
+      list = [];
+      for (let i = 0; i < f.end - f.start; i++) {
+        const op = bytes[i * INSN_SIZE];
+        if (op === CALL || op === LD_IMM64 || refs?.[f.start + i] !== undefined) list.push(i);
+      }
+      this.#notableCache.set(f, list);
+    }
+    return list;
+  }
+
   /** The program `entry` with every function it reaches appended, calls patched, references collected. */
   #link(entry: Func): Linked {
     const order: Func[] = [entry];
@@ -659,11 +680,9 @@ export class ObjectSpec {
       const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
       const refs = this.#codeRefs.get(f.section.index);
       const bytes = code.bytes;
-      for (let i = 0; i < code.length; i++) {
+      for (const i of this.#notable(f, bytes, refs)) {
         const ref = refs?.[f.start + i];
-        // Only calls, ld_imm64 and relocated instructions need a look.
         const op = bytes[i * INSN_SIZE];
-        if (ref === undefined && op !== CALL && op !== LD_IMM64) continue;
         const src = bytes[i * INSN_SIZE + 1]! >> 4;
         const isCall = op === CALL && (src === PseudoCall.Call || ref !== undefined);
         // A function address (callback): ld_imm64 relocated against code; clang leaves src_reg 0.
@@ -717,20 +736,9 @@ export class ObjectSpec {
       kernelVersion: this.kernelVersion,
       instructions: EMPTY, // filled in by #collectPrograms
       references,
-      funcInfos: this.#extFor(this.btfExt?.funcInfos, this.#ext.func, order, base, (r, insnOff) => ({ insnOff, typeId: r.typeId })),
-      lineInfos: this.#extFor(this.btfExt?.lineInfos, this.#ext.line, order, base, (r, insnOff) => ({
-        insnOff,
-        fileName: r.fileName,
-        line: r.line,
-        column: r.column,
-        lineText: r.lineText,
-      })),
-      coreRelos: this.#extFor(this.btfExt?.coreRelos, this.#ext.core, order, base, (r, insnOff) => ({
-        insnOff,
-        typeId: r.typeId,
-        accessStr: r.accessStr,
-        kind: r.kind,
-      })),
+      funcInfos: this.#extFor(this.btfExt?.funcInfos, this.#ext.func, order, base, moveFuncInfo),
+      lineInfos: this.#extFor(this.btfExt?.lineInfos, this.#ext.line, order, base, moveLineInfo),
+      coreRelos: this.#extFor(this.btfExt?.coreRelos, this.#ext.core, order, base, moveCoreRelo),
     };
     return { spec, reached: order, byteLength: length * INSN_SIZE, fill };
   }
