@@ -94,7 +94,16 @@ interface Func {
   section: ElfSection;
   start: number; // instruction index in the section
   end: number;
+  // Made when the function is first linked, for every program that reaches it:
+  /** Its instructions (a view of the section). */
+  code: Insns | undefined;
+  /** Indices (in the function) of its calls, ld_imm64 and relocated instructions: the only ones #link looks at. */
+  notable: number[] | undefined;
+  /** Its BTF.ext records. */
+  ext: { funcInfos: FuncInfo[]; lineInfos: LineInfo[]; coreRelos: CoreRelo[] } | undefined;
 }
+
+type Ext = NonNullable<Func['ext']>;
 
 /** A linked program whose instructions are yet to be written: `fill` writes them into a buffer of byteLength. */
 interface Linked {
@@ -159,8 +168,6 @@ export class ObjectSpec {
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
   /** Code sections' references by instruction index (an array: #link asks at every instruction). */
   readonly #codeRefs = new Map<number, (RawReference | undefined)[]>();
-  /** BTF.ext records of each function, split from their section's lists when first asked for. */
-  readonly #ext = { func: new Map<Func, FuncInfo[]>(), line: new Map<Func, LineInfo[]>(), core: new Map<Func, CoreRelo[]>() };
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
@@ -570,7 +577,7 @@ export class ObjectSpec {
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
         if (start >= count || end <= start) fail(`function ${s.name} lies outside its section`, section.name);
-        list.push({ name: s.name, section, start, end });
+        list.push({ name: s.name, section, start, end, code: undefined, notable: undefined, ext: undefined });
       });
     }
   }
@@ -646,20 +653,19 @@ export class ObjectSpec {
     return this.#functions.get(section.index)?.some((f) => f.start === at) ?? false;
   }
 
-  readonly #notableCache = new Map<Func, number[]>();
-
-  /** Indices (in `f`) of its calls, ld_imm64 and relocated instructions: the only ones #link looks at, once per function. */
-  #notable(f: Func, bytes: Uint8Array, refs: (RawReference | undefined)[] | undefined): number[] {
-    let list = this.#notableCache.get(f);
-    if (!list) {
-      list = [];
-      for (let i = 0; i < f.end - f.start; i++) {
-        const op = bytes[i * INSN_SIZE];
-        if (op === CALL || op === LD_IMM64 || refs?.[f.start + i] !== undefined) list.push(i);
-      }
-      this.#notableCache.set(f, list);
+  /** f.code, f.notable: made once per function, however many programs reach it. */
+  #prepare(f: Func, refs: (RawReference | undefined)[] | undefined): Insns {
+    if (f.code) return f.code;
+    const data = f.section.data;
+    const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
+    const bytes = code.bytes;
+    const notable: number[] = [];
+    for (let i = 0; i < f.end - f.start; i++) {
+      const op = bytes[i * INSN_SIZE];
+      if (op === CALL || op === LD_IMM64 || refs?.[f.start + i] !== undefined) notable.push(i);
     }
-    return list;
+    f.notable = notable;
+    return (f.code = code);
   }
 
   /** The program `entry` with every function it reaches appended, calls patched, references collected. */
@@ -676,11 +682,10 @@ export class ObjectSpec {
     for (let k = 0; k < order.length; k++) {
       const f = order[k];
       const fBase = base.get(f)!;
-      const data = f.section.data;
-      const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
       const refs = this.#codeRefs.get(f.section.index);
+      const code = this.#prepare(f, refs);
       const bytes = code.bytes;
-      for (const i of this.#notable(f, bytes, refs)) {
+      for (const i of f.notable!) {
         const ref = refs?.[f.start + i];
         const op = bytes[i * INSN_SIZE];
         const src = bytes[i * INSN_SIZE + 1]! >> 4;
@@ -712,10 +717,7 @@ export class ObjectSpec {
     }
 
     const fill = (instructions: Uint8Array): void => {
-      for (const f of order) {
-        const data = f.section.data;
-        instructions.set(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE), base.get(f)! * INSN_SIZE);
-      }
+      for (const f of order) instructions.set(f.code!.bytes, base.get(f)! * INSN_SIZE);
       const linked = new Insns(instructions);
       for (let p = 0; p < patches.length; p += 3) {
         linked.setImm(patches[p]!, patches[p + 1]!);
@@ -736,9 +738,9 @@ export class ObjectSpec {
       kernelVersion: this.kernelVersion,
       instructions: EMPTY, // filled in by #collectPrograms
       references,
-      funcInfos: this.#extFor(this.btfExt?.funcInfos, this.#ext.func, order, base, moveFuncInfo),
-      lineInfos: this.#extFor(this.btfExt?.lineInfos, this.#ext.line, order, base, moveLineInfo),
-      coreRelos: this.#extFor(this.btfExt?.coreRelos, this.#ext.core, order, base, moveCoreRelo),
+      funcInfos: this.#extFor('funcInfos', order, base, moveFuncInfo),
+      lineInfos: this.#extFor('lineInfos', order, base, moveLineInfo),
+      coreRelos: this.#extFor('coreRelos', order, base, moveCoreRelo),
     };
     return { spec, reached: order, byteLength: length * INSN_SIZE, fill };
   }
@@ -770,37 +772,35 @@ export class ObjectSpec {
    * program (`move` copies a record to another offset; one that stays is shared with
    * btfExt, both being read-only data).
    */
-  #extFor<T extends { insnOff: number }>(
-    records: Map<string, T[]> | undefined,
-    byFunc: Map<Func, T[]>,
-    order: Func[],
-    base: Map<Func, number>,
-    move: (r: T, insnOff: number) => T,
-  ): T[] {
-    if (!records) return [];
-    const out: T[] = [];
+  #extFor<K extends keyof Ext>(key: K, order: Func[], base: Map<Func, number>, move: (r: Ext[K][number], insnOff: number) => Ext[K][number]): Ext[K] {
+    const out: Ext[K][number][] = [];
+    if (!this.btfExt) return out as Ext[K];
     for (const f of order) {
-      let own = byFunc.get(f);
-      if (!own) {
-        this.#splitByFunction(records.get(f.section.name) ?? [], f.section, byFunc);
-        own = byFunc.get(f)!;
-      }
+      if (!f.ext) this.#splitExt(f.section);
+      const own = f.ext![key];
       const b = base.get(f)!;
       if (b === f.start) for (const r of own) out.push(r);
       else for (const r of own) out.push(move(r, r.insnOff - f.start + b));
     }
-    return out;
+    return out as Ext[K];
   }
 
-  /** Splits a section's records among its functions (records outside every function are left out). */
-  #splitByFunction<T extends { insnOff: number }>(list: T[], section: ElfSection, byFunc: Map<Func, T[]>): void {
+  /** Splits a section's BTF.ext records among its functions (records outside every function are left out). */
+  #splitExt(section: ElfSection): void {
     const funcs = this.#functions.get(section.index) ?? [];
-    for (const f of funcs) byFunc.set(f, []);
-    for (const r of list) {
-      const f = this.#functionAt(section, r.insnOff);
-      if (f) byFunc.get(f)!.push(r);
-    }
+    for (const f of funcs) f.ext = { funcInfos: [], lineInfos: [], coreRelos: [] };
+    const split = <K extends keyof Ext>(key: K, list: Ext[K] | undefined): void => {
+      for (const r of list ?? []) {
+        const f = this.#functionAt(section, r.insnOff);
+        if (f) (f.ext![key] as Ext[K][number][]).push(r);
+      }
+    };
+    const ext = this.btfExt!;
+    split('funcInfos', ext.funcInfos.get(section.name));
+    split('lineInfos', ext.lineInfos.get(section.name));
+    split('coreRelos', ext.coreRelos.get(section.name));
   }
+
 
 }
 
