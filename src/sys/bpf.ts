@@ -441,11 +441,12 @@ export function progLoad(a: ProgLoadAttr): number {
 }
 
 const btfAttr = new Attr(32);
+const BTF_PTRS = ptrWords(0, 8);
 
 /** BPF_BTF_LOAD → a BTF object fd. The kernel's complaints, if any, are in `logBuf`. */
 export function btfLoad(btf: Uint8Array, logBuf?: Uint8Array): number {
   const attr = btfAttr.reset().u32(16, btf.length).u32(20, logBuf?.length ?? 0).u32(24, logBuf ? 1 : 0);
-  const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, ptrWords(0, 8), btf, logBuf ?? null);
+  const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, BTF_PTRS, btf, logBuf ?? null);
   if (r < 0) fail('bpf_btf_load', r);
   return r;
 }
