@@ -346,7 +346,7 @@ export class Btf {
   byName<K extends BtfKindName>(name: string, kind: K): BtfTypeOf<K>[];
   byName(name: string): BtfType[];
   byName(name: string, kind?: BtfKindName): BtfType[] {
-    if (!this.#byName && kind === 'datasec') {
+    if (!this.#byName && kind === 'datasec' && name !== '') {
       // An object's parse asks only for datasecs, a few among all types: no name index for them.
       this.#datasecs ??= this.types.filter((t) => t.kind === 'datasec');
       return this.#datasecs.filter((t) => (t as BtfTypeOf<'datasec'>).name === name);
