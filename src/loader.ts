@@ -575,10 +575,14 @@ class Scratch {
   #buf = new Uint8Array(4096);
   #view = new DataView(this.#buf.buffer);
 
-  /** The first n bytes (contents undefined), and a view over the whole buffer. */
+  /** n bytes (contents undefined); `view` is over them. Past 1 MiB, a buffer of their own, not kept. */
   take(n: number): Uint8Array {
     if (n > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(n, this.#buf.length * 2));
+      const buf = new Uint8Array(Math.max(n, Math.min(this.#buf.length * 2, SCRATCH_KEEP)));
+      this.#view = new DataView(buf.buffer);
+      if (buf.length > SCRATCH_KEEP) return buf;
+      this.#buf = buf;
+    } else if (this.#view.buffer !== this.#buf.buffer) {
       this.#view = new DataView(this.#buf.buffer);
     }
     return this.#buf.subarray(0, n);
@@ -588,6 +592,8 @@ class Scratch {
     return this.#view;
   }
 }
+
+const SCRATCH_KEEP = 1 << 20;
 
 const insnScratch = new Scratch();
 const funcInfoScratch = new Scratch();

@@ -478,8 +478,9 @@ export class Btf {
     // The patched copy is written when uploaded (into a buffer reused upload after
     // upload: the kernel copies it): a parse alone does not need it.
     return new Btf(types, this.#strings, undefined, () => {
-      if (wireScratch.length < wire.length) wireScratch = new Uint8Array(Math.max(wire.length, wireScratch.length * 2));
-      const out = new Uint8Array(wireScratch.buffer, 0, wire.length);
+      // Past 1 MiB, a buffer of its own (not kept for the process's lifetime).
+      if (wireScratch.length < wire.length && wire.length <= 1 << 20) wireScratch = new Uint8Array(Math.max(wire.length, Math.min(wireScratch.length * 2, 1 << 20)));
+      const out = wire.length <= wireScratch.length ? new Uint8Array(wireScratch.buffer, 0, wire.length) : new Uint8Array(wire.length);
       out.set(wire);
       const v = new DataView(out.buffer);
       for (const [at, t] of patches) patchRecord(v, at, t);
