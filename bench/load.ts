@@ -24,8 +24,13 @@
 //       - libbpf reads and gunzips /proc/config.gz in every load of an object with __kconfig
 //         externs (testdata/kconfig-el.elf); tsbpf once per process (externs.ts caches it).
 //       - libbpf binds .rodata to every program (BPF_PROG_BIND_MAP) and, when a CO-RE
-//         type is not in vmlinux, opens and parses every kernel module's BTF too (bpf/core.o);
-//         tsbpf reads back each map's info after creating it (BPF_OBJ_GET_INFO_BY_FD).
+//         type is not in vmlinux, opens and parses every kernel module's BTF too (bpf/core.o).
+//         Both upload the object's .BTF with the loader's fixes (datasec sizes and
+//         offsets, extern linkage), byte for byte the same upload for 8 of these 11
+//         objects (libbpf also makes hidden variables static, and lays .kconfig out by
+//         alignment): tsbpf patches the object's bytes in place, and marshals anew only
+//         when it must add a type (as for .ksyms). Neither reads a map's info back after
+//         creating it (tsbpf does when the map's flags or id are first asked for).
 //       - Both keep a CO-RE candidate cache per loaded object; tsbpf's index of the kernel
 //         BTF by name lives with the cached kernel BTF, libbpf scans vmlinux per load.
 //  2. First load in a fresh process (--first N processes per object and side, median):

@@ -16,7 +16,7 @@ import type { ProgramKind } from './programs/program-type.js';
 import { attachTypeName, programTypeName } from './programs/program-type.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
-import { btfLoad, progLoad } from './sys/bpf.js';
+import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
@@ -30,6 +30,8 @@ const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 const PAGE_SIZE = 4096;
+/** Key 0 of the single-element global data maps (the kernel only reads it). */
+const KEY_ZERO = new Uint8Array(4);
 const LOG_START = 1 << 16;
 const LOG_MAX = 1 << 28;
 
@@ -150,7 +152,7 @@ export class Ebpf implements Disposable {
 
   /** Loads an object: bytes, or the path of a .o file. */
   static load(bytesOrPath: Uint8Array | string): Ebpf {
-    return new EbpfLoader().load(bytesOrPath);
+    return (defaultLoader ??= new EbpfLoader()).load(bytesOrPath);
   }
 
   /** @internal */
@@ -257,9 +259,13 @@ export class Ebpf implements Disposable {
   #loadBtf(): ((s: string) => number) | undefined {
     const btf = this.spec.btf;
     if (!btf) return undefined;
-    const strings = new Set<string>();
-    for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
-    const { bytes, offsetOf } = btf.marshalWithStrings(strings);
+    let upload = btf.wire();
+    if (!upload) {
+      const strings = new Set<string>();
+      for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
+      upload = btf.marshalWithStrings(strings);
+    }
+    const { bytes, offsetOf } = upload;
     // Without a log first (the kernel formats a line per type into it); the log only
     // matters when the upload fails, and then libbpf goes on without BTF too.
     try {
@@ -393,25 +399,31 @@ export class Ebpf implements Disposable {
 
   /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
   #fillData(def: MapDefinition, map: MapData, settings: LoadSettings): void {
-    const value = def.data!.slice();
+    // The section's bytes as they are, or a copy with the setGlobal values in it.
+    let value = def.data!;
     for (const [name, { value: v }] of settings.globals) {
       const variable = this.spec.variables.get(name);
       if (!variable || variable.map !== def.name) continue;
+      if (value === def.data) value = value.slice();
       value.set(globalBytes(name, v, variable.size), variable.offset);
     }
-    map.update(new Uint8Array(4), value);
+    map.update(KEY_ZERO, value);
     if (def.readOnly) map.freeze();
   }
 
-  readonly #coreCache = new Map<number, number[]>();
+  #coreCache?: Map<number, number[]>;
 
   /** CO-RE: rewrites field offsets, sizes, existence, enum values... for the target kernel. */
   #relocate(prog: ProgramSpec, settings: LoadSettings): { insns: Insns; poisoned: string } {
-    if (prog.coreRelos.length === 0) return { insns: new Insns(prog.instructions.slice()), poisoned: '' };
+    if (prog.coreRelos.length === 0) {
+      const insns = insnScratch.take(prog.instructions.length);
+      insns.set(prog.instructions);
+      return { insns: new Insns(insns), poisoned: '' };
+    }
     const local = this.spec.btf;
     if (!local) throw new ProgramError('RelocationError', `program ${prog.name} has CO-RE relocations but the object has no BTF`, { program: prog.name });
     const target = settings.btf ?? loadKernelBtf();
-    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: this.#coreCache });
+    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: (this.#coreCache ??= new Map()) });
     const bad = results.filter((r) => !r.ok);
     if (bad.length > 0) {
       throw new ProgramError('RelocationError', `program ${prog.name}: CO-RE relocation failed:\n${formatCoreResults(bad)}`, { program: prog.name });
@@ -450,7 +462,7 @@ export class Ebpf implements Disposable {
     // freplace: a function of another program (Extension.load; attach_prog_fd shares the
     // field with attach_btf_obj_fd); else a kernel target.
     const target = ops ? undefined : against ? { id: against.btfId, btfObjFd: against.progFd } : this.#attachTarget(prog);
-    const attr = {
+    const attr: ProgLoadAttr = {
       attachBtfId: ops?.attachBtfId ?? target?.id ?? 0,
       attachProgFd: target?.btfObjFd,
       fdArray: fdArray.length ? Int32Array.from(fdArray) : undefined,
@@ -464,14 +476,17 @@ export class Ebpf implements Disposable {
       kernVersion: prog.kernelVersion,
       funcInfo,
       lineInfo,
+      logBuf: undefined,
+      logLevel: settings.logLevel || 1,
     };
     // First without a log (fast); on failure again with a log that grows until it fits.
     let logSize = settings.logLevel ? LOG_START : 0;
     let eagain = 0;
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
+      attr.logBuf = logBuf;
       try {
-        return progLoad({ ...attr, logBuf, logLevel: settings.logLevel || 1 });
+        return progLoad(attr);
       } catch (err) {
         if (!(err instanceof SyscallError)) throw err;
         if (logSize === 0) {
@@ -572,7 +587,7 @@ export class Ebpf implements Disposable {
     }
     const map = MapData.create({ type: MapType.Array, keySize: 4, valueSize: layout.size, maxEntries: 1, flags: (1 << 7) | (1 << 10), name: '.kconfig' });
     this.#maps.set('.kconfig', map);
-    map.update(new Uint8Array(4), value);
+    map.update(KEY_ZERO, value);
     map.freeze();
   }
 
@@ -694,6 +709,9 @@ export class Ebpf implements Disposable {
   }
 }
 
+/** The loader of Ebpf.load: no options, and load() changes nothing in it, so one serves every call. */
+let defaultLoader: EbpfLoader | undefined;
+
 let memlockChecked = false;
 
 /**
@@ -734,27 +752,63 @@ function globalBytes(name: string, value: GlobalValue, size: number): Uint8Array
   return out;
 }
 
+/**
+ * A buffer reused load after load: BPF_PROG_LOAD copies the instructions, func info and
+ * line info in, so they need no allocation of their own (a typed array over 64 bytes
+ * costs a backing store and the collector's attention).
+ */
+class Scratch {
+  #buf = new Uint8Array(4096);
+  #view = new DataView(this.#buf.buffer);
+
+  /** n bytes (contents undefined); `view` is over them. Past 1 MiB, a buffer of their own, not kept. */
+  take(n: number): Uint8Array {
+    if (n > this.#buf.length) {
+      const buf = new Uint8Array(Math.max(n, Math.min(this.#buf.length * 2, SCRATCH_KEEP)));
+      this.#view = new DataView(buf.buffer);
+      if (buf.length > SCRATCH_KEEP) return buf;
+      this.#buf = buf;
+    } else if (this.#view.buffer !== this.#buf.buffer) {
+      this.#view = new DataView(this.#buf.buffer);
+    }
+    return this.#buf.subarray(0, n);
+  }
+
+  get view(): DataView {
+    return this.#view;
+  }
+}
+
+const SCRATCH_KEEP = 1 << 20;
+
+const insnScratch = new Scratch();
+const funcInfoScratch = new Scratch();
+const lineInfoScratch = new Scratch();
+
 function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
   if (prog.funcInfos.length === 0) return undefined;
-  const out = new Uint8Array(prog.funcInfos.length * 8);
-  const v = new DataView(out.buffer);
-  prog.funcInfos.forEach((f, i) => {
-    v.setUint32(i * 8, f.insnOff, true);
-    v.setUint32(i * 8 + 4, f.typeId, true);
-  });
+  const infos = prog.funcInfos;
+  const out = funcInfoScratch.take(infos.length * 8);
+  const v = funcInfoScratch.view;
+  for (let i = 0; i < infos.length; i++) {
+    v.setUint32(i * 8, infos[i]!.insnOff, true);
+    v.setUint32(i * 8 + 4, infos[i]!.typeId, true);
+  }
   return out;
 }
 
 function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uint8Array | undefined {
   if (prog.lineInfos.length === 0) return undefined;
-  const out = new Uint8Array(prog.lineInfos.length * 16);
-  const v = new DataView(out.buffer);
-  prog.lineInfos.forEach((l, i) => {
+  const lines = prog.lineInfos;
+  const out = lineInfoScratch.take(lines.length * 16);
+  const v = lineInfoScratch.view;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
     v.setUint32(i * 16, l.insnOff, true);
     v.setUint32(i * 16 + 4, offsetOf(l.fileName), true);
     v.setUint32(i * 16 + 8, offsetOf(l.lineText), true);
     v.setUint32(i * 16 + 12, ((l.line & 0x3fffff) << 10) | (l.column & 0x3ff), true);
-  });
+  }
   return out;
 }
 

@@ -87,16 +87,23 @@ function isMapData(x: unknown): x is MapData {
   return x instanceof MapData;
 }
 
+/** The part of struct bpf_map_info that BPF_MAP_CREATE takes as given. */
+type MapShape = Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'name'>;
+
 export class MapData extends FdOwner {
   #info: MapInfo | undefined;
+  /** What the map was created with, or read back; undefined until one of them. */
+  #shape: MapShape | undefined;
 
   /** Takes ownership of `fd`. @internal */
-  private constructor(fd: number) {
+  private constructor(fd: number, shape?: MapShape) {
     super(fd);
+    this.#shape = shape;
   }
 
   protected closedError(): Error {
-    return new MapError('Closed', `map${this.#info?.name ? ` ${this.#info.name}` : ''} is closed`);
+    const name = this.#shape?.name;
+    return new MapError('Closed', `map${name ? ` ${name}` : ''} is closed`);
   }
 
   /**
@@ -165,16 +172,10 @@ export class MapData extends FdOwner {
         btfValueTypeId: spec.btf?.valueTypeId,
         btfVmlinuxValueTypeId: spec.btfVmlinuxValueTypeId,
       });
-      // Read back what the kernel made: it adjusts flags (drops BPF_F_RDONLY, adds
-      // BPF_F_RDONLY_PROG to devmaps) and assigns the id.
-      const map = new MapData(fd);
-      try {
-        map.info();
-      } catch (err) {
-        map.close();
-        throw err;
-      }
-      return map;
+      // The kernel keeps type, sizes, max_entries and name as given; what it adjusts
+      // (flags: drops BPF_F_RDONLY, adds BPF_F_RDONLY_PROG to devmaps) and assigns (the
+      // id) is read back (BPF_OBJ_GET_INFO_BY_FD) when first asked for, as libbpf never does.
+      return new MapData(fd, { type, keySize, valueSize, maxEntries, name });
     } catch (err) {
       throw MapError.fromSyscall(err, 'CreateError', `cannot create ${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
     } finally {
@@ -249,12 +250,18 @@ export class MapData extends FdOwner {
       mapExtra: infoView.getBigUint64(80, true),
     };
     this.#info = info;
+    this.#shape = info;
     return { ...info };
   }
 
   #meta(): MapInfo {
     if (this.#info === undefined) this.info();
     return this.#info!;
+  }
+
+  #known(): MapShape {
+    if (this.#shape === undefined) this.info();
+    return this.#shape!;
   }
 
   /** The kernel's id of this map (stable, unlike the fd). */
@@ -264,27 +271,27 @@ export class MapData extends FdOwner {
   }
 
   get type(): number {
-    return this.#meta().type;
+    return this.#known().type;
   }
   get keySize(): number {
-    return this.#meta().keySize;
+    return this.#known().keySize;
   }
   get valueSize(): number {
-    return this.#meta().valueSize;
+    return this.#known().valueSize;
   }
   get maxEntries(): number {
-    return this.#meta().maxEntries;
+    return this.#known().maxEntries;
   }
   get flags(): number {
     return this.#meta().flags;
   }
   get name(): string {
-    return this.#meta().name;
+    return this.#known().name;
   }
 
   /** Bytes of one value as user space reads it: per-CPU maps hold one 8-aligned slot per possible CPU. */
   get valueBytes(): number {
-    const m = this.#meta();
+    const m = this.#known();
     return mapTypeInfo(m.type)?.perCpu ? Math.ceil(m.valueSize / 8) * 8 * possibleCpus() : m.valueSize;
   }
 

@@ -89,6 +89,14 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
       throw new BtfError(`.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
     }
   };
+  // Line info's strings: the loader finds them again in the uploaded BTF.
+  const noted = (off: number, where: string): string => {
+    try {
+      return btf.noteString(off);
+    } catch (err) {
+      throw new BtfError(`.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  };
   const insn = (byteOff: number, where: string): number => {
     if (byteOff % INSN_SIZE !== 0) throw new BtfError(`.BTF.ext ${where}: instruction offset ${byteOff} is not a multiple of ${INSN_SIZE}`);
     return byteOff / INSN_SIZE;
@@ -107,10 +115,10 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     const lineCol = v.getUint32(p + 12, true);
     return {
       insnOff: insn(v.getUint32(p, true), where),
-      fileName: str(v.getUint32(p + 4, true), where),
+      fileName: noted(v.getUint32(p + 4, true), where),
       line: lineCol >>> 10,
       column: lineCol & 0x3ff,
-      lineText: str(v.getUint32(p + 8, true), where),
+      lineText: noted(v.getUint32(p + 8, true), where),
     };
   }, str);
 

@@ -7,6 +7,7 @@
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
 import { readFileSync } from 'node:fs';
 import { BtfError } from '../errors.js';
+import { asciiText } from './ascii.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
@@ -134,18 +135,44 @@ class Strings {
     this.bytes = bytes;
     this.base = base;
     this.baseLen = base ? base.totalLen : 0;
-    let ascii = true;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.#ascii = ascii ? latin1(bytes) : undefined;
+    this.#ascii = asciiText(bytes);
   }
 
   get totalLen(): number {
     return this.baseLen + this.bytes.length;
+  }
+
+  // Strings read through noteAt, by offset, and indexed by string when first looked up
+  // (at upload). One string object per offset: the lookups then compare pointers, not text.
+  #byOff?: Map<number, string>;
+  #noted?: Map<string, number>;
+
+  /** get(off), remembered for noted(). */
+  noteAt(off: number): string {
+    const byOff = (this.#byOff ??= new Map());
+    let s = byOff.get(off);
+    if (s === undefined) {
+      s = this.get(off);
+      byOff.set(off, s);
+      this.#noted = undefined;
+    }
+    return s;
+  }
+
+  /** Where `s` was read (noteAt), if it was. */
+  noted(s: string): number | undefined {
+    if (!this.#noted) {
+      this.#noted = new Map();
+      for (const [off, str] of this.#byOff ?? []) if (!this.#noted.has(str)) this.#noted.set(str, off);
+    }
+    return this.#noted.get(s);
+  }
+
+  /** An offset (of this section, the base's not searched) where `s` is, undefined when it is not or the section is not ASCII. */
+  find(s: string): number | undefined {
+    if (s === '') return 0;
+    const at = this.#ascii?.indexOf(s + '\0');
+    return at === undefined || at < 0 ? undefined : this.baseLen + at;
   }
 
   get(off: number): string {
@@ -171,13 +198,6 @@ class Strings {
     }
     return s;
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  if (typeof Buffer !== 'undefined') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return s;
 }
 
 /** Bytes of the record after the 12-byte btf_type, or -1 for an unknown kind. */
@@ -212,13 +232,21 @@ export class Btf {
   readonly firstId: number;
   readonly #strings: Strings;
   #byName?: Map<string, BtfType[]>;
+  #datasecs?: BtfType[];
   #alignCache?: Map<number, number>;
+  /**
+   * The bytes `types` came from, when they are laid out as marshal() lays them out
+   * (header, types, strings): uploading them is the same BTF to the kernel, without
+   * re-encoding every type. Set by parse and withPatches only (never for split BTF).
+   */
+  #wire?: Uint8Array | (() => Uint8Array);
 
-  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined) {
+  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined, wire?: Uint8Array | (() => Uint8Array)) {
     this.types = types;
     this.#strings = strings;
     this.base = base;
     this.firstId = base ? base.types.length : 1;
+    this.#wire = wire;
   }
 
   /**
@@ -272,7 +300,8 @@ export class Btf {
     const strings = new Strings(strBytes, (base ? base.#strings : undefined));
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
     const types = parseTypes(tv, strings, base ? base.types : [VOID]);
-    return new Btf(types, strings, base);
+    const canonical = !base && hdrLen === HEADER_LEN && typeOff === 0 && strOff === typeLen && bytes.length === HEADER_LEN + typeLen + strLen;
+    return new Btf(types, strings, base, canonical ? bytes : undefined);
   }
 
   /**
@@ -317,6 +346,11 @@ export class Btf {
   byName<K extends BtfKindName>(name: string, kind: K): BtfTypeOf<K>[];
   byName(name: string): BtfType[];
   byName(name: string, kind?: BtfKindName): BtfType[] {
+    if (!this.#byName && kind === 'datasec' && name !== '') {
+      // An object's parse asks only for datasecs, a few among all types: no name index for them.
+      this.#datasecs ??= this.types.filter((t) => t.kind === 'datasec');
+      return this.#datasecs.filter((t) => (t as BtfTypeOf<'datasec'>).name === name);
+    }
     if (!this.#byName) {
       const index = new Map<string, BtfType[]>();
       for (const t of this.types) {
@@ -418,6 +452,68 @@ export class Btf {
   }
 
   /**
+   * A copy with some types replaced (`types`: this BTF's types, some of them replaced by
+   * new objects of the same id). When every replaced type keeps its kind, name and
+   * entry count, as the loader's sanitising does (linkage, datasec sizes and offsets),
+   * the copy's wire bytes are this BTF's patched in place; otherwise, or when this BTF
+   * has no wire bytes, the copy is built with fromTypes (and marshalled for upload).
+   * @internal
+   */
+  withPatches(types: BtfType[]): Btf {
+    // Patches apply to parsed bytes only (a patched BTF's bytes live in a shared buffer).
+    const wire = this.#wire instanceof Uint8Array ? this.#wire : undefined;
+    if (!wire || types.length !== this.types.length) return Btf.fromTypes(types);
+    const view = new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
+    const patches: [number, BtfType][] = [];
+    let p = HEADER_LEN;
+    for (let id = 1; id < types.length; id++) {
+      const info = view.getUint32(p + 4, true);
+      const t = types[id]!;
+      if (t !== this.types[id]) {
+        if (!patchable(t, this.types[id]!, info)) return Btf.fromTypes(types);
+        patches.push([p, t]);
+      }
+      p += 12 + extraSize((info >>> 24) & 0x1f, info & 0xffff);
+    }
+    // The patched copy is written when uploaded (into a buffer reused upload after
+    // upload: the kernel copies it): a parse alone does not need it.
+    return new Btf(types, this.#strings, undefined, () => {
+      // Past 1 MiB, a buffer of its own (not kept for the process's lifetime).
+      if (wireScratch.length < wire.length && wire.length <= 1 << 20) wireScratch = new Uint8Array(Math.max(wire.length, Math.min(wireScratch.length * 2, 1 << 20)));
+      const out = wire.length <= wireScratch.length ? new Uint8Array(wireScratch.buffer, 0, wire.length) : new Uint8Array(wire.length);
+      out.set(wire);
+      const v = new DataView(out.buffer);
+      for (const [at, t] of patches) patchRecord(v, at, t);
+      return out;
+    });
+  }
+
+  /**
+   * The bytes to upload (BPF_BTF_LOAD) when this BTF has wire bytes (see withPatches),
+   * and where a string of its string section is in them (line info names source files
+   * and lines by string offset). Undefined otherwise: marshalWithStrings then. The bytes
+   * of a patched BTF are only valid until the next wire() call: upload them at once.
+   * @internal
+   */
+  wire(): { bytes: Uint8Array; offsetOf: (s: string) => number } | undefined {
+    const wire = this.#wireBytes();
+    if (!wire) return undefined;
+    const strings = this.#strings;
+    // Strings not of this BTF (none, when they come from its .BTF.ext) name the empty string.
+    return { bytes: wire, offsetOf: (s) => strings.noted(s) ?? strings.find(s) ?? 0 };
+  }
+
+  #wireBytes(): Uint8Array | undefined {
+    return typeof this.#wire === 'function' ? this.#wire() : this.#wire;
+  }
+
+  /** string(off), remembering where the string is for wire().offsetOf. @internal */
+  noteString(off: number): string {
+    if (!Number.isInteger(off) || off < 0) throw new BtfError(`bad string offset ${off}`);
+    return this.#strings.noteAt(off);
+  }
+
+  /**
    * Serialises the types (this BTF's own, not the base's) and their names to BTF bytes:
    * a fresh, deduplicated string section. For split BTF the result is split BTF over the
    * same base (names are all put in the new string section, after the base's).
@@ -458,6 +554,55 @@ function checkLayout(data: Uint8Array, off: number, len: number, others: [number
     if (infoSz !== info || elemSz !== elem) {
       throw new BtfError(`BTF kind layout says ${KIND_NAMES[kind]} records have ${infoSz} + vlen * ${elemSz} bytes, expected ${info} + vlen * ${elem}`);
     }
+  }
+}
+
+/** Where wire() writes patched BTF (see withPatches). */
+let wireScratch = new Uint8Array(16384);
+
+/**
+ * Whether `t` can replace `old` (its record's info word `info`) in place: only fields
+ * without names change (VAR linkage and type, FUNC linkage and type, DATASEC size and
+ * entries), and the record keeps its length.
+ */
+function patchable(t: BtfType, old: BtfType, info: number): boolean {
+  if (t.kind !== old.kind || t.id !== old.id) return false;
+  switch (t.kind) {
+    case 'var':
+      return t.name === (old as typeof t).name;
+    case 'func':
+      return t.name === (old as typeof t).name && t.linkage <= 0xffff;
+    case 'datasec':
+      return t.name === (old as typeof t).name && t.vars.length === (info & 0xffff);
+    default:
+      return false;
+  }
+}
+
+/** Rewrites the record at `p` to say `t` (patchable). */
+function patchRecord(view: DataView, p: number, t: BtfType): void {
+  switch (t.kind) {
+    case 'var':
+      view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
+      view.setUint32(p + 12, u32Field(t.linkage, 'linkage', t.id), true);
+      break;
+    case 'func':
+      view.setUint32(p + 4, (view.getUint32(p + 4, true) & 0xffff0000) | t.linkage, true);
+      view.setUint32(p + 8, u32Field(t.type, 'type', t.id), true);
+      break;
+    case 'datasec': {
+      view.setUint32(p + 8, u32Field(t.size, 'size', t.id), true);
+      let q = p + 12;
+      for (const v of t.vars) {
+        view.setUint32(q, u32Field(v.type, 'var type', t.id), true);
+        view.setUint32(q + 4, u32Field(v.offset, 'var offset', t.id), true);
+        view.setUint32(q + 8, u32Field(v.size, 'var size', t.id), true);
+        q += 12;
+      }
+      break;
+    }
+    default:
+      break;
   }
 }
 

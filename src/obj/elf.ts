@@ -7,6 +7,7 @@
 // Everything read from the file is bounds-checked; malformed input throws ParseError
 // naming the section or table at fault, never RangeError.
 import { ParseError } from '../errors.js';
+import { asciiText } from './ascii.js';
 
 // e_ident
 export const ELFMAG = '\x7fELF';
@@ -110,6 +111,8 @@ export interface ElfSection {
   entsize: number;
   /** A subarray of the file; empty for SHT_NOBITS. */
   data: Uint8Array;
+  /** Whether flags has SHF_EXECINSTR. */
+  readonly executable: boolean;
 }
 
 export interface ElfSymbol {
@@ -150,22 +153,99 @@ export interface ElfRelocation {
 
 const utf8 = new TextDecoder('utf-8');
 
-/** Reads a NUL-terminated string at `off` of a string table section. */
-function cstring(table: Uint8Array, off: number, where: string): string {
-  if (off >= table.length) {
-    if (off === 0) return ''; // an empty string table only has the empty string
-    throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where);
+/**
+ * An ElfSection whose `flags` (a bigint) and `data` (a subarray) are made when first
+ * read: a parse reads them for a few sections only, and each costs an allocation.
+ */
+class Section implements ElfSection {
+  name = '';
+  readonly #file: Uint8Array;
+  readonly #hasData: boolean;
+  readonly #flagsLo: number;
+  readonly #flagsHi: number;
+  #data?: Uint8Array;
+
+  constructor(
+    file: Uint8Array,
+    hasData: boolean,
+    readonly index: number,
+    readonly type: number,
+    flagsLo: number,
+    flagsHi: number,
+    readonly offset: number,
+    readonly size: number,
+    readonly link: number,
+    readonly info: number,
+    readonly addralign: number,
+    readonly entsize: number,
+  ) {
+    this.#file = file;
+    this.#hasData = hasData;
+    this.#flagsLo = flagsLo;
+    this.#flagsHi = flagsHi;
   }
-  const end = table.indexOf(0, off);
-  if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where);
-  return utf8.decode(table.subarray(off, end));
+
+  get flags(): bigint {
+    return this.#flagsHi === 0 ? BigInt(this.#flagsLo) : (BigInt(this.#flagsHi) << 32n) | BigInt(this.#flagsLo);
+  }
+
+  /** Whether sh_flags has SHF_EXECINSTR (without a bigint). */
+  get executable(): boolean {
+    return (this.#flagsLo & Number(SHF_EXECINSTR)) !== 0;
+  }
+
+  get data(): Uint8Array {
+    return (this.#data ??= this.#hasData ? this.#file.subarray(this.offset, this.offset + this.size) : this.#file.subarray(0, 0));
+  }
 }
 
-/** A u64 field as a safe integer number. */
-function u64(view: DataView, pos: number, what: string, where?: string): number {
-  const v = view.getBigUint64(pos, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`${what} ${v} is too large`, where);
-  return Number(v);
+/**
+ * A string table: an all-ASCII table (the usual case) is decoded once into one JS string
+ * whose character offsets are byte offsets, so a name is one indexOf + slice instead of
+ * a TextDecoder call.
+ */
+class StringTable {
+  readonly #bytes: Uint8Array;
+  readonly #ascii: string | undefined;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#ascii = asciiText(bytes);
+  }
+
+  /** The NUL-terminated string at `off`. */
+  get(off: number, at: string, index = -1): string {
+    const where = (): string => place(at, index);
+    const table = this.#bytes;
+    if (off >= table.length) {
+      if (off === 0) return ''; // an empty string table only has the empty string
+      throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where());
+    }
+    if (this.#ascii !== undefined) {
+      const end = this.#ascii.indexOf('\0', off);
+      if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
+      return this.#ascii.slice(off, end);
+    }
+    const end = table.indexOf(0, off);
+    if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
+    return utf8.decode(table.subarray(off, end));
+  }
+}
+
+const TWO_32 = 0x1_0000_0000;
+
+/** An error location: `where`, or `where index` (built only when an error needs it). */
+function place(where: string, index: number): string {
+  return index < 0 ? where : `${where} ${index}`;
+}
+
+/** A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path). */
+function u64(view: DataView, pos: number, what: string, where?: string, index = -1): number {
+  const hi = view.getUint32(pos + 4, true);
+  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, where === undefined ? undefined : place(where, index));
+  const lo = view.getUint32(pos, true);
+  // hi 0 (always, in practice) keeps the value a small integer, not a double.
+  return hi === 0 ? lo : hi * TWO_32 + lo;
 }
 
 export class ElfFile {
@@ -183,13 +263,24 @@ export class ElfFile {
   /** e_machine. */
   readonly machine: number = EM_BPF;
   #byName?: Map<string, ElfSection>;
-  readonly #relocations: Map<number, ElfRelocation[]>;
+  /** SHT_REL sections by the section they apply to, checked by parse. */
+  readonly #relSections: Map<number, ElfSection[]>;
+  readonly #lists = new Map<number, ElfRelocation[]>();
+  readonly #view: DataView;
 
-  private constructor(sections: ElfSection[], symbols: ElfSymbol[], shstrndx: number, relocations: Map<number, ElfRelocation[]>, native?: Pick<ElfFile, 'segments' | 'dynamicSymbols' | 'fileType' | 'machine'>) {
+  private constructor(
+    sections: ElfSection[],
+    symbols: ElfSymbol[],
+    shstrndx: number,
+    relocations: Map<number, ElfSection[]>,
+    view: DataView,
+    native?: Pick<ElfFile, 'segments' | 'dynamicSymbols' | 'fileType' | 'machine'>,
+  ) {
     this.sections = sections;
     this.symbols = symbols;
     this.shstrndx = shstrndx;
-    this.#relocations = relocations;
+    this.#relSections = relocations;
+    this.#view = view;
     if (native) Object.assign(this, native);
   }
 
@@ -237,7 +328,7 @@ export class ElfFile {
 
     if (shoff === 0) {
       if (shnum !== 0) throw new ParseError(`e_shnum is ${shnum} but there is no section header table`, 'ELF header');
-      return new ElfFile([], [], 0, new Map(), nativeParts([]));
+      return new ElfFile([], [], 0, new Map(), view, nativeParts([]));
     }
     if (shentsize !== SHDR_SIZE) throw new ParseError(`e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
     if (shoff > len - SHDR_SIZE || shoff < 0) {
@@ -260,52 +351,59 @@ export class ElfFile {
     const nameOffs: number[] = [];
     for (let i = 0; i < shnum; i++) {
       const p = shoff + i * SHDR_SIZE;
-      const where = `section ${i}`;
       const type = view.getUint32(p + 4, true);
-      const offset = u64(view, p + 24, 'sh_offset', where);
-      const size = u64(view, p + 32, 'sh_size', where);
+      const offset = u64(view, p + 24, 'sh_offset', 'section', i);
+      const size = u64(view, p + 32, 'sh_size', 'section', i);
       const hasData = type !== SHT_NOBITS && type !== SHT_NULL;
       if (hasData && (offset > len || size > len - offset)) {
-        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, where);
+        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, place('section', i));
       }
       nameOffs.push(view.getUint32(p, true));
-      sections.push({
-        index: i,
-        name: '',
-        type,
-        flags: view.getBigUint64(p + 8, true),
-        offset,
-        size,
-        link: view.getUint32(p + 40, true),
-        info: view.getUint32(p + 44, true),
-        addralign: u64(view, p + 48, 'sh_addralign', where),
-        entsize: u64(view, p + 56, 'sh_entsize', where),
-        data: hasData ? bytes.subarray(offset, offset + size) : bytes.subarray(0, 0),
-      });
+      sections.push(
+        new Section(
+          bytes,
+          hasData,
+          i,
+          type,
+          view.getUint32(p + 8, true),
+          view.getUint32(p + 12, true),
+          offset,
+          size,
+          view.getUint32(p + 40, true),
+          view.getUint32(p + 44, true),
+          u64(view, p + 48, 'sh_addralign', 'section', i),
+          u64(view, p + 56, 'sh_entsize', 'section', i),
+        ),
+      );
     }
 
     // --- Section names ---
+    let shstrTable: StringTable | undefined;
     if (shstrndx !== SHN_UNDEF) {
       const shstr = sections[shstrndx]!;
       if (shstr.type !== SHT_STRTAB) {
         throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
       }
-      for (const s of sections) s.name = cstring(shstr.data, nameOffs[s.index]!, `name of section ${s.index}`);
+      const names = (shstrTable = new StringTable(shstr.data));
+      for (const s of sections) s.name = names.get(nameOffs[s.index]!, 'name of section', s.index);
     }
 
     // --- Symbols ---
     const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
     if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
     const symtab = symtabs[0];
-    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections) : [];
+    // clang puts section and symbol names in one table (.strtab): decode it once.
+    const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, view, symtab.link === shstrndx ? shstrTable : undefined) : [];
     if (native) {
       // Relocations of linked files refer to .dynsym and are not needed by anything here.
       const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
-      return new ElfFile(sections, symbols, shstrndx, new Map(), nativeParts(dynsym ? readSymbols(dynsym, sections) : []));
+      return new ElfFile(sections, symbols, shstrndx, new Map(), view, nativeParts(dynsym ? readSymbols(dynsym, sections, view) : []));
     }
 
     // --- Relocations ---
-    const relocations = new Map<number, ElfRelocation[]>();
+    // Checked here; the records are made when asked for (a parse needs the code's only,
+    // not .BTF's and .BTF.ext's, often the most).
+    const relocations = new Map<number, ElfSection[]>();
     for (const s of sections) {
       if (s.type !== SHT_REL) continue;
       const where = s.name || `section ${s.index}`;
@@ -316,28 +414,33 @@ export class ElfFile {
       }
       const target = sections[s.info];
       if (s.info === 0 || !target) throw new ParseError(`sh_info ${s.info} is not a section`, where);
-      const rv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
       let list = relocations.get(s.info);
       if (!list) relocations.set(s.info, (list = []));
+      list.push(s);
       for (let p = 0; p < s.size; p += REL_SIZE) {
-        const offset = u64(rv, p, 'r_offset', where);
-        const type = rv.getUint32(p + 8, true);
-        const symbol = rv.getUint32(p + 12, true);
+        // The file's view at the section's offset: no DataView per section.
+        const offset = u64(view, s.offset + p, 'r_offset', where);
+        const type = view.getUint32(s.offset + p + 8, true);
+        const symbol = view.getUint32(s.offset + p + 12, true);
         if (symbol >= symbols.length) {
           throw new ParseError(`relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
         }
         if (offset >= target.size) {
           throw new ParseError(`relocation ${p / REL_SIZE} at offset ${offset} is outside ${target.name || `section ${target.index}`} (${target.size} bytes)`, where);
         }
-        list.push({ offset, symbol, type });
       }
     }
 
-    return new ElfFile(sections, symbols, shstrndx, relocations);
+    return new ElfFile(sections, symbols, shstrndx, relocations, view);
   }
 
   /** The first section called `name`. */
   section(name: string): ElfSection | undefined {
+    // A parse asks for a few names: comparing them beats hashing every section's name.
+    if (this.sections.length <= 64) {
+      for (const s of this.sections) if (s.name === name) return s;
+      return undefined;
+    }
     if (!this.#byName) {
       this.#byName = new Map();
       for (const s of this.sections) if (!this.#byName.has(s.name)) this.#byName.set(s.name, s);
@@ -348,8 +451,32 @@ export class ElfFile {
   /** SHT_REL sections grouped by the section they apply to (sh_info), in file order. */
   relocations(): Map<number, ElfRelocation[]> {
     const copy = new Map<number, ElfRelocation[]>();
-    for (const [k, v] of this.#relocations) copy.set(k, v.slice());
+    for (const k of this.#relSections.keys()) copy.set(k, this.relocationsOf(k).slice());
     return copy;
+  }
+
+  /** Indices of the sections that have relocations, in file order of their first SHT_REL section. */
+  relocationTargets(): IterableIterator<number> {
+    return this.#relSections.keys();
+  }
+
+  /** The relocations of section `target` (shared: do not change them). @internal */
+  relocationsOf(target: number): readonly ElfRelocation[] {
+    let list = this.#lists.get(target);
+    if (!list) {
+      list = [];
+      const view = this.#view;
+      for (const s of this.#relSections.get(target) ?? []) {
+        // parse checked every field: offsets are safe integers here.
+        for (let p = s.offset; p < s.offset + s.size; p += REL_SIZE) {
+          const hi = view.getUint32(p + 4, true);
+          const offset = hi === 0 ? view.getUint32(p, true) : hi * TWO_32 + view.getUint32(p, true);
+          list.push({ offset, symbol: view.getUint32(p + 12, true), type: view.getUint32(p + 8, true) });
+        }
+      }
+      this.#lists.set(target, list);
+    }
+    return list;
   }
 }
 
@@ -379,8 +506,10 @@ function readSegments(view: DataView): ElfSegment[] {
   return segments;
 }
 
-function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
+/** `file`: a view of the whole file (symtab.offset is where the table starts in it). */
+function readSymbols(symtab: ElfSection, sections: ElfSection[], file: DataView, table?: StringTable): ElfSymbol[] {
   const where = symtab.name || `section ${symtab.index}`;
+  const symWhere = `${where} symbol`;
   if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
   if (symtab.size % SYM_SIZE !== 0) throw new ParseError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
   const strtab = sections[symtab.link];
@@ -395,25 +524,25 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[]): ElfSymbol[] {
     if (xs.size < count * 4) throw new ParseError(`has ${xs.size / 4} entries for ${count} symbols`, xs.name || `section ${xs.index}`);
     shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
   }
-  const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
+  const view = file;
+  const names = table ?? new StringTable(strtab.data);
   const symbols: ElfSymbol[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    const p = i * SYM_SIZE;
-    const symWhere = `${where} symbol ${i}`;
+    const p = symtab.offset + i * SYM_SIZE;
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
-      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', symWhere);
+      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', `${where} symbol ${i}`);
       section = shndx.getUint32(i * 4, true);
-      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, symWhere);
+      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     } else if (section < SHN_LORESERVE && section >= sections.length) {
-      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, symWhere);
+      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     }
     symbols[i] = {
       index: i,
-      name: cstring(strtab.data, view.getUint32(p, true), symWhere),
-      value: u64(view, p + 8, 'st_value', symWhere),
-      size: u64(view, p + 16, 'st_size', symWhere),
+      name: names.get(view.getUint32(p, true), symWhere, i),
+      value: u64(view, p + 8, 'st_value', symWhere, i),
+      size: u64(view, p + 16, 'st_size', symWhere, i),
       bind: info >> 4,
       type: info & 0xf,
       visibility: view.getUint8(p + 5) & 3,

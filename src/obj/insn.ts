@@ -28,14 +28,21 @@ export const PseudoSrc = {
 /** src_reg of a call: a BPF-to-BPF call, a kfunc call. */
 export const PseudoCall = { Call: 1, KfuncCall: 2 } as const;
 
-/** A little-endian view over instruction bytes with field accessors. */
+/**
+ * A little-endian view over instruction bytes with field accessors. The fields are
+ * read and written byte by byte: an Insns is made per program and function, and a
+ * DataView costs more to make than these few accesses.
+ */
 export class Insns {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
+  #view?: DataView;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get view(): DataView {
+    return (this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get length(): number {
@@ -56,16 +63,28 @@ export class Insns {
     this.bytes[b] = (this.bytes[b] & 0x0f) | (src << 4);
   }
   off(i: number): number {
-    return this.view.getInt16(i * INSN_SIZE + 2, true);
+    const b = this.bytes;
+    const o = i * INSN_SIZE + 2;
+    return ((b[o]! | (b[o + 1]! << 8)) << 16) >> 16;
   }
   setOff(i: number, off: number): void {
-    this.view.setInt16(i * INSN_SIZE + 2, off, true);
+    const b = this.bytes;
+    const o = i * INSN_SIZE + 2;
+    b[o] = off & 0xff;
+    b[o + 1] = (off >> 8) & 0xff;
   }
   imm(i: number): number {
-    return this.view.getInt32(i * INSN_SIZE + 4, true);
+    const b = this.bytes;
+    const o = i * INSN_SIZE + 4;
+    return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   }
   setImm(i: number, imm: number): void {
-    this.view.setInt32(i * INSN_SIZE + 4, imm, true);
+    const b = this.bytes;
+    const o = i * INSN_SIZE + 4;
+    b[o] = imm & 0xff;
+    b[o + 1] = (imm >> 8) & 0xff;
+    b[o + 2] = (imm >> 16) & 0xff;
+    b[o + 3] = (imm >>> 24) & 0xff;
   }
 
   isLdImm64(i: number): boolean {

@@ -2,12 +2,12 @@
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
-import { programTypeForSection, type AttachTarget } from '../programs/program-type.js';
+import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
-import { ElfFile, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
-import { INSN_SIZE, Insns, PseudoCall, PseudoSrc } from './insn.js';
+import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
 export const Pinning = { None: 0, ByName: 1 } as const;
@@ -86,13 +86,39 @@ export interface VariableSpec {
 }
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+/** Data sections whose relocations the parse reads (the others' are for linkers). */
+const RELOCATED_DATA = new Set(['.maps', '.struct_ops', '.struct_ops.link']);
 
 interface Func {
   name: string;
   section: ElfSection;
   start: number; // instruction index in the section
   end: number;
+  // Made when the function is first linked, for every program that reaches it:
+  /** Its instructions (a view of the section). */
+  code: Insns | undefined;
+  /** Indices (in the function) of its calls, ld_imm64 and relocated instructions: the only ones #link looks at. */
+  notable: number[] | undefined;
+  /** Its BTF.ext records. */
+  ext: { funcInfos: FuncInfo[]; lineInfos: LineInfo[]; coreRelos: CoreRelo[] } | undefined;
 }
+
+type Ext = NonNullable<Func['ext']>;
+
+/** A linked program whose instructions are yet to be written: `fill` writes them into a buffer of byteLength. */
+interface Linked {
+  spec: ProgramSpec;
+  reached: Func[];
+  byteLength: number;
+  fill: (instructions: Uint8Array) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+// BTF.ext records at another instruction (of a function appended to a program).
+const moveFuncInfo = (r: FuncInfo, insnOff: number): FuncInfo => ({ insnOff, typeId: r.typeId });
+const moveLineInfo = (r: LineInfo, insnOff: number): LineInfo => ({ insnOff, fileName: r.fileName, line: r.line, column: r.column, lineText: r.lineText });
+const moveCoreRelo = (r: CoreRelo, insnOff: number): CoreRelo => ({ insnOff, typeId: r.typeId, accessStr: r.accessStr, kind: r.kind });
 
 interface RawReference {
   insn: number; // index in the section
@@ -103,9 +129,19 @@ function fail(message: string, where?: string): never {
   throw new ParseError(message, where);
 }
 
+const utf8 = new TextDecoder();
+
 function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+  let end = bytes.indexOf(0);
+  if (end < 0) end = bytes.length;
+  // A license is a few ASCII characters: no decoder call for those.
+  if (end > 64) return utf8.decode(bytes.subarray(0, end));
+  let ascii = '';
+  for (let i = 0; i < end; i++) {
+    if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(0, end));
+    ascii += String.fromCharCode(bytes[i]!);
+  }
+  return ascii;
 }
 
 export class ObjectSpec {
@@ -136,12 +172,22 @@ export class ObjectSpec {
   }
 
   readonly #elf: ElfFile;
-  readonly #functions: Func[] = [];
+  /** Per section index: whether it holds code (SHF_EXECINSTR; sh_flags is a bigint, costly to test in loops). */
+  readonly #exec: boolean[];
+  /** Per section index: its symbols, in symbol table order. */
+  readonly #symbolsIn: ElfSymbol[][];
+  /** Per section index: its functions, by start. */
+  readonly #functions = new Map<number, Func[]>();
   readonly #refs = new Map<number, Map<number, RawReference>>(); // section index → insn → reference
+  /** Code sections' references by instruction index (an array: #link asks at every instruction). */
+  readonly #codeRefs = new Map<number, (RawReference | undefined)[]>();
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
     this.#elf = elf;
+    this.#exec = elf.sections.map((x) => x.executable);
+    this.#symbolsIn = elf.sections.map(() => []);
+    for (const sym of elf.symbols) if (sym.section < SHN_LORESERVE && sym.section < this.#symbolsIn.length) this.#symbolsIn[sym.section]!.push(sym);
     const license = elf.section('license');
     this.license = license ? cString(license.data) : '';
     const version = elf.section('version');
@@ -153,7 +199,7 @@ export class ObjectSpec {
       const ext = elf.section('.BTF.ext');
       if (ext) this.btfExt = parseBtfExt(ext.data, raw);
       this.ksyms = ksymDeclarations(raw);
-      this.btf = ObjectSpec.#fixDatasecs(raw, elf);
+      this.btf = ObjectSpec.#fixDatasecs(raw, elf, this.#symbolsIn);
     }
     this.#collectRelocations();
     this.#collectDataSections();
@@ -181,7 +227,7 @@ export class ObjectSpec {
    *   global; '.kconfig' gets the layout of the .kconfig map; '.ksyms' (kfuncs and ksym
    *   variables, which live in no map) is emptied.
    */
-  static #fixDatasecs(btf: Btf, elf: ElfFile): Btf {
+  static #fixDatasecs(btf: Btf, elf: ElfFile, symbolsIn: ElfSymbol[][]): Btf {
     const EXTERN = 2;
     const GLOBAL = 1;
     const kconfig = kconfigLayout(btf);
@@ -233,39 +279,52 @@ export class ObjectSpec {
       const vars = t.vars.map((v) => {
         const variable = btf.type(v.type);
         if (variable.kind !== 'var') return v;
-        const sym = elf.symbols.find((x) => x.section === section.index && x.name === variable.name && x.type !== STT_SECTION);
+        const sym = symbolsIn[section.index]!.find((x) => x.name === variable.name && x.type !== STT_SECTION);
         return sym ? { ...v, offset: sym.value, size: sym.size || v.size } : v;
       });
       vars.sort((a, b) => a.offset - b.offset);
       changed = true;
       return { ...t, size: section.size, vars };
     });
-    return changed ? Btf.fromTypes([...types, ...extra]) : btf;
+    if (!changed) return btf;
+    // Added types need a marshalled upload; changes in place keep the object's own bytes, patched.
+    return extra.length > 0 ? Btf.fromTypes([...types, ...extra]) : btf.withPatches(types);
   }
 
   // ---- relocations -------------------------------------------------------------------
 
   #collectRelocations(): void {
     const elf = this.#elf;
-    for (const [target, relocs] of elf.relocations()) {
+    for (const target of elf.relocationTargets()) {
       const section = elf.sections[target];
       if (!section) fail(`relocations for missing section ${target}`);
+      const exec = this.#exec[target]!;
+      // Relocations matter in code and in the sections whose relocations say something
+      // (map-in-map and tail call initialisers, struct_ops programs); .BTF's and
+      // .BTF.ext's are for linkers.
+      if (!exec && !RELOCATED_DATA.has(section.name)) continue;
+      // Code sections' references go by instruction index (#codeRefs), data sections' by byte offset (#refs).
       const byInsn = new Map<number, RawReference>();
-      for (const r of relocs) {
+      const atInsn: (RawReference | undefined)[] | undefined = exec ? new Array<RawReference | undefined>(Math.ceil(section.size / INSN_SIZE)) : undefined;
+      for (const r of elf.relocationsOf(target)) {
         const symbol = elf.symbols[r.symbol];
         if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
-        if (r.offset % INSN_SIZE !== 0 && (section.flags & SHF_EXECINSTR) !== 0n) fail(`misaligned relocation at ${r.offset}`, section.name);
-        byInsn.set((section.flags & SHF_EXECINSTR) !== 0n ? r.offset / INSN_SIZE : r.offset, { insn: r.offset / INSN_SIZE, symbol });
+        if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
+        const ref = { insn: r.offset / INSN_SIZE, symbol };
+        if (atInsn) atInsn[r.offset / INSN_SIZE] = ref;
+        else byInsn.set(r.offset, ref);
       }
-      this.#refs.set(target, byInsn);
+      if (atInsn) this.#codeRefs.set(target, atInsn);
+      else this.#refs.set(target, byInsn);
     }
   }
+
 
   // ---- maps --------------------------------------------------------------------------
 
   #collectDataSections(): void {
     for (const section of this.#elf.sections) {
-      if (!DATA_SECTION.test(section.name) || section.size === 0 || (section.flags & SHF_EXECINSTR) !== 0n) continue;
+      if (!DATA_SECTION.test(section.name) || section.size === 0 || this.#exec[section.index]) continue;
       const datasec = this.btf?.byName(section.name, 'datasec')[0];
       const readOnly = section.name.startsWith('.rodata');
       this.maps.set(section.name, {
@@ -295,8 +354,8 @@ export class ObjectSpec {
           if (t.kind === 'var') typeOf.set(t.name, t.type);
         }
       }
-      for (const sym of this.#elf.symbols) {
-        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
+      for (const sym of this.#symbolsIn[section.index]!) {
+        if (!sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
         this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
       }
     }
@@ -314,15 +373,16 @@ export class ObjectSpec {
     // Only relocations may give the section's bytes meaning: anything else is not understood.
     const covered = new Uint8Array(section.size);
     for (const off of relocs.keys()) covered.fill(1, off, off + 8);
-    for (let i = 0; i < section.data.length; i++) {
-      if (section.data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
+    const data = section.data;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
     }
     for (const v of datasec.vars) {
       const variable = btf.type(v.type);
       if (variable.kind !== 'var') fail(`datasec entry ${v.type} is not a variable`, '.maps');
       const def = this.#btfMapDefinition(variable.name, variable.type, '.maps');
       // The datasec's offsets are placeholders (zero): the symbol says where the map is.
-      const sym = this.#elf.symbols.find((x) => x.section === section.index && x.name === variable.name);
+      const sym = this.#symbolsIn[section.index]!.find((x) => x.name === variable.name);
       if (!sym) fail(`map ${variable.name} has no symbol`, '.maps');
       const place = { offset: sym.value, size: sym.size || btf.sizeof(variable.type) };
       // Static initialisation: relocations inside the `values` array.
@@ -442,8 +502,8 @@ export class ObjectSpec {
   #collectLegacyMaps(): void {
     const section = this.#elf.section('maps');
     if (!section) return;
-    const symbols = this.#elf.symbols
-      .filter((s) => s.section === section.index && s.type !== STT_SECTION && s.name)
+    const symbols = this.#symbolsIn[section.index]!
+      .filter((s) => s.type !== STT_SECTION && s.name)
       .sort((a, b) => a.value - b.value);
     if (symbols.length === 0) {
       if (section.size > 0) fail('map definitions without symbols', 'maps');
@@ -510,8 +570,8 @@ export class ObjectSpec {
       const btf = this.btf;
       if (!btf) fail('struct_ops needs BTF', section.name);
       const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
-      for (const sym of this.#elf.symbols) {
-        if (sym.section !== section.index || !sym.name || sym.type === STT_SECTION) continue;
+      for (const sym of this.#symbolsIn[section.index]!) {
+        if (!sym.name || sym.type === STT_SECTION) continue;
         const variable = btf.byName(sym.name, 'var')[0];
         if (!variable || variable.kind !== 'var') fail(`struct_ops variable ${sym.name} has no BTF`, section.name);
         const struct = btf.resolve(variable.type);
@@ -545,25 +605,27 @@ export class ObjectSpec {
   #collectFunctions(): void {
     const elf = this.#elf;
     for (const section of elf.sections) {
-      if (!((section.flags & SHF_EXECINSTR) !== 0n) || section.size === 0) continue;
+      if (!this.#exec[section.index] || section.size === 0) continue;
       if (section.size % INSN_SIZE !== 0) fail(`size ${section.size} is not a whole number of instructions`, section.name);
-      const funcs = elf.symbols
-        .filter((s) => s.section === section.index && s.type === STT_FUNC)
+      const funcs = this.#symbolsIn[section.index]!
+        .filter((s) => s.type === STT_FUNC)
         .sort((a, b) => a.value - b.value);
       const count = section.size / INSN_SIZE;
+      const list: Func[] = [];
+      this.#functions.set(section.index, list);
       funcs.forEach((s, i) => {
         if (s.value % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
         const start = s.value / INSN_SIZE;
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
         if (start >= count || end <= start) fail(`function ${s.name} lies outside its section`, section.name);
-        this.#functions.push({ name: s.name, section, start, end });
+        list.push({ name: s.name, section, start, end, code: undefined, notable: undefined, ext: undefined });
       });
     }
   }
 
   #functionAt(section: ElfSection, insn: number): Func | undefined {
-    return this.#functions.find((f) => f.section === section && insn >= f.start && insn < f.end);
+    return this.#functions.get(section.index)?.find((f) => insn >= f.start && insn < f.end);
   }
 
   #collectPrograms(): void {
@@ -572,22 +634,36 @@ export class ObjectSpec {
     // no program calls is kept as a program of kind 'Unknown', so it is visible.
     const called = new Set<Func>();
     const deferred: Func[] = [];
-    for (const f of this.#functions) {
-      if (f.section.name === '.text') continue;
-      if (!programTypeForSection(f.section.name)) {
-        deferred.push(f);
-        continue;
+    const linked: Linked[] = [];
+    for (const funcs of this.#functions.values()) {
+      for (const f of funcs) {
+        if (f.section.name === '.text') continue;
+        if (!sectionMatch(f.section.name)) {
+          deferred.push(f);
+          continue;
+        }
+        linked.push(this.#addProgram(f, called));
       }
-      this.#addProgram(f, called);
     }
-    for (const f of deferred) if (!called.has(f)) this.#addProgram(f, called);
+    for (const f of deferred) if (!called.has(f)) linked.push(this.#addProgram(f, called));
+    // Every program's instructions in one buffer: one allocation per object, not per program.
+    let total = 0;
+    for (const l of linked) total += l.byteLength;
+    const buffer = new ArrayBuffer(total);
+    let offset = 0;
+    for (const l of linked) {
+      l.spec.instructions = new Uint8Array(buffer, offset, l.byteLength);
+      l.fill(l.spec.instructions);
+      offset += l.byteLength;
+    }
   }
 
-  #addProgram(f: Func, called: Set<Func>): void {
+  #addProgram(f: Func, called: Set<Func>): Linked {
     if (this.programs.has(f.name)) fail(`two programs are named ${f.name}`, f.section.name);
-    const { spec, reached } = this.#link(f);
-    for (const g of reached) if (g !== f) called.add(g);
-    this.programs.set(f.name, spec);
+    const linked = this.#link(f);
+    for (const g of linked.reached) if (g !== f) called.add(g);
+    this.programs.set(f.name, linked.spec);
+    return linked;
   }
 
   /** Resolves where a call or function address at `insn` of `f` goes, as a (function, index) pair. */
@@ -598,7 +674,7 @@ export class ObjectSpec {
       const sym = ref.symbol;
       if (sym.section === SHN_UNDEF) return 'extern';
       section = this.#elf.sections[sym.section];
-      if (!section || !((section.flags & SHF_EXECINSTR) !== 0n)) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
+      if (!section || !this.#exec[sym.section]) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
       // libbpf: calls carry imm in instructions, function addresses in bytes.
       at = sym.value / INSN_SIZE + (isCall ? code.imm(insn) : code.imm(insn) / INSN_SIZE) + 1;
       if (!isCall && !this.#functionStartsAt(section, at) && this.#functionStartsAt(section, at - 1)) at -= 1;
@@ -612,32 +688,52 @@ export class ObjectSpec {
 
   #isCode(sym: ElfSymbol): boolean {
     const section = sym.section === SHN_UNDEF ? undefined : this.#elf.sections[sym.section];
-    return section !== undefined && (section.flags & SHF_EXECINSTR) !== 0n;
+    return section !== undefined && this.#exec[sym.section]!;
   }
 
   #functionStartsAt(section: ElfSection, at: number): boolean {
-    return this.#functions.some((f) => f.section === section && f.start === at);
+    return this.#functions.get(section.index)?.some((f) => f.start === at) ?? false;
+  }
+
+  /** f.code, f.notable: made once per function, however many programs reach it. */
+  #prepare(f: Func, refs: (RawReference | undefined)[] | undefined): Insns {
+    if (f.code) return f.code;
+    const data = f.section.data;
+    const code = new Insns(new Uint8Array(data.buffer, data.byteOffset + f.start * INSN_SIZE, (f.end - f.start) * INSN_SIZE));
+    const bytes = code.bytes;
+    const notable: number[] = [];
+    for (let i = 0; i < f.end - f.start; i++) {
+      const op = bytes[i * INSN_SIZE];
+      if (op === CALL || op === LD_IMM64 || refs?.[f.start + i] !== undefined) notable.push(i);
+    }
+    f.notable = notable;
+    return (f.code = code);
   }
 
   /** The program `entry` with every function it reaches appended, calls patched, references collected. */
-  #link(entry: Func): { spec: ProgramSpec; reached: Func[] } {
+  #link(entry: Func): Linked {
     const order: Func[] = [entry];
     const base = new Map<Func, number>([[entry, 0]]);
     let length = entry.end - entry.start;
-    const chunks: Uint8Array[] = [];
     const references: Reference[] = [];
+    // Calls and function addresses to rewrite once the program is laid out: index in
+    // the linked program, imm, src. The section bytes are only read (through views):
+    // the program is copied once, into its final buffer.
+    const patches: number[] = [];
 
     for (let k = 0; k < order.length; k++) {
       const f = order[k];
       const fBase = base.get(f)!;
-      const code = new Insns(f.section.data.slice(f.start * INSN_SIZE, f.end * INSN_SIZE));
-      const refs = this.#refs.get(f.section.index);
-      for (let i = 0; i < code.length; i++) {
-        const sectionInsn = f.start + i;
-        const ref = refs?.get(sectionInsn);
-        const isCall = code.isSubprogCall(i) || (code.isCall(i) && ref !== undefined);
+      const refs = this.#codeRefs.get(f.section.index);
+      const code = this.#prepare(f, refs);
+      const bytes = code.bytes;
+      for (const i of f.notable!) {
+        const ref = refs?.[f.start + i];
+        const op = bytes[i * INSN_SIZE];
+        const src = bytes[i * INSN_SIZE + 1]! >> 4;
+        const isCall = op === CALL && (src === PseudoCall.Call || ref !== undefined);
         // A function address (callback): ld_imm64 relocated against code; clang leaves src_reg 0.
-        const isFuncAddr = code.isFuncAddr(i) || (code.isLdImm64(i) && ref !== undefined && this.#isCode(ref.symbol));
+        const isFuncAddr = op === LD_IMM64 && (src === PseudoSrc.Func || (ref !== undefined && this.#isCode(ref.symbol)));
         if (isCall || isFuncAddr) {
           const target = this.#callTarget(f, i, code, ref, isCall);
           if (target === 'extern') {
@@ -653,24 +749,24 @@ export class ObjectSpec {
             order.push(target.fn);
             length += target.fn.end - target.fn.start;
           }
-          code.setImm(i, calleeBase + (target.at - target.fn.start) - (fBase + i + 1));
-          code.setSrc(i, isCall ? PseudoCall.Call : PseudoSrc.Func);
+          patches.push(fBase + i, calleeBase + (target.at - target.fn.start) - (fBase + i + 1), isCall ? PseudoCall.Call : PseudoSrc.Func);
           continue;
         }
         if (!ref) continue;
         if (!code.isLdImm64(i)) fail(`relocation on instruction ${i} that is not a load of a 64-bit immediate`, f.name);
         references.push(this.#dataReference(f, fBase + i, code, i, ref.symbol));
       }
-      chunks.push(code.bytes);
     }
 
-    const instructions = new Uint8Array(length * INSN_SIZE);
-    let offset = 0;
-    for (const c of chunks) {
-      instructions.set(c, offset);
-      offset += c.length;
-    }
-    const match = programTypeForSection(entry.section.name);
+    const fill = (instructions: Uint8Array): void => {
+      for (const f of order) instructions.set(f.code!.bytes, base.get(f)! * INSN_SIZE);
+      const linked = new Insns(instructions);
+      for (let p = 0; p < patches.length; p += 3) {
+        linked.setImm(patches[p]!, patches[p + 1]!);
+        linked.setSrc(patches[p]!, patches[p + 2]!);
+      }
+    };
+    const match = sectionMatch(entry.section.name);
     const spec: ProgramSpec = {
       name: entry.name,
       section: entry.section.name,
@@ -682,13 +778,13 @@ export class ObjectSpec {
       sleepable: match?.sleepable ?? false,
       license: this.license,
       kernelVersion: this.kernelVersion,
-      instructions,
+      instructions: EMPTY, // filled in by #collectPrograms
       references,
-      funcInfos: this.#extFor(this.btfExt?.funcInfos, order, base),
-      lineInfos: this.#extFor(this.btfExt?.lineInfos, order, base),
-      coreRelos: this.#extFor(this.btfExt?.coreRelos, order, base),
+      funcInfos: this.#extFor('funcInfos', order, base, moveFuncInfo),
+      lineInfos: this.#extFor('lineInfos', order, base, moveLineInfo),
+      coreRelos: this.#extFor('coreRelos', order, base, moveCoreRelo),
     };
-    return { spec, reached: order };
+    return { spec, reached: order, byteLength: length * INSN_SIZE, fill };
   }
 
   /** What a relocated ld_imm64 refers to: a map, global data, or an extern. */
@@ -713,20 +809,41 @@ export class ObjectSpec {
     fail(`reference to ${sym.name || section.name} in section ${section.name}, which is neither maps nor data`, f.name);
   }
 
-  /** BTF.ext records of the functions in `order`, moved to their place in the linked program. */
-  #extFor<T extends { insnOff: number }>(records: Map<string, T[]> | undefined, order: Func[], base: Map<Func, number>): T[] {
-    if (!records) return [];
-    const out: T[] = [];
+  /**
+   * BTF.ext records of the functions in `order`, moved to their place in the linked
+   * program (`move` copies a record to another offset; one that stays is shared with
+   * btfExt, both being read-only data).
+   */
+  #extFor<K extends keyof Ext>(key: K, order: Func[], base: Map<Func, number>, move: (r: Ext[K][number], insnOff: number) => Ext[K][number]): Ext[K] {
+    const out: Ext[K][number][] = [];
+    if (!this.btfExt) return out as Ext[K];
     for (const f of order) {
-      const list = records.get(f.section.name);
-      if (!list) continue;
+      if (!f.ext) this.#splitExt(f.section);
+      const own = f.ext![key];
       const b = base.get(f)!;
-      for (const r of list) {
-        if (r.insnOff >= f.start && r.insnOff < f.end) out.push({ ...r, insnOff: r.insnOff - f.start + b });
-      }
+      if (b === f.start) for (const r of own) out.push(r);
+      else for (const r of own) out.push(move(r, r.insnOff - f.start + b));
     }
-    return out;
+    return out as Ext[K];
   }
+
+  /** Splits a section's BTF.ext records among its functions (records outside every function are left out). */
+  #splitExt(section: ElfSection): void {
+    const funcs = this.#functions.get(section.index) ?? [];
+    for (const f of funcs) f.ext = { funcInfos: [], lineInfos: [], coreRelos: [] };
+    const split = <K extends keyof Ext>(key: K, list: Ext[K] | undefined): void => {
+      for (const r of list ?? []) {
+        const f = this.#functionAt(section, r.insnOff);
+        if (f) (f.ext![key] as Ext[K][number][]).push(r);
+      }
+    };
+    const ext = this.btfExt!;
+    split('funcInfos', ext.funcInfos.get(section.name));
+    split('lineInfos', ext.lineInfos.get(section.name));
+    split('coreRelos', ext.coreRelos.get(section.name));
+  }
+
+
 }
 
 

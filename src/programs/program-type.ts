@@ -566,6 +566,24 @@ export function programTypeForSection(section: string, options: SectionMatchOpti
   return undefined;
 }
 
+const matchCache = new Map<string, SectionMatch | undefined>();
+
+/**
+ * programTypeForSection(section) memoised (a parse asks for every program's section,
+ * and a loader parses the same few sections on every load). The result is shared: read
+ * it, do not change it. @internal
+ */
+export function sectionMatch(section: string): SectionMatch | undefined {
+  let match = matchCache.get(section);
+  if (match === undefined && !matchCache.has(section)) {
+    match = programTypeForSection(section);
+    // Bounded: section names come from the objects parsed.
+    if (matchCache.size >= 4096) matchCache.clear();
+    matchCache.set(section, match);
+  }
+  return match;
+}
+
 type Parsed = { target?: AttachTarget; targetError?: string };
 
 /** C's strtol(s, &end, 0) as sscanf("%li") reads it: the value and how many characters. */

@@ -42,23 +42,36 @@ export class Attr {
 
   /** Writes a NUL-padded name of at most `size - 1` bytes. */
   name(offset: number, size: number, value: string): this {
-    this.bytes.fill(0, offset, offset + size);
-    const encoded = new TextEncoder().encode(value);
-    this.bytes.set(encoded.subarray(0, size - 1), offset);
+    const bytes = this.bytes;
+    bytes.fill(0, offset, offset + size);
+    // Object names are ASCII: copy the characters; encode only what is not.
+    const n = Math.min(value.length, size - 1);
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        bytes.fill(0, offset, offset + size);
+        bytes.set(encoder.encode(value).subarray(0, size - 1), offset);
+        return this;
+      }
+      bytes[offset + i] = c;
+    }
     return this;
   }
 }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** Reads a NUL-terminated string of at most `size` bytes. */
 export function readCString(bytes: Uint8Array, offset: number, size: number): string {
   let end = offset;
   while (end < offset + size && bytes[end] !== 0) end++;
-  return new TextDecoder().decode(bytes.subarray(offset, end));
+  return decoder.decode(bytes.subarray(offset, end));
 }
 
 /** A NUL-terminated copy of `s`, for pathname pointers. */
 export function cString(s: string): Uint8Array {
-  const encoded = new TextEncoder().encode(s);
+  const encoded = encoder.encode(s);
   const out = new Uint8Array(encoded.length + 1);
   out.set(encoded);
   return out;

@@ -448,6 +448,8 @@ const progAttr = new Attr(144);
 // insns, license, log_buf, func_info, line_info (+ fd_array at 120).
 const PROG_LOAD_PTRS = ptrWords(8, 16, 32, 80, 96);
 const PROG_LOAD_WITH_FDS = ptrWords(8, 16, 32, 80, 96, 120);
+// Licenses as C strings: the same few, load after load.
+const licenses = new Map<string, Uint8Array>();
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
 
@@ -468,12 +470,17 @@ export function progLoad(a: ProgLoadAttr): number {
     .u32(112, a.attachProgFd ?? 0);
   if (a.funcInfo?.length) attr.u32(76, FUNC_INFO_SIZE).u32(88, a.funcInfo.length / FUNC_INFO_SIZE);
   if (a.lineInfo?.length) attr.u32(92, LINE_INFO_SIZE).u32(104, a.lineInfo.length / LINE_INFO_SIZE);
+  let license = licenses.get(a.license);
+  if (!license) {
+    if (licenses.size >= 64) licenses.clear();
+    licenses.set(a.license, (license = cString(a.license)));
+  }
   const r = kernel.bpf(
     Cmd.ProgLoad,
     attr.bytes,
     a.fdArray?.length ? PROG_LOAD_WITH_FDS : PROG_LOAD_PTRS,
     a.insns,
-    cString(a.license),
+    license,
     a.logBuf ?? null,
     a.funcInfo?.length ? a.funcInfo : null,
     a.lineInfo?.length ? a.lineInfo : null,
@@ -484,11 +491,12 @@ export function progLoad(a: ProgLoadAttr): number {
 }
 
 const btfAttr = new Attr(32);
+const BTF_PTRS = ptrWords(0, 8);
 
 /** BPF_BTF_LOAD → a BTF object fd. The kernel's complaints, if any, are in `logBuf`. */
 export function btfLoad(btf: Uint8Array, logBuf?: Uint8Array): number {
   const attr = btfAttr.reset().u32(16, btf.length).u32(20, logBuf?.length ?? 0).u32(24, logBuf ? 1 : 0);
-  const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, ptrWords(0, 8), btf, logBuf ?? null);
+  const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, BTF_PTRS, btf, logBuf ?? null);
   if (r < 0) fail('bpf_btf_load', r);
   return r;
 }
