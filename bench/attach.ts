@@ -33,7 +33,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { best, compileC, fmtNs, median, repoRoot, runC, table } from './common.js';
+import { best, compileC, positiveInt, fmtNs, median, repoRoot, runC, table } from './common.js';
 import { Ebpf, sys, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
 
 interface Options {
@@ -47,18 +47,13 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { repeat: 1_000_000, cycles: 20, rounds: 3, passes: 2, only: undefined, json: false };
-  const num = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer, got ${String(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
-      case '--repeat': o.repeat = num(a, argv[++i]); break;
-      case '--cycles': o.cycles = num(a, argv[++i]); break;
-      case '--rounds': o.rounds = num(a, argv[++i]); break;
-      case '--passes': o.passes = num(a, argv[++i]); break;
+      case '--repeat': o.repeat = positiveInt(a, argv[++i]); break;
+      case '--cycles': o.cycles = positiveInt(a, argv[++i]); break;
+      case '--rounds': o.rounds = positiveInt(a, argv[++i]); break;
+      case '--passes': o.passes = positiveInt(a, argv[++i]); break;
       case '--case': o.only = (argv[++i] ?? '').split(',').filter(Boolean); break;
       case '--quick': Object.assign(o, { repeat: 100_000, cycles: 5, rounds: 2, passes: 1 }); break;
       case '--json': o.json = true; break;

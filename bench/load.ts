@@ -76,6 +76,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, table } from './common.js';
 import { Btf, Ebpf, ObjectSpec, Pinning, sys } from '../src/index.js';
 
 // ---- options ---------------------------------------------------------------------
@@ -376,19 +377,9 @@ function libbpfReason(error: string, max = 150): string {
 // ---- formatting ------------------------------------------------------------------
 
 const best = (xs: number[]): number => Math.min(...xs);
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 const ms = (ns: number): string => (ns / 1e6).toFixed(ns >= 1e8 ? 1 : 3);
 const us = (ns: number): string => (ns / 1e3).toFixed(ns >= 1e6 ? 0 : 1);
 
-function table(header: string[], rows: string[][], right: boolean[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 function progress(s: string): void {
   if (process.stderr.isTTY) process.stderr.write(('\r' + s).padEnd(72) + (s ? '' : '\r'));

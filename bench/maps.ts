@@ -22,7 +22,7 @@ import { accessSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { best, compileC, fmtNs, median, repoRoot, runC, table } from './common.js';
+import { best, compileC, positiveInt, fmtNs, median, repoRoot, runC, table } from './common.js';
 import { ArrayMap, ArrayOfMaps, HashMap, MapType, sys, u32, u64 } from '../src/index.js';
 
 // ---- options ---------------------------------------------------------------------
@@ -42,18 +42,13 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { lookups: 200_000, sets: 50, rounds: 3, passes: 2, only: undefined, json: false, trace: false, noStrace: false };
-  const num = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer, got ${String(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
-      case '--lookups': o.lookups = num(a, argv[++i]); break;
-      case '--sets': o.sets = num(a, argv[++i]); break;
-      case '--rounds': o.rounds = num(a, argv[++i]); break;
-      case '--passes': o.passes = num(a, argv[++i]); break;
+      case '--lookups': o.lookups = positiveInt(a, argv[++i]); break;
+      case '--sets': o.sets = positiveInt(a, argv[++i]); break;
+      case '--rounds': o.rounds = positiveInt(a, argv[++i]); break;
+      case '--passes': o.passes = positiveInt(a, argv[++i]); break;
       case '--case': o.only = (argv[++i] ?? '').split(',').filter(Boolean); break;
       case '--quick': Object.assign(o, { lookups: 20_000, sets: 5, rounds: 2, passes: 1 }); break;
       case '--json': o.json = true; break;
