@@ -281,8 +281,9 @@ export class FdLink extends Link {
     } catch (err) {
       if (!(err instanceof SyscallError) || (err.errno !== Errno.EOPNOTSUPP && err.errno !== Errno.EINVAL)) throw err;
       this.unpin();
+    } finally {
+      this.#fd.close(); // the fd goes whatever LINK_DETACH said
     }
-    this.#fd.close();
   }
 
   protected override release(): void {
