@@ -159,7 +159,8 @@ function repoRoot(): string {
 }
 
 const ROOT = repoRoot();
-const CORPUS = resolve(ROOT, '../shared/corpus/cilium-ebpf');
+// The corpus beside the repository, or where $TSBPF_CORPUS says (as the tests).
+const CORPUS = process.env.TSBPF_CORPUS ? resolve(process.env.TSBPF_CORPUS) : resolve(ROOT, '../shared/corpus/cilium-ebpf');
 
 /** Objects both libbpf 1.1 and tsbpf load, covering the shapes: many programs, many maps, CO-RE, map-in-map, kconfig. */
 const DEFAULT_OBJECTS = [

@@ -22,13 +22,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
 import { EbpfLoader, ObjectSpec } from '../src/index.js';
-import { corpusObjects, fdCount } from './helpers.js';
+import { corpusDir, corpusObjects, fdCount } from './helpers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = resolve(root, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 
 const expected: Record<string, string | Record<string, string>> = {
   'btf/testdata/relocs-el.elf': { fields: 'ProgramError/LoadError/EINVAL' },

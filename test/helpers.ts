@@ -138,8 +138,25 @@ export function runInWorker<T>(moduleUrl: URL, data: object, timeoutMs: number):
 /** The repository root (tests run from dist/test/). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The compatibility corpus, beside the repository (shared/ in CI too). */
-export const corpusDir = resolve(repoRoot, '../shared/corpus/cilium-ebpf');
+/**
+ * The compatibility corpus: $TSBPF_CORPUS, else shared/corpus/cilium-ebpf beside the
+ * repository, else beside the repository this one was cloned from (a fresh clone made
+ * elsewhere, as CI makes). Missing, the corpus tests fail rather than skip.
+ */
+export const corpusDir = findCorpus();
+
+function findCorpus(): string {
+  if (process.env.TSBPF_CORPUS) return resolve(process.env.TSBPF_CORPUS);
+  const beside = (repo: string) => resolve(repo, '../shared/corpus/cilium-ebpf');
+  if (existsSync(beside(repoRoot))) return beside(repoRoot);
+  try {
+    const origin = execFileSync('git', ['-C', repoRoot, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (origin.startsWith('/') && existsSync(beside(origin))) return beside(origin);
+  } catch {
+    // not a git checkout, or no origin: the default path below is named in the failure
+  }
+  return beside(repoRoot);
+}
 
 /** Every BPF object of the corpus (*.elf, *.o), sorted. */
 export function corpusObjects(): string[] {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, sys, u32, u64, Xdp } from '../src/index.js';
-import { bpffsDir, bpfFds, fdCount, thrown } from './helpers.js';
+import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
 import { kconfigLayout } from '../src/externs.js';
 import { memlockCharged } from '../src/loader.js';
 import { execFileSync } from 'node:child_process';
@@ -107,7 +107,7 @@ test('replaceMap uses the caller map; setMaxEntries changes a size', () => {
 
 test('pinning by name: created and pinned when missing, reused when present, refused when incompatible', () => {
   const dir = bpffsDir('loader');
-  const corpusObject = resolve(root, '../shared/corpus/cilium-ebpf/testdata/loader-clang-22-el.elf');
+  const corpusObject = resolve(corpusDir, 'testdata/loader-clang-22-el.elf');
   // Maps only: the programs of this object need externs (a later milestone).
   const loader = () => {
     const l = new EbpfLoader().mapPinPath(dir);
@@ -149,12 +149,12 @@ test('a program type the kernel refuses is ProgramError NotSupported; a rejected
   assert.match(err.message, /BPF_PROG_TYPE_TRACING/);
   assert.equal(fdCount(), before);
   // errors-el.elf's poisoned_kfunc calls a kfunc that does not exist: not weak, so it is named.
-  const fwd = thrown(() => Ebpf.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/fwd_decl-el.elf')));
+  const fwd = thrown(() => Ebpf.load(resolve(corpusDir, 'testdata/fwd_decl-el.elf')));
   assert.ok(fwd instanceof ProgramError && fwd.kind === 'UnresolvedExtern' && /fwd/.test(fwd.message), String(fwd));
 });
 
 test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel', () => {
-  using ebpf = Ebpf.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/kconfig-el.elf'));
+  using ebpf = Ebpf.load(resolve(corpusDir, 'testdata/kconfig-el.elf'));
   const kconfig = ebpf.map('.kconfig');
   assert.ok(kconfig.info().flags & (1 << 7), 'read-only for programs');
   const value = new DataView(kconfig.lookup(new Uint8Array(4))!.buffer);
@@ -228,7 +228,7 @@ test('programs are typed by their section; a deferred program loads on demand', 
 
 test('a verifier rejection names the C source lines and the unsatisfied CO-RE relocation', () => {
   const loader = new EbpfLoader().deferProgram('poisoned_double').deferProgram('poisoned_kfunc');
-  const err = thrown(() => loader.load(resolve(root, '../shared/corpus/cilium-ebpf/testdata/errors-el.elf')));
+  const err = thrown(() => loader.load(resolve(corpusDir, 'testdata/errors-el.elf')));
   assert.ok(err instanceof ProgramError && err.kind === 'LoadError', String(err));
   assert.equal(err.program, 'poisoned_single');
   assert.match(err.verifierLog!, /; return core_access\(ne\.non_exist\); @ errors\.c:20/, 'line info reached the kernel');

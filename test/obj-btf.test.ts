@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ElfFile, STT_FUNC } from '../src/obj/elf.js';
 import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, Btf, loadKernelBtf } from '../src/obj/btf.js';
@@ -16,11 +15,10 @@ import type { BtfKindName, BtfMember, BtfType, BtfTypeOf } from '../src/obj/btf.
 import { CoreReloKind, coreReloKindName, parseBtfExt } from '../src/obj/btf-ext.js';
 import type { BtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
-import { corpusObjects, runInWorker } from './helpers.js';
+import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
 import { newReport, prng, record, type FuzzReport } from './fuzz.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
 const RELOCS = path.join(corpus, 'btf/testdata/relocs-el.elf');
 const VMLINUX_GZ = path.join(corpus, 'btf/testdata/vmlinux.btf.gz');

@@ -21,12 +21,12 @@ import {
   decode, exit, ldImm64, mov64Imm, ProgType, type Insn, type Reg,
 } from './asm.js';
 import { Prog } from './prog.js';
-import { fdCount } from './helpers.js';
+import { corpusDir, fdCount } from './helpers.js';
 
 const fdsAtStart = fdCount();
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 const RELOCS = path.join(corpus, 'btf/testdata/relocs-el.elf');
 const RELOCS_READ = path.join(corpus, 'btf/testdata/relocs_read-el.elf');
 const RELOCS_READ_TGT = path.join(corpus, 'btf/testdata/relocs_read_tgt-el.elf');

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   ElfFile,
@@ -32,11 +31,10 @@ import {
 import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
-import { corpusObjects, runInWorker } from './helpers.js';
+import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
 import { newReport, prng, record, type FuzzReport } from './fuzz.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = path.resolve(repoRoot, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
 
 

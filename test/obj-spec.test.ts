@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { ParseError } from '../src/index.js';
 import { ObjectSpec } from '../src/obj/spec.js';
 import { Insns } from '../src/obj/insn.js';
+import { corpusDir } from './helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = resolve(root, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 
 function parse(path: string): ObjectSpec {
   return ObjectSpec.parse(readFileSync(path.startsWith('bpf/') ? resolve(root, path) : resolve(corpus, path)));

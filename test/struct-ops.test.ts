@@ -9,11 +9,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf, EbpfLoader, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, StructOpsMap, sys } from '../src/index.js';
 import { findStructOpsTarget, structOpsMember, structOpsValue } from '../src/maps/struct-ops.js';
-import { fdCount, thrown } from './helpers.js';
+import { corpusDir, fdCount, thrown } from './helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const object = resolve(root, 'bpf/struct_ops.o');
-const corpus = resolve(root, '../shared/corpus/cilium-ebpf');
+const corpus = corpusDir;
 const available = () => readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/);
 const allowed = () => readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').trim().split(/\s+/);
 
