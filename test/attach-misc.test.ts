@@ -11,6 +11,9 @@ import { createNetEnv } from './net-env.js';
 import { execFileSync } from 'node:child_process';
 import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
 
+// Taken before any test runs: the last test checks that every fd opened here was closed.
+const fdsAtStart = fdCount();
+
 const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
 
 async function sendUdp(count: number): Promise<void> {
@@ -198,4 +201,8 @@ test('LwtXmit / LwtOut: a route with BPF encapsulation runs the program for our 
   assert.ok(bad instanceof ProgramError && bad.kind === 'UnknownTarget');
   const noDev = thrown(() => xmit.attach({ destination: '198.18.0.1', device: 'no-such-if' }));
   assert.ok(noDev instanceof ProgramError && noDev.kind === 'UnknownInterface');
+});
+
+test('no file descriptor leaked by this file', () => {
+  assert.equal(fdCount(), fdsAtStart);
 });

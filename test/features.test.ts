@@ -17,7 +17,10 @@ import {
   SyscallError,
 } from '../src/index.js';
 import { replaceKernel } from '../src/sys/native.js';
-import { bpfCalls } from './helpers.js';
+import { bpfCalls, fdCount } from './helpers.js';
+
+// Taken before any test runs: the last test checks that every fd opened here was closed.
+const fdsAtStart = fdCount();
 
 const config = gunzipSync(readFileSync('/proc/config.gz')).toString();
 const enabled = (name: string) => new RegExp(`^${name}=[ym]`, 'm').test(config);
@@ -104,4 +107,8 @@ test('an error that says nothing about the kernel is thrown, not taken for "unsu
   }
   clearFeatureCache();
   assert.equal(isMapTypeSupported(MapType.Hash), true);
+});
+
+test('no file descriptor leaked by this file', () => {
+  assert.equal(fdCount(), fdsAtStart);
 });

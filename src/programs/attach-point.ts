@@ -8,7 +8,8 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { MapData } from '../maps/map-data.js';
 import { MapType, mapTypeName } from '../maps/map-type.js';
-import { mapGetFdById, objGetInfoByFd, progGetFdById } from '../sys/bpf.js';
+import { mapGetFdById, progGetFdById } from '../sys/bpf.js';
+import { programId } from './netif.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { linkCreate, progAttach, progDetach } from '../sys/link.js';
@@ -52,10 +53,7 @@ export function openTarget(target: string | number, what: string, program: strin
 
 /** A program's own fd, reopened by id: PROG_DETACH needs it even after the program is unloaded. */
 function ownProgramFd(program: Program): TargetFd {
-  const info = new Uint8Array(8); // struct bpf_prog_info: type, id
-  objGetInfoByFd(program.fd, info);
-  const id = new DataView(info.buffer).getUint32(4, true);
-  return new TargetFd(progGetFdById(id), `program ${program.name}`);
+  return new TargetFd(progGetFdById(programId(program.fd)), `program ${program.name}`);
 }
 
 /** An attachment made with PROG_ATTACH; detach() is PROG_DETACH of the same program. */

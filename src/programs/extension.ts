@@ -1,6 +1,7 @@
 import { ProgramError } from '../errors.js';
 import { Btf } from '../obj/btf.js';
-import { btfGetData, btfGetFdById, objGetInfoByFd } from '../sys/bpf.js';
+import { btfGetData, btfGetFdById } from '../sys/bpf.js';
+import { programInfoByFd } from './program-info.js';
 import { kernel } from '../sys/native.js';
 import type { FdLink } from './link.js';
 import { Program } from './program.js';
@@ -16,19 +17,13 @@ export interface ExtensionLoadOptions {
   function?: string;
 }
 
-// struct bpf_prog_info: btf_id @128.
-const PROG_INFO_SIZE = 232;
-const PROG_INFO_BTF_ID = 128;
-
 /**
  * The BTF id of global function `fn` in the BTF the kernel holds for program `progFd`
  * (libbpf's libbpf_find_prog_btf_id, aya's Extension::load). ProgramError
  * 'UnknownTarget' when the program has no BTF or no such function.
  */
 export function programFunctionBtfId(progFd: number, fn: string): number {
-  const info = new Uint8Array(PROG_INFO_SIZE);
-  objGetInfoByFd(progFd, info);
-  const btfId = new DataView(info.buffer).getUint32(PROG_INFO_BTF_ID, true);
+  const { btfId } = programInfoByFd(progFd);
   if (btfId === 0) throw new ProgramError('UnknownTarget', `the target program has no BTF, so its function ${fn} cannot be replaced`);
   const btfFd = btfGetFdById(btfId);
   let btf: Btf;

@@ -11,6 +11,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, Link, type LinkInfo } from './link.js';
 import { attachPerfEvent } from './perf-attach.js';
+import { tracefs as tracefsRoot } from './trace-point.js';
 
 export type ProbeKind = 'kprobe' | 'uprobe';
 export type ProbeMechanism = 'pmu' | 'tracefs';
@@ -29,7 +30,6 @@ export interface ProbeEvent {
 }
 
 const PMU_DIR = '/sys/bus/event_source/devices';
-const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const FEATURE: Record<ProbeKind, string> = { kprobe: 'kprobes', uprobe: 'uprobes' };
 
 /** The PMU's perf type and the config bit that makes a return probe, or undefined without the PMU. */
@@ -51,9 +51,16 @@ function pmu(kind: ProbeKind): { type: number; retprobeBit: number } | undefined
   return { type, retprobeBit };
 }
 
-/** The tracefs directory with `<kind>_events`, or undefined (no such probes, or tracefs not mounted). */
+/** The tracefs directory with `<kind>_events`, or undefined (no such probes, or no tracefs). */
 function tracefs(kind: ProbeKind): string | undefined {
-  return TRACEFS_DIRS.find((d) => existsSync(`${d}/${kind}_events`));
+  let root: string;
+  try {
+    root = tracefsRoot();
+  } catch (err) {
+    if (err instanceof ProgramError && err.kind === 'NotSupported') return undefined;
+    throw err;
+  }
+  return existsSync(`${root}/${kind}_events`) ? root : undefined;
 }
 
 /** Which mechanisms this kernel offers for `kind` (for tests and diagnostics). */
@@ -88,7 +95,7 @@ export function attachProbe(program: { fd: number; name: string }, e: ProbeEvent
   const dir = tracefs(e.kind);
   if (!dir) {
     throw notSupported(program.name, e, e.mechanism === 'tracefs'
-      ? `no ${e.kind}_events in tracefs (${TRACEFS_DIRS.join(', ')}; mount -t tracefs tracefs /sys/kernel/tracing)`
+      ? `no ${e.kind}_events in tracefs (/sys/kernel/tracing or /sys/kernel/debug/tracing)`
       : `no ${e.kind} PMU and no ${e.kind}_events in tracefs`);
   }
   return attachTracefsProbe(program, e, dir, description, cookie);
