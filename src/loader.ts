@@ -323,14 +323,14 @@ export class Ebpf implements Disposable {
     const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
     if (pinPath && existsSync(pinPath)) {
       const pinned = MapData.fromPin(pinPath);
+      // Owned by this Ebpf from here on, so a failed check below closes it with the rest.
+      this.#maps.set(def.name, pinned);
       const want = this.#mapSpec(def, settings, false);
       const info = pinned.info();
       const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((k) => info[k] !== want[k]);
       if (mismatch) {
-        pinned.close();
         throw new MapError('CreateError', `map ${def.name}: the map pinned at ${pinPath} differs in ${mismatch} (${info[mismatch]}, the object wants ${want[mismatch]})`);
       }
-      this.#maps.set(def.name, pinned);
       return;
     }
     let inner: MapData | undefined;
