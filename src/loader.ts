@@ -1,7 +1,7 @@
 // Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
 // works on copies of the spec (kernel fix-ups never change it), and a failure closes
 // everything made so far.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
@@ -145,6 +145,8 @@ export class Ebpf implements Disposable {
   /** fds of kernel modules' BTF objects the programs refer to, by module name. */
   readonly #moduleFds = new Map<string, number>();
   #btfFd = -1;
+  /** Pins made by this load (LIBBPF_PIN_BY_NAME maps that were not pinned yet): removed if the load fails. */
+  readonly #pinnedHere: string[] = [];
 
   private constructor(spec: ObjectSpec) {
     this.spec = spec;
@@ -161,6 +163,8 @@ export class Ebpf implements Disposable {
     try {
       ebpf.#load(settings);
     } catch (err) {
+      // All or nothing: the pins this load made go too (as libbpf unpins on a failed load).
+      for (const path of ebpf.#pinnedHere) rmSync(path, { force: true });
       ebpf.close();
       throw err;
     }
@@ -341,7 +345,10 @@ export class Ebpf implements Disposable {
       const map = this.#createWithBtfFallback(spec);
       this.#maps.set(def.name, map);
       if (def.data) this.#fillData(def, map, settings);
-      if (pinPath) map.pin(pinPath);
+      if (pinPath) {
+        map.pin(pinPath);
+        this.#pinnedHere.push(pinPath);
+      }
     } finally {
       inner?.close();
     }
