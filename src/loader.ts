@@ -165,7 +165,11 @@ export class Ebpf implements Disposable {
     } catch (err) {
       // All or nothing: the pins this load made go too (as libbpf unpins on a failed load).
       for (const path of ebpf.#pinnedHere) rmSync(path, { force: true });
-      ebpf.close();
+      try {
+        ebpf.close();
+      } catch {
+        // the load's own error is the one to report
+      }
       throw err;
     }
     return ebpf;
@@ -206,14 +210,21 @@ export class Ebpf implements Disposable {
     return s;
   }
 
-  /** Closes every map and program still owned, and the object's BTF. */
+  /**
+   * Closes every map and program still owned, and the object's BTF. A struct_ops map the
+   * kernel refuses to unregister stays registered (the registration holds the map): the
+   * rest is closed all the same, then MapError says which.
+   */
   close(): void {
     // A registration holds its own reference to the map: closing the fd would leave it registered.
+    let stuck: MapError | undefined;
     for (const s of this.#structOps.values()) {
       try {
         if (this.#maps.get(s.name) === s.map) s.unregister();
-      } catch {
-        // Already gone (unregistered by someone else): nothing to undo.
+      } catch (err) {
+        stuck ??= err instanceof MapError && err.cause
+          ? new MapError('SyscallError', `struct_ops map ${s.name} stays registered: ${err.message}`, { cause: err.cause })
+          : (err as MapError);
       }
     }
     this.#structOps.clear();
@@ -225,6 +236,7 @@ export class Ebpf implements Disposable {
     this.#btfFd = -1;
     for (const fd of this.#moduleFds.values()) kernel.close(fd);
     this.#moduleFds.clear();
+    if (stuck) throw stuck;
   }
 
   [Symbol.dispose](): void {
