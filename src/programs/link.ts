@@ -258,7 +258,11 @@ export class FdLink extends Link {
   }
 
   override info(): LinkInfo {
-    return linkInfoByFd(this.fd);
+    try {
+      return linkInfoByFd(this.fd);
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `info of ${this.description}`);
+    }
   }
 
   /**
@@ -298,7 +302,7 @@ export class FdLink extends Link {
       info = linkInfoByFd(fd);
     } catch (err) {
       kernel.close(fd);
-      throw err;
+      throw ProgramError.fromSyscall(err, `the link pinned at ${path}`);
     }
     const link = new FdLink(fd, `${info.typeName} link ${info.id} pinned at ${path}`);
     link.#pinnedAt = path;
@@ -307,7 +311,10 @@ export class FdLink extends Link {
 
   /** Opens the link with kernel id `id`. */
   static fromId(id: number): FdLink {
-    const fd = linkGetFdById(id);
-    return new FdLink(fd, `link ${id}`);
+    try {
+      return new FdLink(linkGetFdById(id), `link ${id}`);
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `link id ${id}`, { kind: err instanceof SyscallError && err.errno === Errno.ENOENT ? 'UnknownTarget' : 'SyscallError' });
+    }
   }
 }

@@ -291,7 +291,12 @@ export class SchedClassifier extends Program {
     checkDirection(direction);
     const iface = resolveInterface(target, 'tcx query');
     if (!isLinkTypeSupported(LinkType.Tcx)) throw new ProgramError('NotSupported', `querying ${iface.name} ${direction}: this kernel has no TCX hooks (6.6+)`, { feature: 'BPF_LINK_TYPE_TCX' });
-    const r = progQuery(iface.index, tcxAttachType(direction));
+    let r: ReturnType<typeof progQuery>;
+    try {
+      r = progQuery(iface.index, tcxAttachType(direction));
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `querying tcx ${direction} of ${iface.name}`);
+    }
     return { revision: r.revision, programs: r.progIds.map((programId, i) => ({ programId, linkId: r.linkIds[i] ?? 0 })) };
   }
 }

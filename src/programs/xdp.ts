@@ -173,12 +173,12 @@ export class Xdp extends Program {
       }
     }
     const description = describe(iface, mode, 'netlink');
-    const ref = new ProgramRef(this);
     try {
+      const ref = new ProgramRef(this);
       setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist));
+      return new XdpNetlinkLink(iface, mode, ref);
     } catch (err) {
       throw xdpAttachError(this.name, description, mode, err);
     }
-    return new XdpNetlinkLink(iface, mode, ref);
   }
 }
