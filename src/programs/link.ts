@@ -278,15 +278,16 @@ export class FdLink extends Link {
   }
 
   protected detachNow(): void {
-    // LINK_DETACH ends even a pinned link; link types without it (EOPNOTSUPP/EINVAL)
-    // end when their last reference goes, so the pin is removed too.
+    // LINK_DETACH ends even a pinned link. Where it fails (link types without it answer
+    // EOPNOTSUPP or EINVAL) the link ends when its last reference goes: the pin is
+    // removed too, and the fd goes whatever LINK_DETACH said.
     try {
       linkDetach(this.fd);
     } catch (err) {
-      if (!(err instanceof SyscallError) || (err.errno !== Errno.EOPNOTSUPP && err.errno !== Errno.EINVAL)) throw err;
+      if (!(err instanceof SyscallError)) throw err;
       this.unpin();
     } finally {
-      this.#fd.close(); // the fd goes whatever LINK_DETACH said
+      this.#fd.close();
     }
   }
 
