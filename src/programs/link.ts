@@ -136,6 +136,35 @@ export function linkInfoByFd(fd: number): LinkInfo {
   return decodeLinkInfo(buf);
 }
 
+/**
+ * Runs every undo step (detach this, remove that) even when one fails, so a failure
+ * leaves as little as possible behind; then throws the first failure.
+ */
+export function undoAll(steps: Iterable<() => void>): void {
+  let first: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      step();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first) throw first.error;
+}
+
+/**
+ * Undoes what a failed attach made (undoAll) and returns `err`, the failure to report:
+ * an undo step that fails too is not allowed to hide it.
+ */
+export function rolledBack(err: unknown, steps: Iterable<() => void>): unknown {
+  try {
+    undoAll(steps);
+  } catch {
+    // the attach failure is the one to report
+  }
+  return err;
+}
+
 /** The error of an attach system call, as a typed ProgramError naming it. */
 export function attachError(program: string, what: string, err: unknown): unknown {
   if (!(err instanceof SyscallError)) return err;

@@ -11,7 +11,7 @@ import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate, progQuery } from '../sys/link.js';
 import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, rtnetlink, type NlReply } from '../sys/netlink.js';
-import { FdLink, Link, LinkType, attachError } from './link.js';
+import { FdLink, Link, LinkType, attachError, rolledBack } from './link.js';
 import { type Interface, programId, resolveInterface } from './netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
@@ -272,17 +272,10 @@ export class SchedClassifier extends Program {
       const f = addFilter({ ifindex: iface.index, parent: parents[direction], priority, handle }, this, id);
       return new ClsBpfLink(iface, direction, f, { name: this.name, id }, created);
     } catch (err) {
-      if (created) {
-        try {
-          delClsact(iface.index);
-        } catch {
-          // the attach error is the one to report
-        }
-      }
-      if (err instanceof SyscallError && err.errno === Errno.EEXIST) {
-        throw new ProgramError('AlreadyAttached', `attaching ${this.name} to ${where}: a filter with priority ${priority} and handle 0x${handle.toString(16)} exists (${err.message})`, { program: this.name, cause: err });
-      }
-      throw attachError(this.name, where, err);
+      const typed = err instanceof SyscallError && err.errno === Errno.EEXIST
+        ? new ProgramError('AlreadyAttached', `attaching ${this.name} to ${where}: a filter with priority ${priority} and handle 0x${handle.toString(16)} exists (${err.message})`, { program: this.name, cause: err })
+        : attachError(this.name, where, err);
+      throw rolledBack(typed, created ? [() => delClsact(iface.index)] : []);
     }
   }
 
