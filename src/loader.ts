@@ -500,7 +500,6 @@ export class Ebpf implements Disposable {
     };
     // First without a log (fast); on failure again with a log that grows until it fits.
     let logSize = settings.logLevel ? LOG_START : 0;
-    let eagain = 0;
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
       attr.logBuf = logBuf;
@@ -516,8 +515,6 @@ export class Ebpf implements Disposable {
           logSize *= 4;
           continue;
         }
-        // The verifier gives up with EAGAIN when a signal is pending: try again, as libbpf does.
-        if (err.errno === Errno.EAGAIN && eagain++ < 5) continue;
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
         if (err.errno === Errno.EPERM && log.trim() === '') {
           // Refused before verification: the kernel does not allow this program type here.
