@@ -2,10 +2,11 @@
 // kernel will not produce on demand, and the typed errors they must become.
 import { beforeEach, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
-import { bpffsDir, fdCount, thrown } from './helpers.js';
+import { bpffsDir, corpusDir, fdCount, thrown } from './helpers.js';
 
 const { Cmd, Errno } = sys;
 const ENOTSUPP = 524;
@@ -387,6 +388,49 @@ test('close(2) failing with EINTR or EIO is neither retried nor thrown: Linux re
     assert.equal(closed.length, 13, 'the 8 maps, the 4 programs and the BTF, once each');
     assert.equal(fdCount(), before);
   }
+});
+
+// ---- all or nothing --------------------------------------------------------------------
+
+test('a load that fails after pinning a LIBBPF_PIN_BY_NAME map removes the pin it made, and keeps one that was there', (t) => {
+  const dir = bpffsDir('faults-loadpin');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(corpusDir, 'testdata', 'loader-clang-17-el.elf');
+  const before = fdCount();
+  const failing = failBpf(t, Cmd.ProgLoad, Errno.ENOMEM);
+  const err = thrown(() => new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path));
+  assert.ok(err instanceof ProgramError && err.code === 'ENOMEM', String(err));
+  assert.deepEqual(readdirSync(dir), [], 'btf_pin was pinned during the load, and removed with it');
+  failing.restore();
+  // Pinned by an earlier load: a failing load leaves it.
+  new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path).close();
+  assert.deepEqual(readdirSync(dir), ['btf_pin']);
+  failBpf(t, Cmd.ProgLoad, Errno.ENOMEM);
+  assert.throws(() => new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path), ProgramError);
+  assert.deepEqual(readdirSync(dir), ['btf_pin'], 'a pin the load reused is not the load\'s to remove');
+  assert.equal(fdCount(), before);
+});
+
+test('a struct_ops map the kernel refuses to unregister: Ebpf.close() closes the rest, then says which stays registered', (t) => {
+  // A copy of the object with a congestion control name of its own (names are kernel-global).
+  const bytes = readFileSync(object('struct_ops.o'));
+  for (let at = bytes.indexOf('tsbpf_cc'); at >= 0; at = bytes.indexOf('tsbpf_cc', at + 1)) bytes.write('tsbpf_fu', at);
+  const available = () => readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').split(/\s+/);
+  const before = fdCount();
+  const ebpf = new EbpfLoader().load(new Uint8Array(bytes));
+  const ops = ebpf.structOps('tsbpf_fu');
+  ops.register();
+  const id = ops.map.id;
+  assert.ok(available().includes('tsbpf_fu'));
+  const refused = failBpf(t, Cmd.MapDeleteElem, Errno.EBUSY);
+  const err = thrown(() => ebpf.close());
+  refused.restore();
+  assert.ok(err instanceof MapError && err.code === 'EBUSY' && /tsbpf_fu stays registered/.test(err.message), String(err));
+  assert.equal(fdCount(), before, 'every descriptor closed all the same');
+  assert.ok(available().includes('tsbpf_fu'), 'still registered, as the error says');
+  using m = MapData.fromId(id);
+  m.delete(new Uint8Array(4));
+  assert.ok(!available().includes('tsbpf_fu'));
 });
 
 test('replaceKernel restores the previous calls', () => {
