@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionError } from 'node:assert';
-import { BtfError, MapError, ParseError, PinError, ProgramError, SyscallError, sys } from '../src/index.js';
+import { BtfError, clearFeatureCache, MapError, ParseError, PinError, ProgramError, SyscallError, sys } from '../src/index.js';
 import type { Kernel } from '../src/sys/native.js';
 
 /** The errnos every call is failed with, in turn. */
@@ -312,6 +312,13 @@ export async function runScenario<C>(s: Scenario<C>, options: RunOptions = {}): 
             s.repair?.(ctx);
           }
           injections.push({ scenario: s.name, at: i, call, errno, sticky, outcome, detail });
+          if (sticky) {
+            // Every call failing is a kernel that refuses everything: a feature probe run on an
+            // error path (the loader asks one when a load fails without a log) rightly caches
+            // "unsupported" for it. Back to the real kernel's answers before the next run.
+            clearFeatureCache();
+            withSeam(() => s.run(ctx));
+          }
           if (outcome === 'leak' || outcome === 'stuck') {
             // Later runs are compared with the state as it is now, so one leak is reported once.
             Object.assign(base, snapshot(s, ctx));
