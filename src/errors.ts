@@ -210,6 +210,13 @@ export class ProgramError extends Error {
     }
   }
 
+  /** Wraps a SyscallError as kind 'SyscallError' (or `kind`) with `context` before its message; rethrows anything else. */
+  static fromSyscall(err: unknown, context: string, details: { program?: string; kind?: ProgramErrorKind } = {}): ProgramError {
+    if (err instanceof ProgramError) return err;
+    if (!(err instanceof SyscallError)) throw err;
+    return new ProgramError(details.kind ?? 'SyscallError', `${context}: ${err.message}`, { program: details.program, cause: err });
+  }
+
   get [programBrand](): true {
     return true;
   }

@@ -3,6 +3,7 @@
 // succeed (or fail in a telling way) where the feature exists, as libbpf's
 // libbpf_probe_* and cilium/ebpf's features package do, and is cached for the life of
 // the process. Attach code chooses between mechanisms with these, never by version.
+import { MapError, ProgramError } from './errors.js';
 import { Btf, loadKernelBtf } from './obj/btf.js';
 import { Errno, hasBpfCapability, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad } from './sys/bpf.js';
@@ -15,13 +16,22 @@ import { LinkType } from './programs/link.js';
 const ENOTSUPP = 524;
 const EXIT_0 = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = 0; exit
 
-function cached<K>(probe: (key: K) => boolean): ((key: K) => boolean) & { clear(): void } {
+/**
+ * A probe whose answers are kept. A kernel failure that answers nothing (ENOMEM, EINTR,
+ * ...) is not kept: it is thrown as the typed error of the probe's kind.
+ */
+function cached<K>(probe: (key: K) => boolean, what: 'map' | 'program' | 'link' | 'helper'): ((key: K) => boolean) & { clear(): void } {
   const results = new Map<K, boolean>();
   return Object.assign(
     (key: K) => {
       let r = results.get(key);
       if (r === undefined) {
-        r = probe(key);
+        try {
+          r = probe(key);
+        } catch (err) {
+          const context = `probing ${what} feature ${String(key)}`;
+          throw what === 'map' ? MapError.fromSyscall(err, 'SyscallError', context) : ProgramError.fromSyscall(err, context);
+        }
         results.set(key, r);
       }
       return r;
@@ -96,7 +106,7 @@ const programProbe = cached((key: string): boolean => {
     if (isRefusal(err.errno)) return false;
     throw err;
   }
-});
+}, 'program');
 
 /**
  * True when this kernel loads programs of `type` (BPF_PROG_TYPE_*), for
@@ -194,7 +204,7 @@ export const isMapTypeSupported = cached((type: number): boolean => {
     }
   }
   return succeeds(() => mapCreate(attr));
-});
+}, 'map');
 
 const helperProbe = cached((key: string): boolean => {
   const [progType, helperId] = key.split(':').map(Number) as [number, number];
@@ -210,9 +220,12 @@ const helperProbe = cached((key: string): boolean => {
     return true;
   } catch (err) {
     if (!(err instanceof SyscallError)) throw err;
-    return !/invalid func |unknown func |program of this type cannot use helper/.test(new TextDecoder().decode(log));
+    if (/invalid func |unknown func |program of this type cannot use helper/.test(new TextDecoder().decode(log))) return false;
+    // The verifier complained about something else (the arguments the probe did not set up).
+    if (err.errno === Errno.EACCES || err.errno === Errno.EINVAL) return true;
+    throw err; // ENOMEM, EINTR, ...: no answer
   }
-});
+}, 'helper');
 
 /**
  * True when programs of `progType` may call helper `helperId` (BPF_FUNC_*): the
@@ -310,7 +323,7 @@ const linkProbes: Partial<Record<number, () => boolean>> = {
 export const isLinkTypeSupported = cached((type: number): boolean => {
   const probe = linkProbes[type];
   return probe ? probe() : kernelKnowsLinkType(type);
-});
+}, 'link');
 
 /** Forgets every cached answer (tests; a process that changed its privileges). */
 export function clearFeatureCache(): void {

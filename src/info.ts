@@ -17,19 +17,29 @@ function errnoOf(err: unknown): number | undefined {
   return err instanceof SyscallError || err instanceof MapError ? err.errno : undefined;
 }
 
-/** Walks ids with `next`, opening each with `open` and reading it with `read`; vanished ids are skipped. */
-function* walk<T>(next: (id: number) => number | undefined, open: (id: number) => number, read: (fd: number) => T): Generator<T> {
-  for (let id = next(0); id !== undefined; id = next(id)) {
+/**
+ * Walks ids with `next`, opening each with `open` and reading it with `read`; vanished
+ * ids are skipped. Kernel failures are ProgramError 'SyscallError' naming `what`.
+ */
+function* walk<T>(what: string, next: (id: number) => number | undefined, open: (id: number) => number, read: (fd: number) => T): Generator<T> {
+  const typed = <R>(fn: () => R): R => {
+    try {
+      return fn();
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `listing ${what}`);
+    }
+  };
+  for (let id = typed(() => next(0)); id !== undefined; id = typed(() => next(id!))) {
     let fd: number;
     try {
       fd = open(id);
     } catch (err) {
       if (errnoOf(err) === Errno.ENOENT) continue;
-      throw err;
+      throw ProgramError.fromSyscall(err, `listing ${what}`);
     }
     let info: T;
     try {
-      info = read(fd);
+      info = typed(() => read(fd));
     } finally {
       kernel.close(fd);
     }
@@ -39,12 +49,19 @@ function* walk<T>(next: (id: number) => number | undefined, open: (id: number) =
 
 /** Every program loaded in the kernel, with its info (needs CAP_SYS_ADMIN). */
 export function loadedPrograms(): Generator<ProgramInfo> {
-  return walk(progGetNextId, (id) => progGetFdById(id), programInfoByFd);
+  return walk('programs', progGetNextId, (id) => progGetFdById(id), programInfoByFd);
 }
 
 /** Every map in the kernel, with its info. */
 export function* loadedMaps(): Generator<MapInfo> {
-  for (let id = mapGetNextId(0); id !== undefined; id = mapGetNextId(id)) {
+  const next = (id: number) => {
+    try {
+      return mapGetNextId(id);
+    } catch (err) {
+      throw MapError.fromSyscall(err, 'SyscallError', 'listing maps');
+    }
+  };
+  for (let id = next(0); id !== undefined; id = next(id)) {
     let map: MapData;
     try {
       map = MapData.fromId(id);
@@ -64,7 +81,7 @@ export function* loadedMaps(): Generator<MapInfo> {
 
 /** Every BPF link in the kernel, with its info. */
 export function loadedLinks(): Generator<LinkInfo> {
-  return walk(linkGetNextId, linkGetFdById, linkInfoByFd);
+  return walk('links', linkGetNextId, linkGetFdById, linkInfoByFd);
 }
 
 /** enum bpf_stats_type */
@@ -103,6 +120,6 @@ export function enableStats(type: StatsType): Stats {
     if (err instanceof SyscallError && err.errno === Errno.EINVAL) {
       throw new ProgramError('NotSupported', `the kernel cannot turn on BPF statistics: ${err.message}`, { feature: 'BPF_ENABLE_STATS', cause: err });
     }
-    throw err;
+    throw ProgramError.fromSyscall(err, 'turning on BPF statistics');
   }
 }

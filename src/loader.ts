@@ -1,7 +1,7 @@
 // Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
 // works on copies of the spec (kernel fix-ups never change it), and a failure closes
 // everything made so far.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
@@ -145,6 +145,8 @@ export class Ebpf implements Disposable {
   /** fds of kernel modules' BTF objects the programs refer to, by module name. */
   readonly #moduleFds = new Map<string, number>();
   #btfFd = -1;
+  /** Pins made by this load (LIBBPF_PIN_BY_NAME maps that were not pinned yet): removed if the load fails. */
+  readonly #pinnedHere: string[] = [];
 
   private constructor(spec: ObjectSpec) {
     this.spec = spec;
@@ -161,7 +163,13 @@ export class Ebpf implements Disposable {
     try {
       ebpf.#load(settings);
     } catch (err) {
-      ebpf.close();
+      // All or nothing: the pins this load made go too (as libbpf unpins on a failed load).
+      for (const path of ebpf.#pinnedHere) rmSync(path, { force: true });
+      try {
+        ebpf.close();
+      } catch {
+        // the load's own error is the one to report
+      }
       throw err;
     }
     return ebpf;
@@ -202,14 +210,21 @@ export class Ebpf implements Disposable {
     return s;
   }
 
-  /** Closes every map and program still owned, and the object's BTF. */
+  /**
+   * Closes every map and program still owned, and the object's BTF. A struct_ops map the
+   * kernel refuses to unregister stays registered (the registration holds the map): the
+   * rest is closed all the same, then MapError says which.
+   */
   close(): void {
     // A registration holds its own reference to the map: closing the fd would leave it registered.
+    let stuck: MapError | undefined;
     for (const s of this.#structOps.values()) {
       try {
         if (this.#maps.get(s.name) === s.map) s.unregister();
-      } catch {
-        // Already gone (unregistered by someone else): nothing to undo.
+      } catch (err) {
+        stuck ??= err instanceof MapError && err.cause
+          ? new MapError('SyscallError', `struct_ops map ${s.name} stays registered: ${err.message}`, { cause: err.cause })
+          : (err as MapError);
       }
     }
     this.#structOps.clear();
@@ -221,6 +236,7 @@ export class Ebpf implements Disposable {
     this.#btfFd = -1;
     for (const fd of this.#moduleFds.values()) kernel.close(fd);
     this.#moduleFds.clear();
+    if (stuck) throw stuck;
   }
 
   [Symbol.dispose](): void {
@@ -323,14 +339,14 @@ export class Ebpf implements Disposable {
     const pinPath = def.pinning === Pinning.ByName ? join(settings.pinPath, def.name) : undefined;
     if (pinPath && existsSync(pinPath)) {
       const pinned = MapData.fromPin(pinPath);
+      // Owned by this Ebpf from here on, so a failed check below closes it with the rest.
+      this.#maps.set(def.name, pinned);
       const want = this.#mapSpec(def, settings, false);
       const info = pinned.info();
       const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((k) => info[k] !== want[k]);
       if (mismatch) {
-        pinned.close();
         throw new MapError('CreateError', `map ${def.name}: the map pinned at ${pinPath} differs in ${mismatch} (${info[mismatch]}, the object wants ${want[mismatch]})`);
       }
-      this.#maps.set(def.name, pinned);
       return;
     }
     let inner: MapData | undefined;
@@ -341,7 +357,10 @@ export class Ebpf implements Disposable {
       const map = this.#createWithBtfFallback(spec);
       this.#maps.set(def.name, map);
       if (def.data) this.#fillData(def, map, settings);
-      if (pinPath) map.pin(pinPath);
+      if (pinPath) {
+        map.pin(pinPath);
+        this.#pinnedHere.push(pinPath);
+      }
     } finally {
       inner?.close();
     }
@@ -481,7 +500,6 @@ export class Ebpf implements Disposable {
     };
     // First without a log (fast); on failure again with a log that grows until it fits.
     let logSize = settings.logLevel ? LOG_START : 0;
-    let eagain = 0;
     for (;;) {
       const logBuf = logSize ? new Uint8Array(logSize) : undefined;
       attr.logBuf = logBuf;
@@ -497,8 +515,6 @@ export class Ebpf implements Disposable {
           logSize *= 4;
           continue;
         }
-        // The verifier gives up with EAGAIN when a signal is pending: try again, as libbpf does.
-        if (err.errno === Errno.EAGAIN && eagain++ < 5) continue;
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
         if (err.errno === Errno.EPERM && log.trim() === '') {
           // Refused before verification: the kernel does not allow this program type here.

@@ -2,9 +2,11 @@
 // kernel will not produce on demand, and the typed errors they must become.
 import { beforeEach, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
-import { ArrayMap, ArrayOfMaps, MapData, MapError, MapType, PinError, SyscallError, sys, u32, type MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
+import { bpffsDir, corpusDir, fdCount, thrown } from './helpers.js';
 
 const { Cmd, Errno } = sys;
 const ENOTSUPP = 524;
@@ -36,7 +38,7 @@ function failBpf(t: TestContext, cmd: number, errno: number, when: (n: number) =
     calls.set(c, n);
     return c === cmd && when(n);
   };
-  const restore = sys.replaceKernel({
+  const restore = replaceUntilAfter(t, {
     bpf(c, attr, ptrMask, ...buffers) {
       return inject(c) ? -errno : real.bpf(c, attr, ptrMask, ...buffers);
     },
@@ -44,6 +46,30 @@ function failBpf(t: TestContext, cmd: number, errno: number, when: (n: number) =
       return inject(c) ? -errno : real.bpfIo(c, io, attrLen, ptrMask);
     },
   });
+  return { calls, restore };
+}
+
+/**
+ * Makes seam method `method` (perf_event_open, recv, close, ...) fail with -errno on the
+ * calls `when` picks (1-based); the others go to the kernel in force before. Returns the
+ * number of calls seen so far. A failing close closes for real first, as Linux does.
+ */
+function failCall(t: TestContext, method: 'perf_event_open' | 'recv' | 'send' | 'close' | 'ioctl', errno: number, when: (n: number) => boolean = () => true): { count(): number; restore(): void } {
+  const real = sys.kernel as unknown as Record<string, (...args: unknown[]) => number>;
+  let n = 0;
+  const restore = replaceUntilAfter(t, {
+    [method]: (...args: unknown[]) => {
+      if (!when(++n)) return real[method]!(...args);
+      if (method === 'close') real.close!(args[0]);
+      return -errno;
+    },
+  });
+  return { count: () => n, restore };
+}
+
+/** sys.replaceKernel, undone by t.after even when the test fails (nested ones last first). */
+function replaceUntilAfter(t: TestContext, overrides: Partial<sys.Kernel>): () => void {
+  const restore = sys.replaceKernel(overrides);
   let restored = false;
   const once = () => {
     if (!restored) restore();
@@ -59,7 +85,7 @@ function failBpf(t: TestContext, cmd: number, errno: number, when: (n: number) =
     });
   }
   stack.push(once);
-  return { calls, restore: once };
+  return once;
 }
 
 const injections = new WeakMap<TestContext, (() => void)[]>();
@@ -274,6 +300,137 @@ test('close() with a failing close(2) still marks the object closed and does not
   assert.equal(m.closed, true);
   assert.throws(() => m.lookup(new Uint8Array(4)), { name: 'MapError', kind: 'Closed' });
   assert.equal(real.close(fd), 0, 'the descriptor the fake close left open');
+});
+
+// ---- retries: where the kernel says "try again", bounded ----------------------------
+
+const root = new URL('../../', import.meta.url);
+const object = (name: string) => fileURLToPath(new URL(`bpf/${name}`, root));
+
+test('EAGAIN from BPF_PROG_LOAD (the verifier stopped for a signal) is retried: 4 in a row still load, a lasting one is a typed LoadError after 5 calls per attempt', (t) => {
+  const before = fdCount();
+  const four = failBpf(t, Cmd.ProgLoad, Errno.EAGAIN, (n) => n <= 4);
+  using ebpf = Ebpf.load(object('globals.o'));
+  assert.equal(ebpf.program('compute').testRun({ data: new Uint8Array(64) }).returnValue, 1137);
+  assert.equal(four.calls.get(Cmd.ProgLoad), 5, 'four interrupted calls, then the load');
+  four.restore();
+  const always = failBpf(t, Cmd.ProgLoad, Errno.EAGAIN);
+  const err = thrown(() => Ebpf.load(object('globals.o')));
+  assert.ok(err instanceof ProgramError && err.kind === 'LoadError' && err.code === 'EAGAIN', String(err));
+  assert.equal(always.calls.get(Cmd.ProgLoad), 10, '5 calls without a log, 5 with one: bounded');
+  always.restore();
+  ebpf.close();
+  assert.equal(fdCount(), before);
+});
+
+test('EINTR from BPF_PROG_TEST_RUN (a signal in the repeat loop) is retried, at most 5 calls', (t) => {
+  using ebpf = Ebpf.load(object('globals.o'));
+  const prog = ebpf.program('compute');
+  const twice = failBpf(t, Cmd.ProgTestRun, Errno.EINTR, (n) => n <= 2);
+  assert.equal(prog.testRun({ data: new Uint8Array(64) }).returnValue, 1137);
+  assert.equal(twice.calls.get(Cmd.ProgTestRun), 3);
+  twice.restore();
+  const always = failBpf(t, Cmd.ProgTestRun, Errno.EINTR);
+  const err = thrown(() => prog.testRun({ data: new Uint8Array(64) }));
+  assert.ok(err instanceof ProgramError && err.code === 'EINTR' && err.cause instanceof SyscallError, String(err));
+  assert.equal(always.calls.get(Cmd.ProgTestRun), 5);
+});
+
+test('EINTR from perf_event_open (waiting for the exec lock) is retried: the attach succeeds; a lasting one is a typed AttachError, nothing left', (t) => {
+  const loader = new EbpfLoader();
+  for (const name of ObjectSpec.parse(readFileSync(object('attach_introspect.o'))).programs.keys()) if (name !== 'tp_getppid') loader.deferProgram(name);
+  using ebpf = loader.load(object('attach_introspect.o'));
+  const tp = ebpf.program('tp_getppid') as TracePoint;
+  const before = fdCount();
+  const thrice = failCall(t, 'perf_event_open', Errno.EINTR, (n) => n <= 3);
+  const link = tp.attach();
+  assert.equal(thrice.count(), 4);
+  link.detach();
+  thrice.restore();
+  const always = failCall(t, 'perf_event_open', Errno.EINTR);
+  const err = thrown(() => tp.attach());
+  assert.ok(err instanceof ProgramError && err.kind === 'AttachError' && err.code === 'EINTR', String(err));
+  assert.equal(always.count(), 5);
+  always.restore();
+  assert.equal(fdCount(), before);
+});
+
+test('EINTR from a netlink receive (a signal ends the blocking recv) is retried, not reported', (t) => {
+  const dump = () => sys.netlink.rtnetlink(new sys.netlink.NlMessage(sys.netlink.Rtm.GetLink, sys.netlink.NlmF.Dump).bytes(new Uint8Array(16)));
+  const links = dump().length;
+  const interrupted = failCall(t, 'recv', Errno.EINTR, (n) => n <= 2);
+  assert.equal(dump().length, links, 'the same interfaces');
+  assert.ok(interrupted.count() >= 3);
+  interrupted.restore();
+  const always = failCall(t, 'recv', Errno.EINTR);
+  const err = thrown(dump);
+  assert.ok(err instanceof SyscallError && err.errno === Errno.EINTR, String(err));
+  assert.equal(always.count(), 5);
+});
+
+test('close(2) failing with EINTR or EIO is neither retried nor thrown: Linux released the descriptor, and every owner closes its own once', (t) => {
+  const before = fdCount();
+  for (const errno of [Errno.EINTR, Errno.EIO]) {
+    const ebpf = Ebpf.load(object('map_in_map.o'));
+    const closed: number[] = [];
+    const real = sys.kernel;
+    const restore = replaceUntilAfter(t, {
+      close(fd) {
+        closed.push(fd);
+        real.close(fd);
+        return -errno;
+      },
+    });
+    ebpf.close();
+    ebpf.close(); // a second close() makes no call
+    restore();
+    assert.equal(new Set(closed).size, closed.length, `no descriptor closed twice: ${closed.join(' ')}`);
+    assert.equal(closed.length, 13, 'the 8 maps, the 4 programs and the BTF, once each');
+    assert.equal(fdCount(), before);
+  }
+});
+
+// ---- all or nothing --------------------------------------------------------------------
+
+test('a load that fails after pinning a LIBBPF_PIN_BY_NAME map removes the pin it made, and keeps one that was there', (t) => {
+  const dir = bpffsDir('faults-loadpin');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(corpusDir, 'testdata', 'loader-clang-17-el.elf');
+  const before = fdCount();
+  const failing = failBpf(t, Cmd.ProgLoad, Errno.ENOMEM);
+  const err = thrown(() => new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path));
+  assert.ok(err instanceof ProgramError && err.code === 'ENOMEM', String(err));
+  assert.deepEqual(readdirSync(dir), [], 'btf_pin was pinned during the load, and removed with it');
+  failing.restore();
+  // Pinned by an earlier load: a failing load leaves it.
+  new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path).close();
+  assert.deepEqual(readdirSync(dir), ['btf_pin']);
+  failBpf(t, Cmd.ProgLoad, Errno.ENOMEM);
+  assert.throws(() => new EbpfLoader().mapPinPath(dir).setExtern('MY_CONST', 1).load(path), ProgramError);
+  assert.deepEqual(readdirSync(dir), ['btf_pin'], 'a pin the load reused is not the load\'s to remove');
+  assert.equal(fdCount(), before);
+});
+
+test('a struct_ops map the kernel refuses to unregister: Ebpf.close() closes the rest, then says which stays registered', (t) => {
+  // A copy of the object with a congestion control name of its own (names are kernel-global).
+  const bytes = readFileSync(object('struct_ops.o'));
+  for (let at = bytes.indexOf('tsbpf_cc'); at >= 0; at = bytes.indexOf('tsbpf_cc', at + 1)) bytes.write('tsbpf_fu', at);
+  const available = () => readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').split(/\s+/);
+  const before = fdCount();
+  const ebpf = new EbpfLoader().load(new Uint8Array(bytes));
+  const ops = ebpf.structOps('tsbpf_fu');
+  ops.register();
+  const id = ops.map.id;
+  assert.ok(available().includes('tsbpf_fu'));
+  const refused = failBpf(t, Cmd.MapDeleteElem, Errno.EBUSY);
+  const err = thrown(() => ebpf.close());
+  refused.restore();
+  assert.ok(err instanceof MapError && err.code === 'EBUSY' && /tsbpf_fu stays registered/.test(err.message), String(err));
+  assert.equal(fdCount(), before, 'every descriptor closed all the same');
+  assert.ok(available().includes('tsbpf_fu'), 'still registered, as the error says');
+  using m = MapData.fromId(id);
+  m.delete(new Uint8Array(4));
+  assert.ok(!available().includes('tsbpf_fu'));
 });
 
 test('replaceKernel restores the previous calls', () => {

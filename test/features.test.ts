@@ -12,7 +12,9 @@ import {
   isMapTypeSupported,
   isProgramTypeSupported,
   LinkType,
+  MapError,
   MapType,
+  ProgramError,
   ProgramType,
   SyscallError,
 } from '../src/index.js';
@@ -95,7 +97,9 @@ test('an error that says nothing about the kernel is thrown, not taken for "unsu
   t.after(() => clearFeatureCache());
   const restore = replaceKernel({ bpf: () => -14 /* EFAULT */ });
   try {
-    assert.throws(() => isMapTypeSupported(MapType.Hash), (e: unknown) => e instanceof SyscallError && e.code === 'EFAULT');
+    // Typed as the probe's kind, the kernel's failure as its cause.
+    assert.throws(() => isMapTypeSupported(MapType.Hash), (e: unknown) => e instanceof MapError && e.code === 'EFAULT' && e.cause instanceof SyscallError);
+    assert.throws(() => isProgramTypeSupported(ProgramType.Xdp), (e: unknown) => e instanceof ProgramError && e.code === 'EFAULT' && e.cause instanceof SyscallError);
   } finally {
     restore();
   }

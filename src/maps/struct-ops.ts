@@ -15,6 +15,8 @@ import { attachError, FdLink } from '../programs/link.js';
 import { AttachType } from '../programs/program-type.js';
 import { linkCreate } from '../sys/link.js';
 
+const EINPROGRESS = 115;
+
 /** BPF_F_LINK: the map is registered through a link. */
 export const BPF_F_LINK = 1 << 13;
 
@@ -157,10 +159,18 @@ export class StructOpsMap {
     }
   }
 
-  /** Unregisters (deletes key 0); harmless when not registered. */
+  /**
+   * Unregisters (deletes key 0); harmless when not registered. When the kernel refuses
+   * (MapError), the map stays registered and unregister() may be called again.
+   */
   unregister(): void {
     if (!this.#registered) return;
+    try {
+      this.map.delete(new Uint8Array(4)); // false (ENOENT): not registered any more
+    } catch (err) {
+      // EINPROGRESS: being unregistered already (by someone else through the map's id).
+      if (!(err instanceof MapError && err.errno === EINPROGRESS)) throw err;
+    }
     this.#registered = false;
-    this.map.delete(new Uint8Array(4));
   }
 }

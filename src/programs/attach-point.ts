@@ -157,8 +157,14 @@ export function attachToSockMap(program: Program, sockMap: SockMapLike, attachTy
   const useLink = chooseLink(program, LinkType.Sockmap, link, true);
   program.fd;
   const id = map.id;
-  const target = new TargetFd(mapGetFdById(id), `map ${id}`);
-  return attachAt({ program, target, attachType, description: `${attachTypeName(attachType)} on map ${id}`, link: useLink });
+  const description = `${attachTypeName(attachType)} on map ${id}`;
+  let target: TargetFd;
+  try {
+    target = new TargetFd(mapGetFdById(id), `map ${id}`);
+  } catch (err) {
+    throw attachError(program.name, description, err);
+  }
+  return attachAt({ program, target, attachType, description, link: useLink });
 }
 
 /**

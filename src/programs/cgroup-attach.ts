@@ -112,6 +112,8 @@ export function queryCgroup(cgroup: string | number, attachType: number, options
   const target = openTarget(cgroup, 'cgroup', 'query');
   try {
     return progQuery(target.fd, attachType, options.effective ? 1 : 0);
+  } catch (err) {
+    throw ProgramError.fromSyscall(err, `querying cgroup ${String(cgroup)}`);
   } finally {
     target.close();
   }

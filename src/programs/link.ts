@@ -136,6 +136,35 @@ export function linkInfoByFd(fd: number): LinkInfo {
   return decodeLinkInfo(buf);
 }
 
+/**
+ * Runs every undo step (detach this, remove that) even when one fails, so a failure
+ * leaves as little as possible behind; then throws the first failure.
+ */
+export function undoAll(steps: Iterable<() => void>): void {
+  let first: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      step();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first) throw first.error;
+}
+
+/**
+ * Undoes what a failed attach made (undoAll) and returns `err`, the failure to report:
+ * an undo step that fails too is not allowed to hide it.
+ */
+export function rolledBack(err: unknown, steps: Iterable<() => void>): unknown {
+  try {
+    undoAll(steps);
+  } catch {
+    // the attach failure is the one to report
+  }
+  return err;
+}
+
 /** The error of an attach system call, as a typed ProgramError naming it. */
 export function attachError(program: string, what: string, err: unknown): unknown {
   if (!(err instanceof SyscallError)) return err;
@@ -258,7 +287,11 @@ export class FdLink extends Link {
   }
 
   override info(): LinkInfo {
-    return linkInfoByFd(this.fd);
+    try {
+      return linkInfoByFd(this.fd);
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `info of ${this.description}`);
+    }
   }
 
   /**
@@ -274,15 +307,16 @@ export class FdLink extends Link {
   }
 
   protected detachNow(): void {
-    // LINK_DETACH ends even a pinned link; link types without it (EOPNOTSUPP/EINVAL)
-    // end when their last reference goes, so the pin is removed too.
+    // LINK_DETACH ends even a pinned link. Where it fails (link types without it answer
+    // EOPNOTSUPP or EINVAL) the link ends when its last reference goes: the pin is
+    // removed too, and the fd goes whatever LINK_DETACH said.
     try {
       linkDetach(this.fd);
     } catch (err) {
-      if (!(err instanceof SyscallError) || (err.errno !== Errno.EOPNOTSUPP && err.errno !== Errno.EINVAL)) throw err;
+      if (!(err instanceof SyscallError)) throw err;
       this.unpin();
     } finally {
-      this.#fd.close(); // the fd goes whatever LINK_DETACH said
+      this.#fd.close();
     }
   }
 
@@ -298,7 +332,7 @@ export class FdLink extends Link {
       info = linkInfoByFd(fd);
     } catch (err) {
       kernel.close(fd);
-      throw err;
+      throw ProgramError.fromSyscall(err, `the link pinned at ${path}`);
     }
     const link = new FdLink(fd, `${info.typeName} link ${info.id} pinned at ${path}`);
     link.#pinnedAt = path;
@@ -307,7 +341,10 @@ export class FdLink extends Link {
 
   /** Opens the link with kernel id `id`. */
   static fromId(id: number): FdLink {
-    const fd = linkGetFdById(id);
-    return new FdLink(fd, `link ${id}`);
+    try {
+      return new FdLink(linkGetFdById(id), `link ${id}`);
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `link id ${id}`, { kind: err instanceof SyscallError && err.errno === Errno.ENOENT ? 'UnknownTarget' : 'SyscallError' });
+    }
   }
 }

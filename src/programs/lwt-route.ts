@@ -4,8 +4,8 @@
 // over rtnetlink; detaching deletes it.
 import { isIP } from 'node:net';
 import { ProgramError } from '../errors.js';
-import { Errno, SyscallError } from '../sys/errors.js';
-import { NlMessage, NlmF, Rtm, rtnetlink } from '../sys/netlink.js';
+import { Errno } from '../sys/errors.js';
+import { attrStr, attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
 import { detachError } from './attach-point.js';
 import { attachError, Link } from './link.js';
 import { resolveInterface } from './netif.js';
@@ -57,6 +57,26 @@ function routeMessage(type: number, flags: number, dst: { family: number; bytes:
 }
 
 /**
+ * The name of the program the route to `dst`/`len` via `ifindex` in `table` runs at
+ * `hook` ('' for a route without one), or undefined when there is no such route.
+ */
+function routeProgram(dst: { family: number; bytes: Uint8Array }, len: number, ifindex: number, table: number, hook: LwtHook): string | undefined {
+  const rtmsg = new Uint8Array(12);
+  rtmsg[0] = dst.family;
+  for (const r of rtnetlink(new NlMessage(Rtm.GetRoute, NlmF.Dump).bytes(rtmsg))) {
+    if (r.type !== Rtm.NewRoute || r.payload[0] !== dst.family || r.payload[1] !== len) continue;
+    const attrs = parseAttrs(r.payload, 12);
+    const at = attrs.get(RTA_DST);
+    if ((attrU32(attrs.get(RTA_TABLE)) ?? r.payload[4]) !== table || attrU32(attrs.get(RTA_OIF)) !== ifindex) continue;
+    if (!at || at.length !== dst.bytes.length || at.some((b, i) => b !== dst.bytes[i])) continue;
+    const encap = attrs.get(RTA_ENCAP);
+    const prog = encap && parseAttrs(encap).get(hookAttr[hook]);
+    return (prog && attrStr(parseAttrs(prog).get(LWT_BPF_PROG_NAME))) ?? '';
+  }
+  return undefined;
+}
+
+/**
  * A route carrying the program; detach deletes the route with that destination,
  * device and table (a route already gone, ESRCH, is fine). A route replaced since by
  * another `replace: true` attach has the same key: detaching the older link deletes it.
@@ -76,7 +96,7 @@ export class LwtRouteLink extends Link {
     try {
       this.#delete();
     } catch (err) {
-      if (err instanceof SyscallError && err.errno === Errno.ESRCH) return;
+      if (refusedWith(err, Errno.ESRCH)) return;
       throw detachError(this.description, err);
     }
   }
@@ -108,10 +128,12 @@ export function attachLwt(program: Program, hook: LwtHook, options: LwtAttachOpt
     m.nest(hookAttr[hook], (p) => p.u32(LWT_BPF_PROG_FD, progFd).str(LWT_BPF_PROG_NAME, program.name));
     if (options.headroom !== undefined) m.u32(LWT_BPF_XMIT_HEADROOM, options.headroom);
   });
+  // A lost answer: the route is there if it runs this program (the kernel keeps the name given).
   try {
-    rtnetlink(msg);
+    rtnetlinkChange(msg, () => routeProgram(dst, len, iface.index, table, hook)?.startsWith(program.name) === true);
   } catch (err) {
     throw attachError(program.name, description, err);
   }
-  return new LwtRouteLink(description, () => rtnetlink(routeMessage(Rtm.DelRoute, NlmF.Ack, dst, len, iface.index, table)));
+  const remove = () => rtnetlinkChange(routeMessage(Rtm.DelRoute, NlmF.Ack, dst, len, iface.index, table), () => routeProgram(dst, len, iface.index, table, hook) === undefined);
+  return new LwtRouteLink(description, remove);
 }

@@ -10,7 +10,7 @@ import { linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { PerfIoctl, perfEventIoctl } from '../sys/perf.js';
 import { AttachType } from './program-type.js';
-import { attachError, FdLink, Link, LinkType } from './link.js';
+import { attachError, FdLink, Link, LinkType, rolledBack } from './link.js';
 
 /** How a program is attached to a perf event: 'link' (5.15+) or 'ioctl'. */
 export type PerfAttachMechanism = 'link' | 'ioctl';
@@ -48,8 +48,7 @@ function attachByLink(program: { fd: number; name: string }, perfFd: number, des
   try {
     perfEventIoctl(perfFd, PerfIoctl.Enable);
   } catch (err) {
-    link.detach();
-    throw attachError(program.name, description, err);
+    throw rolledBack(attachError(program.name, description, err), [() => link.detach()]);
   }
   // The link holds its own reference to the event (as aya does, the event fd is not kept):
   // the event lives exactly as long as the link, pinned or not.

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link } from './link.js';
+import { attachError, Link, rolledBack, undoAll } from './link.js';
 import { attachPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import { checkCookie } from './uprobe.js';
@@ -66,24 +66,11 @@ export class PerfEventLinks extends Link {
   }
 
   protected detachNow(): void {
-    this.#each((l) => l.detach());
+    undoAll(this.links.map((l) => () => l.detach()));
   }
 
   protected override release(): void {
-    this.#each((l) => l.close());
-  }
-
-  /** Ends every link even if one throws; rethrows the first error. */
-  #each(fn: (l: Link) => void): void {
-    let first: unknown;
-    for (const l of this.links) {
-      try {
-        fn(l);
-      } catch (err) {
-        first ??= err;
-      }
-    }
-    if (first !== undefined) throw first;
+    undoAll(this.links.map((l) => () => l.close()));
   }
 }
 
@@ -137,8 +124,7 @@ export class PerfEvent extends Program {
         links.push(attachPerfEvent(this, fd, what(t), options.cookie));
       }
     } catch (err) {
-      for (const l of links) l.detach();
-      throw err;
+      throw rolledBack(err, links.map((l) => () => l.detach()));
     }
     if (links.length === 1) return links[0]!;
     return new PerfEventLinks(links, `perf event ${name}:${options.config} on ${links.length} CPUs`);

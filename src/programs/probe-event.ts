@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link, type LinkInfo } from './link.js';
+import { attachError, Link, undoAll, type LinkInfo } from './link.js';
 import { attachPerfEvent } from './perf-attach.js';
 import { tracefs as tracefsRoot } from './trace-point.js';
 
@@ -180,13 +180,12 @@ class TracefsProbeLink extends Link {
     return this.#inner.info();
   }
 
+  // The definition goes even when ending the link fails: the link's fd is closed either way.
   protected detachNow(): void {
-    this.#inner.detach();
-    this.#remove();
+    undoAll([() => this.#inner.detach(), this.#remove]);
   }
 
   protected override release(): void {
-    this.#inner.close();
-    if (!this.#pinned) this.#remove();
+    undoAll([() => this.#inner.close(), () => this.#pinned || this.#remove()]);
   }
 }

@@ -119,7 +119,11 @@ export class Program implements Disposable {
 
   /** The kernel's record of the program: id, tag, map ids, run statistics, ... (BPF_OBJ_GET_INFO_BY_FD). */
   info(): ProgramInfo {
-    return programInfoByFd(this.fd);
+    try {
+      return programInfoByFd(this.fd);
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `info of program ${this.name}`, { program: this.name });
+    }
   }
 
   /**
@@ -299,7 +303,7 @@ function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, wher
     program = new Cls({ name: info.name, kind, type: info.type, section: '' }, load) as T;
   } catch (err) {
     kernel.close(fd);
-    throw err;
+    throw ProgramError.fromSyscall(err, `the program ${where}`);
   }
   program.load();
   return program;

@@ -10,8 +10,8 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate, progQuery } from '../sys/link.js';
-import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, rtnetlink, type NlReply } from '../sys/netlink.js';
-import { FdLink, Link, LinkType, attachError } from './link.js';
+import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, refusedWith, rtnetlink, rtnetlinkChange, type NlReply } from '../sys/netlink.js';
+import { FdLink, Link, LinkType, attachError, rolledBack } from './link.js';
 import { type Interface, programId, resolveInterface } from './netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
@@ -92,21 +92,33 @@ const filterInfo = (priority: number) => ((priority << 16) | ETH_P_ALL_BE) >>> 0
 /** Interfaces (by index) whose clsact qdisc this process added and has not removed. */
 const addedClsact = new Set<number>();
 
-/** Adds clsact; false when the interface has one already. */
+/** True when the interface has a clsact qdisc. */
+function hasClsact(ifindex: number): boolean {
+  return rtnetlink(new NlMessage(Rtm.GetQdisc, NlmF.Dump).bytes(tcmsg(ifindex, 0, 0))).some((r) => {
+    const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+    return r.type === Rtm.NewQdisc && v.getInt32(4, true) === ifindex && v.getUint32(12, true) === TC_H_CLSACT;
+  });
+}
+
+/**
+ * Adds clsact; false when the interface has one already. Asked first, so that when the
+ * answer to the add is lost a clsact found afterwards is known to be this one's.
+ */
 function addClsact(ifindex: number): boolean {
+  if (hasClsact(ifindex)) return false;
   try {
-    rtnetlink(new NlMessage(Rtm.NewQdisc, NlmF.Ack | NlmF.Create | NlmF.Excl).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'));
+    rtnetlinkChange(new NlMessage(Rtm.NewQdisc, NlmF.Ack | NlmF.Create | NlmF.Excl).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'), () => hasClsact(ifindex));
     addedClsact.add(ifindex);
     return true;
   } catch (err) {
-    if (err instanceof SyscallError && err.errno === Errno.EEXIST) return false;
+    if (refusedWith(err, Errno.EEXIST)) return false;
     throw err;
   }
 }
 
 function delClsact(ifindex: number): void {
+  rtnetlinkChange(new NlMessage(Rtm.DelQdisc, NlmF.Ack).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'), () => !hasClsact(ifindex));
   addedClsact.delete(ifindex);
-  rtnetlink(new NlMessage(Rtm.DelQdisc, NlmF.Ack).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'));
 }
 
 /** The cls_bpf program id of a filter reply, and its handle and priority. */
@@ -120,16 +132,34 @@ function decodeFilter(r: NlReply): { handle: number; priority: number; programId
   };
 }
 
-/** Adds the cls_bpf filter; the kernel echoes it back with the handle and priority it chose. */
+/** Filters (cls_bpf links) this process attached and has not detached, as 'ifindex:parent:priority:handle'. */
+const liveFilters = new Set<string>();
+const filterKey = (f: FilterId) => `${f.ifindex}:${f.parent}:${f.priority}:${f.handle}`;
+
+/** The cls_bpf filters at a hook (RTM_GETTFILTER dump). */
+function filtersAt(ifindex: number, parent: number): (FilterId & { programId?: number })[] {
+  return rtnetlink(new NlMessage(Rtm.GetTfilter, NlmF.Dump).bytes(tcmsg(ifindex, 0, parent)))
+    .filter((r) => r.type === Rtm.NewTfilter)
+    .map((r) => ({ ifindex, parent, ...decodeFilter(r) }));
+}
+
+/**
+ * Adds the cls_bpf filter; the kernel echoes it back with the handle and priority it
+ * chose. When the answer is lost, the filter running this program that no link of
+ * this process holds is the one added (if any).
+ */
 function addFilter(f: FilterId, prog: { fd: number; name: string }, id: number): FilterId {
   const msg = new NlMessage(Rtm.NewTfilter, NlmF.Ack | NlmF.Echo | NlmF.Create | NlmF.Excl)
     .bytes(tcmsg(f.ifindex, f.handle, f.parent, filterInfo(f.priority)))
     .str(TCA_KIND, 'bpf')
     .nest(TCA_OPTIONS, (m) => m.u32(TCA_BPF_FD, prog.fd).str(TCA_BPF_NAME, `${prog.name}:[${id}]`).u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT));
-  const echoed = rtnetlink(msg).find((r) => r.type === Rtm.NewTfilter);
-  if (!echoed) return f; // no echo: only possible when both were given
-  const got = decodeFilter(echoed);
-  return { ...f, handle: got.handle, priority: got.priority };
+  let found: FilterId | undefined;
+  const echoed = rtnetlinkChange(msg, () => {
+    found = filtersAt(f.ifindex, f.parent).find((x) => x.programId === id && !liveFilters.has(filterKey(x)) && (!f.priority || x.priority === f.priority) && (!f.handle || x.handle === f.handle));
+    return found !== undefined;
+  }).find((r) => r.type === Rtm.NewTfilter);
+  const made = found ?? (echoed ? { ...f, ...decodeFilter(echoed) } : f); // no echo: only possible when both were given
+  return { ifindex: f.ifindex, parent: f.parent, priority: made.priority, handle: made.handle };
 }
 
 /** The program id of the filter, undefined when it is gone. */
@@ -139,13 +169,13 @@ function filterProgram(f: FilterId): number | undefined {
     const r = replies.find((x) => x.type === Rtm.NewTfilter);
     return r ? (decodeFilter(r).programId ?? 0) : undefined;
   } catch (err) {
-    if (err instanceof SyscallError && (err.errno === Errno.ENOENT || err.errno === Errno.ENODEV || err.errno === Errno.EINVAL)) return undefined;
+    if (refusedWith(err, Errno.ENOENT, Errno.ENODEV, Errno.EINVAL)) return undefined;
     throw err;
   }
 }
 
 function delFilter(f: FilterId): void {
-  rtnetlink(new NlMessage(Rtm.DelTfilter, NlmF.Ack).bytes(tcmsg(f.ifindex, f.handle, f.parent, filterInfo(f.priority))).str(TCA_KIND, 'bpf'));
+  rtnetlinkChange(new NlMessage(Rtm.DelTfilter, NlmF.Ack).bytes(tcmsg(f.ifindex, f.handle, f.parent, filterInfo(f.priority))).str(TCA_KIND, 'bpf'), () => filterProgram(f) === undefined);
 }
 
 /** True when a hook of the clsact has a filter of any kind. */
@@ -182,16 +212,18 @@ export class ClsBpfLink extends Link {
     this.createdQdisc = createdQdisc;
     this.#program = program.name;
     this.description = `cls_bpf ${direction} on ${iface.name} (priority ${f.priority}, handle 0x${f.handle.toString(16)})`;
+    liveFilters.add(filterKey(f));
   }
 
   protected detachNow(): void {
     const f: FilterId = { ifindex: this.ifindex, parent: parents[this.direction], priority: this.priority, handle: this.handle };
     try {
       if (filterProgram(f) === this.programId) delFilter(f);
+      liveFilters.delete(filterKey(f));
       if (addedClsact.has(f.ifindex) && !hasFilters(f.ifindex, parents.ingress) && !hasFilters(f.ifindex, parents.egress)) delClsact(f.ifindex);
     } catch (err) {
       // The interface went away with everything on it.
-      if (err instanceof SyscallError && (err.errno === Errno.ENODEV || err.errno === Errno.ENOENT)) return;
+      if (refusedWith(err, Errno.ENODEV, Errno.ENOENT)) return;
       throw attachError(this.#program, `${this.description} (detach)`, err);
     }
   }
@@ -272,17 +304,10 @@ export class SchedClassifier extends Program {
       const f = addFilter({ ifindex: iface.index, parent: parents[direction], priority, handle }, this, id);
       return new ClsBpfLink(iface, direction, f, { name: this.name, id }, created);
     } catch (err) {
-      if (created) {
-        try {
-          delClsact(iface.index);
-        } catch {
-          // the attach error is the one to report
-        }
-      }
-      if (err instanceof SyscallError && err.errno === Errno.EEXIST) {
-        throw new ProgramError('AlreadyAttached', `attaching ${this.name} to ${where}: a filter with priority ${priority} and handle 0x${handle.toString(16)} exists (${err.message})`, { program: this.name, cause: err });
-      }
-      throw attachError(this.name, where, err);
+      const typed = err instanceof SyscallError && err.errno === Errno.EEXIST
+        ? new ProgramError('AlreadyAttached', `attaching ${this.name} to ${where}: a filter with priority ${priority} and handle 0x${handle.toString(16)} exists (${err.message})`, { program: this.name, cause: err })
+        : attachError(this.name, where, err);
+      throw rolledBack(typed, created ? [() => delClsact(iface.index)] : []);
     }
   }
 
@@ -291,7 +316,12 @@ export class SchedClassifier extends Program {
     checkDirection(direction);
     const iface = resolveInterface(target, 'tcx query');
     if (!isLinkTypeSupported(LinkType.Tcx)) throw new ProgramError('NotSupported', `querying ${iface.name} ${direction}: this kernel has no TCX hooks (6.6+)`, { feature: 'BPF_LINK_TYPE_TCX' });
-    const r = progQuery(iface.index, tcxAttachType(direction));
+    let r: ReturnType<typeof progQuery>;
+    try {
+      r = progQuery(iface.index, tcxAttachType(direction));
+    } catch (err) {
+      throw ProgramError.fromSyscall(err, `querying tcx ${direction} of ${iface.name}`);
+    }
     return { revision: r.revision, programs: r.progIds.map((programId, i) => ({ programId, linkId: r.linkIds[i] ?? 0 })) };
   }
 }

@@ -6,7 +6,7 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate } from '../sys/link.js';
-import { NlMessage, NlmF, Rtm, rtnetlink } from '../sys/netlink.js';
+import { attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
 import { FdLink, Link, LinkType, attachError } from './link.js';
 import { type Interface, ProgramRef, resolveInterface } from './netif.js';
 import { Program } from './program.js';
@@ -49,17 +49,38 @@ const IFLA_XDP = 43;
 const IFLA_XDP_FD = 1;
 const IFLA_XDP_FLAGS = 3;
 const IFLA_XDP_EXPECTED_FD = 8;
+const IFLA_XDP_PROG_ID = 4;
+const IFLA_XDP_DRV_PROG_ID = 5;
+const IFLA_XDP_SKB_PROG_ID = 6;
+const IFLA_XDP_HW_PROG_ID = 7;
 const ENOTSUPP = 524;
 
-/** RTM_SETLINK with IFLA_XDP: `fd` -1 removes; `expectedFd` (with XDP_FLAGS_REPLACE) guards what is replaced. */
-function setXdp(ifindex: number, fd: number, flags: number, expectedFd?: number): void {
-  const ifinfomsg = new Uint8Array(16); // family, pad, type, index, flags, change
-  new DataView(ifinfomsg.buffer).setInt32(4, ifindex, true);
-  const msg = new NlMessage(Rtm.SetLink, NlmF.Ack).bytes(ifinfomsg).nest(IFLA_XDP, (m) => {
+function ifinfomsg(ifindex: number): Uint8Array {
+  const b = new Uint8Array(16); // family, pad, type, index, flags, change
+  new DataView(b.buffer).setInt32(4, ifindex, true);
+  return b;
+}
+
+/**
+ * RTM_SETLINK with IFLA_XDP: `fd` -1 removes; `expectedFd` (with XDP_FLAGS_REPLACE)
+ * guards what is replaced. `done` tells from the programs attached now whether the
+ * change was made, for a request whose answer is lost.
+ */
+function setXdp(ifindex: number, fd: number, flags: number, expectedFd: number | undefined, done: (attached: number[]) => boolean): void {
+  const msg = new NlMessage(Rtm.SetLink, NlmF.Ack).bytes(ifinfomsg(ifindex)).nest(IFLA_XDP, (m) => {
     m.s32(IFLA_XDP_FD, fd).u32(IFLA_XDP_FLAGS, flags);
     if (expectedFd !== undefined) m.s32(IFLA_XDP_EXPECTED_FD, expectedFd);
   });
-  rtnetlink(msg);
+  rtnetlinkChange(msg, () => done(xdpProgramIds(ifindex)));
+}
+
+/** The ids of the XDP programs attached to the interface, in any mode (RTM_GETLINK). */
+function xdpProgramIds(ifindex: number): number[] {
+  const reply = rtnetlink(new NlMessage(Rtm.GetLink, NlmF.Ack).bytes(ifinfomsg(ifindex))).find((r) => r.type === Rtm.NewLink);
+  const xdp = reply && parseAttrs(reply.payload, 16).get(IFLA_XDP);
+  if (!xdp) return [];
+  const attrs = parseAttrs(xdp);
+  return [IFLA_XDP_PROG_ID, IFLA_XDP_DRV_PROG_ID, IFLA_XDP_SKB_PROG_ID, IFLA_XDP_HW_PROG_ID].map((a) => attrU32(attrs.get(a)) ?? 0).filter((id) => id !== 0);
 }
 
 function describe(iface: Interface, mode: XdpMode | undefined, how: string): string {
@@ -121,7 +142,7 @@ export class XdpNetlinkLink extends Link {
     if (!this.attached) throw this.notAttached();
     try {
       const next = new ProgramRef(program);
-      this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected));
+      this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected, (ids) => ids.includes(next.id)));
       this.#program = next;
     } catch (err) {
       throw attachError(program.name, `${this.description} (update)`, err);
@@ -130,11 +151,12 @@ export class XdpNetlinkLink extends Link {
 
   protected detachNow(): void {
     try {
-      this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected));
+      const id = this.#program.id;
+      this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected, (ids) => !ids.includes(id)));
     } catch (err) {
       // EEXIST: another program is attached now, not ours to remove; ENODEV: the
       // interface is gone and the program with it.
-      if (!(err instanceof SyscallError) || (err.errno !== Errno.EEXIST && err.errno !== Errno.ENODEV)) {
+      if (!refusedWith(err, Errno.EEXIST, Errno.ENODEV)) {
         throw attachError(this.#program.name, `${this.description} (detach)`, err);
       }
     }
@@ -173,12 +195,12 @@ export class Xdp extends Program {
       }
     }
     const description = describe(iface, mode, 'netlink');
-    const ref = new ProgramRef(this);
     try {
-      setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist));
+      const ref = new ProgramRef(this);
+      setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist), undefined, (ids) => ids.includes(ref.id));
+      return new XdpNetlinkLink(iface, mode, ref);
     } catch (err) {
       throw xdpAttachError(this.name, description, mode, err);
     }
-    return new XdpNetlinkLink(iface, mode, ref);
   }
 }

@@ -3,6 +3,7 @@
 import { Attr, checkFlags, cString, ptrWords } from './attr.js';
 import { Errno, SyscallError } from './errors.js';
 import { kernel } from './native.js';
+import { retrying } from './retry.js';
 
 /** enum bpf_cmd */
 export const Cmd = {
@@ -475,16 +476,19 @@ export function progLoad(a: ProgLoadAttr): number {
     if (licenses.size >= 64) licenses.clear();
     licenses.set(a.license, (license = cString(a.license)));
   }
-  const r = kernel.bpf(
-    Cmd.ProgLoad,
-    attr.bytes,
-    a.fdArray?.length ? PROG_LOAD_WITH_FDS : PROG_LOAD_PTRS,
-    a.insns,
-    license,
-    a.logBuf ?? null,
-    a.funcInfo?.length ? a.funcInfo : null,
-    a.lineInfo?.length ? a.lineInfo : null,
-    ...(a.fdArray?.length ? [new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength)] : []),
+  const fds = a.fdArray?.length ? [new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength)] : [];
+  const r = retrying(Errno.EAGAIN, () =>
+    kernel.bpf(
+      Cmd.ProgLoad,
+      attr.bytes,
+      a.fdArray?.length ? PROG_LOAD_WITH_FDS : PROG_LOAD_PTRS,
+      a.insns,
+      license!,
+      a.logBuf ?? null,
+      a.funcInfo?.length ? a.funcInfo : null,
+      a.lineInfo?.length ? a.lineInfo : null,
+      ...fds,
+    ),
   );
   if (r < 0) fail('bpf_prog_load', r);
   return r;
@@ -533,14 +537,8 @@ export function progTestRun(a: ProgTestRunAttr): ProgTestRunResult {
     .u32(44, a.ctxOut?.length ?? 0)
     .u32(64, a.flags ?? 0)
     .u32(68, a.cpu ?? 0);
-  const r = kernel.bpf(
-    Cmd.ProgTestRun,
-    attr.bytes,
-    ptrWords(16, 24, 48, 56),
-    a.dataIn ?? null,
-    a.dataOut ?? null,
-    a.ctxIn ?? null,
-    a.ctxOut ?? null,
+  const r = retrying(Errno.EINTR, () =>
+    kernel.bpf(Cmd.ProgTestRun, attr.bytes, ptrWords(16, 24, 48, 56), a.dataIn ?? null, a.dataOut ?? null, a.ctxIn ?? null, a.ctxOut ?? null),
   );
   if (r !== 0) fail('bpf_prog_test_run', r);
   return { retval: attr.getU32(4), duration: attr.getU32(36), dataSizeOut: attr.getU32(12), ctxSizeOut: attr.getU32(44) };

@@ -52,6 +52,7 @@ export const Rtm = {
   GetTfilter: 46,
   NewRoute: 24,
   DelRoute: 25,
+  GetRoute: 26,
 } as const;
 
 const rtmNames: Record<number, string> = {};
@@ -229,7 +230,7 @@ export class NetlinkSocket extends FdOwner {
   request(msg: NlMessage): NlReply[] {
     const call = `netlink ${rtmName(msg.type)}`;
     const seq = (nextSeq = (nextSeq + 1) >>> 0);
-    send(this.fd, msg.encode(seq));
+    send(this.fd, msg.encode(seq)); // the kernel carries the request out within send, or refuses it
     const dump = (msg.flags & NlmF.Dump) === NlmF.Dump && isGet(msg.type);
     const replies: NlReply[] = [];
     for (;;) {
@@ -238,11 +239,11 @@ export class NetlinkSocket extends FdOwner {
         n = recv(this.fd, this.#rx, MSG_TRUNC);
       } catch (err) {
         if (err instanceof SyscallError && (err.errno === Errno.EAGAIN || err.errno === Errno.EWOULDBLOCK)) {
-          throw new SyscallError(call, Errno.ETIMEDOUT, 'no reply from the kernel');
+          throw unanswered(new SyscallError(call, Errno.ETIMEDOUT, 'no reply from the kernel'));
         }
-        throw err;
+        throw err instanceof SyscallError ? unanswered(new SyscallError(call, err.errno, `receiving the reply: ${err.message}`)) : err;
       }
-      if (n > this.#rx.length) throw new SyscallError(call, Errno.EMSGSIZE, `a ${n}-byte reply does not fit the receive buffer`);
+      if (n > this.#rx.length) throw unanswered(new SyscallError(call, Errno.EMSGSIZE, `a ${n}-byte reply does not fit the receive buffer`));
       const v = new DataView(this.#rx.buffer, 0, n);
       for (let at = 0; at + 16 <= n; ) {
         const len = v.getUint32(at, true);
@@ -267,6 +268,49 @@ export class NetlinkSocket extends FdOwner {
         if (!dump && (msg.flags & NlmF.Ack) === 0) return replies;
       }
     }
+  }
+}
+
+// Requests sent whose answer never came: the kernel may have carried them out.
+const lost = new WeakSet<object>();
+
+function unanswered(err: SyscallError): SyscallError {
+  lost.add(err);
+  return err;
+}
+
+/** True when `err` is the failure of a request whose answer was lost (the kernel may have done it). */
+export function mayHaveHappened(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && lost.has(err);
+}
+
+/**
+ * True when the kernel answered a request with one of `errnos` (a negative
+ * acknowledgement), not when the request failed on this side (socket, send, a lost answer).
+ */
+export function refusedWith(err: unknown, ...errnos: number[]): boolean {
+  return err instanceof SyscallError && err.call.startsWith('netlink ') && !lost.has(err) && errnos.includes(err.errno);
+}
+
+/**
+ * Makes a request that changes something. When its answer is lost, `done` asks the
+ * kernel whether the change is there: then the request counts as made; else (or when
+ * asking fails too) its error is thrown. So a caller never reports a failure for
+ * something the kernel did, nor success for something it did not.
+ */
+export function rtnetlinkChange(msg: NlMessage, done: () => boolean): NlReply[] {
+  try {
+    return rtnetlink(msg);
+  } catch (err) {
+    if (!mayHaveHappened(err)) throw err;
+    let made = false;
+    try {
+      made = done();
+    } catch {
+      // the request's own error is the one to report
+    }
+    if (made) return [];
+    throw err;
   }
 }
 

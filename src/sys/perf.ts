@@ -2,7 +2,8 @@
 // encoded here and nowhere else (include/uapi/linux/perf_event.h); failures are
 // SyscallErrors named 'perf_event_open' / 'ioctl(PERF_EVENT_IOC_...)'.
 import { Attr, cString } from './attr.js';
-import { SyscallError } from './errors.js';
+import { Errno, SyscallError } from './errors.js';
+import { retrying } from './retry.js';
 import { kernel } from './native.js';
 
 /** enum perf_type_id */
@@ -107,8 +108,9 @@ export interface PerfEventOpenOptions {
 
 /** perf_event_open(2) → the event's fd. Throws SyscallError 'perf_event_open'. */
 export function perfEventOpen(attr: PerfEventAttr, o: PerfEventOpenOptions): number {
-  const r = kernel.perf_event_open(encodePerfEventAttr(attr), o.pid, o.cpu, o.groupFd ?? -1, (o.flags ?? 0) | PERF_FLAG_FD_CLOEXEC,
-    o.name === undefined ? undefined : cString(o.name));
+  const encoded = encodePerfEventAttr(attr);
+  const name = o.name === undefined ? undefined : cString(o.name);
+  const r = retrying(Errno.EINTR, () => kernel.perf_event_open(encoded, o.pid, o.cpu, o.groupFd ?? -1, (o.flags ?? 0) | PERF_FLAG_FD_CLOEXEC, name));
   if (r < 0) throw new SyscallError('perf_event_open', -r, `type ${attr.type} config ${attr.config ?? 0}${o.name ? ` (${o.name})` : ''}`);
   return r;
 }

@@ -1,5 +1,6 @@
 // Socket calls for the attach paths (netlink, socket options), as SyscallErrors.
-import { SyscallError } from './errors.js';
+import { Errno, SyscallError } from './errors.js';
+import { retrying } from './retry.js';
 import { kernel } from './native.js';
 
 function check(call: string, r: number, detail?: string): number {
@@ -21,11 +22,11 @@ export function bind(fd: number, sockaddr: Uint8Array): void {
 }
 
 export function send(fd: number, buffer: Uint8Array, flags = 0): number {
-  return check('send', kernel.send(fd, buffer, flags));
+  return check('send', retrying(Errno.EINTR, () => kernel.send(fd, buffer, flags)));
 }
 
 export function recv(fd: number, buffer: Uint8Array, flags = 0): number {
-  return check('recv', kernel.recv(fd, buffer, flags));
+  return check('recv', retrying(Errno.EINTR, () => kernel.recv(fd, buffer, flags)));
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: number | Uint8Array, what = 'setsockopt'): void {
