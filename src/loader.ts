@@ -13,7 +13,6 @@ import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
-import { attachTypeName, programTypeName } from './programs/program-type.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
 import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
@@ -24,7 +23,7 @@ import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from 
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
-import { isProgramTypeSupported } from './features.js';
+import { isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -500,20 +499,18 @@ export class Ebpf implements Disposable {
         // The verifier gives up with EAGAIN when a signal is pending: try again, as libbpf does.
         if (err.errno === Errno.EAGAIN && eagain++ < 5) continue;
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
-        if (err.errno === Errno.EPERM && log.trim() === '') {
-          // Refused before verification: the kernel does not allow this program type here.
-          const feature = programTypeName(prog.type) + (prog.expectedAttachType ? ` (${attachTypeName(prog.expectedAttachType)})` : '');
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${feature} programs (${prog.section}) with EPERM before verification`, {
-            program: prog.name,
-            feature,
-            cause: err,
-          });
-        }
-        // EINVAL with no verifier log for a type the feature probe cannot load either: the
-        // kernel lacks the program type (compiled out, like CONFIG_BPF_LIRC_MODE2).
-        if (err.errno === Errno.EINVAL && log.trim() === '' && !isProgramTypeSupported(prog.type, prog.expectedAttachType)) {
-          const feature = programTypeName(prog.type);
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel has no ${feature} programs (${prog.section})`, { program: prog.name, feature, cause: err });
+        // Refused (EPERM with every capability the type needs, EINVAL, ...): when a minimal
+        // program of the kind is refused too, the kernel lacks or forbids the kind itself.
+        if (isRefusal(err.errno, programCapabilities(prog.type))) {
+          const target = prog.target?.type === 'btf' && !prog.target.module && prog.kind !== 'Extension' ? prog.target.btfName : undefined;
+          const feature = refusedProgramFeature(prog.type, prog.expectedAttachType, target);
+          if (feature) {
+            throw new ProgramError('NotSupported', `cannot load program ${prog.name} (${prog.section}): this kernel refuses ${feature} programs (${err.code}, as for a minimal program of the kind)`, {
+              program: prog.name,
+              feature,
+              cause: err,
+            });
+          }
         }
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
         const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';
