@@ -502,8 +502,9 @@ export class Ebpf implements Disposable {
         // Refused (EPERM with every capability the type needs, EINVAL, ...): when a minimal
         // program of the kind is refused too, the kernel lacks or forbids the kind itself.
         if (isRefusal(err.errno, programCapabilities(prog.type))) {
+          // expected_attach_type 0 is "none" here (cgroup_skb's ingress: the same load).
           const target = prog.target?.type === 'btf' && !prog.target.module && prog.kind !== 'Extension' ? prog.target.btfName : undefined;
-          const feature = refusedProgramFeature(prog.type, prog.expectedAttachType, target);
+          const feature = refusedProgramFeature(prog.type, prog.expectedAttachType || undefined, target);
           if (feature) {
             throw new ProgramError('NotSupported', `cannot load program ${prog.name} (${prog.section}): this kernel refuses ${feature} programs (${err.code}, as for a minimal program of the kind)`, {
               program: prog.name,

@@ -31,7 +31,8 @@ export function kindOf(path: string, name: string): ProgramKindOf {
   const p = spec(path).programs.get(name);
   assert.ok(p, `${path} has a program ${name}`);
   const attachTo = p.target?.type === 'btf' && !p.target.module && p.kind !== 'Extension' ? p.target.btfName : undefined;
-  return { object: path, program: name, section: p.section, type: p.type, attachType: p.expectedAttachType, attachTo };
+    // The spec has 0 for "none" (BPF_CGROUP_INET_INGRESS for cgroup_skb: the same load either way).
+  return { object: path, program: name, section: p.section, type: p.type, attachType: p.expectedAttachType || undefined, attachTo };
 }
 
 /** True where this kernel loads programs of that kind (the probe, which a real load agrees with). */
