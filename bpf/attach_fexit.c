@@ -2,10 +2,10 @@
 /*
  * attach_fexit.c: an fexit program for test/attach-trace.test.ts.
  *
- *   fexit_test1  SEC("fexit/bpf_fentry_test1"): BPF_PROG_TYPE_TRACING,
- *                BPF_TRACE_FEXIT, target vmlinux FUNC bpf_fentry_test1 (see
- *                attach_fentry.c). .bss calls++, ret_sum += the return value
- *                (2 for a = 1). Returns 0.
+ *   on_exit  SEC("fexit/bpf_fentry_test1"): BPF_PROG_TYPE_TRACING,
+ *            BPF_TRACE_FEXIT, target vmlinux FUNC bpf_fentry_test1 (see
+ *            attach_fentry.c). .bss calls++, ret_sum += the return value
+ *            (2 for a = 1). Returns 0.
  */
 #include "tsbpf_types.h"
 #include <bpf/bpf_helpers.h>
@@ -17,7 +17,7 @@ __u64 calls;
 __u64 ret_sum;
 
 SEC("fexit/bpf_fentry_test1")
-int BPF_PROG(fexit_test1, int a, int ret)
+int BPF_PROG(on_exit, int a, int ret)
 {
 	__sync_fetch_and_add(&calls, 1);
 	__sync_fetch_and_add(&ret_sum, ret);

@@ -55,8 +55,8 @@ const kinds = {
   iterMap: kindOf(obj('attach_iter_map'), 'dump_elem'),
   iterCgroup: kindOf(obj('attach_iter_cgroup'), 'dump_cgroup'),
   syscall: kindOf(obj('attach_syscall'), 'sys_add'),
-  fentry: kindOf(obj('attach_fentry'), 'fentry_test1'),
-  fexit: kindOf(obj('attach_fexit'), 'fexit_test1'),
+  fentry: kindOf(obj('attach_fentry'), 'on_entry'),
+  fexit: kindOf(obj('attach_fexit'), 'on_exit'),
   fmodRet: kindOf(obj('attach_fmod_ret'), 'fmod_ret_test'),
   lsm: kindOf(obj('attach_lsm'), 'lsm_file_open'),
   freplace: kindOf(obj('attach_freplace'), 'new_sub'),
@@ -422,7 +422,7 @@ function assertTrampolineLink(link: FdLink): void {
 
 test('FEntry.attach (fentry/bpf_fentry_test1): a test run of a tracing program calls the function, the program sees its argument', async (t) => {
   await withKind(t, kinds.fentry, (ebpf) => {
-    const prog = ebpf.program('fentry_test1');
+    const prog = ebpf.program('on_entry');
     assert.ok(prog instanceof FEntry);
     const link = prog.attach();
     assertTrampolineLink(link);
@@ -436,7 +436,7 @@ test('FEntry.attach (fentry/bpf_fentry_test1): a test run of a tracing program c
 
 test('FExit.attach (fexit/bpf_fentry_test1): the program sees the return value', async (t) => {
   await withKind(t, kinds.fexit, (ebpf) => {
-    const prog = ebpf.program('fexit_test1');
+    const prog = ebpf.program('on_exit');
     assert.ok(prog instanceof FExit);
     const link = prog.attach();
     assertTrampolineLink(link);
