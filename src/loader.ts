@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
-import { findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
+import { BPF_F_LINK, findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
+import { LinkType } from './programs/link.js';
 import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
@@ -23,7 +24,7 @@ import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from 
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
-import { isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
+import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -360,16 +361,25 @@ export class Ebpf implements Disposable {
     }
     if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
     this.#structOpsTargets.set(def.name, target);
-    const map = MapData.create({
-      type: MapType.StructOps,
-      keySize: 4,
-      valueSize: target.valueType.size,
-      maxEntries: 1,
-      flags: def.flags,
-      name: mapName(def.name),
-      btf: { fd: this.#btfFd },
-      btfVmlinuxValueTypeId: target.valueType.id,
-    });
+    let map: MapData;
+    try {
+      map = MapData.create({
+        type: MapType.StructOps,
+        keySize: 4,
+        valueSize: target.valueType.size,
+        maxEntries: 1,
+        flags: def.flags,
+        name: mapName(def.name),
+        btf: { fd: this.#btfFd },
+        btfVmlinuxValueTypeId: target.valueType.id,
+      });
+    } catch (err) {
+      // BPF_F_LINK is refused (EINVAL) by kernels without struct_ops links (before 6.4).
+      if (err instanceof MapError && err.kind === 'CreateError' && (def.flags & BPF_F_LINK) !== 0 && !isLinkTypeSupported(LinkType.StructOps)) {
+        throw new MapError('NotSupported', `struct_ops map ${def.name}: .struct_ops.link needs struct_ops links, which this kernel lacks (${err.code})`, { feature: 'BPF_LINK_TYPE_STRUCT_OPS', cause: err.cause });
+      }
+      throw err;
+    }
     this.#maps.set(def.name, map);
   }
 

@@ -406,12 +406,13 @@ test('link types: the probe answers as a real attach of that link type by the li
   assert.equal(fdCount(), before);
 });
 
-test('struct_ops links: the probe answers as StructOpsMap.attach of bpf/struct_ops.o\'s BPF_F_LINK map', (t) => {
+test('struct_ops links: the probe answers as StructOpsMap.attach of bpf/struct_ops_link.o\'s BPF_F_LINK map', (t) => {
   const probe = isLinkTypeSupported(LinkType.StructOps);
-  const { ebpf, err } = tryLoad(() => Ebpf.load(obj('struct_ops')));
+  const { ebpf, err } = tryLoad(() => Ebpf.load(obj('struct_ops_link')));
   if (!ebpf) {
-    t.diagnostic(`struct_ops.o does not load here (${String(err)}): no struct_ops links either`);
+    t.diagnostic(`struct_ops_link.o does not load here (${String(err)}): no struct_ops links either`);
     assert.equal(probe, false);
+    assert.ok((err as { kind?: string }).kind === 'NotSupported', String(err));
     return;
   }
   try {
