@@ -186,17 +186,21 @@ function structOpsTarget(): Target | undefined {
 
 /**
  * freplace replaces a global function of a loaded program: a socket filter whose only
- * function is `int tsbpf_probe(void)` in its BTF, and the probe program with the same
- * BTF (the kernel compares the two prototypes).
+ * function is `int tsbpf_probe(struct __sk_buff *ctx)` in its BTF, and the probe
+ * program with the same BTF (the kernel compares the two prototypes). The context
+ * argument matters: a main function whose BTF does not take the program type's context
+ * is "unreliable", and the kernel refuses to replace it ("Cannot replace static functions").
  */
 function extensionTarget(): Target | undefined {
   const btf = Btf.fromTypes([
     { id: 0, kind: 'void' },
     { id: 1, kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
-    { id: 2, kind: 'func_proto', returnType: 1, params: [] },
-    { id: 3, kind: 'func', name: 'tsbpf_probe', type: 2, linkage: 1 /* BTF_FUNC_GLOBAL */ },
+    { id: 2, kind: 'struct', name: '__sk_buff', size: 0, members: [] },
+    { id: 3, kind: 'ptr', type: 2 },
+    { id: 4, kind: 'func_proto', returnType: 1, params: [{ name: 'ctx', type: 3 }] },
+    { id: 5, kind: 'func', name: 'tsbpf_probe', type: 4, linkage: 1 /* BTF_FUNC_GLOBAL */ },
   ]);
-  const funcInfo = new Uint8Array(new Uint32Array([0, 3]).buffer); // insn 0 is function 3
+  const funcInfo = new Uint8Array(new Uint32Array([0, 5]).buffer); // insn 0 is function 5
   const btfFd = btfLoad(btf.marshal());
   let target: number;
   try {
@@ -206,7 +210,7 @@ function extensionTarget(): Target | undefined {
     throw err;
   }
   return {
-    attr: { progBtfFd: btfFd, funcInfo, attachProgFd: target, attachBtfId: 3 },
+    attr: { progBtfFd: btfFd, funcInfo, attachProgFd: target, attachBtfId: 5 },
     close() {
       kernel.close(target);
       kernel.close(btfFd);
