@@ -7,7 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, sys, u32, u64, Xdp } from '../src/index.js';
 import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
-import { kconfigLayout } from '../src/externs.js';
+import { kconfigLayout, kernelConfig } from '../src/externs.js';
+import { branch } from './kernel-features.js';
 import { memlockCharged } from '../src/loader.js';
 import { execFileSync } from 'node:child_process';
 
@@ -208,8 +209,17 @@ test('a program kind the kernel refuses (EPERM, EINVAL) is ProgramError NotSuppo
   assert.ok(fwd instanceof ProgramError && fwd.kind === 'UnresolvedExtern' && /fwd/.test(fwd.message), String(fwd));
 });
 
-test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel', () => {
-  using ebpf = Ebpf.load(resolve(corpusDir, 'testdata/kconfig-el.elf'));
+test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel', async (t) => {
+  const path = resolve(corpusDir, 'testdata/kconfig-el.elf');
+  await branch(t, 'a readable kernel configuration (/proc/config.gz or /boot/config-<release>)', kernelConfig().size > 0, () => kconfigValues(path), () => {
+    const err = thrown(() => Ebpf.load(path));
+    assert.ok(err instanceof ProgramError && err.kind === 'UnresolvedExtern', String(err));
+    assert.match(err.message, /__kconfig extern CONFIG_\w+ is not set in this kernel's configuration/);
+  });
+});
+
+function kconfigValues(path: string): void {
+  using ebpf = Ebpf.load(path);
   const kconfig = ebpf.map('.kconfig');
   assert.ok(kconfig.info().flags & (1 << 7), 'read-only for programs');
   const value = new DataView(kconfig.lookup(new Uint8Array(4))!.buffer);
@@ -223,7 +233,7 @@ test('kconfig externs: LINUX_KERNEL_VERSION and CONFIG_* from the running kernel
   const syscall = layout.offsets.get('CONFIG_BPF_SYSCALL');
   if (syscall) assert.equal(value.getUint8(syscall.offset), 1);
   assert.equal(typeof ebpf.program('kconfig').testRun({ data: packet }).returnValue, 'number');
-});
+}
 
 test('CO-RE: core.o reads task_struct fields relocated to the running kernel (pid, tgid, comm)', () => {
   using ebpf = Ebpf.load(obj('core.o'));
