@@ -27,6 +27,7 @@ const ENOTSUPP = 524;
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_NO_PREALLOC = 1 << 0;
 const BPF_F_MMAPABLE = 1 << 10;
+const BPF_F_LINK = 1 << 13;
 /** An fd number no process has open: a link probe's target that the kernel must look up and fail. */
 const NO_FD = 0x7fffffff;
 const NO_IFINDEX = 0x7fffffff;
@@ -490,13 +491,12 @@ function linkProbe(row: LinkRow): boolean {
 
 /**
  * struct_ops links register a struct (a TCP congestion control, ...) kernel-wide: not
- * something a probe may do. The kernel's own list (enum bpf_link_type in vmlinux BTF)
- * says whether it has them, provided struct_ops maps and programs exist.
+ * something a probe may do. Kernels with them (6.4+) create struct_ops maps with
+ * BPF_F_LINK, which older ones refuse (EINVAL); the enum value BPF_LINK_TYPE_STRUCT_OPS
+ * is older than that and says nothing.
  */
 function structOpsLinks(): boolean {
-  if (!isMapTypeSupported(MapType.StructOps) || !isProgramTypeSupported(P.StructOps)) return false;
-  const e = vmlinux()?.byName('bpf_link_type', 'enum')[0];
-  return e?.kind === 'enum' && e.values.some((v) => Number(v.value) === LinkType.StructOps);
+  return isProgramTypeSupported(P.StructOps) && mapProbe(MapType.StructOps, { ...mapRows[MapType.StructOps], attr: { mapFlags: BPF_F_LINK } });
 }
 
 /**

@@ -16,7 +16,7 @@ import { findFunction, functionSymbols } from '../src/obj/elf-symbols.js';
 import { parseLdSoCache, resolveUprobeFile } from '../src/programs/uprobe-target.js';
 import { probeMechanisms } from '../src/programs/probe-event.js';
 import { bpffsDir, fdCount, thrown } from './helpers.js';
-import { branch } from './kernel-features.js';
+import { branch, linkInfoHas } from './kernel-features.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OBJ = resolve(root, 'bpf/attach_probe.o');
@@ -25,6 +25,8 @@ const OBJ = resolve(root, 'bpf/attach_probe.o');
 const CALLS = 0, ARG_SUM = 1, COOKIE = 2, TGID = 3, RET_SUM = 4, RET_CALLS = 5, LIB_CALLS = 6;
 const MULTI_CALLS = 7, MULTI_COOKIES = 8, SAMPLES = 9, PERIOD = 10, KPROBE = 11;
 const BPF_PERF_EVENT_UPROBE = 1, BPF_PERF_EVENT_URETPROBE = 2, BPF_PERF_EVENT_EVENT = 6;
+/** The perf event type a link's info reports: the kernel fills it in from 6.6 (bpf_link_info.perf_event), 0 before. */
+const perfDetails = (type: number) => (linkInfoHas('perf_event') ? type : 0);
 
 const TARGET_C = String.raw`
 #include <stdio.h>
@@ -214,7 +216,7 @@ test('uprobe (PMU): counts the calls, sums the argument, reads the cookie and th
     assert.ok(link instanceof FdLink);
     const info = link.info();
     assert.equal(info.type, LinkType.PerfEvent);
-    assert.equal(info.perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(info.perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     const t = await start(pie, 25);
     assert.equal(await t.go(), String(retSum(25)), 'the probe does not change what the program computes');
     assert.equal(counters.get(CALLS), 25n);
@@ -262,7 +264,7 @@ test('uprobe through tracefs uprobe_events: same counts, the probe definition re
     const link = (ebpf.program('on_target') as UProbe).attach({ target: pie, symbol: 'tsbpf_target', cookie: 5n, mechanism: 'tracefs' });
     const name = /tracefs tsbpf\/(\S+)\)/.exec(link.description)![1]!;
     assert.match(readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8'), new RegExp(`^p:tsbpf/${name} ${pie.replace(/[.]/g, '\\.')}:0x[0-9a-f]+$`, 'm'));
-    assert.equal(link.info().perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(link.info().perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     await run(pie, 12);
     assert.equal(counters.get(CALLS), 12n);
     assert.equal(counters.get(ARG_SUM), argSum(12));
@@ -283,7 +285,7 @@ test('uretprobe: the return values (the section says retprobe), PMU and tracefs'
     const prog = ebpf.program('on_return') as UProbe;
     for (const mechanism of ['pmu', 'tracefs'] as const) {
       using link = prog.attach({ target: pie, symbol: 'tsbpf_target', mechanism });
-      assert.equal(link.info().perfEventType, BPF_PERF_EVENT_URETPROBE);
+      assert.equal(link.info().perfEventType, perfDetails(BPF_PERF_EVENT_URETPROBE));
       await run(pie, 9);
     }
     assert.equal(counters.get(RET_CALLS), 18n);
@@ -345,7 +347,7 @@ test('a pinned uprobe link outlives its object; Link.fromPin takes it back and d
     await run(pie, 4);
     assert.equal(counters.get(CALLS), 4n);
     const back = Link.fromPin(`${pins}/uprobe`);
-    assert.equal(back.info().perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(back.info().perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     back.detach();
     assert.equal(existsSync(`${pins}/uprobe`), false);
     await run(pie, 4);
@@ -564,7 +566,7 @@ test('perf_event: every online CPU at 1000 Hz, one Link owning a link per CPU', 
     const link = prog.attach({ type: 'software', config: SoftwareEvent.CpuClock, sampleFrequency: 1000, scope: 'allCpus' });
     assert.ok(link instanceof PerfEventLinks);
     assert.equal(link.links.length, online);
-    for (const l of link.links) assert.equal(l.info().perfEventType, BPF_PERF_EVENT_EVENT);
+    for (const l of link.links) assert.equal(l.info().perfEventType, perfDetails(BPF_PERF_EVENT_EVENT));
     spin(200);
     link.close();
     const samples = Number(counters.get(SAMPLES));

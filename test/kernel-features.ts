@@ -4,7 +4,7 @@
 // has the feature, the typed refusal where it does not, and says which ran.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { isProgramTypeSupported, MapError, ObjectSpec, ProgramError } from '../src/index.js';
+import { isProgramTypeSupported, loadKernelBtf, MapError, ObjectSpec, ProgramError } from '../src/index.js';
 import { programFeatureName } from '../src/features.js';
 
 /** A program of an object, as the probe sees it: type, expected attach type, vmlinux target. */
@@ -74,4 +74,18 @@ interface Diagnosing {
 export async function branch(t: Diagnosing, feature: string, present: boolean, has: () => unknown, lacks: () => unknown): Promise<void> {
   t.diagnostic(present ? `this kernel has ${feature}: its behaviour is asserted` : `this kernel lacks or refuses ${feature}: the typed NotSupported is asserted`);
   await (present ? has() : lacks());
+}
+
+/**
+ * Whether the kernel's struct bpf_link_info has `member` in its union (vmlinux BTF): the
+ * link details it fills in (perf_event: 6.6+). Where it lacks it, those bytes are 0.
+ */
+export function linkInfoHas(member: string): boolean {
+  const btf = loadKernelBtf();
+  const info = btf.byName('bpf_link_info', 'struct')[0];
+  return info?.kind === 'struct' && info.members.some((m) => {
+    if (m.name === member) return true;
+    const t = m.name === '' ? btf.resolve(m.type) : undefined;
+    return t?.kind === 'union' && t.members.some((u) => u.name === member);
+  });
 }
