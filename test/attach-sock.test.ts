@@ -471,13 +471,13 @@ test('SkMsg on a SockMap (link) and a SockHash (PROG_ATTACH): every sendmsg coun
     assert.equal(info.type, LinkTypeSockmap);
     assert.equal(info.mapId, map.map.id);
     assert.equal(info.attachType, AttachType.SkMsgVerdict);
+    assert.equal(thrown(() => prog.attach(map)).kind, 'AlreadyAttached', 'one sk_msg link per map');
   }, () => {
     assert.equal(link.constructor.name, 'ProgAttachLink');
     const err = thrown(() => prog.attach(map, { link: true }));
     assert.equal(err.kind, 'NotSupported');
     assert.equal(err.feature, 'BPF_LINK_TYPE_SOCKMAP');
   });
-  assert.equal(thrown(() => prog.attach(map)).kind, 'AlreadyAttached', 'one sk_msg program per map');
   map.set(0, client);
   client.write('hello world');
   await until(() => received === 'hello world');
