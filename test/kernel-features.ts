@@ -68,11 +68,12 @@ interface Diagnosing {
 }
 
 /**
- * Runs `has` where the kernel has `feature`, `lacks` where it does not (or refuses it),
- * and reports the branch in the test's output.
+ * Runs `has` where the kernel has `feature`, `lacks` where it does not (or refuses it):
+ * there the typed NotSupported, or the fallback the library takes instead. Reports the
+ * branch in the test's output.
  */
 export async function branch(t: Diagnosing, feature: string, present: boolean, has: () => unknown, lacks: () => unknown): Promise<void> {
-  t.diagnostic(present ? `this kernel has ${feature}: its behaviour is asserted` : `this kernel lacks or refuses ${feature}: the typed NotSupported is asserted`);
+  t.diagnostic(present ? `this kernel has ${feature}: its behaviour is asserted` : `this kernel lacks or refuses ${feature}: the typed error (or fallback) it gets instead is asserted`);
   await (present ? has() : lacks());
 }
 
