@@ -260,7 +260,7 @@ const programProbe = cached((key: string): boolean => {
  * `expectedAttachType` when given (tracing programs differ by it), against the kernel
  * function `attachTo` when given (its vmlinux BTF name: 'bpf_iter_bpf_map_elem',
  * 'bpf_lsm_file_open', 'btf_trace_sys_enter'; default: one every kernel with the
- * attach type has). The answer is that of a real load of a minimal program: a type the
+ * attach type has; false where vmlinux BTF has no such function). The answer is that of a real load of a minimal program: a type the
  * kernel knows but refuses to load (EPERM with the capabilities present) is unsupported,
  * since nothing of that type can run. Throws the SyscallError when the answer says
  * nothing about the kernel (EPERM without the capabilities the type needs). Cached.
