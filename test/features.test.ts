@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   AttachType,
@@ -41,6 +41,7 @@ import {
   SyscallError,
   sys,
   TracePoint,
+  tracepointId,
   UProbeMulti,
   Xdp,
   attachTracing,
@@ -284,26 +285,106 @@ function cgroup2(): string {
 
 interface LinkCase {
   /** The kinds.o program the link carries (loaded alone). */
-  program?: string;
-  /** Makes the link the library's way; returns it (the caller detaches and closes). */
+  program: string;
+  /** Makes the link with bare system calls against a real target: the link fd. Not the probe's way, and not asking it. */
+  raw: (progFd: number) => number;
+  /** Makes the link the library's way (which may ask the probe first). */
   attach: (ebpf: Ebpf) => Link;
 }
 
+/** A kernel text symbol's address, from /proc/kallsyms. */
+function kallsymsAddress(name: string): bigint {
+  const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, 'm').exec(readFileSync('/proc/kallsyms', 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+/** Runs `use` with an fd of `path` open, closing it after. */
+function withFd<T>(path: string, use: (fd: number) => T): T {
+  const fd = openSync(path, 'r');
+  try {
+    return use(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function linkCases(env: { outer: string; ns: string }, cgroup: string): Partial<Record<number, LinkCase>> {
+  const ifindex = () => sys.kernel.ifNameToIndex(env.outer);
+  const link = (progFd: number, target: number, attachType: number, extra?: Parameters<typeof sys.linkCreate>[0]['extra']) => sys.linkCreate({ progFd, target, attachType, extra });
   return {
-    [LinkType.RawTracepoint]: { program: 'k_raw_tp', attach: (e) => (e.program('k_raw_tp') as RawTracePoint).attach('sys_enter') },
-    [LinkType.Tracing]: { program: 'k_fentry', attach: (e) => attachTracing(e.program('k_fentry'), AttachType.TraceFentry, 'fentry bpf_fentry_test1', {}, {}, 'link') },
-    [LinkType.Cgroup]: { program: 'k_cg_skb_in', attach: (e) => (e.program('k_cg_skb_in') as CgroupSkb).attach(cgroup, { link: true }) },
-    [LinkType.Iter]: { program: 'k_iter_task', attach: (e) => (e.program('k_iter_task') as Iter).attach() },
-    [LinkType.Netns]: { program: 'k_sk_lookup', attach: (e) => (e.program('k_sk_lookup') as SkLookup).attach(`/run/netns/${env.ns}`) },
-    [LinkType.Xdp]: { program: 'k_xdp', attach: (e) => (e.program('k_xdp') as Xdp).attach(env.outer, { netlink: false }) },
-    [LinkType.PerfEvent]: { program: 'k_tracepoint', attach: (e) => (e.program('k_tracepoint') as TracePoint).attach('syscalls', 'sys_enter_getppid', { cookie: 1n }) },
-    [LinkType.KprobeMulti]: { program: 'k_kprobe_multi', attach: (e) => (e.program('k_kprobe_multi') as KProbeMulti).attach({ symbols: ['do_nanosleep'] }) },
-    [LinkType.Netfilter]: { program: 'k_netfilter', attach: (e) => (e.program('k_netfilter') as Netfilter).attach({ family: 'ipv4', hook: 'output', priority: -120 }) },
-    [LinkType.Tcx]: { program: 'k_tcx_ingress', attach: (e) => (e.program('k_tcx_ingress') as SchedClassifier).attach(env.outer, 'ingress', { netlink: false }) },
-    [LinkType.UprobeMulti]: { program: 'k_uprobe_multi', attach: (e) => (e.program('k_uprobe_multi') as UProbeMulti).attach({ target: 'libc.so.6', symbols: ['getpid'] }) },
+    [LinkType.RawTracepoint]: {
+      program: 'k_raw_tp',
+      raw: (fd) => sys.rawTracepointOpen(fd, 'sys_enter'),
+      attach: (e) => (e.program('k_raw_tp') as RawTracePoint).attach('sys_enter'),
+    },
+    [LinkType.Tracing]: {
+      program: 'k_fentry',
+      raw: (fd) => link(fd, 0, AttachType.TraceFentry),
+      attach: (e) => attachTracing(e.program('k_fentry'), AttachType.TraceFentry, 'fentry bpf_fentry_test1', {}, {}, 'link'),
+    },
+    [LinkType.Cgroup]: {
+      program: 'k_cg_skb_in',
+      raw: (fd) => withFd(cgroup, (cg) => link(fd, cg, AttachType.CgroupInetIngress)),
+      attach: (e) => (e.program('k_cg_skb_in') as CgroupSkb).attach(cgroup, { link: true }),
+    },
+    [LinkType.Iter]: {
+      program: 'k_iter_task',
+      raw: (fd) => link(fd, 0, AttachType.TraceIter),
+      attach: (e) => (e.program('k_iter_task') as Iter).attach(),
+    },
+    [LinkType.Netns]: {
+      program: 'k_sk_lookup',
+      raw: (fd) => withFd(`/run/netns/${env.ns}`, (ns) => link(fd, ns, AttachType.SkLookup)),
+      attach: (e) => (e.program('k_sk_lookup') as SkLookup).attach(`/run/netns/${env.ns}`),
+    },
+    [LinkType.Xdp]: {
+      program: 'k_xdp',
+      raw: (fd) => link(fd, ifindex(), AttachType.Xdp),
+      attach: (e) => (e.program('k_xdp') as Xdp).attach(env.outer, { netlink: false }),
+    },
+    [LinkType.PerfEvent]: {
+      program: 'k_tracepoint',
+      raw: (fd) => {
+        const event = sys.perfEventOpen({ type: sys.PerfType.Tracepoint, config: tracepointId('syscalls', 'sys_enter_getppid'), sample: 1 }, { pid: -1, cpu: 0 });
+        try {
+          return link(fd, event, AttachType.PerfEvent);
+        } finally {
+          sys.kernel.close(event);
+        }
+      },
+      attach: (e) => (e.program('k_tracepoint') as TracePoint).attach('syscalls', 'sys_enter_getppid', { cookie: 1n }),
+    },
+    [LinkType.KprobeMulti]: {
+      program: 'k_kprobe_multi',
+      raw: (fd) => link(fd, 0, AttachType.TraceKprobeMulti, { kind: 'kprobeMulti', addrs: new BigUint64Array([kallsymsAddress('do_nanosleep')]), flags: 0 }),
+      attach: (e) => (e.program('k_kprobe_multi') as KProbeMulti).attach({ symbols: ['do_nanosleep'] }),
+    },
+    [LinkType.Netfilter]: {
+      program: 'k_netfilter',
+      raw: (fd) => link(fd, 0, AttachType.Netfilter, { kind: 'netfilter', pf: 2, hooknum: 3, priority: -121, flags: 0 }),
+      attach: (e) => (e.program('k_netfilter') as Netfilter).attach({ family: 'ipv4', hook: 'output', priority: -120 }),
+    },
+    [LinkType.Tcx]: {
+      program: 'k_tcx_ingress',
+      raw: (fd) => link(fd, ifindex(), AttachType.TcxIngress),
+      attach: (e) => (e.program('k_tcx_ingress') as SchedClassifier).attach(env.outer, 'ingress', { netlink: false }),
+    },
+    [LinkType.UprobeMulti]: {
+      program: 'k_uprobe_multi',
+      // Offset 0 of a regular file: a valid place for a uprobe that never runs.
+      raw: (fd) => link(fd, 0, AttachType.TraceUprobeMulti, { kind: 'uprobeMulti', path: process.execPath, offsets: new BigUint64Array([0n]), flags: 0, pid: 0 }),
+      attach: (e) => (e.program('k_uprobe_multi') as UProbeMulti).attach({ target: 'libc.so.6', symbols: ['getpid'] }),
+    },
     [LinkType.Sockmap]: {
       program: 'k_sk_msg',
+      raw: (fd) => {
+        const map = SockMap.create(2);
+        try {
+          return link(fd, map.map.fd, AttachType.SkMsgVerdict);
+        } finally {
+          map.close();
+        }
+      },
       attach: (e) => {
         const map = SockMap.create(2);
         try {
@@ -349,7 +430,7 @@ async function netkitAgrees(t: { diagnostic(m: string): void }): Promise<void> {
   }
 }
 
-test('link types: the probe answers as a real attach of that link type by the library; where refused, the load or attach is NotSupported', async (t) => {
+test('link types: the probe answers as a real attach of that link type (bare system calls, real targets); the library attaches where it is yes and raises NotSupported where it is no', async (t) => {
   const before = fdCount();
   const env = await createNetEnv('feat');
   const cgroup = `${cgroup2()}/tsbpf-test-features-${process.pid}`;
@@ -362,8 +443,8 @@ test('link types: the probe answers as a real attach of that link type by the li
       const c = cases[type];
       assert.ok(c, `a case for ${name}`);
       const probe = isLinkTypeSupported(type);
-      const k: ProgramKindOf = kindOf(KINDS, c.program!);
-      const { ebpf, err: loadErr } = tryLoad(() => loadKind(c.program!));
+      const k: ProgramKindOf = kindOf(KINDS, c.program);
+      const { ebpf, err: loadErr } = tryLoad(() => loadKind(c.program));
       if (!ebpf) {
         // The link's program does not load here: neither can the link be made.
         assert.equal(probe, false, `${name}: the probe says yes, but its program is refused: ${String(loadErr)}`);
@@ -372,6 +453,24 @@ test('link types: the probe answers as a real attach of that link type by the li
         continue;
       }
       try {
+        // The real attach, by hand.
+        let made = false;
+        let rawErr: unknown;
+        try {
+          const fd = c.raw(ebpf.program(c.program).fd);
+          const l = new FdLink(fd, name);
+          try {
+            assert.equal(l.info().type, type, `${name}: the link made is of that type`);
+          } finally {
+            l.close();
+          }
+          made = true;
+        } catch (e) {
+          rawErr = e;
+          assert.ok(e instanceof SyscallError, `${name}: ${String(e)}`);
+        }
+        assert.equal(probe, made, `${name}: probe ${probe}, real attach ${made ? 'made a link' : (rawErr as SyscallError).code}`);
+        // The library's attach.
         let link: Link | undefined;
         let err: unknown;
         try {
@@ -381,16 +480,17 @@ test('link types: the probe answers as a real attach of that link type by the li
         }
         if (link) {
           try {
+            assert.ok(probe, `${name}: the library attached where the probe says no`);
             assert.ok(link instanceof FdLink, `${name}: a BPF link`);
-            assert.equal(link.info().type, type, `${name}: the link made is of that type`);
+            assert.equal(link.info().type, type);
           } finally {
             link.close();
           }
         } else {
+          assert.equal(probe, false, `${name}: ${String(err)}`);
           assert.ok(err instanceof ProgramError && err.kind === 'NotSupported', `${name}: ${String(err)}`);
         }
-        assert.equal(probe, link !== undefined, `${name}: probe ${probe}, attach ${String(err ?? 'made a link')}`);
-        found.push(`${name}=${probe ? 'yes' : `no (${(err as ProgramError).feature})`}`);
+        found.push(`${name}=${probe ? 'yes' : `no (${(rawErr as SyscallError).code}; ${(err as ProgramError).feature})`}`);
       } finally {
         ebpf.close();
       }
