@@ -15,6 +15,7 @@
 // against real targets (bpf_init, file_mprotect, an XDP program for freplace), but
 // probes one attach type per program type and reports EPERM as inconclusive.
 import { readFileSync } from 'node:fs';
+import { MapError, ProgramError } from './errors.js';
 import { Btf, loadKernelBtf } from './obj/btf.js';
 import { Capability, Errno, hasCapabilities, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad, type MapCreateAttr, type ProgLoadAttr } from './sys/bpf.js';
@@ -33,14 +34,24 @@ const BPF_F_LINK = 1 << 13;
 const NO_FD = 0x7fffffff;
 const NO_IFINDEX = 0x7fffffff;
 
-function cached<K>(probe: (key: K) => boolean): ((key: K) => boolean) & { clear(): void } {
+/**
+ * A probe whose answers are kept. A failure that answers nothing (EPERM without the
+ * capabilities, ENOMEM, EINTR, ...) is not kept: it is thrown as the typed error of the
+ * probe's kind, the kernel's SyscallError as its cause.
+ */
+function cached<K>(probe: (key: K) => boolean, what: 'map' | 'program' | 'link' | 'helper'): ((key: K) => boolean) & { clear(): void } {
   const results = new Map<K, boolean>();
   return Object.assign(
     (key: K) => {
       let r = results.get(key);
       if (r === undefined) {
-        // A probe that throws (an error that says nothing about the kernel) is not cached.
-        r = probe(key);
+        try {
+          r = probe(key);
+        } catch (err) {
+          if (!(err instanceof SyscallError)) throw err;
+          const context = `probing ${what} feature ${String(key)}`;
+          throw what === 'map' ? MapError.fromSyscall(err, 'SyscallError', context) : new ProgramError('SyscallError', `${context}: ${err.message}`, { cause: err });
+        }
         results.set(key, r);
       }
       return r;
@@ -254,7 +265,7 @@ const programProbe = cached((key: string): boolean => {
   if (fd === null) return false;
   kernel.close(fd);
   return true;
-});
+}, 'program');
 
 /**
  * True when this kernel loads programs of `type` (BPF_PROG_TYPE_*), with
@@ -263,8 +274,9 @@ const programProbe = cached((key: string): boolean => {
  * 'bpf_lsm_file_open', 'btf_trace_sys_enter'; default: one every kernel with the
  * attach type has; false where vmlinux BTF has no such function). The answer is that of a real load of a minimal program: a type the
  * kernel knows but refuses to load (EPERM with the capabilities present) is unsupported,
- * since nothing of that type can run. Throws the SyscallError when the answer says
- * nothing about the kernel (EPERM without the capabilities the type needs). Cached.
+ * since nothing of that type can run. Throws ProgramError 'SyscallError' (the kernel's
+ * error as cause) when the answer says nothing about the kernel (EPERM without the
+ * capabilities the type needs, ENOMEM, ...). Cached.
  *
  * Without an attach type: CGROUP_SOCK_ADDR probes BPF_CGROUP_INET4_CONNECT,
  * CGROUP_SOCKOPT BPF_CGROUP_GETSOCKOPT, TRACING BPF_TRACE_FENTRY, LSM BPF_LSM_MAC;
@@ -377,12 +389,13 @@ function mapProbe(type: number, row: MapRow): boolean {
  * BPF_MAP_CREATE: local storage with BTF, struct_ops with the kernel's
  * tcp_congestion_ops value, ARENA with BPF_F_MMAPABLE. EPERM with CAP_BPF (and
  * CAP_NET_ADMIN for socket and device maps) is the kernel refusing the type: false.
- * Throws when the answer says nothing about the kernel (EPERM without them). Cached.
+ * Throws MapError 'SyscallError' when the answer says nothing about the kernel (EPERM
+ * without them, ENOMEM, ...). Cached.
  */
 export const isMapTypeSupported = cached((type: number): boolean => {
   if (type === MapType.Unspec) return false;
   return mapProbe(type, mapRows[type] ?? {});
-});
+}, 'map');
 
 /** For a create the kernel refused: the map type's name when the probe finds the kernel without it (or refusing it). */
 export function refusedMapFeature(type: number): string | undefined {
@@ -411,9 +424,12 @@ const helperProbe = cached((key: string): boolean => {
     return true;
   } catch (err) {
     if (!(err instanceof SyscallError)) throw err;
-    return !/invalid func |unknown func |program of this type cannot use helper/.test(new TextDecoder().decode(log));
+    if (/invalid func |unknown func |program of this type cannot use helper/.test(new TextDecoder().decode(log))) return false;
+    // The verifier complained about something else (the arguments the probe did not set up).
+    if (err.errno === Errno.EACCES || err.errno === Errno.EINVAL) return true;
+    throw err; // ENOMEM, EINTR, ...: no answer
   }
-});
+}, 'helper');
 
 /**
  * True when programs of `progType` may call helper `helperId` (BPF_FUNC_*): the
@@ -528,7 +544,7 @@ export const isLinkTypeSupported = cached((type: number): boolean => {
   if (type === LinkType.StructOps) return structOpsLinks();
   const row = linkRows[type];
   return row ? linkProbe(row) : false;
-});
+}, 'link');
 
 /** Forgets every cached answer (tests; a process that changed its privileges). */
 export function clearFeatureCache(): void {

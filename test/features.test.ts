@@ -26,6 +26,7 @@ import {
   LinkType,
   loadKernelBtf,
   MapData,
+  MapError,
   MapFlags,
   MapType,
   mapTypeName,
@@ -624,7 +625,8 @@ test('probes leak no descriptor, also when any of their system calls fails', (t)
       try {
         probe();
       } catch (err) {
-        assert.ok(err instanceof SyscallError, String(err));
+        // No answer: the typed error of the probe's kind, the kernel's error as cause.
+        assert.ok((err instanceof MapError || err instanceof ProgramError) && err.cause instanceof SyscallError, String(err));
       } finally {
         restore();
       }
@@ -641,8 +643,11 @@ test('an error that says nothing about the kernel is thrown, not taken for "unsu
   const fail = (errno: number) => replaceKernel({ bpf: () => -errno });
   let restore = fail(14 /* EFAULT */);
   try {
-    assert.throws(() => isMapTypeSupported(MapType.Hash), (e: unknown) => e instanceof SyscallError && e.code === 'EFAULT');
-    assert.throws(() => isProgramTypeSupported(ProgramType.Xdp), (e: unknown) => e instanceof SyscallError && e.code === 'EFAULT');
+    // Typed as the probe's kind, the kernel's failure as its cause.
+    assert.throws(() => isMapTypeSupported(MapType.Hash), (e: unknown) => e instanceof MapError && e.code === 'EFAULT' && e.cause instanceof SyscallError);
+    assert.throws(() => isProgramTypeSupported(ProgramType.Xdp), (e: unknown) => e instanceof ProgramError && e.code === 'EFAULT' && e.cause instanceof SyscallError);
+    assert.throws(() => isLinkTypeSupported(LinkType.Tcx), (e: unknown) => e instanceof ProgramError && e.code === 'EFAULT');
+    assert.throws(() => isHelperSupported(ProgramType.Xdp, 1), (e: unknown) => e instanceof ProgramError && e.code === 'EFAULT');
   } finally {
     restore();
   }

@@ -64,7 +64,7 @@ function probe(fn) {
   try {
     return String(fn());
   } catch (err) {
-    return err instanceof SyscallError ? err.code : String(err);
+    return err.code ?? String(err);
   }
 }
 function describe(fn) {
