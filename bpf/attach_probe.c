@@ -15,7 +15,7 @@
  *   8 MULTI_COOKIES on_multi: sum of the cookies of those calls
  *   9 SAMPLES    on_sample: perf_event samples
  *  10 PERIOD     on_sample: sample_period of the last sample
- *  11 KPROBE     on_kprobe / on_kretprobe / on_kprobe_multi (never attached here)
+ *  11 KPROBE     on_kprobe / on_kretprobe / on_kprobe_multi (do_nanosleep runs)
  *
  * Programs:
  *   on_target        SEC("uprobe")          slots 0-3

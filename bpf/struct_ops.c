@@ -1,28 +1,23 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * struct_ops.c: two TCP congestion controls implemented in BPF, as struct_ops
- * maps of the kernel's struct tcp_congestion_ops (Reno, through the kernel's
- * own tcp_reno_* kfuncs).
+ * struct_ops.c: a TCP congestion control implemented in BPF, as a struct_ops
+ * map of the kernel's struct tcp_congestion_ops (Reno, through the kernel's
+ * own tcp_reno_* kfuncs). The BPF_F_LINK variant (6.4+) is struct_ops_link.c.
  *
- *   tsbpf_cc       SEC(".struct_ops"): a map without BPF_F_LINK. Writing its
- *                  value (map update, key 0) registers "tsbpf_cc" as a
- *                  congestion control (listed in
- *                  /proc/sys/net/ipv4/tcp_available_congestion_control);
- *                  deleting key 0 unregisters it.
- *                  .flags = TCP_CONG_NON_RESTRICTED (1): a data member the
- *                  loader copies into the kernel value; with it the algorithm
- *                  is also listed in tcp_allowed_congestion_control.
- *   tsbpf_cc_link  SEC(".struct_ops.link"): BPF_F_LINK. Its value only
- *                  prepares the map; BPF_LINK_CREATE (attach type
- *                  BPF_STRUCT_OPS) registers it.
+ *   tsbpf_cc  SEC(".struct_ops"): a map without BPF_F_LINK. Writing its value
+ *             (map update, key 0) registers "tsbpf_cc" as a congestion
+ *             control (listed in
+ *             /proc/sys/net/ipv4/tcp_available_congestion_control); deleting
+ *             key 0 unregisters it. .flags = TCP_CONG_NON_RESTRICTED (1): a
+ *             data member the loader copies into the kernel value; with it
+ *             the algorithm is also listed in tcp_allowed_congestion_control.
  *
  * Programs (BPF_PROG_TYPE_STRUCT_OPS; attach_btf_id = vmlinux struct
  * tcp_congestion_ops, expected_attach_type = the member's index:
- * ssthresh 0, cong_avoid 1, undo_cwnd 8):
- *   cc_ssthresh, cc_cong_avoid, cc_undo_cwnd           for tsbpf_cc
- *   link_ssthresh, link_cong_avoid, link_undo_cwnd     for tsbpf_cc_link
- * Each calls the matching kfunc (tcp_reno_ssthresh, tcp_reno_cong_avoid,
- * tcp_reno_undo_cwnd). Only the members the kernel requires are set.
+ * ssthresh 0, cong_avoid 1, undo_cwnd 8): cc_ssthresh, cc_cong_avoid,
+ * cc_undo_cwnd. Each calls the matching kfunc (tcp_reno_ssthresh,
+ * tcp_reno_cong_avoid, tcp_reno_undo_cwnd). Only the members the kernel
+ * requires are set.
  */
 #include "tsbpf_types.h"
 #include <bpf/bpf_helpers.h>
@@ -63,24 +58,6 @@ __u32 BPF_PROG(cc_undo_cwnd, struct sock *sk)
 	return tcp_reno_undo_cwnd(sk);
 }
 
-SEC("struct_ops/ssthresh")
-__u32 BPF_PROG(link_ssthresh, struct sock *sk)
-{
-	return tcp_reno_ssthresh(sk);
-}
-
-SEC("struct_ops/cong_avoid")
-void BPF_PROG(link_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
-{
-	tcp_reno_cong_avoid(sk, ack, acked);
-}
-
-SEC("struct_ops/undo_cwnd")
-__u32 BPF_PROG(link_undo_cwnd, struct sock *sk)
-{
-	return tcp_reno_undo_cwnd(sk);
-}
-
 SEC(".struct_ops")
 struct tcp_congestion_ops tsbpf_cc = {
 	.ssthresh = (void *)cc_ssthresh,
@@ -88,12 +65,4 @@ struct tcp_congestion_ops tsbpf_cc = {
 	.undo_cwnd = (void *)cc_undo_cwnd,
 	.flags = 1,
 	.name = "tsbpf_cc",
-};
-
-SEC(".struct_ops.link")
-struct tcp_congestion_ops tsbpf_cc_link = {
-	.ssthresh = (void *)link_ssthresh,
-	.cong_avoid = (void *)link_cong_avoid,
-	.undo_cwnd = (void *)link_undo_cwnd,
-	.name = "tsbpf_cc_link",
 };

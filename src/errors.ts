@@ -27,6 +27,8 @@ export interface MapErrorDetails {
   size?: number;
   /** InvalidName: the rejected map name. */
   mapName?: string;
+  /** NotSupported: the kernel feature that is missing ('BPF_MAP_TYPE_ARENA', ...). */
+  feature?: string;
   cause?: SyscallError;
 }
 
@@ -52,6 +54,8 @@ export class MapError extends Error {
   readonly size?: number;
   /** InvalidName: the rejected name. */
   readonly mapName?: string;
+  /** NotSupported: the kernel feature that is missing ('BPF_MAP_TYPE_ARENA', ...). */
+  readonly feature?: string;
   /** Kernel failures: the system call, its errno and code (also on `cause`). */
   readonly call?: string;
   readonly errno?: number;

@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
-import { findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
+import { BPF_F_LINK, findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
+import { LinkType } from './programs/link.js';
 import type { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
-import { attachTypeName, programTypeName } from './programs/program-type.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
 import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
@@ -24,7 +24,7 @@ import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from 
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
-import { isProgramTypeSupported } from './features.js';
+import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -380,16 +380,25 @@ export class Ebpf implements Disposable {
     }
     if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
     this.#structOpsTargets.set(def.name, target);
-    const map = MapData.create({
-      type: MapType.StructOps,
-      keySize: 4,
-      valueSize: target.valueType.size,
-      maxEntries: 1,
-      flags: def.flags,
-      name: mapName(def.name),
-      btf: { fd: this.#btfFd },
-      btfVmlinuxValueTypeId: target.valueType.id,
-    });
+    let map: MapData;
+    try {
+      map = MapData.create({
+        type: MapType.StructOps,
+        keySize: 4,
+        valueSize: target.valueType.size,
+        maxEntries: 1,
+        flags: def.flags,
+        name: mapName(def.name),
+        btf: { fd: this.#btfFd },
+        btfVmlinuxValueTypeId: target.valueType.id,
+      });
+    } catch (err) {
+      // BPF_F_LINK is refused (EINVAL) by kernels without struct_ops links (before 6.4).
+      if (err instanceof MapError && err.kind === 'CreateError' && (def.flags & BPF_F_LINK) !== 0 && !isLinkTypeSupported(LinkType.StructOps)) {
+        throw new MapError('NotSupported', `struct_ops map ${def.name}: .struct_ops.link needs struct_ops links, which this kernel lacks (${err.code})`, { feature: 'BPF_LINK_TYPE_STRUCT_OPS', cause: err.cause });
+      }
+      throw err;
+    }
     this.#maps.set(def.name, map);
   }
 
@@ -516,20 +525,19 @@ export class Ebpf implements Disposable {
           continue;
         }
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
-        if (err.errno === Errno.EPERM && log.trim() === '') {
-          // Refused before verification: the kernel does not allow this program type here.
-          const feature = programTypeName(prog.type) + (prog.expectedAttachType ? ` (${attachTypeName(prog.expectedAttachType)})` : '');
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel refuses ${feature} programs (${prog.section}) with EPERM before verification`, {
-            program: prog.name,
-            feature,
-            cause: err,
-          });
-        }
-        // EINVAL with no verifier log for a type the feature probe cannot load either: the
-        // kernel lacks the program type (compiled out, like CONFIG_BPF_LIRC_MODE2).
-        if (err.errno === Errno.EINVAL && log.trim() === '' && !isProgramTypeSupported(prog.type, prog.expectedAttachType)) {
-          const feature = programTypeName(prog.type);
-          throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel has no ${feature} programs (${prog.section})`, { program: prog.name, feature, cause: err });
+        // Refused (EPERM with every capability the type needs, EINVAL, ...): when a minimal
+        // program of the kind is refused too, the kernel lacks or forbids the kind itself.
+        if (isRefusal(err.errno, programCapabilities(prog.type))) {
+          // expected_attach_type 0 is "none" here (cgroup_skb's ingress: the same load).
+          const target = prog.target?.type === 'btf' && !prog.target.module && prog.kind !== 'Extension' ? prog.target.btfName : undefined;
+          const feature = refusedProgramFeature(prog.type, prog.expectedAttachType || undefined, target);
+          if (feature) {
+            throw new ProgramError('NotSupported', `cannot load program ${prog.name} (${prog.section}): this kernel refuses ${feature} programs (${err.code}, as for a minimal program of the kind)`, {
+              program: prog.name,
+              feature,
+              cause: err,
+            });
+          }
         }
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
         const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';

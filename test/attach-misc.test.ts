@@ -1,20 +1,49 @@
 // Attach tests of the program kinds outside the big families: Netfilter (BPF links on
-// a netfilter hook) and the common Link behaviour (pin, fromPin, detach twice).
+// a netfilter hook, 6.4+), SkReuseport, LWT routes, and the common Link behaviour (pin,
+// fromPin, detach twice). Kernel-dependent tests ask the feature probe and report the
+// branch they took.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, Ebpf, EbpfLoader, FdLink, LircMode2, Link, LinkType, LsmCgroup, LwtOut, LwtXmit, Netfilter, ProgramError, SkReuseport, u64 } from '../src/index.js';
+import { ArrayMap, Ebpf, EbpfLoader, FdLink, isLinkTypeSupported, LircMode2, Link, LinkType, LsmCgroup, LwtOut, LwtXmit, Netfilter, ObjectSpec, ProgramError, SkReuseport, u64 } from '../src/index.js';
 import { kernel } from '../src/sys/native.js';
 import { createNetEnv } from './net-env.js';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
+import { assertRefused, branch, kindOf, loadsHere } from './kernel-features.js';
 
 // Taken before any test runs: the last test checks that every fd opened here was closed.
 const fdsAtStart = fdCount();
 
-const object = fileURLToPath(new URL('../../bpf/attach_misc.o', import.meta.url));
+const netfilterObject = fileURLToPath(new URL('../../bpf/attach_netfilter.o', import.meta.url));
+const reuseportObject = fileURLToPath(new URL('../../bpf/attach_reuseport.o', import.meta.url));
+const netfilter = kindOf(netfilterObject, 'nf_count');
+
+/** Runs `has` on attach_netfilter.o where the kernel has netfilter programs and links; else asserts the typed refusal. */
+async function withNetfilter(t: { diagnostic(m: string): void }, has: (ebpf: Ebpf) => unknown): Promise<void> {
+  const programs = loadsHere(netfilter);
+  await branch(t, 'netfilter programs and BPF_LINK_TYPE_NETFILTER', programs && isLinkTypeSupported(LinkType.Netfilter), async () => {
+    const ebpf = Ebpf.load(netfilterObject);
+    try {
+      await has(ebpf);
+    } finally {
+      ebpf.close();
+    }
+  }, () => {
+    if (!programs) return assertRefused(thrown(() => Ebpf.load(netfilterObject)), netfilter);
+    const ebpf = Ebpf.load(netfilterObject);
+    try {
+      const err = thrown(() => (ebpf.program('nf_count') as Netfilter).attach({ family: 'ipv4', hook: 'output', priority: 1 }));
+      assert.ok(err instanceof ProgramError && err.kind === 'NotSupported', String(err));
+      assert.equal(err.feature, 'BPF_LINK_TYPE_NETFILTER');
+    } finally {
+      ebpf.close();
+    }
+  });
+}
 
 async function sendUdp(count: number): Promise<void> {
   const rx = createSocket('udp4');
@@ -29,10 +58,9 @@ async function sendUdp(count: number): Promise<void> {
   rx.close();
 }
 
-test('Netfilter: a BPF link on ipv4 output sees our packets; detach stops it; link info names the hook', async () => {
+test('Netfilter: a BPF link on ipv4 output sees our packets; detach stops it; link info names the hook', async (t) => {
   const before = fdCount();
-  {
-    using ebpf = Ebpf.load(object);
+  await withNetfilter(t, async (ebpf) => {
     const nf = ebpf.program('nf_count');
     assert.ok(nf instanceof Netfilter);
     const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
@@ -43,22 +71,25 @@ test('Netfilter: a BPF link on ipv4 output sees our packets; detach stops it; li
     assert.deepEqual([info.pf, info.hooknum, info.priority], [2, 3, -128]);
     assert.ok(info.programId > 0);
     await sendUdp(5);
-    const seen = calls.get(1);
+    const seen = calls.get(0);
     assert.ok(seen >= 5n, `counted ${seen}`);
     link.detach();
     assert.equal(link.attached, false);
     link.detach(); // harmless
     link.close();
     await sendUdp(3);
-    assert.equal(calls.get(1), seen, 'nothing counted once detached');
+    assert.equal(calls.get(0), seen, 'nothing counted once detached');
     const err = thrown(() => link.info());
     assert.ok(err instanceof ProgramError && err.kind === 'NotAttached', String(err));
-  }
+  });
   assert.equal(fdCount(), before);
 });
 
-test('Netfilter: bad options are refused before any system call; the kernel\'s refusal names the call', () => {
-  using ebpf = Ebpf.load(object);
+test('Netfilter: bad options are refused before any system call; the kernel\'s refusal names the call', async (t) => {
+  await withNetfilter(t, (ebpf) => netfilterOptions(ebpf));
+});
+
+function netfilterOptions(ebpf: Ebpf): void {
   const nf = ebpf.program('nf_count') as Netfilter;
   const bad = thrown(() => nf.attach({ family: 'ipx' as never, hook: 'output', priority: 1 }));
   assert.ok(bad instanceof ProgramError && bad.kind === 'AttachError');
@@ -69,12 +100,19 @@ test('Netfilter: bad options are refused before any system call; the kernel\'s r
   nf.unload();
   const notLoaded = thrown(() => nf.attach({ family: 'ipv4', hook: 'output', priority: 1 }));
   assert.ok(notLoaded instanceof ProgramError && notLoaded.kind === 'NotLoaded');
-});
+}
 
-test('Link: pinned links outlive their object; Link.fromPin takes them back; detach ends a pinned link', async () => {
+test('Link: pinned links outlive their object; Link.fromPin takes them back; detach ends a pinned link', async (t) => {
   const dir = bpffsDir('attach-misc');
   try {
-    using ebpf = Ebpf.load(object);
+    await withNetfilter(t, (ebpf) => pinnedLinks(ebpf, dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function pinnedLinks(ebpf: Ebpf, dir: string): Promise<void> {
+  {
     const nf = ebpf.program('nf_count') as Netfilter;
     const calls = ArrayMap.tryFrom(ebpf.map('calls'), u64);
     const link = nf.attach({ family: 'ipv4', hook: 'output', priority: -127 });
@@ -83,22 +121,20 @@ test('Link: pinned links outlive their object; Link.fromPin takes them back; det
     assert.equal(link.pinnedPath, `${dir}/nf`);
     link.close(); // pinned: stays attached
     nf.unload(); // the link holds the program
-    const base = calls.get(1);
+    const base = calls.get(0);
     await sendUdp(2);
-    assert.ok(calls.get(1) >= base + 2n, 'still counting after close');
+    assert.ok(calls.get(0) >= base + 2n, 'still counting after close');
     using again = Link.fromPin(`${dir}/nf`);
     assert.ok(again instanceof FdLink);
     assert.equal(again.info().id, id);
     again.detach();
-    const after = calls.get(1);
+    const after = calls.get(0);
     await sendUdp(2);
-    assert.equal(calls.get(1), after, 'detach ended the pinned link');
+    assert.equal(calls.get(0), after, 'detach ended the pinned link');
     const pin = thrown(() => again.pin(`${dir}/nf2`));
     assert.ok(pin instanceof ProgramError && pin.kind === 'NotAttached');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
 /** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node 20's dgram cannot set it before bind). */
 function reuseportSocket(port: number): number {
@@ -128,7 +164,7 @@ test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detac
   probe.close();
   const fds = [reuseportSocket(port), reuseportSocket(port)];
   try {
-    using ebpf = new EbpfLoader().setGlobal('target', 1).load(object);
+    using ebpf = new EbpfLoader().setGlobal('target', 1).load(reuseportObject);
     const select = ebpf.program('select_socket');
     assert.ok(select instanceof SkReuseport);
     const sockets = ebpf.map('sockets');
@@ -154,18 +190,30 @@ test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detac
   }
 });
 
-test('program types this kernel lacks or refuses: typed NotSupported at load naming the type; attach of an unloaded program is NotLoaded', () => {
-  const refused = fileURLToPath(new URL('../../bpf/attach_refused.o', import.meta.url));
-  const lirc = thrown(() => new EbpfLoader().deferProgram('lsm_cg_bind').load(refused));
-  assert.ok(lirc instanceof ProgramError && lirc.kind === 'NotSupported', String(lirc));
-  assert.equal(lirc.feature, 'BPF_PROG_TYPE_LIRC_MODE2');
-  const lsm = thrown(() => new EbpfLoader().deferProgram('lirc_decode').load(refused));
-  assert.ok(lsm instanceof ProgramError && lsm.kind === 'NotSupported', String(lsm));
-  assert.equal(lsm.feature, 'BPF_PROG_TYPE_LSM (BPF_LSM_CGROUP)');
-  using ebpf = new EbpfLoader().deferProgram('lirc_decode').deferProgram('lsm_cg_bind').load(refused);
+test('LircMode2 and LsmCgroup: loaded where the kernel has them, typed NotSupported naming the kind where not; attach of an unloaded program is NotLoaded', async (t) => {
+  const kinds = fileURLToPath(new URL('../../bpf/kinds.o', import.meta.url));
+  const names = [...ObjectSpec.parse(readFileSync(kinds)).programs.keys()];
+  const only = (name: string | undefined) => {
+    const loader = new EbpfLoader();
+    for (const n of names) if (n !== name) loader.deferProgram(n);
+    return loader.load(kinds);
+  };
+  for (const [name, Kind] of [['k_lirc', LircMode2], ['k_lsm_cgroup', LsmCgroup]] as const) {
+    const k = kindOf(kinds, name);
+    await branch(t, `${k.section} programs`, loadsHere(k), () => {
+      const ebpf = only(name);
+      try {
+        assert.ok(ebpf.program(name) instanceof Kind);
+        assert.ok(ebpf.program(name).loaded);
+      } finally {
+        ebpf.close();
+      }
+    }, () => assertRefused(thrown(() => only(name)), k));
+  }
+  using ebpf = only(undefined);
   const notLoaded = [
-    thrown(() => (ebpf.program('lirc_decode') as LircMode2).attach('/dev/lirc0')),
-    thrown(() => (ebpf.program('lsm_cg_bind') as LsmCgroup).attach('/sys/fs/cgroup')),
+    thrown(() => (ebpf.program('k_lirc') as LircMode2).attach('/dev/lirc0')),
+    thrown(() => (ebpf.program('k_lsm_cgroup') as LsmCgroup).attach('/sys/fs/cgroup')),
   ];
   for (const err of notLoaded) assert.ok(err instanceof ProgramError && err.kind === 'NotLoaded', String(err));
 });

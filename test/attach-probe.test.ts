@@ -1,5 +1,7 @@
-// uprobes (PMU and tracefs), uretprobes, uprobe_multi, kprobes (absent on this kernel)
-// and perf_event sampling, against the real kernel, on a small C program built here.
+// uprobes (PMU and tracefs), uretprobes, uprobe_multi, kprobes and perf_event sampling,
+// against the real kernel, on a small C program built here. Where a kernel lacks a
+// mechanism (kprobes, kprobe_multi, uprobe_multi links, a hardware PMU) the tests assert
+// the typed NotSupported instead, and say which branch ran.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -12,15 +14,19 @@ import { FdLink, Link, LinkType } from '../src/programs/link.js';
 import { ElfFile } from '../src/obj/elf.js';
 import { findFunction, functionSymbols } from '../src/obj/elf-symbols.js';
 import { parseLdSoCache, resolveUprobeFile } from '../src/programs/uprobe-target.js';
+import { probeMechanisms } from '../src/programs/probe-event.js';
 import { bpffsDir, fdCount, thrown } from './helpers.js';
+import { branch, linkInfoHas } from './kernel-features.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OBJ = resolve(root, 'bpf/attach_probe.o');
 
 // counters slots (bpf/attach_probe.c)
 const CALLS = 0, ARG_SUM = 1, COOKIE = 2, TGID = 3, RET_SUM = 4, RET_CALLS = 5, LIB_CALLS = 6;
-const MULTI_CALLS = 7, MULTI_COOKIES = 8, SAMPLES = 9, PERIOD = 10;
+const MULTI_CALLS = 7, MULTI_COOKIES = 8, SAMPLES = 9, PERIOD = 10, KPROBE = 11;
 const BPF_PERF_EVENT_UPROBE = 1, BPF_PERF_EVENT_URETPROBE = 2, BPF_PERF_EVENT_EVENT = 6;
+/** The perf event type a link's info reports: the kernel fills it in from 6.6 (bpf_link_info.perf_event), 0 before. */
+const perfDetails = (type: number) => (linkInfoHas('perf_event') ? type : 0);
 
 const TARGET_C = String.raw`
 #include <stdio.h>
@@ -210,7 +216,7 @@ test('uprobe (PMU): counts the calls, sums the argument, reads the cookie and th
     assert.ok(link instanceof FdLink);
     const info = link.info();
     assert.equal(info.type, LinkType.PerfEvent);
-    assert.equal(info.perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(info.perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     const t = await start(pie, 25);
     assert.equal(await t.go(), String(retSum(25)), 'the probe does not change what the program computes');
     assert.equal(counters.get(CALLS), 25n);
@@ -258,7 +264,7 @@ test('uprobe through tracefs uprobe_events: same counts, the probe definition re
     const link = (ebpf.program('on_target') as UProbe).attach({ target: pie, symbol: 'tsbpf_target', cookie: 5n, mechanism: 'tracefs' });
     const name = /tracefs tsbpf\/(\S+)\)/.exec(link.description)![1]!;
     assert.match(readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8'), new RegExp(`^p:tsbpf/${name} ${pie.replace(/[.]/g, '\\.')}:0x[0-9a-f]+$`, 'm'));
-    assert.equal(link.info().perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(link.info().perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     await run(pie, 12);
     assert.equal(counters.get(CALLS), 12n);
     assert.equal(counters.get(ARG_SUM), argSum(12));
@@ -279,7 +285,7 @@ test('uretprobe: the return values (the section says retprobe), PMU and tracefs'
     const prog = ebpf.program('on_return') as UProbe;
     for (const mechanism of ['pmu', 'tracefs'] as const) {
       using link = prog.attach({ target: pie, symbol: 'tsbpf_target', mechanism });
-      assert.equal(link.info().perfEventType, BPF_PERF_EVENT_URETPROBE);
+      assert.equal(link.info().perfEventType, perfDetails(BPF_PERF_EVENT_URETPROBE));
       await run(pie, 9);
     }
     assert.equal(counters.get(RET_CALLS), 18n);
@@ -341,7 +347,7 @@ test('a pinned uprobe link outlives its object; Link.fromPin takes it back and d
     await run(pie, 4);
     assert.equal(counters.get(CALLS), 4n);
     const back = Link.fromPin(`${pins}/uprobe`);
-    assert.equal(back.info().perfEventType, BPF_PERF_EVENT_UPROBE);
+    assert.equal(back.info().perfEventType, perfDetails(BPF_PERF_EVENT_UPROBE));
     back.detach();
     assert.equal(existsSync(`${pins}/uprobe`), false);
     await run(pie, 4);
@@ -352,11 +358,23 @@ test('a pinned uprobe link outlives its object; Link.fromPin takes it back and d
   }
 });
 
-test('uprobe_multi: two functions through one link, each with its cookie; by glob too', async () => {
+test('uprobe_multi: two functions through one link, each with its cookie; by glob too (where the kernel has uprobe_multi links)', async (t) => {
   const { ebpf, counters } = load();
   try {
     const prog = ebpf.program('on_multi');
     assert.ok(prog instanceof UProbeMulti);
+    await branch(t, 'uprobe_multi links', isLinkTypeSupported(LinkType.UprobeMulti), () => uprobeMulti(prog, counters), () => {
+      const err = thrown(() => prog.attach({ target: pie, symbols: ['tsbpf_target'] }));
+      assert.equal(err.kind, 'NotSupported');
+      assert.equal(err.feature, 'uprobe_multi');
+    });
+  } finally {
+    ebpf.close();
+  }
+});
+
+async function uprobeMulti(prog: UProbeMulti, counters: ArrayMap<bigint>): Promise<void> {
+  {
     const t = await start(pie, 10);
     {
       using link = prog.attach({ target: pie, symbols: ['tsbpf_target', 'tsbpf_other'], cookies: [1n, 100n], pid: t.pid });
@@ -374,10 +392,8 @@ test('uprobe_multi: two functions through one link, each with its cookie; by glo
       await run(pie, 2);
     }
     assert.equal(counters.get(MULTI_CALLS), 18n);
-  } finally {
-    ebpf.close();
   }
-});
+}
 
 test('without perf_event links (as before 5.15): PERF_EVENT_IOC_SET_BPF, closing the event detaches; a cookie is NotSupported', async () => {
   const { ebpf, counters } = load();
@@ -428,7 +444,7 @@ test('uprobe errors: unknown symbol and file named, missing file, library or pro
     err = thrown(() => prog.attach({ target: join(dir, 'target.c'), symbol: 'f' }));
     assert.equal(err.kind, 'UnknownTarget', 'not ELF');
     err = thrown(() => (ebpf.program('on_multi') as UProbeMulti).attach({ target: pie, pattern: 'zz*' }));
-    assert.equal(err.kind, 'UnknownSymbol');
+    assert.equal(err.kind, isLinkTypeSupported(LinkType.UprobeMulti) ? 'UnknownSymbol' : 'NotSupported');
     // An offset past the end of the file: the kernel refuses (the errno is named).
     err = thrown(() => prog.attach({ target: pie, offset: 1 << 30 }));
     assert.equal(err.kind, 'AttachError');
@@ -443,29 +459,63 @@ test('uprobe errors: unknown symbol and file named, missing file, library or pro
   }
 });
 
-// ---- kprobes: this kernel has none -------------------------------------------------
+// ---- kprobes ----------------------------------------------------------------------
 
-test('kprobes: typed NotSupported (feature kprobes) for the PMU, tracefs and kprobe_multi', () => {
+/** nanosleep(2) in a child: do_nanosleep runs in the kernel. */
+function sleepALittle(): void {
+  execFileSync('sleep', ['0.01']);
+}
+
+test('kprobes: where the kernel has them (kprobe PMU or tracefs kprobe_events), kprobe and kretprobe on do_nanosleep see a sleep; else typed NotSupported (feature kprobes)', async (t) => {
   ensureTracefs();
-  assert.equal(existsSync('/sys/bus/event_source/devices/kprobe'), false, 'no kprobe PMU here');
-  assert.equal(existsSync('/sys/kernel/tracing/kprobe_events'), false, 'no kprobe_events here');
-  const { ebpf } = load();
+  const mechanisms = probeMechanisms('kprobe');
+  const { ebpf, counters } = load();
   try {
     const fds = fdCount();
     const kp = ebpf.program('on_kprobe');
     assert.ok(kp instanceof KProbe);
-    for (const attach of [() => kp.attach(), () => kp.attach('do_nanosleep', { mechanism: 'pmu' }), () => kp.attach('do_nanosleep', { mechanism: 'tracefs' }),
-      () => (ebpf.program('on_kretprobe') as KProbe).attach()]) {
-      const err = thrown(attach);
-      assert.ok(err instanceof ProgramError, String(err));
-      assert.equal(err.kind, 'NotSupported');
-      assert.equal(err.feature, 'kprobes');
-    }
+    const ret = ebpf.program('on_kretprobe') as KProbe;
+    await branch(t, `kprobes (${mechanisms.join(', ') || 'neither PMU nor tracefs'})`, mechanisms.length > 0, () => {
+      for (const mechanism of mechanisms) {
+        for (const prog of [kp, ret]) {
+          const before = counters.get(KPROBE);
+          const link = prog.attach('do_nanosleep', { mechanism });
+          try {
+            sleepALittle();
+          } finally {
+            link.detach();
+          }
+          const seen = counters.get(KPROBE);
+          assert.ok(seen > before, `${prog.name} by ${mechanism}: ran`);
+          sleepALittle();
+          assert.equal(counters.get(KPROBE), seen, `${prog.name} by ${mechanism}: detached`);
+        }
+      }
+    }, () => {
+      for (const attach of [() => kp.attach(), () => kp.attach('do_nanosleep', { mechanism: 'pmu' }), () => kp.attach('do_nanosleep', { mechanism: 'tracefs' }), () => ret.attach()]) {
+        const err = thrown(attach);
+        assert.ok(err instanceof ProgramError, String(err));
+        assert.equal(err.kind, 'NotSupported');
+        assert.equal(err.feature, 'kprobes');
+      }
+    });
     const multi = ebpf.program('on_kprobe_multi');
     assert.ok(multi instanceof KProbeMulti);
-    const err = thrown(() => multi.attach());
-    assert.equal(err.kind, 'NotSupported');
-    assert.equal(err.feature, 'kprobes');
+    await branch(t, 'kprobe_multi links', isLinkTypeSupported(LinkType.KprobeMulti), () => {
+      const before = counters.get(KPROBE);
+      const link = multi.attach();
+      try {
+        assert.equal(link.info().type, LinkType.KprobeMulti);
+        sleepALittle();
+      } finally {
+        link.detach();
+      }
+      assert.ok(counters.get(KPROBE) > before, 'ran');
+    }, () => {
+      const err = thrown(() => multi.attach());
+      assert.equal(err.kind, 'NotSupported');
+      assert.equal(err.feature, mechanisms.length > 0 ? 'kprobe_multi' : 'kprobes');
+    });
     assert.equal(fdCount(), fds);
   } finally {
     ebpf.close();
@@ -484,7 +534,7 @@ function threadCpuNs(): number {
   return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
 }
 
-test('perf_event: software cpu-clock sampling of this thread every 1 ms counts one sample per ms it ran', () => {
+test('perf_event: software cpu-clock sampling of this thread every 1 ms: samples while it runs, never more than one per ms it ran', (t) => {
   const { ebpf, counters } = load();
   try {
     const prog = ebpf.program('on_sample');
@@ -497,7 +547,10 @@ test('perf_event: software cpu-clock sampling of this thread every 1 ms counts o
     // cpu-clock of a task advances while the task runs: on a busy machine, less than wall time.
     const ms = (threadCpuNs() - cpuBefore) / 1e6;
     const samples = Number(counters.get(SAMPLES));
-    assert.ok(samples >= ms * 0.8 - 3 && samples <= ms * 1.2 + 3, `${samples} samples in ${ms.toFixed(1)} ms on the CPU`);
+    // The period bounds the rate from above; how close a machine comes to it (timer
+    // precision, an emulator losing ticks) is no fact to assert.
+    t.diagnostic(`${samples} samples in ${ms.toFixed(1)} ms on the CPU`);
+    assert.ok(samples >= 1 && samples <= ms * 1.2 + 3, `${samples} samples in ${ms.toFixed(1)} ms on the CPU`);
     assert.equal(counters.get(PERIOD), 1_000_000n);
     assert.equal(fdCount(), fds);
     spin(20);
@@ -507,41 +560,56 @@ test('perf_event: software cpu-clock sampling of this thread every 1 ms counts o
   }
 });
 
-test('perf_event: every online CPU at 1000 Hz, one Link owning a link per CPU', () => {
+test('perf_event: every online CPU at 1000 Hz, one Link owning a link per CPU', (t) => {
   const { ebpf, counters } = load();
   try {
     const prog = ebpf.program('on_sample') as PerfEvent;
     const fds = fdCount();
     const online = Number(execFileSync('nproc', { encoding: 'utf8' }));
     const link = prog.attach({ type: 'software', config: SoftwareEvent.CpuClock, sampleFrequency: 1000, scope: 'allCpus' });
-    assert.ok(link instanceof PerfEventLinks);
-    assert.equal(link.links.length, online);
-    for (const l of link.links) assert.equal(l.info().perfEventType, BPF_PERF_EVENT_EVENT);
+    // One link per online CPU, in a PerfEventLinks where there are several.
+    assert.equal(link instanceof PerfEventLinks, online > 1);
+    const links = link instanceof PerfEventLinks ? link.links : [link as FdLink];
+    assert.equal(links.length, online);
+    for (const l of links) assert.equal(l.info().perfEventType, perfDetails(BPF_PERF_EVENT_EVENT));
     spin(200);
     link.close();
     const samples = Number(counters.get(SAMPLES));
-    // At most 1000/s per CPU; this thread alone keeps one CPU busy.
-    assert.ok(samples > 20 && samples < 0.25 * 1000 * link.links.length * 1.5, `${samples} samples`);
+    // Frequency mode converges on 1000/s from a short first period: how many samples a
+    // 200 ms spin gives depends on the machine (an emulator gives hundreds at once).
+    t.diagnostic(`${samples} samples on ${links.length} CPU(s)`);
+    assert.ok(samples > 0, 'the program ran for samples');
     assert.equal(fdCount(), fds);
   } finally {
     ebpf.close();
   }
 });
 
-test('perf_event: hardware events on a machine without a PMU: typed NotSupported (perf_event_open ENOENT)', () => {
+test('perf_event: hardware events where the machine has them (a raw perf_event_open tells), else typed NotSupported (feature hardware perf events)', async (t) => {
   const { ebpf } = load();
   try {
     const prog = ebpf.program('on_sample') as PerfEvent;
     const fds = fdCount();
     for (const [type, config] of [['hardware', HardwareEvent.CpuCycles], ['hwCache', 0], ['raw', 0x3c]] as const) {
-      const err = thrown(() => prog.attach({ type, config, samplePeriod: 100_000, scope: { pid: process.pid } }));
-      assert.ok(err instanceof ProgramError, String(err));
-      assert.equal(err.kind, 'NotSupported');
-      assert.equal(err.feature, 'hardware perf events');
-      assert.equal(err.call, 'perf_event_open');
-      assert.equal(err.code, 'ENOENT');
+      const perfType = { hardware: sys.PerfType.Hardware, hwCache: sys.PerfType.HwCache, raw: sys.PerfType.Raw }[type];
+      let present = true;
+      try {
+        sys.kernel.close(sys.perfEventOpen({ type: perfType, config, sample: 100_000, disabled: true }, { pid: process.pid, cpu: -1 }));
+      } catch {
+        present = false;
+      }
+      await branch(t, `perf event ${type}:${config}`, present, () => {
+        const link = prog.attach({ type, config, samplePeriod: 100_000, scope: { pid: process.pid } });
+        link.detach();
+      }, () => {
+        const err = thrown(() => prog.attach({ type, config, samplePeriod: 100_000, scope: { pid: process.pid } }));
+        assert.ok(err instanceof ProgramError, String(err));
+        assert.equal(err.kind, 'NotSupported');
+        assert.ok(err.feature === 'hardware perf events' || err.feature === `perf event ${type}:${config}`, err.feature);
+        assert.equal(err.call, 'perf_event_open');
+      });
     }
-    // A software event that does not exist is NotSupported too, naming the event.
+    // A software event that does not exist is NotSupported on any kernel, naming the event.
     const err = thrown(() => prog.attach({ type: 'software', config: 999, samplePeriod: 1, scope: 'allCpus' }));
     assert.equal(err.kind, 'NotSupported');
     assert.equal(err.feature, 'perf event software:999');

@@ -23,6 +23,7 @@ import {
   CgroupSysctl,
   Ebpf,
   FlowDissector,
+  isLinkTypeSupported,
   MapError,
   ProgramError,
   SkLookup,
@@ -38,6 +39,7 @@ import {
   u64,
 } from '../src/index.js';
 import { fdCount, repoRoot, thrown } from './helpers.js';
+import { branch } from './kernel-features.js';
 import { distIndex } from './child.js';
 
 const OBJ = join(repoRoot, 'bpf/attach_sock.o');
@@ -461,12 +463,21 @@ test('SkMsg on a SockMap (link) and a SockHash (PROG_ATTACH): every sendmsg coun
   let received = '';
   side.on('data', (d) => (received += d.toString()));
 
+  // A sockmap link where the kernel has them (6.10+), PROG_ATTACH to the map where not.
+  const links = isLinkTypeSupported(LinkTypeSockmap);
   const link = prog.attach(map);
-  const info = link.info();
-  assert.equal(info.type, LinkTypeSockmap);
-  assert.equal(info.mapId, map.map.id);
-  assert.equal(info.attachType, AttachType.SkMsgVerdict);
-  assert.equal(thrown(() => prog.attach(map)).kind, 'AlreadyAttached', 'one sk_msg program per map');
+  await branch(t, 'sockmap links', links, () => {
+    const info = link.info();
+    assert.equal(info.type, LinkTypeSockmap);
+    assert.equal(info.mapId, map.map.id);
+    assert.equal(info.attachType, AttachType.SkMsgVerdict);
+    assert.equal(thrown(() => prog.attach(map)).kind, 'AlreadyAttached', 'one sk_msg link per map');
+  }, () => {
+    assert.equal(link.constructor.name, 'ProgAttachLink');
+    const err = thrown(() => prog.attach(map, { link: true }));
+    assert.equal(err.kind, 'NotSupported');
+    assert.equal(err.feature, 'BPF_LINK_TYPE_SOCKMAP');
+  });
   map.set(0, client);
   client.write('hello world');
   await until(() => received === 'hello world');
@@ -511,8 +522,12 @@ test('SkSkb stream parser and verdict: bytes received by one socket are redirect
 
   using p = parser.attach(map);
   using v = verdict.attach(map, 'stream_verdict');
-  assert.equal(p.info().attachType, AttachType.SkSkbStreamParser);
-  assert.equal(v.info().attachType, AttachType.SkSkbStreamVerdict);
+  await branch(t, 'sockmap links (link info)', isLinkTypeSupported(LinkTypeSockmap), () => {
+    assert.equal(p.info().attachType, AttachType.SkSkbStreamParser);
+    assert.equal(v.info().attachType, AttachType.SkSkbStreamVerdict);
+  }, () => {
+    assert.deepEqual([p.constructor.name, v.constructor.name], ['ProgAttachLink', 'ProgAttachLink']);
+  });
   map.set(0, b);
   map.set(1, c);
   a.write('ping');

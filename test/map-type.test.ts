@@ -1,11 +1,14 @@
-// The map type table (MapType, mapTypeName, mapTypeInfo) and, for every type this
-// kernel can create without BTF, a real BPF_MAP_CREATE whose info() is checked.
+// The map type table (MapType, mapTypeName, mapTypeInfo) and, for every type that can
+// be created without BTF, a real BPF_MAP_CREATE whose info() is checked where the
+// kernel has the type (the feature probe says which), and MapError NotSupported naming
+// the type where it lacks or refuses it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus, sys } from '../src/index.js';
+import { isMapTypeSupported, MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
 import { fdCount, bpfCalls, thrown } from './helpers.js';
+import { assertMapRefused, branch } from './kernel-features.js';
 
 const fdsAtStart = fdCount();
 
@@ -217,26 +220,36 @@ const creatable: Partial<Record<keyof typeof MapType, Case>> = {
 };
 
 for (const [name, c] of Object.entries(creatable) as [keyof typeof MapType, Case][]) {
-  test(`creates ${mapTypeName(MapType[name])} and info() reports it`, () => {
+  test(`creates ${mapTypeName(MapType[name])} and info() reports it, or NotSupported where the kernel lacks the type`, async (t) => {
     const type = MapType[name];
     const mapName = `t${type}_${name}`.slice(0, 15);
-    const map = MapData.create({ type, name: mapName, ...c.spec });
-    try {
-      const info = map.info();
-      assert.equal(info.type, type);
-      assert.equal(info.keySize, c.spec.keySize);
-      assert.equal(info.valueSize, c.spec.valueSize);
-      assert.equal(info.maxEntries, c.spec.maxEntries);
-      assert.equal(info.flags, c.flags ?? c.spec.flags ?? 0);
-      assert.equal(info.name, mapName);
-      assert.equal(info.mapExtra, BigInt(c.spec.mapExtra ?? 0));
-      assert.ok(info.id > 0);
-      assert.equal(map.id, info.id);
-      assert.equal(map.type, type);
-      assert.equal(mapTypeName(map.type), KERNEL_NAMES[type]);
-    } finally {
-      map.close();
-    }
+    await branch(t, mapTypeName(type), isMapTypeSupported(type), () => {
+      const map = MapData.create({ type, name: mapName, ...c.spec });
+      try {
+        const info = map.info();
+        assert.equal(info.type, type);
+        assert.equal(info.keySize, c.spec.keySize);
+        assert.equal(info.valueSize, c.spec.valueSize);
+        assert.equal(info.maxEntries, c.spec.maxEntries);
+        assert.equal(info.flags, c.flags ?? c.spec.flags ?? 0);
+        assert.equal(info.name, mapName);
+        assert.equal(info.mapExtra, BigInt(c.spec.mapExtra ?? 0));
+        assert.ok(info.id > 0);
+        assert.equal(map.id, info.id);
+        assert.equal(map.type, type);
+        assert.equal(mapTypeName(map.type), KERNEL_NAMES[type]);
+      } finally {
+        map.close();
+      }
+    }, () => {
+      const before = fdCount();
+      const err = thrown(() => MapData.create({ type, name: mapName, ...c.spec }));
+      assertMapRefused(err, KERNEL_NAMES[type]!);
+      assert.equal(err.mapType, type);
+      assert.ok(err.cause instanceof SyscallError, 'the kernel\'s refusal is the cause');
+      assert.ok(err.message.includes(KERNEL_NAMES[type]!), err.message);
+      assert.equal(fdCount(), before, 'the inner template of a map-in-map is closed too');
+    });
   });
 }
 
@@ -246,7 +259,7 @@ test('every type in the table is either created above or known to need BTF', () 
   assert.deepEqual(Object.keys(MapType).filter((n) => !covered.has(n)), []);
 });
 
-test('local-storage and struct_ops maps without BTF: CreateError EINVAL from the kernel', () => {
+test('local-storage and struct_ops maps without BTF: CreateError EINVAL from the kernel where it has the type, NotSupported where not', async (t) => {
   const cases: [number, Omit<MapSpec, 'type'>][] = [
     [MapType.SkStorage, { keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.BPF_F_NO_PREALLOC }],
     [MapType.InodeStorage, { keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.BPF_F_NO_PREALLOC }],
@@ -256,12 +269,14 @@ test('local-storage and struct_ops maps without BTF: CreateError EINVAL from the
   ];
   for (const [type, spec] of cases) {
     const err = thrown(() => MapData.create({ type, ...spec }));
-    assert.ok(err instanceof MapError, mapTypeName(type));
-    assert.equal(err.kind, 'CreateError');
-    assert.equal(err.call, 'bpf_map_create');
-    assert.equal(err.code, 'EINVAL');
-    assert.ok(err.cause instanceof SyscallError);
-    assert.ok(err.message.includes(mapTypeName(type)), err.message);
+    await branch(t, mapTypeName(type), isMapTypeSupported(type), () => {
+      assert.ok(err instanceof MapError, mapTypeName(type));
+      assert.equal(err.kind, 'CreateError');
+      assert.equal(err.call, 'bpf_map_create');
+      assert.equal(err.code, 'EINVAL');
+      assert.ok(err.cause instanceof SyscallError);
+      assert.ok(err.message.includes(mapTypeName(type)), err.message);
+    }, () => assertMapRefused(err, mapTypeName(type)));
   }
 });
 
@@ -313,7 +328,16 @@ test('every restricted value size in the table is enforced before any syscall', 
 
 // ---- kernel semantics of some types, through the raw byte API ------------------------
 
-test('Queue is FIFO and Stack is LIFO (lookup peeks); a full queue refuses with E2BIG', () => {
+test('Queue is FIFO and Stack is LIFO (lookup peeks); a full queue refuses with E2BIG', async (t) => {
+  const has = isMapTypeSupported(MapType.Queue) && isMapTypeSupported(MapType.Stack);
+  await branch(t, 'BPF_MAP_TYPE_QUEUE and BPF_MAP_TYPE_STACK', has, queueAndStack, () => {
+    for (const type of [MapType.Queue, MapType.Stack]) {
+      if (!isMapTypeSupported(type)) assertMapRefused(thrown(() => MapData.create({ type, keySize: 0, valueSize: 4, maxEntries: 3 })), mapTypeName(type));
+    }
+  });
+});
+
+function queueAndStack(): void {
   const none = new Uint8Array(0);
   const queue = MapData.create({ type: MapType.Queue, keySize: 0, valueSize: 4, maxEntries: 3 });
   const stack = MapData.create({ type: MapType.Stack, keySize: 0, valueSize: 4, maxEntries: 3 });
@@ -332,9 +356,15 @@ test('Queue is FIFO and Stack is LIFO (lookup peeks); a full queue refuses with 
     queue.close();
     stack.close();
   }
+}
+
+test('Ringbuf size must be a power-of-two multiple of the page size', async (t) => {
+  await branch(t, 'BPF_MAP_TYPE_RINGBUF', isMapTypeSupported(MapType.Ringbuf), ringbufSizes, () => {
+    assertMapRefused(thrown(() => MapData.create({ type: MapType.Ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096 })), 'BPF_MAP_TYPE_RINGBUF');
+  });
 });
 
-test('Ringbuf size must be a power-of-two multiple of the page size', () => {
+function ringbufSizes(): void {
   const err = thrown(() => MapData.create({ type: MapType.Ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096 + 100 }));
   assert.equal(err.kind, 'CreateError');
   assert.equal(err.code, 'EINVAL');
@@ -344,7 +374,7 @@ test('Ringbuf size must be a power-of-two multiple of the page size', () => {
   } finally {
     ok.close();
   }
-});
+}
 
 test('LpmTrie without BPF_F_NO_PREALLOC is refused by the kernel', () => {
   const err = thrown(() => MapData.create({ type: MapType.LpmTrie, keySize: 8, valueSize: 4, maxEntries: 4 }));

@@ -59,7 +59,14 @@ function chmodTree(dir: string): void {
 }
 
 const SCRIPT = `
-const { ArrayOfMaps, MapData, MapError, MapType, SyscallError, HashMap, u32 } = tsbpf;
+const { ArrayOfMaps, MapData, MapError, MapType, SyscallError, HashMap, u32, isMapTypeSupported, isProgramTypeSupported, ProgramType } = tsbpf;
+function probe(fn) {
+  try {
+    return String(fn());
+  } catch (err) {
+    return err.code ?? String(err);
+  }
+}
 function describe(fn) {
   try {
     fn();
@@ -80,6 +87,7 @@ const results = {
   arrayOfMaps: describe(() => ArrayOfMaps.create({ maxEntries: 4, innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } })),
   hashMap: describe(() => HashMap.create(u32, u32, 16)),
   fromId: describe(() => MapData.fromId(1)),
+  probes: { xdp: probe(() => isProgramTypeSupported(ProgramType.Xdp)), hash: probe(() => isMapTypeSupported(MapType.Hash)) },
 };
 console.log(JSON.stringify(results));
 `;
@@ -109,7 +117,7 @@ for (const forceCopy of [false, true]) {
     const r = runScript(SCRIPT, { lib, dir, uid: NOBODY, gid: NOBODY, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
     assert.equal(r.signal, null, describe(r));
     assert.equal(r.status, 0, describe(r));
-    const results = r.json as { uid: number; mapData: Failure; arrayOfMaps: Failure; hashMap: Failure; fromId: Failure };
+    const results = r.json as { uid: number; mapData: Failure; arrayOfMaps: Failure; hashMap: Failure; fromId: Failure; probes: Record<string, string> };
     assert.equal(results.uid, NOBODY);
 
     for (const name of ['mapData', 'arrayOfMaps', 'hashMap'] as const) {
@@ -133,5 +141,9 @@ for (const forceCopy of [false, true]) {
     assert.equal(results.fromId.code, 'EPERM');
     assert.equal(results.fromId.call, 'bpf_map_get_fd_by_id');
     assert.match(results.fromId.message, /CAP_BPF/);
+    // EPERM without the capabilities says nothing about the kernel: the feature probes
+    // throw it rather than answer "unsupported" (an unprivileged hash map is allowed
+    // where kernel.unprivileged_bpf_disabled is 0).
+    assert.deepEqual(results.probes, { xdp: 'EPERM', hash: level === '0' ? 'true' : 'EPERM' });
   });
 }

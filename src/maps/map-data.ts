@@ -8,6 +8,8 @@ import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLo
 import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
+import { SyscallError } from '../sys/errors.js';
+import { isRefusal, mapCapabilities, refusedMapFeature } from '../features.js';
 import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
 
 /** BPF_F_* map creation flags. */
@@ -177,7 +179,11 @@ export class MapData extends FdOwner {
       // id) is read back (BPF_OBJ_GET_INFO_BY_FD) when first asked for, as libbpf never does.
       return new MapData(fd, { type, keySize, valueSize, maxEntries, name });
     } catch (err) {
-      throw MapError.fromSyscall(err, 'CreateError', `cannot create ${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
+      const what = `cannot create ${mapTypeName(type)}${name ? ` '${name}'` : ''}`;
+      // Refused where the feature probe's own create is refused too: the kernel lacks or forbids the type.
+      const feature = err instanceof SyscallError && row && type !== MapType.Unspec && isRefusal(err.errno, mapCapabilities(type)) ? refusedMapFeature(type) : undefined;
+      if (feature) throw new MapError('NotSupported', `${what}: this kernel refuses ${feature} maps (${(err as SyscallError).code}, as for a minimal map of the type)`, { feature, mapType: type, cause: err as SyscallError });
+      throw MapError.fromSyscall(err, 'CreateError', what);
     } finally {
       // The outer map keeps its own copy of the template's metadata.
       template?.close();

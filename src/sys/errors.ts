@@ -17,19 +17,32 @@ export function errnoCode(errno: number): string {
   return errnoNames.get(errno)?.[0] ?? `E${errno}`;
 }
 
-const CAP_SYS_ADMIN = 21n;
-const CAP_BPF = 39n;
+/** The capabilities the bpf(2) commands check (linux/capability.h). */
+export const Capability = { NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+
+/** The effective capability set (CapEff), or 0 when it cannot be read. */
+function effectiveCapabilities(): bigint {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m);
+    return line ? BigInt('0x' + line[1]) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+/**
+ * True when the process holds every capability in `caps` (unknown: false). As in the
+ * kernel (bpf_capable, perfmon_capable), CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON.
+ */
+export function hasCapabilities(caps: readonly number[]): boolean {
+  const eff = effectiveCapabilities();
+  const has = (cap: number) => ((eff >> BigInt(cap)) & 1n) === 1n;
+  return caps.every((cap) => has(cap) || ((cap === Capability.BPF || cap === Capability.PERFMON) && has(Capability.SYS_ADMIN)));
+}
 
 /** True when the effective capabilities include CAP_BPF or CAP_SYS_ADMIN (unknown: false). */
 export function hasBpfCapability(): boolean {
-  try {
-    const line = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m);
-    if (!line) return false;
-    const caps = BigInt('0x' + line[1]);
-    return ((caps >> CAP_BPF) & 1n) === 1n || ((caps >> CAP_SYS_ADMIN) & 1n) === 1n;
-  } catch {
-    return false;
-  }
+  return hasCapabilities([Capability.BPF]);
 }
 
 /** What an EPERM means: the missing privilege, or, for a privileged process, that the object refused. */

@@ -4,7 +4,7 @@
 // include/uapi/linux/bpf.h; failures are SyscallErrors named as libbpf names them.
 import { Attr, cString, ptrWords } from './attr.js';
 import { Cmd } from './bpf.js';
-import { SyscallError } from './errors.js';
+import { Errno, SyscallError } from './errors.js';
 import { kernel } from './native.js';
 
 function fail(call: string, r: number, detail?: string): never {
@@ -162,11 +162,19 @@ export function progQuery(target: number, attachType: number, queryFlags = 0, ma
   const ids = new Uint32Array(max);
   const flags = new Uint32Array(max);
   const links = new Uint32Array(max);
-  queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
   const u8 = (a: Uint32Array) => new Uint8Array(a.buffer);
   // The kernel refuses prog_attach_flags with BPF_F_QUERY_EFFECTIVE (EINVAL): pass NULL then.
   const BPF_F_QUERY_EFFECTIVE = 1;
-  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), queryFlags & BPF_F_QUERY_EFFECTIVE ? undefined : u8(flags), u8(links));
+  const query = (withFlags: boolean, withLinks: boolean) => {
+    queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
+    return kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), withFlags ? u8(flags) : undefined, withLinks ? u8(links) : undefined);
+  };
+  const withFlags = (queryFlags & BPF_F_QUERY_EFFECTIVE) === 0;
+  let r = query(withFlags, true);
+  // A kernel refuses attr fields it does not know (EINVAL): link_ids is 6.6+,
+  // prog_attach_flags 6.0+. Ask again without them; their ids and flags stay 0.
+  if (r === -Errno.EINVAL) r = query(withFlags, false);
+  if (r === -Errno.EINVAL && withFlags) r = query(false, false);
   if (r !== 0) fail('bpf_prog_query', r);
   const count = Math.min(queryAttr.getU32(24), max);
   return {
