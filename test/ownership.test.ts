@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, MapData, MapError, MapType, PinError, SockHash, SockMap, u32, u64, type MapSpec } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, EbpfLoader, HashMap, HashOfMaps, MapData, MapError, MapType, PinError, SockHash, SockMap, u32, u64, type MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, refusedBeforeSyscall, thrown } from './helpers.js';
 import { fdTarget, gcUntilFdCount, isOpenMapFd } from './gc.js';
 
@@ -382,7 +382,7 @@ test('a converter must hand the descriptor on: another value is refused and the 
 
 // ---- only tsbpf maps go into a map of maps; tryFrom of a closed map -------------------
 
-test('set/insert/setMany take tsbpf maps only: an object with an fd is refused before any syscall', () => {
+test('set/insert/setMany/replaceMap take tsbpf maps only: an object with an fd is refused before any syscall', () => {
   using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER });
   using hom = HashOfMaps.create(u32, { maxEntries: 2, innerMap: INNER });
   using real = ArrayMap.create(u32, 4);
@@ -396,6 +396,9 @@ test('set/insert/setMany take tsbpf maps only: an object with an fd is refused b
   assert.deepEqual([...hom.entries()], []);
   // A spec-shaped object without a type is a MapSpec, refused as one; nothing is created.
   refusedBeforeSyscall(() => MapData.create({ type: MapType.ArrayOfMaps, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: { fd: real.fd } as unknown as MapSpec }), 'InvalidArgument');
+
+  // Nor does the loader take a look-alike in place of an object's map.
+  refusedBeforeSyscall(() => new EbpfLoader().replaceMap('inner_a', { fd: real.fd } as unknown as MapData), 'InvalidArgument');
 
   // The real thing works: MapData and typed maps.
   outer.set(0, real);
