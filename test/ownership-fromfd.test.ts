@@ -171,6 +171,21 @@ test('a number closed behind its owner and reused by a new owner: the old owner 
   assert.equal(fdCount(), before);
 });
 
+test('an internal constructor handed an owned number (new FdLink(map.fd)) takes it over: the map acts closed, one owner remains', () => {
+  const before = fdCount();
+  const map = ArrayMap.create(u32, 2);
+  const n = map.fd;
+  const link = new FdLink(n, 'not really a link');
+  assert.equal(map.map.closed, true, 'the older owner gave the number up');
+  assert.equal(thrown(() => map.get(0)).kind, 'Closed');
+  map.close();
+  assert.ok(isOpenMapFd(n), "the older owner's close left the number to the link");
+  assertOwnedRefusal(n, 'the link');
+  link.close();
+  assert.ok(!isOpenMapFd(n));
+  assert.equal(fdCount(), before);
+});
+
 test('a map owned in another thread is refused by fromFd here, and ours there', async (t) => {
   using mine = ArrayMap.create(u32, 2);
   mine.set(0, 1);
