@@ -19,6 +19,24 @@ const outer = ArrayOfMaps.tryFrom(MapData.fromPin(`${dir}/outer`), undefined, { 
 const inners = Array.from({ length: SLOTS }, (_, i) => MapData.fromPin(`${dir}/inner${i}`));
 const program = links ? TracePoint.fromPin(`${dir}/program`) : undefined;
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Attaches `program` to tracepoint `name`. A link whose last pin went (replaced by a
+ * rename, or removed) is freed by the kernel after an RCU grace period and a work item;
+ * until then the program is still on its tracepoint and a new link there is EEXIST.
+ */
+function attachWhenFree(name: string): FdLink {
+  for (let waitedMs = 0; ; waitedMs += 2) {
+    try {
+      return program!.attach('syscalls', name) as FdLink;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST' || waitedMs > 20_000) throw err;
+      Atomics.wait(sleeper, 0, 0, 2);
+    }
+  }
+}
+
 /** Writes the whole line; the pipe is non-blocking, so a full one is retried. */
 function ack(seq: number, id: number): void {
   const bytes = Buffer.from(ackLine(seq, id));
@@ -71,7 +89,7 @@ for (let seq = Number(first); ; seq++) {
     case 'link': {
       // The kernel refuses a program twice on one tracepoint (EEXIST): the new link goes
       // on the other tracepoint than the one it replaces.
-      const link = program!.attach('syscalls', op.tracepoint) as FdLink;
+      const link = attachWhenFree(op.tracepoint);
       id = link.info().id;
       link.pin(`${dir}/link-next`);
       link.close(); // pinned: stays attached

@@ -14,6 +14,7 @@
 //
 // `npm run crash -- --kills 2000` for a longer run; test/crash.test.ts runs 200.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,7 @@ export interface CrashResult {
   killedBeforeFirstAck: number;
   /** Whether link pins were part of it (the kernel has perf_event links for tracepoints). */
   links: boolean;
-  /** Descriptors of this process after the first kill and at the end (each check opens and closes its own). */
+  /** Descriptors of this process before and after (each check opens and closes its own). */
   fdsBefore: number;
   fdsAfter: number;
   /** Median time from spawning a child to its first acknowledgement (Node's start, tsbpf's import, opening the pins). */
@@ -309,6 +310,11 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
   const lanes = Math.max(1, Math.min(options.lanes ?? 2, options.kills));
   const rand = random(seed);
   const links = isProgramTypeSupported(ProgramType.Tracepoint) && isLinkTypeSupported(LinkType.PerfEvent);
+  // Node keeps a /dev/null descriptor open from its first spawn on: count after one.
+  const first = spawn('true', [], { stdio: ['pipe', 'inherit', 'inherit'] });
+  first.stdin!.end();
+  await once(first, 'close');
+  const fdsBefore = fdCount();
   const start = performance.now();
   const result: CrashResult = {
     kills: 0,
@@ -320,7 +326,7 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     inFlightHalfway: 0,
     killedBeforeFirstAck: 0,
     links,
-    fdsBefore: -1,
+    fdsBefore,
     fdsAfter: 0,
     childStartMs: 0,
   };
@@ -356,8 +362,6 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
       } else if (verdict.outcome === 'halfway') result.inFlightHalfway++;
       else result.inFlightNotDone++;
       result.kills++;
-      // Node keeps a /dev/null descriptor from its first spawn on: count from here.
-      if (result.fdsBefore < 0) result.fdsBefore = fdCount();
       if (result.kills % 50 === 0 || result.kills === options.kills) {
         log(`  ${result.kills} kills, ${result.acknowledged} operations acknowledged, ${((performance.now() - start) / 1000).toFixed(1)} s`);
       }
