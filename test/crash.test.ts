@@ -63,7 +63,7 @@ test('crash consistency: 200 SIGKILLs of a child updating pinned maps and replac
   t.diagnostic(
     `${r.kills} kills in ${(r.durationMs / 1000).toFixed(1)} s (seed ${r.seed}): ${r.acknowledged} acknowledged operations; in flight at the kill: ` +
       `done ${r.inFlightDone}, not done ${r.inFlightNotDone}, half-way ${r.inFlightHalfway}; before the first acknowledgement ${r.killedBeforeFirstAck}; ` +
-      `a child's start ${r.childStartMs} ms (median)`,
+      `a child's start ${r.childStartMs} ms (median); CPU ${r.cpuSeconds} s (this process and its children)`,
   );
   t.diagnostic(r.links ? 'branch: link pins included (perf_event links)' : 'branch: this kernel has no perf_event links: map pins only');
   assert.equal(r.kills, 200);

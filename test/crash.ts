@@ -15,7 +15,7 @@
 // `npm run crash -- --kills 2000` for a longer run; test/crash.test.ts runs 200.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -65,6 +65,15 @@ export interface CrashResult {
   fdsAfter: number;
   /** Median time from spawning a child to its first acknowledgement (Node's start, tsbpf's import, opening the pins). */
   childStartMs: number;
+  /** CPU time of this process and its children over the run: the wall time on an idle machine of one core (other processes' load inflates durationMs, not this). */
+  cpuSeconds: number;
+}
+
+/** CPU seconds used so far by this process and its reaped children (/proc/self/stat utime, stime, cutime, cstime). */
+function cpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0: utime..cstime are fields 14..17.
+  return fields.slice(11, 15).reduce((a, f) => a + Number(f), 0) / 100;
 }
 
 const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
@@ -315,6 +324,7 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
   first.stdin!.end();
   await once(first, 'close');
   const fdsBefore = fdCount();
+  const cpuBefore = cpuSeconds();
   const start = performance.now();
   const result: CrashResult = {
     kills: 0,
@@ -329,6 +339,7 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     fdsBefore,
     fdsAfter: 0,
     childStartMs: 0,
+    cpuSeconds: 0,
   };
   const starts: number[] = [];
   const dirs: string[] = [];
@@ -381,6 +392,7 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
   result.durationMs = performance.now() - start;
+  result.cpuSeconds = Math.round((cpuSeconds() - cpuBefore) * 10) / 10;
   starts.sort((a, b) => a - b);
   result.childStartMs = Math.round(starts[starts.length >> 1] ?? 0);
   result.fdsAfter = fdCount();
@@ -419,6 +431,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   console.log(
     `${r.kills} kills in ${(r.durationMs / 1000).toFixed(1)} s: ${r.acknowledged} acknowledged operations all found; ` +
       `in flight at the kill: done ${r.inFlightDone}, not done ${r.inFlightNotDone}, half-way ${r.inFlightHalfway}; ` +
-      `killed before the first acknowledgement ${r.killedBeforeFirstAck}; a child's start (median) ${r.childStartMs} ms; descriptors ${r.fdsBefore} -> ${r.fdsAfter}`,
+      `killed before the first acknowledgement ${r.killedBeforeFirstAck}; a child's start (median) ${r.childStartMs} ms; CPU ${r.cpuSeconds} s; descriptors ${r.fdsBefore} -> ${r.fdsAfter}`,
   );
 }
