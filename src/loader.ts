@@ -84,6 +84,8 @@ export class EbpfLoader {
 
   /** Uses `map` instead of creating the object's map `name` (the caller keeps owning it). */
   replaceMap(name: string, map: MapData): this {
+    // Its fd goes into instructions and map slots: a number from any other object could name anything.
+    if (!(map instanceof MapData)) throw new MapError('InvalidArgument', `replaceMap(${name}): takes a MapData`);
     this.#replaced.set(name, map);
     return this;
   }

@@ -1,10 +1,11 @@
 // One owner per file descriptor: get() results, using, GC, closed objects, views
-// and owners, pin() consuming an owner.
+// and owners, pin() consuming an owner, what a get() converter returns, what a map
+// of maps accepts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ArrayMap, ArrayOfMaps, MapData, MapError, MapType, PinError, u32, type MapSpec } from '../src/index.js';
-import { bpffsDir, fdCount } from './helpers.js';
+import { ArrayMap, ArrayOfMaps, EbpfLoader, HashMap, HashOfMaps, MapData, MapError, MapType, PinError, SockHash, SockMap, u32, u64, type MapSpec } from '../src/index.js';
+import { bpffsDir, fdCount, refusedBeforeSyscall, thrown } from './helpers.js';
 import { fdTarget, gcUntilFdCount, isOpenMapFd } from './gc.js';
 
 const INNER: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 };
@@ -247,5 +248,187 @@ test('pin() consumes an owned ArrayOfMaps; the pin keeps it alive with its inner
   again.close();
   assert.equal(md.closed, true);
   second.close();
+  assert.equal(fdCount(), before);
+});
+
+// ---- what a get() converter returns owns the new descriptor --------------------------
+
+const INNER_U64: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 };
+const GETS = 20_000;
+
+/** `GETS` get()+close() pairs through `get`; the descriptor count is checked every 1,000 calls, not only at the end. */
+function getAndClose(get: (i: number) => { close(): void; readonly map?: MapData; readonly closed?: boolean }, check: (r: any, i: number) => void): { before: number; after: number; peak: number } {
+  const before = fdCount();
+  let peak = before;
+  for (let i = 0; i < GETS; i++) {
+    const r = get(i);
+    check(r, i);
+    r.close();
+    if ((r.map ?? (r as unknown as MapData)).closed !== true) assert.fail(`call ${i}: close() left the inner map open`);
+    if (i % 1000 === 999) peak = Math.max(peak, fdCount());
+  }
+  return { before, after: fdCount(), peak };
+}
+
+test(`${GETS.toLocaleString('en')} get()+close() through (m) => ArrayMap.tryFrom(m, u64): the view becomes the owner, the fd count stays flat`, (t) => {
+  using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER_U64 }, (m) => ArrayMap.tryFrom(m, u64));
+  const values = [7n, 1n << 40n];
+  for (let s = 0; s < 2; s++) {
+    using inner = ArrayMap.create(u64, 4);
+    inner.set(3, values[s]!);
+    outer.set(s, inner);
+  }
+  const one = outer.get(0);
+  assert.ok(one instanceof ArrayMap);
+  assert.equal(one.owned, true, 'the view made by the converter owns the adopted MapData');
+  one.close();
+  assert.equal(one.map.closed, true);
+
+  const figures = getAndClose(
+    (i) => outer.get(i & 1),
+    (r: ArrayMap<bigint>, i) => {
+      if (r.get(3) !== values[i & 1]) assert.equal(r.get(3), values[i & 1], `call ${i}`);
+    },
+  );
+  t.diagnostic(`ArrayOfMaps: fds before ${figures.before}, highest at a checkpoint ${figures.peak}, after ${figures.after}`);
+  assert.equal(figures.peak, figures.before);
+  assert.equal(figures.after, figures.before);
+});
+
+test(`${GETS.toLocaleString('en')} get()+close() of HashOfMaps through (m) => ArrayMap.tryFrom(m, u64), and of the default converter, leave the fd count flat`, (t) => {
+  using outer = HashOfMaps.create(u32, { maxEntries: 2, innerMap: INNER_U64 }, (m) => ArrayMap.tryFrom(m, u64));
+  using inner = ArrayMap.create(u64, 4);
+  inner.set(1, 99n);
+  outer.insert(17, inner);
+  const hash = getAndClose(
+    () => outer.get(17),
+    (r: ArrayMap<bigint>, i) => {
+      if (r.get(1) !== 99n) assert.equal(r.get(1), 99n, `call ${i}`);
+    },
+  );
+  t.diagnostic(`HashOfMaps: fds before ${hash.before}, highest at a checkpoint ${hash.peak}, after ${hash.after}`);
+  assert.equal(hash.peak, hash.before);
+  assert.equal(hash.after, hash.before);
+
+  const raw = HashOfMaps.tryFrom(outer.map, u32);
+  const id = inner.map.id;
+  const plain = getAndClose(
+    () => raw.get(17),
+    (r: MapData, i) => {
+      if (r.id !== id) assert.equal(r.id, id, `call ${i}`);
+    },
+  );
+  t.diagnostic(`HashOfMaps default converter: fds before ${plain.before}, highest ${plain.peak}, after ${plain.after}`);
+  assert.equal(plain.peak, plain.before);
+  assert.equal(plain.after, plain.before);
+
+  using array = ArrayOfMaps.create({ maxEntries: 1, innerMap: INNER_U64 });
+  array.set(0, inner);
+  const arrayPlain = getAndClose(
+    () => array.get(0),
+    (r: MapData, i) => {
+      if (r.id !== id) assert.equal(r.id, id, `call ${i}`);
+    },
+  );
+  t.diagnostic(`ArrayOfMaps default converter: fds before ${arrayPlain.before}, highest ${arrayPlain.peak}, after ${arrayPlain.after}`);
+  assert.equal(arrayPlain.peak, arrayPlain.before);
+  assert.equal(arrayPlain.after, arrayPlain.before);
+});
+
+test('a converter must hand the descriptor on: another value is refused and the map closed; one that closes the map itself is fine', () => {
+  using outer = ArrayOfMaps.create({ maxEntries: 1, innerMap: INNER_U64 });
+  using inner = ArrayMap.create(u64, 4);
+  inner.set(0, 5n);
+  outer.set(0, inner);
+  const id = inner.map.id;
+  using other = ArrayMap.create(u64, 4);
+  const before = fdCount();
+
+  let seen: MapData | undefined;
+  const err = thrown(() =>
+    ArrayOfMaps.tryFrom(outer.map, (m) => {
+      seen = m;
+      return { id: m.id };
+    }).get(0),
+  );
+  assert.ok(err instanceof MapError);
+  assert.equal(err.kind, 'InvalidArgument');
+  assert.equal(seen!.closed, true, 'the adopted map was closed');
+  assert.equal(fdCount(), before);
+
+  // A typed map over some other map is not an owner of the new descriptor either.
+  assert.equal(thrown(() => ArrayOfMaps.tryFrom(outer.map, () => other).get(0)).kind, 'InvalidArgument');
+  assert.equal(other.map.closed, false, 'the unrelated map is left alone');
+  assert.equal(fdCount(), before);
+
+  // Reading what it needs and closing: nothing to own.
+  const value = ArrayOfMaps.tryFrom(outer.map, (m) => {
+    const v = ArrayMap.tryFrom(m, u64).get(0);
+    m.close();
+    return v;
+  }).get(0);
+  assert.equal(value, 5n);
+  assert.equal(fdCount(), before);
+
+  // An already owning typed map stays the owner; the identity converter returns the MapData.
+  const owning = ArrayOfMaps.tryFrom(outer.map, ArrayMap.fromMapData(u64)).get(0);
+  assert.equal(owning.owned, true);
+  owning.close();
+  const md = ArrayOfMaps.tryFrom(outer.map).get(0);
+  assert.equal(md.id, id);
+  md.close();
+  assert.equal(fdCount(), before);
+});
+
+// ---- only tsbpf maps go into a map of maps; tryFrom of a closed map -------------------
+
+test('set/insert/setMany/replaceMap take tsbpf maps only: an object with an fd is refused before any syscall', () => {
+  using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER });
+  using hom = HashOfMaps.create(u32, { maxEntries: 2, innerMap: INNER });
+  using real = ArrayMap.create(u32, 4);
+  // Even the number of a real, fitting map: an fd number names whatever holds it now.
+  for (const fake of [{ fd: 1 }, { fd: real.fd }, { map: { fd: real.fd } }, real.fd, null, undefined]) {
+    refusedBeforeSyscall(() => outer.set(0, fake as unknown as MapData), 'InvalidArgument');
+    refusedBeforeSyscall(() => outer.setMany([[1, fake as unknown as MapData]]), 'InvalidArgument');
+    refusedBeforeSyscall(() => hom.insert(1, fake as unknown as MapData), 'InvalidArgument');
+  }
+  assert.deepEqual([...outer.entries()], []);
+  assert.deepEqual([...hom.entries()], []);
+  // A spec-shaped object without a type is a MapSpec, refused as one; nothing is created.
+  refusedBeforeSyscall(() => MapData.create({ type: MapType.ArrayOfMaps, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: { fd: real.fd } as unknown as MapSpec }), 'InvalidArgument');
+
+  // Nor does the loader take a look-alike in place of an object's map.
+  refusedBeforeSyscall(() => new EbpfLoader().replaceMap('inner_a', { fd: real.fd } as unknown as MapData), 'InvalidArgument');
+
+  // The real thing works: MapData and typed maps.
+  outer.set(0, real);
+  outer.set(1, real.map);
+  hom.insert(1, real);
+  outer.setMany([[0, real.map]]);
+  assert.deepEqual([...outer.entries()].map(([i]) => i), [0, 1]);
+  assert.deepEqual([...hom.keys()], [1]);
+});
+
+test("every typed map's tryFrom throws Closed on a closed map (known metadata or not)", () => {
+  const cases: [string, MapSpec, (m: MapData) => unknown][] = [
+    ['ArrayMap', { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 }, (m) => ArrayMap.tryFrom(m, u32)],
+    ['HashMap', { type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 1 }, (m) => HashMap.tryFrom(m, u32, u32)],
+    ['ArrayOfMaps', { type: MapType.ArrayOfMaps, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: INNER }, (m) => ArrayOfMaps.tryFrom(m)],
+    ['HashOfMaps', { type: MapType.HashOfMaps, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: INNER }, (m) => HashOfMaps.tryFrom(m, u32)],
+    ['SockMap', { type: MapType.Sockmap, keySize: 4, valueSize: 4, maxEntries: 1 }, (m) => SockMap.tryFrom(m)],
+    ['SockHash', { type: MapType.Sockhash, keySize: 4, valueSize: 4, maxEntries: 1 }, (m) => SockHash.tryFrom(m, u32)],
+  ];
+  const before = fdCount();
+  for (const [what, spec, tryFrom] of cases) {
+    const created = MapData.create(spec);
+    const reopened = MapData.fromId(created.id);
+    tryFrom(created); // a view: fine while open
+    created.close();
+    reopened.close();
+    for (const [how, m] of [['created', created], ['opened by id', reopened]] as const) {
+      const err = refusedBeforeSyscall(() => tryFrom(m), 'Closed');
+      assert.match(err.message, new RegExp(what), `${what} (${how})`);
+    }
+  }
   assert.equal(fdCount(), before);
 });

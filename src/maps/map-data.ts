@@ -5,7 +5,7 @@ import { MapError } from '../errors.js';
 import { checkPinPath, openPinned, pinFd } from '../pin.js';
 import { checkFlags, readCString } from '../sys/attr.js';
 import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
-import { FdOwner } from '../sys/fd.js';
+import { FdOwner, isOwnedFd } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { SyscallError } from '../sys/errors.js';
@@ -89,6 +89,26 @@ function isMapData(x: unknown): x is MapData {
   return x instanceof MapData;
 }
 
+/** MapError 'InvalidMapType' unless `fd` is an open BPF map, 'InvalidArgument' when it is not open. */
+function checkIsMap(fd: number): void {
+  let target = '';
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    throw new MapError('InvalidArgument', `file descriptor ${fd} is not open`);
+  }
+  if (target !== 'anon_inode:bpf-map') {
+    throw new MapError('InvalidMapType', `file descriptor ${fd} is not a BPF map (${target})`);
+  }
+}
+
+function alreadyOwned(fd: number): MapError {
+  return new MapError(
+    'InvalidArgument',
+    `file descriptor ${fd} is owned by another tsbpf object, which will close it: fromFd takes over a descriptor nothing else closes (for a second handle, use MapData.fromId or fromPin)`,
+  );
+}
+
 /** The part of struct bpf_map_info that BPF_MAP_CREATE takes as given. */
 type MapShape = Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'name'>;
 
@@ -97,9 +117,9 @@ export class MapData extends FdOwner {
   /** What the map was created with, or read back; undefined until one of them. */
   #shape: MapShape | undefined;
 
-  /** Takes ownership of `fd`. @internal */
-  private constructor(fd: number, shape?: MapShape) {
-    super(fd);
+  /** Takes ownership of `fd`; with `refuse`, only if no live tsbpf object owns it. @internal */
+  private constructor(fd: number, shape?: MapShape, refuse?: (fd: number) => Error) {
+    super(fd, refuse);
     this.#shape = shape;
   }
 
@@ -194,11 +214,12 @@ export class MapData extends FdOwner {
   static fromPin(path: string): MapData {
     const fd = openPinned(path);
     try {
-      return MapData.fromFd(fd);
+      checkIsMap(fd);
     } catch (err) {
       kernel.close(fd);
       throw err;
     }
+    return new MapData(fd);
   }
 
   /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID, 4.13+). */
@@ -213,21 +234,21 @@ export class MapData extends FdOwner {
     return new MapData(fd);
   }
 
-  /** Takes ownership of a map file descriptor (closed by this object from now on). */
+  /**
+   * Takes over a map file descriptor: this object closes it from now on, so the caller
+   * must not (as aya's `from_fd(OwnedFd)` and cilium's NewMapFromFD). A descriptor that
+   * a live tsbpf object (map, program, link; of any thread) owns already is refused
+   * with MapError 'InvalidArgument' and left alone: two owners would each close the
+   * number, and the survivor would then work on whatever the kernel reuses it for.
+   * For a second handle on a map, open a new descriptor: MapData.fromId, fromPin.
+   */
   static fromFd(fd: number): MapData {
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
       throw new MapError('InvalidArgument', `invalid file descriptor ${String(fd)}`);
     }
-    let target = '';
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      throw new MapError('InvalidArgument', `file descriptor ${fd} is not open`);
-    }
-    if (target !== 'anon_inode:bpf-map') {
-      throw new MapError('InvalidMapType', `file descriptor ${fd} is not a BPF map (${target})`);
-    }
-    return new MapData(fd);
+    if (isOwnedFd(fd)) throw alreadyOwned(fd);
+    checkIsMap(fd);
+    return new MapData(fd, undefined, alreadyOwned);
   }
 
   /** Adopts an fd known to be a map, loading metadata on first use. @internal */

@@ -3,11 +3,11 @@
 import { MapError } from '../errors.js';
 import { mapGetFdById } from '../sys/bpf.js';
 import { MapData } from './map-data.js';
-import type { FromMapData, InnerMap } from './typed-map.js';
+import { ownedInner, TypedMap, type FromMapData, type InnerMap } from './typed-map.js';
 
 export const identity: FromMapData<MapData> = (map) => map;
 
-/** Opens inner map `id` (BPF_MAP_GET_FD_BY_ID) and converts it; the result owns the new fd. */
+/** Opens inner map `id` (BPF_MAP_GET_FD_BY_ID) and converts it; the result owns the new fd (see ownedInner). */
 export function openInner<V>(id: number, convert: FromMapData<V>): V {
   let fd: number;
   try {
@@ -16,17 +16,19 @@ export function openInner<V>(id: number, convert: FromMapData<V>): V {
     throw MapError.fromSyscall(err);
   }
   const map = MapData.adopt(fd);
+  let value: V;
   try {
-    return convert(map);
+    value = convert(map);
   } catch (err) {
     map.close();
     throw err;
   }
+  return ownedInner(value, map);
 }
 
-/** The fd of something that holds a map (MapData or typed map). */
+/** The fd of an inner map: a MapData or typed map of tsbpf only (MapError 'Closed' once closed). */
 export function innerFd(value: InnerMap): number {
-  const fd = typeof value === 'object' && value !== null ? value.fd : undefined;
-  if (typeof fd !== 'number') throw new MapError('InvalidArgument', 'value must hold a map: a MapData or a typed map');
-  return fd;
+  if (value instanceof MapData) return value.fd;
+  if (value instanceof TypedMap) return value.map.fd;
+  throw new MapError('InvalidArgument', 'an inner map must be a MapData or a typed map (ArrayMap, HashMap, ...) of tsbpf');
 }

@@ -15,26 +15,44 @@ export interface TryFromOptions {
   owned?: boolean;
 }
 
-/** Anything that holds a map file descriptor: a MapData or a typed map (the reference page's InnerMap). */
-export interface InnerMap {
-  readonly fd: number;
-}
+/**
+ * What a map of maps stores (the reference page's InnerMap): a MapData or a typed map
+ * of tsbpf, never any other object with an `fd`, whose number could name anything.
+ */
+export type InnerMap = MapData | TypedMap;
 
-/** Turns the MapData of an inner map into the value `get` returns (the reference page's FromMapData). It takes ownership. */
+/**
+ * Turns the MapData of an inner map into the value `get` returns (the reference page's
+ * FromMapData). `get` hands the new descriptor over with the MapData: the converter
+ * returns that MapData or a typed map over it (a view made with tryFrom becomes the
+ * owner), or closes it.
+ */
 export type FromMapData<V> = (map: MapData) => V;
+
+let makeOwner: (typed: TypedMap) => void;
 
 export abstract class TypedMap implements Disposable {
   /** The map this wrapper works on. */
   readonly map: MapData;
-  /** True when this wrapper owns (and will close) `map`. */
-  readonly owned: boolean;
+  #owned: boolean;
   /** attr, key and value of the element commands, in one buffer (the hot path). */
   protected readonly io: ElemIo;
 
+  static {
+    makeOwner = (typed) => {
+      typed.#owned = true;
+    };
+  }
+
   protected constructor(map: MapData, owned: boolean, keySize: number, valueSize: number) {
     this.map = map;
-    this.owned = owned;
+    this.#owned = owned;
     this.io = new ElemIo(keySize, valueSize);
+  }
+
+  /** True when this wrapper owns (and will close) `map`. */
+  get owned(): boolean {
+    return this.#owned;
   }
 
   /** The map's file descriptor; lets a typed map be stored in a map of maps. */
@@ -49,12 +67,12 @@ export abstract class TypedMap implements Disposable {
    */
   pin(path: string): void {
     this.map.pin(path);
-    if (this.owned) this.map.close();
+    if (this.#owned) this.map.close();
   }
 
   /** Closes the map if this wrapper owns it; a view leaves it open. */
   close(): void {
-    if (this.owned) this.map.close();
+    if (this.#owned) this.map.close();
   }
 
   [Symbol.dispose](): void {
@@ -169,6 +187,7 @@ export abstract class KeyedMap<K> extends TypedMap {
 /** The checks of every tryFrom: a MapData of an accepted type whose key/value sizes match the codecs. */
 export function checkMap(map: MapData, accepted: readonly MapType[], what: string, keySize?: number, valueSize?: number): void {
   if (!(map instanceof MapData)) throw new TypeError(`${what}.tryFrom takes a MapData`);
+  if (map.closed) throw new MapError('Closed', `${what}.tryFrom: the map is closed`);
   const type = map.type;
   if (!accepted.includes(type as MapType)) {
     throw new MapError('InvalidMapType', `${what} needs ${accepted.map(mapTypeName).join(' or ')}, the map is ${mapTypeName(type)}`, {
@@ -201,6 +220,22 @@ export function checkIndex(index: number, maxEntries: number): void {
   if (index >= maxEntries) {
     throw new MapError('OutOfBounds', `index ${index} is out of bounds (max_entries ${maxEntries})`, { index, maxEntries });
   }
+}
+
+/**
+ * What a FromMapData converter returned for `map`, now owning it: `map` itself, or a
+ * typed map over it, which becomes its owner. Anything else would leave the descriptor
+ * without an owner: the map is closed and MapError 'InvalidArgument' thrown (unless the
+ * converter closed the map itself, having taken what it needed).
+ */
+export function ownedInner<V>(value: V, map: MapData): V {
+  if ((value as unknown) === map || map.closed) return value;
+  if (value instanceof TypedMap && value.map === map) {
+    makeOwner(value);
+    return value;
+  }
+  map.close();
+  throw new MapError('InvalidArgument', 'the inner-map converter must return the MapData it is given or a typed map over it (such as ArrayMap.tryFrom(map, u32)), or close that MapData');
 }
 
 /** Wraps a freshly created map: closes it when wrapping throws, so create() never leaks. */

@@ -5,7 +5,7 @@
 // as libbpf does (events may be opened disabled so that nothing fires before).
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
-import { FdOwner } from '../sys/fd.js';
+import { FdOwner, isOwnedFd } from '../sys/fd.js';
 import { linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { PerfIoctl, perfEventIoctl } from '../sys/perf.js';
@@ -22,10 +22,14 @@ export function perfAttachMechanism(): PerfAttachMechanism {
 
 /**
  * Attaches `program` to the perf event `perfFd` and enables the event, taking ownership
- * of the fd (closed when this fails too). `cookie` is what the program reads with
+ * of the fd (closed when this fails too). A number a tsbpf object owns is refused
+ * (ProgramError 'AttachError') and left open. `cookie` is what the program reads with
  * bpf_get_attach_cookie; it needs a perf_event link.
  */
 export function attachPerfEvent(program: { fd: number; name: string }, perfFd: number, description: string, cookie?: bigint, mechanism: PerfAttachMechanism = perfAttachMechanism()): Link {
+  if (isOwnedFd(perfFd)) {
+    throw new ProgramError('AttachError', `attaching ${program.name} to ${description}: descriptor ${perfFd} is owned by another tsbpf object, not a perf event handed over`, { program: program.name });
+  }
   try {
     if (mechanism === 'link') return attachByLink(program, perfFd, description, cookie);
     if (cookie !== undefined) {
