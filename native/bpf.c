@@ -42,6 +42,7 @@ enum need {
   NEED_CURSOR,     /* a batch cursor: max(key_size, 4) */
   NEED_OUT_U32,    /* u32 at a, which must be nonzero when the pointer is set (0 means unbounded to the kernel) */
   NEED_U64S,       /* u32 at a u64 values */
+  NEED_U32S,       /* u32 at a u32 values */
   NEED_NEVER,      /* a pointer the addon does not pass (arrays of pointers): must stay zero */
 };
 
@@ -93,10 +94,11 @@ static const struct cmd_rule rules[CMD_COUNT] = {
   [MAP_UPDATE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
   [MAP_DELETE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0)),
   [MAP_GET_NEXT_KEY] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_KEY, 0, 0)),
-  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array,
-   * core_relos, signature (6.17) */
+  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array
+   * (fd_array_cnt s32s, 6.14; without it the kernel reads the entries the program
+   * names, which no length here bounds), core_relos, signature (6.17) */
   [PROG_LOAD] = ROW(RESULT_PROG_FD, -1, false, P(1, NEED_INSNS, 4, 0), P(2, NEED_CSTR, 0, 0), P(4, NEED_U32, 28, 0),
-                    P(10, NEED_U32, 76, 88), P(12, NEED_U32, 92, 104), P(15, NEED_ANY, 0, 0), P(16, NEED_U32, 116, 136),
+                    P(10, NEED_U32, 76, 88), P(12, NEED_U32, 92, 104), P(15, NEED_U32S, 148, 0), P(16, NEED_U32, 116, 136),
                     P(19, NEED_U32, 160, 0)),
   [OBJ_PIN] = ROW(RESULT_NONE, -1, false, P(0, NEED_CSTR, 0, 0)),
   [OBJ_GET] = ROW(RESULT_FD, -1, false, P(0, NEED_CSTR, 0, 0)),
@@ -223,6 +225,7 @@ static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const s
     case NEED_ANY: case NEED_CSTR: break;
     case NEED_U32: *need = (uint64_t)u32_at(attr, r->a) * (r->b ? u32_at(attr, r->b) : 1); break;
     case NEED_INSNS: case NEED_U64S: *need = (uint64_t)u32_at(attr, r->a) * 8; break;
+    case NEED_U32S: *need = (uint64_t)u32_at(attr, r->a) * 4; break;
     case NEED_KEY: *need = m->key_size; break;
     case NEED_VALUE: *need = value_bytes; break;
     case NEED_KEYS: *need = (uint64_t)u32_at(attr, r->a) * m->key_size; break;

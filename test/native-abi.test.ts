@@ -510,3 +510,16 @@ test('a closed and reused number is learnt again, also when closed behind the ad
     k.close(big);
   }
 });
+
+test('PROG_LOAD: fd_array is as long as fd_array_cnt says', () => {
+  const load = new Uint8Array(152);
+  const v = new DataView(load.buffer);
+  v.setUint32(0, 1, true);
+  v.setUint32(4, RETURN_0.length / 8, true);
+  v.setUint32(148, 3, true); // fd_array_cnt
+  const call = (fdArray: Uint8Array) => outcome(() => k.bpf(Cmd.ProgLoad, load, sys.ptrWords(8, 16, 120), RETURN_0, sys.cString('GPL'), fdArray));
+  assert.equal(call(new Uint8Array(8)), 'RangeError', 'two entries for three');
+  const r = call(new Uint8Array(12)); // three zeros: stdin is no map, or an older kernel knows no fd_array_cnt
+  assert.equal(typeof r, 'number', `three entries reach the kernel: ${r}`);
+  if ((r as number) >= 0) k.close(r as number);
+});
