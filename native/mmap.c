@@ -45,9 +45,10 @@ static void wrap_finalize(napi_env env, void *data, void *hint) {
 }
 
 /* Maps fd only if it is memory that cannot fault under JS: a BPF map (the kernel
- * checks the length against the map; programs, links and BTF have no mmap) or a perf
- * ring. A file could SIGBUS past its end. An arena created with BPF_F_SEGV_ON_FAULT
- * faults by design: refused. The kind is asked of the kernel on a duplicate of fd, so
+ * checks the length against the map; programs, links and BTF have no mmap) or the
+ * first page of a perf event's ring: the kernel maps its data pages read-only and a
+ * write there raises SIGBUS, and V8 has no read-only ArrayBuffer. A file could SIGBUS
+ * past its end. An arena created with BPF_F_SEGV_ON_FAULT faults by design: refused. The kind is asked of the kernel on a duplicate of fd, so
  * that the object mapped is the one checked even if fd is closed and its number reused
  * meanwhile; the exclusive lock keeps the duplicate's number from being taken for a
  * map fd that another thread is checking. MAP_FAILED with errno, or NULL with *why. */
@@ -67,6 +68,8 @@ static void *map_object(int fd, size_t len, int prot, int flags, off_t off, cons
     if (map_flags & (1u << 17)) *why = "an arena with BPF_F_SEGV_ON_FAULT cannot be mapped into JS";
   } else if (!fd_is_perf_event(dup)) {
     *why = "fd must be a BPF map or perf event";
+  } else if (off != 0 || len > (size_t)sysconf(_SC_PAGESIZE)) {
+    *why = "a perf event's ring data is read-only to user space (a write raises SIGBUS): only its first page can be mapped into JS";
   }
   if (!*why) addr = mmap(NULL, len, prot, flags, dup, off);
   int err = errno;
@@ -110,10 +113,14 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   m->addr = addr;
   m->len = (size_t)len;
   if (napi_create_external_arraybuffer(env, addr, (size_t)len, backing_finalize, m, &ab) != napi_ok) {
+    /* Longer than an ArrayBuffer may be in this Node (4 GiB in Node 20): an argument
+     * out of range, whatever the engine threw. */
+    napi_value pending;
+    bool is_pending = false;
+    if (napi_is_exception_pending(env, &is_pending) == napi_ok && is_pending) napi_get_and_clear_last_exception(env, &pending);
     munmap(addr, (size_t)len);
     free(m);
-    napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot create external ArrayBuffer");
-    return NULL;
+    THROW_RANGE(env, "length is more than an ArrayBuffer can hold");
   }
   if (napi_type_tag_object(env, ab, &mapping_tag) != napi_ok ||
       napi_wrap(env, ab, m, wrap_finalize, NULL, NULL) != napi_ok) {

@@ -428,13 +428,14 @@ test('without /proc: nested program info and mmap of maps and perf rings still w
     const ab = k.mmap(md.fd, ${PAGE}, 3, 1, 0);
     new Uint8Array(ab)[8] = 7;
     const seen = md.lookup(new Uint8Array([1, 0, 0, 0]))[0];
-    // A perf event's ring (1 + 1 pages).
+    // A perf event's ring: its control page (the data pages are read-only to user space).
     const pattr = new Uint8Array(136);
     new DataView(pattr.buffer).setUint32(0, 1, true);
     new DataView(pattr.buffer).setBigUint64(40, 1n, true);
     const perf = k.perf_event_open(pattr, 0, -1, -1, 8);
-    const ring = k.mmap(perf, ${2 * PAGE}, 3, 1, 0);
-    const ringOk = ring instanceof ArrayBuffer && ring.byteLength === ${2 * PAGE};
+    const ring = k.mmap(perf, ${PAGE}, 3, 1, 0);
+    const ringOk = ring instanceof ArrayBuffer && ring.byteLength === ${PAGE};
+    if (ringOk) new Uint8Array(ring)[${PAGE - 1}] = 1;
     // A program fd is neither.
     const progMap = outcome(() => k.mmap(prog, ${PAGE}, 3, 1, 0));
     k.munmap(ab); if (ringOk) k.munmap(ring);
@@ -522,4 +523,23 @@ test('PROG_LOAD: fd_array is as long as fd_array_cnt says', () => {
   const r = call(new Uint8Array(12)); // three zeros: stdin is no map, or an older kernel knows no fd_array_cnt
   assert.equal(typeof r, 'number', `three entries reach the kernel: ${r}`);
   if ((r as number) >= 0) k.close(r as number);
+});
+
+test('a perf ring maps its control page only: its data pages are read-only and a write there raises SIGBUS', () => {
+  const r = inChild(`
+    const attr = new Uint8Array(136);
+    const v = new DataView(attr.buffer);
+    v.setUint32(0, 1, true); v.setBigUint64(8, 1n, true); v.setBigUint64(16, 100000n, true); v.setBigUint64(40, 1n, true);
+    const fd = k.perf_event_open(attr, 0, -1, -1, 8);
+    const ring = outcome(() => {
+      const ab = k.mmap(fd, ${3 * PAGE}, 3, 1, 0);
+      if (ab instanceof ArrayBuffer) new Uint8Array(ab)[${3 * PAGE - 1}] = 1; // a data page
+      return ab;
+    });
+    const dataOnly = outcome(() => k.mmap(fd, ${2 * PAGE}, 3, 1, ${PAGE}));
+    const control = k.mmap(fd, ${PAGE}, 3, 1, 0);
+    new Uint8Array(control)[${PAGE - 1}] = 1;
+    done({ ring, dataOnly, control: control.byteLength });
+  `);
+  assert.deepEqual(r, { ring: 'RangeError', dataOnly: 'RangeError', control: PAGE });
 });
