@@ -401,8 +401,8 @@ static bool known_cmd(napi_env env, int cmd, napi_value *result) {
 }
 
 static napi_value js_bpf(napi_env env, napi_callback_info info) {
-  size_t argc = 3 + MAX_BUFS;
-  napi_value argv[3 + MAX_BUFS], result;
+  size_t argc = 3 + MAX_BUFS + NESTED_SLOTS;
+  napi_value argv[3 + MAX_BUFS + NESTED_SLOTS], result;
   int64_t cmd64, mask64 = 0;
   void *attr_js;
   size_t attr_len;
@@ -411,6 +411,8 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   size_t lens[32];
 
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* argc is now how many JS passed, which may be more than argv holds. */
+  if (argc > sizeof argv / sizeof argv[0]) argc = sizeof argv / sizeof argv[0];
   if (argc < 2) THROW_TYPE(env, "bpf(cmd, attr, ptrMask?, ...buffers)");
   if (!arg_small(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
   if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;

@@ -553,3 +553,20 @@ test('mmap longer than an ArrayBuffer may be: a RangeError, and the mapping is r
   assert.ok(r === 'RangeError' || r === 'object', `16 GiB: ${r}`); // a later Node may hold it
   assert.ok(lines() <= before + 1, 'no mapping left behind');
 });
+
+test('bpf with more arguments than it takes: the extra ones are not read', () => {
+  // napi_get_cb_info reports how many arguments JS passed, which may exceed the
+  // addon's argument array: reading past it took stack garbage for buffers.
+  const r = inChild(`
+    const { Cmd } = tsbpf.sys;
+    const bufs = Array.from({ length: 40 }, () => new Uint8Array(64));
+    const attr = new Uint8Array(256);
+    const results = [];
+    for (let i = 0; i < 200; i++) {
+      results.push(outcome(() => k.bpf(Cmd.ObjGetInfoByFd, attr, 0xff, ...bufs)));
+      results.push(outcome(() => k.bpf(Cmd.ObjGetInfoByFd, attr, 0x2, ...bufs)));
+    }
+    done([...new Set(results)].sort());
+  `);
+  assert.deepEqual(r, ['RangeError']);
+});

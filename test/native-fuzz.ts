@@ -560,7 +560,8 @@ function genCall(c: Ctx, fn: string): unknown[] {
         p.closable = false;
         return [p.fd];
       }
-      return [g.chance(0.8) ? g.pick([4000, 999, 0x7fffffff]) : weird(c)];
+      // Never a number that could be node's own (its event loop's epoll and eventfd): free numbers or refused values.
+      return [g.chance(0.8) ? g.pick([4000, 999, 0x7fffffff]) : weird(c, true)];
     }
     case 'ioctl': {
       const args: unknown[] = [g.chance(0.95) ? fdOf(c, g.chance(0.6) ? ['perf'] : undefined) : weird(c), num([...IOCTLS, g.u32()])];
@@ -873,6 +874,7 @@ function child(argv: string[]): void {
     c.guards = [];
     c.planted = false;
     const fn = pickEntry(g);
+    if (trace) writeSync(trace, `  (making ${fn})\n`);
     const args = genCall(c, fn);
     const describe = () => `${fn}(${args.map(describeArg).join(', ')})`;
     if (trace) writeSync(trace, `${i} ${describe()}\n`);
