@@ -128,7 +128,7 @@ function makeBuffer(c: Ctx, content: Uint8Array, o: { view?: number; fixed?: boo
   const g = c.g;
   const [name, elem] = o.view !== undefined ? VIEWS[o.view]! : g.chance(0.55) ? VIEWS[0] : g.pick(VIEWS);
   const len = content.length - (content.length % elem);
-  const store = g.chance(0.6) ? 'ab' : g.pick(['ab', 'sab', 'rab', 'gsab'] as const);
+  const store = g.chance(0.75) ? 'ab' : g.pick(['sab', 'rab', 'gsab'] as const);
   const size = GUARD + len + GUARD;
   let buffer: ArrayBuffer | SharedArrayBuffer;
   if (store === 'sab') buffer = new SharedArrayBuffer(size);
