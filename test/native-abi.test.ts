@@ -14,6 +14,9 @@ import { fdCount, le32 } from './helpers.js';
 const k = sys.kernel;
 const { Cmd, Errno } = sys;
 
+// Every test closes what it opens: checked over the whole file by the last test.
+const fdsAtStart = fdCount();
+
 const PAGE = 4096;
 const RETURN_0 = assemble([mov64Imm(0, 0), exit()]);
 
@@ -569,4 +572,8 @@ test('bpf with more arguments than it takes: the extra ones are not read', () =>
     done([...new Set(results)].sort());
   `);
   assert.deepEqual(r, ['RangeError']);
+});
+
+test('no descriptor left open by the tests above', () => {
+  assert.equal(fdCount(), fdsAtStart);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { fuzzNative, type NativeFuzzReport } from './native-fuzz.js';
 import { seeds } from './native-fuzz-regressions.js';
+import { fdCount } from './helpers.js';
 
 const CALLS = 100_000;
 const SEED = 0x5eed;
@@ -32,7 +33,9 @@ test('native fuzz: the regression seeds', (t) => {
 });
 
 test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing written outside the buffers`, (t) => {
+  const before = fdCount();
   const r = fuzzNative({ count: CALLS, seed: SEED, batch: 10_000 });
+  assert.equal(fdCount(), before, 'the children ran in their own processes: nothing left open here');
   t.diagnostic(summary(r));
   assert.deepEqual(r.failures, [], failures(r));
   assert.equal(r.calls, CALLS);
