@@ -83,6 +83,7 @@ static const struct { int level, name; uint8_t size, dir; } sockopts[] = {
   {1, 68 /* SO_DETACH_REUSEPORT_BPF */, 4, SET},
   {1, 20 /* SO_RCVTIMEO_OLD: struct __kernel_old_timeval */, 16, SET | GET},
   {1, 57 /* SO_COOKIE: u64 */, 8, GET},
+  {1, 15 /* SO_REUSEPORT: the sockets SkReuseport picks from (Node 20's dgram cannot set it) */, 4, SET | GET},
   {270 /* SOL_NETLINK */, 10 /* NETLINK_CAP_ACK */, 4, SET | GET},
   {270, 11 /* NETLINK_EXT_ACK */, 4, SET | GET},
 };

@@ -339,6 +339,10 @@ test('socket options: only the pairs tsbpf uses, each with its value size', () =
     assert.equal(outcome(() => k.getsockopt(udp, SOL_SOCKET, 50 /* SO_ATTACH_BPF: set only */, new Uint8Array(4))), 'RangeError');
 
     // The pairs tsbpf uses work.
+    assert.equal(k.setsockopt(udp, SOL_SOCKET, 15, 1), 0, 'SO_REUSEPORT');
+    const reuse = new Uint8Array(4);
+    assert.equal(k.getsockopt(udp, SOL_SOCKET, 15, reuse), 4);
+    assert.equal(new DataView(reuse.buffer).getInt32(0, true), 1);
     assert.equal(k.setsockopt(udp, SOL_SOCKET, 50, prog), 0, 'SO_ATTACH_BPF');
     assert.equal(k.setsockopt(udp, SOL_SOCKET, 27, 0), 0, 'SO_DETACH_BPF');
     assert.equal(typeof k.setsockopt(udp, SOL_SOCKET, 52, prog), 'number', 'SO_ATTACH_REUSEPORT_EBPF reaches the kernel');
