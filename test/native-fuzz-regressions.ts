@@ -17,17 +17,16 @@ export interface FuzzRegression {
 // Against the addon before its rules were fixed (batch seeds 500..511): every batch died.
 // "after it returned": the call returned and what followed died (its damage showed later).
 export const seeds: FuzzRegression[] = [
-  { seed: 500, calls: 378, found: "SIGSEGV at ioctl(...) (after it returned)" },
-  { seed: 501, calls: 490, found: "SIGABRT at setrlimit(...) (after it returned)" },
-  { seed: 502, calls: 8, found: "SIGTRAP at perf_event_open(...) (after it returned)" },
-  { seed: 503, calls: 741, found: "SIGABRT at setrlimit(...)" },
-  { seed: 504, calls: 607, found: "SIGSEGV at setrlimit(...)" },
-  { seed: 505, calls: 342, found: "SIGABRT at setrlimit(...)" },
-  { seed: 506, calls: 287, found: "SIGABRT at mmap(...) (after it returned)" },
-  { seed: 507, calls: 847, found: "SIGBUS at setrlimit(...)" },
-  { seed: 508, calls: 802, found: "SIGTRAP at mmap(...) (after it returned)" },
-  { seed: 509, calls: 428, found: "SIGBUS at mmap(...) (after it returned)" },
-  { seed: 510, calls: 757, found: "SIGABRT at munmap(...) (after it returned)" },
-  { seed: 511, calls: 59, found: "SIGABRT at bpfIo(...) (after it returned)" },
-
+  { seed: 500, calls: 356, found: "SIGABRT at ioctl(...) (after it returned)" },
+  { seed: 501, calls: 568, found: "SIGBUS at mmap(...) (after it returned)" },
+  { seed: 502, calls: 13, found: "SIGTRAP at bpf(...) (after it returned)" },
+  { seed: 503, calls: 695, found: "SIGABRT at bpfIo(...) (after it returned)" },
+  { seed: 504, calls: 405, found: "SIGBUS at mmap(...) (after it returned)" },
+  { seed: 505, calls: 312, found: "SIGBUS at bpf(...)" },
+  { seed: 506, calls: 1942, found: "SIGABRT at setrlimit(...) (after it returned)" },
+  { seed: 507, calls: 2000, found: "SIGSEGV at bpf(...) (after it returned)" },
+  { seed: 508, calls: 150, found: "SIGXCPU at setrlimit(...)" },
+  { seed: 509, calls: 305, found: "SIGKILL at mmap(...) (after it returned)" },
+  { seed: 510, calls: 508, found: "SIGSEGV at bpfIo(...) (after it returned)" },
+  { seed: 511, calls: 61, found: "SIGABRT at mmap(...) (after it returned)" },
 ];

@@ -23,18 +23,18 @@ function failures(r: NativeFuzzReport): string {
   return r.failures.map((f) => `seed ${f.seed} call ${f.index ?? '?'}: ${f.problem}\n  ${f.call ?? ''}`).join('\n');
 }
 
-test('native fuzz: the regression seeds', (t) => {
+test('native fuzz: the regression seeds', async (t) => {
   t.diagnostic(`${seeds.length} seeds`);
   for (const s of seeds) {
-    const r = fuzzNative({ count: s.calls, seed: s.seed, batch: s.calls });
+    const r = await fuzzNative({ count: s.calls, seed: s.seed, batch: s.calls });
     assert.equal(r.calls, s.calls, `seed ${s.seed} (${s.found}) ran every call`);
     assert.deepEqual(r.failures, [], `seed ${s.seed} (${s.found}):\n${failures(r)}`);
   }
 });
 
-test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing written outside the buffers`, (t) => {
+test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing written outside the buffers`, async (t) => {
   const before = fdCount();
-  const r = fuzzNative({ count: CALLS, seed: SEED, batch: 10_000 });
+  const r = await fuzzNative({ count: CALLS, seed: SEED, batch: 10_000 });
   assert.equal(fdCount(), before, 'the children ran in their own processes: nothing left open here');
   t.diagnostic(summary(r));
   assert.deepEqual(r.failures, [], failures(r));
@@ -48,23 +48,23 @@ test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing w
   }
 });
 
-test('native fuzz: its detectors catch an overflow, a crash and a plain Error (a deliberately broken addon)', () => {
+test('native fuzz: its detectors catch an overflow, a crash and a plain Error (a deliberately broken addon)', async () => {
   const broken = fileURLToPath(new URL('./native-fuzz-broken-addon.cjs', import.meta.url));
-  const run = (mode: string) => {
+  const run = async (mode: string) => {
     process.env.TSBPF_BROKEN = mode;
     try {
-      return fuzzNative({ count: 3000, seed: 11, batch: 3000, addon: broken });
+      return await fuzzNative({ count: 3000, seed: 11, batch: 3000, addon: broken });
     } finally {
       delete process.env.TSBPF_BROKEN;
     }
   };
-  const overflow = run('overflow');
+  const overflow = await run('overflow');
   assert.ok(overflow.failures.some((f) => f.problem.includes('guard bytes') && f.call?.startsWith('bpf(1,')), failures(overflow));
-  const crash = run('crash');
+  const crash = await run('crash');
   assert.equal(crash.failures.length, 1, failures(crash));
   assert.match(crash.failures[0]!.problem, /killed by SIGSEGV/);
   assert.match(crash.failures[0]!.call ?? '', /^close\(/, 'the traced rerun names the call');
   assert.equal(crash.failures[0]!.seed, 11);
-  const throws = run('throws');
+  const throws = await run('throws');
   assert.ok(throws.failures.some((f) => f.problem === 'threw Error: plain' && f.call?.startsWith('getrlimit(')), failures(throws));
 });

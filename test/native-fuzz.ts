@@ -91,13 +91,16 @@ const GUARD = 16;
 const GUARD_BYTE = 0xc3;
 const BAIT_BYTE = 0xa5;
 
+type IdSpace = 'map' | 'prog' | 'link' | 'btf';
+
 interface Ctx {
   g: Gen;
   k: Kernel;
   pool: PoolFd[];
   mappings: ArrayBuffer[];
   baitAddress: bigint;
-  ownIds: number[];
+  /** Ids of the child's own objects, per id space (maps, programs, links, BTF each count their own). */
+  ownIds: Record<IdSpace, number[]>;
   uprobeType: number;
   tmp: string;
   /** Filled by the generators for the call being made. */
@@ -174,7 +177,8 @@ function bufLen(c: Ctx, want?: number): number {
 
 /** A string buffer for path and name pointers: only names that stay inside the child. */
 function cstr(c: Ctx): Uint8Array {
-  const s = c.g.pick([`/sys/fs/bpf/fz-${c.g.int(8)}`, `/sys/fs/bpf/fz-${c.g.int(4)}/x`, 'rel', '', '/', 'sys_enter', 'sched_switch',
+  // Tracepoint names that exist but almost never fire (raw tracepoints are machine-wide).
+  const s = c.g.pick([`/sys/fs/bpf/fz-${c.g.int(8)}`, `/sys/fs/bpf/fz-${c.g.int(4)}/x`, 'rel', '', '/', 'xdp_exception', 'bpf_test_finish',
     'no_such_tracepoint', `${c.tmp}/file`, '/nonexistent/x', 'x'.repeat(c.g.pick([15, 16, 300, 5000]))]);
   const b = new TextEncoder().encode(s);
   const out = new Uint8Array(b.length + (c.g.chance(0.9) ? 1 : 0) + (c.g.chance(0.2) ? c.g.int(16) : 0));
@@ -375,11 +379,15 @@ function sanitize(c: Ctx, cmd: number, v: KernelView): void {
       cap(32, 16);
       cap(72, 16);
       break;
-    case 13: case 14: case 19: case 30: { // *_GET_FD_BY_ID: the child's own objects only
+    case 13: case 14: case 19: case 30: { // *_GET_FD_BY_ID: the child's own objects only, in the command's id space
+      const own = c.ownIds[({ 13: 'prog', 14: 'map', 19: 'btf', 30: 'link' } as const)[cmd]];
       const id = Number(v.get(0, 4));
-      if (!c.ownIds.includes(id) && id !== 0xffffffff) v.set(0, 4, c.g.chance(0.8) && c.ownIds.length ? BigInt(c.g.pick(c.ownIds)) : 0n);
+      if (!own.includes(id) && id !== 0xffffffff) v.set(0, 4, c.g.chance(0.8) && own.length ? BigInt(c.g.pick(own)) : 0n);
       break;
     }
+    case 32: // ENABLE_STATS would turn on run-time stats for every program of the machine: an unknown type only
+      if (v.get(0, 4) < 16n) v.set(0, 4, 0xffffn);
+      break;
     case 28: // LINK_CREATE: multi-probe counts
       cap(20, 64);
       cap(48, 64);
@@ -393,7 +401,9 @@ function genBpf(c: Ctx, io: boolean): unknown[] {
   const known = Object.keys(CMDS).map(Number);
   const cmd = g.chance(0.92) ? g.pick(known) : g.pick([38, 39, 40, 63, 64, 127, 128, 200, 255]);
   const shape = CMDS[cmd] ?? { len: g.int(257), ptrs: [], fds: [] };
-  const attrLen = g.chance(0.7) ? shape.len : g.chance(0.5) ? Math.max(0, Math.min(256, shape.len + g.pick([-9, -8, -5, -4, -1, 1, 4, 8]))) : g.int(257);
+  let attrLen = g.chance(0.7) ? shape.len : g.chance(0.5) ? Math.max(0, Math.min(256, shape.len + g.pick([-9, -8, -5, -4, -1, 1, 4, 8]))) : g.int(257);
+  // ENABLE_STATS: a cut type field reads 0, BPF_STATS_RUN_TIME; 8 bytes survive every view type.
+  if (cmd === 32) attrLen = Math.max(attrLen, 8);
   const attr = new Uint8Array(256);
   const dv = new DataView(attr.buffer);
   for (const [off, kinds] of shape.fds) if (off + 4 <= 256) dv.setUint32(off, fdOf(c, kinds.length ? kinds : undefined), true);
@@ -546,6 +556,24 @@ function perfAttr(c: Ctx): { attr: Uint8Array; signals: boolean } {
   return { attr: a, signals: (v & ((1n << 37n) | (1n << 36n))) !== 0n || len < 48 };
 }
 
+/**
+ * A perf event on another task or a whole CPU only counts (no sampling interrupts on
+ * the neighbours' time); on the child itself, samples are at least 1 ms apart (or at
+ * most 1000 a second).
+ */
+function tameSampling(attr: Uint8Array, self: boolean): void {
+  if (attr.length < 24) return;
+  const dv = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
+  const freq = attr.length >= 48 && (dv.getBigUint64(40, true) & (1n << 10n)) !== 0n;
+  const sample = dv.getBigUint64(16, true);
+  if (!self) {
+    dv.setBigUint64(16, 0n, true);
+    if (attr.length >= 48) dv.setBigUint64(40, dv.getBigUint64(40, true) & ~(1n << 10n), true);
+  } else if (sample !== 0n && (freq ? sample > 1000n : sample < 1_000_000n)) {
+    dv.setBigUint64(16, freq ? 1000n : 1_000_000n, true);
+  }
+}
+
 function genCall(c: Ctx, fn: string): unknown[] {
   const g = c.g;
   const num = (xs: number[]) => (g.chance(0.95) ? g.pick(xs) : weird(c));
@@ -567,7 +595,12 @@ function genCall(c: Ctx, fn: string): unknown[] {
       const args: unknown[] = [g.chance(0.95) ? fdOf(c, g.chance(0.6) ? ['perf'] : undefined) : weird(c), num([...IOCTLS, g.u32()])];
       const r = g.int(4);
       if (r === 0) args.push(g.pick([0, 1, -1, fdOf(c), g.u32()]));
-      else if (r === 1) args.push(makeBuffer(c, g.chance(0.5) ? content(c, bufLen(c, 8)) : cstr(c)));
+      else if (r === 1 && args[1] === 0x40082404) {
+        // PERF_EVENT_IOC_PERIOD: a new sample period, never a storm of interrupts.
+        const period = new Uint8Array(8);
+        new DataView(period.buffer).setBigUint64(0, BigInt(g.pick([0, 1_000_000, 10_000_000])), true);
+        args.push(makeBuffer(c, period));
+      } else if (r === 1) args.push(makeBuffer(c, g.chance(0.5) ? content(c, bufLen(c, 8)) : cstr(c)));
       else if (r === 2) args.push(weird(c));
       return args;
     }
@@ -587,6 +620,7 @@ function genCall(c: Ctx, fn: string): unknown[] {
     case 'perf_event_open': {
       const { attr, signals } = perfAttr(c);
       const pid = signals ? g.pick([0, process.pid]) : g.pick([0, 0, -1, process.pid, 1, g.u32() & 0x3fffff]);
+      tameSampling(attr, pid === 0 || pid === process.pid);
       const cpu = pid === -1 ? g.pick([0, 1, -1]) : g.pick([-1, -1, 0, 1, 4096]);
       const name = g.chance(0.3) ? makeBuffer(c, cstr(c)) : g.chance(0.05) ? weird(c) : undefined;
       const args: unknown[] = [makeBuffer(c, attr, { view: 0, fixed: true }), pid, cpu, g.chance(0.8) ? -1 : fdOf(c), g.pick([0, 8, 8, 1, 2, 4, 16, g.u32()]), name];
@@ -669,19 +703,19 @@ function bpfCall(k: Kernel, cmd: number, fields: [number, number][], len: number
   return k.bpf(cmd, attr, mask, ...ptrs.map(([, b]) => b));
 }
 
-function objectId(k: Kernel, fd: number): number | undefined {
+function objectId(k: Kernel, fd: number, kind: FdKind): number | undefined {
   const info = new Uint8Array(256);
   const attr = new Uint8Array(16);
   new DataView(attr.buffer).setUint32(0, fd, true);
   new DataView(attr.buffer).setUint32(4, info.length, true);
   if (k.bpf(15, attr, 2, info) !== 0) return undefined;
   // bpf_prog_info, bpf_map_info, bpf_link_info: id @4; bpf_btf_info: id @12.
-  return new DataView(info.buffer).getUint32(4, true);
+  return new DataView(info.buffer).getUint32(kind === 'btf' ? 12 : 4, true);
 }
 
-function makePool(k: Kernel, tmp: string): { pool: PoolFd[]; ownIds: number[]; uprobeType: number } {
+function makePool(k: Kernel, tmp: string): { pool: PoolFd[]; ownIds: Record<IdSpace, number[]>; uprobeType: number } {
   const pool: PoolFd[] = [];
-  const ownIds: number[] = [];
+  const ownIds: Record<IdSpace, number[]> = { map: [], prog: [], link: [], btf: [] };
   const add = (fd: number, kind: FdKind, tag: string, extra: Partial<PoolFd> = {}) => {
     if (fd < 0) return;
     pool.push({ fd, kind, tag, closable: false, ...extra });
@@ -716,17 +750,19 @@ function makePool(k: Kernel, tmp: string): { pool: PoolFd[]; ownIds: number[]; u
   const load = (type: number, attachType = 0) =>
     bpfCall(k, 5, [[0, type], [4, 2], [68, attachType]], 144, [[8, new Uint8Array(HARMLESS[0]!)], [16, new TextEncoder().encode('GPL\0')]]);
   for (const [tag, type] of [['socket_filter', 1], ['sched_cls', 3], ['tracepoint', 5], ['xdp', 6], ['perf_event', 7], ['raw_tp', 17]] as const) add(load(type), 'prog', tag);
-  // Links: XDP on lo (this network namespace's own), a raw tracepoint.
+  // Links: XDP on lo (this network namespace's own), a raw tracepoint that almost never
+  // fires (a raw tracepoint runs for every process of the machine).
   const xdp = pool.find((p) => p.tag === 'xdp');
   if (xdp) add(bpfCall(k, 28, [[0, xdp.fd], [4, 1], [8, 37]], 64), 'link', 'xdp_link');
   const rawTp = pool.find((p) => p.tag === 'raw_tp');
-  if (rawTp) add(bpfCall(k, 17, [[8, rawTp.fd]], 16, [[0, new TextEncoder().encode('sys_enter\0')]]), 'link', 'raw_tp_link');
+  if (rawTp) add(bpfCall(k, 17, [[8, rawTp.fd]], 16, [[0, new TextEncoder().encode('xdp_exception\0')]]), 'link', 'raw_tp_link');
   add(bpfCall(k, 18, [[16, BTF_BLOB.length]], 32, [[0, BTF_BLOB]]), 'btf', 'btf');
   for (const p of pool) {
-    const id = objectId(k, p.fd);
+    if (p.kind !== 'map' && p.kind !== 'prog' && p.kind !== 'link' && p.kind !== 'btf') continue;
+    const id = objectId(k, p.fd, p.kind);
     if (id !== undefined) {
       p.id = id;
-      ownIds.push(id);
+      ownIds[p.kind].push(id);
     }
   }
   // Perf events: a counting software clock, a sampling one.
@@ -735,7 +771,7 @@ function makePool(k: Kernel, tmp: string): { pool: PoolFd[]; ownIds: number[]; u
     const dv = new DataView(a.buffer);
     dv.setUint32(0, 1, true);
     dv.setBigUint64(8, sample ? 1n : 0n, true);
-    if (sample) dv.setBigUint64(16, 100000n, true);
+    if (sample) dv.setBigUint64(16, 10_000_000n, true); // 10 ms
     dv.setBigUint64(40, 1n, true);
     return k.perf_event_open(a, 0, -1, -1, 8);
   };
@@ -903,6 +939,13 @@ function child(argv: string[]): void {
       result.failures.push({ index: i, call: describe(), problem: 'the kernel wrote through an address JS planted (bait changed)' });
       bait.set(reference);
     }
+    // An object opened by id must be the child's own (the generator's promise to the machine).
+    const byId = (fn === 'bpf' || fn === 'bpfIo') && typeof r === 'number' && r >= 0 ? ({ 13: 'prog', 14: 'map', 19: 'btf', 30: 'link' } as const)[args[0] as 13] : undefined;
+    if (byId && !c.ownIds[byId].includes(objectId(k, r as number, byId) ?? -1)) {
+      k.close(r as number);
+      result.failures.push({ index: i, call: describe(), problem: `opened a ${byId} the child does not own` });
+      r = undefined;
+    }
     // Keep what the call made: new descriptors join the pool, mappings are touched.
     if (typeof r === 'number' && r > 2 && (fn === 'perf_event_open' || fn === 'socket' || ((fn === 'bpf' || fn === 'bpfIo') && FD_CMDS.has(args[0] as number)))) {
       if (!pool.some((p) => p.fd === r && p.kind !== 'closed')) {
@@ -943,6 +986,8 @@ export interface NativeFuzzOptions {
   addon?: string;
   /** Called with a line of progress per batch. */
   log?: (line: string) => void;
+  /** Asked between batches: true stops the run (what ran is reported). */
+  stop?: () => boolean;
 }
 
 export interface NativeFuzzFailure {
@@ -967,6 +1012,18 @@ export interface NativeFuzzReport {
 function memoryCgroup(limit: number): { procs: string; remove: () => void; what: string } {
   const name = `tsbpf-native-fuzz-${process.pid}`;
   const v1 = '/sys/fs/cgroup/memory';
+  // Groups of runs that were killed: empty once their children ended.
+  for (const root of [v1, '/sys/fs/cgroup']) {
+    for (const old of existsSync(root) ? readdirSync(root).filter((d) => d.startsWith('tsbpf-native-fuzz-')) : []) {
+      const pid = Number(old.slice('tsbpf-native-fuzz-'.length));
+      if (pid === process.pid || existsSync(`/proc/${pid}`)) continue;
+      try {
+        rmdirSync(join(root, old));
+      } catch {
+        // still has a process: leave it
+      }
+    }
+  }
   if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
     const dir = join(v1, name);
     mkdirSync(dir, { recursive: true });
@@ -1007,14 +1064,14 @@ function runBatch(seed: number, count: number, addon: string, procs: string, tra
 }
 
 /** Fuzzes the addon with `count` calls in batches of isolated children; deterministic for a seed. */
-export function fuzzNative(o: NativeFuzzOptions): NativeFuzzReport {
+export async function fuzzNative(o: NativeFuzzOptions): Promise<NativeFuzzReport> {
   const batch = o.batch ?? 10_000;
   const addon = o.addon ?? defaultAddon;
   const cg = memoryCgroup(768 << 20);
   const report: NativeFuzzReport = { calls: 0, batches: 0, ms: 0, outcomes: {}, failures: [], isolation: `own mount and network namespace, own bpffs, ${cg.what}` };
   const t0 = performance.now();
   try {
-    for (let done = 0, i = 0; done < o.count; i++) {
+    for (let done = 0, i = 0; done < o.count && !o.stop?.(); i++) {
       const n = Math.min(batch, o.count - done);
       const seed = (o.seed + i) >>> 0;
       const r = runBatch(seed, n, addon, cg.procs, false);
@@ -1042,6 +1099,7 @@ export function fuzzNative(o: NativeFuzzOptions): NativeFuzzReport {
         });
       }
       done += n;
+      await new Promise((resolve) => setImmediate(resolve)); // signals are handled here
       o.log?.(`batch ${i} seed ${seed}: ${n} calls, ${r.result ? `${r.result.failures.length} failures` : `child ${r.signal ?? r.status}`}`);
     }
   } finally {
@@ -1051,7 +1109,7 @@ export function fuzzNative(o: NativeFuzzOptions): NativeFuzzReport {
   return report;
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   if (argv.includes('--child')) {
     child(argv);
     return;
@@ -1073,7 +1131,11 @@ function main(argv: string[]): void {
     else throw new Error(`unknown option ${a} (--count N --seed S --batch N --addon file.node --json)`);
   }
   o.log = (line) => process.stderr.write(`${line}\n`);
-  const r = fuzzNative(o);
+  // Signals arrive between batches (a batch runs synchronously): stop there, report, clean up.
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (stopping = true));
+  o.stop = () => stopping;
+  const r = await fuzzNative(o);
   const rate = r.calls / (r.ms / 1000);
   console.log(`${r.calls} calls in ${r.batches} children, ${(r.ms / 1000).toFixed(1)} s, ${rate.toFixed(0)} calls/s (child start-up included); ${r.isolation}`);
   console.log(`failures: ${r.failures.length}`);
@@ -1093,4 +1155,4 @@ function main(argv: string[]): void {
   if (r.failures.length) process.exitCode = 1;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));
