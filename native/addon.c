@@ -1,5 +1,6 @@
 /* Entry point: joins the per-concern files and the small fd/rlimit calls. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -75,6 +76,18 @@ napi_value make_int(napi_env env, int64_t v) {
   return r;
 }
 
+char *cstr_copy(const void *buf, size_t len) {
+  const char *nul = buf ? memchr(buf, 0, len) : NULL;
+  if (!nul) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t n = (size_t)(nul - (const char *)buf) + 1;
+  char *copy = malloc(n);
+  if (copy) memcpy(copy, buf, n);
+  return copy;
+}
+
 /* close(fd) -> 0 | -errno */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -83,18 +96,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1) THROW_TYPE(env, "close(fd)");
   if (!arg_small(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
-  map_meta_forget((int)fd);
-  return make_int(env, close((int)fd) == 0 ? 0 : -errno);
-}
-
-bool fd_is_anon_inode(int fd, const char *kind) {
-  char path[64], target[64], want[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(path, target, sizeof target - 1);
-  if (n < 0) return false;
-  target[n] = 0;
-  snprintf(want, sizeof want, "anon_inode:%s", kind);
-  return strcmp(target, want) == 0;
+  int r = close((int)fd) == 0 ? 0 : -errno;
+  fds_forget((int)fd);
+  return make_int(env, r);
 }
 
 /* The ioctl requests tsbpf makes, with what their argument is. A number is never
@@ -144,11 +148,24 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info) {
     if (t == napi_undefined || t == napi_null || t == napi_number) THROW_TYPE(env, "this ioctl takes a buffer argument");
     if (!arg_bytes(env, argv[2], &ptr, &len, "arg")) return NULL;
     if (ptr == NULL || len < size) THROW_RANGE(env, "ioctl buffer is shorter than the request reads or writes");
-    if (kind == ARG_CSTR && memchr(ptr, 0, len) == NULL) THROW_RANGE(env, "ioctl string is not NUL-terminated");
-    r = ioctl((int)fd, (unsigned long)req, ptr);
+    if (kind == ARG_CSTR) {
+      char *s = cstr_copy(ptr, len);
+      if (!s && errno == ENOMEM) return make_int(env, -ENOMEM);
+      if (!s) THROW_RANGE(env, "ioctl string is not NUL-terminated");
+      r = ioctl((int)fd, (unsigned long)req, s);
+      int err = errno;
+      free(s);
+      errno = err;
+    } else {
+      r = ioctl((int)fd, (unsigned long)req, ptr);
+    }
   }
   return make_int(env, r < 0 ? -errno : r);
 }
+
+/* The limits tsbpf sets: RLIMIT_MEMLOCK, which charged BPF maps before 5.11. Others
+ * could stop the process (RLIMIT_CPU, RLIMIT_NOFILE 0, RLIMIT_AS, ...). */
+static const int settable_rlimits[] = {RLIMIT_MEMLOCK};
 
 /* setrlimit(resource, cur, max): cur/max are numbers or -1 for RLIM_INFINITY. -> 0 | -errno */
 static napi_value js_setrlimit(napi_env env, napi_callback_info info) {
@@ -158,6 +175,9 @@ static napi_value js_setrlimit(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) THROW_TYPE(env, "setrlimit(resource, cur, max)");
   if (!arg_int64(env, argv[0], 0, 64, &res, "resource")) return NULL;
+  bool settable = false;
+  for (size_t i = 0; i < sizeof settable_rlimits / sizeof settable_rlimits[0]; i++) settable |= settable_rlimits[i] == res;
+  if (!settable) THROW_RANGE(env, "setrlimit: only RLIMIT_MEMLOCK");
   if (!arg_int64(env, argv[1], -1, INT64_MAX / 2, &cur, "cur")) return NULL;
   if (!arg_int64(env, argv[2], -1, INT64_MAX / 2, &max, "max")) return NULL;
   struct rlimit rl = {

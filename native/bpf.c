@@ -9,9 +9,14 @@
  *
  * So that no JS value can make the kernel touch memory it should not, each command
  * has a row below naming its pointer words and how long each buffer must be: a
- * length field of attr, or the key/value size of the map (cached per fd, see
- * map_meta). A pointer word that is not a buffer must be zero, and a command without
- * a row is refused. This is bookkeeping of the kernel ABI, not policy. */
+ * length field of attr, or the key/value size of the map (learnt from the kernel,
+ * native/fds.c). A pointer word that is not a buffer must be zero, and a command
+ * without a row is refused. This is bookkeeping of the kernel ABI, not policy.
+ *
+ * The kernel reads attr_len bytes of attr and zeros for the rest; the private copy is
+ * zero-padded the same way, so every field the checks read is the value the kernel
+ * will read. In particular a pointer word any byte of which lies inside attr_len is a
+ * pointer word: the kernel takes its low bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +26,13 @@
 
 #define ATTR_MAX 256
 #define MAX_BUFS 8
-#define ENOTSUPP_KERNEL 524
+/* The private copy of a struct bpf_*_info (232 bytes for a program in 6.18). */
+#define INFO_MAX 1024
 
 /* How long a pointer word's buffer must be. */
 enum need {
   NEED_ANY,        /* the kernel only reads, with no length we can know: any length */
-  NEED_CSTR,       /* a NUL-terminated string inside the buffer */
+  NEED_CSTR,       /* a NUL-terminated string inside the buffer (passed as a private copy) */
   NEED_U32,        /* u32 at attr offset a, times u32 at offset b (or 1 when b == 0) */
   NEED_INSNS,      /* u32 at a instructions of 8 bytes */
   NEED_KEY,        /* the map's key_size */
@@ -36,6 +42,7 @@ enum need {
   NEED_CURSOR,     /* a batch cursor: max(key_size, 4) */
   NEED_OUT_U32,    /* u32 at a, which must be nonzero when the pointer is set (0 means unbounded to the kernel) */
   NEED_U64S,       /* u32 at a u64 values */
+  NEED_U32S,       /* u32 at a u32 values */
   NEED_NEVER,      /* a pointer the addon does not pass (arrays of pointers): must stay zero */
 };
 
@@ -45,10 +52,17 @@ struct ptr_rule {
   uint16_t a, b;
 };
 
+/* What a command returns. A new descriptor that could be a map, link or BTF object is
+ * made under the exclusive fd lock (see native/fds.c); a program is not: a program fd
+ * is safe for every checked call (the kernel refuses map commands on it, and program
+ * info has the layout the nested rules expect), and verification can take seconds. */
+enum result { RESULT_NONE, RESULT_FD, RESULT_PROG_FD };
+
 struct cmd_rule {
   bool known;
-  bool nulls_info;     /* zero the buffer first: it may carry nested pointers (OBJ_GET_INFO_BY_FD) */
+  uint8_t result;
   int16_t map_fd_off;  /* attr offset of the map fd for NEED_KEY/VALUE/..., -1 for none */
+  bool info;           /* word 1 points to a struct bpf_*_info: passed through a private copy */
   uint8_t nptr;
   struct ptr_rule ptr[8];
 };
@@ -65,198 +79,80 @@ enum {
   CMD_COUNT
 };
 
-#define NONE {.known = true, .map_fd_off = -1}
 #define P(w, n, a_, b_) {w, n, a_, b_}
+#define PTRS(...) sizeof((struct ptr_rule[]){__VA_ARGS__}) / sizeof(struct ptr_rule), {__VA_ARGS__}
+/* A row: what the command returns, the map fd offset, whether word 1 is an info struct, the pointer words. */
+#define ROW(result, map_fd_off, info, ...) {true, result, map_fd_off, info, PTRS(__VA_ARGS__)}
+#define NONE(result) {true, result, -1, false, 0, {{0}}}
+#define ELEM(...) ROW(RESULT_NONE, 0, false, __VA_ARGS__)
+#define BATCH ROW(RESULT_NONE, 36, false, P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0))
 
 static const struct cmd_rule rules[CMD_COUNT] = {
   /* excl_prog_hash (6.17): read, excl_prog_hash_size at 88 */
-  [MAP_CREATE] = {true, false, -1, 1, {P(10, NEED_U32, 88, 0)}},
-  [MAP_LOOKUP_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
-  [MAP_UPDATE_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
-  [MAP_DELETE_ELEM] = {true, false, 0, 1, {P(1, NEED_KEY, 0, 0)}},
-  [MAP_GET_NEXT_KEY] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_KEY, 0, 0)}},
-  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array,
-   * core_relos, signature (6.17) */
-  [PROG_LOAD] = {true, false, -1, 8,
-                 {P(1, NEED_INSNS, 4, 0), P(2, NEED_CSTR, 0, 0), P(4, NEED_U32, 28, 0), P(10, NEED_U32, 76, 88),
-                  P(12, NEED_U32, 92, 104), P(15, NEED_ANY, 0, 0), P(16, NEED_U32, 116, 136), P(19, NEED_U32, 160, 0)}},
-  [OBJ_PIN] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
-  [OBJ_GET] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
-  [PROG_ATTACH] = NONE,
-  [PROG_DETACH] = NONE,
+  [MAP_CREATE] = ROW(RESULT_FD, -1, false, P(10, NEED_U32, 88, 0)),
+  [MAP_LOOKUP_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
+  [MAP_UPDATE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
+  [MAP_DELETE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0)),
+  [MAP_GET_NEXT_KEY] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_KEY, 0, 0)),
+  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array
+   * (fd_array_cnt s32s, 6.14; without it the kernel reads the entries the program
+   * names, which no length here bounds), core_relos, signature (6.17) */
+  [PROG_LOAD] = ROW(RESULT_PROG_FD, -1, false, P(1, NEED_INSNS, 4, 0), P(2, NEED_CSTR, 0, 0), P(4, NEED_U32, 28, 0),
+                    P(10, NEED_U32, 76, 88), P(12, NEED_U32, 92, 104), P(15, NEED_U32S, 148, 0), P(16, NEED_U32, 116, 136),
+                    P(19, NEED_U32, 160, 0)),
+  [OBJ_PIN] = ROW(RESULT_NONE, -1, false, P(0, NEED_CSTR, 0, 0)),
+  [OBJ_GET] = ROW(RESULT_FD, -1, false, P(0, NEED_CSTR, 0, 0)),
+  [PROG_ATTACH] = NONE(RESULT_NONE),
+  [PROG_DETACH] = NONE(RESULT_NONE),
   /* data_in, data_out, ctx_in, ctx_out */
-  [PROG_TEST_RUN] = {true, false, -1, 4,
-                     {P(2, NEED_U32, 8, 0), P(3, NEED_OUT_U32, 12, 0), P(6, NEED_U32, 40, 0), P(7, NEED_U32, 44, 0)}},
-  [PROG_GET_NEXT_ID] = NONE,
-  [MAP_GET_NEXT_ID] = NONE,
-  [PROG_GET_FD_BY_ID] = NONE,
-  [MAP_GET_FD_BY_ID] = NONE,
-  [OBJ_GET_INFO_BY_FD] = {true, true, -1, 1, {P(1, NEED_U32, 4, 0)}},
+  [PROG_TEST_RUN] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 8, 0), P(3, NEED_OUT_U32, 12, 0), P(6, NEED_U32, 40, 0),
+                        P(7, NEED_U32, 44, 0)),
+  [PROG_GET_NEXT_ID] = NONE(RESULT_NONE),
+  [MAP_GET_NEXT_ID] = NONE(RESULT_NONE),
+  [PROG_GET_FD_BY_ID] = NONE(RESULT_PROG_FD),
+  [MAP_GET_FD_BY_ID] = NONE(RESULT_FD),
+  [OBJ_GET_INFO_BY_FD] = ROW(RESULT_NONE, -1, true, P(1, NEED_U32, 4, 0)),
   /* prog_ids, prog_attach_flags, link_ids, link_attach_flags: prog_cnt u32 each */
-  [PROG_QUERY] = {true, false, -1, 4,
-                  {P(2, NEED_U32, 24, 0), P(4, NEED_U32, 24, 0), P(5, NEED_U32, 24, 0), P(6, NEED_U32, 24, 0)}},
-  [RAW_TRACEPOINT_OPEN] = {true, false, -1, 1, {P(0, NEED_CSTR, 0, 0)}},
+  [PROG_QUERY] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 24, 0), P(4, NEED_U32, 24, 0), P(5, NEED_U32, 24, 0),
+                     P(6, NEED_U32, 24, 0)),
+  [RAW_TRACEPOINT_OPEN] = ROW(RESULT_FD, -1, false, P(0, NEED_CSTR, 0, 0)),
   /* btf (btf_size), btf_log_buf (btf_log_size) */
-  [BTF_LOAD] = {true, false, -1, 2, {P(0, NEED_U32, 16, 0), P(1, NEED_U32, 20, 0)}},
-  [BTF_GET_FD_BY_ID] = NONE,
-  [TASK_FD_QUERY] = {true, false, -1, 1, {P(2, NEED_U32, 12, 0)}},
-  [MAP_LOOKUP_AND_DELETE_ELEM] = {true, false, 0, 2, {P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)}},
-  [MAP_FREEZE] = NONE,
-  [BTF_GET_NEXT_ID] = NONE,
-  [MAP_LOOKUP_BATCH] = {true, false, 36, 4,
-                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
-  [MAP_LOOKUP_AND_DELETE_BATCH] = {true, false, 36, 4,
-                                   {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
-  [MAP_UPDATE_BATCH] = {true, false, 36, 4,
-                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
-  [MAP_DELETE_BATCH] = {true, false, 36, 4,
-                        {P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0)}},
-  /* LINK_CREATE's pointer words depend on the attach type: see link_create_rule. */
-  [LINK_CREATE] = NONE,
-  [LINK_UPDATE] = NONE,
-  [LINK_GET_FD_BY_ID] = NONE,
-  [LINK_GET_NEXT_ID] = NONE,
-  [ENABLE_STATS] = NONE,
-  [ITER_CREATE] = NONE,
-  [LINK_DETACH] = NONE,
-  [PROG_BIND_MAP] = NONE,
-  [TOKEN_CREATE] = NONE,
+  [BTF_LOAD] = ROW(RESULT_FD, -1, false, P(0, NEED_U32, 16, 0), P(1, NEED_U32, 20, 0)),
+  [BTF_GET_FD_BY_ID] = NONE(RESULT_FD),
+  [TASK_FD_QUERY] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 12, 0)),
+  [MAP_LOOKUP_AND_DELETE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
+  [MAP_FREEZE] = NONE(RESULT_NONE),
+  [BTF_GET_NEXT_ID] = NONE(RESULT_NONE),
+  [MAP_LOOKUP_BATCH] = BATCH,
+  [MAP_LOOKUP_AND_DELETE_BATCH] = BATCH,
+  [MAP_UPDATE_BATCH] = BATCH,
+  [MAP_DELETE_BATCH] = BATCH,
+  /* LINK_CREATE's pointer words depend on the attach type: see rule_for. */
+  [LINK_CREATE] = NONE(RESULT_FD),
+  [LINK_UPDATE] = NONE(RESULT_NONE),
+  [LINK_GET_FD_BY_ID] = NONE(RESULT_FD),
+  [LINK_GET_NEXT_ID] = NONE(RESULT_NONE),
+  [ENABLE_STATS] = NONE(RESULT_FD),
+  [ITER_CREATE] = NONE(RESULT_FD),
+  [LINK_DETACH] = NONE(RESULT_NONE),
+  [PROG_BIND_MAP] = NONE(RESULT_NONE),
+  [TOKEN_CREATE] = NONE(RESULT_FD),
   /* stream_buf (stream_buf_len) */
-  [PROG_STREAM_READ_BY_FD] = {true, false, -1, 1, {P(0, NEED_U32, 8, 0)}},
+  [PROG_STREAM_READ_BY_FD] = ROW(RESULT_NONE, -1, false, P(0, NEED_U32, 8, 0)),
 };
 
 /* LINK_CREATE: attach_type (u32 at 8) picks the member of the attr union. */
-enum { TRACE_ITER = 28, TRACE_KPROBE_MULTI = 42, TRACE_UPROBE_MULTI = 48, TRACE_KPROBE_SESSION = 56,
-       TRACE_UPROBE_SESSION = 57, ATTACH_TYPE_MAX = 57 };
-/* iter_info (iter_info_len at 24) */
-static const struct cmd_rule link_iter = {true, false, -1, 1, {P(2, NEED_U32, 24, 0)}};
-/* kprobe_multi: syms (char ** : not passed), addrs and cookies (cnt at 20) */
-static const struct cmd_rule link_kprobe_multi = {true, false, -1, 3,
-                                                  {P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0)}};
-/* uprobe_multi: path, offsets, ref_ctr_offsets, cookies (cnt at 48) */
-static const struct cmd_rule link_uprobe_multi = {true, false, -1, 4,
-                                                  {P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0),
-                                                   P(5, NEED_U64S, 48, 0)}};
-static const struct cmd_rule no_pointers = NONE;
-
-/* The row for cmd, given the attr it will be called with; NULL when not describable. */
-static const struct cmd_rule *rule_for(int cmd, const uint64_t *attr) {
-  if (cmd != LINK_CREATE) return &rules[cmd];
-  uint32_t attach_type;
-  memcpy(&attach_type, (const uint8_t *)attr + 8, 4);
-  switch (attach_type) {
-    case TRACE_ITER: return &link_iter;
-    case TRACE_KPROBE_MULTI: case TRACE_KPROBE_SESSION: return &link_kprobe_multi;
-    case TRACE_UPROBE_MULTI: case TRACE_UPROBE_SESSION: return &link_uprobe_multi;
-    default: return attach_type <= ATTACH_TYPE_MAX ? &no_pointers : NULL;
-  }
-}
-
-/* Commands whose result is a new file descriptor. */
-static bool returns_fd(int cmd) {
-  switch (cmd) {
-    case MAP_CREATE: case PROG_LOAD: case OBJ_GET: case PROG_GET_FD_BY_ID: case MAP_GET_FD_BY_ID:
-    case RAW_TRACEPOINT_OPEN: case BTF_LOAD: case BTF_GET_FD_BY_ID: case LINK_CREATE:
-    case LINK_GET_FD_BY_ID: case ITER_CREATE: case TOKEN_CREATE: case ENABLE_STATS:
-      return true;
-    default:
-      return false;
-  }
-}
-
-/* ---- map sizes, per fd ------------------------------------------------------------
- * The kernel copies key_size and value-size bytes through the element pointers, sizes
- * that attr does not carry. They are learnt once per fd (readlink + OBJ_GET_INFO_BY_FD)
- * and forgotten when the fd is closed through this addon or handed out anew by it. */
-
-struct map_meta {
-  bool known;
-  uint32_t key_size;
-  uint64_t value_bytes;
+enum { ATTACH_TYPE_MAX = 57 };
+static const struct { uint32_t attach_type; struct cmd_rule rule; } link_rules[] = {
+  /* TRACE_ITER: iter_info (iter_info_len at 24) */
+  {28, ROW(RESULT_FD, -1, false, P(2, NEED_U32, 24, 0))},
+  /* TRACE_KPROBE_MULTI, TRACE_KPROBE_SESSION: syms (char **: not passed), addrs and cookies (cnt at 20) */
+  {42, ROW(RESULT_FD, -1, false, P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0))},
+  {56, ROW(RESULT_FD, -1, false, P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0))},
+  /* TRACE_UPROBE_MULTI, TRACE_UPROBE_SESSION: path, offsets, ref_ctr_offsets, cookies (cnt at 48) */
+  {48, ROW(RESULT_FD, -1, false, P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0), P(5, NEED_U64S, 48, 0))},
+  {57, ROW(RESULT_FD, -1, false, P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0), P(5, NEED_U64S, 48, 0))},
 };
-
-static struct map_meta *metas;
-static size_t metas_len;
-static int possible_cpus;
-
-static int read_possible_cpus(void) {
-  FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
-  int max = 0;
-  if (f) {
-    int lo, hi;
-    char sep;
-    while (fscanf(f, "%d", &lo) == 1) {
-      hi = lo;
-      if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
-        if (fscanf(f, "%d", &hi) != 1) break;
-        if (fscanf(f, "%c", &sep) != 1) sep = '\n';
-      }
-      if (hi > max) max = hi;
-      if (sep != ',') break;
-    }
-    fclose(f);
-  }
-  return max + 1;
-}
-
-static bool is_percpu(uint32_t type) {
-  /* PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE */
-  return type == 5 || type == 6 || type == 10 || type == 21;
-}
-
-/* Bytes of one value as user space reads it: per-CPU maps hold an 8-aligned slot per possible CPU. */
-static uint64_t value_bytes(uint32_t type, uint32_t value_size) {
-  return is_percpu(type) ? (uint64_t)((value_size + 7) & ~7u) * (uint64_t)possible_cpus : value_size;
-}
-
-void map_meta_forget(int fd) {
-  if (fd >= 0 && (size_t)fd < metas_len) metas[fd].known = false;
-}
-
-static void map_meta_set(int fd, uint32_t type, uint32_t key_size, uint32_t value_size) {
-  if (fd < 0) return;
-  if ((size_t)fd >= metas_len) {
-    size_t n = metas_len ? metas_len : 256;
-    while (n <= (size_t)fd) n *= 2;
-    struct map_meta *grown = realloc(metas, n * sizeof *grown);
-    if (!grown) return; /* stays unknown: looked up again next time */
-    memset(grown + metas_len, 0, (n - metas_len) * sizeof *grown);
-    metas = grown;
-    metas_len = n;
-  }
-  metas[fd].known = true;
-  metas[fd].key_size = key_size;
-  metas[fd].value_bytes = value_bytes(type, value_size);
-}
-
-/* Fills *m for fd. Returns false when fd is not a BPF map (the kernel will refuse the
- * command before touching any buffer). */
-static bool map_meta_get(int fd, struct map_meta *m) {
-  if (fd >= 0 && (size_t)fd < metas_len && metas[fd].known) {
-    *m = metas[fd];
-    return true;
-  }
-  char path[64], target[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(path, target, sizeof target - 1);
-  if (n < 0) return false;
-  target[n] = 0;
-  if (strcmp(target, "anon_inode:bpf-map") != 0) return false;
-  /* struct bpf_map_info: type @0, key_size @8, value_size @12 (88 bytes, no pointers) */
-  uint8_t info[88];
-  memset(info, 0, sizeof info);
-  struct { uint32_t bpf_fd, info_len; uint64_t info; } attr = {(uint32_t)fd, sizeof info, (uint64_t)(uintptr_t)info};
-  if (syscall(__NR_bpf, OBJ_GET_INFO_BY_FD, &attr, sizeof attr) != 0) return false;
-  uint32_t type, key_size, value_size;
-  memcpy(&type, info, 4);
-  memcpy(&key_size, info + 8, 4);
-  memcpy(&value_size, info + 12, 4);
-  map_meta_set(fd, type, key_size, value_size);
-  m->known = true;
-  m->key_size = key_size;
-  m->value_bytes = value_bytes(type, value_size);
-  return true;
-}
 
 static uint32_t u32_at(const uint64_t *attr, uint16_t off) {
   uint32_t v;
@@ -264,66 +160,183 @@ static uint32_t u32_at(const uint64_t *attr, uint16_t off) {
   return v;
 }
 
-/* The bytes a buffer of `rule` must hold; UINT64_MAX means "not checkable, refuse". */
-static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const struct map_meta *m, bool have_map,
-                         uint64_t *need, const char **why) {
+/* The row for cmd, given the attr it will be called with; NULL when not describable. */
+static const struct cmd_rule *rule_for(int cmd, const uint64_t *attr) {
+  if (cmd != LINK_CREATE) return &rules[cmd];
+  uint32_t attach_type = u32_at(attr, 8);
+  for (size_t i = 0; i < sizeof link_rules / sizeof link_rules[0]; i++)
+    if (link_rules[i].attach_type == attach_type) return &link_rules[i].rule;
+  return attach_type <= ATTACH_TYPE_MAX ? &rules[LINK_CREATE] : NULL;
+}
+
+/* Arrays an object's info points to, which OBJ_GET_INFO_BY_FD fills when given. Their
+ * pointers are set by the addon, in its private copy of info, from the buffers JS
+ * passes after the info buffer (slot 0, slot 1), and cleared again before JS sees the
+ * info. Which rows apply depends on the kind of object, asked of the kernel. */
+enum kind { KIND_PROG, KIND_OTHER };
+#define NESTED_SLOTS 2
+struct nested_rule { uint8_t kind, slot; uint16_t ptr_off, count_off; uint8_t elem; };
+static const struct nested_rule nested_rules[] = {
+  {KIND_PROG, 0, 56, 52, 4}, /* bpf_prog_info: map_ids (nr_map_ids u32s) */
+  {KIND_PROG, 1, 32, 20, 1}, /* bpf_prog_info: xlated_prog_insns (xlated_prog_len bytes) */
+  /* bpf_btf_info: btf (btf_size bytes). In the info of a map or link these offsets
+   * hold type/id and key_size/prog_id, which the kernel only writes: harmless there. */
+  {KIND_OTHER, 0, 0, 8, 1},
+};
+
+struct nested {
+  void *buf[NESTED_SLOTS];
+  size_t len[NESTED_SLOTS];
+};
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* One call being prepared: what the addon substitutes for JS memory, to release after. */
+struct call {
+  uint64_t *attr;
+  size_t attr_len;
+  uint32_t mask;
+  void **bufs;
+  size_t *lens;
+  char *strings[MAX_BUFS];
+  int nstrings;
+  uint8_t *info_js;   /* the JS info buffer, and the private copy the kernel fills */
+  uint32_t info_len;
+  const struct nested_rule *applied[NESTED_SLOTS];
+  uint8_t info[INFO_MAX];
+};
+
+/* Bytes a buffer of rule r must hold; false (with *why) when it cannot be passed. */
+static bool required_len(const uint64_t *attr, const struct ptr_rule *r, const struct map_sizes *m, uint64_t *need,
+                         const char **why) {
   *need = 0;
-  switch (r->need) {
-    case NEED_ANY:
-    case NEED_CSTR:
-      return true;
-    case NEED_U32:
-      *need = (uint64_t)u32_at(attr, r->a) * (r->b ? u32_at(attr, r->b) : 1);
-      return true;
-    case NEED_INSNS:
-    case NEED_U64S:
-      *need = (uint64_t)u32_at(attr, r->a) * 8;
-      return true;
-    case NEED_NEVER:
-      *why = "this pointer word is not supported by the addon";
+  uint64_t value_bytes = m->value_size;
+  if (m->percpu) {
+    int cpus = possible_cpus();
+    if (cpus <= 0 && (r->need == NEED_VALUE || r->need == NEED_VALUES)) {
+      *why = "per-CPU values need the number of possible CPUs (/sys/devices/system/cpu/possible is unreadable)";
       return false;
+    }
+    value_bytes = (uint64_t)((m->value_size + 7ull) & ~7ull) * (uint64_t)cpus;
+  }
+  switch (r->need) {
+    case NEED_ANY: case NEED_CSTR: break;
+    case NEED_U32: *need = (uint64_t)u32_at(attr, r->a) * (r->b ? u32_at(attr, r->b) : 1); break;
+    case NEED_INSNS: case NEED_U64S: *need = (uint64_t)u32_at(attr, r->a) * 8; break;
+    case NEED_U32S: *need = (uint64_t)u32_at(attr, r->a) * 4; break;
+    case NEED_KEY: *need = m->key_size; break;
+    case NEED_VALUE: *need = value_bytes; break;
+    case NEED_KEYS: *need = (uint64_t)u32_at(attr, r->a) * m->key_size; break;
+    case NEED_VALUES: *need = (uint64_t)u32_at(attr, r->a) * value_bytes; break;
+    case NEED_CURSOR: *need = m->key_size > 4 ? m->key_size : 4; break;
     case NEED_OUT_U32:
       *need = u32_at(attr, r->a);
       if (*need == 0) {
         *why = "an output buffer needs a nonzero size field (0 means unbounded to the kernel)";
         return false;
       }
-      return true;
-    default:
       break;
-  }
-  if (!have_map) return true; /* not a map: the kernel refuses before copying */
-  switch (r->need) {
-    case NEED_KEY: *need = m->key_size; break;
-    case NEED_VALUE: *need = m->value_bytes; break;
-    case NEED_KEYS: *need = (uint64_t)u32_at(attr, r->a) * m->key_size; break;
-    case NEED_VALUES: *need = (uint64_t)u32_at(attr, r->a) * m->value_bytes; break;
-    case NEED_CURSOR: *need = m->key_size > 4 ? m->key_size : 4; break;
+    default:
+      *why = "this pointer word is not supported by the addon";
+      return false;
   }
   return true;
 }
 
-/* Checks every pointer word of `cmd` against its rule, fills them in attr, makes the
- * call and copies the kernel's output back to attr_js (pointer words excepted).
- * bufs/lens hold the buffer of each word named by mask (NULL/0 for NULL). */
-/* Arrays bpf_prog_info points to, which OBJ_GET_INFO_BY_FD fills when given: map_ids
- * (nr_map_ids u32s) and xlated_prog_insns (xlated_prog_len bytes). Their pointers are
- * set by the addon from buffers JS passes after the info buffer, and cleared again
- * before JS sees the info. */
-#define PROG_NESTED 2
-struct nested_rule { uint16_t ptr_off, count_off, elem; };
-static const struct nested_rule prog_nested[PROG_NESTED] = {{56, 52, 4}, {32, 20, 1}};
-/* bpf_btf_info: the raw BTF (btf_size bytes); the second slot is unused (elem 0). */
-static const struct nested_rule btf_nested[PROG_NESTED] = {{0, 8, 1}, {0, 0, 0}};
+/* Checks every pointer word of the row and fills them into the private attr. Returns
+ * an error for a RangeError, or NULL; *early is set to -errno when the call is not to
+ * be made (memory ran out). Runs under
+ * the fd lock the caller took for this row. */
+static const char *prepare(struct call *c, const struct cmd_rule *rule, const struct nested *nested, int *early) {
+  uint64_t *attr = c->attr;
+  struct map_sizes sizes = {0};
+  /* No sizes when the kernel has no BPF object at the map fd: the call is made with
+   * every pointer NULL, so the kernel answers with its own error and copies nothing. */
+  bool have_sizes = false, no_map = false;
+  for (int i = 0; i < rule->nptr; i++) {
+    const struct ptr_rule *r = &rule->ptr[i];
+    if ((size_t)r->word * 8 >= c->attr_len) continue; /* wholly past attr_len: the kernel reads zeros */
+    if (!(c->mask & (1u << r->word))) {
+      if (attr[r->word] != 0) return "attr holds a pointer that ptrMask does not name";
+      continue;
+    }
+    void *p = c->bufs[r->word];
+    if (p == NULL) {
+      attr[r->word] = 0; /* NULL: the kernel answers EFAULT or treats it as absent */
+      continue;
+    }
+    if (r->need >= NEED_KEY && r->need <= NEED_CURSOR && !have_sizes) {
+      no_map = map_sizes((int)u32_at(attr, (uint16_t)rule->map_fd_off), &sizes) != 0;
+      have_sizes = true;
+    }
+    if (no_map) {
+      attr[r->word] = 0;
+      continue;
+    }
+    uint64_t need;
+    const char *why = NULL;
+    if (!required_len(attr, r, &sizes, &need, &why)) return why;
+    if (need > c->lens[r->word]) return "a buffer is shorter than the kernel will read or write";
+    if (r->need == NEED_CSTR) {
+      char *s = cstr_copy(p, c->lens[r->word]);
+      if (!s && errno == ENOMEM) {
+        *early = -ENOMEM;
+        return NULL;
+      }
+      if (!s) return "a string buffer is not NUL-terminated";
+      c->strings[c->nstrings++] = s;
+      p = s;
+    }
+    if (rule->info && r->word == 1) {
+      /* The kernel reads info too (nested pointers, a map's hash pointer): it gets a
+       * zeroed private copy that JS memory (shared with other threads) cannot change. */
+      c->info_js = p;
+      c->info_len = u32_at(attr, 4) < INFO_MAX ? u32_at(attr, 4) : INFO_MAX;
+      memset(c->info, 0, c->info_len);
+      put_u32((uint8_t *)attr + 4, c->info_len);
+      p = c->info;
+    }
+    attr[r->word] = (uint64_t)(uintptr_t)p;
+  }
+  if (no_map)
+    for (int i = 0; i < rule->nptr; i++)
+      if ((size_t)rule->ptr[i].word * 8 < c->attr_len) attr[rule->ptr[i].word] = 0;
 
-struct nested {
-  void *buf[PROG_NESTED];
-  size_t len[PROG_NESTED];
-};
+  if (!c->info_js || !nested || !(nested->buf[0] || nested->buf[1])) return NULL;
+  if (!prog_kind_known()) return "nested info needs BPF_PROG_BIND_MAP (5.10) to tell a program from other objects";
+  int kind = fd_is_prog((int)u32_at(attr, 0)) ? KIND_PROG : KIND_OTHER;
+  for (int slot = 0; slot < NESTED_SLOTS; slot++) {
+    if (!nested->buf[slot]) continue;
+    const struct nested_rule *n = NULL;
+    for (size_t i = 0; i < sizeof nested_rules / sizeof nested_rules[0]; i++)
+      if (nested_rules[i].kind == kind && nested_rules[i].slot == slot) n = &nested_rules[i];
+    if (!n) return "this object's info has no such nested array";
+    /* Every byte written must lie inside info_len (the kernel reads no further). */
+    if (n->ptr_off + 8u > c->info_len || n->count_off + 4u > c->info_len) return "info buffer too short for a nested array";
+    uint64_t count = nested->len[slot] / n->elem;
+    put_u32(c->info + n->count_off, count > UINT32_MAX ? UINT32_MAX : (uint32_t)count);
+    put_u64(c->info + n->ptr_off, (uint64_t)(uintptr_t)nested->buf[slot]);
+    c->applied[slot] = n;
+  }
+  return NULL;
+}
 
-static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+/* After the syscall: clears the nested pointers the kernel wrote back and hands the
+ * info to JS. */
+static void finish(struct call *c, const struct nested *nested) {
+  if (!c->info_js) return;
+  for (int slot = 0; slot < NESTED_SLOTS; slot++) {
+    const struct nested_rule *n = c->applied[slot];
+    if (n && get_u64(c->info + n->ptr_off) == (uint64_t)(uintptr_t)nested->buf[slot]) put_u64(c->info + n->ptr_off, 0);
+  }
+  memcpy(c->info_js, c->info, c->info_len);
+}
 
+/* Checks every pointer word of `cmd` against its row, fills them in a private attr,
+ * makes the call and copies the kernel's output back to attr_js (pointer words
+ * excepted). bufs/lens hold the buffer of each word named by mask (NULL/0 for NULL). */
 static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t attr_len, uint8_t *attr_js, uint32_t mask,
                                  void **bufs, size_t *lens, const struct nested *nested) {
   const struct cmd_rule *rule = rule_for(cmd, attr);
@@ -336,67 +349,35 @@ static napi_value check_and_call(napi_env env, int cmd, uint64_t *attr, size_t a
     if (!allowed) THROW_RANGE(env, "ptrMask names a word that is not a pointer of this command");
   }
 
-  /* Every pointer word of the command: either a buffer named by the mask, or zero. */
-  struct map_meta meta = {0};
-  bool have_map = false, meta_tried = false;
-  for (int i = 0; i < rule->nptr; i++) {
-    const struct ptr_rule *r = &rule->ptr[i];
-    if ((size_t)(r->word + 1) * 8 > attr_len) continue; /* the kernel reads zeros there */
-    if (!(mask & (1u << r->word))) {
-      if (attr[r->word] != 0) THROW_RANGE(env, "attr holds a pointer that ptrMask does not name");
-      continue;
-    }
-    void *p = bufs[r->word];
-    if (p == NULL) {
-      attr[r->word] = 0; /* NULL: the kernel answers EFAULT or treats it as absent */
-      continue;
-    }
-    if (rule->map_fd_off >= 0 && !meta_tried && r->need >= NEED_KEY && r->need <= NEED_CURSOR) {
-      meta_tried = true;
-      have_map = map_meta_get((int)u32_at(attr, (uint16_t)rule->map_fd_off), &meta);
-    }
-    uint64_t need;
-    const char *why = NULL;
-    if (!required_len(attr, r, &meta, have_map, &need, &why)) THROW_RANGE(env, why);
-    if (need > lens[r->word]) THROW_RANGE(env, "a buffer is shorter than the kernel will read or write");
-    if (r->need == NEED_CSTR && memchr(p, 0, lens[r->word]) == NULL) THROW_RANGE(env, "a string buffer is not NUL-terminated");
-    if (rule->nulls_info) memset(p, 0, lens[r->word]);
-    attr[r->word] = (uint64_t)(uintptr_t)p;
-  }
+  bool wants_nested = rule->info && nested && (nested->buf[0] || nested->buf[1]);
+  enum fd_lock_mode lock = rule->result == RESULT_FD ? FD_LOCK_EXCLUSIVE
+                           : rule->map_fd_off >= 0 || wants_nested ? FD_LOCK_SHARED
+                                                                   : FD_LOCK_NONE;
+  struct call c;
+  c.attr = attr;
+  c.attr_len = attr_len;
+  c.mask = mask;
+  c.bufs = bufs;
+  c.lens = lens;
+  c.nstrings = 0;
+  c.info_js = NULL;
+  c.info_len = 0;
+  c.applied[0] = c.applied[1] = NULL;
 
-  /* Nested arrays of a program's info (or a BTF object's raw data): only for a fd of
-   * that kind and an info buffer that reaches the fields (the kernel reads no further
-   * than info_len). */
-  uint8_t *info = NULL;
-  const struct nested_rule *nrules = NULL;
-  if (nested && cmd == OBJ_GET_INFO_BY_FD && bufs[1] && (nested->buf[0] || nested->buf[1])) {
-    int fd = (int)u32_at(attr, 0);
-    if (fd_is_anon_inode(fd, "bpf-prog")) nrules = prog_nested;
-    else if (fd_is_anon_inode(fd, "btf")) nrules = btf_nested;
+  fds_lock(lock);
+  int early = 0, err = 0;
+  long r = 0;
+  const char *why = prepare(&c, rule, nested, &early);
+  if (!why && !early) {
+    r = syscall(__NR_bpf, cmd, attr, (unsigned int)attr_len);
+    err = r < 0 ? errno : 0;
+    finish(&c, nested);
+    if (r >= 0 && rule->result != RESULT_NONE) fds_forget((int)r);
   }
-  if (nrules) {
-    info = bufs[1];
-    uint32_t info_len = u32_at(attr, 4);
-    if (info_len > lens[1]) info_len = (uint32_t)lens[1];
-    for (int i = 0; i < PROG_NESTED; i++) {
-      if (!nested->buf[i]) continue;
-      if (nrules[i].elem == 0) THROW_RANGE(env, "this object's info has no such nested array");
-      if (nrules[i].ptr_off + 8u > info_len) THROW_RANGE(env, "info buffer too short for a nested array");
-      put_u32(info + nrules[i].count_off, (uint32_t)(nested->len[i] / nrules[i].elem));
-      put_u64(info + nrules[i].ptr_off, (uint64_t)(uintptr_t)nested->buf[i]);
-    }
-  }
-
-  long r = syscall(__NR_bpf, cmd, attr, (unsigned int)attr_len);
-  int err = r < 0 ? errno : 0;
-  if (info)
-    for (int i = 0; i < PROG_NESTED; i++)
-      if (nested->buf[i]) put_u64(info + nrules[i].ptr_off, 0);
-  if (r >= 0 && returns_fd(cmd)) {
-    map_meta_forget((int)r);
-    /* MAP_CREATE: the sizes are in attr already. */
-    if (cmd == MAP_CREATE) map_meta_set((int)r, u32_at(attr, 0), u32_at(attr, 4), u32_at(attr, 8));
-  }
+  fds_unlock(lock);
+  for (int i = 0; i < c.nstrings; i++) free(c.strings[i]);
+  if (why) THROW_RANGE(env, why);
+  if (early) return make_int(env, early);
 
   /* Copy back what the kernel may have written (counts, ids, retval, ...). */
   for (size_t word = 0; word * 8 < attr_len; word++) {
@@ -420,8 +401,8 @@ static bool known_cmd(napi_env env, int cmd, napi_value *result) {
 }
 
 static napi_value js_bpf(napi_env env, napi_callback_info info) {
-  size_t argc = 3 + MAX_BUFS;
-  napi_value argv[3 + MAX_BUFS], result;
+  size_t argc = 3 + MAX_BUFS + NESTED_SLOTS;
+  napi_value argv[3 + MAX_BUFS + NESTED_SLOTS], result;
   int64_t cmd64, mask64 = 0;
   void *attr_js;
   size_t attr_len;
@@ -430,6 +411,8 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   size_t lens[32];
 
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* argc is now how many JS passed, which may be more than argv holds. */
+  if (argc > sizeof argv / sizeof argv[0]) argc = sizeof argv / sizeof argv[0];
   if (argc < 2) THROW_TYPE(env, "bpf(cmd, attr, ptrMask?, ...buffers)");
   if (!arg_small(env, argv[0], 0, 255, &cmd64, "cmd")) return NULL;
   if (!arg_bytes(env, argv[1], &attr_js, &attr_len, "attr")) return NULL;
@@ -473,9 +456,9 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
     lens[word] = len;
     next++;
   }
-  /* OBJ_GET_INFO_BY_FD: buffers after the info buffer are a program's nested arrays. */
+  /* OBJ_GET_INFO_BY_FD: buffers after the info buffer are nested arrays (see nested_rules). */
   struct nested nested = {{NULL}, {0}};
-  for (int i = 0; cmd == OBJ_GET_INFO_BY_FD && i < PROG_NESTED && next < argc; i++, next++) {
+  for (int i = 0; cmd == OBJ_GET_INFO_BY_FD && i < NESTED_SLOTS && next < argc; i++, next++) {
     napi_valuetype t;
     napi_typeof(env, argv[next], &t);
     if (t == napi_undefined || t == napi_null) continue;
@@ -529,7 +512,6 @@ static napi_value js_bpf_io(napi_env env, napi_callback_info info) {
 }
 
 napi_value bpf_init(napi_env env, napi_value exports) {
-  possible_cpus = read_possible_cpus();
   napi_property_descriptor props[] = {
     {"bpf", NULL, js_bpf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"bpfIo", NULL, js_bpf_io, NULL, NULL, NULL, napi_enumerable, NULL},

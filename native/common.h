@@ -34,10 +34,33 @@ bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *ou
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what);
 napi_value make_int(napi_env env, int64_t v);
 
-/* Forget what native/bpf.c learnt about fd: it was closed or handed out anew. */
-void map_meta_forget(int fd);
-/* True when fd is an anon inode of this kind ("bpf-map", "[perf_event]"). */
-bool fd_is_anon_inode(int fd, const char *kind);
+/* What native/fds.c knows about descriptors, and the lock that keeps it true. */
+enum fd_lock_mode { FD_LOCK_NONE, FD_LOCK_SHARED, FD_LOCK_EXCLUSIVE };
+void fds_lock(enum fd_lock_mode mode);
+void fds_unlock(enum fd_lock_mode mode);
+/* Forget what was learnt about fd: it was closed or handed out anew. */
+void fds_forget(int fd);
+struct map_sizes {
+  uint32_t key_size;
+  uint32_t value_size;
+  bool percpu;
+};
+/* The key and value sizes of the map at fd (cached; call with the lock held shared
+ * or exclusively). 0, or -errno when the kernel has no BPF object at fd. */
+int map_sizes(int fd, struct map_sizes *out);
+/* BPF_OBJ_GET_INFO_BY_FD into a zeroed private buffer. 0 | -errno */
+int bpf_obj_info(int fd, void *info, uint32_t len);
+/* Possible CPUs as the kernel counts them for per-CPU values; 0 when unknown. */
+int possible_cpus(void);
+/* True when fd_is_prog can answer on this kernel (5.10+). */
+bool prog_kind_known(void);
+bool fd_is_prog(int fd);
+bool fd_is_perf_event(int fd);
+/* A private NUL-terminated copy of the string at the start of buf (len bytes), for the
+ * kernel to read: JS memory can change under the kernel (a SharedArrayBuffer written
+ * by another thread) and lose its NUL. NULL when buf holds no NUL; NULL with errno
+ * ENOMEM when out of memory. free() it. */
+char *cstr_copy(const void *buf, size_t len);
 
 napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);

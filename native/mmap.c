@@ -44,6 +44,41 @@ static void wrap_finalize(napi_env env, void *data, void *hint) {
   if (m->finalized) free(m); else m->finalized = true;
 }
 
+/* Maps fd only if it is memory that cannot fault under JS: a BPF map (the kernel
+ * checks the length against the map; programs, links and BTF have no mmap) or the
+ * first page of a perf event's ring: the kernel maps its data pages read-only and a
+ * write there raises SIGBUS, and V8 has no read-only ArrayBuffer. A file could SIGBUS
+ * past its end. An arena created with BPF_F_SEGV_ON_FAULT faults by design: refused. The kind is asked of the kernel on a duplicate of fd, so
+ * that the object mapped is the one checked even if fd is closed and its number reused
+ * meanwhile; the exclusive lock keeps the duplicate's number from being taken for a
+ * map fd that another thread is checking. MAP_FAILED with errno, or NULL with *why. */
+static void *map_object(int fd, size_t len, int prot, int flags, off_t off, const char **why) {
+  fds_lock(FD_LOCK_EXCLUSIVE);
+  void *addr = MAP_FAILED;
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    fds_unlock(FD_LOCK_EXCLUSIVE);
+    return MAP_FAILED;
+  }
+  fds_forget(dup);
+  uint8_t info[24]; /* struct bpf_map_info: map_flags @20 */
+  if (bpf_obj_info(dup, info, sizeof info) == 0) {
+    uint32_t map_flags;
+    memcpy(&map_flags, info + 20, 4);
+    if (map_flags & (1u << 17)) *why = "an arena with BPF_F_SEGV_ON_FAULT cannot be mapped into JS";
+  } else if (!fd_is_perf_event(dup)) {
+    *why = "fd must be a BPF map or perf event";
+  } else if (off != 0 || len > (size_t)sysconf(_SC_PAGESIZE)) {
+    *why = "a perf event's ring data is read-only to user space (a write raises SIGBUS): only its first page can be mapped into JS";
+  }
+  if (!*why) addr = mmap(NULL, len, prot, flags, dup, off);
+  int err = errno;
+  close(dup);
+  fds_unlock(FD_LOCK_EXCLUSIVE);
+  errno = err;
+  return addr;
+}
+
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5], ab;
@@ -62,37 +97,30 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     THROW_RANGE(env, "unsupported mmap flags");
   long page = sysconf(_SC_PAGESIZE);
   if (off % page) THROW_RANGE(env, "offset must be a multiple of the page size");
-  /* Only memory that cannot fault under JS: anonymous memory, a BPF map (the kernel
-   * checks the length against the map), or a perf ring. A file could SIGBUS past its
-   * end. An arena created with BPF_F_SEGV_ON_FAULT faults by design: refused. */
+  void *addr;
   if (flags & MAP_ANONYMOUS) {
     if (fd != -1) THROW_RANGE(env, "MAP_ANONYMOUS takes fd -1");
-  } else if (fd < 0) {
-    THROW_RANGE(env, "fd must be a BPF map or perf event");
-  } else if (fd_is_anon_inode((int)fd, "bpf-map")) {
-    uint8_t info[88];
-    memset(info, 0, sizeof info);
-    struct { uint32_t bpf_fd, info_len; uint64_t info; } attr = {(uint32_t)fd, sizeof info, (uint64_t)(uintptr_t)info};
-    if (syscall(__NR_bpf, 15 /* BPF_OBJ_GET_INFO_BY_FD */, &attr, sizeof attr) != 0) return make_int(env, -errno);
-    uint32_t map_flags;
-    memcpy(&map_flags, info + 20, 4);
-    if (map_flags & (1u << 17)) THROW_RANGE(env, "an arena with BPF_F_SEGV_ON_FAULT cannot be mapped into JS");
-  } else if (!fd_is_anon_inode((int)fd, "[perf_event]")) {
-    /* Distinguish a closed fd from a foreign one. */
-    if (fcntl((int)fd, F_GETFD) < 0) return make_int(env, -errno);
-    THROW_RANGE(env, "fd must be a BPF map or perf event");
+    addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, -1, (off_t)off);
+  } else {
+    if (fd < 0) THROW_RANGE(env, "fd must be a BPF map or perf event");
+    const char *why = NULL;
+    addr = map_object((int)fd, (size_t)len, (int)prot, (int)flags, (off_t)off, &why);
+    if (why) THROW_RANGE(env, why);
   }
-  void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
   if (addr == MAP_FAILED) return make_int(env, -errno);
   struct mapping *m = calloc(1, sizeof *m);
   if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
   m->addr = addr;
   m->len = (size_t)len;
   if (napi_create_external_arraybuffer(env, addr, (size_t)len, backing_finalize, m, &ab) != napi_ok) {
+    /* Longer than an ArrayBuffer may be in this Node (4 GiB in Node 20): an argument
+     * out of range, whatever the engine threw. */
+    napi_value pending;
+    bool is_pending = false;
+    if (napi_is_exception_pending(env, &is_pending) == napi_ok && is_pending) napi_get_and_clear_last_exception(env, &pending);
     munmap(addr, (size_t)len);
     free(m);
-    napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot create external ArrayBuffer");
-    return NULL;
+    THROW_RANGE(env, "length is more than an ArrayBuffer can hold");
   }
   if (napi_type_tag_object(env, ab, &mapping_tag) != napi_ok ||
       napi_wrap(env, ab, m, wrap_finalize, NULL, NULL) != napi_ok) {

@@ -1,6 +1,7 @@
 /* Sockets for the attach paths: netlink (XDP and tc without links), socket options
  * (SO_ATTACH_BPF and friends) and interface names. Each call passes JS buffers with
- * their own lengths, so the kernel never reads or writes past them. */
+ * their own lengths, so the kernel never reads or writes past them; socket options
+ * are the ones in the table below only. */
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,7 +27,7 @@ static napi_value js_socket(napi_env env, napi_callback_info info) {
   if (!arg_int64(env, argv[1], 0, INT32_MAX, &type, "type")) return NULL;
   if (!arg_int64(env, argv[2], 0, INT32_MAX, &proto, "protocol")) return NULL;
   int fd = socket((int)domain, (int)type | SOCK_CLOEXEC, (int)proto);
-  if (fd >= 0) map_meta_forget(fd);
+  if (fd >= 0) fds_forget(fd);
   return make_int(env, fd < 0 ? -errno : fd);
 }
 
@@ -71,7 +72,32 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
-/* setsockopt(fd, level, name, value): value is an int (passed as a 4-byte int) or a buffer. -> 0 | -errno */
+/* The socket options tsbpf uses, with the size of their value. Others may carry user
+ * pointers the kernel follows (TCP_ZEROCOPY_RECEIVE, SO_ATTACH_FILTER's sock_fprog,
+ * PACKET_RX_RING, ...). */
+enum { SET = 1, GET = 2 };
+static const struct { int level, name; uint8_t size, dir; } sockopts[] = {
+  {1 /* SOL_SOCKET */, 27 /* SO_DETACH_BPF */, 4, SET},
+  {1, 50 /* SO_ATTACH_BPF: a program fd */, 4, SET},
+  {1, 52 /* SO_ATTACH_REUSEPORT_EBPF */, 4, SET},
+  {1, 68 /* SO_DETACH_REUSEPORT_BPF */, 4, SET},
+  {1, 20 /* SO_RCVTIMEO_OLD: struct __kernel_old_timeval */, 16, SET | GET},
+  {1, 57 /* SO_COOKIE: u64 */, 8, GET},
+  {1, 15 /* SO_REUSEPORT: the sockets SkReuseport picks from (Node 20's dgram cannot set it) */, 4, SET | GET},
+  {270 /* SOL_NETLINK */, 10 /* NETLINK_CAP_ACK */, 4, SET | GET},
+  {270, 11 /* NETLINK_EXT_ACK */, 4, SET | GET},
+};
+
+/* The value size of (level, name) in direction dir; 0 (and a RangeError) when not allowed. */
+static size_t sockopt_size(napi_env env, int64_t level, int64_t name, int dir) {
+  for (size_t i = 0; i < sizeof sockopts / sizeof sockopts[0]; i++)
+    if (sockopts[i].level == level && sockopts[i].name == name && (sockopts[i].dir & dir)) return sockopts[i].size;
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "this socket option is not supported by the addon");
+  return 0;
+}
+
+/* setsockopt(fd, level, name, value): value is an int (passed as a 4-byte int) or a
+ * buffer of at least the option's size. -> 0 | -errno */
 static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int64_t fd, level, name, ival;
@@ -80,9 +106,12 @@ static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
   if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
   if (!arg_int64(env, argv[1], 0, INT32_MAX, &level, "level")) return NULL;
   if (!arg_int64(env, argv[2], 0, INT32_MAX, &name, "name")) return NULL;
+  size_t size = sockopt_size(env, level, name, SET);
+  if (!size) return NULL;
   napi_typeof(env, argv[3], &t);
   int r;
   if (t == napi_number) {
+    if (size != sizeof(int)) THROW_TYPE(env, "this socket option takes a buffer");
     if (!arg_int64(env, argv[3], INT32_MIN, INT32_MAX, &ival, "value")) return NULL;
     int v = (int)ival;
     r = setsockopt((int)fd, (int)level, (int)name, &v, sizeof v);
@@ -90,12 +119,13 @@ static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
     void *buf;
     size_t len;
     if (!arg_bytes(env, argv[3], &buf, &len, "value")) return NULL;
-    r = setsockopt((int)fd, (int)level, (int)name, buf, (socklen_t)len);
+    if (buf == NULL || len < size) THROW_RANGE(env, "value is shorter than the socket option");
+    r = setsockopt((int)fd, (int)level, (int)name, buf, (socklen_t)size);
   }
   return make_int(env, r == 0 ? 0 : -errno);
 }
 
-/* getsockopt(fd, level, name, buffer) -> length written | -errno */
+/* getsockopt(fd, level, name, buffer): buffer of at least the option's size. -> length written | -errno */
 static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int64_t fd, level, name;
@@ -105,8 +135,11 @@ static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
   if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
   if (!arg_int64(env, argv[1], 0, INT32_MAX, &level, "level")) return NULL;
   if (!arg_int64(env, argv[2], 0, INT32_MAX, &name, "name")) return NULL;
+  size_t size = sockopt_size(env, level, name, GET);
+  if (!size) return NULL;
   if (!arg_bytes(env, argv[3], &buf, &len, "buffer")) return NULL;
-  socklen_t sl = (socklen_t)len;
+  if (buf == NULL || len < size) THROW_RANGE(env, "buffer is shorter than the socket option");
+  socklen_t sl = (socklen_t)size;
   int r = getsockopt((int)fd, (int)level, (int)name, buf, &sl);
   return make_int(env, r == 0 ? (int64_t)sl : -errno);
 }

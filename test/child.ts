@@ -21,14 +21,16 @@ export interface ChildResult {
  * Writes `body` to a temporary .mjs file whose first line imports `lib` (the library's
  * index.js, absolute path) as `tsbpf`, runs it with node and returns what happened.
  */
-export function runScript(body: string, options: SpawnSyncOptions & { lib?: string; dir?: string; args?: string[] } = {}): ChildResult {
+export function runScript(body: string, options: SpawnSyncOptions & { lib?: string; dir?: string; args?: string[]; prefix?: string[] } = {}): ChildResult {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tsbpf-child-'));
   const file = join(dir, `script-${process.pid}-${Math.random().toString(36).slice(2)}.mjs`);
   const lib = pathToFileURL(options.lib ?? distIndex).href;
   writeFileSync(file, `import * as tsbpf from ${JSON.stringify(lib)};\n${body}\n`, { mode: 0o644 });
   try {
-    const { lib: _lib, dir: _dir, args = [], ...spawnOptions } = options;
-    const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 60_000, ...spawnOptions }) as SpawnSyncReturns<string>;
+    // prefix: a command that runs node, e.g. ['unshare', '-m', 'sh', '-c', '... exec "$0" "$@"'].
+    const { lib: _lib, dir: _dir, args = [], prefix = [], ...spawnOptions } = options;
+    const argv = [...prefix, process.execPath, file, ...args];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000, ...spawnOptions }) as SpawnSyncReturns<string>;
     if (r.error) throw r.error;
     const lines = r.stdout.trim().split('\n');
     let json: unknown;

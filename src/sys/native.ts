@@ -14,22 +14,33 @@ export interface Kernel {
    */
   bpfIo(cmd: number, io: Uint8Array, attrLen: number, ptrMask: number): number;
   close(fd: number): number;
+  /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
+  /**
+   * Read-write mappings of BPF maps, anonymous memory, or the first page of a perf event
+   * (its data pages are read-only to user space); RangeError for anything else.
+   */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
   munmap(buffer: ArrayBuffer): number;
-  /** name: the kprobe function or uprobe path whose address the kernel reads from config1. */
+  /**
+   * Only the perf_event_attr fields tsbpf sets may be nonzero (RangeError otherwise: sigtrap,
+   * config1, bp_addr, ...). name: for a dynamic PMU (kprobe, uprobe), the function or path
+   * whose address (of a private copy) the kernel reads from config1.
+   */
   perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number, name?: Uint8Array): number;
   /** Sockets (always SOCK_CLOEXEC): netlink for XDP/tc, socket options for socket filters. */
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, sockaddr: Uint8Array): number;
   send(fd: number, buffer: Uint8Array, flags: number): number;
   recv(fd: number, buffer: Uint8Array, flags: number): number;
+  /** The options tsbpf uses only (native/net.c), each with its value size: a number for int options. */
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): number;
-  /** Returns the length written into buffer. */
+  /** The same options; returns the length written into buffer. */
   getsockopt(fd: number, level: number, name: number, buffer: Uint8Array): number;
   /** 0 when there is no such interface. */
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string | undefined;
+  /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
   getrlimit(resource: number): [number, number] | number;
 }
