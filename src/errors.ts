@@ -15,6 +15,8 @@ export type MapErrorKind =
   | 'InvalidName'
   | 'InvalidArgument'
   | 'CreateError'
+  /** create: the map would need more memory than this machine (or this process's memory cgroup) has, or more entries than the kernel can index. */
+  | 'TooLarge'
   | 'Closed'
   | 'NotSupported'
   | 'SyscallError';

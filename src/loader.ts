@@ -1,7 +1,7 @@
 // Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
 // works on copies of the spec (kernel fix-ups never change it), and a failure closes
 // everything made so far.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
@@ -25,6 +25,7 @@ import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
 import { isProgramTypeSupported } from './features.js';
+import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -108,7 +109,7 @@ export class EbpfLoader {
 
   /** Parses, creates the maps, relocates and loads the programs. */
   load(bytesOrPath: Uint8Array | string): Ebpf {
-    const bytes = typeof bytesOrPath === 'string' ? readFileSync(bytesOrPath) : bytesOrPath;
+    const bytes = typeof bytesOrPath === 'string' ? readRegularFile(bytesOrPath, 'BPF object file', MAX_OBJECT_FILE) : bytesOrPath;
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {
       globals: this.#globals,

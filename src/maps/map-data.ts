@@ -9,6 +9,7 @@ import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
+import { ARRAY_MAX_ENTRIES, ARRAY_TYPES, mapMemory, memoryForMaps, type MapSize } from './map-memory.js';
 
 /** BPF_F_* map creation flags. */
 export const MapFlags = {
@@ -83,6 +84,32 @@ function u32Field(value: unknown, what: string): number {
   return value;
 }
 
+/** Below this, creation does not look up how much memory the process may use. */
+const LARGE_MAP = 64 << 20;
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * Refuses, before the kernel tries to allocate it, a map the kernel could not index
+ * or whose preallocated memory cannot fit: the kernel would attempt the allocation
+ * (charged to the memory cgroup, or to no limit at all) before failing.
+ */
+function checkSize(m: MapSize, name: string): void {
+  const what = `${mapTypeName(m.type)}${name ? ` '${name}'` : ''}`;
+  if (ARRAY_TYPES.has(m.type) && m.maxEntries > ARRAY_MAX_ENTRIES) {
+    throw new MapError('TooLarge', `${what}: ${m.maxEntries} entries, more than an array map can index (2^31)`, { maxEntries: m.maxEntries, mapType: m.type });
+  }
+  const bytes = mapMemory(m, mapTypeInfo(m.type)?.perCpu ? possibleCpus() : 1);
+  if (bytes < LARGE_MAP) return;
+  const available = memoryForMaps();
+  if (bytes > available) {
+    throw new MapError('TooLarge', `${what} (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values) needs at least ${mib(bytes)} of kernel memory at creation, more than the ${mib(available)} this process may use`, {
+      maxEntries: m.maxEntries,
+      mapType: m.type,
+    });
+  }
+}
+
 function isMapData(x: unknown): x is MapData {
   return x instanceof MapData;
 }
@@ -144,6 +171,7 @@ export class MapData extends FdOwner {
         throw new MapError('InvalidArgument', (err as Error).message);
       }
     }
+    checkSize({ type, keySize, valueSize, maxEntries, flags, mapExtra: BigInt(spec.mapExtra ?? 0) }, name);
 
     let template: MapData | undefined;
     let innerMapFd = 0;

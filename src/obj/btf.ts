@@ -5,9 +5,9 @@
 // Every offset, length, string offset and type id read from the input is checked;
 // malformed BTF throws BtfError, never RangeError, and the walks that follow type
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
-import { readFileSync } from 'node:fs';
 import { BtfError } from '../errors.js';
 import { asciiText } from './ascii.js';
+import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
@@ -954,7 +954,7 @@ export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
   if (!btf) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      bytes = readRegularFile(path, 'BTF file', MAX_OBJECT_FILE);
     } catch (err) {
       throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
     }
