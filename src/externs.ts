@@ -166,7 +166,7 @@ export function kconfigValue(btf: Btf, name: string, typeId: number, size: numbe
           mismatch('a quoted string');
         }
       }
-      out.set(new TextEncoder().encode(text).subarray(0, size - 1));
+      out.set(new TextEncoder().encode(text).subarray(0, Math.max(0, size - 1)));
       break;
     }
     case 'char':

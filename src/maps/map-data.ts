@@ -103,7 +103,7 @@ function checkSize(m: MapSize, name: string): void {
   if (bytes < LARGE_MAP) return;
   const available = memoryForMaps();
   if (bytes > available) {
-    throw new MapError('TooLarge', `${what} (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values) needs at least ${mib(bytes)} of kernel memory at creation, more than the ${mib(available)} this process may use`, {
+    throw new MapError('TooLarge', `${what} (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values) needs at least ${mib(bytes)} of kernel memory at creation, more than the ${mib(available)} of memory available to this process (free memory, less if its memory cgroup has less room)`, {
       maxEntries: m.maxEntries,
       mapType: m.type,
     });

@@ -4,7 +4,7 @@
 // entries is a 16 GiB vmalloc). Types whose memory comes later (per element, or per
 // page touched) count only what creation allocates.
 import { readFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { freemem } from 'node:os';
 import { MapType } from './map-type.js';
 
 export interface MapSize {
@@ -117,38 +117,45 @@ export const ARRAY_TYPES: ReadonlySet<number> = new Set([
 ]);
 
 /**
- * The memory a map may take: the machine's, or less when this process's memory
- * cgroup (v2 memory.max, v1 memory.limit_in_bytes) is limited, since BPF maps are
- * charged to it.
+ * The memory a new map can take now: what the machine has available (MemAvailable),
+ * or less when this process's memory cgroup (v2 memory.max, v1 memory.limit_in_bytes,
+ * or an ancestor's) leaves less room, since BPF maps are charged to it.
  */
 export function memoryForMaps(): number {
-  return Math.min(totalmem(), cgroupMemoryLimit());
+  return Math.min(freemem(), cgroupRoom());
 }
 
-function cgroupMemoryLimit(): number {
+/** The smallest limit-less-usage over this process's memory cgroup and its ancestors; Infinity when none is known. */
+function cgroupRoom(): number {
   let text: string;
   try {
     text = readFileSync('/proc/self/cgroup', 'utf8');
   } catch {
     return Infinity;
   }
-  let limit = Infinity;
+  let room = Infinity;
   for (const line of text.split('\n')) {
     const [, controllers, path] = line.split(':', 3) as [string, string | undefined, string | undefined];
     if (path === undefined || controllers === undefined || !path.startsWith('/')) continue;
     const v2 = controllers === '';
     if (!v2 && !controllers.split(',').includes('memory')) continue;
-    // The group and each of its ancestors: the smallest limit holds.
     for (let dir = path; ; dir = dir.slice(0, dir.lastIndexOf('/')) || '/') {
-      const file = v2 ? `/sys/fs/cgroup${dir === '/' ? '' : dir}/memory.max` : `/sys/fs/cgroup/memory${dir === '/' ? '' : dir}/memory.limit_in_bytes`;
-      try {
-        const value = Number(readFileSync(file, 'utf8').trim());
-        if (Number.isFinite(value) && value > 0) limit = Math.min(limit, value);
-      } catch {
-        // Not mounted there, or no such file (the v2 root has no memory.max): no limit known.
-      }
+      const base = v2 ? `/sys/fs/cgroup${dir === '/' ? '' : dir}` : `/sys/fs/cgroup/memory${dir === '/' ? '' : dir}`;
+      const limit = readNumber(`${base}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}`);
+      const usage = readNumber(`${base}/${v2 ? 'memory.current' : 'memory.usage_in_bytes'}`);
+      if (limit !== undefined) room = Math.min(room, Math.max(0, limit - (usage ?? 0)));
       if (dir === '/') break;
     }
   }
-  return limit;
+  return room;
+}
+
+/** A number file of cgroupfs; undefined when missing or not a number ('max'). */
+function readNumber(file: string): number | undefined {
+  try {
+    const value = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -86,6 +86,14 @@ export interface VariableSpec {
 }
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+/**
+ * The largest data section (a .bss has no bytes in the file to bound it): the verifier
+ * refuses offsets into a map value past BPF_MAX_VAR_OFF (1 << 29), so no program could
+ * address a global beyond.
+ */
+const MAX_DATA_SECTION = 1 << 29;
+/** Sections whose contents the parse reads: a SHT_NOBITS one would have none. */
+const READ_SECTIONS = /^(maps|\.maps|\.struct_ops(\.link)?|\.BTF(\.ext)?|license|version)$/;
 /** Data sections whose relocations the parse reads (the others' are for linkers). */
 const RELOCATED_DATA = new Set(['.maps', '.struct_ops', '.struct_ops.link']);
 
@@ -184,6 +192,13 @@ export class ObjectSpec {
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
+    for (const section of elf.sections) {
+      if (section.type !== SHT_NOBITS || section.size === 0) continue;
+      if (section.executable || READ_SECTIONS.test(section.name)) fail('is SHT_NOBITS: it has no contents to read', section.name);
+      if (DATA_SECTION.test(section.name) && section.size > MAX_DATA_SECTION) {
+        fail(`${section.size} bytes of global data, more than a program can address (${MAX_DATA_SECTION}: the verifier's BPF_MAX_VAR_OFF)`, section.name);
+      }
+    }
     this.#elf = elf;
     this.#exec = elf.sections.map((x) => x.executable);
     this.#symbolsIn = elf.sections.map(() => []);
@@ -356,6 +371,7 @@ export class ObjectSpec {
       }
       for (const sym of this.#symbolsIn[section.index]!) {
         if (!sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
+        if (sym.value + sym.size > section.size) fail(`global ${sym.name} (${sym.size} bytes at ${sym.value}) lies outside its section (${section.size} bytes)`, section.name);
         this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
       }
     }
@@ -614,7 +630,7 @@ export class ObjectSpec {
       const list: Func[] = [];
       this.#functions.set(section.index, list);
       funcs.forEach((s, i) => {
-        if (s.value % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
+        if (s.value % INSN_SIZE !== 0 || s.size % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
         const start = s.value / INSN_SIZE;
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
