@@ -156,6 +156,8 @@ export class BtfError extends Error {
 }
 
 export type ProgramErrorKind =
+  /** An argument of the wrong type or value (a name the object does not have, an option of the wrong shape). */
+  | 'InvalidArgument'
   | 'LoadError'
   | 'NotLoaded'
   | 'NotSupported'

@@ -16,7 +16,8 @@ import type { ProgramKind } from './programs/program-type.js';
 import { attachTypeName, programTypeName } from './programs/program-type.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
-import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
+import { summariseVerifierLog, verifierMessage } from './programs/verifier-log.js';
+import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
@@ -26,6 +27,7 @@ import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
 import { isProgramTypeSupported } from './features.js';
 import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
+import { encodeGlobal, type GlobalValue } from './global-value.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -41,20 +43,25 @@ export interface GlobalOptions {
   mustExist?: boolean;
 }
 
-type GlobalValue = Uint8Array | number | bigint;
 
 /** Builder for Ebpf.load with options (aya's EbpfLoader). */
 export class EbpfLoader {
   readonly #globals = new Map<string, { value: GlobalValue; mustExist: boolean }>();
   readonly #maxEntries = new Map<string, number>();
   readonly #replaced = new Map<string, MapData>();
-  readonly #deferred = new Set<string>();
+  readonly #autoload = new Map<string, { load: boolean; mustExist: boolean }>();
   readonly #externs = new Map<string, bigint>();
   #pinPath?: string;
   #btf?: Btf;
   #logLevel = 0;
 
-  /** Sets the initial value of global `name` (.data, .rodata, .bss): bytes of its exact size, or a number/bigint for 1-8 byte integers. */
+  /**
+   * Sets the initial value of global `name` (.data, .rodata, .bss), checked at load
+   * against the variable's BTF type: true/false for bool; a number (or bigint) for an
+   * integer or enum, in its range; a string for a char array (with room for its NUL);
+   * an array for an array of scalars; bytes (any typed array) of its exact size for
+   * anything. MapError 'InvalidArgument' or 'InvalidValueSize' otherwise.
+   */
   setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
     this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
     return this;
@@ -101,9 +108,22 @@ export class EbpfLoader {
     return this;
   }
 
-  /** Leaves program `name` unloaded: `ebpf.program(name).load()` loads it later. */
+  /**
+   * Whether Ebpf.load loads program `name` (libbpf's bpf_program__set_autoload): true
+   * loads a SEC("?...") program, which is not loaded by default; false leaves any
+   * program unloaded, for `ebpf.program(name).load()` later. ProgramError
+   * 'InvalidArgument' at load when the object has no such program.
+   */
+  setAutoload(name: string, autoload: boolean): this {
+    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `setAutoload: the program name must be a string, got ${typeof name}`);
+    if (typeof autoload !== 'boolean') throw new ProgramError('InvalidArgument', `setAutoload(${name}): autoload must be true or false, got ${String(autoload)}`, { program: name });
+    this.#autoload.set(name, { load: autoload, mustExist: true });
+    return this;
+  }
+
+  /** setAutoload(name, false), except that a name the object does not have is ignored. */
   deferProgram(name: string): this {
-    this.#deferred.add(name);
+    this.#autoload.set(name, { load: false, mustExist: false });
     return this;
   }
 
@@ -116,7 +136,7 @@ export class EbpfLoader {
       externs: this.#externs,
       maxEntries: this.#maxEntries,
       replaced: this.#replaced,
-      deferred: this.#deferred,
+      autoload: this.#autoload,
       pinPath: this.#pinPath ?? '/sys/fs/bpf',
       btf: this.#btf,
       logLevel: this.#logLevel,
@@ -129,7 +149,7 @@ interface LoadSettings {
   externs: Map<string, bigint>;
   maxEntries: Map<string, number>;
   replaced: Map<string, MapData>;
-  deferred: Set<string>;
+  autoload: Map<string, { load: boolean; mustExist: boolean }>;
   pinPath: string;
   btf?: Btf;
   logLevel: number;
@@ -233,8 +253,13 @@ export class Ebpf implements Disposable {
   #load(settings: LoadSettings): void {
     raiseMemlockIfCharged();
     const spec = this.spec;
-    for (const [name, { mustExist }] of settings.globals) {
-      if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    for (const [name, { value, mustExist }] of settings.globals) {
+      const variable = spec.variables.get(name);
+      if (variable) this.#initialValues.set(name, encodeGlobal(variable, value, spec.btf));
+      else if (mustExist) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    }
+    for (const [name, { mustExist }] of settings.autoload) {
+      if (mustExist && !spec.programs.has(name)) throw new ProgramError('InvalidArgument', `setAutoload: the object has no program named ${name} (programs: ${[...spec.programs.keys()].join(', ')})`, { program: name });
     }
     const constants = spec.constantExterns;
     for (const name of settings.externs.keys()) {
@@ -246,12 +271,13 @@ export class Ebpf implements Disposable {
     for (const prog of spec.programs.values()) {
       if (prog.kind === 'Unknown') continue;
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
-      const program = new Kind(prog, (against) => this.#loadProgram(prog, settings, lines, against));
+      const autoload = settings.autoload.get(prog.name)?.load ?? prog.autoload;
+      const program = new Kind({ ...prog, autoload }, (against) => this.#loadProgram(prog, settings, lines, against));
       this.#programs.set(prog.name, program);
       // As libbpf: a struct_ops program no struct_ops map uses is not loaded. freplace
       // needs its target program: Extension.load({ target, function }) loads it.
       const unused = (prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog)) || prog.kind === 'Extension';
-      if (!settings.deferred.has(prog.name) && !unused) program.load();
+      if (autoload && !unused) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -341,7 +367,7 @@ export class Ebpf implements Disposable {
       if (inner) spec.innerMap = inner;
       const map = this.#createWithBtfFallback(spec);
       this.#maps.set(def.name, map);
-      if (def.data) this.#fillData(def, map, settings);
+      if (def.data) this.#fillData(def, map);
       if (pinPath) map.pin(pinPath);
     } finally {
       inner?.close();
@@ -399,18 +425,21 @@ export class Ebpf implements Disposable {
   }
 
   /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
-  #fillData(def: MapDefinition, map: MapData, settings: LoadSettings): void {
+  #fillData(def: MapDefinition, map: MapData): void {
     // The section's bytes as they are, or a copy with the setGlobal values in it.
     let value = def.data!;
-    for (const [name, { value: v }] of settings.globals) {
-      const variable = this.spec.variables.get(name);
-      if (!variable || variable.map !== def.name) continue;
+    for (const [name, bytes] of this.#initialValues) {
+      const variable = this.spec.variables.get(name)!;
+      if (variable.map !== def.name) continue;
       if (value === def.data) value = value.slice();
-      value.set(globalBytes(name, v, variable.size), variable.offset);
+      value.set(bytes, variable.offset);
     }
     map.update(KEY_ZERO, value);
     if (def.readOnly) map.freeze();
   }
+
+  /** setGlobal values as bytes, checked before anything is made. */
+  readonly #initialValues = new Map<string, Uint8Array>();
 
   #coreCache?: Map<number, number[]>;
 
@@ -458,7 +487,7 @@ export class Ebpf implements Disposable {
     const lineInfo = withBtf ? encodeLineInfo(prog, lines!) : undefined;
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
-    if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
+    if (prog.section.replace(/^\?/, '').startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
     const ops = this.#structOpsAttach(prog);
     // freplace: a function of another program (Extension.load; attach_prog_fd shares the
     // field with attach_btf_obj_fd); else a kernel target.
@@ -480,11 +509,14 @@ export class Ebpf implements Disposable {
       logBuf: undefined,
       logLevel: settings.logLevel || 1,
     };
-    // First without a log (fast); on failure again with a log that grows until it fits.
+    // First without a log (fast); on failure again with a log that grows until it fits
+    // (to the size the kernel says it needs, 6.4+, else fourfold).
     let logSize = settings.logLevel ? LOG_START : 0;
     let eagain = 0;
     for (;;) {
-      const logBuf = logSize ? new Uint8Array(logSize) : undefined;
+      const logBuf = logSize ? logScratch.take(logSize) : undefined;
+      // The buffer is reused: a load that writes no log must not show the last one.
+      if (logBuf) logBuf[0] = 0;
       attr.logBuf = logBuf;
       try {
         return progLoad(attr);
@@ -495,7 +527,8 @@ export class Ebpf implements Disposable {
           continue;
         }
         if (err.errno === Errno.ENOSPC && logSize < LOG_MAX) {
-          logSize *= 4;
+          const needed = progLoadLogTrueSize();
+          logSize = Math.min(LOG_MAX, needed > logSize ? needed : logSize * 4);
           continue;
         }
         // The verifier gives up with EAGAIN when a signal is pending: try again, as libbpf does.
@@ -516,9 +549,12 @@ export class Ebpf implements Disposable {
           const feature = programTypeName(prog.type);
           throw new ProgramError('NotSupported', `cannot load program ${prog.name}: this kernel has no ${feature} programs (${prog.section})`, { program: prog.name, feature, cause: err });
         }
+        const what = `cannot load program ${prog.name} (${prog.section})`;
+        const summary = summariseVerifierLog(log);
+        let message = summary ? verifierMessage(what, summary, err.code, err.errno === Errno.ENOSPC) : `${what}: ${err.message} (the kernel wrote no verifier log)`;
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
-        const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';
-        throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}${why}`, {
+        if (poisoned && log.includes('195896080')) message += `\nunsatisfied CO-RE relocations:\n${capLines(poisoned, 10)}`;
+        throw new ProgramError('LoadError', message, {
           program: prog.name,
           verifierLog: log,
           cause: err,
@@ -737,22 +773,6 @@ function mapName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
 }
 
-function globalBytes(name: string, value: GlobalValue, size: number): Uint8Array {
-  if (value instanceof Uint8Array) {
-    if (value.length !== size) throw new MapError('InvalidValueSize', `setGlobal(${name}): ${value.length} bytes for a ${size}-byte variable`, { size: value.length, expected: size });
-    return value;
-  }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  const big = typeof value === 'bigint' ? value : BigInt(value);
-  if (![1, 2, 4, 8].includes(size)) throw new MapError('InvalidValueSize', `setGlobal(${name}): a number cannot fill a ${size}-byte variable; pass bytes`, { size, expected: [1, 2, 4, 8] });
-  const bits = BigInt(size * 8);
-  if (big < -(1n << (bits - 1n)) || big >= 1n << bits) throw new MapError('InvalidArgument', `setGlobal(${name}): ${value} does not fit ${size} bytes`);
-  const u = BigInt.asUintN(size * 8, big);
-  for (let i = 0; i < size; i++) view.setUint8(i, Number((u >> BigInt(8 * i)) & 0xffn));
-  return out;
-}
-
 /**
  * A buffer reused load after load: BPF_PROG_LOAD copies the instructions, func info and
  * line info in, so they need no allocation of their own (a typed array over 64 bytes
@@ -784,6 +804,8 @@ const SCRATCH_KEEP = 1 << 20;
 
 const insnScratch = new Scratch();
 const funcInfoScratch = new Scratch();
+/** Verifier logs: read into a string at once, so one buffer serves every failed load. */
+const logScratch = new Scratch();
 const lineInfoScratch = new Scratch();
 
 function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
@@ -813,8 +835,10 @@ function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uin
   return out;
 }
 
-function lastLines(log: string, n: number): string {
-  return log.trimEnd().split('\n').slice(-n).join('\n');
+/** The first `n` lines of `text`, and how many were left out. */
+function capLines(text: string, n: number): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.length <= n ? lines.join('\n') : `${lines.slice(0, n).join('\n')}\n(${lines.length - n} more)`;
 }
 
 

@@ -64,6 +64,8 @@ export interface ProgramSpec {
   /** attachTarget parsed by the section's syntax (kprobe function, BTF name, ...). */
   target?: AttachTarget;
   sleepable: boolean;
+  /** false for libbpf's SEC("?..."): Ebpf.load leaves the program unloaded unless told otherwise (EbpfLoader.setAutoload). */
+  autoload: boolean;
   license: string;
   kernelVersion: number;
   /** The program with every subprogram it calls appended and the calls patched. */
@@ -792,6 +794,7 @@ export class ObjectSpec {
       attachTarget: match?.attachTarget,
       target: match?.target,
       sleepable: match?.sleepable ?? false,
+      autoload: match?.autoload ?? true,
       license: this.license,
       kernelVersion: this.kernelVersion,
       instructions: EMPTY, // filled in by #collectPrograms

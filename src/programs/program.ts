@@ -64,21 +64,27 @@ export class Program implements Disposable {
   /** BPF_PROG_TYPE_* */
   readonly type: number;
   readonly section: string;
+  /** Whether Ebpf.load loaded it: false for SEC("?...") programs and those set not to (EbpfLoader.setAutoload). */
+  readonly autoload: boolean;
   readonly #load: (target?: ProgramLoadTarget) => number;
   #fd?: ProgramFd;
 
   /** @internal the loader makes programs; `load` performs BPF_PROG_LOAD and returns the fd. */
-  constructor(spec: { name: string; kind: string; type: number; section: string }, load: (target?: ProgramLoadTarget) => number) {
+  constructor(spec: { name: string; kind: string; type: number; section: string; autoload?: boolean }, load: (target?: ProgramLoadTarget) => number) {
     this.name = spec.name;
     this.kind = spec.kind;
     this.type = spec.type;
     this.section = spec.section;
+    this.autoload = spec.autoload ?? true;
     this.#load = load;
   }
 
   /** The program's fd; ProgramError 'NotLoaded' before load() or after unload(). */
   get fd(): number {
-    if (!this.#fd) throw new ProgramError('NotLoaded', `program ${this.name} is not loaded`, { program: this.name });
+    if (!this.#fd) {
+      const why = this.autoload ? '' : ` (${this.section.startsWith('?') ? `SEC("${this.section}") is not loaded by default` : 'Ebpf.load was told not to load it'}: load() loads it)`;
+      throw new ProgramError('NotLoaded', `program ${this.name} is not loaded${why}`, { program: this.name });
+    }
     return this.#fd.fd;
   }
 
