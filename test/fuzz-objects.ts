@@ -13,7 +13,7 @@
 // Usage: node dist/test/fuzz-objects.js [--count N] [--seed S] [--start I] [--no-load]
 //          [--save DIR] [--memory MiB] [--files F...]
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -23,6 +23,7 @@ import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { ElfFile, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from '../src/obj/elf.js';
 import { prng } from './fuzz.js';
 import { bpffsDir, corpusObjects, fdCount, repoRoot } from './helpers.js';
+import { enterCgroup, makeMemoryCgroup } from './memcg.js';
 
 /** A case slower than this is run again alone; slower again, it fails the run. */
 export const SLOW_MS = 1000;
@@ -373,7 +374,7 @@ function runWorker(job: Omit<WorkerJob, 'state' | 'epoch'>, onMessage: (m: Child
 
 async function childMain(args: ChildArgs): Promise<void> {
   // First of all: into the memory cgroup, before any map is made.
-  if (args.cgroup) writeFileSync(join(args.cgroup, 'cgroup.procs'), String(process.pid));
+  enterCgroup(args.cgroup);
   const pinDir = bpffsDir(`fuzz-${process.pid}`);
   const fdsBefore = fdCount();
   const end = args.start + args.count;
@@ -441,50 +442,11 @@ export interface FuzzSummary {
   cgroup: string;
 }
 
-/** A fresh memory cgroup limited to `mib` (v1 memory controller, else v2), or why there is none. */
-function makeCgroup(mib: number): { path?: string; text: string; remove: () => void } {
-  const name = `tsbpf-fuzz-${process.pid}-${Date.now()}`;
-  const tries: [string, string][] = [
-    ['/sys/fs/cgroup/memory', 'memory.limit_in_bytes'],
-    ['/sys/fs/cgroup', 'memory.max'],
-  ];
-  const why: string[] = [];
-  for (const [root, limitFile] of tries) {
-    const path = join(root, name);
-    try {
-      mkdirSync(path);
-    } catch (err) {
-      why.push(`${root}: ${(err as Error).message}`);
-      continue;
-    }
-    try {
-      writeFileSync(join(path, limitFile), String(mib * 2 ** 20));
-      return { path, text: `${path} (${limitFile} ${mib} MiB)`, remove: () => rmCgroup(path) };
-    } catch (err) {
-      why.push(`${path}/${limitFile}: ${(err as Error).message}`);
-      rmCgroup(path);
-    }
-  }
-  return { text: `none (${why.join('; ')})`, remove: () => {} };
-}
-
-function rmCgroup(path: string): void {
-  // Empty once the child has exited; the kernel may take a moment to let go of it.
-  for (let i = 0; i < 50; i++) {
-    try {
-      rmdirSync(path);
-      return;
-    } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-}
-
 /** Runs the fuzz in a child in a memory cgroup, restarting it after a crash; totals for the whole run. */
 export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const start = o.start ?? 0;
   const end = start + (o.files ? o.files.length : o.count);
-  const cgroup = makeCgroup(o.memoryMiB ?? 512);
+  const cgroup = makeMemoryCgroup(o.memoryMiB ?? 512, 'fuzz');
   const progressFile = join('/tmp', `tsbpf-fuzz-${process.pid}-${Date.now()}.index`);
   const summary: FuzzSummary = {
     inputs: 0, ms: 0, outcomes: {}, failures: [], hangs: [], crashes: [], slow: [], slowest: { index: -1, ms: 0 },
@@ -571,15 +533,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   }
   summary.slowOnce = slowSeen - summary.slow.length;
   summary.ms = performance.now() - t0;
-  if (!o.files) {
-    // Name each failure's input in full (its label says how it was made).
-    const sources = fuzzSources();
-    for (const f of [...summary.failures, ...summary.hangs.map((index) => ({ index })), ...summary.crashes, ...summary.slow]) {
-      if ('label' in f) continue;
-      const c = makeCase(sources, o.seed, f.index);
-      summary.failures.push({ index: f.index, label: c.label, outcome: summary.hangs.includes(f.index) ? 'hang' : 'crash' in f ? 'crash' : 'slow', detail: 'exit' in f ? (f as { exit: string }).exit : '' });
-    }
-  }
+  // Hangs, crashes and slow cases as failures too, each named with its input.
+  const sources = o.files ? [] : fuzzSources();
+  const label = (index: number): string => (o.files ? basename(o.files[index]!) : makeCase(sources, o.seed, index).label);
+  for (const index of summary.hangs) summary.failures.push({ index, label: label(index), outcome: 'hang', detail: `still running after ${HANG_MS} ms` });
+  for (const c of summary.crashes) summary.failures.push({ index: c.index, label: label(c.index), outcome: 'crash', detail: c.exit });
+  for (const x of summary.slow) summary.failures.push({ index: x.index, label: label(x.index), outcome: 'slow', detail: `${x.ms.map((ms) => ms.toFixed(0)).join(' and ')} ms when run alone` });
   return summary;
 }
 
@@ -617,8 +576,9 @@ async function cli(args: string[]): Promise<void> {
   for (const f of summary.failures) {
     console.log(`FAIL #${f.index} ${f.outcome}: ${f.label}\n  ${f.detail.split('\n').slice(0, 6).join('\n  ')}`);
     if (save && !files) console.log(`  saved as ${saveCase(makeCase(fuzzSources(), seed, f.index), save, `seed${seed}-${f.index}`)}`);
+    if (!save && !files) console.log(`  again: npm run fuzz -- --seed ${seed} --start ${f.index} --count 1 --save DIR`);
   }
-  const bad = summary.failures.length + summary.hangs.length + summary.crashes.length + summary.slow.length + (summary.fdsAfter !== summary.fdsBefore ? 1 : 0);
+  const bad = summary.failures.length + (summary.fdsAfter !== summary.fdsBefore ? 1 : 0);
   process.exitCode = bad === 0 ? 0 : 1;
 }
 
