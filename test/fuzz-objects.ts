@@ -257,7 +257,7 @@ interface WorkerJob {
 
 /** Lines the child prints (JSON), read by runFuzz. */
 type ChildMessage =
-  | { type: 'flush'; next: number; outcomes: Record<string, number>; failures: Failure[]; slowest: { index: number; ms: number } }
+  | { type: 'flush'; next: number; outcomes: Record<string, number>; failures: Failure[]; slowest: { index: number; ms: number }; cases?: [number, string, number][] }
   | { type: 'slow'; index: number; ms: number }
   | { type: 'hang'; index: number; ms: number }
   | { type: 'done'; fdsBefore: number; fdsAfter: number; slowConfirmed: { index: number; ms: number[] }[] };
@@ -281,6 +281,8 @@ function workerLoop(job: WorkerJob): void {
   let outcomes: Record<string, number> = {};
   let failures: Failure[] = [];
   let slowest = { index: -1, ms: 0 };
+  // Replaying files: each one's outcome, for a test per file.
+  let cases: [number, string, number][] | undefined = job.files ? [] : undefined;
   let lastFlush = performance.now();
   const cell = Buffer.alloc(12);
   for (let i = job.start; i < job.end; i++) {
@@ -299,16 +301,18 @@ function workerLoop(job: WorkerJob): void {
     outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
     if (r.error) failures.push({ index: i, label: c.label, outcome: r.outcome, detail: r.error });
     if (ms > slowest.ms) slowest = { index: i, ms };
+    cases?.push([i, r.outcome, ms]);
     const now = performance.now();
     if (now - lastFlush > 250 || i === job.end - 1 || failures.length > 0) {
-      post({ type: 'flush', next: i + 1, outcomes, failures, slowest });
+      post({ type: 'flush', next: i + 1, outcomes, failures, slowest, cases });
       outcomes = {};
       failures = [];
       slowest = { index: -1, ms: 0 };
+      cases = cases && [];
       lastFlush = now;
     }
   }
-  post({ type: 'flush', next: job.end, outcomes, failures, slowest });
+  post({ type: 'flush', next: job.end, outcomes, failures, slowest, cases });
   closeSync(progress);
 }
 
@@ -418,7 +422,7 @@ export interface FuzzOptions {
   files?: string[];
   /** Load what parses (default true): Ebpf.load reaches the kernel. */
   load?: boolean;
-  /** Memory limit of the child's cgroup, MiB (default 512). */
+  /** Memory limit of the child's cgroup, MiB (default 384). */
   memoryMiB?: number;
   /** Called about every `progressMs` with the running totals. */
   onProgress?: (s: FuzzSummary) => void;
@@ -437,6 +441,8 @@ export interface FuzzSummary {
   slowest: { index: number; ms: number };
   /** How many cases passed SLOW_MS once (a busy machine) but not when run alone. */
   slowOnce: number;
+  /** Replaying files: each file's outcome and time. */
+  cases: { index: number; label: string; outcome: string; ms: number }[];
   fdsBefore: number;
   fdsAfter: number;
   cgroup: string;
@@ -446,11 +452,11 @@ export interface FuzzSummary {
 export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const start = o.start ?? 0;
   const end = start + (o.files ? o.files.length : o.count);
-  const cgroup = makeMemoryCgroup(o.memoryMiB ?? 512, 'fuzz');
+  const cgroup = makeMemoryCgroup(o.memoryMiB ?? 384, 'fuzz');
   const progressFile = join('/tmp', `tsbpf-fuzz-${process.pid}-${Date.now()}.index`);
   const summary: FuzzSummary = {
     inputs: 0, ms: 0, outcomes: {}, failures: [], hangs: [], crashes: [], slow: [], slowest: { index: -1, ms: 0 },
-    slowOnce: 0, fdsBefore: -1, fdsAfter: -1, cgroup: cgroup.text,
+    slowOnce: 0, cases: [], fdsBefore: -1, fdsAfter: -1, cgroup: cgroup.text,
   };
   const t0 = performance.now();
   let lastProgress = t0;
@@ -487,6 +493,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
                 summary.inputs += n;
               }
               summary.failures.push(...m.failures);
+              for (const [index, outcome, ms] of m.cases ?? []) summary.cases.push({ index, label: basename(o.files![index]!), outcome, ms });
               if (m.slowest.ms > summary.slowest.ms) summary.slowest = m.slowest;
             } else if (m.type === 'slow') slowSeen++;
             else if (m.type === 'hang') {
@@ -528,6 +535,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
       if (summary.crashes.length > 20) break;
     }
   } finally {
+    const peak = cgroup.peak();
+    if (peak !== undefined) summary.cgroup += `, peak use ${(peak / 2 ** 20).toFixed(0)} MiB`;
     cgroup.remove();
     rmSync(progressFile, { force: true });
   }
@@ -567,7 +576,7 @@ async function cli(args: string[]): Promise<void> {
   const summary = await runFuzz({
     seed, count, start, files,
     load: !args.includes('--no-load'),
-    memoryMiB: Number(argValue(args, '--memory') ?? 512),
+    memoryMiB: Number(argValue(args, '--memory') ?? 384),
     onProgress: (s) => console.log(`  ${formatSummary(s)}`),
   });
   console.log(`cgroup: ${summary.cgroup}`);

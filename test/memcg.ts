@@ -2,7 +2,7 @@
 // runs in a fresh cgroup with a memory limit, so BPF map memory (charged to the memcg)
 // cannot take the machine's. cgroup v1's memory controller if mounted, else cgroup v2.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MemoryCgroup {
@@ -10,6 +10,8 @@ export interface MemoryCgroup {
   path?: string;
   /** Where it is and its limit, or why there is none: for the test's output. */
   text: string;
+  /** The most memory its processes used at once (bytes), undefined when unknown. */
+  peak(): number | undefined;
   /** Removes it (its processes must have exited). */
   remove(): void;
 }
@@ -32,13 +34,21 @@ export function makeMemoryCgroup(mib: number, label = 'test'): MemoryCgroup {
     }
     try {
       writeFileSync(join(path, limitFile), String(mib * 2 ** 20));
-      return { path, text: `${path} (${limitFile} ${mib} MiB)`, remove: () => removeCgroup(path) };
+      const peakFile = join(path, limitFile === 'memory.max' ? 'memory.peak' : 'memory.max_usage_in_bytes');
+      const peak = (): number | undefined => {
+        try {
+          return Number(readFileSync(peakFile, 'utf8').trim());
+        } catch {
+          return undefined;
+        }
+      };
+      return { path, text: `${path} (${limitFile} ${mib} MiB)`, peak, remove: () => removeCgroup(path) };
     } catch (err) {
       why.push(`${path}/${limitFile}: ${(err as Error).message}`);
       removeCgroup(path);
     }
   }
-  return { text: `none (${why.join('; ')})`, remove: () => {} };
+  return { text: `none (${why.join('; ')})`, peak: () => undefined, remove: () => {} };
 }
 
 function removeCgroup(path: string): void {
