@@ -181,23 +181,46 @@ export function kconfigValue(btf: Btf, name: string, typeId: number, size: numbe
   return out;
 }
 
-let kallsyms: Map<string, bigint> | undefined;
+/** Addresses looked up so far (not the whole table: /proc/kallsyms has 100,000+ lines, tens of MiB as a Map). */
+const symbolAddresses = new Map<string, bigint | undefined>();
 
 /** Address of kernel symbol `name` from /proc/kallsyms (needs root to see real addresses). */
 export function kernelSymbolAddress(name: string): bigint | undefined {
-  if (!kallsyms) {
-    kallsyms = new Map();
-    try {
-      for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-        const [addr, , sym] = line.split(/\s+/);
-        if (sym && !kallsyms.has(sym)) kallsyms.set(sym, BigInt('0x' + addr));
-      }
-    } catch {
-      // No kallsyms: typeless ksyms stay unresolved.
+  if (!symbolAddresses.has(name)) resolveKernelSymbols([name]);
+  return symbolAddresses.get(name);
+}
+
+/**
+ * Looks up in one read of /proc/kallsyms (slow: the kernel formats every line) the
+ * addresses of `names` not looked up before; kernelSymbolAddress then answers from them.
+ */
+export function resolveKernelSymbols(names: Iterable<string>): void {
+  const wanted = new Set<string>();
+  for (const n of names) if (!symbolAddresses.has(n)) wanted.add(n);
+  if (wanted.size === 0) return;
+  const found = new Map<string, bigint>();
+  try {
+    // Lines are "<address> <type> <name>[\t[module]]"; the first line naming a symbol wins.
+    const text = readFileSync('/proc/kallsyms', 'latin1');
+    for (let start = 0; start < text.length && found.size < wanted.size; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      const line = text.slice(start, end);
+      start = end + 1;
+      const nameStart = line.indexOf(' ', line.indexOf(' ') + 1) + 1;
+      if (nameStart === 0) continue;
+      const tab = line.indexOf('\t', nameStart);
+      const name = tab < 0 ? line.slice(nameStart) : line.slice(nameStart, tab);
+      if (wanted.has(name) && !found.has(name)) found.set(name, BigInt('0x' + line.slice(0, line.indexOf(' '))));
     }
+  } catch {
+    // No kallsyms: typeless ksyms stay unresolved.
   }
-  const a = kallsyms.get(name);
-  return a === 0n ? undefined : a;
+  if (symbolAddresses.size + wanted.size > 4096) symbolAddresses.clear();
+  for (const n of wanted) {
+    const a = found.get(n);
+    symbolAddresses.set(n, a === 0n ? undefined : a);
+  }
 }
 
 export interface KsymDeclaration {

@@ -21,7 +21,7 @@ import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from './sys
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from './externs.js';
+import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
@@ -265,6 +265,8 @@ export class Ebpf implements Disposable {
     for (const name of settings.externs.keys()) {
       if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
     }
+    // Typeless __ksym addresses: one read of /proc/kallsyms for all of them.
+    resolveKernelSymbols([...spec.ksyms].filter(([, d]) => d.typeless).map(([n]) => n));
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
     this.#createKconfig();
