@@ -15,7 +15,7 @@ export type MapErrorKind =
   | 'InvalidName'
   | 'InvalidArgument'
   | 'CreateError'
-  /** create: the map would need more memory than is available (free memory, or this process's memory cgroup's room), or more entries than the kernel can index. */
+  /** create: the map would need more than half of the memory available (free memory, or this process's memory cgroup's room), or more entries than the kernel can index. */
   | 'TooLarge'
   | 'Closed'
   | 'NotSupported'

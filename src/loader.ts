@@ -3,11 +3,12 @@
 // everything made so far.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MapError, ProgramError } from './errors.js';
+import { MapError, ParseError, PinError, ProgramError } from './errors.js';
+import { describeValue } from './describe.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
 import { findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
-import type { Btf } from './obj/btf.js';
+import { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
@@ -63,6 +64,10 @@ export class EbpfLoader {
    * anything. MapError 'InvalidArgument' or 'InvalidValueSize' otherwise.
    */
   setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
+    const mapArg = (why: string) => new MapError('InvalidArgument', `setGlobal: ${why}`);
+    if (typeof name !== 'string') throw mapArg(`the global's name must be a string, got ${describeValue(name)}`);
+    if (typeof options !== 'object' || options === null) throw mapArg(`options must be an object, got ${describeValue(options)}`);
+    if (options.mustExist !== undefined && typeof options.mustExist !== 'boolean') throw mapArg(`mustExist must be true or false, got ${describeValue(options.mustExist)}`);
     this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
     return this;
   }
@@ -73,37 +78,47 @@ export class EbpfLoader {
    * inline-asm `r0 = MY_CONST ll`; ObjectSpec.constantExterns lists them).
    */
   setExtern(name: string, value: number | bigint): this {
-    const v = BigInt(value);
-    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`setExtern(${name}): ${value} does not fit 64 bits`);
-    this.#externs.set(name, BigInt.asUintN(64, v));
+    const invalid = (why: string) => new ProgramError('InvalidArgument', `setExtern: ${why}`);
+    if (typeof name !== 'string') throw invalid(`the extern's name must be a string, got ${describeValue(name)}`);
+    const fits = typeof value === 'bigint' ? value >= -(1n << 63n) && value < 1n << 64n : typeof value === 'number' && Number.isSafeInteger(value);
+    if (!fits) throw invalid(`${name}: the value must be an integer of 64 bits (a safe integer number or a bigint), got ${describeValue(value)}`);
+    this.#externs.set(name, BigInt.asUintN(64, BigInt(value)));
     return this;
   }
 
+  /** max_entries of map `mapName`, instead of what the object declares. */
   setMaxEntries(mapName: string, n: number): this {
+    if (typeof mapName !== 'string') throw new MapError('InvalidArgument', `setMaxEntries: the map name must be a string, got ${describeValue(mapName)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) throw new MapError('InvalidArgument', `setMaxEntries(${mapName}): an integer in [0, 2^32) is needed, got ${describeValue(n)}`);
     this.#maxEntries.set(mapName, n);
     return this;
   }
 
   /** Directory for maps declared with LIBBPF_PIN_BY_NAME (default /sys/fs/bpf). */
   mapPinPath(dir: string): this {
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new PinError('InvalidPinPath', typeof dir === 'string' ? dir : describeValue(dir), `mapPinPath: a directory path is needed, got ${describeValue(dir)}`);
     this.#pinPath = dir;
     return this;
   }
 
   /** Uses `map` instead of creating the object's map `name` (the caller keeps owning it). */
   replaceMap(name: string, map: MapData): this {
+    if (typeof name !== 'string') throw new MapError('InvalidArgument', `replaceMap: the map name must be a string, got ${describeValue(name)}`);
+    if (!(map instanceof MapData)) throw new MapError('InvalidArgument', `replaceMap(${name}): a MapData is needed, got ${describeValue(map)}`);
     this.#replaced.set(name, map);
     return this;
   }
 
   /** The BTF to resolve CO-RE relocations against (default: the running kernel's). */
   btf(btf: Btf): this {
+    if (!(btf instanceof Btf)) throw new ProgramError('InvalidArgument', `btf: a Btf (Btf.parse, loadKernelBtf) is needed, got ${describeValue(btf)}`);
     this.#btf = btf;
     return this;
   }
 
-  /** Verifier log level for every load (1 or 2); the log is always fetched when a load fails. */
+  /** Verifier log level for every load (1 or 2, plus 4 for statistics); the log is always fetched when a load fails. */
   verifierLogLevel(level: number): this {
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > 7) throw new ProgramError('InvalidArgument', `verifierLogLevel: 0 to 7 (BPF_LOG_LEVEL1 1, BPF_LOG_LEVEL2 2, BPF_LOG_STATS 4), got ${describeValue(level)}`);
     this.#logLevel = level;
     return this;
   }
@@ -115,20 +130,22 @@ export class EbpfLoader {
    * 'InvalidArgument' at load when the object has no such program.
    */
   setAutoload(name: string, autoload: boolean): this {
-    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `setAutoload: the program name must be a string, got ${typeof name}`);
-    if (typeof autoload !== 'boolean') throw new ProgramError('InvalidArgument', `setAutoload(${name}): autoload must be true or false, got ${String(autoload)}`, { program: name });
+    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `setAutoload: the program name must be a string, got ${describeValue(name)}`);
+    if (typeof autoload !== 'boolean') throw new ProgramError('InvalidArgument', `setAutoload(${name}): autoload must be true or false, got ${describeValue(autoload)}`, { program: name });
     this.#autoload.set(name, { load: autoload, mustExist: true });
     return this;
   }
 
   /** setAutoload(name, false), except that a name the object does not have is ignored. */
   deferProgram(name: string): this {
+    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `deferProgram: the program name must be a string, got ${describeValue(name)}`);
     this.#autoload.set(name, { load: false, mustExist: false });
     return this;
   }
 
   /** Parses, creates the maps, relocates and loads the programs. */
   load(bytesOrPath: Uint8Array | string): Ebpf {
+    if (typeof bytesOrPath !== 'string' && !(bytesOrPath instanceof Uint8Array)) throw new ParseError(`Ebpf.load takes the bytes of an object file or its path, got ${describeValue(bytesOrPath)}`);
     const bytes = typeof bytesOrPath === 'string' ? readRegularFile(bytesOrPath, 'BPF object file', MAX_OBJECT_FILE) : bytesOrPath;
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {
@@ -191,7 +208,7 @@ export class Ebpf implements Disposable {
   /** The map `name`; the Ebpf keeps owning it (a view). */
   map(name: string): MapData {
     const m = this.#maps.get(name);
-    if (!m) throw new MapError('InvalidArgument', `no map named ${name} (maps: ${[...this.#maps.keys()].join(', ')})`);
+    if (!m) throw new MapError('InvalidArgument', `no map named ${describeName(name)} (maps: ${[...this.#maps.keys()].join(', ')})`);
     return m;
   }
 
@@ -208,7 +225,7 @@ export class Ebpf implements Disposable {
 
   program(name: string): Program {
     const p = this.#programs.get(name);
-    if (!p) throw new ProgramError('NotLoaded', `no loaded program named ${name} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: name });
+    if (!p) throw new ProgramError('NotLoaded', `no program named ${describeName(name)} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: describeName(name) });
     return p;
   }
 
@@ -219,7 +236,7 @@ export class Ebpf implements Disposable {
   /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
   structOps(name: string): StructOpsMap {
     const s = this.#structOps.get(name);
-    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${name} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
+    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${describeName(name)} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
     return s;
   }
 
@@ -768,6 +785,11 @@ function raiseMemlockIfCharged(): void {
 /** Whether a kernel of this release charges BPF memory to RLIMIT_MEMLOCK (before 5.11). @internal */
 export function memlockCharged([major, minor]: readonly number[]): boolean {
   return major < 5 || (major === 5 && minor < 11);
+}
+
+/** A name asked for, as a message shows it (a caller may pass anything). */
+function describeName(name: unknown): string {
+  return typeof name === 'string' ? name : describeValue(name);
 }
 
 /** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */

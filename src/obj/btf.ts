@@ -309,6 +309,12 @@ export class Btf {
    * marshal(). types[i].id must be i, types[0] void (or the base's types first).
    */
   static fromTypes(types: BtfType[], base?: Btf): Btf {
+    if (!Array.isArray(types)) throw new BtfError('fromTypes: types must be an array of BTF types');
+    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('fromTypes: base must be a Btf');
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i] as unknown;
+      if (typeof t !== 'object' || t === null || typeof (t as BtfType).kind !== 'string') throw new BtfError(`fromTypes: types[${i}] is not a BTF type`);
+    }
     const first = base ? base.types.length : 1;
     if (types.length < first) throw new BtfError(`fromTypes: ${types.length} types, fewer than the base's ${first}`);
     if (base) {
@@ -950,6 +956,7 @@ const kernelBtfCache = new Map<string, Btf>();
 
 /** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
 export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
+  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
   let btf = kernelBtfCache.get(path);
   if (!btf) {
     let bytes: Uint8Array;

@@ -2,11 +2,12 @@
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
+import { describeValue } from '../describe.js';
 import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
-import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_NULL, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
@@ -94,7 +95,7 @@ const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
  * address a global beyond.
  */
 const MAX_DATA_SECTION = 1 << 29;
-/** Sections whose contents the parse reads: a SHT_NOBITS one would have none. */
+/** Sections whose contents the parse reads: a SHT_NOBITS or SHT_NULL one would have none. */
 const READ_SECTIONS = /^(maps|\.maps|\.struct_ops(\.link)?|\.BTF(\.ext)?|license|version)$/;
 /** Data sections whose relocations the parse reads (the others' are for linkers). */
 const RELOCATED_DATA = new Set(['.maps', '.struct_ops', '.struct_ops.link']);
@@ -195,8 +196,9 @@ export class ObjectSpec {
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
     for (const section of elf.sections) {
-      if (section.type !== SHT_NOBITS || section.size === 0) continue;
-      if (section.executable || READ_SECTIONS.test(section.name)) fail('is SHT_NOBITS: it has no contents to read', section.name);
+      // SHT_NOBITS (and SHT_NULL) sections have a size but no bytes in the file.
+      if (section.size === 0 || (section.type !== SHT_NOBITS && section.type !== SHT_NULL)) continue;
+      if (section.executable || READ_SECTIONS.test(section.name)) fail(`is of type ${section.type}: it has no contents to read`, section.name);
       if (DATA_SECTION.test(section.name) && section.size > MAX_DATA_SECTION) {
         fail(`${section.size} bytes of global data, more than a program can address (${MAX_DATA_SECTION}: the verifier's BPF_MAX_VAR_OFF)`, section.name);
       }
@@ -232,7 +234,7 @@ export class ObjectSpec {
    * BtfError) for a malformed or unsupported object; needs no privileges.
    */
   static parse(bytes: Uint8Array): ObjectSpec {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer)');
+    if (!(bytes instanceof Uint8Array)) throw new ParseError(`ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer), got ${describeValue(bytes)}`);
     return new ObjectSpec(bytes);
   }
 

@@ -103,9 +103,9 @@ function unknownTarget(program: string, what: string): ProgramError {
  * when there is no such file or process.
  */
 export function resolveUprobeFile(program: string, target: string | number, pid?: number): UprobeFile {
-  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new RangeError(`pid must be an integer ≥ -1, got ${pid}`);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new ProgramError('InvalidArgument', `pid must be an integer ≥ -1, got ${pid}`);
   if (typeof target === 'number') {
-    if (!Number.isInteger(target) || target <= 0 || target > 0x7fffffff) throw new RangeError(`target pid must be a positive integer, got ${target}`);
+    if (!Number.isInteger(target) || target <= 0 || target > 0x7fffffff) throw new ProgramError('InvalidArgument', `target pid must be a positive integer, got ${target}`);
     let path: string;
     try {
       path = readlinkSync(`/proc/${target}/exe`);
@@ -116,7 +116,7 @@ export function resolveUprobeFile(program: string, target: string | number, pid?
     if (!existsSync(path)) path = `/proc/${target}/exe`;
     return { path, pid: pid ?? target };
   }
-  if (typeof target !== 'string' || target === '' || target.includes('\0')) throw new TypeError('target must be a path, a library name or a pid');
+  if (typeof target !== 'string' || target === '' || target.includes('\0')) throw new ProgramError('InvalidArgument', 'target must be a path, a library name or a pid');
   let path: string | undefined = target;
   if (!target.includes('/')) {
     path = (pid !== undefined && pid > 0 ? fromMaps(target, pid) : undefined) ?? fromLdSoCache(target);
