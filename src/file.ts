@@ -2,6 +2,7 @@
 // so that a device (/dev/zero), a fifo or a directory is refused at once instead of
 // read forever or blocked on.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { describeValue } from './describe.js';
 import { ParseError } from './errors.js';
 import { Errno, SyscallError } from './sys/errors.js';
 
@@ -22,14 +23,14 @@ function errnoOf(err: unknown): number {
 }
 
 /**
- * The bytes of the regular file at `path`, at most `maxBytes` of them. SyscallError
+ * The bytes of the regular file at `path` (`what`: 'a BPF object file'), at most `maxBytes` of them. SyscallError
  * ('open', 'read') when it cannot be opened or read (ENOENT, EACCES, ...); ParseError
  * when it is not a regular file or is larger than `maxBytes`. Opened O_NONBLOCK, so a
  * fifo without a writer does not block the open.
  */
 export function readRegularFile(path: string, what: string, maxBytes: number): Uint8Array {
   if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-    throw new ParseError(`${what}: ${JSON.stringify(path)} is not a file path`);
+    throw new ParseError(`${describeValue(path)} is not a file path (for ${what})`);
   }
   let fd: number;
   try {
@@ -39,8 +40,8 @@ export function readRegularFile(path: string, what: string, maxBytes: number): U
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new ParseError(`${path} is ${fileKind(st)}, not a ${what}`);
-    if (st.size > maxBytes) throw new ParseError(`${path} has ${st.size} bytes, more than a ${what} can have (${maxBytes})`);
+    if (!st.isFile()) throw new ParseError(`${path} is ${fileKind(st)}, not ${what}`);
+    if (st.size > maxBytes) throw new ParseError(`${path} has ${st.size} bytes, more than ${what} can have (${maxBytes})`);
     // Read what fstat promised and no more: a file that grows meanwhile stays bounded.
     const out = new Uint8Array(st.size);
     let got = 0;

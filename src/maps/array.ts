@@ -1,7 +1,7 @@
 import type { Codec } from './codec.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, checkMap, checkOptions, encodeChecked, IndexedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
+import { checkCodec, checkMap, checkOptions, codecError, IndexedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
 
 export interface CreateOptions {
   /** BPF_F_* flags. */
@@ -52,7 +52,11 @@ export class ArrayMap<V> extends IndexedMap {
   /** Sets the value at `index`. */
   set(index: number, value: V, flags: number = 0): void {
     this.setIndex(index);
-    encodeChecked(this.#codec, this.io.value, value, 'value');
+    try {
+      this.#codec.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
     this.updateElem(flags);
   }
 

@@ -2,7 +2,7 @@ import type { Codec } from './codec.js';
 import type { CreateOptions } from './array.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { wrapNew, checkCodec, checkMap, checkOptions, encodeChecked, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
+import { wrapNew, checkCodec, checkMap, checkOptions, codecError, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
 
 /**
  * A BPF_MAP_TYPE_HASH (3.19) or BPF_MAP_TYPE_LRU_HASH (4.10): keys of a fixed size
@@ -47,7 +47,11 @@ export class HashMap<K, V> extends KeyedMap<K> {
   /** Inserts or updates `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
   insert(key: K, value: V, flags: number = 0): void {
     this.setKey(key);
-    encodeChecked(this.#valueCodec, this.io.value, value, 'value');
+    try {
+      this.#valueCodec.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
     this.updateElem(flags);
   }
 

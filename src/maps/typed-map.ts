@@ -140,7 +140,11 @@ export abstract class KeyedMap<K> extends TypedMap {
 
   /** Puts `key` in io.key. */
   protected setKey(key: K): void {
-    encodeChecked(this.#keyCodec, this.io.key, key, 'key');
+    try {
+      this.#keyCodec.encode(this.io.key, 0, key);
+    } catch (err) {
+      throw codecError(err, 'key');
+    }
   }
 
   /** Removes `key`; MapError 'KeyNotFound' when absent. */
@@ -207,16 +211,12 @@ export function checkIndex(index: number, maxEntries: number): void {
 }
 
 /**
- * Encodes `value` with `codec` into `into`: a value the codec refuses (its TypeError or
- * RangeError) is MapError 'InvalidArgument', as every wrong argument of a map is.
+ * What to throw when a codec refuses a key or value: its TypeError or RangeError as
+ * MapError 'InvalidArgument', as every wrong argument of a map is. (Called from each
+ * encode's own catch, so that every call site of encode stays monomorphic.)
  */
-export function encodeChecked<T>(codec: Codec<T>, into: Scratch, value: T, what: 'key' | 'value'): void {
-  try {
-    codec.encode(into, 0, value);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw new MapError('InvalidArgument', `${what}: ${err.message}`, { cause: err as never });
-    throw err;
-  }
+export function codecError(err: unknown, what: 'key' | 'value'): unknown {
+  return err instanceof TypeError || err instanceof RangeError ? new MapError('InvalidArgument', `${what}: ${err.message}`, { cause: err as never }) : err;
 }
 
 /** The options argument of tryFrom / create: undefined or an object. */

@@ -961,7 +961,7 @@ export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
   if (!btf) {
     let bytes: Uint8Array;
     try {
-      bytes = readRegularFile(path, 'BTF file', MAX_OBJECT_FILE);
+      bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
     } catch (err) {
       throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
     }

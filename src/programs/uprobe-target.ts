@@ -1,6 +1,7 @@
 // Where a uprobe goes: the file (a path, a library name found in the target process's
 // mappings or in /etc/ld.so.cache, or a process's executable) and the offset into it of
 // a function, read from the file's ELF symbols.
+import { readRegularFile } from '../file.js';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ProgramError } from '../errors.js';
@@ -146,7 +147,8 @@ export function fileFunctions(program: string, path: string): FunctionSymbol[] {
   if (hit?.key === key) return hit.symbols;
   let symbols: FunctionSymbol[];
   try {
-    symbols = functionSymbols(ElfFile.parse(readFileSync(path), { native: true }));
+    // A regular file only: a device or fifo named as the target would be read forever.
+    symbols = functionSymbols(ElfFile.parse(readRegularFile(path, 'an ELF file', 1 << 30), { native: true }));
   } catch (err) {
     throw new ProgramError('UnknownTarget', `${program}: ${path} is not an ELF file uprobes can use: ${(err as Error).message}`, { program, cause: err });
   }
