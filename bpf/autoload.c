@@ -14,6 +14,9 @@
  *                 bpf_map_lookup_elem returns without a NULL check, so the
  *                 log ends with "R0 invalid mem access 'map_value_or_null'"
  *                 at the line marked BAD below.
+ *   readline_ret  SEC("?uretprobe/readline") (BPF_PROG_TYPE_KPROBE): a section
+ *                 that names a function but no binary, so attach() needs a
+ *                 target; returns 0
  */
 #include "tsbpf_types.h"
 #include <bpf/bpf_helpers.h>
@@ -46,4 +49,10 @@ int optional_bad(void *ctx)
 	__u32 *value = bpf_map_lookup_elem(&slots, &key);
 
 	return *value; /* BAD */
+}
+
+SEC("?uretprobe/readline")
+int readline_ret(void *ctx)
+{
+	return 0;
 }

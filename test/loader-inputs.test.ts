@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ebpf, EbpfLoader, MapData, MapError, MapType, ParseError, ProgramError, SyscallError } from '../src/index.js';
+import { Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, ParseError, ProgramError, SyscallError } from '../src/index.js';
 import { summariseVerifierLog } from '../src/programs/verifier-log.js';
 import { bpfCalls, fdCount, refusedBeforeSyscall, repoRoot, runInWorker, thrown } from './helpers.js';
 import { runInMemoryCgroup } from './memcg.js';
@@ -142,7 +142,7 @@ function defineTests(): void {
     assert.equal(err.program, 'optional_bad');
     assert.equal(err.code, 'EACCES');
     const [first, ...rest] = err.message.split('\n');
-    assert.equal(first!, "cannot load program optional_bad (?socket): R0 invalid mem access 'map_value_or_null' at autoload.c:48");
+    assert.equal(first!, "cannot load program optional_bad (?socket): R0 invalid mem access 'map_value_or_null' at autoload.c:51");
     assert.match(rest.join('\n'), /instruction 7: \(61\) r0 = \*\(u32 \*\)\(r0 \+0\)/);
     assert.match(rest.join('\n'), /EACCES; the verifier's log, \d+ lines, is in verifierLog/);
     assert.doesNotMatch(err.message, /permission denied/, 'the errno is not the headline');
@@ -189,7 +189,7 @@ function defineTests(): void {
     {
       using ebpf = Ebpf.load(obj('autoload.o'));
       const states = [...ebpf.programs()].map(([name, p]) => [name, p.loaded, p.autoload]);
-      assert.deepEqual(states, [['always', true, true], ['optional_good', false, false], ['optional_bad', false, false]]);
+      assert.deepEqual(states, [['always', true, true], ['optional_good', false, false], ['optional_bad', false, false], ['readline_ret', false, false]]);
       assert.equal(ebpf.program('always').testRun({ data: packet }).returnValue, 7);
       const unloaded = thrown(() => ebpf.program('optional_good').testRun({ data: packet }));
       assert.ok(unloaded instanceof ProgramError && unloaded.kind === 'NotLoaded', String(unloaded));
@@ -202,12 +202,51 @@ function defineTests(): void {
     }
     {
       using ebpf = new EbpfLoader().setAutoload('optional_good', true).setAutoload('always', false).load(obj('autoload.o'));
-      assert.deepEqual([...ebpf.programs()].map(([name, p]) => [name, p.loaded]), [['always', false], ['optional_good', true], ['optional_bad', false]]);
+      assert.deepEqual([...ebpf.programs()].map(([name, p]) => [name, p.loaded]), [['always', false], ['optional_good', true], ['optional_bad', false], ['readline_ret', false]]);
       assert.match(thrown(() => ebpf.program('always').fd).message, /always is not loaded \(Ebpf.load was told not to load it/);
     }
     const unknown = thrown(() => new EbpfLoader().setAutoload('nope', true).load(obj('autoload.o')));
     assert.ok(unknown instanceof ProgramError && unknown.kind === 'InvalidArgument' && /no program named nope/.test(unknown.message), String(unknown));
     assert.equal(thrown(() => new EbpfLoader().setAutoload('always', 'yes' as unknown as boolean)).kind, 'InvalidArgument');
+    assert.equal(fdCount(), before);
+  });
+
+  test('the instances the issue names are typed errors: testRun data of a string, perf event options of the wrong shape, a uretprobe section without a binary, invalid flags', () => {
+    const before = fdCount();
+    {
+      using ebpf = new EbpfLoader().setAutoload('readline_ret', true).load(obj('autoload.o'));
+      const always = ebpf.program('always');
+      const data = thrown(() => always.testRun({ data: 'abc' as unknown as Uint8Array }));
+      assert.ok(data instanceof ProgramError && data.kind === 'InvalidArgument', String(data));
+      assert.match(data.message, /always: testRun option data must be a Uint8Array, got "abc"/);
+      const repeat = thrown(() => always.testRun({ data: packet, repeat: -1 }));
+      assert.ok(repeat instanceof ProgramError && repeat.kind === 'InvalidArgument', 'repeat -1 would be 2^32 runs');
+      const readline = ebpf.program('readline_ret');
+      assert.equal(readline.section, '?uretprobe/readline');
+      const noBinary = thrown(() => (readline as unknown as { attach: () => unknown }).attach());
+      assert.ok(noBinary instanceof ProgramError && noBinary.kind === 'InvalidArgument', String(noBinary));
+      assert.match(noBinary.message, /attach needs a target/);
+      // Invalid flags: MapError InvalidArgument, for MapData and typed maps alike.
+      const slots = ebpf.map('slots');
+      for (const flags of [-1, 1.5, 2 ** 64, 'x']) {
+        const err = thrown(() => slots.update(new Uint8Array(4), new Uint8Array(4), flags as number));
+        assert.ok(err instanceof MapError && err.kind === 'InvalidArgument', `${String(flags)}: ${err}`);
+      }
+    }
+    const perfObject = readdirSync(resolve(repoRoot, 'bpf')).find((f) => f.endsWith('.o') && [...ObjectSpec.parse(readFileSync(obj(f))).programs.values()].some((p) => p.kind === 'PerfEvent'));
+    assert.ok(perfObject, 'an object of bpf/ has a perf_event program');
+    const spec = ObjectSpec.parse(readFileSync(obj(perfObject!)));
+    const name = [...spec.programs.values()].find((p) => p.kind === 'PerfEvent')!.name;
+    const l = new EbpfLoader();
+    for (const other of spec.programs.keys()) l.setAutoload(other, other === name);
+    {
+      using ebpf = l.load(obj(perfObject!));
+      const perf = ebpf.program(name) as unknown as { attach: (o?: unknown) => unknown };
+      for (const options of [undefined, null, {}, { type: 'software' }, { type: 'software', config: 0, samplePeriod: 1, scope: 5 }]) {
+        const err = thrown(() => perf.attach(options));
+        assert.ok(err instanceof ProgramError && err.kind === 'InvalidArgument', `${JSON.stringify(options)}: ${err}`);
+      }
+    }
     assert.equal(fdCount(), before);
   });
 
