@@ -570,7 +570,7 @@ export class Ebpf implements Disposable {
         }
         const what = `cannot load program ${prog.name} (${prog.section})`;
         const summary = summariseVerifierLog(log);
-        let message = summary ? verifierMessage(what, summary, err.code, err.errno === Errno.ENOSPC) : `${what}: ${err.message}${log.trim() ? ` (the verifier's log gives no reason: ${log.trim().split('\n').length} lines of statistics, in verifierLog)` : ' (the kernel wrote no verifier log)'}`;
+        let message = summary ? verifierMessage(what, summary, err.code, err.errno === Errno.ENOSPC) : `${what}: ${err.message}${log.trim() ? ` (the verifier's log gives no reason, only statistics: see verifierLog)` : ' (the kernel wrote no verifier log)'}`;
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
         if (poisoned && log.includes('195896080')) message += `\nunsatisfied CO-RE relocations:\n${capLines(poisoned, 10)}`;
         throw new ProgramError('LoadError', message, {
