@@ -260,7 +260,7 @@ type ChildMessage =
   | { type: 'flush'; next: number; outcomes: Record<string, number>; failures: Failure[]; slowest: { index: number; ms: number }; cases?: [number, string, number][] }
   | { type: 'slow'; index: number; ms: number }
   | { type: 'hang'; index: number; ms: number }
-  | { type: 'done'; fdsBefore: number; fdsAfter: number; slowConfirmed: { index: number; ms: number[] }[] };
+  | { type: 'done'; fdsBefore: number; fdsAfter: number; slowConfirmed: { index: number; ms: number[] }[]; slowOnce: number; hangs: number[]; hangsOnce: number[] };
 
 export interface Failure {
   index: number;
@@ -340,6 +340,7 @@ function runWorker(job: Omit<WorkerJob, 'state' | 'epoch'>, onMessage: (m: Child
   const epoch = Date.now();
   const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { ...job, state, epoch } satisfies WorkerJob });
   let next = job.start;
+  let hang: number | undefined;
   const slow = new Set<number>();
   return new Promise((resolvePromise, reject) => {
     const timer = setInterval(() => {
@@ -352,13 +353,11 @@ function runWorker(job: Omit<WorkerJob, 'state' | 'epoch'>, onMessage: (m: Child
       }
       if (ms > HANG_MS) {
         clearInterval(timer);
+        hang = index;
         onMessage({ type: 'hang', index, ms });
         // A worker stuck in a system call cannot be stopped: then the process goes, and runFuzz restarts it.
         const kill = setTimeout(() => process.exit(3), 2000);
-        void worker.terminate().then(() => {
-          clearTimeout(kill);
-          resolvePromise({ hang: index, next });
-        });
+        void worker.terminate().then(() => clearTimeout(kill));
       }
     }, 50);
     worker.on('message', (m: ChildMessage) => {
@@ -371,7 +370,7 @@ function runWorker(job: Omit<WorkerJob, 'state' | 'epoch'>, onMessage: (m: Child
     });
     worker.on('exit', () => {
       clearInterval(timer);
-      resolvePromise({ next });
+      resolvePromise({ hang, next });
     });
   });
 }
@@ -384,21 +383,35 @@ async function childMain(args: ChildArgs): Promise<void> {
   const end = args.start + args.count;
   const skip = new Set(args.skip);
   const slow: number[] = [];
+  const hung: number[] = [];
   let start = args.start;
   const onMessage = (m: ChildMessage): void => {
     if (m.type === 'slow') slow.push(m.index);
     print(m);
   };
+  const job = { seed: args.seed, files: args.files, load: args.load, pinDir, progressFile: args.progressFile };
   while (start < end) {
-    const r = await runWorker({ seed: args.seed, start, end, skip: [...skip], files: args.files, load: args.load, pinDir, progressFile: args.progressFile }, onMessage);
+    const r = await runWorker({ ...job, start, end, skip: [...skip] }, onMessage);
     if (r.hang === undefined) break;
+    hung.push(r.hang);
     skip.add(r.hang);
     start = r.next;
+  }
+  // A case stuck on a busy machine may only have waited (for the CPU, or a lock the
+  // kernel shares with other processes): run it alone, watched the same way; stuck
+  // again, it hangs. One that finishes is counted with its outcome.
+  const hangs: number[] = [];
+  const hangsOnce: number[] = [];
+  for (const index of hung) {
+    const r = await runWorker({ ...job, start: index, end: index + 1, skip: [] }, (m) => m.type !== 'hang' && onMessage(m));
+    (r.hang === undefined ? hangsOnce : hangs).push(index);
+    if (r.hang === undefined) skip.delete(index);
   }
   // A slow case may have met a busy machine: run it alone, twice; slow both times, it is slow.
   const slowConfirmed: { index: number; ms: number[] }[] = [];
   const sources = args.files ? [] : fuzzSources();
-  for (const index of slow.filter((i) => !skip.has(i))) {
+  const slowOnly = [...new Set(slow)].filter((i) => !hung.includes(i));
+  for (const index of slowOnly) {
     const times: number[] = [];
     for (let k = 0; k < 2; k++) {
       const c = args.files ? fileCase(args.files[index]!, index) : makeCase(sources, args.seed, index);
@@ -409,7 +422,7 @@ async function childMain(args: ChildArgs): Promise<void> {
     if (times.every((ms) => ms > SLOW_MS)) slowConfirmed.push({ index, ms: times });
   }
   rmSync(pinDir, { recursive: true, force: true });
-  print({ type: 'done', fdsBefore, fdsAfter: fdCount(), slowConfirmed });
+  print({ type: 'done', fdsBefore, fdsAfter: fdCount(), slowConfirmed, slowOnce: slowOnly.length - slowConfirmed.length, hangs, hangsOnce });
 }
 
 // ---- parent: cgroup, child, restarts ---------------------------------------------------
@@ -441,6 +454,8 @@ export interface FuzzSummary {
   slowest: { index: number; ms: number };
   /** How many cases passed SLOW_MS once (a busy machine) but not when run alone. */
   slowOnce: number;
+  /** How many cases passed HANG_MS once (a busy machine) but finished when run again alone. */
+  hangsOnce: number;
   /** Replaying files: each file's outcome and time. */
   cases: { index: number; label: string; outcome: string; ms: number }[];
   fdsBefore: number;
@@ -456,13 +471,18 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const progressFile = join('/tmp', `tsbpf-fuzz-${process.pid}-${Date.now()}.index`);
   const summary: FuzzSummary = {
     inputs: 0, ms: 0, outcomes: {}, failures: [], hangs: [], crashes: [], slow: [], slowest: { index: -1, ms: 0 },
-    slowOnce: 0, cases: [], fdsBefore: -1, fdsAfter: -1, cgroup: cgroup.text,
+    slowOnce: 0, hangsOnce: 0, cases: [], fdsBefore: -1, fdsAfter: -1, cgroup: cgroup.text,
   };
   const t0 = performance.now();
   let lastProgress = t0;
   const skip: number[] = [];
   let next = start;
-  let slowSeen = 0;
+  const pendingHangs: number[] = [];
+  const countHang = (index: number): void => {
+    summary.hangs.push(index);
+    summary.outcomes.hang = (summary.outcomes.hang ?? 0) + 1;
+    summary.inputs++;
+  };
   try {
     while (next < end) {
       const args: ChildArgs = { seed: o.seed, start: next, count: end - next, skip, files: o.files, load: o.load ?? true, cgroup: cgroup.path, progressFile };
@@ -495,17 +515,19 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
               summary.failures.push(...m.failures);
               for (const [index, outcome, ms] of m.cases ?? []) summary.cases.push({ index, label: basename(o.files![index]!), outcome, ms });
               if (m.slowest.ms > summary.slowest.ms) summary.slowest = m.slowest;
-            } else if (m.type === 'slow') slowSeen++;
-            else if (m.type === 'hang') {
-              summary.hangs.push(m.index);
-              summary.outcomes.hang = (summary.outcomes.hang ?? 0) + 1;
-              summary.inputs++;
+            } else if (m.type === 'hang') {
+              // Until the child has run it alone again (done): a hang if the child dies first.
+              pendingHangs.push(m.index);
               skip.push(m.index);
             } else if (m.type === 'done') {
               done = true;
               summary.fdsBefore = m.fdsBefore;
               summary.fdsAfter = m.fdsAfter;
               summary.slow.push(...m.slowConfirmed);
+              summary.slowOnce += m.slowOnce;
+              for (const index of m.hangs) countHang(index);
+              summary.hangsOnce += m.hangsOnce.length;
+              pendingHangs.length = 0;
             }
             const now = performance.now();
             if (o.onProgress && now - lastProgress > (o.progressMs ?? 10_000)) {
@@ -518,6 +540,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
         child.on('error', reject);
         child.on('close', (code, signal) => resolvePromise({ done, exit: signal ? `signal ${signal}` : `code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}` }));
       });
+      for (const index of pendingHangs.splice(0)) countHang(index);
       if (exit.done) break;
       // The child died (a crash, the cgroup's OOM killer, or a hang it could not stop): the case it was on is named in the progress file.
       let index = next;
@@ -540,7 +563,6 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
     cgroup.remove();
     rmSync(progressFile, { force: true });
   }
-  summary.slowOnce = slowSeen - summary.slow.length;
   summary.ms = performance.now() - t0;
   // Hangs, crashes and slow cases as failures too, each named with its input.
   const sources = o.files ? [] : fuzzSources();
@@ -581,7 +603,7 @@ async function cli(args: string[]): Promise<void> {
   });
   console.log(`cgroup: ${summary.cgroup}`);
   console.log(formatSummary(summary));
-  console.log(`fds in the child: ${summary.fdsBefore} before, ${summary.fdsAfter} after; ${summary.slowOnce} cases slow once (a busy machine), none slow again`.replace(', none slow again', summary.slow.length ? `, ${summary.slow.length} slow again` : ', none slow again'));
+  console.log(`fds in the child: ${summary.fdsBefore} before, ${summary.fdsAfter} after; on a busy machine ${summary.slowOnce} cases were slow once and ${summary.hangsOnce} stuck once, not when run again alone`);
   for (const f of summary.failures) {
     console.log(`FAIL #${f.index} ${f.outcome}: ${f.label}\n  ${f.detail.split('\n').slice(0, 6).join('\n  ')}`);
     if (save && !files) console.log(`  saved as ${saveCase(makeCase(fuzzSources(), seed, f.index), save, `seed${seed}-${f.index}`)}`);
