@@ -538,6 +538,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
           }
         });
         child.on('error', reject);
+        child.on('close', (code, signal) => {
+          // The child's pin directory (bpffsDir in childMain): gone already unless the child died.
+          rmSync(`/sys/fs/bpf/tsbpf-test-fuzz-${child.pid}-${child.pid}`, { recursive: true, force: true });
+        });
         child.on('close', (code, signal) => resolvePromise({ done, exit: signal ? `signal ${signal}` : `code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}` }));
       });
       for (const index of pendingHangs.splice(0)) countHang(index);
