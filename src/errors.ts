@@ -15,6 +15,8 @@ export type MapErrorKind =
   | 'InvalidName'
   | 'InvalidArgument'
   | 'CreateError'
+  /** create: the map would need more than half of the memory available (free memory, or this process's memory cgroup's room), or more entries than the kernel can index. */
+  | 'TooLarge'
   | 'Closed'
   | 'NotSupported'
   | 'SyscallError';
@@ -158,6 +160,8 @@ export class BtfError extends Error {
 }
 
 export type ProgramErrorKind =
+  /** An argument of the wrong type or value (a name the object does not have, an option of the wrong shape). */
+  | 'InvalidArgument'
   | 'LoadError'
   | 'NotLoaded'
   | 'NotSupported'

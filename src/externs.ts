@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import type { Btf } from './obj/btf.js';
+import { BTF_INT_BOOL, BTF_INT_CHAR, type Btf } from './obj/btf.js';
+import { ParseError, ProgramError } from './errors.js';
 
 /** Where an extern goes once resolved. */
 export type ExternValue =
@@ -24,7 +25,46 @@ export interface KconfigLayout {
   size: number;
 }
 
-/** Lays out the object's __kconfig externs (their BTF datasec holds no offsets): each at its type's alignment. */
+/**
+ * The longest __kconfig char array accepted. Kernel configuration strings are short
+ * (the longest, CONFIG_CMDLINE, holds at most COMMAND_LINE_SIZE: 2048 bytes on x86,
+ * 4096 elsewhere); anything larger only makes a huge read-only map of zeros.
+ */
+export const KCONFIG_MAX_STRING = 1 << 16;
+
+/** What a __kconfig extern's type is, as libbpf classifies it (find_kcfg_type). */
+export type KconfigKind = 'bool' | 'char' | 'int' | 'tristate' | 'string';
+
+/**
+ * The kconfig kind of BTF type `typeId`, or why it is not one: libbpf accepts
+ * integers of 1, 2, 4 or 8 bytes (bool, char), `enum libbpf_tristate` and char arrays.
+ */
+function kconfigKind(btf: Btf, typeId: number): KconfigKind | string {
+  const t = btf.resolve(typeId);
+  switch (t.kind) {
+    case 'int':
+      if (t.encoding & BTF_INT_BOOL && t.size === 1) return 'bool';
+      if (t.encoding & BTF_INT_CHAR && t.size === 1) return 'char';
+      return [1, 2, 4, 8].includes(t.size) ? 'int' : `a ${t.size}-byte integer`;
+    case 'enum':
+    case 'enum64':
+      return t.name === 'libbpf_tristate' && t.size === 4 ? 'tristate' : `enum ${t.name || '(anon)'} (only enum libbpf_tristate is)`;
+    case 'array': {
+      const element = btf.resolve(t.type);
+      if (element.kind !== 'int' || element.size !== 1) return 'an array of something other than char';
+      if (t.nelems > KCONFIG_MAX_STRING) return `a char array of ${t.nelems} bytes (at most ${KCONFIG_MAX_STRING})`;
+      return 'string';
+    }
+    default:
+      return `a ${t.kind}`;
+  }
+}
+
+/**
+ * Lays out the object's __kconfig externs (their BTF datasec holds no offsets): each at
+ * its type's alignment. ParseError for an extern of a type no configuration value can
+ * fill (libbpf refuses the same), which also bounds the map's size.
+ */
 export function kconfigLayout(btf: Btf | undefined): KconfigLayout {
   const offsets = new Map<string, { offset: number; size: number; typeId: number }>();
   const sec = btf?.byName('.kconfig', 'datasec')[0];
@@ -33,6 +73,8 @@ export function kconfigLayout(btf: Btf | undefined): KconfigLayout {
     for (const v of sec.vars) {
       const variable = btf.type(v.type);
       if (variable.kind !== 'var') continue;
+      const kind = kconfigKind(btf, variable.type);
+      if (!KCONFIG_KINDS.has(kind)) throw new ParseError(`__kconfig extern ${variable.name} is ${kind}: no kernel configuration value fits it`, '.kconfig');
       const s = btf.sizeof(variable.type);
       const align = Math.max(1, btf.alignof(variable.type));
       size = Math.ceil(size / align) * align;
@@ -42,6 +84,8 @@ export function kconfigLayout(btf: Btf | undefined): KconfigLayout {
   }
   return { offsets, size: Math.ceil(size / 8) * 8 };
 }
+
+const KCONFIG_KINDS = new Set<string>(['bool', 'char', 'int', 'tristate', 'string']);
 
 let config: Map<string, string> | undefined;
 
@@ -81,13 +125,15 @@ export function linuxKernelVersion(): number {
 /**
  * The value of kconfig extern `name` as the bytes of its type (`size` bytes), or
  * undefined when the kernel does not define it. Tristates: n 0, y 1, m 2 (libbpf's
- * enum libbpf_tristate); bools y/m 1; strings as NUL-padded chars; integers.
+ * enum libbpf_tristate); bools y/m 1; strings as NUL-padded chars; integers (decimal or
+ * 0x hex) truncated to their size. ProgramError 'UnresolvedExtern' for a value
+ * the declared type cannot hold (a string for an integer), as libbpf refuses it.
  */
 export function kconfigValue(btf: Btf, name: string, typeId: number, size: number): Uint8Array | undefined {
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   const writeInt = (v: bigint) => {
-    for (let i = 0; i < size; i++) view.setUint8(i, Number((BigInt.asUintN(64, v) >> BigInt(8 * i)) & 0xffn));
+    const u = BigInt.asUintN(64, v);
+    for (let i = 0; i < Math.min(size, 8); i++) out[i] = Number((u >> BigInt(8 * i)) & 0xffn);
   };
   switch (name) {
     case 'LINUX_KERNEL_VERSION':
@@ -100,37 +146,81 @@ export function kconfigValue(btf: Btf, name: string, typeId: number, size: numbe
   }
   const raw = kernelConfig().get(name);
   if (raw === undefined) return undefined;
-  const t = btf.resolve(typeId);
-  if (t.kind === 'enum' || t.kind === 'enum64') {
-    writeInt(raw === 'y' ? 1n : raw === 'm' ? 2n : 0n);
-  } else if (t.kind === 'array') {
-    const s = raw.startsWith('"') ? JSON.parse(raw) as string : raw;
-    out.set(new TextEncoder().encode(s).subarray(0, size - 1));
-  } else if (raw === 'y' || raw === 'm' || raw === 'n') {
-    writeInt(raw === 'n' ? 0n : 1n);
-  } else {
-    writeInt(BigInt(raw));
+  const kind = kconfigKind(btf, typeId);
+  const mismatch = (what: string): never => {
+    throw new ProgramError('UnresolvedExtern', `__kconfig extern ${name}: the kernel's value ${raw} is not ${what}, as the object declares it`);
+  };
+  switch (kind) {
+    case 'tristate':
+      writeInt(raw === 'y' ? 1n : raw === 'm' ? 2n : raw === 'n' ? 0n : mismatch('a tristate (y, m or n)'));
+      break;
+    case 'bool':
+      writeInt(raw === 'y' || raw === 'm' ? 1n : raw === 'n' ? 0n : mismatch('a bool (y, m or n)'));
+      break;
+    case 'string': {
+      let text = raw;
+      if (raw.startsWith('"')) {
+        try {
+          text = JSON.parse(raw) as string;
+        } catch {
+          mismatch('a quoted string');
+        }
+      }
+      out.set(new TextEncoder().encode(text).subarray(0, Math.max(0, size - 1)));
+      break;
+    }
+    case 'char':
+    case 'int':
+      if (raw === 'y' || raw === 'm' || raw === 'n') writeInt(raw === 'n' ? 0n : 1n);
+      else if (/^-?(0x[0-9a-f]+|[0-9]+)$/i.test(raw)) writeInt(raw.startsWith('-') ? -BigInt(raw.slice(1)) : BigInt(raw));
+      else mismatch('an integer');
+      break;
+    default:
+      mismatch('of a type kconfig values have');
   }
   return out;
 }
 
-let kallsyms: Map<string, bigint> | undefined;
+/** Addresses looked up so far (not the whole table: /proc/kallsyms has 100,000+ lines, tens of MiB as a Map). */
+const symbolAddresses = new Map<string, bigint | undefined>();
 
 /** Address of kernel symbol `name` from /proc/kallsyms (needs root to see real addresses). */
 export function kernelSymbolAddress(name: string): bigint | undefined {
-  if (!kallsyms) {
-    kallsyms = new Map();
-    try {
-      for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-        const [addr, , sym] = line.split(/\s+/);
-        if (sym && !kallsyms.has(sym)) kallsyms.set(sym, BigInt('0x' + addr));
-      }
-    } catch {
-      // No kallsyms: typeless ksyms stay unresolved.
+  if (!symbolAddresses.has(name)) resolveKernelSymbols([name]);
+  return symbolAddresses.get(name);
+}
+
+/**
+ * Looks up in one read of /proc/kallsyms (slow: the kernel formats every line) the
+ * addresses of `names` not looked up before; kernelSymbolAddress then answers from them.
+ */
+export function resolveKernelSymbols(names: Iterable<string>): void {
+  const wanted = new Set<string>();
+  for (const n of names) if (!symbolAddresses.has(n)) wanted.add(n);
+  if (wanted.size === 0) return;
+  const found = new Map<string, bigint>();
+  try {
+    // Lines are "<address> <type> <name>[\t[module]]"; the first line naming a symbol wins.
+    const text = readFileSync('/proc/kallsyms', 'latin1');
+    for (let start = 0; start < text.length && found.size < wanted.size; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      const line = text.slice(start, end);
+      start = end + 1;
+      const nameStart = line.indexOf(' ', line.indexOf(' ') + 1) + 1;
+      if (nameStart === 0) continue;
+      const tab = line.indexOf('\t', nameStart);
+      const name = tab < 0 ? line.slice(nameStart) : line.slice(nameStart, tab);
+      if (wanted.has(name) && !found.has(name)) found.set(name, BigInt('0x' + line.slice(0, line.indexOf(' '))));
     }
+  } catch {
+    // No kallsyms: typeless ksyms stay unresolved.
   }
-  const a = kallsyms.get(name);
-  return a === 0n ? undefined : a;
+  if (symbolAddresses.size + wanted.size > 4096) symbolAddresses.clear();
+  for (const n of wanted) {
+    const a = found.get(n);
+    symbolAddresses.set(n, a === 0n ? undefined : a);
+  }
 }
 
 export interface KsymDeclaration {

@@ -30,6 +30,7 @@ export type {
 export * as sys from './sys/index.js';
 export { Ebpf, EbpfLoader } from './loader.js';
 export type { GlobalOptions } from './loader.js';
+export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
 export { Btf, loadKernelBtf } from './obj/btf.js';

@@ -113,7 +113,7 @@ export class Stats extends FdOwner {
  * run. 'runTime' is the only type the kernel has.
  */
 export function enableStats(type: StatsType): Stats {
-  if (!Object.hasOwn(statsTypes, type)) throw new TypeError(`unknown statistics type ${String(type)} (only 'runTime')`);
+  if (!Object.hasOwn(statsTypes, type)) throw new ProgramError('InvalidArgument', `unknown statistics type ${String(type)} (only 'runTime')`);
   try {
     return new Stats(bpfEnableStats(statsTypes[type]), type);
   } catch (err) {

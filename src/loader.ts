@@ -1,14 +1,15 @@
 // Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
 // works on copies of the spec (kernel fix-ups never change it), and a failure closes
 // everything made so far.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MapError, ProgramError } from './errors.js';
+import { MapError, ParseError, PinError, ProgramError } from './errors.js';
+import { describeValue } from './describe.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
 import { BPF_F_LINK, findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
 import { LinkType } from './programs/link.js';
-import type { Btf } from './obj/btf.js';
+import { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
@@ -16,15 +17,18 @@ import { programClasses } from './programs/kinds.js';
 import type { ProgramKind } from './programs/program-type.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
-import { btfLoad, progLoad, type ProgLoadAttr } from './sys/bpf.js';
+import { summariseVerifierLog, verifierMessage } from './programs/verifier-log.js';
+import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress } from './externs.js';
+import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
 import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
+import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
+import { encodeGlobal, type GlobalValue } from './global-value.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
@@ -40,21 +44,30 @@ export interface GlobalOptions {
   mustExist?: boolean;
 }
 
-type GlobalValue = Uint8Array | number | bigint;
 
 /** Builder for Ebpf.load with options (aya's EbpfLoader). */
 export class EbpfLoader {
   readonly #globals = new Map<string, { value: GlobalValue; mustExist: boolean }>();
   readonly #maxEntries = new Map<string, number>();
   readonly #replaced = new Map<string, MapData>();
-  readonly #deferred = new Set<string>();
+  readonly #autoload = new Map<string, { load: boolean; mustExist: boolean }>();
   readonly #externs = new Map<string, bigint>();
   #pinPath?: string;
   #btf?: Btf;
   #logLevel = 0;
 
-  /** Sets the initial value of global `name` (.data, .rodata, .bss): bytes of its exact size, or a number/bigint for 1-8 byte integers. */
+  /**
+   * Sets the initial value of global `name` (.data, .rodata, .bss), checked at load
+   * against the variable's BTF type: true/false for bool; a number (or bigint) for an
+   * integer or enum, in its range; a string for a char array (with room for its NUL);
+   * an array for an array of scalars; bytes (any typed array) of its exact size for
+   * anything. MapError 'InvalidArgument' or 'InvalidValueSize' otherwise.
+   */
   setGlobal(name: string, value: GlobalValue, options: GlobalOptions = {}): this {
+    const mapArg = (why: string) => new MapError('InvalidArgument', `setGlobal: ${why}`);
+    if (typeof name !== 'string') throw mapArg(`the global's name must be a string, got ${describeValue(name)}`);
+    if (typeof options !== 'object' || options === null) throw mapArg(`options must be an object, got ${describeValue(options)}`);
+    if (options.mustExist !== undefined && typeof options.mustExist !== 'boolean') throw mapArg(`mustExist must be true or false, got ${describeValue(options.mustExist)}`);
     this.#globals.set(name, { value, mustExist: options.mustExist ?? true });
     return this;
   }
@@ -65,59 +78,82 @@ export class EbpfLoader {
    * inline-asm `r0 = MY_CONST ll`; ObjectSpec.constantExterns lists them).
    */
   setExtern(name: string, value: number | bigint): this {
-    const v = BigInt(value);
-    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`setExtern(${name}): ${value} does not fit 64 bits`);
-    this.#externs.set(name, BigInt.asUintN(64, v));
+    const invalid = (why: string) => new ProgramError('InvalidArgument', `setExtern: ${why}`);
+    if (typeof name !== 'string') throw invalid(`the extern's name must be a string, got ${describeValue(name)}`);
+    const fits = typeof value === 'bigint' ? value >= -(1n << 63n) && value < 1n << 64n : typeof value === 'number' && Number.isSafeInteger(value);
+    if (!fits) throw invalid(`${name}: the value must be an integer of 64 bits (a safe integer number or a bigint), got ${describeValue(value)}`);
+    this.#externs.set(name, BigInt.asUintN(64, BigInt(value)));
     return this;
   }
 
+  /** max_entries of map `mapName`, instead of what the object declares. */
   setMaxEntries(mapName: string, n: number): this {
+    if (typeof mapName !== 'string') throw new MapError('InvalidArgument', `setMaxEntries: the map name must be a string, got ${describeValue(mapName)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) throw new MapError('InvalidArgument', `setMaxEntries(${mapName}): an integer in [0, 2^32) is needed, got ${describeValue(n)}`);
     this.#maxEntries.set(mapName, n);
     return this;
   }
 
   /** Directory for maps declared with LIBBPF_PIN_BY_NAME (default /sys/fs/bpf). */
   mapPinPath(dir: string): this {
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new PinError('InvalidPinPath', typeof dir === 'string' ? dir : describeValue(dir), `mapPinPath: a directory path is needed, got ${describeValue(dir)}`);
     this.#pinPath = dir;
     return this;
   }
 
   /** Uses `map` instead of creating the object's map `name` (the caller keeps owning it). */
   replaceMap(name: string, map: MapData): this {
-    // Its fd goes into instructions and map slots: a number from any other object could name anything.
-    if (!(map instanceof MapData)) throw new MapError('InvalidArgument', `replaceMap(${name}): takes a MapData`);
+    if (typeof name !== 'string') throw new MapError('InvalidArgument', `replaceMap: the map name must be a string, got ${describeValue(name)}`);
+    if (!(map instanceof MapData)) throw new MapError('InvalidArgument', `replaceMap(${name}): a MapData is needed, got ${describeValue(map)}`);
     this.#replaced.set(name, map);
     return this;
   }
 
   /** The BTF to resolve CO-RE relocations against (default: the running kernel's). */
   btf(btf: Btf): this {
+    if (!(btf instanceof Btf)) throw new ProgramError('InvalidArgument', `btf: a Btf (Btf.parse, loadKernelBtf) is needed, got ${describeValue(btf)}`);
     this.#btf = btf;
     return this;
   }
 
-  /** Verifier log level for every load (1 or 2); the log is always fetched when a load fails. */
+  /** Verifier log level for every load (1 or 2, plus 4 for statistics); the log is always fetched when a load fails. */
   verifierLogLevel(level: number): this {
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > 7) throw new ProgramError('InvalidArgument', `verifierLogLevel: 0 to 7 (BPF_LOG_LEVEL1 1, BPF_LOG_LEVEL2 2, BPF_LOG_STATS 4), got ${describeValue(level)}`);
     this.#logLevel = level;
     return this;
   }
 
-  /** Leaves program `name` unloaded: `ebpf.program(name).load()` loads it later. */
+  /**
+   * Whether Ebpf.load loads program `name` (libbpf's bpf_program__set_autoload): true
+   * loads a SEC("?...") program, which is not loaded by default; false leaves any
+   * program unloaded, for `ebpf.program(name).load()` later. ProgramError
+   * 'InvalidArgument' at load when the object has no such program.
+   */
+  setAutoload(name: string, autoload: boolean): this {
+    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `setAutoload: the program name must be a string, got ${describeValue(name)}`);
+    if (typeof autoload !== 'boolean') throw new ProgramError('InvalidArgument', `setAutoload(${name}): autoload must be true or false, got ${describeValue(autoload)}`, { program: name });
+    this.#autoload.set(name, { load: autoload, mustExist: true });
+    return this;
+  }
+
+  /** setAutoload(name, false), except that a name the object does not have is ignored. */
   deferProgram(name: string): this {
-    this.#deferred.add(name);
+    if (typeof name !== 'string') throw new ProgramError('InvalidArgument', `deferProgram: the program name must be a string, got ${describeValue(name)}`);
+    this.#autoload.set(name, { load: false, mustExist: false });
     return this;
   }
 
   /** Parses, creates the maps, relocates and loads the programs. */
   load(bytesOrPath: Uint8Array | string): Ebpf {
-    const bytes = typeof bytesOrPath === 'string' ? readFileSync(bytesOrPath) : bytesOrPath;
+    if (typeof bytesOrPath !== 'string' && !(bytesOrPath instanceof Uint8Array)) throw new ParseError(`Ebpf.load takes the bytes of an object file or its path, got ${describeValue(bytesOrPath)}`);
+    const bytes = typeof bytesOrPath === 'string' ? readRegularFile(bytesOrPath, 'a BPF object file', MAX_OBJECT_FILE) : bytesOrPath;
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {
       globals: this.#globals,
       externs: this.#externs,
       maxEntries: this.#maxEntries,
       replaced: this.#replaced,
-      deferred: this.#deferred,
+      autoload: this.#autoload,
       pinPath: this.#pinPath ?? '/sys/fs/bpf',
       btf: this.#btf,
       logLevel: this.#logLevel,
@@ -130,7 +166,7 @@ interface LoadSettings {
   externs: Map<string, bigint>;
   maxEntries: Map<string, number>;
   replaced: Map<string, MapData>;
-  deferred: Set<string>;
+  autoload: Map<string, { load: boolean; mustExist: boolean }>;
   pinPath: string;
   btf?: Btf;
   logLevel: number;
@@ -180,7 +216,7 @@ export class Ebpf implements Disposable {
   /** The map `name`; the Ebpf keeps owning it (a view). */
   map(name: string): MapData {
     const m = this.#maps.get(name);
-    if (!m) throw new MapError('InvalidArgument', `no map named ${name} (maps: ${[...this.#maps.keys()].join(', ')})`);
+    if (!m) throw new MapError('InvalidArgument', `no map named ${describeName(name)} (maps: ${[...this.#maps.keys()].join(', ')})`);
     return m;
   }
 
@@ -197,7 +233,7 @@ export class Ebpf implements Disposable {
 
   program(name: string): Program {
     const p = this.#programs.get(name);
-    if (!p) throw new ProgramError('NotLoaded', `no loaded program named ${name} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: name });
+    if (!p) throw new ProgramError('NotLoaded', `no program named ${describeName(name)} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: describeName(name) });
     return p;
   }
 
@@ -208,7 +244,7 @@ export class Ebpf implements Disposable {
   /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
   structOps(name: string): StructOpsMap {
     const s = this.#structOps.get(name);
-    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${name} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
+    if (!s) throw new MapError('InvalidArgument', `no struct_ops map named ${describeName(name)} (struct_ops maps: ${[...this.#structOps.keys()].join(', ')})`);
     return s;
   }
 
@@ -250,25 +286,33 @@ export class Ebpf implements Disposable {
   #load(settings: LoadSettings): void {
     raiseMemlockIfCharged();
     const spec = this.spec;
-    for (const [name, { mustExist }] of settings.globals) {
-      if (mustExist && !spec.variables.has(name)) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    for (const [name, { value, mustExist }] of settings.globals) {
+      const variable = spec.variables.get(name);
+      if (variable) this.#initialValues.set(name, encodeGlobal(variable, value, spec.btf));
+      else if (mustExist) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
+    }
+    for (const [name, { mustExist }] of settings.autoload) {
+      if (mustExist && !spec.programs.has(name)) throw new ProgramError('InvalidArgument', `setAutoload: the object has no program named ${name} (programs: ${[...spec.programs.keys()].join(', ')})`, { program: name });
     }
     const constants = spec.constantExterns;
     for (const name of settings.externs.keys()) {
       if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
     }
+    // Typeless __ksym addresses: one read of /proc/kallsyms for all of them.
+    resolveKernelSymbols([...spec.ksyms].filter(([, d]) => d.typeless).map(([n]) => n));
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
     this.#createKconfig();
     for (const prog of spec.programs.values()) {
       if (prog.kind === 'Unknown') continue;
       const Kind = programClasses[prog.kind as ProgramKind] ?? Program;
-      const program = new Kind(prog, (against) => this.#loadProgram(prog, settings, lines, against));
+      const autoload = settings.autoload.get(prog.name)?.load ?? prog.autoload;
+      const program = new Kind({ ...prog, autoload }, (against) => this.#loadProgram(prog, settings, lines, against));
       this.#programs.set(prog.name, program);
       // As libbpf: a struct_ops program no struct_ops map uses is not loaded. freplace
       // needs its target program: Extension.load({ target, function }) loads it.
       const unused = (prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog)) || prog.kind === 'Extension';
-      if (!settings.deferred.has(prog.name) && !unused) program.load();
+      if (autoload && !unused) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
@@ -358,7 +402,7 @@ export class Ebpf implements Disposable {
       if (inner) spec.innerMap = inner;
       const map = this.#createWithBtfFallback(spec);
       this.#maps.set(def.name, map);
-      if (def.data) this.#fillData(def, map, settings);
+      if (def.data) this.#fillData(def, map);
       if (pinPath) {
         map.pin(pinPath);
         this.#pinnedHere.push(pinPath);
@@ -428,18 +472,21 @@ export class Ebpf implements Disposable {
   }
 
   /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
-  #fillData(def: MapDefinition, map: MapData, settings: LoadSettings): void {
+  #fillData(def: MapDefinition, map: MapData): void {
     // The section's bytes as they are, or a copy with the setGlobal values in it.
     let value = def.data!;
-    for (const [name, { value: v }] of settings.globals) {
-      const variable = this.spec.variables.get(name);
-      if (!variable || variable.map !== def.name) continue;
+    for (const [name, bytes] of this.#initialValues) {
+      const variable = this.spec.variables.get(name)!;
+      if (variable.map !== def.name) continue;
       if (value === def.data) value = value.slice();
-      value.set(globalBytes(name, v, variable.size), variable.offset);
+      value.set(bytes, variable.offset);
     }
     map.update(KEY_ZERO, value);
     if (def.readOnly) map.freeze();
   }
+
+  /** setGlobal values as bytes, checked before anything is made. */
+  readonly #initialValues = new Map<string, Uint8Array>();
 
   #coreCache?: Map<number, number[]>;
 
@@ -487,7 +534,7 @@ export class Ebpf implements Disposable {
     const lineInfo = withBtf ? encodeLineInfo(prog, lines!) : undefined;
     let flags = 0;
     if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
-    if (prog.section.startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
+    if (prog.section.replace(/^\?/, '').startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
     const ops = this.#structOpsAttach(prog);
     // freplace: a function of another program (Extension.load; attach_prog_fd shares the
     // field with attach_btf_obj_fd); else a kernel target.
@@ -509,10 +556,13 @@ export class Ebpf implements Disposable {
       logBuf: undefined,
       logLevel: settings.logLevel || 1,
     };
-    // First without a log (fast); on failure again with a log that grows until it fits.
+    // First without a log (fast); on failure again with a log that grows until it fits
+    // (to the size the kernel says it needs, 6.4+, else fourfold).
     let logSize = settings.logLevel ? LOG_START : 0;
     for (;;) {
-      const logBuf = logSize ? new Uint8Array(logSize) : undefined;
+      const logBuf = logSize ? logScratch.take(logSize) : undefined;
+      // The buffer is reused: a load that writes no log must not show the last one.
+      if (logBuf) logBuf[0] = 0;
       attr.logBuf = logBuf;
       try {
         return progLoad(attr);
@@ -523,7 +573,8 @@ export class Ebpf implements Disposable {
           continue;
         }
         if (err.errno === Errno.ENOSPC && logSize < LOG_MAX) {
-          logSize *= 4;
+          const needed = progLoadLogTrueSize();
+          logSize = Math.min(LOG_MAX, needed > logSize ? needed : logSize * 4);
           continue;
         }
         const log = logBuf ? new TextDecoder().decode(logBuf.subarray(0, Math.max(0, logBuf.indexOf(0)))) : '';
@@ -541,9 +592,12 @@ export class Ebpf implements Disposable {
             });
           }
         }
+        const what = `cannot load program ${prog.name} (${prog.section})`;
+        const summary = summariseVerifierLog(log);
+        let message = summary ? verifierMessage(what, summary, err.code, err.errno === Errno.ENOSPC) : `${what}: ${err.message}${log.trim() ? ` (the verifier's log gives no reason, only statistics: see verifierLog)` : ' (the kernel wrote no verifier log)'}`;
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.
-        const why = poisoned && log.includes('195896080') ? `\nunsatisfied CO-RE relocations:\n${poisoned}` : '';
-        throw new ProgramError('LoadError', `cannot load program ${prog.name} (${prog.section}): ${err.message}${log ? `\n${lastLines(log, 20)}` : ''}${why}`, {
+        if (poisoned && log.includes('195896080')) message += `\nunsatisfied CO-RE relocations:\n${capLines(poisoned, 10)}`;
+        throw new ProgramError('LoadError', message, {
           program: prog.name,
           verifierLog: log,
           cause: err,
@@ -757,25 +811,14 @@ export function memlockCharged([major, minor]: readonly number[]): boolean {
   return major < 5 || (major === 5 && minor < 11);
 }
 
+/** A name asked for, as a message shows it (a caller may pass anything). */
+function describeName(name: unknown): string {
+  return typeof name === 'string' ? name : describeValue(name);
+}
+
 /** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
 function mapName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
-}
-
-function globalBytes(name: string, value: GlobalValue, size: number): Uint8Array {
-  if (value instanceof Uint8Array) {
-    if (value.length !== size) throw new MapError('InvalidValueSize', `setGlobal(${name}): ${value.length} bytes for a ${size}-byte variable`, { size: value.length, expected: size });
-    return value;
-  }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  const big = typeof value === 'bigint' ? value : BigInt(value);
-  if (![1, 2, 4, 8].includes(size)) throw new MapError('InvalidValueSize', `setGlobal(${name}): a number cannot fill a ${size}-byte variable; pass bytes`, { size, expected: [1, 2, 4, 8] });
-  const bits = BigInt(size * 8);
-  if (big < -(1n << (bits - 1n)) || big >= 1n << bits) throw new MapError('InvalidArgument', `setGlobal(${name}): ${value} does not fit ${size} bytes`);
-  const u = BigInt.asUintN(size * 8, big);
-  for (let i = 0; i < size; i++) view.setUint8(i, Number((u >> BigInt(8 * i)) & 0xffn));
-  return out;
 }
 
 /**
@@ -809,6 +852,8 @@ const SCRATCH_KEEP = 1 << 20;
 
 const insnScratch = new Scratch();
 const funcInfoScratch = new Scratch();
+/** Verifier logs: read into a string at once, so one buffer serves every failed load. */
+const logScratch = new Scratch();
 const lineInfoScratch = new Scratch();
 
 function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
@@ -838,8 +883,10 @@ function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uin
   return out;
 }
 
-function lastLines(log: string, n: number): string {
-  return log.trimEnd().split('\n').slice(-n).join('\n');
+/** The first `n` lines of `text`, and how many were left out. */
+function capLines(text: string, n: number): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.length <= n ? lines.join('\n') : `${lines.slice(0, n).join('\n')}\n(${lines.length - n} more)`;
 }
 
 

@@ -88,8 +88,8 @@ test('tryFrom: only ARRAY_OF_MAPS is accepted', () => {
     assert.equal(view.map.keySize, 4);
     assert.equal(view.map.valueSize, 4);
     assert.equal(view.toString(), 'ArrayOfMaps(len 2)');
-    assert.ok(thrown(() => ArrayOfMaps.tryFrom(aom, 'x' as unknown as undefined)) instanceof TypeError);
-    assert.ok(thrown(() => ArrayOfMaps.tryFrom({} as MapData)) instanceof TypeError);
+    assert.ok(thrown(() => ArrayOfMaps.tryFrom(aom, 'x' as unknown as undefined)) instanceof MapError);
+    assert.ok(thrown(() => ArrayOfMaps.tryFrom({} as MapData)) instanceof MapError);
   } finally {
     hash.close();
     array.close();
@@ -438,10 +438,10 @@ test('innerMap given as a MapData, a typed map or a spec; a spec template leaves
   }
 });
 
-test('create with a converter that is not a function: TypeError and no descriptor left open', () => {
+test('create with a converter that is not a function: MapError and no descriptor left open', () => {
   const before = bpfFds();
   const err = thrown(() => ArrayOfMaps.create({ maxEntries: 2, innerMap: innerSpec }, 42 as unknown as undefined));
-  assert.ok(err instanceof TypeError);
+  assert.ok(err instanceof MapError);
   const leaked = bpfFds().filter((fd) => !before.includes(fd));
   for (const fd of leaked) closeSync(fd);
   assert.deepEqual(leaked, [], 'the created outer map was closed');

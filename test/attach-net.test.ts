@@ -261,9 +261,9 @@ test('UnknownInterface before any bpf(2) call, by name and by index', () => {
     assert.ok(err instanceof ProgramError && err.kind === 'UnknownInterface', String(err));
     assert.deepEqual(calls2, []);
   }
-  assert.throws(() => tcPass.attach(env.outer, 'sideways' as 'ingress'), TypeError);
-  assert.throws(() => xdpPass.attach(env.outer, { mode: 'fast' as 'skb' }), TypeError);
-  assert.throws(() => xdpPass.attach(env.outer, { replace: true, netlink: false }), TypeError);
+  assert.throws(() => tcPass.attach(env.outer, 'sideways' as 'ingress'), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
+  assert.throws(() => xdpPass.attach(env.outer, { mode: 'fast' as 'skb' }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
+  assert.throws(() => xdpPass.attach(env.outer, { replace: true, netlink: false }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
 });
 
 test('a program that is not loaded cannot attach: NotLoaded', () => {
@@ -364,7 +364,7 @@ async function tcxOrdering(t: TestContext): Promise<void> {
   next2d.detach();
   const err2 = expectProgramError(() => tcNext2.attach(env.outer, 'ingress', { before: tcPass }), 'AttachError');
   assert.equal(err2.code, 'ENOENT');
-  assert.throws(() => tcNext2.attach(env.outer, 'ingress', { before: 'all', after: 'all' }), TypeError);
+  assert.throws(() => tcNext2.attach(env.outer, 'ingress', { before: 'all', after: 'all' }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   next.detach();
   drop2.detach();
   assert.deepEqual(order(), []);

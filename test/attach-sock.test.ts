@@ -165,7 +165,7 @@ test('SocketFilter on a UDP socket over loopback: datagrams starting with x drop
     const unbound = dgram.createSocket('udp4');
     assert.throws(() => prog.attach(unbound), /no file descriptor yet|closed/);
     unbound.close();
-    assert.throws(() => prog.attach(-1), TypeError);
+    assert.throws(() => prog.attach(-1), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
 
     // Not a socket: the kernel's ENOTSOCK, named.
     const file = openSync('/dev/null', 'r');
@@ -402,7 +402,7 @@ test('cgroup modes: single refuses a second program here and below, override let
   assert.equal(thrown(() => a.attach('/nonexistent/cgroup')).kind, 'UnknownTarget');
   assert.equal(thrown(() => a.attach(tmpdir())).kind, 'UnknownTarget', 'not on cgroup2');
   assert.equal(thrown(() => a.attach(cg, { mode: 'single', link: true })).kind, 'NotSupported');
-  assert.throws(() => a.attach(cg, { mode: 'bogus' as any }), TypeError);
+  assert.throws(() => a.attach(cg, { mode: 'bogus' as any }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   ebpf.close();
   assert.equal(fdCount(), before);
 });
@@ -534,7 +534,7 @@ test('SkSkb stream parser and verdict: bytes received by one socket are redirect
   await until(() => atD === 'ping');
   assert.equal(atB, '');
   assert.ok(count(14) >= 1);
-  assert.throws(() => verdict.attach(map, 'bogus' as any), TypeError);
+  assert.throws(() => verdict.attach(map, 'bogus' as any), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   map.remove(0);
   map.remove(1);
 });

@@ -677,8 +677,11 @@ test('cold start: probes of types that need no BTF target do not read vmlinux BT
     import { createRequire, syncBuiltinESMExports } from 'node:module';
     const fs = createRequire(import.meta.url)('node:fs');
     const reads = [];
-    const original = fs.readFileSync;
-    fs.readFileSync = (path, ...rest) => { reads.push(String(path)); return original(path, ...rest); };
+    // Files are read whole (readFileSync) or opened and read (openSync): watch both.
+    for (const name of ['readFileSync', 'openSync']) {
+      const original = fs[name];
+      fs[name] = (path, ...rest) => { reads.push(String(path)); return original(path, ...rest); };
+    }
     syncBuiltinESMExports();
     const { isMapTypeSupported, isProgramTypeSupported, isLinkTypeSupported, MapType, ProgramType, LinkType, AttachType } = tsbpf;
     isProgramTypeSupported(ProgramType.Xdp);

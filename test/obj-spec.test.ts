@@ -194,7 +194,7 @@ test('externs and struct_ops are recorded', () => {
 
 test('malformed objects are ParseErrors', () => {
   assert.throws(() => ObjectSpec.parse(new Uint8Array(10)), ParseError);
-  assert.throws(() => ObjectSpec.parse('x' as never), TypeError);
+  assert.throws(() => ObjectSpec.parse('x' as never), ParseError);
   const good = readFileSync(resolve(root, 'bpf/globals.o'));
   for (let cut = 0; cut < good.length; cut += 97) {
     try {

@@ -1,11 +1,10 @@
 import { MapError } from '../errors.js';
-import { checkFlags } from '../sys/attr.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { mapUpdateBatch } from '../sys/bpf.js';
-import { MapData, type MapSpec } from './map-data.js';
+import { checkElemFlags, MapData, type MapSpec } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkIndex, checkMap, IndexedMap, rethrow, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { checkIndex, checkMap, checkOptions, IndexedMap, rethrow, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 export interface MapOfMapsCreateOptions {
   maxEntries: number;
@@ -43,8 +42,8 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
    */
   static tryFrom<V = MapData>(map: MapData, inner?: FromMapData<V>, options: TryFromOptions = {}): ArrayOfMaps<V> {
     checkMap(map, ArrayOfMaps.mapTypes, 'ArrayOfMaps', 4, 4);
-    if (inner !== undefined && typeof inner !== 'function') throw new TypeError('inner must be a function (map: MapData) => V');
-    return new ArrayOfMaps(map, inner ?? (identity as FromMapData<V>), options.owned === true);
+    if (inner !== undefined && typeof inner !== 'function') throw new MapError('InvalidArgument', 'inner must be a function (map: MapData) => V');
+    return new ArrayOfMaps(map, inner ?? (identity as FromMapData<V>), checkOptions(options, 'ArrayOfMaps.tryFrom').owned === true);
   }
 
   /** Creates an ARRAY_OF_MAPS; the returned object owns it. */
@@ -104,12 +103,14 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
    */
   setMany(entries: Iterable<readonly [number, InnerMap]>, flags: number = 0): void {
     const fd = this.map.fd;
-    checkFlags(flags);
+    checkElemFlags(flags);
+    if (typeof (entries as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') throw new MapError('InvalidArgument', 'setMany takes an iterable of [index, map] pairs');
     const list = [...entries];
     const keys = new Uint8Array(4 * list.length);
     const values = new Uint8Array(4 * list.length);
     const kv = new DataView(keys.buffer);
     const vv = new DataView(values.buffer);
+    for (const entry of list) if (!Array.isArray(entry) || entry.length !== 2) throw new MapError('InvalidArgument', 'setMany takes [index, map] pairs');
     list.forEach(([index, map], i) => {
       checkIndex(index, this.len());
       kv.setUint32(4 * i, index, true);

@@ -1,7 +1,7 @@
 import type { Codec } from './codec.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, checkMap, IndexedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
+import { checkCodec, checkMap, checkOptions, codecError, IndexedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
 
 export interface CreateOptions {
   /** BPF_F_* flags. */
@@ -27,7 +27,7 @@ export class ArrayMap<V> extends IndexedMap {
   static tryFrom<V>(map: MapData, value: Codec<V>, options: TryFromOptions = {}): ArrayMap<V> {
     checkCodec(value, 'value codec');
     checkMap(map, ArrayMap.mapTypes, 'ArrayMap', 4, value.size);
-    return new ArrayMap(map, value, options.owned === true);
+    return new ArrayMap(map, value, checkOptions(options, 'ArrayMap.tryFrom').owned === true);
   }
 
   /** Creates an array of `maxEntries` values; the returned ArrayMap owns it. */
@@ -52,7 +52,11 @@ export class ArrayMap<V> extends IndexedMap {
   /** Sets the value at `index`. */
   set(index: number, value: V, flags: number = 0): void {
     this.setIndex(index);
-    this.#codec.encode(this.io.value, 0, value);
+    try {
+      this.#codec.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
     this.updateElem(flags);
   }
 

@@ -2,7 +2,7 @@ import type { Codec } from './codec.js';
 import type { CreateOptions } from './array.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { wrapNew, checkCodec, checkMap, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
+import { wrapNew, checkCodec, checkMap, checkOptions, codecError, KeyedMap, type FromMapData, type TryFromOptions } from './typed-map.js';
 
 /**
  * A BPF_MAP_TYPE_HASH (3.19) or BPF_MAP_TYPE_LRU_HASH (4.10): keys of a fixed size
@@ -21,14 +21,14 @@ export class HashMap<K, V> extends KeyedMap<K> {
     checkCodec(key, 'key codec');
     checkCodec(value, 'value codec');
     checkMap(map, HashMap.mapTypes, 'HashMap', key.size, value.size);
-    return new HashMap(map, key, value, options.owned === true);
+    return new HashMap(map, key, value, checkOptions(options, 'HashMap.tryFrom').owned === true);
   }
 
   /** Creates a hash map (type Hash unless `options.type` is LruHash); the returned HashMap owns it. */
   static create<K, V>(key: Codec<K>, value: Codec<V>, maxEntries: number, options: CreateOptions & { type?: MapType } = {}): HashMap<K, V> {
     checkCodec(key, 'key codec');
     checkCodec(value, 'value codec');
-    const { type = MapType.Hash, ...rest } = options;
+    const { type = MapType.Hash, ...rest } = checkOptions(options, 'HashMap.create');
     const map = MapData.create({ type, keySize: key.size, valueSize: value.size, maxEntries, ...rest });
     return wrapNew(map, () => HashMap.tryFrom(map, key, value, { owned: true }));
   }
@@ -47,7 +47,11 @@ export class HashMap<K, V> extends KeyedMap<K> {
   /** Inserts or updates `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
   insert(key: K, value: V, flags: number = 0): void {
     this.setKey(key);
-    this.#valueCodec.encode(this.io.value, 0, value);
+    try {
+      this.#valueCodec.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
     this.updateElem(flags);
   }
 

@@ -3,7 +3,8 @@ import type { MapOfMapsCreateOptions } from './array-of-maps.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { identity, innerFd, openInner } from './of-maps.js';
-import { checkCodec, checkMap, KeyedMap, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
+import { MapError } from '../errors.js';
+import { checkCodec, checkMap, checkOptions, KeyedMap, wrapNew, type FromMapData, type InnerMap, type TryFromOptions } from './typed-map.js';
 
 /**
  * A hash of eBPF maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys map to other maps.
@@ -21,8 +22,8 @@ export class HashOfMaps<K, V = MapData> extends KeyedMap<K> {
   static tryFrom<K, V = MapData>(map: MapData, key: Codec<K>, inner?: FromMapData<V>, options: TryFromOptions = {}): HashOfMaps<K, V> {
     checkCodec(key, 'key codec');
     checkMap(map, HashOfMaps.mapTypes, 'HashOfMaps', key.size, 4);
-    if (inner !== undefined && typeof inner !== 'function') throw new TypeError('inner must be a function (map: MapData) => V');
-    return new HashOfMaps(map, key, inner ?? (identity as FromMapData<V>), options.owned === true);
+    if (inner !== undefined && typeof inner !== 'function') throw new MapError('InvalidArgument', 'inner must be a function (map: MapData) => V');
+    return new HashOfMaps(map, key, inner ?? (identity as FromMapData<V>), checkOptions(options, 'HashOfMaps.tryFrom').owned === true);
   }
 
   /** Creates a HASH_OF_MAPS; the returned object owns it. */

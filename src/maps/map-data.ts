@@ -3,7 +3,8 @@
 import { readlinkSync } from 'node:fs';
 import { MapError } from '../errors.js';
 import { checkPinPath, openPinned, pinFd } from '../pin.js';
-import { checkFlags, readCString } from '../sys/attr.js';
+import { readCString } from '../sys/attr.js';
+import { describeValue } from '../describe.js';
 import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
 import { FdOwner, isOwnedFd } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
@@ -11,6 +12,7 @@ import { possibleCpus } from '../sys/cpus.js';
 import { SyscallError } from '../sys/errors.js';
 import { isRefusal, mapCapabilities, refusedMapFeature } from '../features.js';
 import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
+import { ARRAY_MAX_ENTRIES, ARRAY_TYPES, mapMemory, memoryForMaps, type MapSize } from './map-memory.js';
 
 /** BPF_F_* map creation flags. */
 export const MapFlags = {
@@ -80,9 +82,47 @@ const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
 
 function u32Field(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
-    throw new MapError('InvalidArgument', `${what} must be an integer in [0, 2^32), got ${String(value)}`);
+    throw new MapError('InvalidArgument', `${what} must be an integer in [0, 2^32), got ${describeValue(value)}`);
   }
   return value;
+}
+
+/** Below this, creation does not look up how much memory the process may use. */
+const LARGE_MAP = 64 << 20;
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * Refuses, before the kernel tries to allocate it, a map the kernel could not index
+ * or whose preallocated memory does not fit in half of what is available: the kernel
+ * would attempt the allocation (charged to the memory cgroup, or to no limit at all).
+ */
+function checkSize(m: MapSize, name: string): void {
+  const what = `${mapTypeName(m.type)}${name ? ` '${name}'` : ''}`;
+  if (ARRAY_TYPES.has(m.type) && m.maxEntries > ARRAY_MAX_ENTRIES) {
+    throw new MapError('TooLarge', `${what}: ${m.maxEntries} entries, more than an array map can index (2^31)`, { maxEntries: m.maxEntries, mapType: m.type });
+  }
+  const bytes = mapMemory(m, mapTypeInfo(m.type)?.perCpu ? possibleCpus() : 1);
+  if (bytes < LARGE_MAP) return;
+  // Half at most: a map that takes all the room there is leaves the process (and the
+  // machine, or its cgroup) to the OOM killer at its next allocation.
+  const available = memoryForMaps();
+  if (bytes > available / 2) {
+    throw new MapError('TooLarge', `${what} (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values) needs at least ${mib(bytes)} of kernel memory at creation, more than half of the ${mib(available)} available to this process (free memory, less if its memory cgroup has less room)`, {
+      maxEntries: m.maxEntries,
+      mapType: m.type,
+    });
+  }
+}
+
+/**
+ * Flags of an element operation (ElemFlags): a u64 as a non-negative safe integer or a
+ * bigint, else MapError 'InvalidArgument' (invalid flags are that everywhere). @internal
+ */
+export function checkElemFlags(flags: unknown, what = 'flags'): void {
+  if (flags === 0) return;
+  if (typeof flags === 'number' ? Number.isSafeInteger(flags) && flags >= 0 : typeof flags === 'bigint' && flags >= 0n && flags < 1n << 64n) return;
+  throw new MapError('InvalidArgument', `${what} must be a non-negative integer (u64), got ${describeValue(flags)}`);
 }
 
 function isMapData(x: unknown): x is MapData {
@@ -142,7 +182,7 @@ export class MapData extends FdOwner {
     let flags = u32Field(spec.flags ?? 0, 'flags');
     const name = spec.name ?? '';
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
-      throw new MapError('InvalidName', `invalid map name ${JSON.stringify(name)}: at most 15 characters of [A-Za-z0-9_.]`, { mapName: String(name) });
+      throw new MapError('InvalidName', `invalid map name ${describeValue(name)}: at most 15 characters of [A-Za-z0-9_.]`, { mapName: typeof name === 'string' ? name : describeValue(name) });
     }
     const row = mapTypeInfo(type);
     if (row?.keySize !== undefined && keySize !== row.keySize) {
@@ -159,17 +199,22 @@ export class MapData extends FdOwner {
       numaNode = u32Field(spec.numaNode, 'numaNode');
       flags |= MapFlags.BPF_F_NUMA_NODE;
     }
-    if (spec.mapExtra !== undefined) {
-      try {
-        checkFlags(spec.mapExtra, 'mapExtra');
-      } catch (err) {
-        throw new MapError('InvalidArgument', (err as Error).message);
-      }
+    if (spec.mapExtra !== undefined) checkElemFlags(spec.mapExtra, 'mapExtra');
+    if (spec.btf !== undefined) {
+      if (typeof spec.btf !== 'object' || spec.btf === null) throw new MapError('InvalidArgument', `btf must be { fd, keyTypeId?, valueTypeId? }, got ${describeValue(spec.btf)}`);
+      u32Field(spec.btf.fd, 'btf.fd');
+      if (spec.btf.keyTypeId !== undefined) u32Field(spec.btf.keyTypeId, 'btf.keyTypeId');
+      if (spec.btf.valueTypeId !== undefined) u32Field(spec.btf.valueTypeId, 'btf.valueTypeId');
     }
+    if (spec.btfVmlinuxValueTypeId !== undefined) u32Field(spec.btfVmlinuxValueTypeId, 'btfVmlinuxValueTypeId');
+    checkSize({ type, keySize, valueSize, maxEntries, flags, mapExtra: BigInt(spec.mapExtra ?? 0) }, name);
 
     let template: MapData | undefined;
     let innerMapFd = 0;
     const inner = spec.innerMap;
+    if (inner !== undefined && (typeof inner !== 'object' || inner === null)) {
+      throw new MapError('InvalidArgument', `innerMap must be a MapData, a typed map or a MapSpec, got ${describeValue(inner)}`);
+    }
     if (inner !== undefined) {
       if (isMapData(inner)) innerMapFd = inner.fd;
       else if ('map' in inner && isMapData(inner.map)) innerMapFd = inner.map.fd;
@@ -349,6 +394,7 @@ export class MapData extends FdOwner {
   /** Looks up `key`; returns the value bytes, or undefined when absent. */
   lookup(key: Uint8Array, flags: number = 0): Uint8Array | undefined {
     this.#checkKey(key);
+    checkElemFlags(flags);
     const value = new Uint8Array(this.valueBytes);
     try {
       return mapLookupElem(this.fd, key, value, flags) ? value : undefined;
@@ -360,6 +406,7 @@ export class MapData extends FdOwner {
   /** Creates or updates `key` (flags: ElemFlags). */
   update(key: Uint8Array, value: Uint8Array, flags: number = 0): void {
     this.#checkKey(key);
+    checkElemFlags(flags);
     const size = this.valueBytes;
     if (!(value instanceof Uint8Array) || value.length !== size) {
       throw new MapError('InvalidValueSize', `value must be ${size} bytes`, { size: value?.length, expected: size });

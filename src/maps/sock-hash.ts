@@ -3,7 +3,7 @@ import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { checkCookieRoom, putSocket, type SockMapCreateOptions } from './sock-map.js';
 import type { SocketLike } from '../socket-fd.js';
-import { checkCodec, checkMap, KeyedMap, wrapNew, type TryFromOptions } from './typed-map.js';
+import { checkCodec, checkMap, checkOptions, KeyedMap, wrapNew, type TryFromOptions } from './typed-map.js';
 
 /** A BPF_MAP_TYPE_SOCKHASH (4.18): sockets by key of any fixed size. */
 export class SockHash<K> extends KeyedMap<K> {
@@ -16,12 +16,12 @@ export class SockHash<K> extends KeyedMap<K> {
   static tryFrom<K>(map: MapData, key: Codec<K>, options: TryFromOptions = {}): SockHash<K> {
     checkCodec(key, 'key codec');
     checkMap(map, SockHash.mapTypes, 'SockHash', key.size);
-    return new SockHash(map, key, options.owned === true);
+    return new SockHash(map, key, checkOptions(options, 'SockHash.tryFrom').owned === true);
   }
 
   static create<K>(key: Codec<K>, maxEntries: number, options: SockMapCreateOptions = {}): SockHash<K> {
     checkCodec(key, 'key codec');
-    const { valueSize = 8, ...rest } = options;
+    const { valueSize = 8, ...rest } = checkOptions(options, 'SockHash.create');
     const map = MapData.create({ type: MapType.Sockhash, keySize: key.size, valueSize, maxEntries, ...rest });
     return wrapNew(map, () => new SockHash(map, key, true));
   }

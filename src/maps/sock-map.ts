@@ -5,7 +5,7 @@ import type { CreateOptions } from './array.js';
 import type { Scratch } from './codec.js';
 import { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkMap, IndexedMap, wrapNew, type TryFromOptions } from './typed-map.js';
+import { checkMap, checkOptions, IndexedMap, wrapNew, type TryFromOptions } from './typed-map.js';
 
 /** Socket map values: user space writes a socket fd (u32 or u64), reads back the socket's cookie (u64). */
 export interface SockMapCreateOptions extends CreateOptions {
@@ -15,7 +15,7 @@ export interface SockMapCreateOptions extends CreateOptions {
 
 /** Writes `socket`'s fd as the value (4 or 8 bytes). */
 export function putSocket(value: Scratch, socket: SocketLike): void {
-  const fd = socketFd(socket);
+  const fd = socketFd(socket, (why) => new MapError('InvalidArgument', why));
   if (value.bytes.length === 8) value.view.setBigUint64(0, BigInt(fd), true);
   else value.view.setUint32(0, fd, true);
 }
@@ -45,11 +45,11 @@ export class SockMap extends IndexedMap {
 
   static tryFrom(map: MapData, options: TryFromOptions = {}): SockMap {
     checkMap(map, SockMap.mapTypes, 'SockMap', 4);
-    return new SockMap(map, options.owned === true);
+    return new SockMap(map, checkOptions(options, 'SockMap.tryFrom').owned === true);
   }
 
   static create(maxEntries: number, options: SockMapCreateOptions = {}): SockMap {
-    const { valueSize = 8, ...rest } = options;
+    const { valueSize = 8, ...rest } = checkOptions(options, 'SockMap.create');
     const map = MapData.create({ type: MapType.Sockmap, keySize: 4, valueSize, maxEntries, ...rest });
     return wrapNew(map, () => new SockMap(map, true));
   }

@@ -4,7 +4,8 @@ import { MapError } from '../errors.js';
 import { ElemIo, mapLookupElem } from '../sys/bpf.js';
 import { scratch, type Codec, type Scratch } from './codec.js';
 import { keyCursor } from './keys.js';
-import { MapData } from './map-data.js';
+import { checkElemFlags, MapData } from './map-data.js';
+import { describeValue } from '../describe.js';
 import { mapTypeName, type MapType } from './map-type.js';
 
 export interface TryFromOptions {
@@ -84,6 +85,7 @@ export abstract class TypedMap implements Disposable {
 
   /** Fills io.value for io.key; false when the key is absent. */
   protected lookupElem(flags: number): boolean {
+    checkElemFlags(flags);
     const fd = this.map.fd;
     try {
       return this.io.lookup(fd, flags);
@@ -98,6 +100,7 @@ export abstract class TypedMap implements Disposable {
   }
 
   protected updateElem(flags: number): void {
+    checkElemFlags(flags);
     const fd = this.map.fd;
     try {
       this.io.update(fd, flags);
@@ -155,7 +158,11 @@ export abstract class KeyedMap<K> extends TypedMap {
 
   /** Puts `key` in io.key. */
   protected setKey(key: K): void {
-    this.#keyCodec.encode(this.io.key, 0, key);
+    try {
+      this.#keyCodec.encode(this.io.key, 0, key);
+    } catch (err) {
+      throw codecError(err, 'key');
+    }
   }
 
   /** Removes `key`; MapError 'KeyNotFound' when absent. */
@@ -186,7 +193,7 @@ export abstract class KeyedMap<K> extends TypedMap {
 
 /** The checks of every tryFrom: a MapData of an accepted type whose key/value sizes match the codecs. */
 export function checkMap(map: MapData, accepted: readonly MapType[], what: string, keySize?: number, valueSize?: number): void {
-  if (!(map instanceof MapData)) throw new TypeError(`${what}.tryFrom takes a MapData`);
+  if (!(map instanceof MapData)) throw new MapError('InvalidArgument', `${what}.tryFrom takes a MapData, got ${describeValue(map)}`);
   if (map.closed) throw new MapError('Closed', `${what}.tryFrom: the map is closed`);
   const type = map.type;
   if (!accepted.includes(type as MapType)) {
@@ -205,7 +212,7 @@ export function checkMap(map: MapData, accepted: readonly MapType[], what: strin
 
 export function checkCodec(codec: Codec<unknown>, what: string): void {
   if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-    throw new TypeError(`${what} must be a codec (u32, u64, bytes(n), struct({...}), ...)`);
+    throw new MapError('InvalidArgument', `${what} must be a codec (u32, u64, bytes(n), struct({...}), ...), got ${describeValue(codec)}`);
   }
 }
 
@@ -215,7 +222,7 @@ export function checkCodec(codec: Codec<unknown>, what: string): void {
  */
 export function checkIndex(index: number, maxEntries: number): void {
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
-    throw new MapError('InvalidArgument', `index must be a non-negative integer, got ${typeof index === 'number' ? index : typeof index}`);
+    throw new MapError('InvalidArgument', `index must be a non-negative integer, got ${describeValue(index)}`);
   }
   if (index >= maxEntries) {
     throw new MapError('OutOfBounds', `index ${index} is out of bounds (max_entries ${maxEntries})`, { index, maxEntries });
@@ -236,6 +243,22 @@ export function ownedInner<V>(value: V, map: MapData): V {
   }
   map.close();
   throw new MapError('InvalidArgument', 'the inner-map converter must return the MapData it is given or a typed map over it (such as ArrayMap.tryFrom(map, u32)), or close that MapData');
+}
+
+/**
+ * What to throw when a codec refuses a key or value: its TypeError or RangeError as
+ * MapError 'InvalidArgument', as every wrong argument of a map is. (Called from each
+ * encode's own catch, so that every call site of encode stays monomorphic.)
+ */
+export function codecError(err: unknown, what: 'key' | 'value'): unknown {
+  return err instanceof TypeError || err instanceof RangeError ? new MapError('InvalidArgument', `${what}: ${err.message}`, { cause: err as never }) : err;
+}
+
+/** The options argument of tryFrom / create: undefined or an object. */
+export function checkOptions<T extends object>(options: T | undefined, what: string): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${what} options must be an object, got ${describeValue(options)}`);
+  return options;
 }
 
 /** Wraps a freshly created map: closes it when wrapping throws, so create() never leaks. */

@@ -5,9 +5,9 @@
 // Every offset, length, string offset and type id read from the input is checked;
 // malformed BTF throws BtfError, never RangeError, and the walks that follow type
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
-import { readFileSync } from 'node:fs';
 import { BtfError } from '../errors.js';
 import { asciiText } from './ascii.js';
+import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
@@ -309,6 +309,12 @@ export class Btf {
    * marshal(). types[i].id must be i, types[0] void (or the base's types first).
    */
   static fromTypes(types: BtfType[], base?: Btf): Btf {
+    if (!Array.isArray(types)) throw new BtfError('fromTypes: types must be an array of BTF types');
+    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('fromTypes: base must be a Btf');
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i] as unknown;
+      if (typeof t !== 'object' || t === null || typeof (t as BtfType).kind !== 'string') throw new BtfError(`fromTypes: types[${i}] is not a BTF type`);
+    }
     const first = base ? base.types.length : 1;
     if (types.length < first) throw new BtfError(`fromTypes: ${types.length} types, fewer than the base's ${first}`);
     if (base) {
@@ -950,11 +956,12 @@ const kernelBtfCache = new Map<string, Btf>();
 
 /** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
 export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
+  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
   let btf = kernelBtfCache.get(path);
   if (!btf) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
     } catch (err) {
       throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
     }

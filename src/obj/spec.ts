@@ -2,11 +2,12 @@
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
+import { describeValue } from '../describe.js';
 import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
-import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
+import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_NULL, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
@@ -64,6 +65,8 @@ export interface ProgramSpec {
   /** attachTarget parsed by the section's syntax (kprobe function, BTF name, ...). */
   target?: AttachTarget;
   sleepable: boolean;
+  /** false for libbpf's SEC("?..."): Ebpf.load leaves the program unloaded unless told otherwise (EbpfLoader.setAutoload). */
+  autoload: boolean;
   license: string;
   kernelVersion: number;
   /** The program with every subprogram it calls appended and the calls patched. */
@@ -86,6 +89,14 @@ export interface VariableSpec {
 }
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+/**
+ * The largest data section (a .bss has no bytes in the file to bound it): the verifier
+ * refuses offsets into a map value past BPF_MAX_VAR_OFF (1 << 29), so no program could
+ * address a global beyond.
+ */
+const MAX_DATA_SECTION = 1 << 29;
+/** Sections whose contents the parse reads: a SHT_NOBITS or SHT_NULL one would have none. */
+const READ_SECTIONS = /^(maps|\.maps|\.struct_ops(\.link)?|\.BTF(\.ext)?|license|version)$/;
 /** Data sections whose relocations the parse reads (the others' are for linkers). */
 const RELOCATED_DATA = new Set(['.maps', '.struct_ops', '.struct_ops.link']);
 
@@ -184,6 +195,14 @@ export class ObjectSpec {
 
   private constructor(bytes: Uint8Array) {
     const elf = ElfFile.parse(bytes);
+    for (const section of elf.sections) {
+      // SHT_NOBITS (and SHT_NULL) sections have a size but no bytes in the file.
+      if (section.size === 0 || (section.type !== SHT_NOBITS && section.type !== SHT_NULL)) continue;
+      if (section.executable || READ_SECTIONS.test(section.name)) fail(`is of type ${section.type}: it has no contents to read`, section.name);
+      if (DATA_SECTION.test(section.name) && section.size > MAX_DATA_SECTION) {
+        fail(`${section.size} bytes of global data, more than a program can address (${MAX_DATA_SECTION}: the verifier's BPF_MAX_VAR_OFF)`, section.name);
+      }
+    }
     this.#elf = elf;
     this.#exec = elf.sections.map((x) => x.executable);
     this.#symbolsIn = elf.sections.map(() => []);
@@ -215,7 +234,7 @@ export class ObjectSpec {
    * BtfError) for a malformed or unsupported object; needs no privileges.
    */
   static parse(bytes: Uint8Array): ObjectSpec {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer)');
+    if (!(bytes instanceof Uint8Array)) throw new ParseError(`ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer), got ${describeValue(bytes)}`);
     return new ObjectSpec(bytes);
   }
 
@@ -356,6 +375,7 @@ export class ObjectSpec {
       }
       for (const sym of this.#symbolsIn[section.index]!) {
         if (!sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
+        if (sym.value + sym.size > section.size) fail(`global ${sym.name} (${sym.size} bytes at ${sym.value}) lies outside its section (${section.size} bytes)`, section.name);
         this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
       }
     }
@@ -614,7 +634,7 @@ export class ObjectSpec {
       const list: Func[] = [];
       this.#functions.set(section.index, list);
       funcs.forEach((s, i) => {
-        if (s.value % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
+        if (s.value % INSN_SIZE !== 0 || s.size % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
         const start = s.value / INSN_SIZE;
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
@@ -776,6 +796,7 @@ export class ObjectSpec {
       attachTarget: match?.attachTarget,
       target: match?.target,
       sleepable: match?.sleepable ?? false,
+      autoload: match?.autoload ?? true,
       license: this.license,
       kernelVersion: this.kernelVersion,
       instructions: EMPTY, // filled in by #collectPrograms

@@ -3,6 +3,7 @@
 // decision every one of them makes: a BPF link (LINK_CREATE) when the kernel has that
 // link type and the caller wants one, or the older PROG_ATTACH, whose attachment is
 // not tied to an fd and is ended by a ProgAttachLink with PROG_DETACH.
+import { describeValue } from '../describe.js';
 import { fstatSync, openSync, statSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
@@ -40,7 +41,7 @@ export function openTarget(target: string | number, what: string, program: strin
   let path: string;
   if (typeof target === 'string' && target.length > 0 && !target.includes('\0')) path = target;
   else if (typeof target === 'number' && Number.isInteger(target) && target >= 0 && target <= 0x7fffffff) path = `/proc/self/fd/${target}`;
-  else throw new TypeError(`${what} must be a path or a file descriptor, got ${typeof target === 'string' ? JSON.stringify(target) : String(target)}`);
+  else throw new ProgramError('InvalidArgument', `${what} must be a path or a file descriptor, got ${describeValue(target)}`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -150,7 +151,7 @@ export type SockMapLike = MapData | { readonly map: MapData };
  */
 export function attachToSockMap(program: Program, sockMap: SockMapLike, attachType: number, link?: boolean): Link {
   const map = sockMap instanceof MapData ? sockMap : (sockMap as { map?: unknown })?.map;
-  if (!(map instanceof MapData)) throw new TypeError('expected a SockMap, a SockHash or the MapData of one');
+  if (!(map instanceof MapData)) throw new ProgramError('InvalidArgument', 'expected a SockMap, a SockHash or the MapData of one');
   if (map.type !== MapType.Sockmap && map.type !== MapType.Sockhash) {
     throw new ProgramError('UnknownTarget', `cannot attach ${program.name}: ${mapTypeName(map.type)} is not a socket map`, { program: program.name });
   }

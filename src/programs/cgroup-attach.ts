@@ -7,6 +7,7 @@
 //   multi    (BPF_F_ALLOW_MULTI): every program of the hook on the path from the root
 //            runs. BPF links always have these semantics, so multi (the default) is a
 //            link when the kernel has cgroup links, as libbpf and cilium/ebpf do.
+import { checkOptions, choiceOption, u32Option } from './options.js';
 import { statfsSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
@@ -43,8 +44,9 @@ export function sectionAttachType(program: Program): number | undefined {
 
 /** `attach(cgroup, options)` of every cgroup program class. */
 export function attachCgroup(program: Program, cgroup: string | number, options: CgroupAttachOptions = {}): Link {
-  const mode = options.mode ?? 'multi';
-  if (!(mode in modeFlags)) throw new TypeError(`mode must be 'single', 'override' or 'multi', got ${String(mode)}`);
+  options = checkOptions(program.name, options) ?? {};
+  const mode = choiceOption(program.name, options.mode, 'mode', Object.keys(modeFlags) as CgroupAttachMode[]) ?? 'multi';
+  u32Option(program.name, options.attachType, 'attachType');
   const attachType = options.attachType ?? sectionAttachType(program);
   if (attachType === undefined) {
     throw new ProgramError('UnknownTarget', `${program.name} (${program.section}): the section names no attach type; pass options.attachType`, { program: program.name });

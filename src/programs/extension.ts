@@ -1,3 +1,4 @@
+import { checkOptions, invalidOption, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { Btf } from '../obj/btf.js';
 import { btfGetData, btfGetFdById } from '../sys/bpf.js';
@@ -57,6 +58,11 @@ export class Extension extends Program {
   override load(options?: ExtensionLoadOptions): void {
     if (this.loaded) return;
     if (!options) throw new ProgramError('UnknownTarget', `program ${this.name} (freplace) needs a target program: load({ target, function })`, { program: this.name });
+    checkOptions(this.name, options, 'load options');
+    const target = options.target as unknown;
+    const targetFd = typeof target === 'number' ? target : typeof target === 'object' && target !== null ? (target as { fd?: unknown }).fd : undefined;
+    if (typeof targetFd !== 'number' || !Number.isInteger(targetFd) || targetFd < 0) invalidOption(this.name, 'target', 'a loaded Program or a program fd', target);
+    if (options.function !== undefined) nameOption(this.name, options.function, 'function');
     const fn = this.#functionName(options.function);
     const progFd = fdOf(options.target);
     const btfId = programFunctionBtfId(progFd, fn);

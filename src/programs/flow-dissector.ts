@@ -1,3 +1,4 @@
+import { boolOption, checkOptions } from './options.js';
 import { attachToNetns } from './attach-point.js';
 import type { Link } from './link.js';
 import { Program } from './program.js';
@@ -11,6 +12,7 @@ export class FlowDissector extends Program {
    * `{ link: false }`. A namespace holds one flow dissector.
    */
   attach(netns: string | number, options: { link?: boolean } = {}): Link {
-    return attachToNetns(this, netns, AttachType.FlowDissector, true, options.link);
+    options = checkOptions(this.name, options) ?? {};
+    return attachToNetns(this, netns, AttachType.FlowDissector, true, boolOption(this.name, options.link, 'link'));
   }
 }

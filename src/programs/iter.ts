@@ -1,3 +1,4 @@
+import { checkOptions, intOption, invalidOption, nameOption, u32Option, u64Option } from './options.js';
 import { closeSync, openSync, constants as fsConstants, read, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ProgramError } from '../errors.js';
@@ -24,20 +25,27 @@ const ITER_INFO_SIZE = 16;
 const CHUNK = 64 * 1024;
 
 /** union bpf_iter_link_info, and a cgroup fd to close once the link exists. */
-function iterInfo(options: IterAttachOptions): { info: Uint8Array; closeAfter?: number } {
+function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Array; closeAfter?: number } {
   const info = new Uint8Array(ITER_INFO_SIZE);
   const v = new DataView(info.buffer);
+  const object = (value: unknown, what: string, must: string): void => {
+    if (typeof value !== 'object' || value === null) invalidOption(program, what, must, value);
+  };
   if ('map' in options) {
-    v.setUint32(0, options.map.fd, true);
+    object(options.map, 'map', 'a map (MapData or typed map)');
+    const fd = (options.map as { fd?: unknown }).fd;
+    v.setUint32(0, intOption(program, fd, 'map.fd', 0, 0x7fffffff) ?? invalidOption(program, 'map', 'a map (MapData or typed map)', options.map), true);
     return { info };
   }
   if ('cgroup' in options) {
-    v.setUint32(0, options.order ?? CgroupIterOrder.Unspec, true);
+    v.setUint32(0, u32Option(program, options.order, 'order') ?? CgroupIterOrder.Unspec, true);
     const c = options.cgroup;
+    object(c, 'cgroup', '{ id } or { path }');
     if ('id' in c) {
-      v.setBigUint64(8, c.id, true);
+      v.setBigUint64(8, u64Option(program, c.id, 'cgroup.id')!, true);
       return { info };
     }
+    nameOption(program, c.path, 'cgroup.path');
     let fd: number;
     try {
       fd = openSync(c.path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
@@ -48,9 +56,10 @@ function iterInfo(options: IterAttachOptions): { info: Uint8Array; closeAfter?: 
     return { info, closeAfter: fd };
   }
   const t = options.task;
-  if ('tid' in t) v.setUint32(0, t.tid, true);
-  else if ('pid' in t) v.setUint32(4, t.pid, true);
-  else v.setUint32(8, t.pidFd, true);
+  object(t, 'task', '{ tid }, { pid } or { pidFd } (or give map or cgroup)');
+  if ('tid' in t) v.setUint32(0, u32Option(program, t.tid, 'task.tid')!, true);
+  else if ('pid' in t) v.setUint32(4, u32Option(program, t.pid, 'task.pid')!, true);
+  else v.setUint32(8, u32Option(program, (t as { pidFd?: unknown }).pidFd, 'task.pidFd') ?? invalidOption(program, 'task', '{ tid }, { pid } or { pidFd }', t), true);
   return { info };
 }
 
@@ -135,8 +144,9 @@ export class IterLink extends FdLink {
 export class Iter extends Program {
   attach(options?: IterAttachOptions): IterLink {
     const progFd = this.fd;
+    options = checkOptions(this.name, options);
     const what = `iterator ${this.section.slice(this.section.indexOf('/') + 1)}`;
-    const extra = options ? iterInfo(options) : undefined;
+    const extra = options ? iterInfo(this.name, options) : undefined;
     try {
       const fd = linkCreate({ progFd, target: 0, attachType: AttachType.TraceIter, extra: extra ? { kind: 'iter', info: extra.info } : { kind: 'none' } });
       return new IterLink(fd, what);

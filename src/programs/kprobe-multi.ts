@@ -1,4 +1,5 @@
 // kprobe_multi links (5.18): one program on many kernel functions at once, by address.
+import { checkOptions } from './options.js';
 import { readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
@@ -60,6 +61,7 @@ export class KProbeMulti extends Program {
    */
   attach(options: KProbeMultiAttachOptions = {}): FdLink {
     void this.fd;
+    options = checkOptions(this.name, options) ?? {};
     const section = programTypeForSection(this.section);
     if (!isLinkTypeSupported(LinkType.KprobeMulti)) {
       const none = probeMechanisms('kprobe').length === 0;
@@ -70,7 +72,7 @@ export class KProbeMulti extends Program {
     }
     const pattern = options.pattern ?? (options.symbols === undefined && options.addresses === undefined && section?.target?.type === 'kprobeMulti' ? section.target.pattern : undefined);
     const given = [options.symbols, options.addresses, pattern].filter((x) => x !== undefined).length;
-    if (given !== 1) throw new TypeError(`${this.name}: give exactly one of symbols, pattern, addresses`);
+    if (given !== 1) throw new ProgramError('InvalidArgument', `${this.name}: give exactly one of symbols, pattern, addresses`);
     let addrs: bigint[];
     let what: string;
     if (options.addresses) {
@@ -93,7 +95,7 @@ export class KProbeMulti extends Program {
         what = pattern!;
       }
     }
-    if (options.cookies && options.cookies.length !== addrs.length) throw new RangeError(`${this.name}: ${options.cookies.length} cookies for ${addrs.length} functions`);
+    if (options.cookies && options.cookies.length !== addrs.length) throw new ProgramError('InvalidArgument', `${this.name}: ${options.cookies.length} cookies for ${addrs.length} functions`);
     options.cookies?.forEach(checkCookie);
     const retprobe = options.retprobe ?? section?.retprobe ?? false;
     const description = `${retprobe ? 'kretprobe.multi' : 'kprobe.multi'} ${what}`;

@@ -1,4 +1,6 @@
 // Kernel probes: a program run when the kernel enters (or returns from) a function.
+import { checkOptions, nameOption } from './options.js';
+import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { Link } from './link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
@@ -28,15 +30,17 @@ export class KProbe extends Program {
    */
   attach(fn?: string, options: KProbeAttachOptions = {}): Link {
     void this.fd;
+    if (fn !== '') nameOption(this.name, fn, 'the kernel function');
+    options = checkOptions(this.name, options) ?? {};
     const section = programTypeForSection(this.section);
     const target = section?.target?.type === 'kprobe' ? section.target : undefined;
     const name = fn ?? target?.function;
-    if (name === undefined || name === '') throw new TypeError(`${this.name}: attach needs a kernel function (the section ${this.section} names none)`);
-    if (/[\s:]/.test(name)) throw new ProgramError('UnknownKernelFunction', `${this.name}: ${JSON.stringify(name)} is not a kernel function name`, { program: this.name });
+    if (name === undefined || name === '') throw new ProgramError('InvalidArgument', `${this.name}: attach needs a kernel function (the section ${this.section} names none)`);
+    if (/[\s:]/.test(name)) throw new ProgramError('UnknownKernelFunction', `${this.name}: ${describeValue(name)} is not a kernel function name`, { program: this.name });
     const offset = checkOffset(options.offset ?? (fn === undefined ? target?.offset : undefined));
     checkCookie(options.cookie);
     const retprobe = options.retprobe ?? section?.retprobe ?? false;
-    if (retprobe && offset !== 0n) throw new RangeError('kretprobes do not take an offset');
+    if (retprobe && offset !== 0n) throw new ProgramError('InvalidArgument', 'kretprobes do not take an offset');
     const description = `${retprobe ? 'kretprobe' : 'kprobe'} ${name}${offset ? `+0x${offset.toString(16)}` : ''}`;
     return attachProbe(this, { kind: 'kprobe', retprobe, target: name, offset, pid: -1, mechanism: options.mechanism }, description, options.cookie);
   }

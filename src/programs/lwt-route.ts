@@ -2,6 +2,7 @@
 // (LWTUNNEL_ENCAP_BPF) carries up to one program per hook (in, out, xmit), as
 // `ip route add <dst> encap bpf xmit obj ...` makes it. Attaching adds such a route
 // over rtnetlink; detaching deletes it.
+import { invalidOption } from './options.js';
 import { isIP } from 'node:net';
 import { ProgramError } from '../errors.js';
 import { Errno } from '../sys/errors.js';
@@ -105,6 +106,8 @@ export class LwtRouteLink extends Link {
 /** Adds a route to `options.destination` whose BPF encapsulation runs `program` at `hook`. */
 export function attachLwt(program: Program, hook: LwtHook, options: LwtAttachOptions): LwtRouteLink {
   const progFd = program.fd;
+  if (typeof options !== 'object' || options === null) invalidOption(program.name, 'the route options', 'an object ({ destination, ... })', options);
+  if (typeof options.destination !== 'string') invalidOption(program.name, 'destination', "an address with an optional prefix length ('10.0.0.0/8')", options.destination);
   const [address, lenText] = options.destination.split('/') as [string, string | undefined];
   const dst = ipBytes(address);
   const maxLen = dst ? dst.bytes.length * 8 : 0;
@@ -116,7 +119,7 @@ export function attachLwt(program: Program, hook: LwtHook, options: LwtAttachOpt
   if (options.gateway !== undefined && gateway?.family !== dst.family) {
     throw new ProgramError('UnknownTarget', `cannot attach ${program.name}: gateway ${options.gateway} is not an address of the destination's family`, { program: program.name });
   }
-  if (options.headroom !== undefined && hook !== 'xmit') throw new TypeError('headroom is for xmit programs only');
+  if (options.headroom !== undefined && hook !== 'xmit') throw new ProgramError('InvalidArgument', 'headroom is for xmit programs only');
   const iface = resolveInterface(options.device, program.name);
   const table = options.table ?? 254;
   const description = `lwt ${hook} route ${options.destination} dev ${iface.name}`;

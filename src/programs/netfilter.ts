@@ -1,3 +1,4 @@
+import { invalidOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
@@ -27,6 +28,7 @@ export interface NetfilterAttachOptions {
 export class Netfilter extends Program {
   /** Attaches to a netfilter hook of this network namespace with a BPF link (6.4+). */
   attach(options: NetfilterAttachOptions): FdLink {
+    if (typeof options !== 'object' || options === null) invalidOption(this.name, 'the netfilter options', 'an object ({ family, hook, priority })', options);
     const pf = families[options.family];
     const hooknum = hooks[options.hook];
     if (pf === undefined || hooknum === undefined || !Number.isInteger(options.priority)) {

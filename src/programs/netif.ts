@@ -1,6 +1,7 @@
 // What the network attach paths (XDP, tc) share: naming an interface, a program's
 // kernel id, and a way to name the attached program to the kernel at detach time even
 // after the user unloaded theirs.
+import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { objGetInfoByFd, progGetFdById } from '../sys/bpf.js';
 import { kernel } from '../sys/native.js';
@@ -19,12 +20,13 @@ export function resolveInterface(target: string | number, program: string): Inte
     const name = Number.isInteger(target) && target > 0 && target <= 0xffffffff ? kernel.ifIndexToName(target) : undefined;
     if (name !== undefined) return { index: target, name };
   } else if (typeof target === 'string') {
+    if (target.includes('\0')) throw new ProgramError('InvalidArgument', `attaching ${program}: an interface name cannot contain NUL (the kernel would read only up to it): ${describeValue(target)}`, { program });
     const index = kernel.ifNameToIndex(target);
     if (index > 0) return { index, name: target };
   } else {
-    throw new TypeError(`interface must be a name or an index, not ${typeof target}`);
+    throw new ProgramError('InvalidArgument', `attaching ${program}: the interface must be a name or an index, got ${describeValue(target)}`, { program });
   }
-  throw new ProgramError('UnknownInterface', `attaching ${program}: no network interface ${JSON.stringify(target)} in this network namespace`, { program });
+  throw new ProgramError('UnknownInterface', `attaching ${program}: no network interface ${describeValue(target)} in this network namespace`, { program });
 }
 
 /** The kernel id of the program behind `fd` (bpf_prog_info.id). */

@@ -1,5 +1,6 @@
 // perf_event programs: run on each sample of a perf event (a software clock, a
 // hardware counter overflow, ...). One event per CPU for a system-wide scope.
+import { boolOption, intOption, invalidOption, u32Option, u64Option } from './options.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
@@ -86,10 +87,21 @@ export class PerfEvent extends Program {
    */
   attach(options: PerfEventAttachOptions): Link {
     void this.fd;
+    if (typeof options !== 'object' || options === null) invalidOption(this.name, 'the perf event options', 'an object ({ type, config, samplePeriod or sampleFrequency, scope })', options);
+    if (typeof options.config !== 'number' && typeof options.config !== 'bigint') invalidOption(this.name, 'config', 'a number or bigint', options.config);
+    u64Option(this.name, options.config, 'config');
+    u64Option(this.name, options.samplePeriod, 'samplePeriod');
+    u32Option(this.name, options.sampleFrequency, 'sampleFrequency');
+    boolOption(this.name, options.inherit, 'inherit');
+    if (options.scope !== 'allCpus') {
+      if (typeof options.scope !== 'object' || options.scope === null) invalidOption(this.name, 'scope', "'allCpus' or { pid, cpu }", options.scope);
+      intOption(this.name, options.scope.pid, 'scope.pid', -1, 0x7fffffff);
+      intOption(this.name, options.scope.cpu, 'scope.cpu', -1, 0x7fffffff);
+    }
     const type = typeof options.type === 'number' ? options.type : TYPES[options.type];
-    if (type === undefined || !Number.isInteger(type) || type < 0) throw new TypeError(`unknown perf event type ${String(options.type)}`);
+    if (type === undefined || !Number.isInteger(type) || type < 0 || type > 0xffff_ffff) invalidOption(this.name, 'type', `one of ${Object.keys(TYPES).join(', ')} or a PMU type number`, options.type);
     if ((options.samplePeriod === undefined) === (options.sampleFrequency === undefined)) {
-      throw new TypeError(`${this.name}: give exactly one of samplePeriod and sampleFrequency`);
+      throw new ProgramError('InvalidArgument', `${this.name}: give exactly one of samplePeriod and sampleFrequency`);
     }
     checkCookie(options.cookie);
     const scope = options.scope;
@@ -99,7 +111,7 @@ export class PerfEvent extends Program {
     } else {
       const pid = scope.pid ?? -1;
       const cpu = scope.cpu ?? -1;
-      if (pid === -1 && cpu === -1) throw new TypeError(`${this.name}: a perf event needs a pid, a cpu or 'allCpus'`);
+      if (pid === -1 && cpu === -1) throw new ProgramError('InvalidArgument', `${this.name}: a perf event needs a pid, a cpu or 'allCpus'`);
       targets = [{ pid, cpu }];
     }
     const attr = {

@@ -9,6 +9,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { programInfoByFd, type ProgramInfo } from './program-info.js';
+import { bytesOption, checkOptions, describeValue, u32Option } from './options.js';
 import { AttachType, attachTypeName, defaultProgramKind, ProgramType, programTypeForSection, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
 
 export interface TestRunOptions {
@@ -64,21 +65,27 @@ export class Program implements Disposable {
   /** BPF_PROG_TYPE_* */
   readonly type: number;
   readonly section: string;
+  /** Whether Ebpf.load loaded it: false for SEC("?...") programs and those set not to (EbpfLoader.setAutoload). */
+  readonly autoload: boolean;
   readonly #load: (target?: ProgramLoadTarget) => number;
   #fd?: ProgramFd;
 
   /** @internal the loader makes programs; `load` performs BPF_PROG_LOAD and returns the fd. */
-  constructor(spec: { name: string; kind: string; type: number; section: string }, load: (target?: ProgramLoadTarget) => number) {
+  constructor(spec: { name: string; kind: string; type: number; section: string; autoload?: boolean }, load: (target?: ProgramLoadTarget) => number) {
     this.name = spec.name;
     this.kind = spec.kind;
     this.type = spec.type;
     this.section = spec.section;
+    this.autoload = spec.autoload ?? true;
     this.#load = load;
   }
 
   /** The program's fd; ProgramError 'NotLoaded' before load() or after unload(). */
   get fd(): number {
-    if (!this.#fd) throw new ProgramError('NotLoaded', `program ${this.name} is not loaded`, { program: this.name });
+    if (!this.#fd) {
+      const why = this.autoload ? '' : ` (${this.section.startsWith('?') ? `SEC("${this.section}") is not loaded by default` : 'Ebpf.load was told not to load it'}: load() loads it)`;
+      throw new ProgramError('NotLoaded', `program ${this.name} is not loaded${why}`, { program: this.name });
+    }
     return this.#fd.fd;
   }
 
@@ -131,7 +138,8 @@ export class Program implements Disposable {
    * types the kernel cannot test-run (kprobe, tracepoint, perf_event, cgroup/sock, ...)
    * raise ProgramError 'NotSupported' with feature `test run of BPF_PROG_TYPE_...`.
    */
-  testRun(options: TestRunOptions = {}): TestRunResult {
+  testRun(given: TestRunOptions = {}): TestRunResult {
+    const options = checkTestRunOptions(this.name, given);
     const dataOut = options.dataOut ?? (options.data ? new Uint8Array(options.data.length + 256) : undefined);
     // A syscall program reads and writes its ctx in place: the kernel copies it back to
     // ctx_in and refuses ctx_out. ctx is updated, and returned (or copied to ctxOut).
@@ -194,12 +202,12 @@ export class Program implements Disposable {
    * it and `load()` opens the pin again.
    */
   static fromPin<T extends Program>(this: ProgramClass<T>, path: string): T {
-    return adopt(this, () => openPinned(path), `pinned at ${path}`);
+    return adopt(this, () => openPinned(path), `pinned at ${describeValue(path)}`);
   }
 
   /** Opens the loaded program with kernel id `id` (BPF_PROG_GET_FD_BY_ID), as fromPin does. */
   static fromId<T extends Program>(this: ProgramClass<T>, id: number): T {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new RangeError(`invalid program id ${String(id)}`);
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new ProgramError('InvalidArgument', `invalid program id ${describeValue(id)}`);
     return adopt(this, () => {
       try {
         return progGetFdById(id);
@@ -216,6 +224,15 @@ export class Program implements Disposable {
   }
 }
 
+
+/** TestRunOptions with every field of the right type (ProgramError 'InvalidArgument' otherwise). */
+function checkTestRunOptions(program: string, given: TestRunOptions | undefined): TestRunOptions {
+  const o = checkOptions(program, given, 'testRun options') ?? {};
+  const what = (field: string) => `testRun option ${field}`;
+  for (const field of ['data', 'dataOut', 'ctx', 'ctxOut'] as const) bytesOption(program, o[field], what(field));
+  for (const field of ['repeat', 'flags', 'cpu'] as const) u32Option(program, o[field], what(field));
+  return o;
+}
 
 /** The kernel's ENOTSUPP (524), which it returns for program types without a test run. */
 const ENOTSUPP = 524;
@@ -285,7 +302,7 @@ function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, wher
       kind = k ?? 'Unknown';
     } else {
       const k = kindOfClass(cls);
-      if (k === undefined) throw new TypeError(`${cls.name} is not a program class of tsbpf`);
+      if (k === undefined) throw new ProgramError('InvalidArgument', `${cls.name} is not a program class of tsbpf`);
       if (!programTypesOfKind(k).includes(info.type)) {
         throw new ProgramError('InvalidProgramType', `program ${info.name || info.id} ${where} is a ${programTypeName(info.type)}, not a ${k} program`, { program: info.name });
       }

@@ -1,3 +1,5 @@
+import { checkCookie } from './uprobe.js';
+import { checkOptions, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { rawTracepointOpen } from '../sys/link.js';
 import { attachError, FdLink } from './link.js';
@@ -18,6 +20,9 @@ export class RawTracePoint extends Program {
   /** Attaches to raw tracepoint `name` ('sys_enter', 'sched_switch'), by default the section's. */
   attach(name?: string, options: RawTracePointAttachOptions = {}): FdLink {
     const progFd = this.fd;
+    nameOption(this.name, name, 'the raw tracepoint name');
+    options = checkOptions(this.name, options) ?? {};
+    checkCookie(options.cookie);
     if (name === undefined) {
       const target = sectionTarget(this)?.target;
       if (target?.type !== 'rawTracepoint') throw new ProgramError('UnknownTarget', `program ${this.name}: section ${this.section} names no raw tracepoint; give its name`, { program: this.name });

@@ -6,6 +6,8 @@
 // process on the interface detaches, removes it if tsbpf added it and no filter is left
 // on either of its hooks. A clsact that was there before (someone else's filters may
 // live on it) always stays, as with libbpf and aya, which never remove it.
+import { boolOption, checkOptions } from './options.js';
+import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
@@ -242,11 +244,11 @@ function anchorFlags(where: number, a: TcxAnchor): { flags: number; relative: nu
     if ('programId' in a) return { flags: where | BPF_F_ID, relative: a.programId };
     if ('fd' in a) return { flags: where, relative: a.fd };
   }
-  throw new TypeError('a TCX anchor is a program, an FdLink, { programId }, { linkId } or \'all\'');
+  throw new ProgramError('InvalidArgument', 'a TCX anchor is a program, an FdLink, { programId }, { linkId } or \'all\'');
 }
 
 function checkDirection(direction: unknown): asserts direction is TcDirection {
-  if (direction !== 'ingress' && direction !== 'egress') throw new TypeError(`direction must be 'ingress' or 'egress', not ${JSON.stringify(direction)}`);
+  if (direction !== 'ingress' && direction !== 'egress') throw new ProgramError('InvalidArgument', `direction must be 'ingress' or 'egress', not ${describeValue(direction)}`);
 }
 
 /**
@@ -261,6 +263,8 @@ export class SchedClassifier extends Program {
    */
   attach(target: string | number, direction: TcDirection, options: TcAttachOptions = {}): FdLink | ClsBpfLink {
     const progFd = this.fd;
+    options = checkOptions(this.name, options) ?? {};
+    boolOption(this.name, options.netlink, 'netlink');
     checkDirection(direction);
     const iface = resolveInterface(target, this.name);
     const tcx = isLinkTypeSupported(LinkType.Tcx);
@@ -272,7 +276,7 @@ export class SchedClassifier extends Program {
         feature: 'BPF_LINK_TYPE_TCX',
       });
     }
-    if (o.before !== undefined && o.after !== undefined) throw new TypeError('give before or after, not both');
+    if (o.before !== undefined && o.after !== undefined) throw new ProgramError('InvalidArgument', 'give before or after, not both');
     const { flags, relative } = o.before !== undefined ? anchorFlags(BPF_F_BEFORE, o.before) : o.after !== undefined ? anchorFlags(BPF_F_AFTER, o.after) : { flags: 0, relative: 0 };
     const description = `tcx ${direction} on ${iface.name}`;
     try {
@@ -294,8 +298,8 @@ export class SchedClassifier extends Program {
 
   #attachClsBpf(iface: Interface, direction: TcDirection, o: Partial<ClsBpfAttachOptions>): ClsBpfLink {
     const { priority = 0, handle = 0 } = o;
-    if (!Number.isInteger(priority) || priority < 0 || priority > 0xffff) throw new RangeError(`priority must be an integer 1..65535, not ${priority}`);
-    if (!Number.isInteger(handle) || handle < 0 || handle > 0xffffffff) throw new RangeError(`handle must be a u32, not ${handle}`);
+    if (!Number.isInteger(priority) || priority < 0 || priority > 0xffff) throw new ProgramError('InvalidArgument', `priority must be an integer 1..65535, not ${priority}`);
+    if (!Number.isInteger(handle) || handle < 0 || handle > 0xffffffff) throw new ProgramError('InvalidArgument', `handle must be a u32, not ${handle}`);
     const where = `cls_bpf ${direction} on ${iface.name}`;
     let created = false;
     try {

@@ -1,3 +1,4 @@
+import { boolOption, checkOptions } from './options.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import type { Link } from './link.js';
 import { Program } from './program.js';
@@ -10,6 +11,7 @@ export class SkMsg extends Program {
    * kernel has them, PROG_ATTACH to the map otherwise or with `{ link: false }`.
    */
   attach(map: SockMapLike, options: { link?: boolean } = {}): Link {
-    return attachToSockMap(this, map, AttachType.SkMsgVerdict, options.link);
+    options = checkOptions(this.name, options) ?? {};
+    return attachToSockMap(this, map, AttachType.SkMsgVerdict, boolOption(this.name, options.link, 'link'));
   }
 }

@@ -1,3 +1,4 @@
+import { boolOption, checkOptions, choiceOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import { sectionAttachType } from './cgroup-attach.js';
@@ -20,7 +21,9 @@ export class SkSkb extends Program {
    * program (default: what the section says; required for plain "sk_skb").
    */
   attach(map: SockMapLike, kind?: SkSkbKind, options: { link?: boolean } = {}): Link {
-    if (kind !== undefined && !(kind in attachTypes)) throw new TypeError(`kind must be 'stream_parser', 'stream_verdict' or 'verdict', got ${String(kind)}`);
+    choiceOption(this.name, kind, 'kind', Object.keys(attachTypes));
+    options = checkOptions(this.name, options) ?? {};
+    boolOption(this.name, options.link, 'link');
     const attachType = kind !== undefined ? attachTypes[kind] : sectionAttachType(this);
     if (attachType === undefined) {
       throw new ProgramError('UnknownTarget', `${this.name} (${this.section}): say which sk_skb hook ('stream_parser', 'stream_verdict' or 'verdict')`, { program: this.name });

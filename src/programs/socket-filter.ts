@@ -1,4 +1,5 @@
 import { fstatSync } from 'node:fs';
+import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { setsockopt, SOL_SOCKET } from '../sys/socket.js';
 import { currentSocketFd, socketFd, type SocketLike } from '../socket-fd.js';
@@ -63,7 +64,7 @@ export class SocketOptionLink extends Link {
 /** Sets `program` on `socket` with `option.attach`. */
 export function attachBySocketOption(program: Program, socket: SocketLike, option: SocketOption): SocketOptionLink {
   const progFd = program.fd;
-  const fd = socketFd(socket);
+  const fd = socketFd(socket, (why) => new ProgramError('InvalidArgument', `${program.name}: ${why}`, { program: program.name }));
   const description = `${program.name} on socket fd ${fd}`;
   try {
     setsockopt(fd, SOL_SOCKET, option.attach, progFd, `setsockopt(${option.attachName})`);

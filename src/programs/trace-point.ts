@@ -1,3 +1,5 @@
+import { checkCookie } from './uprobe.js';
+import { checkOptions, nameOption } from './options.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
@@ -65,6 +67,10 @@ export class TracePoint extends Program {
    */
   attach(category?: string, name?: string, options: TracePointAttachOptions = {}): Link {
     const progFd = this.fd;
+    nameOption(this.name, category, 'the tracepoint category');
+    nameOption(this.name, name, 'the tracepoint name');
+    options = checkOptions(this.name, options) ?? {};
+    checkCookie(options.cookie);
     if (category === undefined || name === undefined) {
       const target = sectionTarget(this)?.target;
       if (target?.type !== 'tracepoint') throw new ProgramError('UnknownTarget', `program ${this.name}: section ${this.section} names no tracepoint; give category and name`, { program: this.name });

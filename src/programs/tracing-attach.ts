@@ -3,6 +3,8 @@
 // type where the kernel has tracing links (5.10+; target_fd/target_btf_id for freplace
 // into another program, a cookie from 5.19), else BPF_RAW_TRACEPOINT_OPEN with no name,
 // which attaches to the target given at load.
+import { checkOptions } from './options.js';
+import { checkCookie } from './uprobe.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';
@@ -44,6 +46,8 @@ export function attachTracing(
   mechanism: TracingAttachMechanism = tracingAttachMechanism(attachType),
 ): FdLink {
   const progFd = program.fd;
+  options = checkOptions(program.name, options) ?? {};
+  checkCookie(options.cookie);
   if (mechanism === 'rawTracepoint') {
     // This path attaches to the load-time target, and passes a cookie only for tp_btf (6.10+).
     const unsupported = target.targetFd !== undefined ? 'attaching to another target than the load-time one'

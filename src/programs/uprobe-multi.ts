@@ -1,4 +1,5 @@
 // uprobe_multi links (6.6): one program on many functions of one file, by file offset.
+import { checkOptions } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
@@ -38,16 +39,17 @@ export class UProbeMulti extends Program {
    */
   attach(options: UProbeMultiAttachOptions = {}): FdLink {
     void this.fd;
+    options = checkOptions(this.name, options) ?? {};
     if (!isLinkTypeSupported(LinkType.UprobeMulti)) {
       throw new ProgramError('NotSupported', `${this.name}: this kernel has no uprobe_multi links`, { program: this.name, feature: 'uprobe_multi' });
     }
     const section = programTypeForSection(this.section);
     const fromSection = section?.target?.type === 'uprobeMulti' ? section.target : undefined;
     const target = options.target ?? fromSection?.binaryPath;
-    if (target === undefined) throw new TypeError(`${this.name}: attach needs a target (the section ${this.section} names none)`);
+    if (target === undefined) throw new ProgramError('InvalidArgument', `${this.name}: attach needs a target (the section ${this.section} names none)`);
     const pattern = options.pattern ?? (options.symbols === undefined && options.offsets === undefined ? fromSection?.pattern : undefined);
     if ([options.symbols, options.offsets, pattern].filter((x) => x !== undefined).length !== 1) {
-      throw new TypeError(`${this.name}: give exactly one of symbols, pattern, offsets`);
+      throw new ProgramError('InvalidArgument', `${this.name}: give exactly one of symbols, pattern, offsets`);
     }
     options.cookies?.forEach(checkCookie);
     const file = resolveUprobeFile(this.name, target, options.pid);
@@ -63,7 +65,7 @@ export class UProbeMulti extends Program {
       offsets = patternOffsets(this.name, file.path, pattern!).offsets;
       what = pattern!;
     }
-    if (options.cookies && options.cookies.length !== offsets.length) throw new RangeError(`${this.name}: ${options.cookies.length} cookies for ${offsets.length} functions`);
+    if (options.cookies && options.cookies.length !== offsets.length) throw new ProgramError('InvalidArgument', `${this.name}: ${options.cookies.length} cookies for ${offsets.length} functions`);
     const retprobe = options.retprobe ?? section?.retprobe ?? false;
     const description = `${retprobe ? 'uretprobe.multi' : 'uprobe.multi'} ${file.path}:${what}${file.pid !== -1 ? ` pid ${file.pid}` : ''}`;
     try {

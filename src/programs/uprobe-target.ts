@@ -1,6 +1,7 @@
 // Where a uprobe goes: the file (a path, a library name found in the target process's
 // mappings or in /etc/ld.so.cache, or a process's executable) and the offset into it of
 // a function, read from the file's ELF symbols.
+import { readRegularFile } from '../file.js';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ProgramError } from '../errors.js';
@@ -103,9 +104,9 @@ function unknownTarget(program: string, what: string): ProgramError {
  * when there is no such file or process.
  */
 export function resolveUprobeFile(program: string, target: string | number, pid?: number): UprobeFile {
-  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new RangeError(`pid must be an integer ≥ -1, got ${pid}`);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new ProgramError('InvalidArgument', `pid must be an integer ≥ -1, got ${pid}`);
   if (typeof target === 'number') {
-    if (!Number.isInteger(target) || target <= 0 || target > 0x7fffffff) throw new RangeError(`target pid must be a positive integer, got ${target}`);
+    if (!Number.isInteger(target) || target <= 0 || target > 0x7fffffff) throw new ProgramError('InvalidArgument', `target pid must be a positive integer, got ${target}`);
     let path: string;
     try {
       path = readlinkSync(`/proc/${target}/exe`);
@@ -116,7 +117,7 @@ export function resolveUprobeFile(program: string, target: string | number, pid?
     if (!existsSync(path)) path = `/proc/${target}/exe`;
     return { path, pid: pid ?? target };
   }
-  if (typeof target !== 'string' || target === '' || target.includes('\0')) throw new TypeError('target must be a path, a library name or a pid');
+  if (typeof target !== 'string' || target === '' || target.includes('\0')) throw new ProgramError('InvalidArgument', 'target must be a path, a library name or a pid');
   let path: string | undefined = target;
   if (!target.includes('/')) {
     path = (pid !== undefined && pid > 0 ? fromMaps(target, pid) : undefined) ?? fromLdSoCache(target);
@@ -146,7 +147,8 @@ export function fileFunctions(program: string, path: string): FunctionSymbol[] {
   if (hit?.key === key) return hit.symbols;
   let symbols: FunctionSymbol[];
   try {
-    symbols = functionSymbols(ElfFile.parse(readFileSync(path), { native: true }));
+    // A regular file only: a device or fifo named as the target would be read forever.
+    symbols = functionSymbols(ElfFile.parse(readRegularFile(path, 'an ELF file', 1 << 30), { native: true }));
   } catch (err) {
     throw new ProgramError('UnknownTarget', `${program}: ${path} is not an ELF file uprobes can use: ${(err as Error).message}`, { program, cause: err });
   }

@@ -1,4 +1,6 @@
 // User-space probes: a program run when a process executes an instruction of a file.
+import { checkOptions, describeValue, invalidOption, nameOption } from './options.js';
+import { ProgramError } from '../errors.js';
 import { Link } from './link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
@@ -29,13 +31,13 @@ export interface UProbeAttachOptions {
 export function checkOffset(offset: number | bigint | undefined, what = 'offset'): bigint {
   if (offset === undefined) return 0n;
   const ok = typeof offset === 'bigint' ? offset >= 0n && offset < 1n << 64n : Number.isSafeInteger(offset) && offset >= 0;
-  if (!ok) throw new RangeError(`${what} must be a non-negative integer (u64), got ${String(offset)}`);
+  if (!ok) throw new ProgramError('InvalidArgument', `${what} must be a non-negative integer (u64), got ${describeValue(offset)}`);
   return BigInt(offset);
 }
 
 export function checkCookie(cookie: bigint | undefined): void {
   if (cookie !== undefined && (typeof cookie !== 'bigint' || cookie < 0n || cookie >= 1n << 64n)) {
-    throw new RangeError(`cookie must be a u64 bigint, got ${String(cookie)}`);
+    throw new ProgramError('InvalidArgument', `cookie must be a u64 bigint, got ${describeValue(cookie)}`);
   }
 }
 
@@ -51,10 +53,13 @@ export class UProbe extends Program {
    */
   attach(options: UProbeAttachOptions = {}): Link {
     void this.fd;
+    options = checkOptions(this.name, options) ?? {};
+    if (typeof options.target === 'string' && options.target.includes('\0')) invalidOption(this.name, 'target', 'a path, a library name or a pid (no NUL)', options.target);
+    if (options.symbol !== undefined) nameOption(this.name, options.symbol, 'symbol');
     const section = programTypeForSection(this.section);
     const fromSection = section?.target?.type === 'uprobe' ? section.target : undefined;
     const target = options.target ?? fromSection?.binaryPath;
-    if (target === undefined) throw new TypeError(`${this.name}: attach needs a target (the section ${this.section} names none)`);
+    if (target === undefined) throw new ProgramError('InvalidArgument', `${this.name}: attach needs a target (the section ${this.section} names none)`);
     const symbol = options.symbol ?? (options.target === undefined ? fromSection?.function : undefined);
     const extra = checkOffset(options.offset ?? (options.target === undefined ? fromSection?.offset : undefined));
     checkCookie(options.cookie);

@@ -2,6 +2,8 @@
 // netlink IFLA_XDP attribute otherwise or when asked. Both refuse to take an interface
 // that already runs an XDP program in that mode (AlreadyAttached) unless `replace`
 // says to (netlink only: a link cannot take over a hook).
+import { boolOption, checkOptions } from './options.js';
+import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
@@ -174,9 +176,12 @@ export class Xdp extends Program {
    */
   attach(target: string | number, options: XdpAttachOptions = {}): FdLink | XdpNetlinkLink {
     const progFd = this.fd;
+    options = checkOptions(this.name, options) ?? {};
+    boolOption(this.name, options.replace, 'replace');
+    boolOption(this.name, options.netlink, 'netlink');
     const { mode, replace = false } = options;
-    if (mode !== undefined && !(mode in modeFlags)) throw new TypeError(`XDP mode must be 'skb', 'drv' or 'hw', not ${JSON.stringify(mode)}`);
-    if (replace && options.netlink === false) throw new TypeError('replace needs netlink: a BPF link cannot take over an XDP hook');
+    if (mode !== undefined && !(mode in modeFlags)) throw new ProgramError('InvalidArgument', `XDP mode must be 'skb', 'drv' or 'hw', not ${describeValue(mode)}`);
+    if (replace && options.netlink === false) throw new ProgramError('InvalidArgument', 'replace needs netlink: a BPF link cannot take over an XDP hook');
     const iface = resolveInterface(target, this.name);
     const flags = mode ? modeFlags[mode] : 0;
     const useNetlink = options.netlink ?? (replace || !isLinkTypeSupported(LinkType.Xdp));

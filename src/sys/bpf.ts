@@ -494,6 +494,11 @@ export function progLoad(a: ProgLoadAttr): number {
   return r;
 }
 
+/** log_true_size of the last progLoad (6.4+; 0 before): the log size the verifier needed. */
+export function progLoadLogTrueSize(): number {
+  return progAttr.getU32(140);
+}
+
 const btfAttr = new Attr(32);
 const BTF_PTRS = ptrWords(0, 8);
 
