@@ -42,7 +42,7 @@ import {
   sys,
   u64,
 } from '../src/index.js';
-import { bpffsDir, fdCount, thrown } from './helpers.js';
+import { bpfCalls, bpffsDir, fdCount, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, linkInfoHas, loadsHere, type ProgramKindOf } from './kernel-features.js';
 
 const obj = (name: string) => fileURLToPath(new URL(`../../bpf/${name}.o`, import.meta.url));
@@ -347,6 +347,12 @@ test('Iter iter/task: readAll finds our process; stream() gives the same tasks; 
       mine.close();
     }
     assert.equal(thrown(() => iter.attach({ cgroup: { path: '/sys/fs/cgroup/tsbpf-no-such' } })).kind, 'UnknownTarget');
+    // The map of an element iterator is a map of tsbpf: a bare { fd } is refused before any system call.
+    for (const fake of [{ fd: 0 }, { fd: 1 }]) {
+      let err: any;
+      assert.deepEqual(bpfCalls(() => (err = thrown(() => iter.attach({ map: fake as never })))), []);
+      assert.ok(err instanceof ProgramError && err.kind === 'InvalidArgument', String(err));
+    }
   });
 });
 

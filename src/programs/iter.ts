@@ -1,7 +1,9 @@
-import { checkOptions, intOption, invalidOption, nameOption, u32Option, u64Option } from './options.js';
+import { checkOptions, invalidOption, nameOption, u32Option, u64Option } from './options.js';
 import { closeSync, openSync, constants as fsConstants, read, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ProgramError } from '../errors.js';
+import { MapError, ProgramError } from '../errors.js';
+import { innerFd } from '../maps/of-maps.js';
+import type { InnerMap } from '../maps/typed-map.js';
 import { iterCreate, linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { attachError, FdLink } from './link.js';
@@ -15,7 +17,7 @@ export type CgroupIterOrder = (typeof CgroupIterOrder)[keyof typeof CgroupIterOr
 /** What an iterator walks (union bpf_iter_link_info); none: the iterator's default (all tasks, ...). */
 export type IterAttachOptions =
   /** iter/bpf_map_elem, iter/bpf_sk_storage_map, iter/sockmap: the map whose elements are visited. */
-  | { map: { readonly fd: number } }
+  | { map: InnerMap }
   /** iter/cgroup (6.1+): a cgroup by path or id, and the walk order. */
   | { cgroup: { path: string } | { id: bigint }; order?: CgroupIterOrder }
   /** iter/task, iter/task_file, iter/task_vma (6.1+): one thread (tid) or process (pid, or a pidfd). */
@@ -32,9 +34,15 @@ function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Arr
     if (typeof value !== 'object' || value === null) invalidOption(program, what, must, value);
   };
   if ('map' in options) {
-    object(options.map, 'map', 'a map (MapData or typed map)');
-    const fd = (options.map as { fd?: unknown }).fd;
-    v.setUint32(0, intOption(program, fd, 'map.fd', 0, 0x7fffffff) ?? invalidOption(program, 'map', 'a map (MapData or typed map)', options.map), true);
+    // Only a map of tsbpf: a bare { fd } could name any descriptor of the process.
+    let fd: number;
+    try {
+      fd = innerFd(options.map);
+    } catch (err) {
+      if (err instanceof MapError && err.kind === 'InvalidArgument') invalidOption(program, 'map', 'a map of tsbpf (MapData or typed map)', options.map);
+      throw err;
+    }
+    v.setUint32(0, fd, true);
     return { info };
   }
   if ('cgroup' in options) {
