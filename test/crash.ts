@@ -35,6 +35,7 @@ import {
   type MapSpec,
 } from '../src/index.js';
 import { apply, cloneState, COUNTERS, initialState, INNER, opAt, PINS, SHAPES, SLOTS, type Op, type State } from './crash-ops.js';
+import { prng as random } from './fuzz.js';
 import { bpffsDir, fdCount, repoRoot } from './helpers.js';
 
 export interface CrashOptions {
@@ -84,18 +85,6 @@ const STARTUP_KILLS = 0.15;
 const STARTUP_WINDOW_MS = 150;
 const RUNNING_WINDOW_MS = 25;
 const CHILD_TIMEOUT_MS = 30_000;
-
-/** mulberry32: a small seeded generator, so that a run's kill points can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What one pin holds, as read back. */
 interface Observed {

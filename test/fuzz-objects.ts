@@ -17,11 +17,10 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { deepStrictEqual } from 'node:assert/strict';
 import { Btf, BtfError, EbpfLoader, MapError, ObjectSpec, ParseError, PinError, ProgramError, SyscallError } from '../src/index.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { ElfFile, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from '../src/obj/elf.js';
-import { prng } from './fuzz.js';
+import { exerciseBtf, prng } from './fuzz.js';
 import { bpffsDir, corpusObjects, fdCount, repoRoot } from './helpers.js';
 import { enterCgroup, makeMemoryCgroup } from './memcg.js';
 
@@ -200,26 +199,13 @@ export function classify(err: unknown): string {
   return 'untyped';
 }
 
-/** Walks every type (resolve, sizeof, alignof) and checks marshal → parse gives the same types. */
-function exerciseBtf(btf: Btf, ext: Uint8Array | undefined): void {
-  for (const t of btf.types) {
-    for (const walk of [(id: number) => btf.resolve(id), (id: number) => btf.sizeof(id), (id: number) => btf.alignof(id)]) {
-      try {
-        walk(t.id);
-      } catch (err) {
-        if (!(err instanceof BtfError)) throw err;
-      }
-    }
-  }
-  deepStrictEqual(Btf.parse(btf.marshal()).types, btf.types, 'marshal round trip');
-  if (ext) parseBtfExt(ext, btf);
-}
-
 /** Runs one case; returns its outcome and, for a failure, what was thrown. */
 export function runCase(c: FuzzCase, pinDir: string, load: boolean): { outcome: string; error?: string } {
   try {
     if (c.kind === 'btf') {
-      exerciseBtf(Btf.parse(c.bytes), c.ext);
+      const btf = Btf.parse(c.bytes);
+      exerciseBtf(btf);
+      if (c.ext) parseBtfExt(c.ext, btf);
       return { outcome: 'ok' };
     }
     const spec = ObjectSpec.parse(c.bytes);

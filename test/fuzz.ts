@@ -1,5 +1,6 @@
-// What the parser fuzz tests share: a seeded PRNG and the report of outcomes.
-import { BtfError, ParseError } from '../src/index.js';
+// What the parser fuzz tests share: a seeded PRNG, the walk of parsed BTF and the report of outcomes.
+import { deepStrictEqual } from 'node:assert/strict';
+import { Btf, BtfError, ParseError } from '../src/index.js';
 
 /** mulberry32: a small seeded PRNG, so the fuzz cases are the same on every run. */
 export function prng(seed: number): () => number {
@@ -11,6 +12,24 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Uses every type of `btf` as a loader would (resolve, sizeof, alignof, lookup by name),
+ * where only BtfError may come out, and checks that marshal then parse gives the same types.
+ */
+export function exerciseBtf(btf: Btf): void {
+  for (const t of btf.types) {
+    for (const walk of [(id: number) => btf.resolve(id), (id: number) => btf.sizeof(id), (id: number) => btf.alignof(id)]) {
+      try {
+        walk(t.id);
+      } catch (err) {
+        if (!(err instanceof BtfError)) throw err;
+      }
+    }
+    if ('name' in t && t.name) btf.byName(t.name);
+  }
+  deepStrictEqual(Btf.parse(btf.marshal()).types, btf.types, 'marshal round trip');
 }
 
 export interface FuzzReport {

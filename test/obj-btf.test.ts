@@ -16,7 +16,7 @@ import { CoreReloKind, coreReloKindName, parseBtfExt } from '../src/obj/btf-ext.
 import type { BtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
 import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
-import { newReport, prng, record, type FuzzReport } from './fuzz.js';
+import { exerciseBtf, newReport, prng, record, type FuzzReport } from './fuzz.js';
 
 const corpus = corpusDir;
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
@@ -109,21 +109,6 @@ const member = (name: string, type: number, bitOffset: number, bitfieldSize = 0)
 
 // ---- fuzz (worker) ---------------------------------------------------------------------
 
-function exercise(btf: Btf): void {
-  for (const t of btf.types) {
-    for (const walk of [(id: number) => btf.resolve(id), (id: number) => btf.sizeof(id), (id: number) => btf.alignof(id)]) {
-      try {
-        walk(t.id);
-      } catch (err) {
-        if (!(err instanceof BtfError)) throw err;
-      }
-    }
-    if ('name' in t && t.name) btf.byName(t.name);
-  }
-  const again = Btf.parse(btf.marshal());
-  assert.deepStrictEqual(again.types, btf.types, 'marshal round trip');
-}
-
 function fuzzBtf(files: string[], seed: number, flips: number): FuzzReport {
   const report = newReport();
   const run = (label: string, fn: () => void): void => {
@@ -137,7 +122,7 @@ function fuzzBtf(files: string[], seed: number, flips: number): FuzzReport {
     const btf = Btf.parse(btfBytes);
     const name = path.basename(file);
     // Every truncation of both sections.
-    for (let n = 0; n < btfBytes.length; n++) run(`${name} .BTF truncated to ${n}`, () => exercise(Btf.parse(btfBytes.subarray(0, n))));
+    for (let n = 0; n < btfBytes.length; n++) run(`${name} .BTF truncated to ${n}`, () => exerciseBtf(Btf.parse(btfBytes.subarray(0, n))));
     for (let n = 0; n < extBytes.length; n++) run(`${name} .BTF.ext truncated to ${n}`, () => parseBtfExt(extBytes.subarray(0, n), btf));
     const hv = new DataView(btfBytes.buffer);
     const typeEnd = 24 + hv.getUint32(12, true);
@@ -159,7 +144,7 @@ function fuzzBtf(files: string[], seed: number, flips: number): FuzzReport {
       const [bytes, desc] = mutate(btfBytes, [[0, 24], [24, typeEnd], [24, typeEnd], [typeEnd, btfBytes.length]]);
       run(`${name} .BTF flip #${i} ${desc}`, () => {
         const b = Btf.parse(bytes);
-        exercise(b);
+        exerciseBtf(b);
         parseBtfExt(extBytes, b);
       });
     }

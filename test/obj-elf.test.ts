@@ -32,7 +32,7 @@ import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
 import { BtfError, ParseError } from '../src/errors.js';
 import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
-import { newReport, prng, record, type FuzzReport } from './fuzz.js';
+import { exerciseBtf, newReport, prng, record, type FuzzReport } from './fuzz.js';
 
 const corpus = corpusDir;
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
@@ -46,17 +46,7 @@ function fullParse(bytes: Uint8Array): void {
   const btfSec = elf.section('.BTF');
   if (!btfSec) return;
   const btf = Btf.parse(btfSec.data);
-  for (const t of btf.types) {
-    for (const walk of [(id: number) => btf.resolve(id), (id: number) => btf.sizeof(id), (id: number) => btf.alignof(id)]) {
-      try {
-        walk(t.id);
-      } catch (err) {
-        if (!(err instanceof BtfError)) throw err;
-      }
-    }
-  }
-  const again = Btf.parse(btf.marshal());
-  assert.deepStrictEqual(again.types, btf.types, 'marshal round trip of mutated BTF');
+  exerciseBtf(btf);
   const ext = elf.section('.BTF.ext');
   if (ext) parseBtfExt(ext.data, btf);
 }
