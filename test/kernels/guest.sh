@@ -7,9 +7,9 @@
 # console. Settings come from the kernel command line:
 #   tsbpf_repo          the repository (dist/ built)
 #   tsbpf_tests         test files to run, comma-separated stems (map-type,loader,...)
-#   tsbpf_test_timeout  seconds for each test (node --test-timeout)
 #   tsbpf_timeout       seconds for each test file (killed after)
 #   tsbpf_corpus        $TSBPF_CORPUS of the host, when set
+#   tsbpf_command       a script to run instead of the probes and tests (run.ts --command)
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 [ -n "${tsbpf_corpus:-}" ] && export TSBPF_CORPUS=$tsbpf_corpus
@@ -62,6 +62,16 @@ hostname tsbpf-guest
 cd "$tsbpf_repo" || { say "no repository at $tsbpf_repo"; exit 1; }
 emit "{\"t\":\"kernel\",\"release\":$(json_str "$(uname -r)"),\"version\":$(json_str "$(cat /proc/version)")}"
 
+if [ -n "${tsbpf_command:-}" ]; then
+  say "running $tsbpf_command"
+  start=$(now)
+  timeout -k 10 "$tsbpf_timeout" bash "$tsbpf_command" >/dev/console 2>&1
+  status=$?
+  emit "{\"t\":\"command:end\",\"status\":$status,\"ms\":$(ms_since "$start")}"
+  emit '{"t":"done"}'
+  exit 0
+fi
+
 say "feature probes"
 start=$(now)
 timeout -k 5 "$tsbpf_timeout" node dist/test/kernels/features.js >&3 2>/dev/console
@@ -75,7 +85,8 @@ for f in "${files[@]}"; do
   start=$(now)
   # Under node --test as in npm test (the reporter, in the runner's process, opens no fd in
   # the file's). Without --foreground, timeout signals the whole process group it leads.
-  timeout -k 10 "$tsbpf_timeout" node --test --test-timeout="${tsbpf_test_timeout}000" \
+  # (node's --test-timeout would bound the whole file too, so the file's timeout is the one guard.)
+  timeout -k 10 "$tsbpf_timeout" node --test \
     --test-reporter=./dist/test/kernels/reporter.js --test-reporter-destination=/dev/ttyS1 \
     "dist/test/$f.test.js" >/dev/console 2>/tmp/stderr
   status=$?

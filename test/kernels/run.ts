@@ -4,9 +4,8 @@
 // results per kernel and a kernel × feature table; the whole result also as JSON.
 //
 //   npm run test:kernels -- [--kernels 6.1,6.12] [--tests kernel|all|FILE,...]
-//                           [--timeout 300] [--test-timeout 120] [--update]
-//                           [--cache DIR] [--json FILE]
-//                           [--markdown] [--verbose] [--from-json FILE]
+//                           [--timeout 300] [--update] [--cache DIR] [--json FILE]
+//                           [--markdown] [--verbose] [--from-json FILE] [--command CMD]
 //
 // Kernel packages (linux-image-<series>*-amd64-unsigned: the plain flavour, whose 9p
 // is a module; the cloud flavour has none) are fetched with `apt-get download` into
@@ -45,8 +44,6 @@ interface Options {
   tests: string[];
   /** Seconds each test file may take. */
   timeout: number;
-  /** Seconds each test may take. */
-  testTimeout: number;
   update: boolean;
   cache: string;
   json: string;
@@ -55,6 +52,8 @@ interface Options {
   memory: string;
   /** Print the tables of an earlier run's JSON instead of running. */
   fromJson?: string;
+  /** A shell command to run in each guest instead of the probes and tests. */
+  command?: string;
 }
 
 function usage(): never {
@@ -65,7 +64,6 @@ function usage(): never {
                        file names without .test.js (map-type,attach-net)
   --timeout S          seconds each test file may take before it is killed (default 300);
                        the test that was running is named in the table
-  --test-timeout S     seconds each test may take (default 120; node --test-timeout)
   --update             apt-get update and take the newest package even when one is cached
   --cache DIR          downloads and unpacked kernels (default $TSBPF_KERNEL_CACHE or ~/.cache/tsbpf-kernels)
   --json FILE          where the JSON result goes (default <cache>/results.json)
@@ -73,6 +71,8 @@ function usage(): never {
   --memory SIZE        guest memory (default 2G)
   --verbose            echo the guest console, with the kernel's boot messages
   --from-json FILE     print the tables of an earlier run's JSON, run nothing
+  --command CMD        run CMD (bash, in the repository) in each guest instead of the probes and
+                       tests, and show its output: for looking into a failure on one kernel
 `);
   process.exit(2);
 }
@@ -85,7 +85,6 @@ function options(): Options {
         kernels: { type: 'string', default: '6.1,6.12' },
         tests: { type: 'string', default: 'kernel' },
         timeout: { type: 'string', default: '300' },
-        'test-timeout': { type: 'string', default: '120' },
         update: { type: 'boolean', default: false },
         cache: { type: 'string' },
         json: { type: 'string' },
@@ -93,6 +92,7 @@ function options(): Options {
         memory: { type: 'string', default: '2G' },
         verbose: { type: 'boolean', default: false },
         'from-json': { type: 'string' },
+        command: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -115,7 +115,6 @@ function options(): Options {
     kernels: parsed.kernels.split(',').map((s) => s.trim()).filter(Boolean),
     tests: testFiles(parsed.tests),
     timeout: seconds('timeout', parsed.timeout),
-    testTimeout: seconds('test-timeout', parsed['test-timeout']),
     update: parsed.update,
     cache,
     json: resolve(parsed.json ?? join(cache, 'results.json')),
@@ -123,6 +122,7 @@ function options(): Options {
     verbose: parsed.verbose,
     memory: parsed.memory,
     fromJson: parsed['from-json'],
+    command: parsed.command,
   };
 }
 
@@ -229,7 +229,7 @@ interface ReadyMarker {
 /** Package names of the plain amd64 flavour for `spec`: "6.1" → linux-image-6.1.0-57-amd64-unsigned, ... */
 function packagePattern(spec: string): RegExp {
   const v = spec.replace(/\./g, '\\.');
-  return new RegExp(`^linux-image-${v}[.-][0-9][0-9a-z.+~-]*-amd64-unsigned$`);
+  return new RegExp(`^linux-image-${v}([.+-][0-9a-z.+~-]*)?-amd64-unsigned$`);
 }
 
 function isPlainFlavour(pkg: string): boolean {
@@ -386,6 +386,8 @@ interface KernelResult {
   files: FileResult[];
   /** Why the run did not finish (QEMU died, timed out, ...). */
   error?: string;
+  /** Exit status of --command. */
+  commandStatus?: number;
 }
 
 type GuestLine = TestRecord | RunningRecord | StderrRecord | FeatureRecord
@@ -393,6 +395,7 @@ type GuestLine = TestRecord | RunningRecord | StderrRecord | FeatureRecord
   | { t: 'file:start'; file: string }
   | { t: 'file:end'; file: string; status: number; ms: number }
   | { t: 'features:end'; status: number; ms: number }
+  | { t: 'command:end'; status: number; ms: number }
   | { t: 'done' };
 
 /** Folds the guest's JSON lines into a KernelResult; returns whether "done" was seen. */
@@ -446,6 +449,9 @@ function collect(result: KernelResult, text: string): boolean {
         if (running.has(rec.file) && rec.status !== 0) f.unfinished = running.get(rec.file);
         break;
       }
+      case 'command:end':
+        result.commandStatus = rec.status;
+        break;
       case 'done':
         done = true;
         break;
@@ -455,6 +461,18 @@ function collect(result: KernelResult, text: string): boolean {
 }
 
 // ---------------------------------------------------------------------------- guests
+
+/**
+ * Writes --command to a script the guest can read: under the cache directory, since the
+ * guest has its own /tmp.
+ */
+function commandFile(opts: Options): string {
+  const dir = join(opts.cache, 'run');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'command.sh');
+  writeFileSync(file, `cd ${JSON.stringify(repo)}\n${opts.command}\n`);
+  return file;
+}
 
 function runGuest(k: KernelPackage, opts: Options, work: string): Promise<KernelResult> {
   const result: KernelResult = {
@@ -472,8 +490,8 @@ function runGuest(k: KernelPackage, opts: Options, work: string): Promise<Kernel
     `tsbpf_repo=${repo}`,
     `tsbpf_tests=${opts.tests.join(',')}`,
     `tsbpf_timeout=${opts.timeout}`,
-    `tsbpf_test_timeout=${opts.testTimeout}`,
     ...(process.env.TSBPF_CORPUS ? [`tsbpf_corpus=${resolve(process.env.TSBPF_CORPUS)}`] : []),
+    ...(opts.command === undefined ? [] : [`tsbpf_command=${commandFile(opts)}`]),
   ];
   for (const e of env) if (/\s/.test(e)) throw new Error(`a path with white space cannot go on the kernel command line: ${e}`);
   const append = ['console=ttyS0', ...(opts.verbose ? [] : ['quiet']), 'panic=-1', 'mitigations=off', 'rdinit=/init', ...env].join(' ');
@@ -509,7 +527,7 @@ function runGuest(k: KernelPackage, opts: Options, work: string): Promise<Kernel
         if (line.startsWith('tsbpf-guest:') || line.startsWith('tsbpf-init:')) {
           if (result.bootSeconds === undefined) result.bootSeconds = round((performance.now() - t0) / 1000);
           log(`[${k.release} ${Math.round((performance.now() - t0) / 1000)}s] ${line.replace(/^tsbpf-(guest|init): /, '')}`);
-        } else if (opts.verbose) process.stderr.write(`  | ${line}\n`);
+        } else if (opts.verbose || (opts.command !== undefined && result.bootSeconds !== undefined)) process.stderr.write(`  | ${line}\n`);
       }
     };
     qemu.stdout.on('data', onConsole);
@@ -554,7 +572,7 @@ function runHost(opts: Options, withTests: boolean, work: string): KernelResult 
       log(`host: ${name}`);
       const s = performance.now();
       // As in the guest: killed with its children after the timeout.
-      const r = spawnSync('timeout', ['-k', '10', String(opts.timeout), 'node', '--test', `--test-timeout=${opts.testTimeout * 1000}`, `--test-reporter=${join(testDir, 'kernels/reporter.js')}`,
+      const r = spawnSync('timeout', ['-k', '10', String(opts.timeout), 'node', '--test', `--test-reporter=${join(testDir, 'kernels/reporter.js')}`,
         `--test-reporter-destination=${out}`, join(testDir, `${name}.test.js`)], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
       const file = `${name}.test.js`;
       lines.push(JSON.stringify({ t: 'file:start', file }));
@@ -733,6 +751,14 @@ async function main(): Promise<number> {
         results.push({ kernel: spec, files: [], error: (err as Error).message });
       }
     }
+    if (opts.command !== undefined) {
+      for (const k of kernels) {
+        const r = await runGuest(k, opts, work);
+        results.push(r);
+        process.stdout.write(`== ${kernelTitle(r)}: ${r.error ?? `exit ${r.commandStatus}`}, wall ${r.wallSeconds} s\n`);
+      }
+      return results.every((r) => r.commandStatus === 0) ? 0 : 1;
+    }
     // The host's feature column always; its tests only when asked for.
     const host = runHost(opts, opts.kernels.includes('host'), work);
     for (const k of kernels) {
@@ -747,7 +773,7 @@ async function main(): Promise<number> {
     mkdirSync(dirname(opts.json), { recursive: true });
     writeFileSync(opts.json, `${JSON.stringify({ date: new Date().toISOString(), tests: opts.tests, kernels: results }, null, 1)}\n`);
     process.stdout.write(`\nJSON: ${opts.json}\n`);
-    const failed = results.some((r) => r.error || r.files.some((f) => f.status !== 0));
+    const failed = results.some((r) => r.error || r.files.some((f) => f.status !== 0) || (r.commandStatus ?? 0) !== 0);
     return guestsRun.length === 0 && !opts.kernels.includes('host') ? 2 : failed ? 1 : 0;
   } finally {
     rmSync(work, { recursive: true, force: true });
