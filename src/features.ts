@@ -6,7 +6,7 @@
 import { Btf, loadKernelBtf } from './obj/btf.js';
 import { Errno, hasBpfCapability, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad } from './sys/bpf.js';
-import { linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.js';
+import { clearQueryFields, linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.js';
 import { kernel } from './sys/native.js';
 import { MapType } from './maps/map-type.js';
 import { AttachType, ProgramType } from './programs/program-type.js';
@@ -318,4 +318,5 @@ export function clearFeatureCache(): void {
   isMapTypeSupported.clear();
   helperProbe.clear();
   isLinkTypeSupported.clear();
+  clearQueryFields();
 }

@@ -4,7 +4,7 @@
 // include/uapi/linux/bpf.h; failures are SyscallErrors named as libbpf names them.
 import { Attr, cString, ptrWords } from './attr.js';
 import { Cmd } from './bpf.js';
-import { SyscallError } from './errors.js';
+import { Errno, SyscallError } from './errors.js';
 import { kernel } from './native.js';
 
 function fail(call: string, r: number, detail?: string): never {
@@ -157,16 +157,58 @@ export interface ProgQueryResult {
 
 const queryAttr = new Attr(64);
 
-/** BPF_PROG_QUERY: the programs attached at a hook (room for `max` of them). */
+/** The optional output arrays of BPF_PROG_QUERY this kernel knows. */
+interface QueryFields {
+  /** query.prog_attach_flags (6.0+). */
+  progAttachFlags: boolean;
+  /** query.link_ids and link_attach_flags (6.6+, with TCX). */
+  linkIds: boolean;
+}
+
+let queryFields: QueryFields | undefined;
+
+/**
+ * A kernel refuses a query whose attr has a nonzero field past the last one it knows
+ * (EINVAL), so each query sets only the pointers the kernel reads. Learnt once, by
+ * querying a descriptor that cannot be a cgroup: a kernel that knows every field given
+ * gets as far as looking it up (EBADF). Answers that say nothing (EPERM without
+ * CAP_NET_ADMIN, or even the oldest layout refused) are not kept.
+ */
+function knownQueryFields(): QueryFields {
+  if (queryFields) return queryFields;
+  const reachesLookup = (pointerWords: number[]): boolean | undefined => {
+    const attr = new Attr(64).u32(0, 0xffffffff).u32(4, 0 /* BPF_CGROUP_INET_INGRESS */).u32(24, 1);
+    const r = kernel.bpf(Cmd.ProgQuery, attr.bytes, ptrWords(...pointerWords), ...pointerWords.map(() => new Uint8Array(4)));
+    return r === -Errno.EBADF ? true : r === -Errno.EINVAL ? false : undefined;
+  };
+  const unknown = { progAttachFlags: true, linkIds: true };
+  const all = reachesLookup([16, 32, 40]);
+  if (all !== false) return all ? (queryFields = unknown) : unknown;
+  const flags = reachesLookup([16, 32]);
+  if (flags !== false) return flags ? (queryFields = { progAttachFlags: true, linkIds: false }) : unknown;
+  return reachesLookup([16]) ? (queryFields = { progAttachFlags: false, linkIds: false }) : unknown;
+}
+
+/** Forgets what knownQueryFields learnt (clearFeatureCache). */
+export function clearQueryFields(): void {
+  queryFields = undefined;
+}
+
+/**
+ * BPF_PROG_QUERY: the programs attached at a hook (room for `max` of them). On kernels
+ * without prog_attach_flags or link_ids those arrays come back as zeros.
+ */
 export function progQuery(target: number, attachType: number, queryFlags = 0, max = 64): ProgQueryResult {
   const ids = new Uint32Array(max);
   const flags = new Uint32Array(max);
   const links = new Uint32Array(max);
+  const known = knownQueryFields();
   queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
   const u8 = (a: Uint32Array) => new Uint8Array(a.buffer);
   // The kernel refuses prog_attach_flags with BPF_F_QUERY_EFFECTIVE (EINVAL): pass NULL then.
   const BPF_F_QUERY_EFFECTIVE = 1;
-  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), queryFlags & BPF_F_QUERY_EFFECTIVE ? undefined : u8(flags), u8(links));
+  const wantFlags = known.progAttachFlags && !(queryFlags & BPF_F_QUERY_EFFECTIVE);
+  const r = kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), wantFlags ? u8(flags) : undefined, known.linkIds ? u8(links) : undefined);
   if (r !== 0) fail('bpf_prog_query', r);
   const count = Math.min(queryAttr.getU32(24), max);
   return {
