@@ -479,6 +479,17 @@ test('FModRet.attach (fmod_ret/bpf_modify_return_test): the program runs instead
   });
 });
 
+/** The active LSMs, from securityfs (mounted here when it is not: a fresh guest has none). */
+function activeLsms(): string[] {
+  const read = () => readFileSync('/sys/kernel/security/lsm', 'utf8').split(',');
+  try {
+    return read();
+  } catch {
+    execFileSync('mount', ['-t', 'securityfs', 'securityfs', '/sys/kernel/security']);
+    return read();
+  }
+}
+
 test('Lsm.attach (lsm/file_open): an LSM link; where "bpf" is an active LSM the hook sees our opens', async (t) => {
   await withKind(t, kinds.lsm, async (ebpf) => {
     const prog = ebpf.program('lsm_file_open');
@@ -486,13 +497,7 @@ test('Lsm.attach (lsm/file_open): an LSM link; where "bpf" is an active LSM the 
     const link = prog.attach();
     try {
       assertTrampolineLink(link);
-      const lsms = (() => {
-        try {
-          return readFileSync('/sys/kernel/security/lsm', 'utf8').split(',');
-        } catch {
-          return [];
-        }
-      })();
+      const lsms = activeLsms();
       await branch(t, 'the bpf LSM active (/sys/kernel/security/lsm)', lsms.includes('bpf'), () => {
         closeSync(openSync('/proc/self/status', 'r'));
         assert.ok(bss(ebpf, 0) >= 1n, 'the hook ran for our open');

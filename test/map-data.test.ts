@@ -400,7 +400,7 @@ test('pin: the same path twice is PinError SyscallError EEXIST from bpf_obj_pin'
 
 // ---- freeze -----------------------------------------------------------------------------
 
-test('freeze: writes fail with EPERM, reads still work, a second freeze fails', () => {
+test('freeze: writes fail with EPERM, reads still work, a second freeze fails (EPERM or EBUSY by kernel)', () => {
   const map = MapData.create(hashSpec);
   try {
     map.update(le32(1), le64(1n));
@@ -419,7 +419,9 @@ test('freeze: writes fail with EPERM, reads still work, a second freeze fails', 
     const again = thrown(() => map.freeze());
     assert.equal(again.kind, 'SyscallError');
     assert.equal(again.call, 'bpf_map_freeze');
-    assert.equal(again.code, 'EPERM');
+    // Which check comes first differs between kernels: 6.1 answers "already frozen"
+    // (EBUSY), 6.12 and later "not writable" (EPERM).
+    assert.ok(again.code === 'EPERM' || again.code === 'EBUSY', String(again.code));
   } finally {
     map.close();
   }

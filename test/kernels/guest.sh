@@ -53,6 +53,7 @@ mount_fs devpts /dev/pts
 mount_fs tmpfs /dev/shm
 mount_fs bpf /sys/fs/bpf
 mount_fs tracefs /sys/kernel/tracing
+mount_fs securityfs /sys/kernel/security
 mount_fs debugfs /sys/kernel/debug
 mount_fs cgroup2 /sys/fs/cgroup
 ip link set lo up || say "lo did not come up"
