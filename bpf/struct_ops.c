@@ -19,44 +19,11 @@
  * tcp_reno_cong_avoid, tcp_reno_undo_cwnd). Only the members the kernel
  * requires are set.
  */
-#include "tsbpf_types.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
+#include "tsbpf_tcp_cc.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-struct sock;
-
-/* Only the members used; the loader matches them to the kernel's by name. */
-struct tcp_congestion_ops {
-	__u32 (*ssthresh)(struct sock *sk);
-	void (*cong_avoid)(struct sock *sk, __u32 ack, __u32 acked);
-	__u32 (*undo_cwnd)(struct sock *sk);
-	__u32 flags;
-	char name[16];
-};
-
-extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
-extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
-extern __u32 tcp_reno_undo_cwnd(struct sock *sk) __ksym;
-
-SEC("struct_ops/ssthresh")
-__u32 BPF_PROG(cc_ssthresh, struct sock *sk)
-{
-	return tcp_reno_ssthresh(sk);
-}
-
-SEC("struct_ops/cong_avoid")
-void BPF_PROG(cc_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
-{
-	tcp_reno_cong_avoid(sk, ack, acked);
-}
-
-SEC("struct_ops/undo_cwnd")
-__u32 BPF_PROG(cc_undo_cwnd, struct sock *sk)
-{
-	return tcp_reno_undo_cwnd(sk);
-}
+TSBPF_RENO_PROGRAMS(cc)
 
 SEC(".struct_ops")
 struct tcp_congestion_ops tsbpf_cc = {
