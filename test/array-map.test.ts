@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ArrayMap, ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
+import { ArrayMap, ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, u16, u32, u64, u8 } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall } from './helpers.js';
 
 const fdsAtStart = fdCount();

@@ -5,8 +5,8 @@
 // on its first call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync, closeSync, rmSync } from 'node:fs';
-import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, sys, u32, u64 } from '../src/index.js';
+import { existsSync, closeSync, rmSync } from 'node:fs';
+import { ArrayMap, ArrayOfMaps, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, sys, u32, u64 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds } from './helpers.js';
 

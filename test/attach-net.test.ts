@@ -34,7 +34,6 @@ const XDP_DROP = 1;
 const TC_PASS = 2;
 const TC_DROP = 3;
 const TC_NEXT = 4;
-const TC_NEXT2 = 5;
 const N = 5;
 
 let env: NetEnv;

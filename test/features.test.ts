@@ -50,13 +50,12 @@ import {
   type Link,
   type MapSpec,
 } from '../src/index.js';
-import { linkTypeName } from '../src/programs/link.js';
 import { sectionDefs } from '../src/programs/program-type.js';
 import { replaceKernel } from '../src/sys/native.js';
 import { assemble, call, exit, ldMapFd, mov64Imm, mov64Reg, add64Imm, stW, R0, R1, R2, R10 } from './asm.js';
 import { createNetEnv } from './net-env.js';
-import { bpfCalls, fdCount, thrown } from './helpers.js';
-import { assertMapRefused, assertRefused, kindOf, loadsHere, type ProgramKindOf } from './kernel-features.js';
+import { bpfCalls, fdCount } from './helpers.js';
+import { assertMapRefused, assertRefused, kindOf, type ProgramKindOf } from './kernel-features.js';
 import { runScript } from './child.js';
 
 // Taken before any test runs: the last test checks that every fd opened here was closed.

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ElemFlags, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, i64, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
+import { ElemFlags, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, i64, struct, u16, u32, u64, u8 } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown } from './helpers.js';
 
 const fdsAtStart = fdCount();

@@ -1,8 +1,8 @@
 // HashOfMaps (BPF_MAP_TYPE_HASH_OF_MAPS) on the real kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { ArrayMap, ElemFlags, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, sys, u16, u32, u64, u8 } from '../src/index.js';
+import { closeSync, existsSync, rmSync } from 'node:fs';
+import { ArrayMap, ElemFlags, HashMap, HashOfMaps, MapData, MapError, MapFlags, MapType, PinError, SyscallError, bytes, struct, u16, u32, u64, u8 } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, bpfFds } from './helpers.js';
 

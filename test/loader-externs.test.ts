@@ -3,7 +3,7 @@
 // map-in-map, CO-RE against a BTF other than the kernel's, kernel module BTF.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
 import { btfObjects, findInModules, moduleBtfs, moduleNames } from '../src/obj/module-btf.js';

@@ -2,7 +2,7 @@
 // info, pin, freeze, close, and the raw byte operations with their size checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, possibleCpus, sys } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds, isOpen, le32, le64 } from './helpers.js';

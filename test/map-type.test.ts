@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { isMapTypeSupported, MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus, sys } from '../src/index.js';
+import { isMapTypeSupported, MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
 import { fdCount, bpfCalls, thrown } from './helpers.js';
 import { assertMapRefused, branch } from './kernel-features.js';

@@ -5,16 +5,16 @@
 // (so that a hang fails the test instead of blocking it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ElfFile, STT_FUNC } from '../src/obj/elf.js';
 import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, Btf, loadKernelBtf } from '../src/obj/btf.js';
 import type { BtfKindName, BtfMember, BtfType, BtfTypeOf } from '../src/obj/btf.js';
 import { CoreReloKind, coreReloKindName, parseBtfExt } from '../src/obj/btf-ext.js';
 import type { BtfExt } from '../src/obj/btf-ext.js';
-import { BtfError, ParseError } from '../src/errors.js';
+import { BtfError } from '../src/errors.js';
 import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
 import { exerciseBtf, newReport, prng, record, type FuzzReport } from './fuzz.js';
 

@@ -4,10 +4,10 @@
 // worker thread so that a hang fails the test instead of blocking it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   ElfFile,
   R_BPF_64_32,
@@ -30,7 +30,7 @@ import {
 } from '../src/obj/elf.js';
 import { Btf } from '../src/obj/btf.js';
 import { parseBtfExt } from '../src/obj/btf-ext.js';
-import { BtfError, ParseError } from '../src/errors.js';
+import { ParseError } from '../src/errors.js';
 import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
 import { exerciseBtf, newReport, prng, record, type FuzzReport } from './fuzz.js';
 

@@ -420,7 +420,6 @@ export class ElfFile {
       for (let p = 0; p < s.size; p += REL_SIZE) {
         // The file's view at the section's offset: no DataView per section.
         const offset = u64(view, s.offset + p, 'r_offset', where);
-        const type = view.getUint32(s.offset + p + 8, true);
         const symbol = view.getUint32(s.offset + p + 12, true);
         if (symbol >= symbols.length) {
           throw new ParseError(`relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
