@@ -93,7 +93,8 @@ function mechanisms(): Record<string, string> {
     obj.close();
   }
   out['tracepoint / kprobe / uprobe / perf event'] = mechanism(() => (perfAttachMechanism() === 'link' ? 'perf_event link' : 'PERF_EVENT_IOC_SET_BPF'));
-  out['fentry / fexit / lsm'] = mechanism(() => (tracingAttachMechanism(AttachType.TraceFentry) === 'link' ? 'tracing link' : 'RAW_TRACEPOINT_OPEN'));
+  out['fentry / fexit / lsm'] = mechanism(() =>
+    !isProgramTypeSupported(ProgramType.Tracing, AttachType.TraceFentry) ? 'none (programs refused)' : tracingAttachMechanism(AttachType.TraceFentry) === 'link' ? 'tracing link' : 'RAW_TRACEPOINT_OPEN');
   out['cgroup (multi)'] = mechanism(() => (isLinkTypeSupported(LinkType.Cgroup) ? 'cgroup link' : 'PROG_ATTACH'));
   out['sk_lookup / flow dissector'] = mechanism(() => (isLinkTypeSupported(LinkType.Netns) ? 'netns link' : 'PROG_ATTACH (own netns only)'));
   out['sk_msg / sk_skb'] = mechanism(() => (isLinkTypeSupported(LinkType.Sockmap) ? 'sockmap link' : 'PROG_ATTACH'));
