@@ -43,6 +43,8 @@ json_str() {
 }
 
 mount_fs() { # type target
+  # Never over the repository (a clone in /tmp): the overlay root is writable anyway.
+  case "$tsbpf_repo/" in "$2"/*) say "not mounting $1 at $2: the repository is under it"; return ;; esac
   mkdir -p "$2"
   mount -t "$1" "$1" "$2" || say "mounting $1 at $2 failed"
 }
