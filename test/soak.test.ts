@@ -42,4 +42,5 @@ test('soak: 30 s of mixed operations, loads and attachments; descriptors exactly
   assert.equal(result.counts['pin+fromPin+unpin'], rounds);
   for (const name of result.attached) assert.equal(result.counts[`attach+detach ${name}`], rounds, name);
   assert.equal(result.attached.length + result.notOnThisKernel.length, 3);
+  assert.equal(result.fdsAfter, result.fdsBefore, 'the soak closed what it made');
 });

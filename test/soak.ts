@@ -95,6 +95,9 @@ export interface SoakResult {
   flat: boolean;
   /** Why it is not flat (empty when it is). */
   problems: string[];
+  /** Descriptors before the soak made anything, and after it closed what it made. */
+  fdsBefore: number;
+  fdsAfter: number;
 }
 
 const SOAK_OBJECT = join(repoRoot, 'bpf/soak.o');
@@ -209,6 +212,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const loader = new EbpfLoader().setGlobal('target_tgid', process.pid);
   for (const m of all) if (m.missing !== undefined) loader.deferProgram(m.program);
 
+  const fdsBefore = fdCount();
   // What lives for the whole soak (its descriptors are part of every sample).
   const cleanups: (() => void)[] = [];
   const array = ArrayMap.create(u64, 256);
@@ -376,6 +380,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     counts,
     flat: problems.length === 0,
     problems,
+    fdsBefore,
+    fdsAfter: fdCount(),
   };
 }
 
