@@ -11,8 +11,8 @@ import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { SyscallError } from '../sys/errors.js';
 import { isRefusal, mapCapabilities, refusedMapFeature } from '../features.js';
-import { MapType, mapTypeInfo, mapTypeName } from './map-type.js';
-import { ARRAY_MAX_ENTRIES, ARRAY_TYPES, mapMemory, memoryForMaps, type MapSize } from './map-memory.js';
+import { mapCreationCost, MapType, mapTypeInfo, mapTypeName } from './map-type.js';
+import { ARRAY_MAX_ENTRIES, memoryForMaps, type MapSize } from './map-memory.js';
 
 /** BPF_F_* map creation flags. */
 export const MapFlags = {
@@ -99,10 +99,11 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
  */
 function checkSize(m: MapSize, name: string): void {
   const what = `${mapTypeName(m.type)}${name ? ` '${name}'` : ''}`;
-  if (ARRAY_TYPES.has(m.type) && m.maxEntries > ARRAY_MAX_ENTRIES) {
+  const cost = mapCreationCost(m.type);
+  if (cost.indexed && m.maxEntries > ARRAY_MAX_ENTRIES) {
     throw new MapError('TooLarge', `${what}: ${m.maxEntries} entries, more than an array map can index (2^31)`, { maxEntries: m.maxEntries, mapType: m.type });
   }
-  const bytes = mapMemory(m, mapTypeInfo(m.type)?.perCpu ? possibleCpus() : 1);
+  const bytes = cost.memory?.(m, mapTypeInfo(m.type)?.perCpu ? possibleCpus() : 1) ?? 0;
   if (bytes < LARGE_MAP) return;
   // Half at most: a map that takes all the room there is leaves the process (and the
   // machine, or its cgroup) to the OOM killer at its next allocation.
