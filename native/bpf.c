@@ -268,7 +268,8 @@ static const char *prepare(struct call *c, const struct cmd_rule *rule, const st
       continue;
     }
     if (r->need >= NEED_KEY && r->need <= NEED_CURSOR && !have_sizes) {
-      no_map = map_sizes((int)u32_at(attr, (uint16_t)rule->map_fd_off), &sizes) != 0;
+      /* A row without a map fd cannot size these buffers: they are passed as NULL. */
+      no_map = rule->map_fd_off < 0 || map_sizes((int)u32_at(attr, (uint16_t)rule->map_fd_off), &sizes) != 0;
       have_sizes = true;
     }
     if (no_map) {

@@ -14,8 +14,8 @@
 // says yes on a kernel that refuses every fentry or iterator load. cilium/ebpf loads
 // against real targets (bpf_init, file_mprotect, an XDP program for freplace), but
 // probes one attach type per program type and reports EPERM as inconclusive.
-import { readFileSync } from 'node:fs';
 import { MapError, ProgramError } from './errors.js';
+import { kernelSymbolAddress } from './externs.js';
 import { Btf, loadKernelBtf } from './obj/btf.js';
 import { Capability, Errno, hasCapabilities, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad, type MapCreateAttr, type ProgLoadAttr } from './sys/bpf.js';
@@ -476,7 +476,7 @@ const linkRows: Partial<Record<number, LinkRow>> = {
   [LinkType.KprobeMulti]: {
     program: [P.Kprobe, A.TraceKprobeMulti],
     attach: (progFd) => {
-      const addr = kernelFunctionAddress('bpf_fentry_test1');
+      const addr = kernelSymbolAddress('bpf_fentry_test1');
       if (addr === undefined) throw new SyscallError('bpf_link_create', Errno.EINVAL, 'no address of bpf_fentry_test1 in /proc/kallsyms');
       return linkCreate({ progFd, target: 0, attachType: A.TraceKprobeMulti, extra: { kind: 'kprobeMulti', addrs: new BigUint64Array([addr]), flags: 0 } });
     },
@@ -498,18 +498,6 @@ const linkRows: Partial<Record<number, LinkRow>> = {
   [LinkType.Sockmap]: { program: [P.SkMsg, A.SkMsgVerdict], attach: link(A.SkMsgVerdict, NO_FD), found: [Errno.EBADF] },
 };
 
-/** A kernel text symbol's address from /proc/kallsyms; undefined where absent or hidden (kptr_restrict). */
-function kernelFunctionAddress(name: string): bigint | undefined {
-  let text: string;
-  try {
-    text = readFileSync('/proc/kallsyms', 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, 'm').exec(text);
-  const addr = m ? BigInt(`0x${m[1]}`) : 0n;
-  return addr === 0n ? undefined : addr;
-}
 
 function linkProbe(row: LinkRow): boolean {
   const [type, attachType] = row.program;

@@ -30,6 +30,15 @@ export function attachPerfEvent(program: { fd: number; name: string }, perfFd: n
   if (isOwnedFd(perfFd)) {
     throw new ProgramError('AttachError', `attaching ${program.name} to ${description}: descriptor ${perfFd} is owned by another tsbpf object, not a perf event handed over`, { program: program.name });
   }
+  return attachOpenedPerfEvent(program, perfFd, description, cookie, mechanism);
+}
+
+/**
+ * attachPerfEvent for an event the library has just opened: the kernel's new number is
+ * ours whatever the owner table says of it (an owner whose fd was closed behind its back
+ * leaves its mark on the number until it looks again). @internal
+ */
+export function attachOpenedPerfEvent(program: { fd: number; name: string }, perfFd: number, description: string, cookie?: bigint, mechanism: PerfAttachMechanism = perfAttachMechanism()): Link {
   try {
     if (mechanism === 'link') return attachByLink(program, perfFd, description, cookie);
     if (cookie !== undefined) {

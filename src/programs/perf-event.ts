@@ -6,7 +6,7 @@ import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, Link, rolledBack, undoAll } from './link.js';
-import { attachPerfEvent } from './perf-attach.js';
+import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import { checkCookie } from './uprobe.js';
 
@@ -133,7 +133,7 @@ export class PerfEvent extends Program {
         } catch (err) {
           throw this.#openError(err, type, name, options.config, what(t));
         }
-        links.push(attachPerfEvent(this, fd, what(t), options.cookie));
+        links.push(attachOpenedPerfEvent(this, fd, what(t), options.cookie));
       }
     } catch (err) {
       throw rolledBack(err, links.map((l) => () => l.detach()));

@@ -10,7 +10,7 @@ import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, Link, undoAll, type LinkInfo } from './link.js';
-import { attachPerfEvent } from './perf-attach.js';
+import { attachOpenedPerfEvent } from './perf-attach.js';
 import { tracefs as tracefsRoot } from './trace-point.js';
 
 export type ProbeKind = 'kprobe' | 'uprobe';
@@ -90,7 +90,7 @@ export function attachProbe(program: { fd: number; name: string }, e: ProbeEvent
     } catch (err) {
       throw attachError(program.name, description, err);
     }
-    return attachPerfEvent(program, perfFd, description, cookie);
+    return attachOpenedPerfEvent(program, perfFd, description, cookie);
   }
   const dir = tracefs(e.kind);
   if (!dir) {
@@ -146,7 +146,7 @@ function attachTracefsProbe(program: { fd: number; name: string }, e: ProbeEvent
     } catch (err) {
       throw attachError(program.name, description, err);
     }
-    inner = attachPerfEvent(program, perfFd, description, cookie);
+    inner = attachOpenedPerfEvent(program, perfFd, description, cookie);
   } catch (err) {
     remove();
     throw err;

@@ -225,7 +225,10 @@ export class ClsBpfLink extends Link {
       if (addedClsact.has(f.ifindex) && !hasFilters(f.ifindex, parents.ingress) && !hasFilters(f.ifindex, parents.egress)) delClsact(f.ifindex);
     } catch (err) {
       // The interface went away with everything on it.
-      if (refusedWith(err, Errno.ENODEV, Errno.ENOENT)) return;
+      if (refusedWith(err, Errno.ENODEV, Errno.ENOENT)) {
+        liveFilters.delete(filterKey(f));
+        return;
+      }
       throw attachError(this.#program, `${this.description} (detach)`, err);
     }
   }

@@ -3,7 +3,7 @@ import { checkOptions, nameOption } from './options.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
-import { attachPerfEvent } from './perf-attach.js';
+import { attachOpenedPerfEvent } from './perf-attach.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, type Link } from './link.js';
 import { Program } from './program.js';
@@ -87,6 +87,6 @@ export class TracePoint extends Program {
     } catch (err) {
       throw attachError(this.name, description, err);
     }
-    return attachPerfEvent({ fd: progFd, name: this.name }, perfFd, description, options.cookie);
+    return attachOpenedPerfEvent({ fd: progFd, name: this.name }, perfFd, description, options.cookie);
   }
 }
