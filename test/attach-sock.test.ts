@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, mkdtempSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, statSync, writeFileSync, mkdtempSync, openSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ import {
   u32,
   u64,
 } from '../src/index.js';
-import { fdCount, repoRoot, thrown } from './helpers.js';
+import { cgroup2Root, fdCount, repoRoot, thrown } from './helpers.js';
 import { branch } from './kernel-features.js';
 import { distIndex } from './child.js';
 
@@ -53,15 +53,6 @@ function load(t: TestContext) {
   const counts = ArrayMap.tryFrom(ebpf.map('counts'), u64);
   const cfg = ArrayMap.tryFrom(ebpf.map('cfg'), u32);
   return { ebpf, count: (i: number) => Number(counts.get(i)), cfg };
-}
-
-/** The cgroup v2 mount (on hybrid systems /sys/fs/cgroup/unified, not /sys/fs/cgroup). */
-function cgroup2Root(): string {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post?.startsWith('cgroup2 ')) return pre!.split(' ')[4]!;
-  }
-  throw new Error('no cgroup2 mount');
 }
 
 /** A fresh cgroup (and optional sub-cgroup "child"), removed after the test. */

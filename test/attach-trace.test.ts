@@ -42,7 +42,7 @@ import {
   sys,
   u64,
 } from '../src/index.js';
-import { bpfCalls, bpffsDir, fdCount, thrown } from './helpers.js';
+import { bpfCalls, bpffsDir, cgroup2Root, fdCount, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, linkInfoHas, loadsHere, type ProgramKindOf } from './kernel-features.js';
 
 const obj = (name: string) => fileURLToPath(new URL(`../../bpf/${name}.o`, import.meta.url));
@@ -94,13 +94,6 @@ async function withKind(t: { diagnostic(m: string): void }, k: ProgramKindOf, ha
 /** getppid(2) n times (process.ppid makes the call on every read). */
 function getppid(n: number): void {
   for (let i = 0; i < n; i++) void process.ppid;
-}
-
-/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1 hierarchies). */
-function cgroup2(): string {
-  const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
-  assert.ok(line, 'cgroup v2 is mounted');
-  return line.split(' ')[1]!;
 }
 
 function programId(fd: number): number {
@@ -384,7 +377,7 @@ test('Iter iter/bpf_map_elem over a map the test fills: every element in order; 
 });
 
 test('Iter iter/cgroup: a cgroup by path or id, the walk order chosen at attach', async (t) => {
-  const root = `${cgroup2()}/tsbpf-test-trace-${process.pid}`;
+  const root = `${cgroup2Root()}/tsbpf-test-trace-${process.pid}`;
   const child = `${root}/child`;
   mkdirSync(child, { recursive: true });
   try {

@@ -34,8 +34,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { EbpfLoader, isMapTypeSupported, isProgramTypeSupported, loadKernelBtf, MapType, ObjectSpec } from '../src/index.js';
 import { kernelConfig } from '../src/externs.js';
-import { findInModules } from '../src/obj/module-btf.js';
 import { corpusDir, corpusObjects, fdCount } from './helpers.js';
+import { kfuncHere } from './kernel-features.js';
 
 const corpus = corpusDir;
 const testmod = existsSync('/sys/kernel/btf/bpf_testmod');
@@ -119,11 +119,6 @@ let kallsyms: Set<string> | undefined;
 function inKallsyms(name: string): boolean {
   kallsyms ??= new Set(readFileSync('/proc/kallsyms', 'utf8').split('\n').map((l) => l.split(' ')[2] ?? ''));
   return kallsyms.has(name);
-}
-
-/** Whether vmlinux or a loaded module's BTF has kfunc `name`. */
-function kfuncHere(name: string): boolean {
-  return loadKernelBtf().byName(name, 'func').length > 0 || findInModules((b) => b.byName(name, 'func')[0]) !== undefined;
 }
 
 /** Why this kernel cannot load a program of `spec` with these references for want of a kfunc or a kernel symbol, if so. */

@@ -69,5 +69,7 @@ test('crash consistency: 200 SIGKILLs of a child updating pinned maps and replac
   assert.equal(r.kills, 200);
   assert.equal(r.inFlightDone + r.inFlightNotDone + r.inFlightHalfway, 200);
   assert.ok(r.acknowledged > 0);
+  // Kills landed on both sides of an operation: before it took effect and after.
+  assert.ok(r.inFlightDone > 0 && r.inFlightNotDone > 0, `done ${r.inFlightDone}, not done ${r.inFlightNotDone}`);
   assert.equal(r.fdsAfter, r.fdsBefore, 'every check closed what it opened');
 });

@@ -1,14 +1,11 @@
-// Run by loader-memory.test.ts with --expose-gc (and by hand, to see the figures):
+// Run by loader-memory.test.ts (and by hand, to see the figures):
 // failed loads of every kind, in rounds, measuring after each round both before and
 // after a forced garbage collection. Prints one JSON object.
-//   node --expose-gc dist/test/failed-loads.js [loads-per-kind]
+//   node dist/test/failed-loads.js [loads-per-kind]
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ebpf, EbpfLoader } from '../src/index.js';
-import { corpusDir, fdCount, repoRoot } from './helpers.js';
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
+import { collectGarbage, corpusDir, fdCount, repoRoot } from './helpers.js';
 
 const obj = (name: string) => readFileSync(resolve(repoRoot, 'bpf', name));
 const autoload = obj('autoload.o');
@@ -40,14 +37,6 @@ function round(n: number): Record<string, string> {
   return outcomes;
 }
 
-async function collect(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc!();
-    // FinalizationRegistry callbacks and weak callbacks run in later tasks.
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 function measure(): { heapUsed: number; external: number; rss: number; mappings: number; fds: number } {
   const m = process.memoryUsage();
   return {
@@ -63,13 +52,13 @@ const perKind = Number(process.argv[2] ?? 400);
 const start = measure();
 // Warm up: first-use caches (kernel BTF, kallsyms, compiled code) are not per load.
 const outcomes = round(50);
-await collect();
+await collectGarbage();
 const warm = measure();
 round(perKind);
 const noGc = measure();
-await collect();
+await collectGarbage();
 const first = measure();
 round(perKind);
-await collect();
+await collectGarbage();
 const second = measure();
 console.log(JSON.stringify({ loads: perKind * Object.keys(failures).length, outcomes, start, warm, noGc, first, second }));

@@ -3,11 +3,12 @@
 // then once per call and errno with that call failing (the calls before it real), and
 // each run must end in a typed tsbpf error or a correct result, with nothing it made
 // left behind: descriptors, BPF mappings, pins, attachments.
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionError } from 'node:assert';
 import { BtfError, clearFeatureCache, MapError, ParseError, PinError, ProgramError, SyscallError, sys } from '../src/index.js';
 import type { Kernel } from '../src/sys/native.js';
+import { fdTarget } from './gc.js';
 
 /** The errnos every call is failed with, in turn. */
 export const ERRNOS = ['EPERM', 'ENOMEM', 'EINVAL', 'EAGAIN', 'E2BIG', 'EBADF', 'EINTR'] as const;
@@ -109,18 +110,10 @@ export function markUndo(): void {
 
 /** The process's descriptors with what they refer to ('3 anon_inode:bpf-map'). */
 export function openFds(): string[] {
-  const out: string[] = [];
-  const dir = '/proc/self/fd';
-  for (const name of readdirSync(dir)) {
-    let target: string;
-    try {
-      target = readlinkSync(`${dir}/${name}`);
-    } catch {
-      continue; // the descriptor of the listing itself
-    }
-    out.push(`${name} ${target}`);
-  }
-  return out.sort();
+  return readdirSync('/proc/self/fd').flatMap((name) => {
+    const target = fdTarget(Number(name)); // undefined: the descriptor of the listing itself
+    return target === undefined ? [] : [`${name} ${target}`];
+  }).sort();
 }
 
 /** Mappings of BPF objects and perf events (what tsbpf could mmap; the heap's own come and go). */

@@ -63,7 +63,7 @@ import {
 import { createNetEnv, type NetEnv } from './net-env.js';
 import type { Scenario } from './fault-injector.js';
 import { markUndo, pinsUnder } from './fault-injector.js';
-import { bpffsDir, corpusDir, repoRoot } from './helpers.js';
+import { bpffsDir, cgroup2Root, corpusDir, repoRoot } from './helpers.js';
 
 const bpf = (name: string) => resolve(repoRoot, 'bpf', name);
 const corpus = (name: string) => join(corpusDir, 'testdata', name);
@@ -430,9 +430,7 @@ const tcState = (c: NetCtx) => shIn(['qdisc show', 'filter show', 'filter show']
 
 /** A fresh cgroup v2 directory. */
 function makeCgroup(): string {
-  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '));
-  if (!mount) throw new Error('no cgroup2 mount');
-  const dir = join(mount.split(' ')[4]!, `tsbpf-faults-${process.pid}-${Math.random().toString(36).slice(2, 6)}`);
+  const dir = join(cgroup2Root(), `tsbpf-faults-${process.pid}-${Math.random().toString(36).slice(2, 6)}`);
   mkdirSync(dir);
   return dir;
 }

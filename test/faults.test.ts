@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
 import { bpffsDir, corpusDir, fdCount, thrown } from './helpers.js';
+import { gcUntilFdCount } from './gc.js';
 
 const { Cmd, Errno } = sys;
 const ENOTSUPP = 524;
 const REAL_KERNEL = sys.kernel;
+const fdsAtStart = fdCount();
 
 // t.after hooks run after afterEach hooks, so a leaked injection shows up in the next test.
 beforeEach(() => {
@@ -453,4 +455,8 @@ test('replaceKernel restores the previous calls', () => {
 
 test('no injection outlives its test', () => {
   assert.equal(sys.kernel, REAL_KERNEL);
+});
+
+test('no descriptor left by this file', async () => {
+  assert.equal(await gcUntilFdCount(fdsAtStart), fdsAtStart);
 });

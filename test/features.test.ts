@@ -54,7 +54,7 @@ import { sectionDefs } from '../src/programs/program-type.js';
 import { replaceKernel } from '../src/sys/native.js';
 import { assemble, call, exit, ldMapFd, mov64Imm, mov64Reg, add64Imm, stW, R0, R1, R2, R10 } from './asm.js';
 import { createNetEnv } from './net-env.js';
-import { bpfCalls, fdCount } from './helpers.js';
+import { bpfCalls, cgroup2Root, fdCount } from './helpers.js';
 import { assertMapRefused, assertRefused, kindOf, type ProgramKindOf } from './kernel-features.js';
 import { runScript } from './child.js';
 
@@ -276,13 +276,6 @@ test('map types: for every type, the probe answers as MapData.create of a map of
 
 // ---- links ------------------------------------------------------------------------
 
-/** Where cgroup v2 is mounted. */
-function cgroup2(): string {
-  const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
-  assert.ok(line, 'cgroup v2 is mounted');
-  return line.split(' ')[1]!;
-}
-
 interface LinkCase {
   /** The kinds.o program the link carries (loaded alone). */
   program: string;
@@ -433,7 +426,7 @@ async function netkitAgrees(t: { diagnostic(m: string): void }): Promise<void> {
 test('link types: the probe answers as a real attach of that link type (bare system calls, real targets); the library attaches where it is yes and raises NotSupported where it is no', async (t) => {
   const before = fdCount();
   const env = await createNetEnv('feat');
-  const cgroup = `${cgroup2()}/tsbpf-test-features-${process.pid}`;
+  const cgroup = `${cgroup2Root()}/tsbpf-test-features-${process.pid}`;
   mkdirSync(cgroup, { recursive: true });
   const found: string[] = [];
   try {

@@ -1,6 +1,6 @@
 // Shared test helpers.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync, statfsSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -26,6 +26,15 @@ export async function collectGarbage(): Promise<void> {
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1 hierarchies). */
+export function cgroup2Root(): string {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.startsWith('cgroup2 ')) return pre!.split(' ')[4]!;
+  }
+  throw new Error('no cgroup2 mount');
+}
 
 /** Ensures bpffs is mounted at /sys/fs/bpf and returns a fresh directory on it. */
 export function bpffsDir(name: string): string {

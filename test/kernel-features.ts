@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isProgramTypeSupported, loadKernelBtf, MapError, ObjectSpec, ProgramError } from '../src/index.js';
 import { programFeatureName } from '../src/features.js';
+import { findInModules } from '../src/obj/module-btf.js';
 
 /** A program of an object, as the probe sees it: type, expected attach type, vmlinux target. */
 export interface ProgramKindOf {
@@ -89,4 +90,9 @@ export function linkInfoHas(member: string): boolean {
     const t = m.name === '' ? btf.resolve(m.type) : undefined;
     return t?.kind === 'union' && t.members.some((u) => u.name === member);
   });
+}
+
+/** Whether vmlinux or a loaded module's BTF has kfunc `name`. */
+export function kfuncHere(name: string): boolean {
+  return loadKernelBtf().byName(name, 'func').length > 0 || findInModules((b) => b.byName(name, 'func')[0]) !== undefined;
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
 import { btfObjects, findInModules, moduleBtfs, moduleNames } from '../src/obj/module-btf.js';
 import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
+import { kfuncHere } from './kernel-features.js';
 
 const packet = new Uint8Array(64);
 
@@ -177,7 +178,7 @@ test('kfuncs in neither vmlinux nor a loaded module (bpf_testmod\'s): ProgramErr
   const before = fdCount();
   for (const [file, kfunc] of [['kfunc-kmod-el.elf', 'bpf_testmod_test_mod_kfunc'], ['invalid-kfunc-el.elf', 'bpf_kfunc_call_test_mem_len_pass1']]) {
     // Kernels up to 6.1 had the test kfuncs in vmlinux; later ones in bpf_testmod.
-    const here = loadKernelBtf().byName(kfunc, 'func').length > 0 || findInModules((b) => b.byName(kfunc, 'func')[0]) !== undefined;
+    const here = kfuncHere(kfunc);
     t.diagnostic(`${kfunc}: ${here ? 'this kernel has it: no NotSupported naming it' : 'in no BTF here: NotSupported asserted'}`);
     let err: unknown;
     try {

@@ -77,6 +77,7 @@ function defineTests(): void {
     refusedBeforeSyscall(() => MapData.create({ type: MapType.Queue, keySize: 0, valueSize: 65536, maxEntries: 2 ** 30 }), 'TooLarge');
     // Without preallocation only the buckets count: 2^28 of them, 4 GiB; allowed or refused by what this machine has, never the 16 TiB above.
     const hashNoPrealloc = { type: MapType.Hash, keySize: 8, valueSize: 65536, maxEntries: 2 ** 28, flags: 1 };
+    const before = fdCount();
     const calls = bpfCalls(() => {
       try {
         MapData.create(hashNoPrealloc).close();
@@ -86,6 +87,7 @@ function defineTests(): void {
     });
     // The create itself, and where the kernel refuses it, the hash map probe asking whether the kernel has the type.
     assert.ok(calls.length <= 2 && calls.every((cmd) => cmd === sys.Cmd.MapCreate), String(calls));
+    assert.equal(fdCount(), before);
   });
 
   test('a memory cgroup is room a map must fit in: in a 256 MiB cgroup, 192 MiB (more than half the room) is refused before the kernel is asked, 16 MiB is made', (t) => {

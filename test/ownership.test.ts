@@ -8,6 +8,8 @@ import { ArrayMap, ArrayOfMaps, EbpfLoader, HashMap, HashOfMaps, MapData, MapErr
 import { bpffsDir, fdCount, refusedBeforeSyscall, thrown } from './helpers.js';
 import { fdTarget, gcUntilFdCount, isOpenMapFd } from './gc.js';
 
+const fdsAtStart = fdCount();
+
 const INNER: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 };
 
 /** An owned ArrayOfMaps of `n` slots, slot i holding an ArrayMap whose element k is value(i, k). */
@@ -431,4 +433,8 @@ test("every typed map's tryFrom throws Closed on a closed map (known metadata or
     }
   }
   assert.equal(fdCount(), before);
+});
+
+test('no descriptor left by this file', async () => {
+  assert.equal(await gcUntilFdCount(fdsAtStart), fdsAtStart);
 });

@@ -5,18 +5,12 @@
 // same queries on a real 6.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { AttachType, SyscallError, sys } from '../src/index.js';
-import { fdCount } from './helpers.js';
+import { cgroup2Root, fdCount } from './helpers.js';
 
 const fdsAtStart = fdCount();
 const PROG_QUERY = 16;
-
-function cgroup2Root(): string {
-  const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
-  assert.ok(line, 'cgroup v2 is mounted');
-  return line.split(' ')[1]!;
-}
 
 /**
  * Runs `fn` against a kernel that refuses the query pointers past `knownPointers`
