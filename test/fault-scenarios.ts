@@ -63,7 +63,7 @@ import {
 import { createNetEnv, type NetEnv } from './net-env.js';
 import type { Scenario } from './fault-injector.js';
 import { markUndo, pinsUnder } from './fault-injector.js';
-import { bpffsDir, cgroup2Root, corpusDir, repoRoot } from './helpers.js';
+import { bpffsDir, cgroup2Root, corpusDir, loadOnly, repoRoot } from './helpers.js';
 
 const bpf = (name: string) => resolve(repoRoot, 'bpf', name);
 const corpus = (name: string) => join(corpusDir, 'testdata', name);
@@ -361,13 +361,6 @@ function mapScenarios(): Scenario<any>[] {
 }
 
 // ---- attaching ---------------------------------------------------------------------
-
-/** The object at `path` with only `names` loaded (the others deferred): a refused type elsewhere in it does not matter. */
-function loadOnly(path: string, ...names: string[]): Ebpf {
-  const loader = new EbpfLoader();
-  for (const p of ObjectSpec.parse(readFileSync(path)).programs.keys()) if (!names.includes(p)) loader.deferProgram(p);
-  return loader.load(path);
-}
 
 function sh(cmd: string, ...args: string[]): string {
   return shIn('', cmd, ...args);

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
-import { bpffsDir, corpusDir, fdCount, thrown } from './helpers.js';
+import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, MapData, MapError, MapType, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
+import { bpffsDir, corpusDir, fdCount, loadOnly, thrown } from './helpers.js';
 import { gcUntilFdCount } from './gc.js';
 
 const { Cmd, Errno } = sys;
@@ -343,9 +343,7 @@ test('EINTR from BPF_PROG_TEST_RUN (a signal in the repeat loop) is retried, at 
 });
 
 test('EINTR from perf_event_open (waiting for the exec lock) is retried: the attach succeeds; a lasting one is a typed AttachError, nothing left', (t) => {
-  const loader = new EbpfLoader();
-  for (const name of ObjectSpec.parse(readFileSync(object('attach_introspect.o'))).programs.keys()) if (name !== 'tp_getppid') loader.deferProgram(name);
-  using ebpf = loader.load(object('attach_introspect.o'));
+  using ebpf = loadOnly(object('attach_introspect.o'), 'tp_getppid');
   const tp = ebpf.program('tp_getppid') as TracePoint;
   const before = fdCount();
   const thrice = failCall(t, 'perf_event_open', Errno.EINTR, (n) => n <= 3);

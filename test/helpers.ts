@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { MapError, sys } from '../src/index.js';
+import { Ebpf, EbpfLoader, MapError, ObjectSpec, sys } from '../src/index.js';
 
 /** Open descriptors of this process. */
 export function fdCount(): number {
@@ -26,6 +26,13 @@ export async function collectGarbage(): Promise<void> {
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** Loads the object at `path` with only `names` of its programs (the others deferred): a program type this kernel refuses elsewhere in it does not matter. */
+export function loadOnly(path: string, ...names: string[]): Ebpf {
+  const loader = new EbpfLoader();
+  for (const p of ObjectSpec.parse(readFileSync(path)).programs.keys()) if (!names.includes(p)) loader.deferProgram(p);
+  return loader.load(path);
+}
 
 /** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1 hierarchies). */
 export function cgroup2Root(): string {

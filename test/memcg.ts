@@ -2,7 +2,7 @@
 // runs in a fresh cgroup with a memory limit, so BPF map memory (charged to the memcg)
 // cannot take the machine's. cgroup v1's memory controller if mounted, else cgroup v2.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MemoryCgroup {
@@ -24,6 +24,7 @@ export function makeMemoryCgroup(mib: number, label = 'test'): MemoryCgroup {
     ['/sys/fs/cgroup', 'memory.max'],
   ];
   const why: string[] = [];
+  for (const [root] of tries) removeStale(root, label);
   for (const [root, limitFile] of tries) {
     const path = join(root, name);
     try {
@@ -49,6 +50,26 @@ export function makeMemoryCgroup(mib: number, label = 'test'): MemoryCgroup {
     }
   }
   return { text: `none (${why.join('; ')})`, peak: () => undefined, remove: () => {} };
+}
+
+/** Cgroups of this label left by runs that were killed (their pid is gone): empty once their children ended. */
+function removeStale(root: string, label: string): void {
+  const prefix = `tsbpf-${label}-`;
+  let names: string[];
+  try {
+    names = readdirSync(root).filter((d) => d.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (pid === process.pid || existsSync(`/proc/${pid}`)) continue;
+    try {
+      rmdirSync(join(root, name));
+    } catch {
+      // still has a process: leave it
+    }
+  }
 }
 
 function removeCgroup(path: string): void {

@@ -23,13 +23,14 @@
 // CLI: node dist/test/native-fuzz.js [--count N] [--seed S] [--batch N] [--addon file.node] [--json]
 // (npm run fuzz:native -- --count N). Internal: --child.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernel } from '../src/sys/native.js';
 import { prng } from './fuzz.js';
+import { makeMemoryCgroup } from './memcg.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The addon the library loads (dist/test/ is two levels below the repository root). */
@@ -1008,34 +1009,6 @@ export interface NativeFuzzReport {
   isolation: string;
 }
 
-/** A memory-limited cgroup for the children (v1 memory controller, or v2). Returns its cgroup.procs path and a remover. */
-function memoryCgroup(limit: number): { procs: string; remove: () => void; what: string } {
-  const name = `tsbpf-native-fuzz-${process.pid}`;
-  const v1 = '/sys/fs/cgroup/memory';
-  // Groups of runs that were killed: empty once their children ended.
-  for (const root of [v1, '/sys/fs/cgroup']) {
-    for (const old of existsSync(root) ? readdirSync(root).filter((d) => d.startsWith('tsbpf-native-fuzz-')) : []) {
-      const pid = Number(old.slice('tsbpf-native-fuzz-'.length));
-      if (pid === process.pid || existsSync(`/proc/${pid}`)) continue;
-      try {
-        rmdirSync(join(root, old));
-      } catch {
-        // still has a process: leave it
-      }
-    }
-  }
-  if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
-    const dir = join(v1, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limit));
-    return { procs: join(dir, 'cgroup.procs'), remove: () => rmdirSync(dir), what: `cgroup v1 memory ${limit >> 20} MiB` };
-  }
-  const dir = join('/sys/fs/cgroup', name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'memory.max'), String(limit));
-  return { procs: join(dir, 'cgroup.procs'), remove: () => rmdirSync(dir), what: `cgroup v2 memory.max ${limit >> 20} MiB` };
-}
-
 function runBatch(seed: number, count: number, addon: string, procs: string, traced: boolean): { result?: ChildResult; status: number | null; signal: string | null; stderr: string; trace?: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-native-fuzz-'));
   const work = join(dir, 'cwd');
@@ -1067,14 +1040,16 @@ function runBatch(seed: number, count: number, addon: string, procs: string, tra
 export async function fuzzNative(o: NativeFuzzOptions): Promise<NativeFuzzReport> {
   const batch = o.batch ?? 10_000;
   const addon = o.addon ?? defaultAddon;
-  const cg = memoryCgroup(768 << 20);
-  const report: NativeFuzzReport = { calls: 0, batches: 0, ms: 0, outcomes: {}, failures: [], isolation: `own mount and network namespace, own bpffs, ${cg.what}` };
+  const cg = makeMemoryCgroup(768, 'native-fuzz');
+  if (!cg.path) throw new Error(`no memory cgroup for the children: ${cg.text}`);
+  const procs = join(cg.path, 'cgroup.procs');
+  const report: NativeFuzzReport = { calls: 0, batches: 0, ms: 0, outcomes: {}, failures: [], isolation: `own mount and network namespace, own bpffs, memory cgroup ${cg.text}` };
   const t0 = performance.now();
   try {
     for (let done = 0, i = 0; done < o.count && !o.stop?.(); i++) {
       const n = Math.min(batch, o.count - done);
       const seed = (o.seed + i) >>> 0;
-      const r = runBatch(seed, n, addon, cg.procs, false);
+      const r = runBatch(seed, n, addon, procs, false);
       report.batches++;
       if (r.result) {
         report.calls += r.result.calls;
@@ -1082,7 +1057,7 @@ export async function fuzzNative(o: NativeFuzzOptions): Promise<NativeFuzzReport
         for (const f of r.result.failures) report.failures.push({ seed, ...f });
       } else {
         // A crash or a hang: run the batch again, tracing each call, to name the one that did it.
-        const t = runBatch(seed, n, addon, cg.procs, true);
+        const t = runBatch(seed, n, addon, procs, true);
         const lines = t.trace?.trimEnd().split('\n') ?? [];
         let at = lines.length - 1;
         while (at >= 0 && !/^\d+ /.test(lines[at]!)) at--;

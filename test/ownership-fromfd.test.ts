@@ -12,8 +12,6 @@ import { Worker } from 'node:worker_threads';
 import {
   ArrayMap,
   AttachType,
-  Ebpf,
-  EbpfLoader,
   FdLink,
   LinkType,
   MapData,
@@ -29,7 +27,7 @@ import {
   u32,
   u64,
 } from '../src/index.js';
-import { fdCount, isOpen, refusedBeforeSyscall, repoRoot, thrown } from './helpers.js';
+import { fdCount, isOpen, loadOnly, refusedBeforeSyscall, repoRoot, thrown } from './helpers.js';
 import { gcUntilFdCount, isOpenMapFd } from './gc.js';
 
 const SOAK_OBJECT = join(repoRoot, 'bpf/soak.o');
@@ -64,16 +62,9 @@ test('fromFd refuses the number of a live MapData or typed map; the owner keeps 
   assert.equal(fdCount(), before);
 });
 
-/** soak.o with only `program` loaded (the others deferred), so a refused program type elsewhere does not matter. */
-function loadOnly(program: string): Ebpf {
-  const loader = new EbpfLoader();
-  for (const other of ['soak_filter', 'soak_lookup', 'soak_getppid']) if (other !== program) loader.deferProgram(other);
-  return loader.load(SOAK_OBJECT);
-}
-
 test('fromFd refuses the number of a program, a statistics handle and a BPF link', (t: TestContext) => {
   const before = fdCount();
-  const ebpf = loadOnly('soak_filter');
+  const ebpf = loadOnly(SOAK_OBJECT, 'soak_filter');
   try {
     const filter = ebpf.program('soak_filter');
     assertOwnedRefusal(filter.fd, 'program');
@@ -95,7 +86,7 @@ test('fromFd refuses the number of a program, a statistics handle and a BPF link
   ip('netns', 'add', ns);
   t.after(() => ip('netns', 'del', ns));
   const attach = (): FdLink => {
-    const loaded = loadOnly('soak_lookup');
+    const loaded = loadOnly(SOAK_OBJECT, 'soak_lookup');
     t.after(() => loaded.close());
     return (loaded.program('soak_lookup') as SkLookup).attach(`/run/netns/${ns}`) as FdLink;
   };

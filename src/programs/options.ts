@@ -5,8 +5,6 @@
 import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 
-export { describeValue };
-
 /** Throws ProgramError 'InvalidArgument': `${program}: ${what} must be ${must}, got ...`. */
 export function invalidOption(program: string, what: string, must: string, value: unknown): never {
   throw new ProgramError('InvalidArgument', `${program}: ${what} must be ${must}, got ${describeValue(value)}`, { program });

@@ -9,7 +9,8 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { programInfoByFd, type ProgramInfo } from './program-info.js';
-import { bytesOption, checkOptions, describeValue, u32Option } from './options.js';
+import { describeValue } from '../describe.js';
+import { bytesOption, checkOptions, u32Option } from './options.js';
 import { AttachType, attachTypeName, defaultProgramKind, ProgramType, programTypeForSection, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
 
 export interface TestRunOptions {

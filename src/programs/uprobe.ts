@@ -1,5 +1,6 @@
 // User-space probes: a program run when a process executes an instruction of a file.
-import { checkOptions, describeValue, invalidOption, nameOption } from './options.js';
+import { describeValue } from '../describe.js';
+import { checkOptions, invalidOption, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { Link } from './link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
