@@ -23,7 +23,7 @@ import { linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.j
 import { kernel } from './sys/native.js';
 import { MapType, mapTypeName } from './maps/map-type.js';
 import { AttachType, attachTypeName, ProgramType, programTypeName } from './programs/program-type.js';
-import { LinkType } from './programs/link.js';
+import { LinkType } from './links/link.js';
 
 const ENOTSUPP = 524;
 const BPF_F_SLEEPABLE = 1 << 4;

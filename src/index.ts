@@ -38,8 +38,8 @@ export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
 // Links and feature probes (attach milestone).
-export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
-export type { LinkInfo } from './programs/link.js';
+export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './links/link.js';
+export type { LinkInfo } from './links/link.js';
 export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
 // Tracing programs (trace branch): perf-event attachment, tracing links, iterators, freplace targets.
 export { attachPerfEvent, perfAttachMechanism, PerfEventIoctlLink } from './programs/perf-attach.js';

@@ -4,7 +4,7 @@
 // between the id and the fd (ENOENT) is skipped, as bpftool does.
 import { MapError, ProgramError } from './errors.js';
 import { MapData, type MapInfo } from './maps/map-data.js';
-import { linkInfoByFd, type LinkInfo } from './programs/link.js';
+import { linkInfoByFd, type LinkInfo } from './links/link.js';
 import { programInfoByFd, type ProgramInfo } from './programs/program-info.js';
 import { linkGetFdById, linkGetNextId, mapGetNextId, progGetFdById, progGetNextId } from './sys/bpf.js';
 import { Errno, SyscallError } from './sys/errors.js';

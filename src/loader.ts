@@ -8,7 +8,7 @@ import { describeValue } from './describe.js';
 import { MapData, type MapSpec } from './maps/map-data.js';
 import { MapType } from './maps/map-type.js';
 import { BPF_F_LINK, findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
-import { LinkType } from './programs/link.js';
+import { LinkType } from './links/link.js';
 import { Btf } from './obj/btf.js';
 import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';

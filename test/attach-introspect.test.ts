@@ -30,7 +30,7 @@ import {
   Xdp,
   type ProgramInfo,
 } from '../src/index.js';
-import { FdLink } from '../src/programs/link.js';
+import { FdLink } from '../src/links/link.js';
 import { bpffsDir, fdCount, repoRoot, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, loadsHere } from './kernel-features.js';
 

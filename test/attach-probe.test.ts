@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, clearFeatureCache, Ebpf, HardwareEvent, isLinkTypeSupported, sys, KProbe, KProbeMulti, PerfEvent, PerfEventLinks, ProgramError, SoftwareEvent, UProbe, UProbeMulti, u64 } from '../src/index.js';
-import { FdLink, Link, LinkType } from '../src/programs/link.js';
+import { FdLink, Link, LinkType } from '../src/links/link.js';
 import { ElfFile } from '../src/obj/elf.js';
 import { findFunction, functionSymbols } from '../src/obj/elf-symbols.js';
 import { parseLdSoCache, resolveUprobeFile } from '../src/programs/uprobe-target.js';

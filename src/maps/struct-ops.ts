@@ -11,7 +11,7 @@
 import { MapError } from '../errors.js';
 import type { Btf, BtfTypeOf } from '../obj/btf.js';
 import type { MapData } from './map-data.js';
-import { attachError, FdLink } from '../programs/link.js';
+import { attachError, FdLink } from '../links/link.js';
 import { AttachType } from '../programs/program-type.js';
 import { linkCreate } from '../sys/link.js';
 

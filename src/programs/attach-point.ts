@@ -10,11 +10,11 @@ import { isLinkTypeSupported } from '../features.js';
 import { MapData } from '../maps/map-data.js';
 import { MapType, mapTypeName } from '../maps/map-type.js';
 import { mapGetFdById, progGetFdById } from '../sys/bpf.js';
-import { programId } from './netif.js';
+import { programId } from '../links/netif.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { linkCreate, progAttach, progDetach } from '../sys/link.js';
-import { attachError, FdLink, Link, LinkType, linkTypeName } from './link.js';
+import { attachError, FdLink, Link, LinkType, linkTypeName } from '../links/link.js';
 import { attachTypeName } from './program-type.js';
 import type { Program } from './program.js';
 

@@ -13,7 +13,7 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { progQuery, type ProgQueryResult } from '../sys/link.js';
 import { attachAt, openTarget, type TargetFd } from './attach-point.js';
-import { attachError, LinkType, type Link } from './link.js';
+import { attachError, LinkType, type Link } from '../links/link.js';
 import type { Program } from './program.js';
 import { attachTypeName, programTypeForSection } from './program-type.js';
 

@@ -1,5 +1,5 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
-import type { Link } from './link.js';
+import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 
 /** CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4"). */

@@ -4,7 +4,7 @@ import { Btf } from '../obj/btf.js';
 import { btfGetData, btfGetFdById } from '../sys/bpf.js';
 import { programInfoByFd } from './program-info.js';
 import { kernel } from '../sys/native.js';
-import type { FdLink } from './link.js';
+import type { FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { attachTracing, type TracingAttachOptions } from './tracing-attach.js';
 

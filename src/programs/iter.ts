@@ -6,7 +6,7 @@ import { innerFd } from '../maps/of-maps.js';
 import type { InnerMap } from '../maps/typed-map.js';
 import { iterCreate, linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
-import { attachError, FdLink } from './link.js';
+import { attachError, FdLink } from '../links/link.js';
 import { AttachType } from './program-type.js';
 import { Program } from './program.js';
 

@@ -5,7 +5,7 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { globPattern } from '../obj/elf-symbols.js';
 import { linkCreate } from '../sys/link.js';
-import { attachError, FdLink, LinkType } from './link.js';
+import { attachError, FdLink, LinkType } from '../links/link.js';
 import { probeMechanisms } from './probe-event.js';
 import { Program } from './program.js';
 import { AttachType, programTypeForSection } from './program-type.js';

@@ -2,7 +2,7 @@
 import { checkOptions, nameOption } from './options.js';
 import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
-import { Link } from './link.js';
+import { Link } from '../links/link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
 import { programTypeForSection } from './program-type.js';

@@ -1,5 +1,5 @@
 import { attachAt, openTarget } from './attach-point.js';
-import type { Link } from './link.js';
+import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

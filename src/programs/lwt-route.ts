@@ -8,8 +8,8 @@ import { ProgramError } from '../errors.js';
 import { Errno } from '../sys/errors.js';
 import { attrStr, attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
 import { detachError } from './attach-point.js';
-import { attachError, Link } from './link.js';
-import { resolveInterface } from './netif.js';
+import { attachError, Link } from '../links/link.js';
+import { resolveInterface } from '../links/netif.js';
 import type { Program } from './program.js';
 
 export type LwtHook = 'in' | 'out' | 'xmit';

@@ -2,7 +2,7 @@ import { invalidOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
-import { attachError, FdLink, LinkType } from './link.js';
+import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

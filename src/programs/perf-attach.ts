@@ -10,7 +10,7 @@ import { linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { PerfIoctl, perfEventIoctl } from '../sys/perf.js';
 import { AttachType } from './program-type.js';
-import { attachError, FdLink, Link, LinkType, rolledBack } from './link.js';
+import { attachError, FdLink, Link, LinkType, rolledBack } from '../links/link.js';
 
 /** How a program is attached to a perf event: 'link' (5.15+) or 'ioctl'. */
 export type PerfAttachMechanism = 'link' | 'ioctl';

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link, rolledBack, undoAll } from './link.js';
+import { attachError, Link, rolledBack, undoAll } from '../links/link.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import { checkCookie } from './uprobe.js';

@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link, undoAll, type LinkInfo } from './link.js';
+import { attachError, Link, undoAll, type LinkInfo } from '../links/link.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { tracefs as tracefsRoot } from './trace-point.js';
 

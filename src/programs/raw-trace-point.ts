@@ -2,7 +2,7 @@ import { checkCookie } from './uprobe.js';
 import { checkOptions, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { rawTracepointOpen } from '../sys/link.js';
-import { attachError, FdLink } from './link.js';
+import { attachError, FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { sectionTarget } from './trace-point.js';
 

@@ -13,8 +13,8 @@ import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate, progQuery } from '../sys/link.js';
 import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, refusedWith, rtnetlink, rtnetlinkChange, type NlReply } from '../sys/netlink.js';
-import { FdLink, Link, LinkType, attachError, rolledBack } from './link.js';
-import { type Interface, programId, resolveInterface } from './netif.js';
+import { FdLink, Link, LinkType, attachError, rolledBack } from '../links/link.js';
+import { type Interface, programId, resolveInterface } from '../links/netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

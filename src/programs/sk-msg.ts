@@ -1,6 +1,6 @@
 import { boolOption, checkOptions } from './options.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
-import type { Link } from './link.js';
+import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

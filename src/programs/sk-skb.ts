@@ -2,7 +2,7 @@ import { boolOption, checkOptions, choiceOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import { sectionAttachType } from './cgroup-attach.js';
-import type { Link } from './link.js';
+import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

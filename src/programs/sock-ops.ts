@@ -1,5 +1,5 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
-import type { Link } from './link.js';
+import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 
 /** SockOps programs (sections "sockops"). */

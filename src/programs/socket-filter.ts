@@ -4,7 +4,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { setsockopt, SOL_SOCKET } from '../sys/socket.js';
 import { currentSocketFd, socketFd, type SocketLike } from '../socket-fd.js';
 import { detachError } from './attach-point.js';
-import { attachError, Link } from './link.js';
+import { attachError, Link } from '../links/link.js';
 import { Program } from './program.js';
 
 /** A pair of socket options that attach a program to a socket and take it off again. */

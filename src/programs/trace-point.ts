@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, type Link } from './link.js';
+import { attachError, type Link } from '../links/link.js';
 import { Program } from './program.js';
 import { programTypeForSection } from './program-type.js';
 

@@ -8,7 +8,7 @@ import { checkCookie } from './uprobe.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';
-import { attachError, FdLink, LinkType } from './link.js';
+import { attachError, FdLink, LinkType } from '../links/link.js';
 import { AttachType } from './program-type.js';
 import { Program } from './program.js';
 

@@ -3,7 +3,7 @@ import { checkOptions } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
-import { attachError, FdLink, LinkType } from './link.js';
+import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType, programTypeForSection } from './program-type.js';
 import { checkCookie, checkOffset } from './uprobe.js';

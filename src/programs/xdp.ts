@@ -9,8 +9,8 @@ import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate } from '../sys/link.js';
 import { attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
-import { FdLink, Link, LinkType, attachError } from './link.js';
-import { type Interface, ProgramRef, resolveInterface } from './netif.js';
+import { FdLink, Link, LinkType, attachError } from '../links/link.js';
+import { type Interface, ProgramRef, resolveInterface } from '../links/netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 

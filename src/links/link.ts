@@ -12,7 +12,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { linkDetach, linkUpdate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
-import { attachTypeName } from './program-type.js';
+import { attachTypeName } from '../programs/program-type.js';
 
 /** enum bpf_link_type */
 export const LinkType = {
