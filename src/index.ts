@@ -42,11 +42,13 @@ export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './links/li
 export type { LinkInfo } from './links/link.js';
 export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
 // Tracing programs (trace branch): perf-event attachment, tracing links, iterators, freplace targets.
-export { attachPerfEvent, perfAttachMechanism, PerfEventIoctlLink } from './programs/perf-attach.js';
+export { attachPerfEvent, perfAttachMechanism } from './programs/perf-attach.js';
+export { PerfEventIoctlLink, PerfEventLinks } from './links/perf-event.js';
 export type { PerfAttachMechanism } from './programs/perf-attach.js';
 export { attachTracing, tracingAttachMechanism, kernelBtfTarget } from './programs/tracing-attach.js';
 export type { TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
-export { IterLink, CgroupIterOrder } from './programs/iter.js';
+export { CgroupIterOrder } from './programs/iter.js';
+export { IterLink } from './links/iter.js';
 export type { IterAttachOptions } from './programs/iter.js';
 export { programFunctionBtfId } from './programs/extension.js';
 export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/extension.js';
@@ -54,20 +56,22 @@ export { tracepointId } from './programs/trace-point.js';
 export type { TracePointAttachOptions } from './programs/trace-point.js';
 export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
 // XDP and tc attachment (net).
-export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
-export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
-export { ClsBpfLink } from './programs/sched-classifier.js';
-export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
+export { XdpNetlinkLink, XdpFlags } from './links/xdp.js';
+export type { XdpMode } from './links/xdp.js';
+export type { XdpAttachOptions } from './programs/xdp.js';
+export { ClsBpfLink } from './links/cls-bpf.js';
+export type { TcDirection } from './links/cls-bpf.js';
+export type { TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
 // Socket, cgroup and namespace attachments (branch sock).
 export { SockMap } from './maps/sock-map.js';
 export type { SockMapCreateOptions } from './maps/sock-map.js';
 export { SockHash } from './maps/sock-hash.js';
 export type { SocketLike } from './socket-fd.js';
-export { ProgAttachLink } from './programs/attach-point.js';
+export { ProgAttachLink } from './links/prog-attach.js';
 export type { SockMapLike } from './programs/attach-point.js';
 export { queryCgroup } from './programs/cgroup-attach.js';
 export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
-export { SocketOptionLink } from './programs/socket-filter.js';
+export { SocketOptionLink } from './links/socket-option.js';
 export type { SkSkbKind } from './programs/sk-skb.js';
 // uprobes, kprobes, perf events
 export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
@@ -75,11 +79,10 @@ export type { UProbeAttachOptions } from './programs/uprobe.js';
 export type { UProbeMultiAttachOptions } from './programs/uprobe-multi.js';
 export type { KProbeAttachOptions } from './programs/kprobe.js';
 export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
-export { PerfEventLinks } from './programs/perf-event.js';
 export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
 export type { ProbeMechanism } from './programs/probe-event.js';
 // Netfilter, sk_reuseport, lightweight tunnels, LIRC, cgroup LSM (lead).
-export { LwtRouteLink } from './programs/lwt-route.js';
+export { LwtRouteLink } from './links/lwt-route.js';
 export type { LwtAttachOptions, LwtHook } from './programs/lwt-route.js';
 export type { NetfilterAttachOptions } from './programs/netfilter.js';
 // Introspection, statistics and program info (intro)

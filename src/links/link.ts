@@ -171,6 +171,12 @@ export function attachError(program: string, what: string, err: unknown): unknow
   return new ProgramError('AttachError', `attaching ${program} to ${what}: ${err.message}`, { program, cause: err });
 }
 
+/** A failed detach, as AttachError naming the system call. */
+export function detachError(what: string, err: unknown): unknown {
+  if (!(err instanceof SyscallError)) return err;
+  return new ProgramError('AttachError', `detaching ${what}: ${err.message}`, { cause: err });
+}
+
 /** An attachment of a program. */
 export abstract class Link implements Disposable {
   #detached = false;

@@ -12,25 +12,11 @@ import { MapType, mapTypeName } from '../maps/map-type.js';
 import { mapGetFdById, progGetFdById } from '../sys/bpf.js';
 import { programId } from '../links/netif.js';
 import { Errno, SyscallError } from '../sys/errors.js';
-import { FdOwner } from '../sys/fd.js';
-import { linkCreate, progAttach, progDetach } from '../sys/link.js';
+import { linkCreate, progAttach } from '../sys/link.js';
 import { attachError, FdLink, Link, LinkType, linkTypeName } from '../links/link.js';
+import { ProgAttachLink, TargetFd } from '../links/prog-attach.js';
 import { attachTypeName } from './program-type.js';
 import type { Program } from './program.js';
-
-/** An fd this library opened (a cgroup, a namespace, a map reopened by id). */
-export class TargetFd extends FdOwner {
-  readonly #what: string;
-
-  constructor(fd: number, what: string) {
-    super(fd);
-    this.#what = what;
-  }
-
-  protected closedError(): Error {
-    return new ProgramError('NotAttached', `${this.#what} is closed`);
-  }
-}
 
 /**
  * Opens a cgroup directory or namespace file given by path, or reopens a caller's fd
@@ -55,44 +41,6 @@ export function openTarget(target: string | number, what: string, program: strin
 /** A program's own fd, reopened by id: PROG_DETACH needs it even after the program is unloaded. */
 function ownProgramFd(program: Program): TargetFd {
   return new TargetFd(progGetFdById(programId(program.fd)), `program ${program.name}`);
-}
-
-/** An attachment made with PROG_ATTACH; detach() is PROG_DETACH of the same program. */
-export class ProgAttachLink extends Link {
-  readonly description: string;
-  readonly attachType: number;
-  /** The BPF_F_ALLOW_* flags it was attached with. */
-  readonly flags: number;
-  readonly #target: TargetFd | undefined;
-  readonly #program: TargetFd;
-
-  /** @internal takes ownership of both fds; no target: the caller's network namespace (target_fd 0). */
-  constructor(description: string, target: TargetFd | undefined, program: TargetFd, attachType: number, flags: number) {
-    super();
-    this.description = description;
-    this.#target = target;
-    this.#program = program;
-    this.attachType = attachType;
-    this.flags = flags;
-  }
-
-  protected detachNow(): void {
-    try {
-      progDetach(this.#target?.fd ?? 0, this.attachType, this.#program.fd);
-    } catch (err) {
-      // ENOENT: someone else detached it already, which is what was asked.
-      if (!(err instanceof SyscallError) || err.errno !== Errno.ENOENT) throw detachError(this.description, err);
-    } finally {
-      this.#target?.close();
-      this.#program.close();
-    }
-  }
-}
-
-/** A failed detach, as AttachError naming the system call. */
-export function detachError(what: string, err: unknown): unknown {
-  if (!(err instanceof SyscallError)) return err;
-  return new ProgramError('AttachError', `detaching ${what}: ${err.message}`, { cause: err });
 }
 
 export interface AttachRequest {

@@ -1,12 +1,11 @@
 import { checkOptions, invalidOption, nameOption, u32Option, u64Option } from './options.js';
-import { closeSync, openSync, constants as fsConstants, read, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { MapError, ProgramError } from '../errors.js';
 import { innerFd } from '../maps/of-maps.js';
 import type { InnerMap } from '../maps/typed-map.js';
-import { iterCreate, linkCreate } from '../sys/link.js';
-import { kernel } from '../sys/native.js';
-import { attachError, FdLink } from '../links/link.js';
+import { linkCreate } from '../sys/link.js';
+import { IterLink } from '../links/iter.js';
+import { attachError } from '../links/link.js';
 import { AttachType } from './program-type.js';
 import { Program } from './program.js';
 
@@ -24,7 +23,6 @@ export type IterAttachOptions =
   | { task: { tid: number } | { pid: number } | { pidFd: number } };
 
 const ITER_INFO_SIZE = 16;
-const CHUNK = 64 * 1024;
 
 /** union bpf_iter_link_info, and a cgroup fd to close once the link exists. */
 function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Array; closeAfter?: number } {
@@ -69,79 +67,6 @@ function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Arr
   else if ('pid' in t) v.setUint32(4, u32Option(program, t.pid, 'task.pid')!, true);
   else v.setUint32(8, u32Option(program, (t as { pidFd?: unknown }).pidFd, 'task.pidFd') ?? invalidOption(program, 'task', '{ tid }, { pid } or { pidFd }', t), true);
   return { info };
-}
-
-/** An iterator link: each read of its output (stream() or readAll()) runs the iterator anew. */
-export class IterLink extends FdLink {
-  /** A new iterator instance (BPF_ITER_CREATE): an fd whose reads run the program. */
-  #open(): number {
-    return iterCreate(this.fd);
-  }
-
-  /** Runs the iterator to the end and returns its whole output (a string with an encoding). */
-  readAll(): Buffer;
-  readAll(encoding: BufferEncoding): string;
-  readAll(encoding?: BufferEncoding): Buffer | string {
-    const fd = this.#open();
-    const chunks: Buffer[] = [];
-    try {
-      for (;;) {
-        const buf = Buffer.allocUnsafe(CHUNK);
-        const n = readSync(fd, buf, 0, CHUNK, null);
-        if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
-      }
-    } finally {
-      kernel.close(fd);
-    }
-    const all = Buffer.concat(chunks);
-    return encoding ? all.toString(encoding) : all;
-  }
-
-  /** The iterator's output as a Node Readable (one new iterator instance, closed at end or destroy). */
-  stream(): Readable {
-    const fd = this.#open();
-    let closed = false;
-    let reading = false;
-    let destroyCb: ((err: Error | null) => void) | undefined;
-    let destroyErr: Error | null = null;
-    const close = () => {
-      if (!closed) kernel.close(fd);
-      closed = true;
-    };
-    return new Readable({
-      highWaterMark: CHUNK,
-      read(size) {
-        const buf = Buffer.allocUnsafe(Math.max(size, 4096));
-        reading = true;
-        read(fd, buf, 0, buf.length, null, (err, n) => {
-          reading = false;
-          if (destroyCb) {
-            // destroy() came while the read was in flight: close only now.
-            close();
-            destroyCb(destroyErr);
-            return;
-          }
-          if (err) return this.destroy(err);
-          if (n === 0) {
-            close();
-            this.push(null);
-            return;
-          }
-          this.push(buf.subarray(0, n));
-        });
-      },
-      destroy(err, cb) {
-        if (reading) {
-          destroyErr = err;
-          destroyCb = cb;
-          return;
-        }
-        close();
-        cb(err);
-      },
-    });
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
-import { attachLwt, type LwtAttachOptions, type LwtRouteLink } from './lwt-route.js';
+import type { LwtRouteLink } from '../links/lwt-route.js';
+import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
 
 /** LwtOut programs (section "lwt_out"): run by routes whose encapsulation is BPF, at the out hook. */

@@ -5,10 +5,9 @@
 import { invalidOption } from './options.js';
 import { isIP } from 'node:net';
 import { ProgramError } from '../errors.js';
-import { Errno } from '../sys/errors.js';
-import { attrStr, attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
-import { detachError } from './attach-point.js';
-import { attachError, Link } from '../links/link.js';
+import { attrStr, attrU32, NlMessage, NlmF, parseAttrs, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
+import { attachError } from '../links/link.js';
+import { LwtRouteLink } from '../links/lwt-route.js';
 import { resolveInterface } from '../links/netif.js';
 import type { Program } from './program.js';
 
@@ -75,32 +74,6 @@ function routeProgram(dst: { family: number; bytes: Uint8Array }, len: number, i
     return (prog && attrStr(parseAttrs(prog).get(LWT_BPF_PROG_NAME))) ?? '';
   }
   return undefined;
-}
-
-/**
- * A route carrying the program; detach deletes the route with that destination,
- * device and table (a route already gone, ESRCH, is fine). A route replaced since by
- * another `replace: true` attach has the same key: detaching the older link deletes it.
- */
-export class LwtRouteLink extends Link {
-  readonly description: string;
-  readonly #delete: () => void;
-
-  /** @internal */
-  constructor(description: string, remove: () => void) {
-    super();
-    this.description = description;
-    this.#delete = remove;
-  }
-
-  protected detachNow(): void {
-    try {
-      this.#delete();
-    } catch (err) {
-      if (refusedWith(err, Errno.ESRCH)) return;
-      throw detachError(this.description, err);
-    }
-  }
 }
 
 /** Adds a route to `options.destination` whose BPF encapsulation runs `program` at `hook`. */

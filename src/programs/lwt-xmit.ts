@@ -1,4 +1,5 @@
-import { attachLwt, type LwtAttachOptions, type LwtRouteLink } from './lwt-route.js';
+import type { LwtRouteLink } from '../links/lwt-route.js';
+import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
 
 /** LwtXmit programs (section "lwt_xmit"): run by routes whose encapsulation is BPF, at the xmit hook. */

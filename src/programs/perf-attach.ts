@@ -5,10 +5,11 @@
 // as libbpf does (events may be opened disabled so that nothing fires before).
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
-import { FdOwner, isOwnedFd } from '../sys/fd.js';
+import { isOwnedFd } from '../sys/fd.js';
 import { linkCreate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { PerfIoctl, perfEventIoctl } from '../sys/perf.js';
+import { PerfEventIoctlLink } from '../links/perf-event.js';
 import { AttachType } from './program-type.js';
 import { attachError, FdLink, Link, LinkType, rolledBack } from '../links/link.js';
 
@@ -67,48 +68,4 @@ function attachByLink(program: { fd: number; name: string }, perfFd: number, des
   // the event lives exactly as long as the link, pinned or not.
   kernel.close(perfFd);
   return link;
-}
-
-class PerfFd extends FdOwner {
-  readonly #description: string;
-
-  constructor(fd: number, description: string) {
-    super(fd);
-    this.#description = description;
-  }
-
-  protected closedError(): Error {
-    return new ProgramError('NotAttached', `${this.#description} is detached`);
-  }
-}
-
-/** A program attached to a perf event by ioctl: detached when the event fd is closed. */
-export class PerfEventIoctlLink extends Link {
-  readonly description: string;
-  readonly #perf: PerfFd;
-
-  /** @internal attaches; on failure the caller still owns perfFd. */
-  constructor(program: { fd: number; name: string }, perfFd: number, description: string) {
-    super();
-    try {
-      perfEventIoctl(perfFd, PerfIoctl.SetBpf, program.fd);
-      perfEventIoctl(perfFd, PerfIoctl.Enable);
-    } catch (err) {
-      throw attachError(program.name, description, err);
-    }
-    this.description = description;
-    this.#perf = new PerfFd(perfFd, description);
-  }
-
-  /** The perf event's fd. */
-  get perfFd(): number {
-    return this.#perf.fd;
-  }
-
-  protected detachNow(): void {
-    // Disable first so the program stops at once; closing the event releases the
-    // program whatever the disable said, so its result does not matter.
-    kernel.ioctl(this.#perf.fd, PerfIoctl.Disable, 0);
-    this.#perf.close();
-  }
 }

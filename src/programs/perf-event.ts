@@ -5,7 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link, rolledBack, undoAll } from '../links/link.js';
+import { attachError, Link, rolledBack } from '../links/link.js';
+import { PerfEventLinks } from '../links/perf-event.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import { checkCookie } from './uprobe.js';
@@ -52,26 +53,6 @@ function hasCpuPmu(): boolean {
     });
   } catch {
     return false;
-  }
-}
-
-/** The attachments of one program to one event on several CPUs, detached together. */
-export class PerfEventLinks extends Link {
-  readonly description: string;
-  readonly links: readonly Link[];
-
-  constructor(links: Link[], description: string) {
-    super();
-    this.links = links;
-    this.description = description;
-  }
-
-  protected detachNow(): void {
-    undoAll(this.links.map((l) => () => l.detach()));
-  }
-
-  protected override release(): void {
-    undoAll(this.links.map((l) => () => l.close()));
   }
 }
 

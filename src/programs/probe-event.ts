@@ -9,7 +9,8 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
-import { attachError, Link, undoAll, type LinkInfo } from '../links/link.js';
+import { attachError, Link } from '../links/link.js';
+import { TracefsProbeLink } from '../links/tracefs-probe.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { tracefs as tracefsRoot } from './trace-point.js';
 
@@ -152,40 +153,4 @@ function attachTracefsProbe(program: { fd: number; name: string }, e: ProbeEvent
     throw err;
   }
   return new TracefsProbeLink(inner, remove, `${description} (tracefs ${GROUP}/${name})`);
-}
-
-/**
- * A probe defined through tracefs: the perf event link, plus the definition to remove
- * once the link is gone. A pinned link keeps its definition when closed.
- */
-class TracefsProbeLink extends Link {
-  readonly description: string;
-  readonly #inner: Link;
-  readonly #remove: () => void;
-  #pinned = false;
-
-  constructor(inner: Link, remove: () => void, description: string) {
-    super();
-    this.#inner = inner;
-    this.#remove = remove;
-    this.description = description;
-  }
-
-  override pin(path: string): void {
-    this.#inner.pin(path);
-    this.#pinned = true;
-  }
-
-  override info(): LinkInfo {
-    return this.#inner.info();
-  }
-
-  // The definition goes even when ending the link fails: the link's fd is closed either way.
-  protected detachNow(): void {
-    undoAll([() => this.#inner.detach(), this.#remove]);
-  }
-
-  protected override release(): void {
-    undoAll([() => this.#inner.close(), () => this.#pinned || this.#remove()]);
-  }
 }

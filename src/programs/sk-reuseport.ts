@@ -1,5 +1,6 @@
 import type { SocketLike } from '../socket-fd.js';
-import { attachBySocketOption, type SocketOptionLink } from './socket-filter.js';
+import type { SocketOptionLink } from '../links/socket-option.js';
+import { attachBySocketOption } from './socket-filter.js';
 import { Program } from './program.js';
 
 const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', detach: 68, detachName: 'SO_DETACH_REUSEPORT_BPF' };

@@ -8,13 +8,11 @@ import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { linkCreate } from '../sys/link.js';
-import { attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
-import { FdLink, Link, LinkType, attachError } from '../links/link.js';
-import { type Interface, ProgramRef, resolveInterface } from '../links/netif.js';
+import { FdLink, LinkType, attachError } from '../links/link.js';
+import { ProgramRef, resolveInterface } from '../links/netif.js';
+import { setXdp, xdpDescription, XdpFlags, xdpModeFlags, type XdpMode, XdpNetlinkLink } from '../links/xdp.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
-
-export type XdpMode = 'skb' | 'drv' | 'hw';
 
 export interface XdpAttachOptions {
   /**
@@ -36,58 +34,7 @@ export interface XdpAttachOptions {
   netlink?: boolean;
 }
 
-/** XDP_FLAGS_* (include/uapi/linux/if_link.h). */
-export const XdpFlags = {
-  UpdateIfNoexist: 1 << 0,
-  SkbMode: 1 << 1,
-  DrvMode: 1 << 2,
-  HwMode: 1 << 3,
-  Replace: 1 << 4,
-} as const;
-
-const modeFlags: Record<XdpMode, number> = { skb: XdpFlags.SkbMode, drv: XdpFlags.DrvMode, hw: XdpFlags.HwMode };
-
-const IFLA_XDP = 43;
-const IFLA_XDP_FD = 1;
-const IFLA_XDP_FLAGS = 3;
-const IFLA_XDP_EXPECTED_FD = 8;
-const IFLA_XDP_PROG_ID = 4;
-const IFLA_XDP_DRV_PROG_ID = 5;
-const IFLA_XDP_SKB_PROG_ID = 6;
-const IFLA_XDP_HW_PROG_ID = 7;
 const ENOTSUPP = 524;
-
-function ifinfomsg(ifindex: number): Uint8Array {
-  const b = new Uint8Array(16); // family, pad, type, index, flags, change
-  new DataView(b.buffer).setInt32(4, ifindex, true);
-  return b;
-}
-
-/**
- * RTM_SETLINK with IFLA_XDP: `fd` -1 removes; `expectedFd` (with XDP_FLAGS_REPLACE)
- * guards what is replaced. `done` tells from the programs attached now whether the
- * change was made, for a request whose answer is lost.
- */
-function setXdp(ifindex: number, fd: number, flags: number, expectedFd: number | undefined, done: (attached: number[]) => boolean): void {
-  const msg = new NlMessage(Rtm.SetLink, NlmF.Ack).bytes(ifinfomsg(ifindex)).nest(IFLA_XDP, (m) => {
-    m.s32(IFLA_XDP_FD, fd).u32(IFLA_XDP_FLAGS, flags);
-    if (expectedFd !== undefined) m.s32(IFLA_XDP_EXPECTED_FD, expectedFd);
-  });
-  rtnetlinkChange(msg, () => done(xdpProgramIds(ifindex)));
-}
-
-/** The ids of the XDP programs attached to the interface, in any mode (RTM_GETLINK). */
-function xdpProgramIds(ifindex: number): number[] {
-  const reply = rtnetlink(new NlMessage(Rtm.GetLink, NlmF.Ack).bytes(ifinfomsg(ifindex))).find((r) => r.type === Rtm.NewLink);
-  const xdp = reply && parseAttrs(reply.payload, 16).get(IFLA_XDP);
-  if (!xdp) return [];
-  const attrs = parseAttrs(xdp);
-  return [IFLA_XDP_PROG_ID, IFLA_XDP_DRV_PROG_ID, IFLA_XDP_SKB_PROG_ID, IFLA_XDP_HW_PROG_ID].map((a) => attrU32(attrs.get(a)) ?? 0).filter((id) => id !== 0);
-}
-
-function describe(iface: Interface, mode: XdpMode | undefined, how: string): string {
-  return `xdp${mode ? ` (${mode})` : ''} on ${iface.name} (${how})`;
-}
 
 /** Maps an attach failure to the kind a user can act on. */
 function xdpAttachError(program: string, where: string, mode: XdpMode | undefined, err: unknown): unknown {
@@ -109,63 +56,6 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
 }
 
 /**
- * An XDP program attached through netlink. The kernel holds no link object for it, so
- * the attachment remembers the program and detaches only if it is still the one
- * attached (IFLA_XDP_EXPECTED_FD): another program put there since is left alone. Not
- * pinnable; close() detaches; one garbage-collected unclosed stays attached.
- */
-export class XdpNetlinkLink extends Link {
-  readonly description: string;
-  readonly ifindex: number;
-  readonly mode?: XdpMode;
-  #program: ProgramRef;
-  readonly #flags: number;
-
-  /** @internal */
-  constructor(iface: Interface, mode: XdpMode | undefined, program: ProgramRef) {
-    super();
-    this.ifindex = iface.index;
-    this.mode = mode;
-    this.#flags = mode ? modeFlags[mode] : 0;
-    this.#program = program;
-    this.description = describe(iface, mode, 'netlink');
-  }
-
-  /** The kernel id of the attached program. */
-  get programId(): number {
-    return this.#program.id;
-  }
-
-  /**
-   * Atomically replaces the attached program (XDP_FLAGS_REPLACE with the current one as
-   * the expected program): fails with AttachError if someone else replaced it meanwhile.
-   */
-  update(program: { fd: number; name: string }): void {
-    if (!this.attached) throw this.notAttached();
-    try {
-      const next = new ProgramRef(program);
-      this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected, (ids) => ids.includes(next.id)));
-      this.#program = next;
-    } catch (err) {
-      throw attachError(program.name, `${this.description} (update)`, err);
-    }
-  }
-
-  protected detachNow(): void {
-    try {
-      const id = this.#program.id;
-      this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected, (ids) => !ids.includes(id)));
-    } catch (err) {
-      // EEXIST: another program is attached now, not ours to remove; ENODEV: the
-      // interface is gone and the program with it.
-      if (!refusedWith(err, Errno.EEXIST, Errno.ENODEV)) {
-        throw attachError(this.#program.name, `${this.description} (detach)`, err);
-      }
-    }
-  }
-}
-
-/**
  * Xdp programs (sections "xdp.frags/devmap", "xdp/devmap", "xdp.frags/cpumap", "xdp/cpumap", "xdp.frags", "xdp").
  */
 export class Xdp extends Program {
@@ -180,10 +70,10 @@ export class Xdp extends Program {
     boolOption(this.name, options.replace, 'replace');
     boolOption(this.name, options.netlink, 'netlink');
     const { mode, replace = false } = options;
-    if (mode !== undefined && !(mode in modeFlags)) throw new ProgramError('InvalidArgument', `XDP mode must be 'skb', 'drv' or 'hw', not ${describeValue(mode)}`);
+    if (mode !== undefined && !(mode in xdpModeFlags)) throw new ProgramError('InvalidArgument', `XDP mode must be 'skb', 'drv' or 'hw', not ${describeValue(mode)}`);
     if (replace && options.netlink === false) throw new ProgramError('InvalidArgument', 'replace needs netlink: a BPF link cannot take over an XDP hook');
     const iface = resolveInterface(target, this.name);
-    const flags = mode ? modeFlags[mode] : 0;
+    const flags = mode ? xdpModeFlags[mode] : 0;
     const useNetlink = options.netlink ?? (replace || !isLinkTypeSupported(LinkType.Xdp));
     if (!useNetlink) {
       if (!isLinkTypeSupported(LinkType.Xdp)) {
@@ -192,14 +82,14 @@ export class Xdp extends Program {
           feature: 'BPF_LINK_TYPE_XDP',
         });
       }
-      const description = describe(iface, mode, 'link');
+      const description = xdpDescription(iface, mode, 'link');
       try {
         return new FdLink(linkCreate({ progFd, target: iface.index, attachType: AttachType.Xdp, flags }), description);
       } catch (err) {
         throw xdpAttachError(this.name, description, mode, err);
       }
     }
-    const description = describe(iface, mode, 'netlink');
+    const description = xdpDescription(iface, mode, 'netlink');
     try {
       const ref = new ProgramRef(this);
       setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist), undefined, (ids) => ids.includes(ref.id));
