@@ -11,9 +11,8 @@
 import { MapError } from '../errors.js';
 import type { Btf, BtfTypeOf } from '../obj/btf.js';
 import type { MapData } from './map-data.js';
-import { attachError, FdLink } from '../links/link.js';
-import { AttachType } from '../programs/program-type.js';
-import { linkCreate } from '../sys/link.js';
+import type { FdLink } from '../links/link.js';
+import { attachStructOps } from '../links/struct-ops.js';
 
 const EINPROGRESS = 115;
 
@@ -152,11 +151,7 @@ export class StructOpsMap {
     if (!this.link) {
       throw new MapError('InvalidArgument', `struct_ops map ${this.name} has no BPF_F_LINK: it is registered by register(), not by a link`);
     }
-    try {
-      return new FdLink(linkCreate({ progFd: this.map.fd, target: 0, attachType: AttachType.StructOps }), `struct_ops ${this.name} (${this.typeName})`);
-    } catch (err) {
-      throw attachError(this.name, `struct_ops ${this.typeName}`, err);
-    }
+    return attachStructOps(this.map, this.name, this.typeName);
   }
 
   /**
