@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   ArrayMap, ArrayOfMaps, Btf, BtfError, Ebpf, EbpfLoader, HashMap, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec,
-  ParseError, PinError, Program, ProgramError, SockHash, SockMap, SyscallError, u32, u64,
+  ParseError, PinError, Program, ProgramError, programFromId, programFromPin, SockHash, SockMap, SyscallError, u32, u64,
 } from '../src/index.js';
 import { programClasses } from '../src/programs/kinds.js';
 import { fdCount, repoRoot } from './helpers.js';
@@ -400,6 +400,8 @@ export function run(): Outcome {
   // ---- programs: every kind, loaded where this kernel allows it ----
   sweep('Program.fromPin', ['/sys/fs/bpf/tsbpf-no-such'], (p) => Program.fromPin(p as string));
   sweep('Program.fromId', [1], (id) => Program.fromId(id as number));
+  sweep('programFromPin', ['/sys/fs/bpf/tsbpf-no-such'], (p) => programFromPin(p as string));
+  sweep('programFromId', [1], (id) => programFromId(id as number));
   const objects = readdirSync(resolve(repoRoot, 'bpf')).filter((f) => f.endsWith('.o') && !f.startsWith('huge_'));
   const kindsSeen = new Set<string>();
   const cleanups: (() => void)[] = [];

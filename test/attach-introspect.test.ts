@@ -1,6 +1,6 @@
 // Introspection, statistics, program pins and test runs, on the real kernel:
 // loadedPrograms / loadedMaps / loadedLinks, enableStats, program.info(),
-// Program.fromPin / fromId, and testRun for every program type the kernel can
+// programFromPin / programFromId, Program.fromPin, and testRun for every program type the kernel can
 // test-run (bpf/attach_introspect.c), with a typed NotSupported for the others.
 // The object holds programs of many kinds: the loader leaves those the kernel refuses
 // (the feature probe says which) unloaded, and the tests that use one of them assert
@@ -21,6 +21,8 @@ import {
   MapType,
   PinError,
   Program,
+  programFromId,
+  programFromPin,
   ProgramError,
   ProgramType,
   SchedClassifier,
@@ -200,7 +202,7 @@ test("enableStats('runTime'): run count and run time grow while on, stop after c
   }
 });
 
-test('Program.fromPin / fromId: a program of the right class owning its fd; load() after unload() opens again', (t) => {
+test('programFromPin / programFromId: a program of the right class owning its fd; load() after unload() opens again', (t) => {
   const dir = bpffsDir('introspect');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const fds = fdCount();
@@ -211,7 +213,7 @@ test('Program.fromPin / fromId: a program of the right class owning its fd; load
     ebpf.map('counts').pin(`${dir}/map`);
   }
   {
-    using sock = Program.fromPin(`${dir}/sock`);
+    using sock = programFromPin(`${dir}/sock`);
     assert.ok(sock instanceof SocketFilter);
     assert.equal(sock.kind, 'SocketFilter');
     assert.equal(sock.name, 'sock_count');
@@ -224,11 +226,17 @@ test('Program.fromPin / fromId: a program of the right class owning its fd; load
     sock.load();
     assert.equal(sock.info().id, id, 'load() opened the pin again');
 
-    using byId = Program.fromId(id);
+    using byId = programFromId(id);
     assert.ok(byId instanceof SocketFilter);
     assert.equal(byId.testRun({ data: frame(70) }).returnValue, 56);
     using typed = SocketFilter.fromId(id);
     assert.equal(typed.info().id, id);
+
+    // Program.fromPin takes any type and gives a plain Program of the type's kind.
+    using plain = Program.fromPin(`${dir}/sock`);
+    assert.equal(plain.constructor, Program);
+    assert.equal(plain.kind, 'SocketFilter');
+    assert.equal(plain.testRun({ data: frame(80) }).returnValue, 66);
 
     using tc = SchedClassifier.fromPin(`${dir}/tc`);
     assert.ok(tc instanceof SchedClassifier);
@@ -238,14 +246,14 @@ test('Program.fromPin / fromId: a program of the right class owning its fd; load
   const wrong = thrown(() => Xdp.fromPin(`${dir}/sock`));
   assert.ok(wrong instanceof ProgramError && wrong.kind === 'InvalidProgramType', String(wrong));
   assert.match(wrong.message, /BPF_PROG_TYPE_SOCKET_FILTER, not a Xdp program/);
-  const map = thrown(() => Program.fromPin(`${dir}/map`));
+  const map = thrown(() => programFromPin(`${dir}/map`));
   assert.ok(map instanceof ProgramError && map.kind === 'InvalidProgramType');
   assert.match(map.message, /not a BPF program/);
-  const missing = thrown(() => Program.fromPin(`${dir}/nothing`));
+  const missing = thrown(() => programFromPin(`${dir}/nothing`));
   assert.ok(missing instanceof PinError && missing.code === 'ENOENT');
-  const gone = thrown(() => Program.fromId(0xfffffff0));
+  const gone = thrown(() => programFromId(0xfffffff0));
   assert.ok(gone instanceof ProgramError && gone.kind === 'UnknownTarget' && gone.code === 'ENOENT' && gone.call === 'bpf_prog_get_fd_by_id');
-  assert.throws(() => Program.fromId(-1), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
+  assert.throws(() => programFromId(-1), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   // Once the pins go, the programs go with them.
   const sockId = (() => {
     using p = Program.fromPin(`${dir}/sock`);
@@ -257,7 +265,7 @@ test('Program.fromPin / fromId: a program of the right class owning its fd; load
   assert.equal(fdCount(), fds, 'no fd leaked');
 });
 
-test('Program.fromId picks the class by type; a map from MapData.fromId agrees with loadedMaps', () => {
+test('programFromId picks the class by type; a map from MapData.fromId agrees with loadedMaps', () => {
   using ebpf = loadIntrospect();
   const cases: [string, Function, string][] = [
     ['xdp_rewrite', Xdp, 'Xdp'],
@@ -266,7 +274,7 @@ test('Program.fromId picks the class by type; a map from MapData.fromId agrees w
     ['sock_create', CgroupSock, 'CgroupSock'],
   ];
   for (const [name, cls, kind] of cases) {
-    using p = Program.fromId(ebpf.program(name).info().id);
+    using p = programFromId(ebpf.program(name).info().id);
     assert.ok(p instanceof cls, `${name}: ${p.constructor.name}`);
     assert.equal(p.kind, kind);
   }

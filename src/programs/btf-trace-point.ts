@@ -1,4 +1,4 @@
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
@@ -7,5 +7,7 @@ import { BtfTracingProgram } from './tracing-attach.js';
  * attach() makes a tracing link (BPF_TRACE_RAW_TP).
  */
 export class BtfTracePoint extends BtfTracingProgram {
+  static override readonly programKind: ProgramKind = 'BtfTracePoint';
+
   protected readonly attachType = AttachType.TraceRawTp;
 }

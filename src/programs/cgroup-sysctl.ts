@@ -1,9 +1,12 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /** CgroupSysctl programs (sections "cgroup/sysctl"). */
 export class CgroupSysctl extends Program {
+  static override readonly programKind: ProgramKind = 'CgroupSysctl';
+
   /**
    * Attaches to a cgroup v2 directory (path or fd): a BPF link by default (mode 'multi'),
    * PROG_ATTACH for mode 'single' or 'override'. The attach type is the section's

@@ -7,6 +7,7 @@ import { kernel } from '../sys/native.js';
 import type { FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { attachTracing, type TracingAttachOptions } from './tracing-attach.js';
+import type { ProgramKind } from './program-type.js';
 
 /** A loaded program to replace a function of: a Program, or a program fd the caller keeps. */
 export type ExtensionTargetProgram = { readonly fd: number; readonly name?: string } | number;
@@ -46,6 +47,8 @@ const fdOf = (p: ExtensionTargetProgram) => (typeof p === 'number' ? p : p.fd);
  * leaves them unloaded: `ext.load({ target, function })`, then `ext.attach()`.
  */
 export class Extension extends Program {
+  static override readonly programKind: ProgramKind = 'Extension';
+
   #function?: string;
 
   /** The function the section names ('freplace/<function>'). */

@@ -1,4 +1,4 @@
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**
@@ -7,5 +7,7 @@ import { BtfTracingProgram } from './tracing-attach.js';
  * resolved through vmlinux BTF at load; attach() makes a tracing link.
  */
 export class FEntry extends BtfTracingProgram {
+  static override readonly programKind: ProgramKind = 'FEntry';
+
   protected readonly attachType = AttachType.TraceFentry;
 }

@@ -2,10 +2,12 @@ import { boolOption, checkOptions } from './options.js';
 import { attachToNetns } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 /** FlowDissector programs (sections "flow_dissector"). */
 export class FlowDissector extends Program {
+  static override readonly programKind: ProgramKind = 'FlowDissector';
+
   /**
    * Replaces the kernel's flow dissector in a network namespace (path or fd): a netns
    * link (5.8+), PROG_ATTACH to the namespace where links are missing or with

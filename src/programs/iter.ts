@@ -6,7 +6,7 @@ import type { InnerMap } from '../maps/typed-map.js';
 import { linkCreate } from '../sys/link.js';
 import { IterLink } from '../links/iter.js';
 import { attachError } from '../links/link.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 import { Program } from './program.js';
 
 /** enum bpf_cgroup_iter_order */
@@ -75,6 +75,8 @@ function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Arr
  * link.stream() or link.readAll().
  */
 export class Iter extends Program {
+  static override readonly programKind: ProgramKind = 'Iter';
+
   attach(options?: IterAttachOptions): IterLink {
     const progFd = this.fd;
     options = checkOptions(this.name, options);

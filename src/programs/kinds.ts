@@ -1,6 +1,9 @@
-// The class of each program kind (the table the loader uses to type programs by section).
-import type { ProgramKind } from './program-type.js';
-import { Program, setProgramClasses } from './program.js';
+// The class of each program kind: the table the loader uses to type programs by
+// section, and programFromPin / programFromId use to type them by program type.
+import { openPinned } from '../pin.js';
+import { describeValue } from '../describe.js';
+import { defaultProgramKind, type ProgramKind } from './program-type.js';
+import { adoptProgram, checkProgramId, Program, programFdById, type AdoptedProgram, type ProgramClass } from './program.js';
 import { SocketFilter } from './socket-filter.js';
 import { SkReuseport } from './sk-reuseport.js';
 import { KProbe } from './kprobe.js';
@@ -43,7 +46,7 @@ import { StructOps } from './struct-ops.js';
 import { SkLookup } from './sk-lookup.js';
 import { Netfilter } from './netfilter.js';
 
-export const programClasses: Record<ProgramKind, typeof Program> = {
+const classes: (typeof Program)[] = [
   SocketFilter,
   SkReuseport,
   KProbe,
@@ -85,9 +88,29 @@ export const programClasses: Record<ProgramKind, typeof Program> = {
   StructOps,
   SkLookup,
   Netfilter,
-};
+];
 
-// Program.fromPin / fromId choose the class by program type from this table.
-setProgramClasses(programClasses);
+export const programClasses: Readonly<Partial<Record<ProgramKind, typeof Program>>> = Object.freeze(Object.fromEntries(classes.map((c) => [c.programKind, c])));
+
+/** The class of the program's type: tracing programs, whose kind the kernel does not record, as FEntry. */
+function classOfType(info: AdoptedProgram): { Cls: ProgramClass<Program>; kind: string } {
+  const kind = defaultProgramKind(info.type);
+  return { Cls: (kind && programClasses[kind]) || Program, kind: kind ?? 'Unknown' };
+}
+
+/**
+ * Opens the program pinned at `path` as an instance of the class of its program type
+ * (Xdp, SocketFilter, ...; Program for a type without one). Xdp.fromPin and the like
+ * open one kind only.
+ */
+export function programFromPin(path: string): Program {
+  return adoptProgram(classOfType, () => openPinned(path), `pinned at ${describeValue(path)}`);
+}
+
+/** Opens the loaded program with kernel id `id`, as programFromPin does. */
+export function programFromId(id: number): Program {
+  checkProgramId(id);
+  return adoptProgram(classOfType, () => programFdById(id), `id ${id}`);
+}
 
 export { SocketFilter, SkReuseport, KProbe, UProbe, KProbeMulti, UProbeMulti, Usdt, SchedClassifier, SchedAct, TracePoint, RawTracePoint, RawTracePointWritable, BtfTracePoint, FEntry, FExit, FModRet, Extension, Lsm, LsmCgroup, Iter, Syscall, Xdp, PerfEvent, LwtIn, LwtOut, LwtXmit, LwtSeg6local, SockOps, SkSkb, SkMsg, LircMode2, FlowDissector, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSysctl, CgroupSockopt, CgroupDevice, StructOps, SkLookup, Netfilter };

@@ -1,5 +1,5 @@
 // kprobe_multi links (5.18): one program on many kernel functions at once, by address.
-import { checkOptions } from './options.js';
+import { checkCookie, checkOptions } from './options.js';
 import { readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
@@ -8,8 +8,7 @@ import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { probeMechanisms } from './probe-event.js';
 import { Program } from './program.js';
-import { AttachType, programTypeForSection } from './program-type.js';
-import { checkCookie } from './uprobe.js';
+import { AttachType, type ProgramKind, programTypeForSection } from './program-type.js';
 
 export interface KProbeMultiAttachOptions {
   /** Kernel functions by name (resolved through /proc/kallsyms). */
@@ -53,6 +52,8 @@ function traceableFunctions(): Set<string> | undefined {
  * KProbeMulti programs (sections "kprobe.multi+", "kretprobe.multi+", "kprobe.session+").
  */
 export class KProbeMulti extends Program {
+  static override readonly programKind: ProgramKind = 'KProbeMulti';
+
   /**
    * Attaches to many kernel functions through one kprobe_multi link. ProgramError
    * 'NotSupported' where the kernel has no kprobe_multi links (feature 'kprobes' when

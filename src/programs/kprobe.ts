@@ -1,12 +1,11 @@
 // Kernel probes: a program run when the kernel enters (or returns from) a function.
-import { checkOptions, nameOption } from './options.js';
+import { checkCookie, checkOffset, checkOptions, nameOption } from './options.js';
 import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { Link } from '../links/link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
-import { programTypeForSection } from './program-type.js';
-import { checkCookie, checkOffset } from './uprobe.js';
+import { type ProgramKind, programTypeForSection } from './program-type.js';
 
 export interface KProbeAttachOptions {
   /** Bytes into the function (kprobes only). */
@@ -23,6 +22,8 @@ export interface KProbeAttachOptions {
  * KProbe programs (sections "kprobe+", "kretprobe+", "ksyscall+", "kretsyscall+").
  */
 export class KProbe extends Program {
+  static override readonly programKind: ProgramKind = 'KProbe';
+
   /**
    * Attaches to kernel function `fn` (default: the one the section names). ProgramError
    * 'NotSupported' with feature 'kprobes' on a kernel without kprobes (neither the kprobe

@@ -1,9 +1,12 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /** LwtIn programs (section "lwt_in"): run by routes whose encapsulation is BPF, at the in hook. */
 export class LwtIn extends Program {
+  static override readonly programKind: ProgramKind = 'LwtIn';
+
   /** Adds a route (`ip route add <destination> dev <device> encap bpf in`) that runs this program; detach deletes it. */
   attach(options: LwtAttachOptions): LwtRouteLink {
     return attachLwt(this, 'in', options);

@@ -1,9 +1,12 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /** LwtOut programs (section "lwt_out"): run by routes whose encapsulation is BPF, at the out hook. */
 export class LwtOut extends Program {
+  static override readonly programKind: ProgramKind = 'LwtOut';
+
   /** Adds a route (`ip route add <destination> dev <device> encap bpf out`) that runs this program; detach deletes it. */
   attach(options: LwtAttachOptions): LwtRouteLink {
     return attachLwt(this, 'out', options);

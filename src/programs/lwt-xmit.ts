@@ -1,9 +1,12 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /** LwtXmit programs (section "lwt_xmit"): run by routes whose encapsulation is BPF, at the xmit hook. */
 export class LwtXmit extends Program {
+  static override readonly programKind: ProgramKind = 'LwtXmit';
+
   /** Adds a route (`ip route add <destination> dev <device> encap bpf xmit`) that runs this program; detach deletes it. */
   attach(options: LwtAttachOptions): LwtRouteLink {
     return attachLwt(this, 'xmit', options);

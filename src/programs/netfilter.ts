@@ -4,7 +4,7 @@ import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 /** NFPROTO_* of the families netfilter BPF links accept. */
 const families = { ipv4: 2, ipv6: 10 } as const;
@@ -26,6 +26,8 @@ export interface NetfilterAttachOptions {
  * namespace of the attaching process, returning NF_DROP (0) or NF_ACCEPT (1).
  */
 export class Netfilter extends Program {
+  static override readonly programKind: ProgramKind = 'Netfilter';
+
   /** Attaches to a netfilter hook of this network namespace with a BPF link (6.4+). */
   attach(options: NetfilterAttachOptions): FdLink {
     if (typeof options !== 'object' || options === null) invalidOption(this.name, 'the netfilter options', 'an object ({ family, hook, priority })', options);

@@ -64,3 +64,16 @@ export function choiceOption<C extends string>(program: string, value: unknown, 
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) invalidOption(program, what, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
   return value as C;
 }
+
+export function checkOffset(offset: number | bigint | undefined, what = 'offset'): bigint {
+  if (offset === undefined) return 0n;
+  const ok = typeof offset === 'bigint' ? offset >= 0n && offset < 1n << 64n : Number.isSafeInteger(offset) && offset >= 0;
+  if (!ok) throw new ProgramError('InvalidArgument', `${what} must be a non-negative integer (u64), got ${describeValue(offset)}`);
+  return BigInt(offset);
+}
+
+export function checkCookie(cookie: bigint | undefined): void {
+  if (cookie !== undefined && (typeof cookie !== 'bigint' || cookie < 0n || cookie >= 1n << 64n)) {
+    throw new ProgramError('InvalidArgument', `cookie must be a u64 bigint, got ${describeValue(cookie)}`);
+  }
+}

@@ -1,6 +1,6 @@
 // perf_event programs: run on each sample of a perf event (a software clock, a
 // hardware counter overflow, ...). One event per CPU for a system-wide scope.
-import { boolOption, intOption, invalidOption, u32Option, u64Option } from './options.js';
+import { boolOption, checkCookie, intOption, invalidOption, u32Option, u64Option } from './options.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
@@ -9,7 +9,7 @@ import { attachError, Link, rolledBack } from '../links/link.js';
 import { PerfEventLinks } from '../links/perf-event.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
-import { checkCookie } from './uprobe.js';
+import type { ProgramKind } from './program-type.js';
 
 const TYPES = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint } as const;
 export type PerfEventTypeName = keyof typeof TYPES;
@@ -60,6 +60,8 @@ function hasCpuPmu(): boolean {
  * PerfEvent programs (sections "perf_event").
  */
 export class PerfEvent extends Program {
+  static override readonly programKind: ProgramKind = 'PerfEvent';
+
   /**
    * Opens the event (one per online CPU for 'allCpus') and attaches the program to it.
    * ProgramError 'NotSupported' when the event does not exist on this machine (feature

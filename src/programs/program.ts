@@ -60,6 +60,9 @@ class ProgramFd extends FdOwner {
  * chosen by the section the program came from.
  */
 export class Program implements Disposable {
+  /** The kind a subclass stands for ('Xdp', ...): what fromPin and fromId accept. */
+  static readonly programKind: ProgramKind | undefined = undefined;
+
   readonly name: string;
   /** The tsbpf kind of the section: 'Xdp', 'SocketFilter', 'SchedClassifier', ... */
   readonly kind: string;
@@ -195,29 +198,21 @@ export class Program implements Disposable {
   }
 
   /**
-   * Opens the program pinned at `path` (BPF_OBJ_GET). `Program.fromPin` returns an
-   * instance of the class for its program type (Xdp, SocketFilter, ...; tracing
-   * programs, whose kind the kernel does not record, as FEntry); `Xdp.fromPin(path)`
-   * and the like return that class and refuse a program of another type
-   * (ProgramError 'InvalidProgramType'). The object owns the new fd; `unload()` closes
-   * it and `load()` opens the pin again.
+   * Opens the program pinned at `path` (BPF_OBJ_GET). `Xdp.fromPin(path)` and the like
+   * return that class and refuse a program of another type (ProgramError
+   * 'InvalidProgramType'); `Program.fromPin` takes any type and returns a plain Program
+   * (programFromPin returns the class of its type). The object owns the new fd;
+   * `unload()` closes it and `load()` opens the pin again.
    */
   static fromPin<T extends Program>(this: ProgramClass<T>, path: string): T {
-    return adopt(this, () => openPinned(path), `pinned at ${describeValue(path)}`);
+    const where = `pinned at ${describeValue(path)}`;
+    return adoptProgram(sameKind(this, where), () => openPinned(path), where);
   }
 
   /** Opens the loaded program with kernel id `id` (BPF_PROG_GET_FD_BY_ID), as fromPin does. */
   static fromId<T extends Program>(this: ProgramClass<T>, id: number): T {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new ProgramError('InvalidArgument', `invalid program id ${describeValue(id)}`);
-    return adopt(this, () => {
-      try {
-        return progGetFdById(id);
-      } catch (err) {
-        if (!(err instanceof SyscallError)) throw err;
-        const kind = err.errno === Errno.ENOENT ? 'UnknownTarget' : 'SyscallError';
-        throw new ProgramError(kind, `program id ${id}: ${err.message}`, { cause: err });
-      }
-    }, `id ${id}`);
+    checkProgramId(id);
+    return adoptProgram(sameKind(this, `id ${id}`), () => programFdById(id), `id ${id}`);
   }
 
   toString(): string {
@@ -270,23 +265,18 @@ function testRunInput(type: number): string | undefined {
 /** A Program class (its constructor is internal: the loader's and fromPin's). */
 export type ProgramClass<T extends Program> = (new (spec: { name: string; kind: string; type: number; section: string }, load: () => number) => T) & typeof Program;
 
-// The class of each kind, set by kinds.ts (which imports every subclass of Program
-// and so cannot be imported from here).
-let classes: Readonly<Record<ProgramKind, typeof Program>> | undefined;
-
-/** @internal kinds.ts hands over its table. */
-export function setProgramClasses(table: Readonly<Record<ProgramKind, typeof Program>>): void {
-  classes = table;
+/** What adoptProgram's `choose` is told of the program it opened. */
+export interface AdoptedProgram {
+  name: string;
+  id: number;
+  type: number;
 }
 
-function kindOfClass(cls: typeof Program): ProgramKind | undefined {
-  if (!classes) return undefined;
-  for (const [kind, c] of Object.entries(classes)) if (c === cls) return kind as ProgramKind;
-  return undefined;
-}
-
-/** Opens a program fd with `open` and wraps it in `cls` (or, for Program itself, the class of its type). */
-function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, where: string): T {
+/**
+ * Opens a program fd with `open` and wraps it in the class `choose` picks for it (which
+ * throws for a program it does not take). @internal
+ */
+export function adoptProgram<T extends Program>(choose: (info: AdoptedProgram) => { Cls: ProgramClass<T>; kind: string }, open: () => number, where: string): T {
   const fd = open();
   let program: T;
   try {
@@ -295,21 +285,7 @@ function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, wher
       throw new ProgramError('InvalidProgramType', `the object ${where} is not a BPF program`);
     }
     const info = programInfoByFd(fd);
-    let kind: string;
-    let Cls: ProgramClass<Program>;
-    if (cls === (Program as unknown)) {
-      const k = defaultProgramKind(info.type);
-      Cls = (k && classes?.[k]) || Program;
-      kind = k ?? 'Unknown';
-    } else {
-      const k = kindOfClass(cls);
-      if (k === undefined) throw new ProgramError('InvalidArgument', `${cls.name} is not a program class of tsbpf`);
-      if (!programTypesOfKind(k).includes(info.type)) {
-        throw new ProgramError('InvalidProgramType', `program ${info.name || info.id} ${where} is a ${programTypeName(info.type)}, not a ${k} program`, { program: info.name });
-      }
-      Cls = cls;
-      kind = k;
-    }
+    const { Cls, kind } = choose(info);
     // The first load() takes the fd opened here; a load() after unload() opens again.
     let opened: number | undefined = fd;
     const load = () => {
@@ -318,11 +294,43 @@ function adopt<T extends Program>(cls: ProgramClass<T>, open: () => number, wher
       opened = undefined;
       return f;
     };
-    program = new Cls({ name: info.name, kind, type: info.type, section: '' }, load) as T;
+    program = new Cls({ name: info.name, kind, type: info.type, section: '' }, load);
   } catch (err) {
     kernel.close(fd);
     throw ProgramError.fromSyscall(err, `the program ${where}`);
   }
   program.load();
   return program;
+}
+
+/**
+ * The class of `cls`'s own kind when the program is of a type of that kind; Program
+ * itself takes every type.
+ */
+function sameKind<T extends Program>(cls: ProgramClass<T>, where: string): (info: AdoptedProgram) => { Cls: ProgramClass<T>; kind: string } {
+  const kind = cls.programKind;
+  if (cls !== (Program as unknown) && kind === undefined) throw new ProgramError('InvalidArgument', `${cls.name} is not a program class of tsbpf`);
+  return (info) => {
+    if (kind === undefined) return { Cls: cls, kind: defaultProgramKind(info.type) ?? 'Unknown' };
+    if (!programTypesOfKind(kind).includes(info.type)) {
+      throw new ProgramError('InvalidProgramType', `program ${info.name || info.id} ${where} is a ${programTypeName(info.type)}, not a ${kind} program`, { program: info.name });
+    }
+    return { Cls: cls, kind };
+  };
+}
+
+/** ProgramError 'InvalidArgument' unless `id` can be a program id. @internal */
+export function checkProgramId(id: number): void {
+  if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new ProgramError('InvalidArgument', `invalid program id ${describeValue(id)}`);
+}
+
+/** An fd of the loaded program with kernel id `id`, refusals as ProgramError. @internal */
+export function programFdById(id: number): number {
+  try {
+    return progGetFdById(id);
+  } catch (err) {
+    if (!(err instanceof SyscallError)) throw err;
+    const kind = err.errno === Errno.ENOENT ? 'UnknownTarget' : 'SyscallError';
+    throw new ProgramError(kind, `program id ${id}: ${err.message}`, { cause: err });
+  }
 }

@@ -1,7 +1,10 @@
 import { RawTracePoint } from './raw-trace-point.js';
+import type { ProgramKind } from './program-type.js';
 
 /**
  * RawTracePointWritable programs (sections "raw_tracepoint.w+", "raw_tp.w+"): raw
  * tracepoints whose argument buffer the program may write; attached the same way.
  */
-export class RawTracePointWritable extends RawTracePoint {}
+export class RawTracePointWritable extends RawTracePoint {
+  static override readonly programKind: ProgramKind = 'RawTracePointWritable';
+}

@@ -1,10 +1,10 @@
-import { checkCookie } from './uprobe.js';
-import { checkOptions, nameOption } from './options.js';
+import { checkCookie, checkOptions, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { rawTracepointOpen } from '../sys/link.js';
 import { attachError, FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { sectionTarget } from './trace-point.js';
+import type { ProgramKind } from './program-type.js';
 
 export interface RawTracePointAttachOptions {
   /** bpf_get_attach_cookie() in the program (6.10+). */
@@ -17,6 +17,8 @@ export interface RawTracePointAttachOptions {
  * LINK_CREATE for this program type; EINVAL).
  */
 export class RawTracePoint extends Program {
+  static override readonly programKind: ProgramKind = 'RawTracePoint';
+
   /** Attaches to raw tracepoint `name` ('sys_enter', 'sched_switch'), by default the section's. */
   attach(name?: string, options: RawTracePointAttachOptions = {}): FdLink {
     const progFd = this.fd;

@@ -11,7 +11,7 @@ import { addClsact, addFilter, ClsBpfLink, delClsact, tcParents, type TcDirectio
 import { FdLink, LinkType, attachError, rolledBack } from '../links/link.js';
 import { type Interface, programId, resolveInterface } from '../links/netif.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 /**
  * Where a TCX program goes relative to others at the hook: a loaded program, a link
@@ -77,6 +77,8 @@ function checkDirection(direction: unknown): asserts direction is TcDirection {
  * SchedClassifier programs (sections "tc/ingress", "tc/egress", "tcx/ingress", "tcx/egress", "tc", "classifier").
  */
 export class SchedClassifier extends Program {
+  static override readonly programKind: ProgramKind = 'SchedClassifier';
+
   /**
    * Attaches to `direction` of interface `target` (name or index). Default: a TCX link
    * (FdLink: pin(), update(), info()) where the kernel has TCX, else cls_bpf. Options

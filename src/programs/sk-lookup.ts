@@ -1,10 +1,12 @@
 import { attachToNetns } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 /** SkLookup programs (sections "sk_lookup"): choose the socket an incoming connection or datagram goes to. */
 export class SkLookup extends Program {
+  static override readonly programKind: ProgramKind = 'SkLookup';
+
   /**
    * Attaches to a network namespace (path such as /proc/self/ns/net or /run/netns/NAME,
    * or an fd) with a netns link (5.9+; sk_lookup has no other way). Several programs

@@ -2,10 +2,12 @@ import { boolOption, checkOptions } from './options.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 /** SkMsg programs (sections "sk_msg"): run on every sendmsg of a socket in the map. */
 export class SkMsg extends Program {
+  static override readonly programKind: ProgramKind = 'SkMsg';
+
   /**
    * Attaches to a SockMap or SockHash (BPF_SK_MSG_VERDICT): a sockmap link where the
    * kernel has them, PROG_ATTACH to the map otherwise or with `{ link: false }`.

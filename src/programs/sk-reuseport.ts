@@ -2,6 +2,7 @@ import type { SocketLike } from '../socket-fd.js';
 import type { SocketOptionLink } from '../links/socket-option.js';
 import { attachBySocketOption } from './socket-filter.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', detach: 68, detachName: 'SO_DETACH_REUSEPORT_BPF' };
 
@@ -11,6 +12,8 @@ const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', de
  * bpf_sk_select_reuseport and a REUSEPORT_SOCKARRAY.
  */
 export class SkReuseport extends Program {
+  static override readonly programKind: ProgramKind = 'SkReuseport';
+
   /**
    * Sets the program on the reuseport group of `socket` (SO_ATTACH_REUSEPORT_EBPF; the
    * socket must have SO_REUSEPORT and be bound). The group keeps one program: attaching

@@ -4,7 +4,7 @@ import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import { sectionAttachType } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 export type SkSkbKind = 'stream_parser' | 'stream_verdict' | 'verdict';
 
@@ -16,6 +16,8 @@ const attachTypes: Record<SkSkbKind, number> = {
 
 /** SkSkb programs (sections "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict", "sk_skb"). */
 export class SkSkb extends Program {
+  static override readonly programKind: ProgramKind = 'SkSkb';
+
   /**
    * Attaches to a SockMap or SockHash as its stream parser, stream verdict or verdict
    * program (default: what the section says; required for plain "sk_skb").

@@ -4,6 +4,7 @@ import { socketFd, type SocketLike } from '../socket-fd.js';
 import { attachError } from '../links/link.js';
 import { type SocketOption, SocketOptionLink } from '../links/socket-option.js';
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 const filterOption: SocketOption = { attach: 50, attachName: 'SO_ATTACH_BPF', detach: 27, detachName: 'SO_DETACH_BPF' };
 
@@ -22,6 +23,8 @@ export function attachBySocketOption(program: Program, socket: SocketLike, optio
 
 /** SocketFilter programs (sections "socket"). */
 export class SocketFilter extends Program {
+  static override readonly programKind: ProgramKind = 'SocketFilter';
+
   /**
    * Filters what `socket` receives (SO_ATTACH_BPF): the program returns how many bytes
    * of the packet to keep, 0 drops it. A socket holds one filter: attaching another

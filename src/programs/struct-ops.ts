@@ -1,7 +1,10 @@
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /**
  * StructOps programs (sections "struct_ops+", "struct_ops.s+").
  * Members of a struct_ops map: they run when the map is registered (StructOpsMap.register() or .attach()), never attached on their own.
  */
-export class StructOps extends Program {}
+export class StructOps extends Program {
+  static override readonly programKind: ProgramKind = 'StructOps';
+}

@@ -1,4 +1,5 @@
 import { Program } from './program.js';
+import type { ProgramKind } from './program-type.js';
 
 /**
  * Syscall programs (section "syscall", BPF_PROG_TYPE_SYSCALL, 5.14+): run from user
@@ -6,6 +7,8 @@ import { Program } from './program.js';
  * the kernel writes it back into the same buffer.
  */
 export class Syscall extends Program {
+  static override readonly programKind: ProgramKind = 'Syscall';
+
   /** Runs the program once with `args` as its context (updated in place); returns its return value. */
   run(args?: Uint8Array): number {
     return this.testRun({ ctx: args }).returnValue;

@@ -1,5 +1,4 @@
-import { checkCookie } from './uprobe.js';
-import { checkOptions, nameOption } from './options.js';
+import { checkCookie, checkOptions, nameOption } from './options.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
@@ -7,7 +6,7 @@ import { attachOpenedPerfEvent } from './perf-attach.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, type Link } from '../links/link.js';
 import { Program } from './program.js';
-import { programTypeForSection } from './program-type.js';
+import { type ProgramKind, programTypeForSection } from './program-type.js';
 
 
 export interface TracePointAttachOptions {
@@ -61,6 +60,8 @@ export function sectionTarget(program: Program): ReturnType<typeof programTypeFo
  * tracepoint through a perf event of type PERF_TYPE_TRACEPOINT.
  */
 export class TracePoint extends Program {
+  static override readonly programKind: ProgramKind = 'TracePoint';
+
   /**
    * Attaches to tracepoint `category`/`name` (e.g. 'syscalls', 'sys_enter_getppid'),
    * by default the one the section names. The program runs for every task on every CPU.

@@ -3,8 +3,7 @@
 // type where the kernel has tracing links (5.10+; target_fd/target_btf_id for freplace
 // into another program, a cookie from 5.19), else BPF_RAW_TRACEPOINT_OPEN with no name,
 // which attaches to the target given at load.
-import { checkOptions } from './options.js';
-import { checkCookie } from './uprobe.js';
+import { checkCookie, checkOptions } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';

@@ -1,12 +1,11 @@
 // uprobe_multi links (6.6): one program on many functions of one file, by file offset.
-import { checkOptions } from './options.js';
+import { checkCookie, checkOffset, checkOptions } from './options.js';
 import { ProgramError } from '../errors.js';
 import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, programTypeForSection } from './program-type.js';
-import { checkCookie, checkOffset } from './uprobe.js';
+import { AttachType, type ProgramKind, programTypeForSection } from './program-type.js';
 import { patternOffsets, resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
 export interface UProbeMultiAttachOptions {
@@ -32,6 +31,8 @@ const BPF_F_UPROBE_MULTI_RETURN = 1;
  * UProbeMulti programs (sections "uprobe.multi+", "uretprobe.multi+", "uprobe.session+", ...).
  */
 export class UProbeMulti extends Program {
+  static override readonly programKind: ProgramKind = 'UProbeMulti';
+
   /**
    * Attaches to many functions of one file through one uprobe_multi link. ProgramError
    * 'NotSupported' (feature 'uprobe_multi') where the kernel has no such links, and the

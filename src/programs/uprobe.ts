@@ -1,11 +1,10 @@
 // User-space probes: a program run when a process executes an instruction of a file.
-import { describeValue } from '../describe.js';
-import { checkOptions, invalidOption, nameOption } from './options.js';
+import { checkCookie, checkOffset, checkOptions, invalidOption, nameOption } from './options.js';
 import { ProgramError } from '../errors.js';
 import { Link } from '../links/link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
-import { programTypeForSection } from './program-type.js';
+import { type ProgramKind, programTypeForSection } from './program-type.js';
 import { resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
 export interface UProbeAttachOptions {
@@ -29,23 +28,12 @@ export interface UProbeAttachOptions {
   mechanism?: ProbeMechanism;
 }
 
-export function checkOffset(offset: number | bigint | undefined, what = 'offset'): bigint {
-  if (offset === undefined) return 0n;
-  const ok = typeof offset === 'bigint' ? offset >= 0n && offset < 1n << 64n : Number.isSafeInteger(offset) && offset >= 0;
-  if (!ok) throw new ProgramError('InvalidArgument', `${what} must be a non-negative integer (u64), got ${describeValue(offset)}`);
-  return BigInt(offset);
-}
-
-export function checkCookie(cookie: bigint | undefined): void {
-  if (cookie !== undefined && (typeof cookie !== 'bigint' || cookie < 0n || cookie >= 1n << 64n)) {
-    throw new ProgramError('InvalidArgument', `cookie must be a u64 bigint, got ${describeValue(cookie)}`);
-  }
-}
-
 /**
  * UProbe programs (sections "uprobe+", "uprobe.s+", "uretprobe+", "uretprobe.s+").
  */
 export class UProbe extends Program {
+  static override readonly programKind: ProgramKind = 'UProbe';
+
   /**
    * Attaches to a function (or file offset) of an executable or shared library.
    * ProgramError 'UnknownTarget' (no such file or process), 'UnknownSymbol' (no such

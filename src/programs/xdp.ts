@@ -12,7 +12,7 @@ import { FdLink, LinkType, attachError } from '../links/link.js';
 import { ProgramRef, resolveInterface } from '../links/netif.js';
 import { setXdp, xdpDescription, XdpFlags, xdpModeFlags, type XdpMode, XdpNetlinkLink } from '../links/xdp.js';
 import { Program } from './program.js';
-import { AttachType } from './program-type.js';
+import { AttachType, type ProgramKind } from './program-type.js';
 
 export interface XdpAttachOptions {
   /**
@@ -59,6 +59,8 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
  * Xdp programs (sections "xdp.frags/devmap", "xdp/devmap", "xdp.frags/cpumap", "xdp/cpumap", "xdp.frags", "xdp").
  */
 export class Xdp extends Program {
+  static override readonly programKind: ProgramKind = 'Xdp';
+
   /**
    * Attaches to the interface `target` (name or index, in this process's network
    * namespace). Returns an FdLink (BPF link: pin(), update(), info()) or, through
