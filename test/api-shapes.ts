@@ -439,8 +439,9 @@ export function run(): Outcome {
       sweep(`${label}.pin`, ['/sys/fs/bpf/tsbpf-no-such/x'], (path) => withProgram((p) => p.pin(path as string)));
       sweep(`${label}.load`, [undefined], (o) => withProgram((p) => (p.unload(), (p as unknown as { load: (o: unknown) => unknown }).load(o))));
       if (prog.kind === 'Extension') sweep(`${label}.load/options`, [{}], (o) => withProgram((p) => (p as unknown as { load: (o: unknown) => unknown }).load(o)));
-      const Kind = programClasses[prog.kind as keyof typeof programClasses];
-      sweep(`${prog.kind}.fromPin`, ['/sys/fs/bpf/tsbpf-no-such'], (path) => (Kind as typeof Program).fromPin(path as string));
+      // A kind without a class of its own (SchedAct, LwtSeg6local, Usdt) loads as a plain Program.
+      const Kind = programClasses[prog.kind as keyof typeof programClasses] ?? Program;
+      sweep(`${prog.kind}.fromPin`, ['/sys/fs/bpf/tsbpf-no-such'], (path) => Kind.fromPin(path as string));
     }
   }
   // Names with a NUL after a real name: the kernel would read up to the NUL and attach to

@@ -61,6 +61,8 @@ export const mov64Reg = (dst: Reg, src: Reg): Insn => insn(BPF_ALU64 | BPF_MOV |
 export const add64Imm = (dst: Reg, imm: number): Insn => insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
 /** *(u32 *)(dst + off) = imm */
 export const stW = (dst: Reg, off: number, imm: number): Insn => insn(BPF_ST | BPF_MEM | BPF_W, dst, 0, off, imm);
+/** dst = *(u64 *)(src + off) */
+export const ldxDW = (dst: Reg, src: Reg, off: number): Insn => insn(BPF_LDX | BPF_MEM | BPF_DW, dst, src, off, 0);
 /** dst = *(u32 *)(src + off) */
 export const ldxW = (dst: Reg, src: Reg, off: number): Insn => insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0);
 /** if dst != imm goto pc + 1 + off */

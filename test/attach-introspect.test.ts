@@ -301,7 +301,14 @@ test('testRun: socket filter, sched_cls, sched_act, cgroup_skb, lwt_in/out/xmit'
   const run = tc.testRun({ data: frame(64), repeat: 1000 });
   assert.ok(run.duration > 0, 'the kernel timed the runs');
   assert.equal(run.dataOut!.length, 64, 'the packet comes back');
-  assert.equal(ebpf.program('act_mark').testRun({ data: frame(64) }).returnValue, 1064);
+  // tsbpf attaches no tc action nor seg6local route: those programs are plain Programs of their kind.
+  const act = ebpf.program('act_mark');
+  assert.equal(act.constructor, Program);
+  assert.equal(act.kind, 'SchedAct');
+  assert.equal('attach' in act, false);
+  assert.equal(act.testRun({ data: frame(64) }).returnValue, 1064);
+  assert.equal(ebpf.program('seg6_ok').constructor, Program);
+  assert.equal(ebpf.program('seg6_ok').kind, 'LwtSeg6local');
   assert.equal(ebpf.program('cg_ingress').testRun({ data: frame(64) }).returnValue, 1);
   assert.equal(ebpf.program('lwt_in_ok').testRun({ data: frame(64) }).returnValue, 0);
   assert.equal(ebpf.program('lwt_out_drop').testRun({ data: frame(64) }).returnValue, 2);

@@ -31,7 +31,10 @@ import {
   PerfEventIoctlLink,
   ProgramError,
   RawTracePoint,
+  RawTracePointWritable,
+  ProgramType,
   SchedClassifier,
+  SocketFilter,
   Syscall,
   TracePoint,
   attachPerfEvent,
@@ -42,6 +45,7 @@ import {
   sys,
   u64,
 } from '../src/index.js';
+import { assemble, exit, ldxDW, mov64Imm, R0, R1, R2, stW, type Insn } from './asm.js';
 import { bpfCalls, bpffsDir, cgroup2Root, fdCount, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, linkInfoHas, loadsHere, type ProgramKindOf } from './kernel-features.js';
 
@@ -288,6 +292,33 @@ test('RawTracePoint.attach: sys_enter sees our getppid calls; link info; unknown
     assert.equal(err.kind, 'UnknownTarget');
     assert.equal(err.code, 'ENOENT');
   });
+});
+
+test('RawTracePointWritable.attach (raw_tp.w/bpf_test_finish): the program rewrites the result of a test run; a tracepoint without a writable buffer refuses it', () => {
+  const E2BIG = 7;
+  const loader = (progType: number, insns: Insn[]) => () => sys.progLoad({ progType, insns: assemble(insns), license: 'GPL' });
+  // args[0] of bpf_test_finish is `int *err`, the test run's result (a 4-byte writable buffer).
+  using writer = new RawTracePointWritable(
+    { name: 'finish_w', kind: 'RawTracePointWritable', type: ProgramType.RawTracepointWritable, section: 'raw_tp.w/bpf_test_finish' },
+    loader(ProgramType.RawTracepointWritable, [ldxDW(R2, R1, 0), stW(R2, 0, -E2BIG), mov64Imm(R0, 0), exit()]),
+  );
+  writer.load();
+  using filter = new SocketFilter({ name: 'keep_none', kind: 'SocketFilter', type: ProgramType.SocketFilter, section: 'socket' }, loader(ProgramType.SocketFilter, [mov64Imm(R0, 0), exit()]));
+  filter.load();
+  const data = new Uint8Array(64);
+  assert.equal(filter.testRun({ data }).returnValue, 0);
+  {
+    using link = writer.attach(); // the section's bpf_test_finish
+    assert.equal(link.info().type, LinkType.RawTracepoint);
+    const err = thrown(() => filter.testRun({ data }));
+    assert.ok(err instanceof ProgramError, String(err));
+    assert.equal(err.code, 'E2BIG', 'the test run returned what the program wrote');
+  }
+  assert.equal(filter.testRun({ data }).returnValue, 0, 'detached: the test run succeeds again');
+  // sys_enter has no writable buffer: the kernel refuses a program that writes one (EINVAL).
+  const refused = thrown(() => writer.attach('sys_enter'));
+  assert.ok(refused instanceof ProgramError && refused.kind === 'AttachError', String(refused));
+  assert.equal(refused.code, 'EINVAL');
 });
 
 test('BtfTracePoint.attach (tp_btf/sys_enter): typed arguments, a raw_tp link', async (t) => {

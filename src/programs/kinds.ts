@@ -10,9 +10,7 @@ import { KProbe } from './kprobe.js';
 import { UProbe } from './uprobe.js';
 import { KProbeMulti } from './kprobe-multi.js';
 import { UProbeMulti } from './uprobe-multi.js';
-import { Usdt } from './usdt.js';
 import { SchedClassifier } from './sched-classifier.js';
-import { SchedAct } from './sched-act.js';
 import { TracePoint } from './trace-point.js';
 import { RawTracePoint } from './raw-trace-point.js';
 import { RawTracePointWritable } from './raw-trace-point-writable.js';
@@ -30,7 +28,6 @@ import { PerfEvent } from './perf-event.js';
 import { LwtIn } from './lwt-in.js';
 import { LwtOut } from './lwt-out.js';
 import { LwtXmit } from './lwt-xmit.js';
-import { LwtSeg6local } from './lwt-seg6local.js';
 import { SockOps } from './sock-ops.js';
 import { SkSkb } from './sk-skb.js';
 import { SkMsg } from './sk-msg.js';
@@ -53,9 +50,7 @@ const classes: (typeof Program)[] = [
   UProbe,
   KProbeMulti,
   UProbeMulti,
-  Usdt,
   SchedClassifier,
-  SchedAct,
   TracePoint,
   RawTracePoint,
   RawTracePointWritable,
@@ -73,7 +68,6 @@ const classes: (typeof Program)[] = [
   LwtIn,
   LwtOut,
   LwtXmit,
-  LwtSeg6local,
   SockOps,
   SkSkb,
   SkMsg,
@@ -113,4 +107,4 @@ export function programFromId(id: number): Program {
   return adoptProgram(classOfType, () => programFdById(id), `id ${id}`);
 }
 
-export { SocketFilter, SkReuseport, KProbe, UProbe, KProbeMulti, UProbeMulti, Usdt, SchedClassifier, SchedAct, TracePoint, RawTracePoint, RawTracePointWritable, BtfTracePoint, FEntry, FExit, FModRet, Extension, Lsm, LsmCgroup, Iter, Syscall, Xdp, PerfEvent, LwtIn, LwtOut, LwtXmit, LwtSeg6local, SockOps, SkSkb, SkMsg, LircMode2, FlowDissector, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSysctl, CgroupSockopt, CgroupDevice, StructOps, SkLookup, Netfilter };
+export { SocketFilter, SkReuseport, KProbe, UProbe, KProbeMulti, UProbeMulti, SchedClassifier, TracePoint, RawTracePoint, RawTracePointWritable, BtfTracePoint, FEntry, FExit, FModRet, Extension, Lsm, LsmCgroup, Iter, Syscall, Xdp, PerfEvent, LwtIn, LwtOut, LwtXmit, SockOps, SkSkb, SkMsg, LircMode2, FlowDissector, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSysctl, CgroupSockopt, CgroupDevice, StructOps, SkLookup, Netfilter };
