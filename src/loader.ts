@@ -25,7 +25,7 @@ import { kernel } from './sys/native.js';
 import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
 import { loadKernelBtf } from './obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
-import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
+import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './kernel-btf.js';
 import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
 import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
 import { encodeGlobal, type GlobalValue } from './global-value.js';

@@ -10,10 +10,10 @@
 // buffers), so the bytes are read from /sys/kernel/btf/<module> and the module's BTF
 // object is found among the kernel ones by its size.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { btfGetFdById, btfGetNextId, objGetInfoByFd } from '../sys/bpf.js';
-import { Errno, SyscallError } from '../sys/errors.js';
-import { kernel } from '../sys/native.js';
-import { Btf, loadKernelBtf } from './btf.js';
+import { btfGetFdById, btfGetNextId, objGetInfoByFd } from './sys/bpf.js';
+import { Errno, SyscallError } from './sys/errors.js';
+import { kernel } from './sys/native.js';
+import { Btf, loadKernelBtf } from './obj/btf.js';
 
 const SYSFS = '/sys/kernel/btf';
 
