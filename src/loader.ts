@@ -23,7 +23,7 @@ import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
 import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
-import { loadKernelBtf } from './obj/btf.js';
+import { loadKernelBtf } from './kernel-btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './kernel-btf.js';
 import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';

@@ -1,5 +1,5 @@
-// BTF (BPF Type Format) parser and writer. Pure over bytes except loadKernelBtf, which
-// reads /sys/kernel/btf/vmlinux. Format: the kernel's Documentation/bpf/btf.rst and
+// BTF (BPF Type Format) parser and writer, pure over bytes (the running kernel's BTF is
+// read by kernel-btf.ts). Format: the kernel's Documentation/bpf/btf.rst and
 // include/uapi/linux/btf.h.
 //
 // Every offset, length, string offset and type id read from the input is checked;
@@ -7,7 +7,6 @@
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
 import { BtfError } from '../errors.js';
 import { asciiText } from './ascii.js';
-import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
@@ -950,23 +949,4 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
   v.setUint32(16, typeLen, true);
   v.setUint32(20, strs.len, true);
   return { bytes: w.buf.slice(0, w.len), strOffsets };
-}
-
-const kernelBtfCache = new Map<string, Btf>();
-
-/** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
-export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
-  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
-  let btf = kernelBtfCache.get(path);
-  if (!btf) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
-    } catch (err) {
-      throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    btf = Btf.parse(bytes);
-    kernelBtfCache.set(path, btf);
-  }
-  return btf;
 }
