@@ -22,7 +22,8 @@ import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from './sys
 import { Errno, SyscallError } from './sys/errors.js';
 import { possibleCpus } from './sys/cpus.js';
 import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
+import { kernelConfig, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
+import { kconfigLayout, kconfigValue } from './obj/externs.js';
 import { loadKernelBtf } from './kernel-btf.js';
 import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
 import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './kernel-btf.js';
@@ -659,7 +660,7 @@ export class Ebpf implements Disposable {
     const value = new Uint8Array(layout.size);
     for (const name of used) {
       const { offset, size, typeId } = layout.offsets.get(name)!;
-      const bytes = kconfigValue(this.spec.btf!, name, typeId, size);
+      const bytes = kconfigValue(this.spec.btf!, name, typeId, size, { config: kernelConfig(), release: kernelRelease() });
       if (bytes) value.set(bytes, offset);
       else if (!this.spec.externs.get(name)!.weak) {
         throw new ProgramError('UnresolvedExtern', `__kconfig extern ${name} is not set in this kernel's configuration (declare it __weak to accept 0)`);

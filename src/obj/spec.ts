@@ -5,7 +5,7 @@ import { ParseError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
 import { Btf, type BtfType } from './btf.js';
-import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
+import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from './externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
 import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_NULL, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
