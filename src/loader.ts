@@ -14,7 +14,7 @@ import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
 import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
 import { Program } from './programs/program.js';
 import { programClasses } from './programs/kinds.js';
-import type { ProgramKind } from './programs/program-type.js';
+import type { ProgramKind } from './obj/sections.js';
 import type { ProgramLoadTarget } from './programs/program.js';
 import { kernelBtfTarget } from './programs/tracing-attach.js';
 import { summariseVerifierLog, verifierMessage } from './programs/verifier-log.js';

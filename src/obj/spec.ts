@@ -3,7 +3,7 @@
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
 import { describeValue } from '../describe.js';
-import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
+import { sectionMatch, type AttachTarget } from './sections.js';
 import { Btf, type BtfType } from './btf.js';
 import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from './externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';

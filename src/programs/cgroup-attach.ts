@@ -15,7 +15,8 @@ import { progQuery, type ProgQueryResult } from '../sys/link.js';
 import { attachAt, openTarget, type TargetFd } from './attach-point.js';
 import { attachError, LinkType, type Link } from './link.js';
 import type { Program } from './program.js';
-import { attachTypeName, programTypeForSection } from './program-type.js';
+import { attachTypeName } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 
 export type CgroupAttachMode = 'single' | 'override' | 'multi';
 

@@ -1,5 +1,5 @@
 // The class of each program kind (the table the loader uses to type programs by section).
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 import { Program, setProgramClasses } from './program.js';
 import { SocketFilter } from './socket-filter.js';
 import { SkReuseport } from './sk-reuseport.js';

@@ -8,7 +8,8 @@ import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from './link.js';
 import { probeMechanisms } from './probe-event.js';
 import { Program } from './program.js';
-import { AttachType, programTypeForSection } from './program-type.js';
+import { AttachType } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 import { checkCookie } from './uprobe.js';
 
 export interface KProbeMultiAttachOptions {

@@ -5,7 +5,7 @@ import { ProgramError } from '../errors.js';
 import { Link } from './link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
-import { programTypeForSection } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 import { checkCookie, checkOffset } from './uprobe.js';
 
 export interface KProbeAttachOptions {

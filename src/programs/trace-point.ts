@@ -7,7 +7,7 @@ import { attachOpenedPerfEvent } from './perf-attach.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, type Link } from './link.js';
 import { Program } from './program.js';
-import { programTypeForSection } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 
 
 export interface TracePointAttachOptions {

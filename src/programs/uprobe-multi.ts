@@ -5,7 +5,8 @@ import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from './link.js';
 import { Program } from './program.js';
-import { AttachType, programTypeForSection } from './program-type.js';
+import { AttachType } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 import { checkCookie, checkOffset } from './uprobe.js';
 import { patternOffsets, resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
