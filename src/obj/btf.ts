@@ -13,30 +13,6 @@ export const BTF_VERSION = 1;
 const HEADER_LEN = 24;
 const HEADER_LEN_LAYOUT = 32;
 
-/** BTF_KIND_* numbers. */
-export const BtfKind = {
-  Unkn: 0,
-  Int: 1,
-  Ptr: 2,
-  Array: 3,
-  Struct: 4,
-  Union: 5,
-  Enum: 6,
-  Fwd: 7,
-  Typedef: 8,
-  Volatile: 9,
-  Const: 10,
-  Restrict: 11,
-  Func: 12,
-  FuncProto: 13,
-  Var: 14,
-  Datasec: 15,
-  Float: 16,
-  DeclTag: 17,
-  TypeTag: 18,
-  Enum64: 19,
-} as const;
-
 /** BTF_INT_* encoding bits. */
 export const BTF_INT_SIGNED = 1;
 export const BTF_INT_CHAR = 2;
@@ -105,11 +81,6 @@ const KIND_NAMES: readonly BtfKindName[] = [
   'restrict', 'func', 'func_proto', 'var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64',
 ];
 const KIND_NUMBERS: Record<BtfKindName, number> = Object.fromEntries(KIND_NAMES.map((k, i) => [k, i])) as Record<BtfKindName, number>;
-
-/** The BTF_KIND_* number of a kind name ('void' is 0). */
-export function btfKindNumber(kind: BtfKindName): number {
-  return KIND_NUMBERS[kind];
-}
 
 /** The kinds `resolve` skips. */
 const MODIFIERS = new Set<BtfKindName>(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
