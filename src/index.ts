@@ -29,8 +29,8 @@ export type {
   TargetSyntax,
 } from './obj/sections.js';
 export * as sys from './sys/index.js';
-export { Ebpf, EbpfLoader } from './loader.js';
-export type { GlobalOptions } from './loader.js';
+export { Ebpf, EbpfLoader } from './loader/index.js';
+export type { GlobalOptions } from './loader/index.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';

@@ -10,7 +10,7 @@ import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
 import { kernelConfig } from '../src/externs.js';
 import { kconfigLayout } from '../src/obj/externs.js';
 import { branch } from './kernel-features.js';
-import { memlockCharged } from '../src/loader.js';
+import { memlockCharged } from '../src/loader/index.js';
 import { execFileSync } from 'node:child_process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -389,8 +389,8 @@ export interface SectionMatchOptions {
   readonly strict?: boolean;
 }
 
-const BPF_F_SLEEPABLE = 1 << 4;
-const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+export const BPF_F_SLEEPABLE = 1 << 4;
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 
 /** How `def` matches `name`: 'exact' (libbpf 1.x rules), 'sloppy' (legacy prefix), or undefined. */
 function matches(def: SectionDef, name: string, sloppy: boolean): 'exact' | 'sloppy' | undefined {
