@@ -7,7 +7,7 @@
 import { MapError, ProgramError } from '../errors.js';
 import { encodeGlobal, type GlobalValue } from '../global-value.js';
 import { MapType } from '../maps/map-type.js';
-import { findStructOpsTarget, structOpsMember, type StructOpsTarget } from '../maps/struct-ops.js';
+import { findStructOpsTarget, structOpsMember, type StructOpsTarget } from '../obj/struct-ops.js';
 import type { Btf } from '../obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from '../obj/core.js';
 import { kconfigLayout, kconfigValue, type KconfigFacts, type KconfigLayout } from '../obj/externs.js';
