@@ -5,7 +5,7 @@
 // checked value by value.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Btf, MapType, ObjectSpec, ProgramError, ProgramType, sys } from '../src/index.js';
 import { LoadPlan, type KernelFacts, type PlanSettings, type ProgramPlan } from '../src/loader/index.js';
@@ -262,4 +262,21 @@ test('loader-clang-14-el.elf: setExtern constants, perf event array sizes, and w
     assert.match(thrown(() => without.program(spec.programs.get('asm_relocation')!)).message, /give its value with EbpfLoader.setExtern/);
     assert.match(thrown(() => new LoadPlan(spec, settings({ externs: new Map([['NOPE', 1n]]) }), facts)).message, /no extern NOPE that takes a value/);
   });
+});
+
+/** The modules a source file imports, as written. */
+function importsOf(path: string): string[] {
+  return [...readFileSync(path, 'utf8').matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gms)].map((m) => m[1]!);
+}
+
+test('layers: obj/ imports only itself, node:, the error and describe leaves and the kernel enums; the plan no kernel access', () => {
+  const objDir = resolve(repoRoot, 'src/obj');
+  const leaves = new Set(['../errors.js', '../describe.js', '../programs/program-type.js']);
+  for (const file of readdirSync(objDir).filter((f) => f.endsWith('.ts'))) {
+    for (const from of importsOf(resolve(objDir, file))) {
+      assert.ok(from.startsWith('./') || from.startsWith('node:buffer') || leaves.has(from), `obj/${file} imports ${from}`);
+    }
+  }
+  const kernelSide = /^(\.\.\/sys\/|\.\.\/kernel-btf\.js|\.\.\/externs\.js|\.\.\/features\.js|\.\.\/file\.js|node:fs|node:os|node:zlib|\.\/load\.js)/;
+  for (const from of importsOf(resolve(repoRoot, 'src/loader/plan.ts'))) assert.doesNotMatch(from, kernelSide, `loader/plan.ts imports ${from}`);
 });
