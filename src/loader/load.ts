@@ -14,7 +14,7 @@ import { loadKernelBtf, moduleBtfs } from '../kernel-btf.js';
 import { MapData, type MapSpec } from '../maps/map-data.js';
 import { MapType } from '../maps/map-type.js';
 import { StructOpsMap } from '../maps/struct-ops.js';
-import { structOpsValue, type StructOpsTarget } from '../obj/struct-ops.js';
+import { structOpsValue } from '../obj/struct-ops.js';
 import { Btf } from '../obj/btf.js';
 import type { ProgramKind } from '../obj/sections.js';
 import { BPF_F_LINK, ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from '../obj/spec.js';
@@ -188,7 +188,6 @@ export class Ebpf implements Disposable {
   readonly #programs = new Map<string, Program>();
   readonly #borrowed = new Set<MapData>();
   readonly #structOps = new Map<string, StructOpsMap>();
-  readonly #structOpsTargets = new Map<string, StructOpsTarget>();
   #plan!: LoadPlan;
   /** fds of kernel modules' BTF objects the programs refer to, by module name. */
   readonly #moduleFds = new Map<string, number>();
@@ -383,7 +382,6 @@ export class Ebpf implements Disposable {
   #createStructOps(def: MapDefinition): void {
     const { target, shape } = this.#plan.structOps(def);
     if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
-    this.#structOpsTargets.set(def.name, target);
     let map: MapData;
     try {
       map = MapData.create({ ...shape, btf: { fd: this.#btfFd }, btfVmlinuxValueTypeId: target.valueType.id });
@@ -530,7 +528,7 @@ export class Ebpf implements Disposable {
    * and aya (StructOpsMap::register) leave to an explicit call: StructOpsMap.register().
    */
   #initialiseStructOps(def: MapDefinition): void {
-    const target = this.#structOpsTargets.get(def.name);
+    const target = this.#plan.structOpsTargetOf(def.name);
     const map = this.#maps.get(def.name);
     if (!target || !map || !def.structOps) return;
     const uses = def.structOps.programs;
@@ -544,7 +542,7 @@ export class Ebpf implements Disposable {
     };
     const ops = new StructOpsMap(def.name, map, def.structOps.typeName, value);
     this.#structOps.set(def.name, ops);
-    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(new Uint8Array(4), ops.value);
+    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(KEY_ZERO, ops.value);
   }
 
   /** Static initialisation of map-in-map slots and PROG_ARRAY tail-call tables. */

@@ -231,6 +231,11 @@ export class LoadPlan {
     return { target, shape };
   }
 
+  /** The kernel struct of struct_ops map `name`, once structOps() found it. */
+  structOpsTargetOf(name: string): StructOpsTarget | undefined {
+    return this.#structOpsTargets.get(name);
+  }
+
   /** The struct_ops map and member (byte offset) that use program `prog`, if any. */
   structOpsUse(prog: ProgramSpec): { def: MapDefinition; offset: number } | undefined {
     for (const def of this.spec.maps.values()) {
