@@ -16,7 +16,8 @@
 // probes one attach type per program type and reports EPERM as inconclusive.
 import { MapError, ProgramError } from './errors.js';
 import { kernelSymbolAddress } from './externs.js';
-import { Btf, loadKernelBtf } from './obj/btf.js';
+import { Btf } from './obj/btf.js';
+import { loadKernelBtf } from './kernel-btf.js';
 import { Capability, Errno, hasCapabilities, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad, type MapCreateAttr, type ProgLoadAttr } from './sys/bpf.js';
 import { linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.js';

@@ -16,7 +16,8 @@ export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
 export { StructOpsMap } from './maps/struct-ops.js';
-export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
+export { ProgramType, AttachType, programTypeName, attachTypeName } from './programs/program-type.js';
+export { programTypeForSection, sectionDefs } from './obj/sections.js';
 export type {
   AttachTarget,
   ProgramKind,
@@ -26,14 +27,15 @@ export type {
   SectionMatch,
   SectionMatchOptions,
   TargetSyntax,
-} from './programs/program-type.js';
+} from './obj/sections.js';
 export * as sys from './sys/index.js';
-export { Ebpf, EbpfLoader } from './loader.js';
-export type { GlobalOptions } from './loader.js';
+export { Ebpf, EbpfLoader } from './loader/index.js';
+export type { GlobalOptions } from './loader/index.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
-export { Btf, loadKernelBtf } from './obj/btf.js';
+export { Btf } from './obj/btf.js';
+export { loadKernelBtf } from './kernel-btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
 export type { TestRunOptions, TestRunResult } from './programs/program.js';
@@ -90,4 +92,4 @@ export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './i
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
 export type { ProgramClass } from './programs/program.js';
-export { defaultKinds, defaultProgramKind, programTypesOfKind } from './programs/program-type.js';
+export { defaultKinds, defaultProgramKind, programTypesOfKind } from './obj/sections.js';

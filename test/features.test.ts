@@ -50,7 +50,7 @@ import {
   type Link,
   type MapSpec,
 } from '../src/index.js';
-import { sectionDefs } from '../src/programs/program-type.js';
+import { sectionDefs } from '../src/obj/sections.js';
 import { replaceKernel } from '../src/sys/native.js';
 import { assemble, call, exit, ldMapFd, mov64Imm, mov64Reg, add64Imm, stW, R0, R1, R2, R10 } from './asm.js';
 import { createNetEnv } from './net-env.js';

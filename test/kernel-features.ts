@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isProgramTypeSupported, loadKernelBtf, MapError, ObjectSpec, ProgramError } from '../src/index.js';
 import { programFeatureName } from '../src/features.js';
-import { findInModules } from '../src/obj/module-btf.js';
+import { findInModules } from '../src/kernel-btf.js';
 
 /** A program of an object, as the probe sees it: type, expected attach type, vmlinux target. */
 export interface ProgramKindOf {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
-import { btfObjects, findInModules, moduleBtfs, moduleNames } from '../src/obj/module-btf.js';
+import { btfObjects, findInModules, moduleBtfs, moduleNames } from '../src/kernel-btf.js';
 import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
 import { kfuncHere } from './kernel-features.js';
 

@@ -7,9 +7,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, sys, u32, u64, Xdp } from '../src/index.js';
 import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
-import { kconfigLayout, kernelConfig } from '../src/externs.js';
+import { kernelConfig } from '../src/externs.js';
+import { kconfigLayout } from '../src/obj/externs.js';
 import { branch } from './kernel-features.js';
-import { memlockCharged } from '../src/loader.js';
+import { memlockCharged } from '../src/loader/index.js';
 import { execFileSync } from 'node:child_process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

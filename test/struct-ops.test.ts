@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf, EbpfLoader, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, ProgramError, ProgramType, StructOpsMap, sys } from '../src/index.js';
-import { findStructOpsTarget, structOpsMember, structOpsValue } from '../src/maps/struct-ops.js';
+import { findStructOpsTarget, structOpsMember, structOpsValue } from '../src/obj/struct-ops.js';
 import { corpusDir, fdCount, thrown } from './helpers.js';
 import { branch } from './kernel-features.js';
 

@@ -5,6 +5,7 @@
 // .BTF string section, hence the Btf argument.
 import { BtfError } from '../errors.js';
 import { BTF_MAGIC, type Btf } from './btf.js';
+import { INSN_SIZE } from './insn.js';
 
 export interface FuncInfo {
   /** Instruction index in the section (the file has byte offsets; divided by 8). */
@@ -62,7 +63,6 @@ export function coreReloKindName(kind: number): string | undefined {
 
 const HEADER_MIN = 24; // up to line_info_len
 const HEADER_CORE = 32; // with core_relo_off / core_relo_len
-const INSN_SIZE = 8;
 
 type Reader<T> = (view: DataView, p: number, where: string) => T;
 

@@ -1,5 +1,5 @@
-// BTF (BPF Type Format) parser and writer. Pure over bytes except loadKernelBtf, which
-// reads /sys/kernel/btf/vmlinux. Format: the kernel's Documentation/bpf/btf.rst and
+// BTF (BPF Type Format) parser and writer, pure over bytes (the running kernel's BTF is
+// read by kernel-btf.ts). Format: the kernel's Documentation/bpf/btf.rst and
 // include/uapi/linux/btf.h.
 //
 // Every offset, length, string offset and type id read from the input is checked;
@@ -7,36 +7,11 @@
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
 import { BtfError } from '../errors.js';
 import { asciiText } from './ascii.js';
-import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
 const HEADER_LEN = 24;
 const HEADER_LEN_LAYOUT = 32;
-
-/** BTF_KIND_* numbers. */
-export const BtfKind = {
-  Unkn: 0,
-  Int: 1,
-  Ptr: 2,
-  Array: 3,
-  Struct: 4,
-  Union: 5,
-  Enum: 6,
-  Fwd: 7,
-  Typedef: 8,
-  Volatile: 9,
-  Const: 10,
-  Restrict: 11,
-  Func: 12,
-  FuncProto: 13,
-  Var: 14,
-  Datasec: 15,
-  Float: 16,
-  DeclTag: 17,
-  TypeTag: 18,
-  Enum64: 19,
-} as const;
 
 /** BTF_INT_* encoding bits. */
 export const BTF_INT_SIGNED = 1;
@@ -106,11 +81,6 @@ const KIND_NAMES: readonly BtfKindName[] = [
   'restrict', 'func', 'func_proto', 'var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64',
 ];
 const KIND_NUMBERS: Record<BtfKindName, number> = Object.fromEntries(KIND_NAMES.map((k, i) => [k, i])) as Record<BtfKindName, number>;
-
-/** The BTF_KIND_* number of a kind name ('void' is 0). */
-export function btfKindNumber(kind: BtfKindName): number {
-  return KIND_NUMBERS[kind];
-}
 
 /** The kinds `resolve` skips. */
 const MODIFIERS = new Set<BtfKindName>(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
@@ -950,23 +920,4 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
   v.setUint32(16, typeLen, true);
   v.setUint32(20, strs.len, true);
   return { bytes: w.buf.slice(0, w.len), strOffsets };
-}
-
-const kernelBtfCache = new Map<string, Btf>();
-
-/** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
-export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
-  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
-  let btf = kernelBtfCache.get(path);
-  if (!btf) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
-    } catch (err) {
-      throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    btf = Btf.parse(bytes);
-    kernelBtfCache.set(path, btf);
-  }
-  return btf;
 }

@@ -25,6 +25,7 @@
 import { BtfError } from '../errors.js';
 import { BTF_INT_SIGNED, type Btf, type BtfType } from './btf.js';
 import { CoreReloKind, coreReloKindName, type CoreRelo } from './btf-ext.js';
+import { BPF_ALU, BPF_ALU64, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, CALL, INSN_SIZE, LD_IMM64 } from './insn.js';
 
 /** The helper id libbpf calls in a poisoned instruction ("bad relo"): 195896080. */
 export const CORE_POISON_HELPER = 0xbad2310;
@@ -71,18 +72,8 @@ export interface CoreOptions {
 
 // ---- instruction encoding ------------------------------------------------------------
 
-const INSN_SIZE = 8;
-const LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-const BPF_LD = 0x00;
-const BPF_LDX = 0x01;
-const BPF_ST = 0x02;
-const BPF_STX = 0x03;
-const BPF_ALU = 0x04;
-const BPF_ALU64 = 0x07;
-const BPF_K = 0x00;
 const SIZE_BYTES: Record<number, number> = { 0x18: 8, 0x00: 4, 0x08: 2, 0x10: 1 }; // BPF_DW, BPF_W, BPF_H, BPF_B
 const BYTES_SIZE: Record<number, number> = { 8: 0x18, 4: 0x00, 2: 0x08, 1: 0x10 };
-const BPF_CALL_INSN = 0x85; // BPF_JMP | BPF_CALL
 
 /** libbpf's BPF_CORE_SPEC_MAX_LEN: accessors per access string. */
 const SPEC_MAX_LEN = 64;
@@ -816,7 +807,7 @@ function resolve(relo: CoreRelo, local: Btf, target: Btf, cache: Map<number, num
 
 function poisonAt(view: DataView, idx: number): void {
   const p = idx * INSN_SIZE;
-  view.setUint8(p, BPF_CALL_INSN);
+  view.setUint8(p, CALL);
   view.setUint8(p + 1, 0);
   view.setInt16(p + 2, 0, true);
   view.setInt32(p + 4, CORE_POISON_HELPER, true);

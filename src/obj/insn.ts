@@ -5,6 +5,11 @@ export const INSN_SIZE = 8;
 
 export const BPF_LD = 0x00;
 export const BPF_LDX = 0x01;
+export const BPF_ST = 0x02;
+export const BPF_STX = 0x03;
+export const BPF_ALU = 0x04;
+export const BPF_ALU64 = 0x07;
+export const BPF_K = 0x00;
 export const BPF_JMP = 0x05;
 export const BPF_JMP32 = 0x06;
 export const BPF_CALL = 0x80;

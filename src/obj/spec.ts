@@ -3,15 +3,20 @@
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
 import { ParseError } from '../errors.js';
 import { describeValue } from '../describe.js';
-import { sectionMatch, type AttachTarget } from '../programs/program-type.js';
+import { sectionMatch, type AttachTarget } from './sections.js';
 import { Btf, type BtfType } from './btf.js';
-import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from '../externs.js';
+import { kconfigLayout, ksymDeclarations, type KsymDeclaration } from './externs.js';
 import { parseBtfExt, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo } from './btf-ext.js';
 import { ElfFile, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_NULL, STT_FUNC, STT_SECTION, type ElfSection, type ElfSymbol } from './elf.js';
 import { CALL, INSN_SIZE, Insns, LD_IMM64, PseudoCall, PseudoSrc } from './insn.js';
 
 /** Libbpf's pinning values in BTF map definitions. */
 export const Pinning = { None: 0, ByName: 1 } as const;
+
+/** map_flags the object's own maps are declared with. */
+export const BPF_F_RDONLY_PROG = 1 << 7;
+export const BPF_F_MMAPABLE = 1 << 10;
+export const BPF_F_LINK = 1 << 13;
 
 /** A map as the object declares it. */
 export interface MapDefinition {
@@ -353,8 +358,8 @@ export class ObjectSpec {
         keySize: 4,
         valueSize: section.size,
         maxEntries: 1,
-        // BPF_F_MMAPABLE, and BPF_F_RDONLY_PROG for .rodata, as libbpf does.
-        flags: (1 << 10) | (readOnly ? 1 << 7 : 0),
+        // Mmapable, and read-only to programs for .rodata, as libbpf does.
+        flags: BPF_F_MMAPABLE | (readOnly ? BPF_F_RDONLY_PROG : 0),
         numaNode: 0,
         mapExtra: 0n,
         pinning: Pinning.None,
@@ -607,7 +612,7 @@ export class ObjectSpec {
           keySize: 4,
           valueSize: sym.size,
           maxEntries: 1,
-          flags: section.name === '.struct_ops.link' ? 1 << 13 : 0, // BPF_F_LINK
+          flags: section.name === '.struct_ops.link' ? BPF_F_LINK : 0,
           numaNode: 0,
           mapExtra: 0n,
           pinning: Pinning.None,

@@ -16,7 +16,8 @@ import { attachAt, openTarget } from './attach-point.js';
 import type { TargetFd } from '../links/prog-attach.js';
 import { attachError, LinkType, type Link } from '../links/link.js';
 import type { Program } from './program.js';
-import { attachTypeName, programTypeForSection } from './program-type.js';
+import { attachTypeName } from './program-type.js';
+import { programTypeForSection } from '../obj/sections.js';
 
 export type CgroupAttachMode = 'single' | 'override' | 'multi';
 

@@ -1,7 +1,7 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** CgroupSkb programs (sections "cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb"). */
 export class CgroupSkb extends Program {

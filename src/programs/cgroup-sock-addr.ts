@@ -1,7 +1,7 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4"). */
 export class CgroupSockAddr extends Program {

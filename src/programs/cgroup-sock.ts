@@ -1,7 +1,7 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** CgroupSock programs (sections "cgroup/sock_create", "cgroup/sock_release", "cgroup/sock", "cgroup/post_bind4", "cgroup/post_bind6"). */
 export class CgroupSock extends Program {

@@ -1,7 +1,7 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** CgroupSysctl programs (sections "cgroup/sysctl"). */
 export class CgroupSysctl extends Program {

@@ -7,7 +7,7 @@ import { kernel } from '../sys/native.js';
 import type { FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { attachTracing, type TracingAttachOptions } from './tracing-attach.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** A loaded program to replace a function of: a Program, or a program fd the caller keeps. */
 export type ExtensionTargetProgram = { readonly fd: number; readonly name?: string } | number;

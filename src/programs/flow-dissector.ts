@@ -2,7 +2,8 @@ import { boolOption, checkOptions } from './options.js';
 import { attachToNetns } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** FlowDissector programs (sections "flow_dissector"). */
 export class FlowDissector extends Program {

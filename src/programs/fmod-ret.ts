@@ -1,4 +1,5 @@
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 import { BtfTracingProgram } from './tracing-attach.js';
 
 /**

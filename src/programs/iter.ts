@@ -6,7 +6,8 @@ import type { InnerMap } from '../maps/typed-map.js';
 import { linkCreate } from '../sys/link.js';
 import { IterLink } from '../links/iter.js';
 import { attachError } from '../links/link.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 import { Program } from './program.js';
 
 /** enum bpf_cgroup_iter_order */

@@ -2,7 +2,7 @@
 // section, and programFromPin / programFromId use to type them by program type.
 import { openPinned } from '../pin.js';
 import { describeValue } from '../describe.js';
-import { defaultProgramKind, type ProgramKind } from './program-type.js';
+import { defaultProgramKind, type ProgramKind } from '../obj/sections.js';
 import { adoptProgram, checkProgramId, Program, programFdById, type AdoptedProgram, type ProgramClass } from './program.js';
 import { SocketFilter } from './socket-filter.js';
 import { SkReuseport } from './sk-reuseport.js';

@@ -8,7 +8,8 @@ import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { probeMechanisms } from './probe-event.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind, programTypeForSection } from './program-type.js';
+import { AttachType } from './program-type.js';
+import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 
 export interface KProbeMultiAttachOptions {
   /** Kernel functions by name (resolved through /proc/kallsyms). */

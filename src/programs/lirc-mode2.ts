@@ -1,7 +1,8 @@
 import { attachAt, openTarget } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * LircMode2 programs (section "lirc_mode2"): decode infrared pulses of a LIRC device

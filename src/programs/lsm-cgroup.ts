@@ -1,7 +1,7 @@
 import { attachCgroup, type CgroupAttachOptions } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * LsmCgroup programs (section "lsm_cgroup/<hook>", 6.0+): an LSM hook that runs for the

@@ -1,7 +1,7 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** LwtIn programs (section "lwt_in"): run by routes whose encapsulation is BPF, at the in hook. */
 export class LwtIn extends Program {

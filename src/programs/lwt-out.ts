@@ -1,7 +1,7 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** LwtOut programs (section "lwt_out"): run by routes whose encapsulation is BPF, at the out hook. */
 export class LwtOut extends Program {

@@ -1,7 +1,7 @@
 import type { LwtRouteLink } from '../links/lwt-route.js';
 import { attachLwt, type LwtAttachOptions } from './lwt-route.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** LwtXmit programs (section "lwt_xmit"): run by routes whose encapsulation is BPF, at the xmit hook. */
 export class LwtXmit extends Program {

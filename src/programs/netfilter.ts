@@ -4,7 +4,8 @@ import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** NFPROTO_* of the families netfilter BPF links accept. */
 const families = { ipv4: 2, ipv6: 10 } as const;

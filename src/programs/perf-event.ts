@@ -9,7 +9,7 @@ import { attachError, Link, rolledBack } from '../links/link.js';
 import { PerfEventLinks } from '../links/perf-event.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 const TYPES = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint } as const;
 export type PerfEventTypeName = keyof typeof TYPES;

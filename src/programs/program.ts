@@ -11,7 +11,8 @@ import { kernel } from '../sys/native.js';
 import { programInfoByFd, type ProgramInfo } from './program-info.js';
 import { describeValue } from '../describe.js';
 import { bytesOption, checkOptions, u32Option } from './options.js';
-import { AttachType, attachTypeName, defaultProgramKind, ProgramType, programTypeForSection, programTypeName, programTypesOfKind, type ProgramKind } from './program-type.js';
+import { AttachType, attachTypeName, ProgramType, programTypeName } from './program-type.js';
+import { defaultProgramKind, programTypeForSection, programTypesOfKind, type ProgramKind } from '../obj/sections.js';
 
 export interface TestRunOptions {
   /** Packet data for networking programs. */

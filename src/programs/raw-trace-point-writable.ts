@@ -1,5 +1,5 @@
 import { RawTracePoint } from './raw-trace-point.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * RawTracePointWritable programs (sections "raw_tracepoint.w+", "raw_tp.w+"): raw

@@ -4,7 +4,7 @@ import { rawTracepointOpen } from '../sys/link.js';
 import { attachError, FdLink } from '../links/link.js';
 import { Program } from './program.js';
 import { sectionTarget } from './trace-point.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 export interface RawTracePointAttachOptions {
   /** bpf_get_attach_cookie() in the program (6.10+). */

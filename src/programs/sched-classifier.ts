@@ -11,7 +11,8 @@ import { addClsact, addFilter, ClsBpfLink, delClsact, tcParents, type TcDirectio
 import { FdLink, LinkType, attachError, rolledBack } from '../links/link.js';
 import { type Interface, programId, resolveInterface } from '../links/netif.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * Where a TCX program goes relative to others at the hook: a loaded program, a link

@@ -1,7 +1,8 @@
 import { attachToNetns } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** SkLookup programs (sections "sk_lookup"): choose the socket an incoming connection or datagram goes to. */
 export class SkLookup extends Program {

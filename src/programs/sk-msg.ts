@@ -2,7 +2,8 @@ import { boolOption, checkOptions } from './options.js';
 import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /** SkMsg programs (sections "sk_msg"): run on every sendmsg of a socket in the map. */
 export class SkMsg extends Program {

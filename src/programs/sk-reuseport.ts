@@ -2,7 +2,7 @@ import type { SocketLike } from '../socket-fd.js';
 import type { SocketOptionLink } from '../links/socket-option.js';
 import { attachBySocketOption } from './socket-filter.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', detach: 68, detachName: 'SO_DETACH_REUSEPORT_BPF' };
 

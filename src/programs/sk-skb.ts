@@ -4,7 +4,8 @@ import { attachToSockMap, type SockMapLike } from './attach-point.js';
 import { sectionAttachType } from './cgroup-attach.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 export type SkSkbKind = 'stream_parser' | 'stream_verdict' | 'verdict';
 

@@ -4,7 +4,7 @@ import { socketFd, type SocketLike } from '../socket-fd.js';
 import { attachError } from '../links/link.js';
 import { type SocketOption, SocketOptionLink } from '../links/socket-option.js';
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 const filterOption: SocketOption = { attach: 50, attachName: 'SO_ATTACH_BPF', detach: 27, detachName: 'SO_DETACH_BPF' };
 

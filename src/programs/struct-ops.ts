@@ -1,5 +1,5 @@
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * StructOps programs (sections "struct_ops+", "struct_ops.s+").

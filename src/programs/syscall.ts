@@ -1,5 +1,5 @@
 import { Program } from './program.js';
-import type { ProgramKind } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 /**
  * Syscall programs (section "syscall", BPF_PROG_TYPE_SYSCALL, 5.14+): run from user

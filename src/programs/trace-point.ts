@@ -6,7 +6,7 @@ import { attachOpenedPerfEvent } from './perf-attach.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
 import { attachError, type Link } from '../links/link.js';
 import { Program } from './program.js';
-import { type ProgramKind, programTypeForSection } from './program-type.js';
+import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 
 
 export interface TracePointAttachOptions {

@@ -5,7 +5,8 @@ import { isLinkTypeSupported } from '../features.js';
 import { linkCreate } from '../sys/link.js';
 import { attachError, FdLink, LinkType } from '../links/link.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind, programTypeForSection } from './program-type.js';
+import { AttachType } from './program-type.js';
+import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 import { patternOffsets, resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
 export interface UProbeMultiAttachOptions {

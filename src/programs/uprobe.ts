@@ -4,7 +4,7 @@ import { ProgramError } from '../errors.js';
 import { Link } from '../links/link.js';
 import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
-import { type ProgramKind, programTypeForSection } from './program-type.js';
+import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 import { resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
 export interface UProbeAttachOptions {

@@ -12,7 +12,8 @@ import { FdLink, LinkType, attachError } from '../links/link.js';
 import { ProgramRef, resolveInterface } from '../links/netif.js';
 import { setXdp, xdpDescription, XdpFlags, xdpModeFlags, type XdpMode, XdpNetlinkLink } from '../links/xdp.js';
 import { Program } from './program.js';
-import { AttachType, type ProgramKind } from './program-type.js';
+import { AttachType } from './program-type.js';
+import type { ProgramKind } from '../obj/sections.js';
 
 export interface XdpAttachOptions {
   /**

@@ -1,3 +1,5 @@
+// The running kernel's BTF: vmlinux's (loadKernelBtf), and that of loaded modules.
+//
 // Kernel module BTF: a kfunc, ksym, struct_ops struct or attach target that vmlinux
 // does not have may be in a loaded module's BTF, split BTF on top of vmlinux. The
 // kernel names such a BTF object by fd: kfunc calls through fd_array (insn.off is the
@@ -10,12 +12,33 @@
 // buffers), so the bytes are read from /sys/kernel/btf/<module> and the module's BTF
 // object is found among the kernel ones by its size.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { btfGetFdById, btfGetNextId, objGetInfoByFd } from '../sys/bpf.js';
-import { Errno, SyscallError } from '../sys/errors.js';
-import { kernel } from '../sys/native.js';
-import { Btf, loadKernelBtf } from './btf.js';
+import { btfGetFdById, btfGetNextId, objGetInfoByFd } from './sys/bpf.js';
+import { Errno, SyscallError } from './sys/errors.js';
+import { kernel } from './sys/native.js';
+import { BtfError } from './errors.js';
+import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
+import { Btf } from './obj/btf.js';
 
 const SYSFS = '/sys/kernel/btf';
+
+const kernelBtfCache = new Map<string, Btf>();
+
+/** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
+export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
+  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
+  let btf = kernelBtfCache.get(path);
+  if (!btf) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
+    } catch (err) {
+      throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    btf = Btf.parse(bytes);
+    kernelBtfCache.set(path, btf);
+  }
+  return btf;
+}
 
 /** A BTF object the kernel holds: its id, size and whether it is the kernel's (vmlinux or a module's). */
 export interface BtfObjectInfo {

@@ -1,39 +1,33 @@
-// Ebpf and EbpfLoader: turn an ObjectSpec into live maps and programs. Every step
-// works on copies of the spec (kernel fix-ups never change it), and a failure closes
-// everything made so far.
+// Ebpf and EbpfLoader, the kernel half of loading: ask the kernel what the plan
+// (plan.ts) needs to know, then make what it decides: maps, the object's BTF, programs
+// (with the verifier's log on failure). Every step works on copies of the spec (kernel
+// fix-ups never change it), and a failure closes everything made so far.
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MapError, ParseError, PinError, ProgramError } from './errors.js';
-import { describeValue } from './describe.js';
-import { MapData, type MapSpec } from './maps/map-data.js';
-import { MapType } from './maps/map-type.js';
-import { BPF_F_LINK, findStructOpsTarget, structOpsMember, structOpsValue, StructOpsMap, type StructOpsTarget } from './maps/struct-ops.js';
-import { LinkType } from './links/link.js';
-import { Btf } from './obj/btf.js';
-import { Insns, PseudoCall, PseudoSrc } from './obj/insn.js';
-import { ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from './obj/spec.js';
-import { Program } from './programs/program.js';
-import { programClasses } from './programs/kinds.js';
-import type { ProgramKind } from './programs/program-type.js';
-import type { ProgramLoadTarget } from './programs/program.js';
-import { kernelBtfTarget } from './programs/tracing-attach.js';
-import { summariseVerifierLog, verifierMessage } from './programs/verifier-log.js';
-import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from './sys/bpf.js';
-import { Errno, SyscallError } from './sys/errors.js';
-import { possibleCpus } from './sys/cpus.js';
-import { kernel } from './sys/native.js';
-import { kconfigLayout, kconfigValue, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from './externs.js';
-import { loadKernelBtf } from './obj/btf.js';
-import { applyCoreRelocations, formatCoreResults } from './obj/core.js';
-import { findInModules, moduleBtfs, moduleNames, type ModuleBtf } from './obj/module-btf.js';
-import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from './features.js';
-import { MAX_OBJECT_FILE, readRegularFile } from './file.js';
-import { encodeGlobal, type GlobalValue } from './global-value.js';
+import { MapError, ParseError, PinError, ProgramError } from '../errors.js';
+import { describeValue } from '../describe.js';
+import { kernelConfig, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from '../externs.js';
+import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from '../features.js';
+import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
+import type { GlobalValue } from '../global-value.js';
+import { loadKernelBtf, moduleBtfs } from '../kernel-btf.js';
+import { MapData, type MapSpec } from '../maps/map-data.js';
+import { MapType } from '../maps/map-type.js';
+import { StructOpsMap } from '../maps/struct-ops.js';
+import { structOpsValue } from '../obj/struct-ops.js';
+import { Btf } from '../obj/btf.js';
+import type { ProgramKind } from '../obj/sections.js';
+import { BPF_F_LINK, ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from '../obj/spec.js';
+import { LinkType } from '../links/link.js';
+import { Program, type ProgramLoadTarget } from '../programs/program.js';
+import { programClasses } from '../programs/kinds.js';
+import { summariseVerifierLog, verifierMessage } from '../programs/verifier-log.js';
+import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from '../sys/bpf.js';
+import { possibleCpus } from '../sys/cpus.js';
+import { Errno, SyscallError } from '../sys/errors.js';
+import { kernel } from '../sys/native.js';
+import { encodeFuncInfo, encodeLineInfo, LoadPlan, Scratch, type KernelFacts, type MapShape, type PlanSettings } from './plan.js';
 
-const BPF_F_SLEEPABLE = 1 << 4;
-const STRUCT_OPS_PROG = 27; // BPF_PROG_TYPE_STRUCT_OPS
-const BPF_F_XDP_HAS_FRAGS = 1 << 5;
-const PAGE_SIZE = 4096;
 /** Key 0 of the single-element global data maps (the kernel only reads it). */
 const KEY_ZERO = new Uint8Array(4);
 const LOG_START = 1 << 16;
@@ -161,16 +155,31 @@ export class EbpfLoader {
   }
 }
 
-interface LoadSettings {
-  globals: Map<string, { value: GlobalValue; mustExist: boolean }>;
-  externs: Map<string, bigint>;
-  maxEntries: Map<string, number>;
-  replaced: Map<string, MapData>;
-  autoload: Map<string, { load: boolean; mustExist: boolean }>;
+interface LoadSettings extends PlanSettings {
+  replaced: ReadonlyMap<string, MapData>;
   pinPath: string;
-  btf?: Btf;
   logLevel: number;
 }
+
+/** The running kernel, as the plan asks about it (each fact read on first use, then cached). */
+const runningKernel: KernelFacts = {
+  get btf() {
+    return loadKernelBtf();
+  },
+  get modules() {
+    return moduleBtfs();
+  },
+  get config() {
+    return kernelConfig();
+  },
+  get release() {
+    return kernelRelease();
+  },
+  symbolAddress: kernelSymbolAddress,
+  get possibleCpus() {
+    return possibleCpus();
+  },
+};
 
 /** A loaded object: its maps and programs, owned until close() (or taken). */
 export class Ebpf implements Disposable {
@@ -179,7 +188,7 @@ export class Ebpf implements Disposable {
   readonly #programs = new Map<string, Program>();
   readonly #borrowed = new Set<MapData>();
   readonly #structOps = new Map<string, StructOpsMap>();
-  readonly #structOpsTargets = new Map<string, StructOpsTarget>();
+  #plan!: LoadPlan;
   /** fds of kernel modules' BTF objects the programs refer to, by module name. */
   readonly #moduleFds = new Map<string, number>();
   #btfFd = -1;
@@ -286,20 +295,9 @@ export class Ebpf implements Disposable {
   #load(settings: LoadSettings): void {
     raiseMemlockIfCharged();
     const spec = this.spec;
-    for (const [name, { value, mustExist }] of settings.globals) {
-      const variable = spec.variables.get(name);
-      if (variable) this.#initialValues.set(name, encodeGlobal(variable, value, spec.btf));
-      else if (mustExist) throw new MapError('InvalidArgument', `setGlobal: the object has no global named ${name}`);
-    }
-    for (const [name, { mustExist }] of settings.autoload) {
-      if (mustExist && !spec.programs.has(name)) throw new ProgramError('InvalidArgument', `setAutoload: the object has no program named ${name} (programs: ${[...spec.programs.keys()].join(', ')})`, { program: name });
-    }
-    const constants = spec.constantExterns;
-    for (const name of settings.externs.keys()) {
-      if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
-    }
+    const plan = (this.#plan = new LoadPlan(spec, settings, runningKernel));
     // Typeless __ksym addresses: one read of /proc/kallsyms for all of them.
-    resolveKernelSymbols([...spec.ksyms].filter(([, d]) => d.typeless).map(([n]) => n));
+    resolveKernelSymbols(plan.typelessKsyms());
     const lines = this.#loadBtf();
     for (const def of spec.maps.values()) this.#createMap(def, settings);
     this.#createKconfig();
@@ -309,66 +307,30 @@ export class Ebpf implements Disposable {
       const autoload = settings.autoload.get(prog.name)?.load ?? prog.autoload;
       const program = new Kind({ ...prog, autoload }, (against) => this.#loadProgram(prog, settings, lines, against));
       this.#programs.set(prog.name, program);
-      // As libbpf: a struct_ops program no struct_ops map uses is not loaded. freplace
-      // needs its target program: Extension.load({ target, function }) loads it.
-      const unused = (prog.type === STRUCT_OPS_PROG && !this.#structOpsUse(prog)) || prog.kind === 'Extension';
-      if (autoload && !unused) program.load();
+      if (plan.loadsWithObject(prog, autoload)) program.load();
     }
     for (const def of spec.maps.values()) this.#initialise(def);
   }
 
   /** Uploads the object's BTF (with the strings line info needs); without it maps and programs load plainly. */
   #loadBtf(): ((s: string) => number) | undefined {
-    const btf = this.spec.btf;
-    if (!btf) return undefined;
-    let upload = btf.wire();
-    if (!upload) {
-      const strings = new Set<string>();
-      for (const p of this.spec.programs.values()) for (const l of p.lineInfos) strings.add(l.fileName).add(l.lineText);
-      upload = btf.marshalWithStrings(strings);
-    }
-    const { bytes, offsetOf } = upload;
+    const upload = this.#plan.btf();
+    if (!upload) return undefined;
     // Without a log first (the kernel formats a line per type into it); the log only
     // matters when the upload fails, and then libbpf goes on without BTF too.
     try {
-      this.#btfFd = btfLoad(bytes);
-      return offsetOf;
+      this.#btfFd = btfLoad(upload.bytes);
+      return upload.offsetOf;
     } catch (err) {
       if (err instanceof SyscallError) return undefined;
       throw err;
     }
   }
 
-  #mapSpec(def: MapDefinition, settings: LoadSettings, withBtf: boolean): MapSpec {
-    let { type, keySize, valueSize, maxEntries } = def;
-    maxEntries = settings.maxEntries.get(def.name) ?? maxEntries;
-    if (type === MapType.PerfEventArray) {
-      keySize = 4;
-      valueSize = 4;
-      if (maxEntries === 0) maxEntries = possibleCpus();
-    }
-    const ring = type === MapType.Ringbuf || type === MapType.UserRingbuf;
-    if (ring) {
-      // No key or value (a declared __type(value, ...) only documents the records), and a
-      // power-of-two multiple of the page size.
-      keySize = 0;
-      valueSize = 0;
-      let size = PAGE_SIZE;
-      while (size < maxEntries) size *= 2;
-      maxEntries = size;
-    }
-    const btf = withBtf && !ring && this.#btfFd >= 0 && def.btfValueTypeId ? { fd: this.#btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
-    return {
-      type,
-      keySize,
-      valueSize,
-      maxEntries,
-      flags: def.flags,
-      name: mapName(def.name),
-      numaNode: def.numaNode || undefined,
-      mapExtra: def.mapExtra || undefined,
-      btf,
-    };
+  /** The plan's map with the object's BTF, when it was uploaded and `withBtf`. */
+  #mapSpec(shape: MapShape, withBtf: boolean): MapSpec {
+    const { btf, ...rest } = shape;
+    return { ...rest, btf: withBtf && btf && this.#btfFd >= 0 ? { fd: this.#btfFd, ...btf } : undefined };
   }
 
   #createMap(def: MapDefinition, settings: LoadSettings): void {
@@ -387,7 +349,7 @@ export class Ebpf implements Disposable {
       const pinned = MapData.fromPin(pinPath);
       // Owned by this Ebpf from here on, so a failed check below closes it with the rest.
       this.#maps.set(def.name, pinned);
-      const want = this.#mapSpec(def, settings, false);
+      const want = this.#plan.map(def);
       const info = pinned.info();
       const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((k) => info[k] !== want[k]);
       if (mismatch) {
@@ -396,13 +358,17 @@ export class Ebpf implements Disposable {
       return;
     }
     let inner: MapData | undefined;
-    if (def.inner) inner = this.#create(def.inner, settings);
+    if (def.inner) inner = this.#create(def.inner);
     try {
-      const spec = this.#mapSpec(def, settings, true);
+      const spec = this.#mapSpec(this.#plan.map(def), true);
       if (inner) spec.innerMap = inner;
       const map = this.#createWithBtfFallback(spec);
       this.#maps.set(def.name, map);
-      if (def.data) this.#fillData(def, map);
+      const data = this.#plan.data(def);
+      if (data) {
+        map.update(KEY_ZERO, data);
+        if (def.readOnly) map.freeze();
+      }
       if (pinPath) {
         map.pin(pinPath);
         this.#pinnedHere.push(pinPath);
@@ -414,30 +380,11 @@ export class Ebpf implements Disposable {
 
   /** A struct_ops map holds the kernel's value type, named by its vmlinux BTF id (the object's BTF must be loaded too). */
   #createStructOps(def: MapDefinition): void {
-    const typeName = def.structOps?.typeName ?? '';
-    const target = findStructOpsTarget(typeName, loadKernelBtf());
-    if (!target) {
-      const inModule = findInModules((b) => findStructOpsTarget(typeName, b));
-      if (inModule) {
-        // Needs value_type_btf_obj_fd and BPF_F_VTYPE_BTF_OBJ_FD (6.9+) at map creation.
-        throw new MapError('NotSupported', `struct_ops map ${def.name}: struct ${typeName} is defined by kernel module ${inModule.module.name}; struct_ops of modules are not supported yet`);
-      }
-      throw new MapError('NotSupported', `struct_ops map ${def.name}: this kernel has no struct ${typeName} to implement (no bpf_struct_ops_${typeName} in vmlinux BTF or the BTF of a loaded kernel module; modules with BTF: ${moduleNames()})`);
-    }
+    const { target, shape } = this.#plan.structOps(def);
     if (this.#btfFd < 0) throw new MapError('InvalidArgument', `struct_ops map ${def.name}: the kernel needs the object's BTF, which was not loaded`);
-    this.#structOpsTargets.set(def.name, target);
     let map: MapData;
     try {
-      map = MapData.create({
-        type: MapType.StructOps,
-        keySize: 4,
-        valueSize: target.valueType.size,
-        maxEntries: 1,
-        flags: def.flags,
-        name: mapName(def.name),
-        btf: { fd: this.#btfFd },
-        btfVmlinuxValueTypeId: target.valueType.id,
-      });
+      map = MapData.create({ ...shape, btf: { fd: this.#btfFd }, btfVmlinuxValueTypeId: target.valueType.id });
     } catch (err) {
       // BPF_F_LINK is refused (EINVAL) by kernels without struct_ops links (before 6.4).
       if (err instanceof MapError && err.kind === 'CreateError' && (def.flags & BPF_F_LINK) !== 0 && !isLinkTypeSupported(LinkType.StructOps)) {
@@ -448,17 +395,8 @@ export class Ebpf implements Disposable {
     this.#maps.set(def.name, map);
   }
 
-  /** The struct_ops map and member that use program `prog`, if any. */
-  #structOpsUse(prog: ProgramSpec): { def: MapDefinition; offset: number } | undefined {
-    for (const def of this.spec.maps.values()) {
-      const use = def.structOps?.programs.find((p) => p.program === prog.name);
-      if (use) return { def, offset: use.offset };
-    }
-    return undefined;
-  }
-
-  #create(def: MapDefinition, settings: LoadSettings): MapData {
-    return this.#createWithBtfFallback(this.#mapSpec(def, settings, true));
+  #create(def: MapDefinition): MapData {
+    return this.#createWithBtfFallback(this.#mapSpec(this.#plan.map(def), true));
   }
 
   /** Creates with BTF; where the kernel refuses BTF for the map type (EINVAL, ENOTSUPP), without, as libbpf does. */
@@ -471,88 +409,45 @@ export class Ebpf implements Disposable {
     }
   }
 
-  /** Writes a data section's initial bytes (with setGlobal values) and freezes .rodata. */
-  #fillData(def: MapDefinition, map: MapData): void {
-    // The section's bytes as they are, or a copy with the setGlobal values in it.
-    let value = def.data!;
-    for (const [name, bytes] of this.#initialValues) {
-      const variable = this.spec.variables.get(name)!;
-      if (variable.map !== def.name) continue;
-      if (value === def.data) value = value.slice();
-      value.set(bytes, variable.offset);
-    }
-    map.update(KEY_ZERO, value);
-    if (def.readOnly) map.freeze();
-  }
-
-  /** setGlobal values as bytes, checked before anything is made. */
-  readonly #initialValues = new Map<string, Uint8Array>();
-
-  #coreCache?: Map<number, number[]>;
-
-  /** CO-RE: rewrites field offsets, sizes, existence, enum values... for the target kernel. */
-  #relocate(prog: ProgramSpec, settings: LoadSettings): { insns: Insns; poisoned: string } {
-    if (prog.coreRelos.length === 0) {
-      const insns = insnScratch.take(prog.instructions.length);
-      insns.set(prog.instructions);
-      return { insns: new Insns(insns), poisoned: '' };
-    }
-    const local = this.spec.btf;
-    if (!local) throw new ProgramError('RelocationError', `program ${prog.name} has CO-RE relocations but the object has no BTF`, { program: prog.name });
-    const target = settings.btf ?? loadKernelBtf();
-    const { instructions, results } = applyCoreRelocations(prog.instructions, prog.coreRelos, local, target, { candidateCache: (this.#coreCache ??= new Map()) });
-    const bad = results.filter((r) => !r.ok);
-    if (bad.length > 0) {
-      throw new ProgramError('RelocationError', `program ${prog.name}: CO-RE relocation failed:\n${formatCoreResults(bad)}`, { program: prog.name });
-    }
-    return { insns: new Insns(instructions), poisoned: formatCoreResults(results.filter((r) => r.poisoned)) };
-  }
-
   #loadProgram(prog: ProgramSpec, settings: LoadSettings, lines: ((s: string) => number) | undefined, against?: ProgramLoadTarget): number {
-    const { insns, poisoned } = this.#relocate(prog, settings);
+    const plan = this.#plan.program(prog, { target: !against });
+    const { insns, poisoned } = plan;
+    for (const { insn, map: name } of plan.mapFds) {
+      const map = this.#maps.get(name);
+      if (!map) throw new ProgramError('RelocationError', `program ${prog.name} refers to map ${name}, which was not created`, { program: prog.name });
+      insns.setImm(insn, map.fd);
+    }
     const fdArray: number[] = [];
-    for (const ref of prog.references) {
-      if (ref.kind === 'extern') {
-        const value = ref.call ? undefined : settings.externs.get(ref.name);
-        if (value === undefined) this.#resolveExtern(prog, insns, ref.insn, ref.name, ref.call, fdArray);
-        else {
-          insns.setSrc(ref.insn, 0);
-          insns.setImm(ref.insn, Number(BigInt.asIntN(32, value)));
-          insns.setImm(ref.insn + 1, Number(BigInt.asIntN(32, value >> 32n)));
-        }
+    for (const { insn, module, call } of plan.moduleFds) {
+      const fd = this.#moduleFd(module);
+      if (!call) {
+        insns.setImm(insn + 1, fd);
         continue;
       }
-      const map = this.#maps.get(ref.map);
-      if (!map) throw new ProgramError('RelocationError', `program ${prog.name} refers to map ${ref.map}, which was not created`, { program: prog.name });
-      if (!insns.isLdImm64(ref.insn)) throw new ProgramError('RelocationError', `program ${prog.name}: instruction ${ref.insn} is not ld_imm64`, { program: prog.name });
-      insns.setSrc(ref.insn, ref.kind === 'map' ? PseudoSrc.MapFd : PseudoSrc.MapValue);
-      insns.setImm(ref.insn, map.fd);
-      insns.setImm(ref.insn + 1, ref.kind === 'data' ? ref.offset : 0);
+      // fd_array[0] stands for vmlinux: modules' fds start at 1, as libbpf lays them out.
+      if (fdArray.length === 0) fdArray.push(0);
+      let index = fdArray.indexOf(fd);
+      if (index < 1) index = fdArray.push(fd) - 1;
+      insns.setOff(insn, index);
     }
     const withBtf = this.#btfFd >= 0 && lines !== undefined;
-    const funcInfo = withBtf ? encodeFuncInfo(prog) : undefined;
-    const lineInfo = withBtf ? encodeLineInfo(prog, lines!) : undefined;
-    let flags = 0;
-    if (prog.sleepable) flags |= BPF_F_SLEEPABLE;
-    if (prog.section.replace(/^\?/, '').startsWith('xdp.frags')) flags |= BPF_F_XDP_HAS_FRAGS;
-    const ops = this.#structOpsAttach(prog);
     // freplace: a function of another program (Extension.load; attach_prog_fd shares the
     // field with attach_btf_obj_fd); else a kernel target.
-    const target = ops ? undefined : against ? { id: against.btfId, btfObjFd: against.progFd } : this.#attachTarget(prog);
+    const viaProgram = against && !plan.structOps;
     const attr: ProgLoadAttr = {
-      attachBtfId: ops?.attachBtfId ?? target?.id ?? 0,
-      attachProgFd: target?.btfObjFd,
+      attachBtfId: viaProgram ? against.btfId : plan.attachBtfId,
+      attachProgFd: viaProgram ? against.progFd : plan.attachModule !== undefined ? this.#moduleFd(plan.attachModule) : undefined,
       fdArray: fdArray.length ? Int32Array.from(fdArray) : undefined,
-      progType: prog.type,
+      progType: plan.progType,
       insns: insns.bytes,
-      license: prog.license || 'GPL',
-      progName: mapName(prog.name),
-      progFlags: flags,
-      expectedAttachType: ops?.expectedAttachType ?? prog.expectedAttachType,
+      license: plan.license,
+      progName: plan.name,
+      progFlags: plan.flags,
+      expectedAttachType: plan.expectedAttachType,
       progBtfFd: withBtf ? this.#btfFd : 0,
-      kernVersion: prog.kernelVersion,
-      funcInfo,
-      lineInfo,
+      kernVersion: plan.kernelVersion,
+      funcInfo: withBtf ? encodeFuncInfo(prog) : undefined,
+      lineInfo: withBtf ? encodeLineInfo(prog, lines!) : undefined,
       logBuf: undefined,
       logLevel: settings.logLevel || 1,
     };
@@ -606,142 +501,24 @@ export class Ebpf implements Disposable {
     }
   }
 
-  /** A struct_ops program names the kernel struct (attach_btf_id) and the member it implements (expected_attach_type = member index). */
-  #structOpsAttach(prog: ProgramSpec): { attachBtfId: number; expectedAttachType: number } | undefined {
-    if (prog.type !== STRUCT_OPS_PROG) return undefined;
-    const use = this.#structOpsUse(prog);
-    const target = use && this.#structOpsTargets.get(use.def.name);
-    if (!use || !target) throw new ProgramError('RelocationError', `struct_ops program ${prog.name} is not a member of any struct_ops map of the object`, { program: prog.name });
-    try {
-      const { index } = structOpsMember(this.spec.btf!, use.def.btfValueTypeId!, use.offset, target);
-      return { attachBtfId: target.struct.id, expectedAttachType: index };
-    } catch (err) {
-      throw new ProgramError('RelocationError', `program ${prog.name}: ${(err as Error).message}`, { program: prog.name, cause: err });
-    }
-  }
-
-  /**
-   * Tracing programs (fentry, fexit, fmod_ret, lsm, tp_btf, iter) name their kernel
-   * target by BTF id: in vmlinux, or in a module's BTF (attach_btf_obj_fd).
-   */
-  #attachTarget(prog: ProgramSpec): { id: number; btfObjFd?: number } | undefined {
-    const target = prog.target;
-    if (!target || target.type !== 'btf' || prog.kind === 'Extension') return undefined;
-    if (target.module) {
-      const module = moduleBtfs().find((m) => m.name === target.module);
-      if (!module) {
-        throw new ProgramError('NotSupported', `program ${prog.name}: kernel module ${target.module} is not loaded (no BTF at /sys/kernel/btf/${target.module}; modules with BTF: ${moduleNames()})`, { program: prog.name });
-      }
-      const found = module.btf.byName(target.btfName, target.btfKind).find((t) => t.id >= module.btf.firstId);
-      if (!found) throw new ProgramError('UnknownKernelFunction', `program ${prog.name}: module ${target.module} has no ${target.btfKind} ${target.btfName} to attach to`, { program: prog.name });
-      return { id: found.id, btfObjFd: this.#moduleFd(module) };
-    }
-    return { id: kernelBtfTarget(loadKernelBtf(), target.btfName, target.btfKind, prog.name) };
-  }
-
-  #moduleFd(module: ModuleBtf): number {
-    let fd = this.#moduleFds.get(module.name);
+  /** An fd for the BTF object of loaded module `name`, opened once per Ebpf. */
+  #moduleFd(name: string): number {
+    let fd = this.#moduleFds.get(name);
     if (fd === undefined) {
-      fd = module.openFd();
-      this.#moduleFds.set(module.name, fd);
+      fd = moduleBtfs().find((m) => m.name === name)!.openFd();
+      this.#moduleFds.set(name, fd);
     }
     return fd;
   }
 
-  #kconfig?: ReturnType<typeof kconfigLayout>;
-
   /** The '.kconfig' map: values of the __kconfig externs the programs use, read-only. */
   #createKconfig(): void {
-    const layout = kconfigLayout(this.spec.btf);
-    this.#kconfig = layout;
-    const used = [...layout.offsets.keys()].filter((n) => this.spec.externs.has(n));
-    if (used.length === 0) return;
-    const value = new Uint8Array(layout.size);
-    for (const name of used) {
-      const { offset, size, typeId } = layout.offsets.get(name)!;
-      const bytes = kconfigValue(this.spec.btf!, name, typeId, size);
-      if (bytes) value.set(bytes, offset);
-      else if (!this.spec.externs.get(name)!.weak) {
-        throw new ProgramError('UnresolvedExtern', `__kconfig extern ${name} is not set in this kernel's configuration (declare it __weak to accept 0)`);
-      }
-    }
-    const map = MapData.create({ type: MapType.Array, keySize: 4, valueSize: layout.size, maxEntries: 1, flags: (1 << 7) | (1 << 10), name: '.kconfig' });
+    const kconfig = this.#plan.kconfig();
+    if (!kconfig) return;
+    const map = MapData.create(this.#mapSpec(kconfig.shape, false));
     this.#maps.set('.kconfig', map);
-    map.update(KEY_ZERO, value);
+    map.update(KEY_ZERO, kconfig.value);
     map.freeze();
-  }
-
-  /** Points an instruction that uses an extern at what the kernel has, or fails naming it. */
-  #resolveExtern(prog: ProgramSpec, insns: Insns, i: number, name: string, call: boolean, fdArray: number[]): void {
-    const weak = this.spec.externs.get(name)?.weak ?? false;
-    const kc = this.#kconfig?.offsets.get(name);
-    if (kc && !call) {
-      insns.setSrc(i, PseudoSrc.MapValue);
-      insns.setImm(i, this.#maps.get('.kconfig')!.fd);
-      insns.setImm(i + 1, kc.offset);
-      return;
-    }
-    const decl = this.spec.ksyms.get(name);
-    const missing = (why: string): void => {
-      if (!weak) throw new ProgramError('UnresolvedExtern', `program ${prog.name}: ${why}`, { program: prog.name });
-      if (call) {
-        // As libbpf: a call the verifier rejects only if it is reached (bpf_ksym_exists guards it).
-        insns.setSrc(i, 0);
-        insns.setImm(i, 0xbad2310);
-      } else {
-        insns.setSrc(i, 0);
-        insns.setImm(i, 0);
-        insns.setImm(i + 1, 0);
-      }
-    };
-    if (!decl) {
-      const hint = this.spec.constantExterns.includes(name) ? ' (a constant: give its value with EbpfLoader.setExtern)' : '';
-      missing(`${call ? 'call to' : 'use of'} ${name}, which the object does not define and does not declare __ksym or __kconfig${hint}`);
-      return;
-    }
-    if (decl.typeless) {
-      const address = kernelSymbolAddress(name);
-      if (address === undefined) return missing(`__ksym ${name} is not in /proc/kallsyms`);
-      insns.setSrc(i, 0);
-      insns.setImm(i, Number(BigInt.asIntN(32, address)));
-      insns.setImm(i + 1, Number(BigInt.asIntN(32, address >> 32n)));
-      return;
-    }
-    const kind = decl.func ? 'func' : 'var';
-    let found = loadKernelBtf().byName(name, kind)[0];
-    let btfFd = 0;
-    if (!found) {
-      // Not in vmlinux: a loaded module's BTF (its own types only, not the vmlinux base).
-      const inModule = findInModules((b) => b.byName(name, kind).find((t) => t.id >= b.firstId));
-      if (inModule) {
-        found = inModule.found;
-        btfFd = this.#moduleFd(inModule.module);
-      }
-    }
-    if (!found) {
-      const where = `in neither vmlinux BTF nor the BTF of a loaded kernel module (modules with BTF: ${moduleNames()})`;
-      if (decl.func && !weak) {
-        // The kernel lacks the function: most often the module that defines it is not loaded.
-        throw new ProgramError('NotSupported', `program ${prog.name}: kfunc ${name} is ${where}; load the kernel module that provides it`, { program: prog.name });
-      }
-      return missing(`${decl.func ? 'kfunc' : '__ksym'} ${name} is ${where}`);
-    }
-    if (call) {
-      insns.setSrc(i, PseudoCall.KfuncCall);
-      insns.setImm(i, found.id);
-      let index = 0;
-      if (btfFd) {
-        // fd_array[0] stands for vmlinux: modules' fds start at 1, as libbpf lays them out.
-        if (fdArray.length === 0) fdArray.push(0);
-        index = fdArray.indexOf(btfFd);
-        if (index < 1) index = fdArray.push(btfFd) - 1;
-      }
-      insns.setOff(i, index);
-    } else {
-      insns.setSrc(i, PseudoSrc.BtfId);
-      insns.setImm(i, found.id);
-      insns.setImm(i + 1, btfFd);
-    }
   }
 
   /**
@@ -751,7 +528,7 @@ export class Ebpf implements Disposable {
    * and aya (StructOpsMap::register) leave to an explicit call: StructOpsMap.register().
    */
   #initialiseStructOps(def: MapDefinition): void {
-    const target = this.#structOpsTargets.get(def.name);
+    const target = this.#plan.structOpsTargetOf(def.name);
     const map = this.#maps.get(def.name);
     if (!target || !map || !def.structOps) return;
     const uses = def.structOps.programs;
@@ -765,7 +542,7 @@ export class Ebpf implements Disposable {
     };
     const ops = new StructOpsMap(def.name, map, def.structOps.typeName, value);
     this.#structOps.set(def.name, ops);
-    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(new Uint8Array(4), ops.value);
+    if (ops.link && uses.every((u) => this.#programs.get(u.program)?.loaded)) map.update(KEY_ZERO, ops.value);
   }
 
   /** Static initialisation of map-in-map slots and PROG_ARRAY tail-call tables. */
@@ -816,77 +593,11 @@ function describeName(name: unknown): string {
   return typeof name === 'string' ? name : describeValue(name);
 }
 
-/** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
-function mapName(name: string): string {
-  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
-}
-
-/**
- * A buffer reused load after load: BPF_PROG_LOAD copies the instructions, func info and
- * line info in, so they need no allocation of their own (a typed array over 64 bytes
- * costs a backing store and the collector's attention).
- */
-class Scratch {
-  #buf = new Uint8Array(4096);
-  #view = new DataView(this.#buf.buffer);
-
-  /** n bytes (contents undefined); `view` is over them. Past 1 MiB, a buffer of their own, not kept. */
-  take(n: number): Uint8Array {
-    if (n > this.#buf.length) {
-      const buf = new Uint8Array(Math.max(n, Math.min(this.#buf.length * 2, SCRATCH_KEEP)));
-      this.#view = new DataView(buf.buffer);
-      if (buf.length > SCRATCH_KEEP) return buf;
-      this.#buf = buf;
-    } else if (this.#view.buffer !== this.#buf.buffer) {
-      this.#view = new DataView(this.#buf.buffer);
-    }
-    return this.#buf.subarray(0, n);
-  }
-
-  get view(): DataView {
-    return this.#view;
-  }
-}
-
-const SCRATCH_KEEP = 1 << 20;
-
-const insnScratch = new Scratch();
-const funcInfoScratch = new Scratch();
 /** Verifier logs: read into a string at once, so one buffer serves every failed load. */
 const logScratch = new Scratch();
-const lineInfoScratch = new Scratch();
-
-function encodeFuncInfo(prog: ProgramSpec): Uint8Array | undefined {
-  if (prog.funcInfos.length === 0) return undefined;
-  const infos = prog.funcInfos;
-  const out = funcInfoScratch.take(infos.length * 8);
-  const v = funcInfoScratch.view;
-  for (let i = 0; i < infos.length; i++) {
-    v.setUint32(i * 8, infos[i]!.insnOff, true);
-    v.setUint32(i * 8 + 4, infos[i]!.typeId, true);
-  }
-  return out;
-}
-
-function encodeLineInfo(prog: ProgramSpec, offsetOf: (s: string) => number): Uint8Array | undefined {
-  if (prog.lineInfos.length === 0) return undefined;
-  const lines = prog.lineInfos;
-  const out = lineInfoScratch.take(lines.length * 16);
-  const v = lineInfoScratch.view;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    v.setUint32(i * 16, l.insnOff, true);
-    v.setUint32(i * 16 + 4, offsetOf(l.fileName), true);
-    v.setUint32(i * 16 + 8, offsetOf(l.lineText), true);
-    v.setUint32(i * 16 + 12, ((l.line & 0x3fffff) << 10) | (l.column & 0x3ff), true);
-  }
-  return out;
-}
 
 /** The first `n` lines of `text`, and how many were left out. */
 function capLines(text: string, n: number): string {
   const lines = text.trimEnd().split('\n');
   return lines.length <= n ? lines.join('\n') : `${lines.slice(0, n).join('\n')}\n(${lines.length - n} more)`;
 }
-
-
