@@ -55,7 +55,6 @@ const IFLA_XDP_PROG_ID = 4;
 const IFLA_XDP_DRV_PROG_ID = 5;
 const IFLA_XDP_SKB_PROG_ID = 6;
 const IFLA_XDP_HW_PROG_ID = 7;
-const ENOTSUPP = 524;
 
 function ifinfomsg(ifindex: number): Uint8Array {
   const b = new Uint8Array(16); // family, pad, type, index, flags, change
@@ -97,7 +96,7 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
   }
   // hw on a device without offload: EINVAL (veth) or EOPNOTSUPP; drv on a driver
   // without native XDP: EOPNOTSUPP.
-  const refused = err.errno === Errno.EOPNOTSUPP || err.errno === ENOTSUPP || (mode === 'hw' && err.errno === Errno.EINVAL);
+  const refused = err.errno === Errno.EOPNOTSUPP || err.errno === Errno.ENOTSUPP || (mode === 'hw' && err.errno === Errno.EINVAL);
   if (mode && mode !== 'skb' && refused) {
     return new ProgramError('NotSupported', `attaching ${program} to ${where}: the interface does not do XDP in ${mode} mode (${err.message})`, {
       program,
