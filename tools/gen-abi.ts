@@ -578,14 +578,18 @@ function main(argv: string[]): void {
     else if (argv[i] === '--refresh-btf') refresh = argv[++i]!;
     else throw new Error(`unknown option ${argv[i]} (--refresh-btf PATH, --out DIR)`);
   }
+  // A refresh writes the BTF and its source under outDir too, and generates from them.
+  const abiDir = refresh ? outDir : root;
   if (refresh) {
     const trimmed = trim(Btf.parse(new Uint8Array(readFileSync(refresh))));
-    writeFileSync(join(root, BTF_FILE), trimmed);
+    mkdirSync(join(outDir, dirname(BTF_FILE)), { recursive: true });
+    writeFileSync(join(outDir, BTF_FILE), trimmed);
+    // The running kernel's release: refresh from its own BTF (/sys/kernel/btf/vmlinux).
     const kernel = release().replace(/^(\d+\.\d+).*/, '$1');
-    writeFileSync(join(root, SOURCE_FILE), JSON.stringify({ kernel, release: release(), from: refresh, bytes: trimmed.length }, null, 2) + '\n');
+    writeFileSync(join(outDir, SOURCE_FILE), JSON.stringify({ kernel, release: release(), from: refresh, bytes: trimmed.length }, null, 2) + '\n');
   }
-  const btf = Btf.parse(new Uint8Array(readFileSync(join(root, BTF_FILE))));
-  const src = JSON.parse(readFileSync(join(root, SOURCE_FILE), 'utf8')) as { kernel: string };
+  const btf = Btf.parse(new Uint8Array(readFileSync(join(abiDir, BTF_FILE))));
+  const src = JSON.parse(readFileSync(join(abiDir, SOURCE_FILE), 'utf8')) as { kernel: string };
   const files: [string, string][] = [
     [outputs.enums, genEnums(btf, src)],
     [outputs.attr, genAttr(btf, src)],
