@@ -15,7 +15,7 @@ import { Btf, type BtfMember, type BtfType } from '../src/obj/btf.js';
 // ---- what is generated ---------------------------------------------------------------
 
 /** Kernel enums: the C name, the TypeScript name, the prefix its member names lose. */
-const enums: { c: string; ts: string; prefix: string; names: string }[] = [
+const enums: { c: string; ts: string; prefix: string; names?: string }[] = [
   { c: 'bpf_cmd', ts: 'Cmd', prefix: 'BPF_', names: 'cmdNames' },
   { c: 'bpf_map_type', ts: 'MapType', prefix: 'BPF_MAP_TYPE_', names: 'mapTypeNames' },
   { c: 'bpf_prog_type', ts: 'ProgramType', prefix: 'BPF_PROG_TYPE_', names: 'programTypeNames' },
@@ -23,6 +23,9 @@ const enums: { c: string; ts: string; prefix: string; names: string }[] = [
   { c: 'bpf_link_type', ts: 'LinkType', prefix: 'BPF_LINK_TYPE_', names: 'linkTypeNames' },
   { c: 'bpf_stats_type', ts: 'StatsType', prefix: 'BPF_STATS_', names: 'statsTypeNames' },
   { c: 'bpf_perf_event_type', ts: 'PerfEventType', prefix: 'BPF_PERF_EVENT_', names: 'perfEventTypeNames' },
+  { c: 'perf_type_id', ts: 'PerfType', prefix: 'PERF_TYPE_' },
+  { c: 'perf_hw_id', ts: 'HardwareEvent', prefix: 'PERF_COUNT_HW_' },
+  { c: 'perf_sw_ids', ts: 'SoftwareEvent', prefix: 'PERF_COUNT_SW_' },
 ];
 
 /**
@@ -338,6 +341,7 @@ function genEnums(btf: Btf, src: { kernel: string }): string {
     s += `\n/** enum ${e.c}, in PascalCase without ${e.prefix}. */\nexport const ${e.ts} = {\n`;
     for (const m of members) s += `  ${m.ts}: ${m.value},\n`;
     s += `} as const;\nexport type ${e.ts} = (typeof ${e.ts})[keyof typeof ${e.ts}];\n`;
+    if (!e.names) continue;
     const byValue: string[] = [];
     for (const m of members) byValue[m.value] ??= m.name;
     s += `\n/** The kernel's names of enum ${e.c}, by value. */\nexport const ${e.names}: readonly string[] = [\n`;

@@ -434,3 +434,46 @@ export const perfEventTypeNames: readonly string[] = [
   "BPF_PERF_EVENT_TRACEPOINT",
   "BPF_PERF_EVENT_EVENT",
 ];
+
+/** enum perf_type_id, in PascalCase without PERF_TYPE_. */
+export const PerfType = {
+  Hardware: 0,
+  Software: 1,
+  Tracepoint: 2,
+  HwCache: 3,
+  Raw: 4,
+  Breakpoint: 5,
+} as const;
+export type PerfType = (typeof PerfType)[keyof typeof PerfType];
+
+/** enum perf_hw_id, in PascalCase without PERF_COUNT_HW_. */
+export const HardwareEvent = {
+  CpuCycles: 0,
+  Instructions: 1,
+  CacheReferences: 2,
+  CacheMisses: 3,
+  BranchInstructions: 4,
+  BranchMisses: 5,
+  BusCycles: 6,
+  StalledCyclesFrontend: 7,
+  StalledCyclesBackend: 8,
+  RefCpuCycles: 9,
+} as const;
+export type HardwareEvent = (typeof HardwareEvent)[keyof typeof HardwareEvent];
+
+/** enum perf_sw_ids, in PascalCase without PERF_COUNT_SW_. */
+export const SoftwareEvent = {
+  CpuClock: 0,
+  TaskClock: 1,
+  PageFaults: 2,
+  ContextSwitches: 3,
+  CpuMigrations: 4,
+  PageFaultsMin: 5,
+  PageFaultsMaj: 6,
+  AlignmentFaults: 7,
+  EmulationFaults: 8,
+  Dummy: 9,
+  BpfOutput: 10,
+  CgroupSwitches: 11,
+} as const;
+export type SoftwareEvent = (typeof SoftwareEvent)[keyof typeof SoftwareEvent];
