@@ -203,12 +203,20 @@ static napi_value js_getrlimit(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* possibleCpus() -> the count the addon sizes per-CPU values with (0 when unknown); the
+ * library's only reading of /sys/devices/system/cpu/possible. */
+static napi_value js_possible_cpus(napi_env env, napi_callback_info info) {
+  (void)info;
+  return make_int(env, possible_cpus());
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"possibleCpus", NULL, js_possible_cpus, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports) ||

@@ -67,92 +67,22 @@ struct cmd_rule {
   struct ptr_rule ptr[8];
 };
 
-/* enum bpf_cmd values. */
-enum {
-  MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD,
-  OBJ_PIN, OBJ_GET, PROG_ATTACH, PROG_DETACH, PROG_TEST_RUN, PROG_GET_NEXT_ID, MAP_GET_NEXT_ID,
-  PROG_GET_FD_BY_ID, MAP_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY, RAW_TRACEPOINT_OPEN,
-  BTF_LOAD, BTF_GET_FD_BY_ID, TASK_FD_QUERY, MAP_LOOKUP_AND_DELETE_ELEM, MAP_FREEZE,
-  BTF_GET_NEXT_ID, MAP_LOOKUP_BATCH, MAP_LOOKUP_AND_DELETE_BATCH, MAP_UPDATE_BATCH,
-  MAP_DELETE_BATCH, LINK_CREATE, LINK_UPDATE, LINK_GET_FD_BY_ID, LINK_GET_NEXT_ID,
-  ENABLE_STATS, ITER_CREATE, LINK_DETACH, PROG_BIND_MAP, TOKEN_CREATE, PROG_STREAM_READ_BY_FD,
-  CMD_COUNT
-};
-
 #define P(w, n, a_, b_) {w, n, a_, b_}
 #define PTRS(...) sizeof((struct ptr_rule[]){__VA_ARGS__}) / sizeof(struct ptr_rule), {__VA_ARGS__}
 /* A row: what the command returns, the map fd offset, whether word 1 is an info struct, the pointer words. */
 #define ROW(result, map_fd_off, info, ...) {true, result, map_fd_off, info, PTRS(__VA_ARGS__)}
 #define NONE(result) {true, result, -1, false, 0, {{0}}}
-#define ELEM(...) ROW(RESULT_NONE, 0, false, __VA_ARGS__)
-#define BATCH ROW(RESULT_NONE, 36, false, P(0, NEED_CURSOR, 0, 0), P(1, NEED_CURSOR, 0, 0), P(2, NEED_KEYS, 32, 0), P(3, NEED_VALUES, 32, 0))
 
-static const struct cmd_rule rules[CMD_COUNT] = {
-  /* excl_prog_hash (6.17): read, excl_prog_hash_size at 88 */
-  [MAP_CREATE] = ROW(RESULT_FD, -1, false, P(10, NEED_U32, 88, 0)),
-  [MAP_LOOKUP_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
-  [MAP_UPDATE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
-  [MAP_DELETE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0)),
-  [MAP_GET_NEXT_KEY] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_KEY, 0, 0)),
-  /* insns (insn_cnt*8), license, log_buf (log_size), func_info, line_info, fd_array
-   * (fd_array_cnt s32s, 6.14; without it the kernel reads the entries the program
-   * names, which no length here bounds), core_relos, signature (6.17) */
-  [PROG_LOAD] = ROW(RESULT_PROG_FD, -1, false, P(1, NEED_INSNS, 4, 0), P(2, NEED_CSTR, 0, 0), P(4, NEED_U32, 28, 0),
-                    P(10, NEED_U32, 76, 88), P(12, NEED_U32, 92, 104), P(15, NEED_U32S, 148, 0), P(16, NEED_U32, 116, 136),
-                    P(19, NEED_U32, 160, 0)),
-  [OBJ_PIN] = ROW(RESULT_NONE, -1, false, P(0, NEED_CSTR, 0, 0)),
-  [OBJ_GET] = ROW(RESULT_FD, -1, false, P(0, NEED_CSTR, 0, 0)),
-  [PROG_ATTACH] = NONE(RESULT_NONE),
-  [PROG_DETACH] = NONE(RESULT_NONE),
-  /* data_in, data_out, ctx_in, ctx_out */
-  [PROG_TEST_RUN] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 8, 0), P(3, NEED_OUT_U32, 12, 0), P(6, NEED_U32, 40, 0),
-                        P(7, NEED_U32, 44, 0)),
-  [PROG_GET_NEXT_ID] = NONE(RESULT_NONE),
-  [MAP_GET_NEXT_ID] = NONE(RESULT_NONE),
-  [PROG_GET_FD_BY_ID] = NONE(RESULT_PROG_FD),
-  [MAP_GET_FD_BY_ID] = NONE(RESULT_FD),
-  [OBJ_GET_INFO_BY_FD] = ROW(RESULT_NONE, -1, true, P(1, NEED_U32, 4, 0)),
-  /* prog_ids, prog_attach_flags, link_ids, link_attach_flags: prog_cnt u32 each */
-  [PROG_QUERY] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 24, 0), P(4, NEED_U32, 24, 0), P(5, NEED_U32, 24, 0),
-                     P(6, NEED_U32, 24, 0)),
-  [RAW_TRACEPOINT_OPEN] = ROW(RESULT_FD, -1, false, P(0, NEED_CSTR, 0, 0)),
-  /* btf (btf_size), btf_log_buf (btf_log_size) */
-  [BTF_LOAD] = ROW(RESULT_FD, -1, false, P(0, NEED_U32, 16, 0), P(1, NEED_U32, 20, 0)),
-  [BTF_GET_FD_BY_ID] = NONE(RESULT_FD),
-  [TASK_FD_QUERY] = ROW(RESULT_NONE, -1, false, P(2, NEED_U32, 12, 0)),
-  [MAP_LOOKUP_AND_DELETE_ELEM] = ELEM(P(1, NEED_KEY, 0, 0), P(2, NEED_VALUE, 0, 0)),
-  [MAP_FREEZE] = NONE(RESULT_NONE),
-  [BTF_GET_NEXT_ID] = NONE(RESULT_NONE),
-  [MAP_LOOKUP_BATCH] = BATCH,
-  [MAP_LOOKUP_AND_DELETE_BATCH] = BATCH,
-  [MAP_UPDATE_BATCH] = BATCH,
-  [MAP_DELETE_BATCH] = BATCH,
-  /* LINK_CREATE's pointer words depend on the attach type: see rule_for. */
-  [LINK_CREATE] = NONE(RESULT_FD),
-  [LINK_UPDATE] = NONE(RESULT_NONE),
-  [LINK_GET_FD_BY_ID] = NONE(RESULT_FD),
-  [LINK_GET_NEXT_ID] = NONE(RESULT_NONE),
-  [ENABLE_STATS] = NONE(RESULT_FD),
-  [ITER_CREATE] = NONE(RESULT_FD),
-  [LINK_DETACH] = NONE(RESULT_NONE),
-  [PROG_BIND_MAP] = NONE(RESULT_NONE),
-  [TOKEN_CREATE] = NONE(RESULT_FD),
-  /* stream_buf (stream_buf_len) */
-  [PROG_STREAM_READ_BY_FD] = ROW(RESULT_NONE, -1, false, P(0, NEED_U32, 8, 0)),
-};
-
-/* LINK_CREATE: attach_type (u32 at 8) picks the member of the attr union. */
-enum { ATTACH_TYPE_MAX = 57 };
-static const struct { uint32_t attach_type; struct cmd_rule rule; } link_rules[] = {
-  /* TRACE_ITER: iter_info (iter_info_len at 24) */
-  {28, ROW(RESULT_FD, -1, false, P(2, NEED_U32, 24, 0))},
-  /* TRACE_KPROBE_MULTI, TRACE_KPROBE_SESSION: syms (char **: not passed), addrs and cookies (cnt at 20) */
-  {42, ROW(RESULT_FD, -1, false, P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0))},
-  {56, ROW(RESULT_FD, -1, false, P(3, NEED_NEVER, 0, 0), P(4, NEED_U64S, 20, 0), P(5, NEED_U64S, 20, 0))},
-  /* TRACE_UPROBE_MULTI, TRACE_UPROBE_SESSION: path, offsets, ref_ctr_offsets, cookies (cnt at 48) */
-  {48, ROW(RESULT_FD, -1, false, P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0), P(5, NEED_U64S, 48, 0))},
-  {57, ROW(RESULT_FD, -1, false, P(2, NEED_CSTR, 0, 0), P(3, NEED_U64S, 48, 0), P(4, NEED_U64S, 48, 0), P(5, NEED_U64S, 48, 0))},
-};
+/* Arrays an object's info points to, which OBJ_GET_INFO_BY_FD fills when given. Their
+ * pointers are set by the addon, in its private copy of info, from the buffers JS
+ * passes after the info buffer (slot 0, slot 1), and cleared again before JS sees the
+ * info. Which rows apply depends on the kind of object, asked of the kernel. */
+enum kind { KIND_PROG, KIND_OTHER };
+#define NESTED_SLOTS 2
+struct nested_rule { uint8_t kind, slot; uint16_t ptr_off, count_off; uint8_t elem; };
+/* The generated tables: enum bpf_cmd, rules, link_rules, nested_rules (npm run gen:abi). */
+#define TSBPF_ABI_TABLES
+#include "abi.h"
 
 static uint32_t u32_at(const uint64_t *attr, uint16_t off) {
   uint32_t v;
@@ -163,26 +93,11 @@ static uint32_t u32_at(const uint64_t *attr, uint16_t off) {
 /* The row for cmd, given the attr it will be called with; NULL when not describable. */
 static const struct cmd_rule *rule_for(int cmd, const uint64_t *attr) {
   if (cmd != LINK_CREATE) return &rules[cmd];
-  uint32_t attach_type = u32_at(attr, 8);
+  uint32_t attach_type = u32_at(attr, LINK_CREATE_ATTACH_TYPE_OFF);
   for (size_t i = 0; i < sizeof link_rules / sizeof link_rules[0]; i++)
     if (link_rules[i].attach_type == attach_type) return &link_rules[i].rule;
   return attach_type <= ATTACH_TYPE_MAX ? &rules[LINK_CREATE] : NULL;
 }
-
-/* Arrays an object's info points to, which OBJ_GET_INFO_BY_FD fills when given. Their
- * pointers are set by the addon, in its private copy of info, from the buffers JS
- * passes after the info buffer (slot 0, slot 1), and cleared again before JS sees the
- * info. Which rows apply depends on the kind of object, asked of the kernel. */
-enum kind { KIND_PROG, KIND_OTHER };
-#define NESTED_SLOTS 2
-struct nested_rule { uint8_t kind, slot; uint16_t ptr_off, count_off; uint8_t elem; };
-static const struct nested_rule nested_rules[] = {
-  {KIND_PROG, 0, 56, 52, 4}, /* bpf_prog_info: map_ids (nr_map_ids u32s) */
-  {KIND_PROG, 1, 32, 20, 1}, /* bpf_prog_info: xlated_prog_insns (xlated_prog_len bytes) */
-  /* bpf_btf_info: btf (btf_size bytes). In the info of a map or link these offsets
-   * hold type/id and key_size/prog_id, which the kernel only writes: harmless there. */
-  {KIND_OTHER, 0, 0, 8, 1},
-};
 
 struct nested {
   void *buf[NESTED_SLOTS];

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
+#include "abi.h"
 
 /* Writers first: a steady stream of map operations in other threads cannot starve a
  * map creation. Nobody takes it recursively. */
@@ -80,28 +81,29 @@ void fds_forget(int fd) {
 
 /* Map types whose values user space reads and writes as one 8-aligned slot per
  * possible CPU: PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE. */
-static const uint32_t percpu_types[] = {5, 6, 10, 21};
+static const uint32_t percpu_types[] = {MAP_TYPE_PERCPU_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_LRU_PERCPU_HASH,
+                                         MAP_TYPE_PERCPU_CGROUP_STORAGE};
 
 int bpf_obj_info(int fd, void *info, uint32_t len) {
   memset(info, 0, len);
   struct { uint32_t bpf_fd, info_len; uint64_t info; } attr = {(uint32_t)fd, len, (uint64_t)(uintptr_t)info};
-  return syscall(__NR_bpf, 15 /* BPF_OBJ_GET_INFO_BY_FD */, &attr, sizeof attr) == 0 ? 0 : -errno;
+  return syscall(__NR_bpf, OBJ_GET_INFO_BY_FD, &attr, sizeof attr) == 0 ? 0 : -errno;
 }
 
 int map_sizes(int fd, struct map_sizes *out) {
   _Atomic uint64_t *e = entry(fd, true);
   uint64_t v = e ? atomic_load_explicit(e, memory_order_relaxed) : 0;
   if (!(v & KNOWN)) {
-    /* struct bpf_map_info: type @0, key_size @8, value_size @12. On a program, link or
+    /* struct bpf_map_info: type, key_size, value_size. On a program, link or
      * BTF fd this reads other fields: harmless, as the kernel refuses map commands on
      * those before copying anything. */
-    uint8_t info[16];
+    uint8_t info[MAP_INFO_VALUE_SIZE_OFF + 4];
     int err = bpf_obj_info(fd, info, sizeof info);
     if (err) return err;
     uint32_t type, key_size, value_size;
-    memcpy(&type, info, 4);
-    memcpy(&key_size, info + 8, 4);
-    memcpy(&value_size, info + 12, 4);
+    memcpy(&type, info + MAP_INFO_TYPE_OFF, 4);
+    memcpy(&key_size, info + MAP_INFO_KEY_SIZE_OFF, 4);
+    memcpy(&value_size, info + MAP_INFO_VALUE_SIZE_OFF, 4);
     bool percpu = false;
     for (size_t i = 0; i < sizeof percpu_types / sizeof percpu_types[0]; i++) percpu |= percpu_types[i] == type;
     if (value_size > VALUE_MAX) {

@@ -26,7 +26,6 @@ import { MapType, mapTypeName } from './maps/map-type.js';
 import { AttachType, attachTypeName, ProgramType, programTypeName } from './programs/program-type.js';
 import { LinkType } from './links/link.js';
 
-const ENOTSUPP = 524;
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_NO_PREALLOC = 1 << 0;
 const BPF_F_MMAPABLE = 1 << 10;
@@ -71,7 +70,7 @@ function cached<K>(probe: (key: K) => boolean, what: 'map' | 'program' | 'link' 
  */
 export function isRefusal(errno: number, caps: readonly number[]): boolean {
   if (errno === Errno.EPERM) return hasCapabilities(caps);
-  return errno === Errno.EINVAL || errno === Errno.E2BIG || errno === ENOTSUPP || errno === Errno.EOPNOTSUPP;
+  return errno === Errno.EINVAL || errno === Errno.E2BIG || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP;
 }
 
 const NET_ADMIN_PROGRAMS: ReadonlySet<number> = new Set([

@@ -13,6 +13,7 @@
 // object is found among the kernel ones by its size.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { btfGetFdById, btfGetNextId, objGetInfoByFd } from './sys/bpf.js';
+import { bpfBtfInfoLayout, decodeBpfBtfInfo } from './sys/abi/info.js';
 import { Errno, SyscallError } from './sys/errors.js';
 import { kernel } from './sys/native.js';
 import { BtfError } from './errors.js';
@@ -68,12 +69,12 @@ export function btfObjects(): BtfObjectInfo[] {
   return out;
 }
 
-/** struct bpf_btf_info without its pointers: btf_size @8, id @12, kernel_btf @28. */
+/** struct bpf_btf_info without its pointers (btf and name stay NULL). */
 function btfInfo(fd: number): { size: number; kernel: boolean } {
-  const info = new Uint8Array(32);
+  const info = new Uint8Array(bpfBtfInfoLayout.size);
   objGetInfoByFd(fd, info);
-  const v = new DataView(info.buffer);
-  return { size: v.getUint32(8, true), kernel: v.getUint32(28, true) !== 0 };
+  const k = decodeBpfBtfInfo(info);
+  return { size: k.btfSize, kernel: k.kernelBtf !== 0 };
 }
 
 /** A loaded kernel module's BTF. */

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArrayMap, MapData, MapFlags, MapType, sys, u32, u64 } from '../src/index.js';
-import { collectGarbage, fdCount, le32 } from './helpers.js';
+import { ArrayMap, AttachType, MapData, MapFlags, MapType, sys, u32, u64 } from '../src/index.js';
+import { cgroup2Root, collectGarbage, fdCount, le32 } from './helpers.js';
 import { describe, runScript } from './child.js';
 
 const k = sys.kernel;
@@ -719,6 +719,25 @@ suite('bpf: buffer sizes the kernel will use are checked', () => {
     throwsRange(() => k.bpf(Cmd.MapLookupBatch, attr, all, null, new Uint8Array(4), new Uint8Array(7), new Uint8Array(32)));
     throwsRange(() => k.bpf(Cmd.MapLookupBatch, attr, all, null, new Uint8Array(2), new Uint8Array(8), new Uint8Array(32)));
     assert.equal(k.bpf(Cmd.MapLookupBatch, attr, all, null, new Uint8Array(4), new Uint8Array(8), new Uint8Array(32)), -Errno.ENOENT);
+  });
+
+  test('PROG_QUERY: each id array holds prog_cnt u32s', () => {
+    const cgroup = openSync(cgroup2Root(), 'r');
+    try {
+      const attr = new Uint8Array(64);
+      const v = new DataView(attr.buffer);
+      v.setUint32(0, cgroup, true); // target_fd
+      v.setUint32(4, AttachType.CgroupInetIngress, true);
+      v.setUint32(24, 4, true); // prog_cnt
+      const ids = sys.ptrWords(16);
+      throwsRange(() => k.bpf(Cmd.ProgQuery, attr, ids, new Uint8Array(4)), 'prog_cnt bytes are not prog_cnt ids');
+      throwsRange(() => k.bpf(Cmd.ProgQuery, attr, ids, new Uint8Array(15)));
+      throwsRange(() => k.bpf(Cmd.ProgQuery, attr, sys.ptrWords(16, 40), new Uint8Array(16), new Uint8Array(8)), 'link_ids too');
+      assert.equal(k.bpf(Cmd.ProgQuery, attr, ids, new Uint8Array(16)), 0);
+      assert.ok(v.getUint32(24, true) <= 4, 'the kernel wrote back how many it has, at most what fits');
+    } finally {
+      closeSync(cgroup);
+    }
   });
 
   test('attr length fields bound program, string and output buffers', () => {

@@ -12,27 +12,12 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { linkDetach, linkUpdate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
-import { attachTypeName } from '../programs/program-type.js';
+import { attachTypeName } from '../sys/names.js';
+import { LinkType } from '../sys/abi/enums.js';
+import * as k from '../sys/abi/info.js';
 
-/** enum bpf_link_type */
-export const LinkType = {
-  Unspec: 0,
-  RawTracepoint: 1,
-  Tracing: 2,
-  Cgroup: 3,
-  Iter: 4,
-  Netns: 5,
-  Xdp: 6,
-  PerfEvent: 7,
-  KprobeMulti: 8,
-  StructOps: 9,
-  Netfilter: 10,
-  Tcx: 11,
-  UprobeMulti: 12,
-  Netkit: 13,
-  Sockmap: 14,
-} as const;
-export type LinkType = (typeof LinkType)[keyof typeof LinkType];
+// enum bpf_link_type, generated from the kernel's BTF.
+export { LinkType };
 
 const linkTypeNames: string[] = [];
 for (const [name, value] of Object.entries(LinkType)) linkTypeNames[value] = name;
@@ -69,69 +54,80 @@ export interface LinkInfo {
   pid?: number;
 }
 
-const LINK_INFO_SIZE = 64;
-
 /** Decodes struct bpf_link_info. */
 export function decodeLinkInfo(b: Uint8Array): LinkInfo {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const u32 = (o: number) => v.getUint32(o, true);
-  const type = u32(0);
-  const info: LinkInfo = { id: u32(4), programId: u32(8), type, typeName: linkTypeName(type) };
-  const withAttach = (off: number) => {
-    info.attachType = u32(off);
-    info.attachTypeName = attachTypeName(info.attachType);
+  const head = k.decodeBpfLinkInfo(b);
+  const type = head.type;
+  const info: LinkInfo = { id: head.id, programId: head.progId, type, typeName: linkTypeName(type) };
+  const withAttach = (attachType: number) => {
+    info.attachType = attachType;
+    info.attachTypeName = attachTypeName(attachType);
   };
   switch (type) {
-    case LinkType.Tracing:
-      withAttach(16);
-      info.targetObjId = u32(20);
-      info.targetBtfId = u32(24);
+    case LinkType.Tracing: {
+      const m = k.decodeBpfLinkInfoTracing(b);
+      withAttach(m.attachType);
+      info.targetObjId = m.targetObjId;
+      info.targetBtfId = m.targetBtfId;
       break;
-    case LinkType.Cgroup:
-      info.cgroupId = v.getBigUint64(16, true);
-      withAttach(24);
+    }
+    case LinkType.Cgroup: {
+      const m = k.decodeBpfLinkInfoCgroup(b);
+      info.cgroupId = m.cgroupId;
+      withAttach(m.attachType);
       break;
-    case LinkType.Netns:
-      info.netnsIno = u32(16);
-      withAttach(20);
+    }
+    case LinkType.Netns: {
+      const m = k.decodeBpfLinkInfoNetns(b);
+      info.netnsIno = m.netnsIno;
+      withAttach(m.attachType);
       break;
+    }
     case LinkType.Xdp:
-      info.ifindex = u32(16);
+      info.ifindex = k.decodeBpfLinkInfoXdp(b).ifindex;
       break;
     case LinkType.StructOps:
-      info.mapId = u32(16);
+      info.mapId = k.decodeBpfLinkInfoStructOps(b).mapId;
       break;
-    case LinkType.Netfilter:
-      info.pf = u32(16);
-      info.hooknum = u32(20);
-      info.priority = v.getInt32(24, true);
+    case LinkType.Netfilter: {
+      const m = k.decodeBpfLinkInfoNetfilter(b);
+      info.pf = m.pf;
+      info.hooknum = m.hooknum;
+      info.priority = m.priority;
       break;
+    }
     case LinkType.Tcx:
-    case LinkType.Netkit:
-      info.ifindex = u32(16);
-      withAttach(20);
+    case LinkType.Netkit: {
+      const m = type === LinkType.Tcx ? k.decodeBpfLinkInfoTcx(b) : k.decodeBpfLinkInfoNetkit(b);
+      info.ifindex = m.ifindex;
+      withAttach(m.attachType);
       break;
-    case LinkType.Sockmap:
-      info.mapId = u32(16);
-      withAttach(20);
+    }
+    case LinkType.Sockmap: {
+      const m = k.decodeBpfLinkInfoSockmap(b);
+      info.mapId = m.mapId;
+      withAttach(m.attachType);
       break;
+    }
     case LinkType.PerfEvent:
-      info.perfEventType = u32(16);
+      info.perfEventType = k.decodeBpfLinkInfoPerfEvent(b).type;
       break;
     case LinkType.KprobeMulti:
-      info.count = u32(24);
+      info.count = k.decodeBpfLinkInfoKprobeMulti(b).count;
       break;
-    case LinkType.UprobeMulti:
-      info.count = u32(52);
-      info.pid = u32(60);
+    case LinkType.UprobeMulti: {
+      const m = k.decodeBpfLinkInfoUprobeMulti(b);
+      info.count = m.count;
+      info.pid = m.pid;
       break;
+    }
   }
   return info;
 }
 
 /** struct bpf_link_info of a link fd. */
 export function linkInfoByFd(fd: number): LinkInfo {
-  const buf = new Uint8Array(LINK_INFO_SIZE);
+  const buf = new Uint8Array(k.bpfLinkInfoLayout.size);
   objGetInfoByFd(fd, buf);
   return decodeLinkInfo(buf);
 }

@@ -4,6 +4,7 @@
 import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { objGetInfoByFd, progGetFdById } from '../sys/bpf.js';
+import { bpfProgInfoLayout } from '../sys/abi/info.js';
 import { kernel } from '../sys/native.js';
 
 export interface Interface {
@@ -31,9 +32,10 @@ export function resolveInterface(target: string | number, program: string): Inte
 
 /** The kernel id of the program behind `fd` (bpf_prog_info.id). */
 export function programId(fd: number): number {
-  const info = new Uint8Array(8); // type, id: the kernel copies no more than asked for
+  // The kernel copies no more than asked for: the fields up to id.
+  const info = new Uint8Array(bpfProgInfoLayout.id + 4);
   objGetInfoByFd(fd, info);
-  return new DataView(info.buffer).getUint32(4, true);
+  return new DataView(info.buffer).getUint32(bpfProgInfoLayout.id, true);
 }
 
 /**

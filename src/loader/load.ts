@@ -404,7 +404,7 @@ export class Ebpf implements Disposable {
     try {
       return MapData.create(spec);
     } catch (err) {
-      if (!spec.btf || !(err instanceof MapError) || (err.errno !== Errno.EINVAL && err.errno !== 524)) throw err;
+      if (!spec.btf || !(err instanceof MapError) || (err.errno !== Errno.EINVAL && err.errno !== Errno.ENOTSUPP)) throw err;
       return MapData.create({ ...spec, btf: undefined });
     }
   }

@@ -127,7 +127,7 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap {
         // perhaps a kernel before 5.6 that does not know the command; the updates below
         // decide (a real EINVAL recurs there and leaves the question open).
         if (!(err instanceof SyscallError)) throw err;
-        if (err.errno === 524) batchSupported = false;
+        if (err.errno === Errno.ENOTSUPP) batchSupported = false;
         else if (!(err.errno === Errno.EINVAL && batchSupported === undefined)) rethrow(err);
       }
     }

@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs';
 import { MapError } from '../errors.js';
 import { checkPinPath, openPinned, pinFd } from '../pin.js';
-import { readCString } from '../sys/attr.js';
+import { bpfMapInfoLayout, decodeBpfMapInfo } from '../sys/abi/info.js';
 import { describeValue } from '../describe.js';
 import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
 import { FdOwner, isOwnedFd } from '../sys/fd.js';
@@ -75,9 +75,9 @@ export interface MapInfo {
   mapExtra: bigint;
 }
 
-const MAP_INFO_SIZE = 88;
-const infoBuf = new Uint8Array(MAP_INFO_SIZE);
-const infoView = new DataView(infoBuf.buffer);
+const infoBuf = new Uint8Array(bpfMapInfoLayout.size);
+// The kernel reads bpf_map_info.hash as a pointer: it is asked for the fields before it.
+const infoAsked = infoBuf.subarray(0, bpfMapInfoLayout.hash);
 const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
 
 function u32Field(value: unknown, what: string): number {
@@ -307,20 +307,21 @@ export class MapData extends FdOwner {
     const fd = this.fd;
     infoBuf.fill(0);
     try {
-      objGetInfoByFd(fd, infoBuf);
+      objGetInfoByFd(fd, infoAsked);
     } catch (err) {
       throw MapError.fromSyscall(err);
     }
+    const k = decodeBpfMapInfo(infoBuf);
     const info: MapInfo = {
-      type: infoView.getUint32(0, true),
-      id: infoView.getUint32(4, true),
-      keySize: infoView.getUint32(8, true),
-      valueSize: infoView.getUint32(12, true),
-      maxEntries: infoView.getUint32(16, true),
-      flags: infoView.getUint32(20, true),
-      name: readCString(infoBuf, 24, 16),
-      btfId: infoView.getUint32(64, true),
-      mapExtra: infoView.getBigUint64(80, true),
+      type: k.type,
+      id: k.id,
+      keySize: k.keySize,
+      valueSize: k.valueSize,
+      maxEntries: k.maxEntries,
+      flags: k.mapFlags,
+      name: k.name,
+      btfId: k.btfId,
+      mapExtra: k.mapExtra,
     };
     this.#info = info;
     this.#shape = info;

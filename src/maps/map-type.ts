@@ -16,46 +16,10 @@ import {
   stackTraceMemory,
   valueMemory,
 } from './map-memory.js';
+import { MapType, mapTypeNames } from '../sys/abi/enums.js';
 
-/** enum bpf_map_type, in PascalCase. */
-export const MapType = {
-  Unspec: 0,
-  Hash: 1,
-  Array: 2,
-  ProgArray: 3,
-  PerfEventArray: 4,
-  PercpuHash: 5,
-  PercpuArray: 6,
-  StackTrace: 7,
-  CgroupArray: 8,
-  LruHash: 9,
-  LruPercpuHash: 10,
-  LpmTrie: 11,
-  ArrayOfMaps: 12,
-  HashOfMaps: 13,
-  Devmap: 14,
-  Sockmap: 15,
-  Cpumap: 16,
-  Xskmap: 17,
-  Sockhash: 18,
-  CgroupStorage: 19,
-  ReuseportSockarray: 20,
-  PercpuCgroupStorage: 21,
-  Queue: 22,
-  Stack: 23,
-  SkStorage: 24,
-  DevmapHash: 25,
-  StructOps: 26,
-  Ringbuf: 27,
-  InodeStorage: 28,
-  TaskStorage: 29,
-  BloomFilter: 30,
-  UserRingbuf: 31,
-  CgrpStorage: 32,
-  Arena: 33,
-} as const;
-
-export type MapType = (typeof MapType)[keyof typeof MapType];
+// enum bpf_map_type, generated from the kernel's BTF.
+export { MapType };
 
 /** What user space writes into an element, when it is not plain bytes. */
 export type FdValue = 'map' | 'prog' | 'perf' | 'sock' | 'cgroup' | 'xsk' | 'dev' | 'cpu';
@@ -125,14 +89,10 @@ const rows: Record<keyof typeof MapType, Row> = {
   Arena: { keySize: 0, valueSizes: [0], since: '6.9' }, // pages are allocated when touched
 };
 
-function kernelName(pascal: string): string {
-  return 'BPF_MAP_TYPE_' + pascal.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
 const table: MapTypeInfo[] = [];
 const costs: CreationCost[] = [];
 for (const [name, { indexed, memory, ...row }] of Object.entries(rows) as [keyof typeof MapType, Row][]) {
-  table[MapType[name]] = Object.freeze({ type: MapType[name], kernelName: kernelName(name), ...row });
+  table[MapType[name]] = Object.freeze({ type: MapType[name], kernelName: mapTypeNames[MapType[name]]!, ...row });
   costs[MapType[name]] = { indexed, memory };
 }
 

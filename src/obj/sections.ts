@@ -3,7 +3,7 @@
 // section name here; the row, not a switch elsewhere, says what the section means (type,
 // expected attach type, flags, the tsbpf class that wraps it, how the text after the
 // prefix names an attach target). Pure data and string matching.
-import { AttachType, ProgramType } from '../programs/program-type.js';
+import { AttachType, ProgramType } from '../sys/abi/enums.js';
 
 /** The tsbpf class that wraps a program of this section. */
 export type ProgramKind =

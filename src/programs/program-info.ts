@@ -1,5 +1,5 @@
 // struct bpf_prog_info, decoded. One decoder for Program.info() and loadedPrograms().
-import { readCString } from '../sys/attr.js';
+import { bpfProgInfoLayout, decodeBpfProgInfo } from '../sys/abi/info.js';
 import { objGetInfoByFd } from '../sys/bpf.js';
 import { programTypeName } from './program-type.js';
 
@@ -40,9 +40,6 @@ export interface ProgramInfo {
   netnsIno: bigint;
 }
 
-/** sizeof(struct bpf_prog_info) in Linux 6.18; older kernels fill a prefix and leave the rest zero. */
-const PROG_INFO_SIZE = 232;
-
 function hex(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
@@ -51,32 +48,29 @@ function hex(bytes: Uint8Array): string {
 
 /** Decodes struct bpf_prog_info (the map ids come separately). */
 export function decodeProgramInfo(b: Uint8Array, mapIds: number[]): ProgramInfo {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const u32 = (o: number) => v.getUint32(o, true);
-  const u64 = (o: number) => v.getBigUint64(o, true);
-  const type = u32(0);
+  const k = decodeBpfProgInfo(b);
   return {
-    id: u32(4),
-    name: readCString(b, 64, 16),
-    type,
-    typeName: programTypeName(type),
-    tag: hex(b.subarray(8, 16)),
+    id: k.id,
+    name: k.name,
+    type: k.type,
+    typeName: programTypeName(k.type),
+    tag: hex(k.tag),
     mapIds,
-    runCount: u64(200),
-    runTimeNs: u64(192),
-    recursionMisses: u64(208),
-    verifiedInsns: u32(216),
-    btfId: u32(128),
-    loadTime: u64(40),
-    createdByUid: u32(48),
-    gplCompatible: (u32(84) & 1) === 1,
-    xlatedLength: u32(20),
-    jitedLength: u32(16),
-    attachBtfId: u32(224),
-    attachBtfObjId: u32(220),
-    ifindex: u32(80),
-    netnsDev: u64(88),
-    netnsIno: u64(96),
+    runCount: k.runCnt,
+    runTimeNs: k.runTimeNs,
+    recursionMisses: k.recursionMisses,
+    verifiedInsns: k.verifiedInsns,
+    btfId: k.btfId,
+    loadTime: k.loadTime,
+    createdByUid: k.createdByUid,
+    gplCompatible: k.gplCompatible === 1,
+    xlatedLength: k.xlatedProgLen,
+    jitedLength: k.jitedProgLen,
+    attachBtfId: k.attachBtfId,
+    attachBtfObjId: k.attachBtfObjId,
+    ifindex: k.ifindex,
+    netnsDev: k.netnsDev,
+    netnsIno: k.netnsIno,
   };
 }
 
@@ -86,15 +80,16 @@ export function decodeProgramInfo(b: Uint8Array, mapIds: number[]): ProgramInfo 
  * (they cannot be, for a loaded program, except by BPF_PROG_BIND_MAP) the loop asks again.
  */
 export function programInfoByFd(fd: number): ProgramInfo {
-  const buf = new Uint8Array(PROG_INFO_SIZE);
+  const buf = new Uint8Array(bpfProgInfoLayout.size);
   const view = new DataView(buf.buffer);
+  const NR_MAP_IDS = bpfProgInfoLayout.nrMapIds;
   objGetInfoByFd(fd, buf);
-  let count = view.getUint32(52, true);
+  let count = view.getUint32(NR_MAP_IDS, true);
   let ids = new Uint32Array(0);
   while (count > ids.length) {
     ids = new Uint32Array(count);
     objGetInfoByFd(fd, buf, ids);
-    count = view.getUint32(52, true);
+    count = view.getUint32(NR_MAP_IDS, true);
   }
   return decodeProgramInfo(buf, [...ids.subarray(0, count)]);
 }

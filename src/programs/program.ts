@@ -188,7 +188,7 @@ export class Program implements Disposable {
 
   #testRunError(err: unknown): unknown {
     if (!(err instanceof SyscallError)) return err;
-    if (err.errno === ENOTSUPP || err.errno === Errno.EOPNOTSUPP || this.#tracingWithoutTestRun(err.errno)) {
+    if (err.errno === Errno.ENOTSUPP || err.errno === Errno.EOPNOTSUPP || this.#tracingWithoutTestRun(err.errno)) {
       const attach = this.type === ProgramType.Tracing ? programTypeForSection(this.section)?.expectedAttachType : undefined;
       const feature = `test run of ${programTypeName(this.type)}${attach !== undefined ? ` (${attachTypeName(attach)})` : ''}`;
       return new ProgramError('NotSupported', `${this.#what()}: the kernel cannot test-run this program type (${feature}: ${err.code})`, { program: this.name, feature, cause: err });
@@ -230,9 +230,6 @@ function checkTestRunOptions(program: string, given: TestRunOptions | undefined)
   for (const field of ['repeat', 'flags', 'cpu'] as const) u32Option(program, o[field], what(field));
   return o;
 }
-
-/** The kernel's ENOTSUPP (524), which it returns for program types without a test run. */
-const ENOTSUPP = 524;
 
 /** What BPF_PROG_TEST_RUN accepts per program type, for the message of an EINVAL. */
 function testRunInput(type: number): string | undefined {

@@ -35,7 +35,6 @@ export interface XdpAttachOptions {
   netlink?: boolean;
 }
 
-const ENOTSUPP = 524;
 
 /** Maps an attach failure to the kind a user can act on. */
 function xdpAttachError(program: string, where: string, mode: XdpMode | undefined, err: unknown): unknown {
@@ -45,7 +44,7 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
   }
   // hw on a device without offload: EINVAL (veth) or EOPNOTSUPP; drv on a driver
   // without native XDP: EOPNOTSUPP.
-  const refused = err.errno === Errno.EOPNOTSUPP || err.errno === ENOTSUPP || (mode === 'hw' && err.errno === Errno.EINVAL);
+  const refused = err.errno === Errno.EOPNOTSUPP || err.errno === Errno.ENOTSUPP || (mode === 'hw' && err.errno === Errno.EINVAL);
   if (mode && mode !== 'skb' && refused) {
     return new ProgramError('NotSupported', `attaching ${program} to ${where}: the interface does not do XDP in ${mode} mode (${err.message})`, {
       program,

@@ -1,55 +1,18 @@
 // One wrapper per bpf(2) command: encode union bpf_attr, make the call through the
 // seam, turn a failure into a SyscallError naming the call (libbpf's names).
 import { Attr, checkFlags, cString, ptrWords } from './attr.js';
-import { Errno, SyscallError } from './errors.js';
+import { Errno, fail } from './errors.js';
 import { kernel } from './native.js';
 import { retrying } from './retry.js';
+import { Cmd } from './abi/enums.js';
+import {
+  batchLayout, btfLoadLayout, encodeBtfLoad, encodeMapCreate, encodeProgLoad, encodeTest, getIdLayout, infoLayout,
+  mapCreateLayout, mapElemLayout, mapFreezeLayout, objLayout, progLoadLayout, testLayout,
+} from './abi/attr.js';
+import { bpfBtfInfoLayout } from './abi/info.js';
 
-/** enum bpf_cmd */
-export const Cmd = {
-  MapCreate: 0,
-  MapLookupElem: 1,
-  MapUpdateElem: 2,
-  MapDeleteElem: 3,
-  MapGetNextKey: 4,
-  ProgLoad: 5,
-  ObjPin: 6,
-  ObjGet: 7,
-  ProgAttach: 8,
-  ProgDetach: 9,
-  ProgTestRun: 10,
-  ProgGetNextId: 11,
-  MapGetNextId: 12,
-  ProgGetFdById: 13,
-  MapGetFdById: 14,
-  ObjGetInfoByFd: 15,
-  ProgQuery: 16,
-  RawTracepointOpen: 17,
-  BtfLoad: 18,
-  BtfGetFdById: 19,
-  TaskFdQuery: 20,
-  MapLookupAndDeleteElem: 21,
-  MapFreeze: 22,
-  BtfGetNextId: 23,
-  MapLookupBatch: 24,
-  MapLookupAndDeleteBatch: 25,
-  MapUpdateBatch: 26,
-  MapDeleteBatch: 27,
-  LinkCreate: 28,
-  LinkUpdate: 29,
-  LinkGetFdById: 30,
-  LinkGetNextId: 31,
-  EnableStats: 32,
-  IterCreate: 33,
-  LinkDetach: 34,
-  ProgBindMap: 35,
-} as const;
-
-const BPF_OBJ_NAME_LEN = 16;
-
-function fail(call: string, r: number, detail?: string): never {
-  throw new SyscallError(call, -r, detail);
-}
+/** enum bpf_cmd, generated from the kernel's BTF. */
+export { Cmd };
 
 // ---- BPF_MAP_CREATE ----------------------------------------------------------------
 
@@ -70,45 +33,36 @@ export interface MapCreateAttr {
   mapExtra?: bigint | number;
 }
 
-const createAttr = new Attr(72);
+const createAttr = new Attr(mapCreateLayout.size);
 
 /** BPF_MAP_CREATE → a new map fd (the caller owns it). */
 export function mapCreate(a: MapCreateAttr): number {
-  const attr = createAttr.reset()
-    .u32(0, a.mapType)
-    .u32(4, a.keySize)
-    .u32(8, a.valueSize)
-    .u32(12, a.maxEntries)
-    .u32(16, a.mapFlags ?? 0)
-    .u32(20, a.innerMapFd ?? 0)
-    .u32(24, a.numaNode ?? 0)
-    .name(28, BPF_OBJ_NAME_LEN, a.mapName ?? '')
-    .u32(44, a.mapIfindex ?? 0)
-    .u32(48, a.btfFd ?? 0)
-    .u32(52, a.btfKeyTypeId ?? 0)
-    .u32(56, a.btfValueTypeId ?? 0)
-    .u32(60, a.btfVmlinuxValueTypeId ?? 0)
-    .u64(64, a.mapExtra ?? 0);
+  // The name is always written: the encoder NUL-pads it.
+  const attr = encodeMapCreate(createAttr.reset(), { ...a, mapName: a.mapName ?? '' });
   const r = kernel.bpf(Cmd.MapCreate, attr.bytes);
   if (r < 0) fail('bpf_map_create', r);
   return r;
 }
 
 // ---- element commands (the hot path) -----------------------------------------------
-// attr: map_fd u32 @0, key ptr @8, value/next_key ptr @16, flags u64 @24.
 
-const elem = new Attr(32);
-const KEY_VALUE = ptrWords(8, 16);
-const KEY = ptrWords(8);
+const ELEM_ATTR = mapElemLayout.size;
+const ELEM_MAP_FD = mapElemLayout.mapFd;
+const ELEM_FLAGS = mapElemLayout.flags;
+const elem = new Attr(ELEM_ATTR);
+const KEY_VALUE = ptrWords(mapElemLayout.key, mapElemLayout.value);
+const KEY = ptrWords(mapElemLayout.key);
+// A delete passes only map_fd and key: the kernel wants every byte after `key` zero.
+const DELETE_ATTR = mapElemLayout.key + 8;
 
 function elemAttr(fd: number, flags: number | bigint): Uint8Array {
-  elem.view.setUint32(0, fd, true);
+  elem.view.setUint32(ELEM_MAP_FD, fd, true);
   if (flags === 0) {
-    elem.view.setUint32(24, 0, true);
-    elem.view.setUint32(28, 0, true);
+    elem.view.setUint32(ELEM_FLAGS, 0, true);
+    elem.view.setUint32(ELEM_FLAGS + 4, 0, true);
   } else {
     checkFlags(flags);
-    elem.u64(24, flags);
+    elem.u64(ELEM_FLAGS, flags);
   }
   return elem.bytes;
 }
@@ -138,19 +92,6 @@ export function mapDeleteElem(fd: number, key: Uint8Array, flags: number | bigin
   fail('bpf_map_delete_elem', r);
 }
 
-/** BPF_MAP_LOOKUP_AND_DELETE_ELEM (queues, stacks, hashes). Returns false on ENOENT. */
-export function mapLookupAndDeleteElem(
-  fd: number,
-  key: Uint8Array | null,
-  value: Uint8Array,
-  flags: number | bigint = 0,
-): boolean {
-  const r = kernel.bpf(Cmd.MapLookupAndDeleteElem, elemAttr(fd, flags), KEY_VALUE, key, value);
-  if (r === 0) return true;
-  if (r === -Errno.ENOENT) return false;
-  fail('bpf_map_lookup_and_delete_elem', r);
-}
-
 /**
  * BPF_MAP_GET_NEXT_KEY: writes the key after `key` (the first key when `key` is null)
  * into `nextKey`. Returns false at the end of the map.
@@ -167,8 +108,6 @@ export interface IoRegion {
   readonly bytes: Uint8Array;
   readonly view: DataView;
 }
-
-const ELEM_ATTR = 32;
 
 /**
  * Element commands on one map through a single buffer (attr, key, value), the hot
@@ -188,21 +127,21 @@ export class ElemIo {
     this.#io = io;
     this.#attr = new DataView(io.buffer, 0, ELEM_ATTR);
     // Offset 0 is NULL: a zero-size key (queues, stacks) is passed as no key at all.
-    this.#attr.setUint32(8, keySize > 0 ? keyOff : 0, true);
-    this.#attr.setUint32(16, valueOff, true);
+    this.#attr.setUint32(mapElemLayout.key, keySize > 0 ? keyOff : 0, true);
+    this.#attr.setUint32(mapElemLayout.value, valueOff, true);
     this.key = { bytes: io.subarray(keyOff, keyOff + keySize), view: new DataView(io.buffer, keyOff, keySize) };
     this.value = { bytes: io.subarray(valueOff, valueOff + valueSize), view: new DataView(io.buffer, valueOff, valueSize) };
   }
 
-  #call(cmd: number, fd: number, flags: number | bigint, mask: number, attrLen = ELEM_ATTR): number {
+  #call(cmd: number, fd: number, flags: number | bigint, mask: number, attrLen: number = ELEM_ATTR): number {
     const a = this.#attr;
-    a.setUint32(0, fd, true);
+    a.setUint32(ELEM_MAP_FD, fd, true);
     if (flags === 0) {
-      a.setUint32(24, 0, true);
-      a.setUint32(28, 0, true);
+      a.setUint32(ELEM_FLAGS, 0, true);
+      a.setUint32(ELEM_FLAGS + 4, 0, true);
     } else {
       checkFlags(flags);
-      a.setBigUint64(24, BigInt(flags), true);
+      a.setBigUint64(ELEM_FLAGS, BigInt(flags), true);
     }
     return kernel.bpfIo(cmd, this.#io, attrLen, mask);
   }
@@ -223,8 +162,7 @@ export class ElemIo {
 
   /** BPF_MAP_DELETE_ELEM of `key`; false on ENOENT. */
   delete(fd: number): boolean {
-    // The kernel wants every byte after `key` zero for a delete: pass only map_fd and key.
-    const r = this.#call(Cmd.MapDeleteElem, fd, 0, KEY, 16);
+    const r = this.#call(Cmd.MapDeleteElem, fd, 0, KEY, DELETE_ATTR);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     fail('bpf_map_delete_elem', r);
@@ -232,11 +170,9 @@ export class ElemIo {
 }
 
 // ---- batch commands ----------------------------------------------------------------
-// attr.batch: in_batch @0, out_batch @8, keys @16, values @24, count u32 @32,
-// map_fd u32 @36, elem_flags u64 @40, flags u64 @48.
 
-const batch = new Attr(56);
-const BATCH_PTRS = ptrWords(0, 8, 16, 24);
+const batch = new Attr(batchLayout.size);
+const BATCH_PTRS = ptrWords(batchLayout.inBatch, batchLayout.outBatch, batchLayout.keys, batchLayout.values);
 
 export interface BatchResult {
   /** Elements processed (also on a partial failure). */
@@ -245,85 +181,40 @@ export interface BatchResult {
   done: boolean;
 }
 
-function batchCall(
-  cmd: number,
-  call: string,
-  fd: number,
-  inBatch: Uint8Array | null,
-  outBatch: Uint8Array | null,
-  keys: Uint8Array | null,
-  values: Uint8Array | null,
-  count: number,
-  elemFlags: number | bigint,
-): BatchResult {
-  checkFlags(elemFlags, 'elemFlags');
-  batch.reset().u32(32, count).u32(36, fd).u64(40, elemFlags);
-  const r = kernel.bpf(cmd, batch.bytes, BATCH_PTRS, inBatch, outBatch, keys, values);
-  const done = batch.getU32(32);
-  if (r === 0) return { count: done, done: false };
-  if (r === -Errno.ENOENT && cmd !== Cmd.MapUpdateBatch) return { count: done, done: true };
-  fail(call, r, `after ${done} of ${count} elements`);
-}
-
 /** BPF_MAP_UPDATE_BATCH: `count` keys and values packed back to back. */
 export function mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number | bigint = 0): BatchResult {
-  return batchCall(Cmd.MapUpdateBatch, 'bpf_map_update_batch', fd, null, null, keys, values, count, elemFlags);
-}
-
-/** BPF_MAP_DELETE_BATCH. */
-export function mapDeleteBatch(fd: number, keys: Uint8Array, count: number, elemFlags: number | bigint = 0): BatchResult {
-  return batchCall(Cmd.MapDeleteBatch, 'bpf_map_delete_batch', fd, null, null, keys, null, count, elemFlags);
-}
-
-/** BPF_MAP_LOOKUP_BATCH: `inBatch` null to start; `outBatch` receives the cursor. */
-export function mapLookupBatch(
-  fd: number,
-  inBatch: Uint8Array | null,
-  outBatch: Uint8Array,
-  keys: Uint8Array,
-  values: Uint8Array,
-  count: number,
-  elemFlags: number | bigint = 0,
-): BatchResult {
-  return batchCall(Cmd.MapLookupBatch, 'bpf_map_lookup_batch', fd, inBatch, outBatch, keys, values, count, elemFlags);
-}
-
-/** BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
-export function mapLookupAndDeleteBatch(
-  fd: number,
-  inBatch: Uint8Array | null,
-  outBatch: Uint8Array,
-  keys: Uint8Array,
-  values: Uint8Array,
-  count: number,
-  elemFlags: number | bigint = 0,
-): BatchResult {
-  return batchCall(Cmd.MapLookupAndDeleteBatch, 'bpf_map_lookup_and_delete_batch', fd, inBatch, outBatch, keys, values, count, elemFlags);
+  checkFlags(elemFlags, 'elemFlags');
+  batch.reset().u32(batchLayout.count, count).u32(batchLayout.mapFd, fd).u64(batchLayout.elemFlags, elemFlags);
+  const r = kernel.bpf(Cmd.MapUpdateBatch, batch.bytes, BATCH_PTRS, null, null, keys, values);
+  const done = batch.getU32(batchLayout.count);
+  if (r === 0) return { count: done, done: false };
+  fail('bpf_map_update_batch', r, `after ${done} of ${count} elements`);
 }
 
 // ---- objects: pin, get, ids, info, freeze ------------------------------------------
 
-const obj = new Attr(16);
+const obj = new Attr(objLayout.size);
+const PATHNAME = ptrWords(objLayout.pathname);
 
 /** BPF_OBJ_PIN: pins `fd` at `path` on a bpffs. */
 export function objPin(fd: number, path: string): void {
-  obj.reset().u32(8, fd);
-  const r = kernel.bpf(Cmd.ObjPin, obj.bytes, ptrWords(0), cString(path));
+  obj.reset().u32(objLayout.bpfFd, fd);
+  const r = kernel.bpf(Cmd.ObjPin, obj.bytes, PATHNAME, cString(path));
   if (r !== 0) fail('bpf_obj_pin', r, path);
 }
 
 /** BPF_OBJ_GET: opens the object pinned at `path` (file_flags: BPF_F_RDONLY/WRONLY). */
 export function objGet(path: string, fileFlags = 0): number {
-  obj.reset().u32(12, fileFlags);
-  const r = kernel.bpf(Cmd.ObjGet, obj.bytes, ptrWords(0), cString(path));
+  obj.reset().u32(objLayout.fileFlags, fileFlags);
+  const r = kernel.bpf(Cmd.ObjGet, obj.bytes, PATHNAME, cString(path));
   if (r < 0) fail('bpf_obj_get', r, path);
   return r;
 }
 
-const byId = new Attr(12);
+const byId = new Attr(getIdLayout.size);
 
 function getFdById(cmd: number, call: string, id: number, openFlags: number): number {
-  byId.u32(0, id).u32(4, 0).u32(8, openFlags);
+  byId.reset().u32(getIdLayout.startId, id).u32(getIdLayout.openFlags, openFlags);
   const r = kernel.bpf(cmd, byId.bytes);
   if (r < 0) fail(call, r, `id ${id}`);
   return r;
@@ -340,11 +231,11 @@ export function progGetFdById(id: number, openFlags = 0): number {
 }
 
 function getNextId(cmd: number, call: string, start: number): number | undefined {
-  byId.u32(0, start).u32(4, 0).u32(8, 0);
+  byId.reset().u32(getIdLayout.startId, start);
   const r = kernel.bpf(cmd, byId.bytes);
   if (r === -Errno.ENOENT) return undefined;
   if (r < 0) fail(call, r);
-  return byId.getU32(4);
+  return byId.getU32(getIdLayout.nextId);
 }
 
 /** BPF_MAP_GET_NEXT_ID: the id of the next map after `start`, undefined at the end. */
@@ -377,33 +268,33 @@ export function linkGetNextId(start: number): number | undefined {
   return getNextId(Cmd.LinkGetNextId, 'bpf_link_get_next_id', start);
 }
 
-const infoAttr = new Attr(16);
+const infoAttr = new Attr(infoLayout.size);
+const INFO = ptrWords(infoLayout.info);
 
 /**
  * BPF_OBJ_GET_INFO_BY_FD: fills `info` (struct bpf_{map,prog,link,btf}_info); returns the
  * length the kernel wrote. For a program, `mapIds` and `xlated` receive its map ids and
- * translated instructions (their counts land in info's nr_map_ids / xlated_prog_len).
+ * translated instructions (their counts land in info's nr_map_ids / xlated_prog_len);
+ * for a BTF object, `mapIds`' place takes the buffer of its raw bytes (btf_size).
  */
-export function objGetInfoByFd(fd: number, info: Uint8Array, mapIds?: Uint32Array, xlated?: Uint8Array): number {
-  infoAttr.reset().u32(0, fd).u32(4, info.length);
+export function objGetInfoByFd(fd: number, info: Uint8Array, mapIds?: Uint32Array | Uint8Array, xlated?: Uint8Array, what?: string): number {
+  infoAttr.reset().u32(infoLayout.bpfFd, fd).u32(infoLayout.infoLen, info.length);
   const r = mapIds || xlated
-    ? kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info, mapIds ?? null, xlated ?? null)
-    : kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info);
-  if (r !== 0) fail('bpf_obj_get_info_by_fd', r);
-  return infoAttr.getU32(4);
+    ? kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, INFO, info, mapIds ?? null, xlated ?? null)
+    : kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, INFO, info);
+  if (r !== 0) fail('bpf_obj_get_info_by_fd', r, what);
+  return infoAttr.getU32(infoLayout.infoLen);
 }
 
 /** The raw bytes of a BTF object the kernel holds (OBJ_GET_INFO_BY_FD on a BTF fd, twice: size, then data). */
 export function btfGetData(btfFd: number): Uint8Array {
-  // struct bpf_btf_info: btf @0 (the addon points it at the buffer after info), btf_size @8.
-  const info = new Uint8Array(32);
+  // The addon points bpf_btf_info.btf at the buffer given after info.
+  const info = new Uint8Array(bpfBtfInfoLayout.size);
+  const view = new DataView(info.buffer);
   const call = (data?: Uint8Array) => {
-    infoAttr.reset().u32(0, btfFd).u32(4, info.length);
-    const r = data
-      ? kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info, data)
-      : kernel.bpf(Cmd.ObjGetInfoByFd, infoAttr.bytes, ptrWords(8), info);
-    if (r !== 0) fail('bpf_obj_get_info_by_fd', r, 'btf');
-    return new DataView(info.buffer).getUint32(8, true);
+    info.fill(0);
+    objGetInfoByFd(btfFd, info, data, undefined, 'btf');
+    return view.getUint32(bpfBtfInfoLayout.btfSize, true);
   };
   const size = call();
   const data = new Uint8Array(size);
@@ -411,11 +302,11 @@ export function btfGetData(btfFd: number): Uint8Array {
   return data;
 }
 
-const freezeAttr = new Attr(4);
+const freezeAttr = new Attr(mapFreezeLayout.size);
 
 /** BPF_MAP_FREEZE: user space can no longer write the map (5.2+). */
 export function mapFreeze(fd: number): void {
-  freezeAttr.u32(0, fd);
+  freezeAttr.u32(mapFreezeLayout.mapFd, fd);
   const r = kernel.bpf(Cmd.MapFreeze, freezeAttr.bytes);
   if (r !== 0) fail('bpf_map_freeze', r);
 }
@@ -445,10 +336,10 @@ export interface ProgLoadAttr {
   fdArray?: Int32Array;
 }
 
-const progAttr = new Attr(144);
-// insns, license, log_buf, func_info, line_info (+ fd_array at 120).
-const PROG_LOAD_PTRS = ptrWords(8, 16, 32, 80, 96);
-const PROG_LOAD_WITH_FDS = ptrWords(8, 16, 32, 80, 96, 120);
+const progAttr = new Attr(progLoadLayout.size);
+const L = progLoadLayout;
+const PROG_LOAD_PTRS = ptrWords(L.insns, L.license, L.logBuf, L.funcInfo, L.lineInfo);
+const PROG_LOAD_WITH_FDS = ptrWords(L.insns, L.license, L.logBuf, L.funcInfo, L.lineInfo, L.fdArray);
 // Licenses as C strings: the same few, load after load.
 const licenses = new Map<string, Uint8Array>();
 const FUNC_INFO_SIZE = 8;
@@ -457,20 +348,21 @@ const LINE_INFO_SIZE = 16;
 /** BPF_PROG_LOAD → a new program fd. The verifier log, if any, is in `logBuf`. */
 export function progLoad(a: ProgLoadAttr): number {
   if (a.insns.length % 8 !== 0) throw new RangeError('insns must be a whole number of 8-byte instructions');
-  const attr = progAttr.reset()
-    .u32(0, a.progType)
-    .u32(4, a.insns.length / 8)
-    .u32(24, a.logBuf ? (a.logLevel ?? 1) : 0)
-    .u32(28, a.logBuf?.length ?? 0)
-    .u32(40, a.kernVersion ?? 0)
-    .u32(44, a.progFlags ?? 0)
-    .name(48, BPF_OBJ_NAME_LEN, a.progName ?? '')
-    .u32(68, a.expectedAttachType ?? 0)
-    .u32(72, a.progBtfFd ?? 0)
-    .u32(108, a.attachBtfId ?? 0)
-    .u32(112, a.attachProgFd ?? 0);
-  if (a.funcInfo?.length) attr.u32(76, FUNC_INFO_SIZE).u32(88, a.funcInfo.length / FUNC_INFO_SIZE);
-  if (a.lineInfo?.length) attr.u32(92, LINE_INFO_SIZE).u32(104, a.lineInfo.length / LINE_INFO_SIZE);
+  const attr = encodeProgLoad(progAttr.reset(), {
+    progType: a.progType,
+    insnCnt: a.insns.length / 8,
+    logLevel: a.logBuf ? (a.logLevel ?? 1) : 0,
+    logSize: a.logBuf?.length ?? 0,
+    kernVersion: a.kernVersion ?? 0,
+    progFlags: a.progFlags ?? 0,
+    progName: a.progName ?? '',
+    expectedAttachType: a.expectedAttachType ?? 0,
+    progBtfFd: a.progBtfFd ?? 0,
+    attachBtfId: a.attachBtfId ?? 0,
+    attachProgFd: a.attachProgFd ?? 0,
+  });
+  if (a.funcInfo?.length) encodeProgLoad(attr, { funcInfoRecSize: FUNC_INFO_SIZE, funcInfoCnt: a.funcInfo.length / FUNC_INFO_SIZE });
+  if (a.lineInfo?.length) encodeProgLoad(attr, { lineInfoRecSize: LINE_INFO_SIZE, lineInfoCnt: a.lineInfo.length / LINE_INFO_SIZE });
   let license = licenses.get(a.license);
   if (!license) {
     if (licenses.size >= 64) licenses.clear();
@@ -496,15 +388,15 @@ export function progLoad(a: ProgLoadAttr): number {
 
 /** log_true_size of the last progLoad (6.4+; 0 before): the log size the verifier needed. */
 export function progLoadLogTrueSize(): number {
-  return progAttr.getU32(140);
+  return progAttr.getU32(L.logTrueSize);
 }
 
-const btfAttr = new Attr(32);
-const BTF_PTRS = ptrWords(0, 8);
+const btfAttr = new Attr(btfLoadLayout.size);
+const BTF_PTRS = ptrWords(btfLoadLayout.btf, btfLoadLayout.btfLogBuf);
 
 /** BPF_BTF_LOAD → a BTF object fd. The kernel's complaints, if any, are in `logBuf`. */
 export function btfLoad(btf: Uint8Array, logBuf?: Uint8Array): number {
-  const attr = btfAttr.reset().u32(16, btf.length).u32(20, logBuf?.length ?? 0).u32(24, logBuf ? 1 : 0);
+  const attr = encodeBtfLoad(btfAttr.reset(), { btfSize: btf.length, btfLogSize: logBuf?.length ?? 0, btfLogLevel: logBuf ? 1 : 0 });
   const r = kernel.bpf(Cmd.BtfLoad, attr.bytes, BTF_PTRS, btf, logBuf ?? null);
   if (r < 0) fail('bpf_btf_load', r);
   return r;
@@ -529,22 +421,25 @@ export interface ProgTestRunResult {
   ctxSizeOut: number;
 }
 
-const testAttr = new Attr(80);
+const testAttr = new Attr(testLayout.size);
+const T = testLayout;
+const TEST_PTRS = ptrWords(T.dataIn, T.dataOut, T.ctxIn, T.ctxOut);
 
 /** BPF_PROG_TEST_RUN. */
 export function progTestRun(a: ProgTestRunAttr): ProgTestRunResult {
-  const attr = testAttr.reset()
-    .u32(0, a.progFd)
-    .u32(8, a.dataIn?.length ?? 0)
-    .u32(12, a.dataOut?.length ?? 0)
-    .u32(32, a.repeat ?? 0)
-    .u32(40, a.ctxIn?.length ?? 0)
-    .u32(44, a.ctxOut?.length ?? 0)
-    .u32(64, a.flags ?? 0)
-    .u32(68, a.cpu ?? 0);
+  const attr = encodeTest(testAttr.reset(), {
+    progFd: a.progFd,
+    dataSizeIn: a.dataIn?.length ?? 0,
+    dataSizeOut: a.dataOut?.length ?? 0,
+    repeat: a.repeat ?? 0,
+    ctxSizeIn: a.ctxIn?.length ?? 0,
+    ctxSizeOut: a.ctxOut?.length ?? 0,
+    flags: a.flags ?? 0,
+    cpu: a.cpu ?? 0,
+  });
   const r = retrying(Errno.EINTR, () =>
-    kernel.bpf(Cmd.ProgTestRun, attr.bytes, ptrWords(16, 24, 48, 56), a.dataIn ?? null, a.dataOut ?? null, a.ctxIn ?? null, a.ctxOut ?? null),
+    kernel.bpf(Cmd.ProgTestRun, attr.bytes, TEST_PTRS, a.dataIn ?? null, a.dataOut ?? null, a.ctxIn ?? null, a.ctxOut ?? null),
   );
   if (r !== 0) fail('bpf_prog_test_run', r);
-  return { retval: attr.getU32(4), duration: attr.getU32(36), dataSizeOut: attr.getU32(12), ctxSizeOut: attr.getU32(44) };
+  return { retval: attr.getU32(T.retval), duration: attr.getU32(T.duration), dataSizeOut: attr.getU32(T.dataSizeOut), ctxSizeOut: attr.getU32(T.ctxSizeOut) };
 }

@@ -1,16 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { addonPossibleCpus } from './native.js';
 
-let cached: number | undefined;
-
-/** Number of possible CPUs, from /sys/devices/system/cpu/possible ("0-3,5"), as libbpf counts them. */
+/**
+ * Number of possible CPUs, from /sys/devices/system/cpu/possible ("0-3,5"), as libbpf
+ * counts them. Read once, by the addon, which sizes per-CPU values with the same count.
+ */
 export function possibleCpus(): number {
-  if (cached !== undefined) return cached;
-  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
-  let max = -1;
-  for (const part of text.split(',')) {
-    const [lo, hi] = part.split('-').map(Number);
-    max = Math.max(max, hi ?? lo);
-  }
-  cached = max + 1;
-  return cached;
+  const n = addonPossibleCpus();
+  if (n <= 0) throw new Error('cannot count the possible CPUs: /sys/devices/system/cpu/possible is unreadable');
+  return n;
 }

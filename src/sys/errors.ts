@@ -2,15 +2,17 @@ import { getSystemErrorMap } from 'node:util';
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
 
+/**
+ * Errno values used by the wrappers, from the platform (Linux), and the kernel-internal
+ * ENOTSUPP (524), which leaks out of bpf(2) for operations a map or program type lacks.
+ */
+export const Errno = { ...constants.errno, ENOTSUPP: 524 } as const;
+
 const errnoNames = new Map<number, [string, string]>();
 for (const [neg, pair] of getSystemErrorMap()) errnoNames.set(-neg, pair);
-// The kernel-internal ENOTSUPP leaks out of bpf(2) for unimplemented operations.
-errnoNames.set(524, ['ENOTSUPP', 'operation not supported by this map or program type']);
+errnoNames.set(Errno.ENOTSUPP, ['ENOTSUPP', 'operation not supported by this map or program type']);
 // libuv's table lacks ESTALE, which mprog hooks (tcx) return for a stale expected_revision.
 if (!errnoNames.has(116)) errnoNames.set(116, ['ESTALE', 'stale revision: the hook changed']);
-
-/** Errno values used by the wrappers, from the platform (Linux). */
-export const Errno = constants.errno;
 
 /** The Node-style code of an errno value: 1 → 'EPERM'. */
 export function errnoCode(errno: number): string {
@@ -89,4 +91,9 @@ export class SyscallError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }
+}
+
+/** Throws the SyscallError of a wrapper whose call returned `r` (-errno). */
+export function fail(call: string, r: number, detail?: string): never {
+  throw new SyscallError(call, -r, detail);
 }

@@ -3,13 +3,13 @@
 // id walks of links and BTF objects. Encodings follow union bpf_attr in
 // include/uapi/linux/bpf.h; failures are SyscallErrors named as libbpf names them.
 import { Attr, cString, ptrWords } from './attr.js';
-import { Cmd } from './bpf.js';
-import { Errno, SyscallError } from './errors.js';
+import { Cmd } from './abi/enums.js';
+import {
+  enableStatsLayout, encodeLinkCreate, encodeProgAttach, iterCreateLayout, linkCreateLayout, linkDetachLayout,
+  linkUpdateLayout, progAttachLayout, queryLayout, rawTracepointLayout,
+} from './abi/attr.js';
+import { Errno, fail } from './errors.js';
 import { kernel } from './native.js';
-
-function fail(call: string, r: number, detail?: string): never {
-  throw new SyscallError(call, -r, detail);
-}
 
 /** The union member of link_create after its common head, chosen by attach type. */
 export type LinkCreateExtra =
@@ -39,11 +39,15 @@ export interface LinkCreateAttr {
   extra?: LinkCreateExtra;
 }
 
-const linkAttr = new Attr(64);
+const linkAttr = new Attr(linkCreateLayout.size);
+const LC = linkCreateLayout;
+const ITER_PTRS = ptrWords(LC.iterInfo);
+const UPROBE_MULTI_PTRS = ptrWords(LC.uprobeMultiPath, LC.uprobeMultiOffsets, LC.uprobeMultiRefCtrOffsets, LC.uprobeMultiCookies);
+const KPROBE_MULTI_PTRS = ptrWords(LC.kprobeMultiAddrs, LC.kprobeMultiCookies);
 
 /** BPF_LINK_CREATE → a link fd. */
 export function linkCreate(a: LinkCreateAttr): number {
-  const attr = linkAttr.reset().u32(0, a.progFd).u32(4, a.target).u32(8, a.attachType).u32(12, a.flags ?? 0);
+  const attr = encodeLinkCreate(linkAttr.reset(), { progFd: a.progFd, targetFd: a.target, attachType: a.attachType, flags: a.flags ?? 0 });
   const e = a.extra ?? { kind: 'none' };
   let mask = 0;
   const bufs: Uint8Array[] = [];
@@ -51,36 +55,37 @@ export function linkCreate(a: LinkCreateAttr): number {
     case 'none':
       break;
     case 'tracing':
-      attr.u32(16, e.targetBtfId).u64(24, e.cookie ?? 0n);
+      encodeLinkCreate(attr, { tracingTargetBtfId: e.targetBtfId, tracingCookie: e.cookie ?? 0n });
       break;
     case 'perfEvent':
-      attr.u64(16, e.cookie);
+      encodeLinkCreate(attr, { perfEventBpfCookie: e.cookie });
       break;
     case 'mprog':
-      attr.u32(16, e.relative).u64(24, e.expectedRevision ?? 0n);
+      // tcx, netkit and cgroup share this layout: relative_fd/id, expected_revision.
+      encodeLinkCreate(attr, { tcxRelativeFd: e.relative, tcxExpectedRevision: e.expectedRevision ?? 0n });
       break;
     case 'iter':
-      attr.u32(24, e.info.length);
-      mask = ptrWords(16);
+      encodeLinkCreate(attr, { iterInfoLen: e.info.length });
+      mask = ITER_PTRS;
       bufs.push(e.info);
       break;
     case 'netfilter':
-      attr.u32(16, e.pf).u32(20, e.hooknum).u32(24, e.priority >>> 0).u32(28, e.flags);
+      encodeLinkCreate(attr, { netfilterPf: e.pf, netfilterHooknum: e.hooknum, netfilterPriority: e.priority, netfilterFlags: e.flags });
       break;
     case 'uprobeMulti': {
       const n = e.offsets.length;
       for (const extra of [e.refCtrOffsets, e.cookies]) {
         if (extra && extra.length !== n) throw new RangeError('uprobe_multi arrays must have one entry per offset');
       }
-      attr.u32(48, n).u32(52, e.flags).u32(56, e.pid);
-      mask = ptrWords(16, 24, 32, 40);
+      encodeLinkCreate(attr, { uprobeMultiCnt: n, uprobeMultiFlags: e.flags, uprobeMultiPid: e.pid });
+      mask = UPROBE_MULTI_PTRS;
       bufs.push(cString(e.path), bytesOf(e.offsets), bytesOf(e.refCtrOffsets), bytesOf(e.cookies));
       break;
     }
     case 'kprobeMulti':
       if (e.cookies && e.cookies.length !== e.addrs.length) throw new RangeError('kprobe_multi cookies must have one entry per address');
-      attr.u32(16, e.flags).u32(20, e.addrs.length);
-      mask = ptrWords(32, 40);
+      encodeLinkCreate(attr, { kprobeMultiFlags: e.flags, kprobeMultiCnt: e.addrs.length });
+      mask = KPROBE_MULTI_PTRS;
       bufs.push(bytesOf(e.addrs), bytesOf(e.cookies));
       break;
   }
@@ -93,22 +98,22 @@ function bytesOf(a: BigUint64Array | undefined): Uint8Array {
   return a ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength) : new Uint8Array(0);
 }
 
-const updateAttr = new Attr(16);
+const updateAttr = new Attr(linkUpdateLayout.size);
 
 /** BPF_LINK_UPDATE: swaps the link's program; with oldProgFd, only if that one is attached (BPF_F_REPLACE). */
 export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number): void {
   const BPF_F_REPLACE = 1 << 2;
-  updateAttr.reset().u32(0, linkFd).u32(4, newProgFd);
-  if (oldProgFd !== undefined) updateAttr.u32(8, BPF_F_REPLACE).u32(12, oldProgFd);
+  updateAttr.reset().u32(linkUpdateLayout.linkFd, linkFd).u32(linkUpdateLayout.newProgFd, newProgFd);
+  if (oldProgFd !== undefined) updateAttr.u32(linkUpdateLayout.flags, BPF_F_REPLACE).u32(linkUpdateLayout.oldProgFd, oldProgFd);
   const r = kernel.bpf(Cmd.LinkUpdate, updateAttr.bytes);
   if (r !== 0) fail('bpf_link_update', r);
 }
 
-const detachAttr = new Attr(4);
+const detachAttr = new Attr(linkDetachLayout.size);
 
 /** BPF_LINK_DETACH: detaches the link from its hook while the fd lives on (5.9+). */
 export function linkDetach(linkFd: number): void {
-  detachAttr.u32(0, linkFd);
+  detachAttr.u32(linkDetachLayout.linkFd, linkFd);
   const r = kernel.bpf(Cmd.LinkDetach, detachAttr.bytes);
   if (r !== 0) fail('bpf_link_detach', r);
 }
@@ -127,19 +132,21 @@ export interface ProgAttachAttr {
   expectedRevision?: bigint;
 }
 
-const attachAttr = new Attr(32);
+const attachAttr = new Attr(progAttachLayout.size);
 
 /** BPF_PROG_ATTACH (the attachment lives until detached, not tied to an fd). */
 export function progAttach(a: ProgAttachAttr): void {
-  attachAttr.reset().u32(0, a.target).u32(4, a.progFd).u32(8, a.attachType).u32(12, a.flags ?? 0)
-    .u32(16, a.replaceProgFd ?? 0).u32(20, a.relative ?? 0).u64(24, a.expectedRevision ?? 0n);
+  encodeProgAttach(attachAttr.reset(), {
+    targetFd: a.target, attachBpfFd: a.progFd, attachType: a.attachType, attachFlags: a.flags ?? 0,
+    replaceBpfFd: a.replaceProgFd ?? 0, relativeFd: a.relative ?? 0, expectedRevision: a.expectedRevision ?? 0n,
+  });
   const r = kernel.bpf(Cmd.ProgAttach, attachAttr.bytes);
   if (r !== 0) fail('bpf_prog_attach', r);
 }
 
 /** BPF_PROG_DETACH (progFd 0 detaches whatever single program is there). */
 export function progDetach(target: number, attachType: number, progFd = 0, flags = 0): void {
-  attachAttr.reset().u32(0, target).u32(4, progFd).u32(8, attachType).u32(12, flags);
+  encodeProgAttach(attachAttr.reset(), { targetFd: target, attachBpfFd: progFd, attachType, attachFlags: flags });
   const r = kernel.bpf(Cmd.ProgDetach, attachAttr.bytes);
   if (r !== 0) fail('bpf_prog_detach', r);
 }
@@ -155,7 +162,9 @@ export interface ProgQueryResult {
   revision: bigint;
 }
 
-const queryAttr = new Attr(64);
+const queryAttr = new Attr(queryLayout.size);
+const Q = queryLayout;
+const QUERY_PTRS = ptrWords(Q.progIds, Q.progAttachFlags, Q.linkIds);
 
 /** BPF_PROG_QUERY: the programs attached at a hook (room for `max` of them). */
 export function progQuery(target: number, attachType: number, queryFlags = 0, max = 64): ProgQueryResult {
@@ -166,8 +175,8 @@ export function progQuery(target: number, attachType: number, queryFlags = 0, ma
   // The kernel refuses prog_attach_flags with BPF_F_QUERY_EFFECTIVE (EINVAL): pass NULL then.
   const BPF_F_QUERY_EFFECTIVE = 1;
   const query = (withFlags: boolean, withLinks: boolean) => {
-    queryAttr.reset().u32(0, target).u32(4, attachType).u32(8, queryFlags).u32(24, max);
-    return kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, ptrWords(16, 32, 40), u8(ids), withFlags ? u8(flags) : undefined, withLinks ? u8(links) : undefined);
+    queryAttr.reset().u32(Q.targetFd, target).u32(Q.attachType, attachType).u32(Q.queryFlags, queryFlags).u32(Q.progCnt, max);
+    return kernel.bpf(Cmd.ProgQuery, queryAttr.bytes, QUERY_PTRS, u8(ids), withFlags ? u8(flags) : undefined, withLinks ? u8(links) : undefined);
   };
   const withFlags = (queryFlags & BPF_F_QUERY_EFFECTIVE) === 0;
   let r = query(withFlags, true);
@@ -176,43 +185,44 @@ export function progQuery(target: number, attachType: number, queryFlags = 0, ma
   if (r === -Errno.EINVAL) r = query(withFlags, false);
   if (r === -Errno.EINVAL && withFlags) r = query(false, false);
   if (r !== 0) fail('bpf_prog_query', r);
-  const count = Math.min(queryAttr.getU32(24), max);
+  const count = Math.min(queryAttr.getU32(Q.progCnt), max);
   return {
-    attachFlags: queryAttr.getU32(12),
+    attachFlags: queryAttr.getU32(Q.attachFlags),
     progIds: [...ids.subarray(0, count)],
     progAttachFlags: [...flags.subarray(0, count)],
     linkIds: [...links.subarray(0, count)],
-    revision: queryAttr.getU64(56),
+    revision: queryAttr.getU64(Q.revision),
   };
 }
 
-const rawTpAttr = new Attr(24);
+const rawTpAttr = new Attr(rawTracepointLayout.size);
+const RAW_TP_NAME = ptrWords(rawTracepointLayout.name);
 
 /** BPF_RAW_TRACEPOINT_OPEN: attaches a raw tracepoint (or a tracing program with name undefined) → link fd. */
 export function rawTracepointOpen(progFd: number, name: string | undefined, cookie = 0n): number {
-  rawTpAttr.reset().u32(8, progFd).u64(16, cookie);
+  rawTpAttr.reset().u32(rawTracepointLayout.progFd, progFd).u64(rawTracepointLayout.cookie, cookie);
   const r = name === undefined
     ? kernel.bpf(Cmd.RawTracepointOpen, rawTpAttr.bytes)
-    : kernel.bpf(Cmd.RawTracepointOpen, rawTpAttr.bytes, ptrWords(0), cString(name));
+    : kernel.bpf(Cmd.RawTracepointOpen, rawTpAttr.bytes, RAW_TP_NAME, cString(name));
   if (r < 0) fail('bpf_raw_tracepoint_open', r, name);
   return r;
 }
 
-const iterAttr = new Attr(8);
+const iterAttr = new Attr(iterCreateLayout.size);
 
 /** BPF_ITER_CREATE: a readable fd producing the iterator's output, from an iter link. */
 export function iterCreate(linkFd: number): number {
-  iterAttr.reset().u32(0, linkFd);
+  iterAttr.reset().u32(iterCreateLayout.linkFd, linkFd);
   const r = kernel.bpf(Cmd.IterCreate, iterAttr.bytes);
   if (r < 0) fail('bpf_iter_create', r);
   return r;
 }
 
-const statsAttr = new Attr(4);
+const statsAttr = new Attr(enableStatsLayout.size);
 
 /** BPF_ENABLE_STATS: statistics stay on while the returned fd is open. type 0 = BPF_STATS_RUN_TIME. */
 export function enableStats(type: number): number {
-  statsAttr.u32(0, type);
+  statsAttr.u32(enableStatsLayout.type, type);
   const r = kernel.bpf(Cmd.EnableStats, statsAttr.bytes);
   if (r < 0) fail('bpf_enable_stats', r);
   return r;

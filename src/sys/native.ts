@@ -63,6 +63,14 @@ function loadAddon(): Kernel {
 
 const addon: Kernel = loadAddon();
 
+/**
+ * Possible CPUs as the addon counts them when it sizes per-CPU values (0 when unknown).
+ * Not a system call: outside the seam, so that both sides always agree.
+ */
+export function addonPossibleCpus(): number {
+  return (addon as unknown as { possibleCpus(): number }).possibleCpus();
+}
+
 /** The calls in force. Wrappers read this binding on every call, so a replacement takes effect at once. */
 export let kernel: Kernel = addon;
 

@@ -2,49 +2,14 @@
 // encoded here and nowhere else (include/uapi/linux/perf_event.h); failures are
 // SyscallErrors named 'perf_event_open' / 'ioctl(PERF_EVENT_IOC_...)'.
 import { Attr, cString } from './attr.js';
-import { Errno, SyscallError } from './errors.js';
+import { Errno, fail } from './errors.js';
 import { retrying } from './retry.js';
 import { kernel } from './native.js';
+import { HardwareEvent, PerfType, SoftwareEvent } from './abi/enums.js';
 
-/** enum perf_type_id */
-export const PerfType = {
-  Hardware: 0,
-  Software: 1,
-  Tracepoint: 2,
-  HwCache: 3,
-  Raw: 4,
-  Breakpoint: 5,
-} as const;
-
-/** enum perf_hw_id (config of PerfType.Hardware). */
-export const HardwareEvent = {
-  CpuCycles: 0,
-  Instructions: 1,
-  CacheReferences: 2,
-  CacheMisses: 3,
-  BranchInstructions: 4,
-  BranchMisses: 5,
-  BusCycles: 6,
-  StalledCyclesFrontend: 7,
-  StalledCyclesBackend: 8,
-  RefCpuCycles: 9,
-} as const;
-
-/** enum perf_sw_ids (config of PerfType.Software). */
-export const SoftwareEvent = {
-  CpuClock: 0,
-  TaskClock: 1,
-  PageFaults: 2,
-  ContextSwitches: 3,
-  CpuMigrations: 4,
-  PageFaultsMin: 5,
-  PageFaultsMaj: 6,
-  AlignmentFaults: 7,
-  EmulationFaults: 8,
-  Dummy: 9,
-  BpfOutput: 10,
-  CgroupSwitches: 11,
-} as const;
+// enum perf_type_id, perf_hw_id (config of PerfType.Hardware) and perf_sw_ids (config of
+// PerfType.Software), generated from the kernel's BTF.
+export { HardwareEvent, PerfType, SoftwareEvent };
 
 /** The fields of struct perf_event_attr tsbpf sets; everything else is zero. */
 export interface PerfEventAttr {
@@ -111,7 +76,7 @@ export function perfEventOpen(attr: PerfEventAttr, o: PerfEventOpenOptions): num
   const encoded = encodePerfEventAttr(attr);
   const name = o.name === undefined ? undefined : cString(o.name);
   const r = retrying(Errno.EINTR, () => kernel.perf_event_open(encoded, o.pid, o.cpu, o.groupFd ?? -1, (o.flags ?? 0) | PERF_FLAG_FD_CLOEXEC, name));
-  if (r < 0) throw new SyscallError('perf_event_open', -r, `type ${attr.type} config ${attr.config ?? 0}${o.name ? ` (${o.name})` : ''}`);
+  if (r < 0) fail('perf_event_open', r, `type ${attr.type} config ${attr.config ?? 0}${o.name ? ` (${o.name})` : ''}`);
   return r;
 }
 
@@ -127,5 +92,5 @@ const ioctlNames: Record<number, string> = { [PerfIoctl.Enable]: 'PERF_EVENT_IOC
 /** ioctl on a perf event fd with an integer argument. Throws SyscallError 'ioctl(PERF_EVENT_IOC_...)'. */
 export function perfEventIoctl(fd: number, request: number, arg = 0): void {
   const r = kernel.ioctl(fd, request, arg);
-  if (r < 0) throw new SyscallError(`ioctl(${ioctlNames[request] ?? `0x${request.toString(16)}`})`, -r);
+  if (r < 0) fail(`ioctl(${ioctlNames[request] ?? `0x${request.toString(16)}`})`, r);
 }

@@ -1,10 +1,10 @@
 // Socket calls for the attach paths (netlink, socket options), as SyscallErrors.
-import { Errno, SyscallError } from './errors.js';
+import { Errno, fail } from './errors.js';
 import { retrying } from './retry.js';
 import { kernel } from './native.js';
 
 function check(call: string, r: number, detail?: string): number {
-  if (r < 0) throw new SyscallError(call, -r, detail);
+  if (r < 0) fail(call, r, detail);
   return r;
 }
 

@@ -1,0 +1,12 @@
+// Printable names of the kernel's program and attach types, from the generated enums.
+import { attachTypeNames, programTypeNames } from './abi/enums.js';
+
+/** 'BPF_PROG_TYPE_XDP' for 6; 'program type 99' for an unknown one. */
+export function programTypeName(type: number): string {
+  return programTypeNames[type] || `program type ${type}`;
+}
+
+/** 'BPF_CGROUP_INET_INGRESS' for 0; 'attach type 99' for an unknown one. */
+export function attachTypeName(type: number): string {
+  return attachTypeNames[type] || `attach type ${type}`;
+}
