@@ -34,7 +34,7 @@ export type { GlobalOptions } from './loader/index.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
-export { Btf } from './obj/btf.js';
+export { Btf, kernelBtfTarget } from './obj/btf.js';
 export { loadKernelBtf } from './kernel-btf.js';
 export { Program } from './programs/program.js';
 export * from './programs/kinds.js';
@@ -47,7 +47,7 @@ export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTy
 export { attachPerfEvent, perfAttachMechanism } from './programs/perf-attach.js';
 export { PerfEventIoctlLink, PerfEventLinks } from './links/perf-event.js';
 export type { PerfAttachMechanism } from './programs/perf-attach.js';
-export { attachTracing, tracingAttachMechanism, kernelBtfTarget } from './programs/tracing-attach.js';
+export { attachTracing, tracingAttachMechanism } from './programs/tracing-attach.js';
 export type { TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
 export { CgroupIterOrder } from './programs/iter.js';
 export { IterLink } from './links/iter.js';

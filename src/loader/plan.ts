@@ -8,14 +8,13 @@ import { MapError, ProgramError } from '../errors.js';
 import { encodeGlobal, type GlobalValue } from '../global-value.js';
 import { MapType } from '../maps/map-type.js';
 import { findStructOpsTarget, structOpsMember, type StructOpsTarget } from '../obj/struct-ops.js';
-import type { Btf } from '../obj/btf.js';
 import { applyCoreRelocations, formatCoreResults } from '../obj/core.js';
 import { kconfigLayout, kconfigValue, type KconfigFacts, type KconfigLayout } from '../obj/externs.js';
 import { Insns, PseudoCall, PseudoSrc } from '../obj/insn.js';
 import { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, sectionMatch } from '../obj/sections.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, type MapDefinition, type ObjectSpec, type ProgramSpec } from '../obj/spec.js';
-import { ProgramType } from '../programs/program-type.js';
-import { kernelBtfTarget } from '../programs/tracing-attach.js';
+import { ProgramType } from '../sys/abi/enums.js';
+import { kernelBtfTarget, type Btf } from '../obj/btf.js';
 
 const PAGE_SIZE = 4096;
 /** What a weak kfunc the kernel lacks is called as (libbpf's poison: the verifier rejects it only if reached). */

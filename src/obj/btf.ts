@@ -5,7 +5,7 @@
 // Every offset, length, string offset and type id read from the input is checked;
 // malformed BTF throws BtfError, never RangeError, and the walks that follow type
 // references (resolve, sizeof, alignof) detect cycles instead of looping.
-import { BtfError } from '../errors.js';
+import { BtfError, ProgramError } from '../errors.js';
 import { asciiText } from './ascii.js';
 
 export const BTF_MAGIC = 0xeb9f;
@@ -920,4 +920,18 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
   v.setUint32(16, typeLen, true);
   v.setUint32(20, strs.len, true);
   return { bytes: w.buf.slice(0, w.len), strOffsets };
+}
+
+/**
+ * The vmlinux BTF id of what a BTF tracing program attaches to: a FUNC
+ * ('bpf_fentry_test1', 'bpf_lsm_file_open') or, for tp_btf, the TYPEDEF
+ * 'btf_trace_<name>'. ProgramError 'UnknownKernelFunction' naming it when absent.
+ */
+export function kernelBtfTarget(btf: { byName(name: string, kind: 'func' | 'typedef'): { id: number }[] }, btfName: string, btfKind: 'func' | 'typedef', program?: string): number {
+  const found = btf.byName(btfName, btfKind)[0];
+  if (!found) {
+    const what = btfKind === 'typedef' ? `tracepoint type ${btfName}` : `function ${btfName}`;
+    throw new ProgramError('UnknownKernelFunction', `${program ? `program ${program}: ` : ''}the kernel's BTF has no ${what} to attach to`, { program });
+  }
+  return found.id;
 }

@@ -63,20 +63,6 @@ export function attachTracing(
   }
 }
 
-/**
- * The vmlinux BTF id of what a BTF tracing program attaches to: a FUNC
- * ('bpf_fentry_test1', 'bpf_lsm_file_open') or, for tp_btf, the TYPEDEF
- * 'btf_trace_<name>'. ProgramError 'UnknownKernelFunction' naming it when absent.
- */
-export function kernelBtfTarget(btf: { byName(name: string, kind: 'func' | 'typedef'): { id: number }[] }, btfName: string, btfKind: 'func' | 'typedef', program?: string): number {
-  const found = btf.byName(btfName, btfKind)[0];
-  if (!found) {
-    const what = btfKind === 'typedef' ? `tracepoint type ${btfName}` : `function ${btfName}`;
-    throw new ProgramError('UnknownKernelFunction', `${program ? `program ${program}: ` : ''}the kernel's BTF has no ${what} to attach to`, { program });
-  }
-  return found.id;
-}
-
 /** Programs attached by BTF id fixed at load (fentry, fexit, fmod_ret, lsm, tp_btf). */
 export abstract class BtfTracingProgram extends Program {
   /** BPF_TRACE_FENTRY, BPF_LSM_MAC, ...: what LINK_CREATE is asked for. */
