@@ -70,15 +70,15 @@ const NKEYS = 1024;
 const NSLOTS = 4;
 const NINNER = 8;
 
-const arr = ArrayMap.create(u32, NKEYS);
-const hash = HashMap.create(u32, u64, NKEYS);
+const arr = ArrayMap.create(u32, { maxEntries: NKEYS });
+const hash = HashMap.create(u32, u64, { maxEntries: NKEYS });
 const hashVals: bigint[] = [];
 for (let k = 0; k < NKEYS; k++) {
   hashVals.push((BigInt(k) << 32n) | BigInt(Math.imul(k, 2654435761) >>> 0));
   hash.insert(k, hashVals[k]);
 }
 const aom = ArrayOfMaps.create({ maxEntries: 16, innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } });
-const inners = Array.from({ length: NINNER }, () => ArrayMap.create(u32, 4));
+const inners = Array.from({ length: NINNER }, () => ArrayMap.create(u32, { maxEntries: 4 }));
 for (let s = 0; s < NSLOTS; s++) aom.set(s, inners[s]);
 // Iteration i of the setMany/4×set cases stores inner maps 0..3 (even i) or 4..7 (odd i).
 const batches = [0, 1].map((half) => inners.slice(half * NSLOTS, half * NSLOTS + NSLOTS).map((m, s) => [s, m] as const));

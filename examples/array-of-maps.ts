@@ -4,12 +4,12 @@ import { ArrayMap, ArrayOfMaps, MapType, u32 } from '../src/index.js';
 
 // The template every inner map must match: an ARRAY of 4 u32 values.
 using outer = ArrayOfMaps.create(
-  { maxEntries: 4, name: 'example_outer', innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } },
   ArrayMap.fromMapData(u32), // get() returns an ArrayMap<number> owning a new fd
+  { maxEntries: 4, name: 'example_outer', innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } },
 );
 
 for (let slot = 0; slot < 3; slot++) {
-  using inner = ArrayMap.create(u32, 4, { name: `example_in${slot}` });
+  using inner = ArrayMap.create(u32, { maxEntries: 4, name: `example_in${slot}` });
   for (let i = 0; i < 4; i++) inner.set(i, (slot + 1) * 100 + i);
   outer.set(slot, inner); // the outer map keeps the inner map alive after `inner` closes
 }

@@ -88,7 +88,7 @@ function release(value: unknown): void {
 }
 
 /** Methods the classes keep for themselves and their subclasses (protected, @internal). */
-const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem', 'lookupExisting', 'updateElem', 'deleteExisting', 'rawEntries', 'loadAgainst']);
+const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem', 'lookupExisting', 'updateElem', 'deleteExisting', 'valueAt', 'removeIndex', 'loadAgainst']);
 
 /** Public methods (static and instance, inherited too) of the loader and map classes that take arguments, not in `covered`. */
 function uncovered(covered: string[]): string[] {
@@ -271,11 +271,11 @@ export function run(): Outcome {
   sweep('MapData.pin', ['/sys/fs/bpf/tsbpf-no-such/x'], (p) => withMap((m) => m.pin(p as string)));
   for (const m of ['info', 'freeze', 'keys']) sweep(`MapData.${m}`, [], () => withMap((map) => release((map as unknown as Record<string, () => unknown>)[m]!())));
 
-  sweep('ArrayMap.create', [u64, 4, {}], (c, n, o) => ArrayMap.create(c as never, n as number, o as never));
+  sweep('ArrayMap.create', [u64, { maxEntries: 4 }], (c, o) => ArrayMap.create(c as never, o as never));
   sweep('ArrayMap.tryFrom', [undefined, u64, {}], (m, c, o) => withMap((map) => ArrayMap.tryFrom((m ?? map) as MapData, c as never, o as never)));
   sweep('ArrayMap.fromMapData', [u64], (c) => withMap((map) => ArrayMap.fromMapData(c as never)(map)));
   const withArray = <T>(fn: (a: ArrayMap<bigint>) => T) => {
-    const a = ArrayMap.create(u64, 4);
+    const a = ArrayMap.create(u64, { maxEntries: 4 });
     try {
       return fn(a);
     } finally {
@@ -285,10 +285,10 @@ export function run(): Outcome {
   sweep('ArrayMap.get', [0, 0], (i, f) => withArray((a) => a.get(i as number, f as number)));
   sweep('ArrayMap.set', [0, 1n, 0], (i, v, f) => withArray((a) => a.set(i as number, v as bigint, f as number)));
   sweep('ArrayMap.pin', ['/sys/fs/bpf/tsbpf-no-such/x'], (p) => withArray((a) => a.pin(p as string)));
-  sweep('HashMap.create', [u32, u64, 4, {}], (k, v, n, o) => HashMap.create(k as never, v as never, n as number, o as never));
+  sweep('HashMap.create', [u32, u64, { maxEntries: 4 }], (k, v, o) => HashMap.create(k as never, v as never, o as never));
   sweep('HashMap.tryFrom', [undefined, u32, u64, {}], (m, k, v, o) => withMap((map) => HashMap.tryFrom((m ?? map) as MapData, k as never, v as never, o as never)));
   const withHash = <T>(fn: (h: HashMap<number, bigint>) => T) => {
-    const h = HashMap.create(u32, u64, 4);
+    const h = HashMap.create(u32, u64, { maxEntries: 4 });
     try {
       return fn(h);
     } finally {
@@ -300,7 +300,7 @@ export function run(): Outcome {
   sweep('HashMap.remove', [1], (k) => withHash((h) => h.remove(k as number)));
   const inner = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 };
   const ofMaps = { maxEntries: 4, innerMap: inner };
-  sweep('ArrayOfMaps.create', [ofMaps, undefined], (o, i) => ArrayOfMaps.create(o as never, i as never));
+  sweep('ArrayOfMaps.create', [undefined, ofMaps], (i, o) => ArrayOfMaps.create(i as never, o as never));
   sweep('ArrayOfMaps.tryFrom', [undefined, undefined, {}], (m, i, o) => withMap((map) => ArrayOfMaps.tryFrom((m ?? map) as MapData, i as never, o as never)));
   const withAom = <T>(fn: (a: ArrayOfMaps<MapData>, m: MapData) => T) => {
     const a = ArrayOfMaps.create(ofMaps);
@@ -315,9 +315,9 @@ export function run(): Outcome {
   sweep('ArrayOfMaps.set', [0, undefined, 0], (i, v, f) => withAom((a, m) => a.set(i as number, (v ?? m) as MapData, f as number)));
   sweep('ArrayOfMaps.get', [0, 0], (i, f) => withAom((a, m) => (a.set(0, m), a.get(i as number, f as number))));
   sweep('ArrayOfMaps.getId', [0, 0], (i, f) => withAom((a) => a.getId(i as number, f as number)));
-  sweep('ArrayOfMaps.delete', [0], (i) => withAom((a) => a.delete(i as number)));
+  sweep('ArrayOfMaps.remove', [0], (i) => withAom((a) => a.remove(i as number)));
   sweep('ArrayOfMaps.setMany', [[], 0], (e, f) => withAom((a) => a.setMany(e as never, f as number)));
-  sweep('HashOfMaps.create', [u32, ofMaps, undefined], (k, o, i) => HashOfMaps.create(k as never, o as never, i as never));
+  sweep('HashOfMaps.create', [u32, undefined, ofMaps], (k, i, o) => HashOfMaps.create(k as never, i as never, o as never));
   sweep('HashOfMaps.tryFrom', [undefined, u32, undefined, {}], (m, k, i, o) => withMap((map) => HashOfMaps.tryFrom((m ?? map) as MapData, k as never, i as never, o as never)));
   const withHom = <T>(fn: (h: HashOfMaps<number, MapData>, m: MapData) => T) => {
     const h = HashOfMaps.create(u32, ofMaps);
@@ -331,18 +331,18 @@ export function run(): Outcome {
   };
   sweep('HashOfMaps.insert', [1, undefined, 0], (k, v, f) => withHom((h, m) => h.insert(k as number, (v ?? m) as MapData, f as number)));
   sweep('HashOfMaps.get', [1, 0], (k, f) => withHom((h) => h.get(k as number, f as number)));
-  sweep('SockMap.create', [4, {}], (n, o) => SockMap.create(n as number, o as never));
+  sweep('SockMap.create', [{ maxEntries: 4 }], (o) => SockMap.create(o as never));
   sweep('SockMap.set', [0, undefined, 0], (i, s, f) => {
-    const m = SockMap.create(4);
+    const m = SockMap.create({ maxEntries: 4 });
     try {
       m.set(i as number, s as never, f as number);
     } finally {
       m.close();
     }
   });
-  sweep('SockHash.create', [u32, 4, {}], (k, n, o) => SockHash.create(k as never, n as number, o as never));
+  sweep('SockHash.create', [u32, { maxEntries: 4 }], (k, o) => SockHash.create(k as never, o as never));
   const withSockMap = <T>(fn: (m: SockMap) => T) => {
-    const m = SockMap.create(4);
+    const m = SockMap.create({ maxEntries: 4 });
     try {
       return fn(m);
     } finally {
@@ -350,7 +350,7 @@ export function run(): Outcome {
     }
   };
   const withSockHash = <T>(fn: (m: SockHash<number>) => T) => {
-    const m = SockHash.create(u32, 4);
+    const m = SockHash.create(u32, { maxEntries: 4 });
     try {
       return fn(m);
     } finally {
@@ -366,7 +366,7 @@ export function run(): Outcome {
       map.close();
     }
   });
-  sweep('SockMap.cookie', [0], (i) => withSockMap((m) => m.cookie(i as number)));
+  sweep('SockMap.get', [0, 0], (i, f) => withSockMap((m) => m.get(i as number, f as number)));
   sweep('SockMap.remove', [0], (i) => withSockMap((m) => m.remove(i as number)));
   sweep('SockHash.tryFrom', [undefined, u32, {}], (m, k, o) => {
     const map = MapData.create({ ...sockMapSpec, type: MapType.Sockhash });
@@ -377,7 +377,7 @@ export function run(): Outcome {
     }
   });
   sweep('SockHash.insert', [1, undefined, 0], (k, s, f) => withSockHash((m) => m.insert(k as number, s as never, f as number)));
-  sweep('SockHash.cookie', [1], (k) => withSockHash((m) => m.cookie(k as number)));
+  sweep('SockHash.get', [1, 0], (k, f) => withSockHash((m) => m.get(k as number, f as number)));
   sweep('SockHash.remove', [1], (k) => withSockHash((m) => m.remove(k as number)));
   sweep('HashMap.fromMapData', [u32, u64], (k, v) => {
     const map = MapData.create({ type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 4 });

@@ -9,7 +9,7 @@ const fdsAtStart = fdCount();
 
 
 test('create: len is max_entries, every element starts at zero, info() matches', () => {
-  const arr = ArrayMap.create(u64, 5, { name: 'arr_create', flags: MapFlags.BPF_F_MMAPABLE, numaNode: 0 });
+  const arr = ArrayMap.create(u64, { maxEntries: 5, name: 'arr_create', flags: MapFlags.BPF_F_MMAPABLE, numaNode: 0 });
   try {
     assert.equal(arr.len(), 5);
     assert.equal(arr.owned, true);
@@ -28,11 +28,11 @@ test('create: len is max_entries, every element starts at zero, info() matches',
 });
 
 test('get/set round trip for several codecs', () => {
-  const a = ArrayMap.create(u32, 4);
-  const b = ArrayMap.create(u64, 2);
+  const a = ArrayMap.create(u32, { maxEntries: 4 });
+  const b = ArrayMap.create(u64, { maxEntries: 2 });
   const point = struct({ x: u8, y: u64, z: u16 });
-  const c = ArrayMap.create(point, 3);
-  const d = ArrayMap.create(bytes(5), 2);
+  const c = ArrayMap.create(point, { maxEntries: 3 });
+  const d = ArrayMap.create(bytes(5), { maxEntries: 2 });
   try {
     a.set(0, 0);
     a.set(1, 1);
@@ -59,7 +59,7 @@ test('get/set round trip for several codecs', () => {
 });
 
 test('set flags: BPF_ANY and BPF_EXIST succeed, BPF_NOEXIST is EEXIST (every index exists)', () => {
-  const arr = ArrayMap.create(u32, 2);
+  const arr = ArrayMap.create(u32, { maxEntries: 2 });
   try {
     arr.set(0, 1, ElemFlags.BPF_ANY);
     arr.set(0, 2, ElemFlags.BPF_EXIST);
@@ -91,7 +91,7 @@ test('set flags: BPF_ANY and BPF_EXIST succeed, BPF_NOEXIST is EEXIST (every ind
 });
 
 test('iteration yields [index, value] for every index in order', () => {
-  const arr = ArrayMap.create(u16, 4);
+  const arr = ArrayMap.create(u16, { maxEntries: 4 });
   try {
     arr.set(1, 10);
     arr.set(3, 30);
@@ -108,7 +108,7 @@ test('iteration yields [index, value] for every index in order', () => {
 });
 
 test('OutOfBounds at or past len, with index and maxEntries, before any syscall', () => {
-  const arr = ArrayMap.create(u32, 3);
+  const arr = ArrayMap.create(u32, { maxEntries: 3 });
   try {
     for (const index of [3, 4, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
       for (const op of [() => arr.get(index), () => arr.set(index, 1)]) {
@@ -125,7 +125,7 @@ test('OutOfBounds at or past len, with index and maxEntries, before any syscall'
 });
 
 test('InvalidArgument for a negative, fractional, NaN, string or undefined index, before any syscall', () => {
-  const arr = ArrayMap.create(u32, 3);
+  const arr = ArrayMap.create(u32, { maxEntries: 3 });
   try {
     const bad: unknown[] = [-1, -0.5, 1.5, NaN, Infinity, -Infinity, '1', undefined, null, 1n, {}];
     for (const index of bad) {
@@ -139,7 +139,7 @@ test('InvalidArgument for a negative, fractional, NaN, string or undefined index
 });
 
 test('a value the codec refuses never reaches the kernel', () => {
-  const arr = ArrayMap.create(u8, 2);
+  const arr = ArrayMap.create(u8, { maxEntries: 2 });
   try {
     let err: unknown;
     const calls = bpfCalls(() => {
@@ -186,7 +186,7 @@ test('tryFrom: InvalidMapType for a hash (and other types), InvalidValueSize for
 });
 
 test('tryFrom works on a map opened by id (metadata loaded from the kernel)', () => {
-  const arr = ArrayMap.create(u32, 6);
+  const arr = ArrayMap.create(u32, { maxEntries: 6 });
   try {
     arr.set(5, 55);
     const byId = MapData.fromId(arr.map.id);
@@ -241,7 +241,7 @@ test('a view never closes its map; an owned wrapper does', () => {
 test('pin: a view pins and stays open; an owned wrapper is consumed; a failed pin consumes nothing', (t) => {
   const dir = bpffsDir('array-map-pin');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const owned = ArrayMap.create(u32, 2);
+  const owned = ArrayMap.create(u32, { maxEntries: 2 });
   const view = ArrayMap.tryFrom(owned.map, u32);
   try {
     view.set(1, 11);
@@ -269,10 +269,10 @@ test('pin: a view pins and stays open; an owned wrapper is consumed; a failed pi
 
 test('create: refused arguments close nothing and leak nothing', () => {
   const before = fdCount();
-  assert.equal(thrown(() => ArrayMap.create(u32, 0)).kind, 'CreateError');
-  assert.equal(thrown(() => ArrayMap.create(u32, -1)).kind, 'InvalidArgument');
-  assert.equal(thrown(() => ArrayMap.create(u32, 2, { name: 'bad name' })).kind, 'InvalidName');
-  assert.ok(thrown(() => ArrayMap.create(null as unknown as typeof u32, 2)) instanceof MapError);
+  assert.equal(thrown(() => ArrayMap.create(u32, { maxEntries: 0 })).kind, 'CreateError');
+  assert.equal(thrown(() => ArrayMap.create(u32, { maxEntries: -1 })).kind, 'InvalidArgument');
+  assert.equal(thrown(() => ArrayMap.create(u32, { maxEntries: 2, name: 'bad name' })).kind, 'InvalidName');
+  assert.ok(thrown(() => ArrayMap.create(null as unknown as typeof u32, { maxEntries: 2 })) instanceof MapError);
   assert.equal(fdCount(), before);
 });
 

@@ -17,7 +17,7 @@ const innerSpec: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxE
 
 /** An inner u32 array of 4 whose slot i holds base + i. */
 function innerArray(base: number, maxEntries = 4, flags = 0): ArrayMap<number> {
-  const arr = ArrayMap.create(u32, maxEntries, { flags });
+  const arr = ArrayMap.create(u32, { maxEntries, flags });
   for (let i = 0; i < maxEntries; i++) arr.set(i, base + i);
   return arr;
 }
@@ -161,7 +161,7 @@ test('the array holds its own reference: an inner map closed by its creator stay
 test('get/getId/delete on an empty slot: KeyNotFound with the index', () => {
   const outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: innerSpec });
   try {
-    for (const op of [() => outer.get(1), () => outer.getId(1), () => outer.delete(1)]) {
+    for (const op of [() => outer.get(1), () => outer.getId(1), () => outer.remove(1)]) {
       const err = thrown(op);
       assert.ok(err instanceof MapError);
       assert.equal(err.kind, 'KeyNotFound');
@@ -179,10 +179,10 @@ test('delete empties a slot; a second delete is KeyNotFound', () => {
   try {
     outer.set(0, inner);
     outer.set(1, inner);
-    outer.delete(0);
+    outer.remove(0);
     assert.equal(thrown(() => outer.getId(0)).kind, 'KeyNotFound');
     assert.equal(outer.getId(1), inner.map.id);
-    assert.equal(thrown(() => outer.delete(0)).kind, 'KeyNotFound');
+    assert.equal(thrown(() => outer.remove(0)).kind, 'KeyNotFound');
     assert.deepEqual([...outer], [[1, inner.map.id]]);
   } finally {
     outer.close();
@@ -195,7 +195,7 @@ test('OutOfBounds (index >= len) before any syscall, for every indexed method', 
   const inner = innerArray(0);
   try {
     for (const index of [3, 4, 1000, 2 ** 32]) {
-      for (const op of [() => outer.get(index), () => outer.getId(index), () => outer.set(index, inner), () => outer.delete(index)]) {
+      for (const op of [() => outer.get(index), () => outer.getId(index), () => outer.set(index, inner), () => outer.remove(index)]) {
         const err = refusedBeforeSyscall(op, 'OutOfBounds');
         assert.equal(err.index, index);
         assert.equal(err.maxEntries, 3);
@@ -204,7 +204,7 @@ test('OutOfBounds (index >= len) before any syscall, for every indexed method', 
     for (const index of [-1, 0.5, NaN, '0', undefined]) {
       refusedBeforeSyscall(() => outer.get(index as number), 'InvalidArgument');
       refusedBeforeSyscall(() => outer.set(index as number, inner), 'InvalidArgument');
-      refusedBeforeSyscall(() => outer.delete(index as number), 'InvalidArgument');
+      refusedBeforeSyscall(() => outer.remove(index as number), 'InvalidArgument');
     }
     // set of something that is not a map.
     refusedBeforeSyscall(() => outer.set(0, {} as MapData), 'InvalidArgument');
@@ -407,7 +407,7 @@ test('get with a converter that does not fit: its error, and the opened descript
 
 test('innerMap given as a MapData, a typed map or a spec; a spec template leaves no extra descriptor', () => {
   const templateData = MapData.create(innerSpec);
-  const templateTyped = ArrayMap.create(u32, 4);
+  const templateTyped = ArrayMap.create(u32, { maxEntries: 4 });
   const inner = innerArray(1);
   try {
     const before = fdCount();
@@ -440,7 +440,7 @@ test('innerMap given as a MapData, a typed map or a spec; a spec template leaves
 
 test('create with a converter that is not a function: MapError and no descriptor left open', () => {
   const before = bpfFds();
-  const err = thrown(() => ArrayOfMaps.create({ maxEntries: 2, innerMap: innerSpec }, 42 as unknown as undefined));
+  const err = thrown(() => ArrayOfMaps.create(42 as unknown as undefined, { maxEntries: 2, innerMap: innerSpec }));
   assert.ok(err instanceof MapError);
   const leaked = bpfFds().filter((fd) => !before.includes(fd));
   for (const fd of leaked) closeSync(fd);

@@ -413,13 +413,13 @@ test('SockMap and SockHash: insert TCP and UDP sockets, read back cookies, remov
   const fd = (client as any)._handle.fd as number;
   const before = fdCount();
   {
-    using m = SockMap.create(4);
+    using m = SockMap.create({ maxEntries: 4 });
     m.set(0, client);
     m.set(1, udp.socket);
     m.set(2, (side as any)._handle.fd);
-    assert.equal(m.cookie(0), cookieOf(fd));
-    assert.equal(m.cookie(1), cookieOf((udp.socket as any)._handle.fd));
-    assert.equal(thrown(() => m.cookie(3)).kind, 'KeyNotFound');
+    assert.equal(m.get(0), cookieOf(fd));
+    assert.equal(m.get(1), cookieOf((udp.socket as any)._handle.fd));
+    assert.equal(thrown(() => m.get(3)).kind, 'KeyNotFound');
     m.remove(0);
     assert.equal(thrown(() => m.remove(0)).kind, 'KeyNotFound');
     assert.equal(thrown(() => m.set(4, client)).kind, 'OutOfBounds');
@@ -430,17 +430,17 @@ test('SockMap and SockHash: insert TCP and UDP sockets, read back cookies, remov
     assert.equal(err.kind, 'SyscallError');
     assert.equal(err.code, 'ENOTSOCK', 'sockmap refuses what is not a socket');
 
-    using h = SockHash.create(u32, 4);
+    using h = SockHash.create(u32, { maxEntries: 4 });
     h.insert(7, client);
-    assert.equal(h.cookie(7), cookieOf(fd));
+    assert.equal(h.get(7), cookieOf(fd));
     assert.deepEqual([...h.keys()], [7]);
     h.remove(7);
     assert.deepEqual([...h.keys()], []);
 
     // 4-byte values: the kernel has no room for a cookie; refused before the syscall.
-    using small = SockMap.create(1, { valueSize: 4 });
+    using small = SockMap.create({ maxEntries: 1, valueSize: 4 });
     small.set(0, client);
-    assert.equal(thrown(() => small.cookie(0)).kind, 'NotSupported');
+    assert.equal(thrown(() => small.get(0)).kind, 'NotSupported');
   }
   assert.equal(fdCount(), before);
 });

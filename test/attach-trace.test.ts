@@ -383,7 +383,7 @@ test('Iter iter/task: readAll finds our process; stream() gives the same tasks; 
 test('Iter iter/bpf_map_elem over a map the test fills: every element in order; a missing map is the kernel\'s EBADF', async (t) => {
   await withKind(t, kinds.iterMap, (ebpf) => {
     const iter = ebpf.program('dump_elem') as Iter;
-    const values = ArrayMap.create(u64, 4);
+    const values = ArrayMap.create(u64, { maxEntries: 4 });
     try {
       values.set(1, 11n);
       values.set(2, 22n);

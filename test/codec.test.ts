@@ -1,7 +1,8 @@
 // Codecs: primitives, bytes, array, struct (C layout), and struct keys in a real hash map.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HashMap, MapType, array, bytes, i16, i32, i64, i8, scratch, struct, u16, u32, u64, u8 } from '../src/index.js';
+import { HashMap, MapType, array, bytes, i16, i32, i64, i8, struct, u16, u32, u64, u8 } from '../src/index.js';
+import { scratch } from '../src/codec/index.js';
 import type { Codec } from '../src/index.js';
 import { fdCount } from './helpers.js';
 
@@ -257,7 +258,7 @@ test('struct errors: TypeError for a non-object or a missing field, field codec 
 
 test('struct keys in a real hash map: equal values find the same key whatever the buffer held', () => {
   const key = struct({ a: u8, b: u64, c: u16 });
-  const map = HashMap.create(key, u32, 8);
+  const map = HashMap.create(key, u32, { maxEntries: 8 });
   try {
     assert.equal(map.map.type, MapType.Hash);
     assert.equal(map.map.keySize, 24);

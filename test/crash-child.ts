@@ -71,7 +71,7 @@ for (let seq = Number(first); ; seq++) {
       outer.set(op.slot, inners[op.inner]!);
       break;
     case 'gen': {
-      const m = ArrayMap.create(u64, 2);
+      const m = ArrayMap.create(u64, { maxEntries: 2 });
       m.set(0, op.value);
       id = m.map.id;
       m.pin(`${dir}/gen-next`); // consumes m: the pin holds the map
@@ -81,7 +81,7 @@ for (let seq = Number(first); ; seq++) {
     case 'pin': {
       const path = `${dir}/p${op.index}`;
       rmSync(path, { force: true });
-      const m = HashMap.create(u32, u64, 8);
+      const m = HashMap.create(u32, u64, { maxEntries: 8 });
       m.insert(1, op.value);
       m.pin(path);
       break;

@@ -51,7 +51,7 @@ test('the checker: a lost acknowledged update, a pin of the wrong shape, an unkn
   rmSync(join(dir, 'gen'));
 
   // A name the operations never make.
-  const stray = HashMap.create(u32, u64, 8);
+  const stray = HashMap.create(u32, u64, { maxEntries: 8 });
   stray.pin(join(dir, 'p9'));
   assert.throws(() => observe(dir, innerIds, false), /unexpected pin p9/);
   counters.close();

@@ -67,8 +67,8 @@ test('a program sees what user space stores, swaps and deletes in an ArrayOfMaps
       maxEntries: 4,
       innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: INNER_ENTRIES },
     });
-    using first = ArrayMap.create(u32, INNER_ENTRIES);
-    const second = ArrayMap.create(u32, INNER_ENTRIES);
+    using first = ArrayMap.create(u32, { maxEntries: INNER_ENTRIES });
+    const second = ArrayMap.create(u32, { maxEntries: INNER_ENTRIES });
     first.set(KEY, 1_111_111);
     second.set(KEY, 2_222_222);
     second.set(KEY - 1, 99); // another key: must not be what the program reads
@@ -107,7 +107,7 @@ test('a program sees what user space stores, swaps and deletes in an ArrayOfMaps
     }
 
     // Delete: the program sees an empty slot again.
-    outer.delete(SLOT);
+    outer.remove(SLOT);
     assert.equal(prog.run(), EMPTY_SLOT);
     assert.throws(() => outer.getId(SLOT), { name: 'MapError', kind: 'KeyNotFound' });
 

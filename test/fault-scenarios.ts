@@ -253,14 +253,14 @@ function mapScenarios(): Scenario<any>[] {
   const out: Scenario<any>[] = [];
 
   out.push(plain('ArrayMap create, set, get, entries', true, () => owning((own) => {
-    const m = own(ArrayMap.create(u64, 4));
+    const m = own(ArrayMap.create(u64, { maxEntries: 4 }));
     m.set(2, 7n);
     assert.equal(m.get(2), 7n);
     assert.deepEqual([...m.entries()].map(([, v]) => v), [0n, 0n, 7n, 0n]);
   })));
 
   out.push(plain('HashMap create, insert, get, keys, entries, remove', true, () => owning((own) => {
-    const m = own(HashMap.create(u32, u64, 8));
+    const m = own(HashMap.create(u32, u64, { maxEntries: 8 }));
     m.insert(1, 10n);
     m.insert(2, 20n);
     assert.equal(m.get(2), 20n);
@@ -287,7 +287,7 @@ function mapScenarios(): Scenario<any>[] {
     ci: true,
     setup: () => bpffsDir('faults-mappin'),
     run: (dir: string) => owning((own) => {
-      const m = own(ArrayMap.create(u32, 2));
+      const m = own(ArrayMap.create(u32, { maxEntries: 2 }));
       m.set(1, 5);
       m.map.pin(join(dir, 'a'));
       own(unpin(join(dir, 'a')));
@@ -298,21 +298,21 @@ function mapScenarios(): Scenario<any>[] {
   });
 
   out.push(plain('ArrayOfMaps create, set, get through a converter, getId, setMany, delete, entries', true, () => owning((own) => {
-    const outer = own(ArrayOfMaps.create({ maxEntries: 4, innerMap: INNER }, ArrayMap.fromMapData(u64)));
-    const a = own(ArrayMap.create(u64, 4));
-    const b = own(ArrayMap.create(u64, 4));
+    const outer = own(ArrayOfMaps.create(ArrayMap.fromMapData(u64), { maxEntries: 4, innerMap: INNER }));
+    const a = own(ArrayMap.create(u64, { maxEntries: 4 }));
+    const b = own(ArrayMap.create(u64, { maxEntries: 4 }));
     a.set(0, 42n);
     outer.set(0, a);
     assert.equal(own(outer.get(0)).get(0), 42n);
     assert.equal(outer.getId(0), a.map.id);
     outer.setMany([[1, a], [2, b]]);
-    outer.delete(0);
+    outer.remove(0);
     assert.deepEqual([...outer.entries()].map(([i]) => i), [1, 2]);
   })));
 
   out.push(plain('HashOfMaps create, insert, get, keys, remove', true, () => owning((own) => {
     const outer = own(HashOfMaps.create(u32, { maxEntries: 4, innerMap: INNER }));
-    const a = own(ArrayMap.create(u64, 4));
+    const a = own(ArrayMap.create(u64, { maxEntries: 4 }));
     outer.insert(7, a);
     assert.equal(own(outer.get(7)).id, a.map.id);
     assert.deepEqual([...outer.keys()], [7]);
@@ -325,7 +325,7 @@ function mapScenarios(): Scenario<any>[] {
     setup: () => bpffsDir('faults-aompin'),
     run: (dir: string) => owning((own) => {
       const outer = own(ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER }));
-      const a = own(ArrayMap.create(u64, 4));
+      const a = own(ArrayMap.create(u64, { maxEntries: 4 }));
       outer.set(1, a);
       outer.pin(join(dir, 'outer'));
       own(unpin(join(dir, 'outer')));
@@ -346,11 +346,11 @@ function mapScenarios(): Scenario<any>[] {
     },
     run: (server: import('node:net').Server) => owning((own) => {
       const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-      const sm = own(SockMap.create(2));
-      const sh = own(SockHash.create(u32, 2));
+      const sm = own(SockMap.create({ maxEntries: 2 }));
+      const sh = own(SockHash.create(u32, { maxEntries: 2 }));
       sm.set(0, fd);
       sh.insert(5, fd);
-      assert.equal(sm.cookie(0), sh.cookie(5));
+      assert.equal(sm.get(0), sh.get(5));
       sm.remove(0);
       sh.remove(5);
     }),
@@ -570,7 +570,7 @@ function attachScenarios(): Scenario<any>[] {
     ci: true,
     setup: () => loadOnly(bpf('attach_sock.o'), 'skb_redirect', 'msg_count'),
     run: (ebpf: Ebpf) => owning((own) => {
-      const map = own(SockMap.create(2));
+      const map = own(SockMap.create({ maxEntries: 2 }));
       const verdict = own((ebpf.program('skb_redirect') as SkSkb).attach(map));
       const msg = own((ebpf.program('msg_count') as SkMsg).attach(map, { link: false }));
       assert.equal(verdict.attached && msg.attached, true);

@@ -114,7 +114,7 @@ function kernelError(kind: string, call: string, errno: number, code: string) {
 
 function outerWithInner() {
   const outer = ArrayOfMaps.create({ maxEntries: 4, innerMap: INNER });
-  const inner = ArrayMap.create(u32, 4);
+  const inner = ArrayMap.create(u32, { maxEntries: 4 });
   inner.set(1, 77);
   outer.set(0, inner);
   return { outer, inner };
@@ -178,7 +178,7 @@ test('a converter that throws: the descriptor get() opened is closed', () => {
 
 test('EFAULT from BPF_MAP_UPDATE_ELEM: set() fails typed and the slot is unchanged', (t) => {
   const { outer, inner } = outerWithInner();
-  using other = ArrayMap.create(u32, 4);
+  using other = ArrayMap.create(u32, { maxEntries: 4 });
   t.after(() => {
     outer.close();
     inner.close();
@@ -256,7 +256,7 @@ test('setMany: a real batch error (EFAULT) is thrown, not hidden by the fallback
 test('setMany falls back to single updates when BPF_MAP_UPDATE_BATCH returns ENOTSUPP', (t) => {
   const outer = ArrayOfMaps.create({ maxEntries: 8, innerMap: INNER });
   const inners = [0, 1, 2].map((i) => {
-    const m = ArrayMap.create(u32, 4);
+    const m = ArrayMap.create(u32, { maxEntries: 4 });
     m.set(0, 10 + i);
     return m;
   });
@@ -446,7 +446,7 @@ test('replaceKernel restores the previous calls', () => {
   assert.equal(sys.kernel.close, real.close);
   restoreOuter();
   assert.equal(sys.kernel, real);
-  using m = ArrayMap.create(u32, 1);
+  using m = ArrayMap.create(u32, { maxEntries: 1 });
   m.set(0, 1);
   assert.equal(m.get(0), 1);
 });

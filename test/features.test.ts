@@ -371,7 +371,7 @@ function linkCases(env: { outer: string; ns: string }, cgroup: string): Partial<
     [LinkType.Sockmap]: {
       program: 'k_sk_msg',
       raw: (fd) => {
-        const map = SockMap.create(2);
+        const map = SockMap.create({ maxEntries: 2 });
         try {
           return link(fd, map.map.fd, AttachType.SkMsgVerdict);
         } finally {
@@ -379,7 +379,7 @@ function linkCases(env: { outer: string; ns: string }, cgroup: string): Partial<
         }
       },
       attach: (e) => {
-        const map = SockMap.create(2);
+        const map = SockMap.create({ maxEntries: 2 });
         try {
           return (e.program('k_sk_msg') as SkMsg).attach(map, { link: true });
         } finally {

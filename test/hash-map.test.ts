@@ -14,7 +14,7 @@ for (const type of [MapType.Hash, MapType.LruHash]) {
   const label = type === MapType.Hash ? 'Hash' : 'LruHash';
 
   test(`${label}: create, insert/get round trip, info()`, () => {
-    const map = HashMap.create(u32, u64, 8, { type, name: `hm_${label}` });
+    const map = HashMap.create(u32, u64, { maxEntries: 8, type, name: `hm_${label}` });
     try {
       const info = map.map.info();
       assert.equal(info.type, type);
@@ -35,7 +35,7 @@ for (const type of [MapType.Hash, MapType.LruHash]) {
   });
 
   test(`${label}: keys, entries, iteration and remove`, () => {
-    const map = HashMap.create(u16, i64, 16, { type });
+    const map = HashMap.create(u16, i64, { maxEntries: 16, type });
     try {
       assert.deepEqual([...map.keys()], []);
       assert.deepEqual([...map], []);
@@ -63,7 +63,7 @@ for (const type of [MapType.Hash, MapType.LruHash]) {
   });
 
   test(`${label}: KeyNotFound on get and remove of a missing key`, () => {
-    const map = HashMap.create(u32, u32, 4, { type });
+    const map = HashMap.create(u32, u32, { maxEntries: 4, type });
     try {
       const get = thrown(() => map.get(7));
       assert.ok(get instanceof MapError);
@@ -81,7 +81,7 @@ for (const type of [MapType.Hash, MapType.LruHash]) {
   });
 
   test(`${label}: BPF_NOEXIST on an existing key is EEXIST, BPF_EXIST on a missing key is ENOENT`, () => {
-    const map = HashMap.create(u32, u32, 4, { type });
+    const map = HashMap.create(u32, u32, { maxEntries: 4, type });
     try {
       map.insert(1, 10, ElemFlags.BPF_NOEXIST);
       const exists = thrown(() => map.insert(1, 11, ElemFlags.BPF_NOEXIST));
@@ -108,7 +108,7 @@ for (const type of [MapType.Hash, MapType.LruHash]) {
 }
 
 test('Hash: a full map refuses a new key with E2BIG but updates existing keys', () => {
-  const map = HashMap.create(u32, u32, 2);
+  const map = HashMap.create(u32, u32, { maxEntries: 2 });
   try {
     map.insert(1, 1);
     map.insert(2, 2);
@@ -126,7 +126,7 @@ test('Hash: a full map refuses a new key with E2BIG but updates existing keys', 
 });
 
 test('Hash with BPF_F_NO_PREALLOC behaves the same', () => {
-  const map = HashMap.create(u32, u32, 2, { flags: MapFlags.BPF_F_NO_PREALLOC });
+  const map = HashMap.create(u32, u32, { maxEntries: 2, flags: MapFlags.BPF_F_NO_PREALLOC });
   try {
     assert.equal(map.map.info().flags, MapFlags.BPF_F_NO_PREALLOC);
     map.insert(1, 1);
@@ -138,7 +138,7 @@ test('Hash with BPF_F_NO_PREALLOC behaves the same', () => {
 });
 
 test('LruHash: a full map evicts instead of failing, keeping the newest key', () => {
-  const map = HashMap.create(u32, u32, 4, { type: MapType.LruHash });
+  const map = HashMap.create(u32, u32, { maxEntries: 4, type: MapType.LruHash });
   try {
     for (let k = 0; k < 50; k++) map.insert(k, k * 2);
     const keys = [...map.keys()];
@@ -155,7 +155,7 @@ test('struct keys and struct values', () => {
   const key = struct({ addr: bytes(4), port: u16, proto: u8 });
   const value = struct({ packets: u64, bytes: u64 });
   assert.equal(key.size, 8);
-  const map = HashMap.create(key, value, 8);
+  const map = HashMap.create(key, value, { maxEntries: 8 });
   try {
     const k1 = { addr: Uint8Array.of(10, 0, 0, 1), port: 443, proto: 6 };
     const k2 = { addr: Uint8Array.of(10, 0, 0, 1), port: 443, proto: 17 };
@@ -173,7 +173,7 @@ test('struct keys and struct values', () => {
 });
 
 test('bad keys and values are refused by the codec before any syscall', () => {
-  const map = HashMap.create(u32, u8, 4);
+  const map = HashMap.create(u32, u8, { maxEntries: 4 });
   try {
     for (const op of [() => map.get(-1), () => map.insert(1, 256), () => map.insert(2 ** 32, 1), () => map.remove(1.5)]) {
       let err: unknown;
@@ -228,11 +228,11 @@ test('tryFrom: InvalidMapType for an array, InvalidKeySize / InvalidValueSize fo
 
 test('create with a non-hash type closes the map it made', () => {
   const before = fdCount();
-  const err = thrown(() => HashMap.create(u32, u32, 4, { type: MapType.Array }));
+  const err = thrown(() => HashMap.create(u32, u32, { maxEntries: 4, type: MapType.Array }));
   assert.equal(err.kind, 'InvalidMapType');
   assert.equal(fdCount(), before);
-  assert.equal(thrown(() => HashMap.create(u32, u32, 0)).kind, 'CreateError');
-  assert.equal(thrown(() => HashMap.create(u32, u32, 4, { name: 'x'.repeat(16) })).kind, 'InvalidName');
+  assert.equal(thrown(() => HashMap.create(u32, u32, { maxEntries: 0 })).kind, 'CreateError');
+  assert.equal(thrown(() => HashMap.create(u32, u32, { maxEntries: 4, name: 'x'.repeat(16) })).kind, 'InvalidName');
   assert.equal(fdCount(), before);
 });
 
@@ -265,7 +265,7 @@ test('a view leaves the map open; an owned HashMap closes it; fromMapData makes 
 test('pin: view stays open, owned is consumed', (t) => {
   const dir = bpffsDir('hash-map-pin');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const map = HashMap.create(u32, u32, 4);
+  const map = HashMap.create(u32, u32, { maxEntries: 4 });
   try {
     map.insert(3, 33);
     HashMap.tryFrom(map.map, u32, u32).pin(`${dir}/view`);

@@ -13,7 +13,7 @@ const innerSpec: MapSpec = { type: MapType.Hash, keySize: 4, valueSize: 4, maxEn
 
 /** An inner u32→u32 hash holding `entries`. */
 function innerHash(entries: [number, number][]): HashMap<number, number> {
-  const h = HashMap.create(u32, u32, 8);
+  const h = HashMap.create(u32, u32, { maxEntries: 8 });
   for (const [k, v] of entries) h.insert(k, v);
   return h;
 }
@@ -224,8 +224,8 @@ test('array inner maps: other max_entries refused without BPF_F_INNER_MAP, accep
   const arraySpec: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 };
   const strict = HashOfMaps.create(u32, { maxEntries: 2, innerMap: arraySpec });
   const loose = HashOfMaps.create(u32, { maxEntries: 2, innerMap: { ...arraySpec, flags: MapFlags.BPF_F_INNER_MAP } });
-  const other = ArrayMap.create(u32, 16);
-  const flagged = ArrayMap.create(u32, 16, { flags: MapFlags.BPF_F_INNER_MAP });
+  const other = ArrayMap.create(u32, { maxEntries: 16 });
+  const flagged = ArrayMap.create(u32, { maxEntries: 16, flags: MapFlags.BPF_F_INNER_MAP });
   try {
     const err = thrown(() => strict.insert(1, other));
     assert.equal(err.call, 'bpf_map_update_elem');
@@ -351,7 +351,7 @@ test('innerMap as a MapData, a typed map or a spec; the spec template leaves no 
 
 test('create with a converter that is not a function: MapError and no descriptor left open', () => {
   const before = bpfFds();
-  const err = thrown(() => HashOfMaps.create(u32, { maxEntries: 2, innerMap: innerSpec }, 'x' as unknown as undefined));
+  const err = thrown(() => HashOfMaps.create(u32, 'x' as unknown as undefined, { maxEntries: 2, innerMap: innerSpec }));
   assert.ok(err instanceof MapError);
   const leaked = bpfFds().filter((fd) => !before.includes(fd));
   for (const fd of leaked) closeSync(fd);

@@ -97,7 +97,7 @@ test('ownership: map() is a view, takeMap() hands the map over, close() releases
 });
 
 test('replaceMap uses the caller map; setMaxEntries changes a size', () => {
-  using mine = ArrayMap.create(u64, 8, { name: 'mine' });
+  using mine = ArrayMap.create(u64, { maxEntries: 8, name: 'mine' });
   mine.set(3, 10n);
   {
     using ebpf = new EbpfLoader().replaceMap('inner_a', mine.map).setMaxEntries('inner_b', 8).load(obj('map_in_map.o'));

@@ -15,8 +15,8 @@ const KEYS = 256;
 
 test(`${WORKERS} worker threads on the same maps: right values, no overflow, no crash, no fd leak`, async (t) => {
   const before = fdCount();
-  const hash = HashMap.create(u32, u64, WORKERS * KEYS);
-  const array = ArrayMap.create(u64, WORKERS * KEYS);
+  const hash = HashMap.create(u32, u64, { maxEntries: WORKERS * KEYS });
+  const array = ArrayMap.create(u64, { maxEntries: WORKERS * KEYS });
   const published = new Int32Array(new SharedArrayBuffer(4 * WORKERS)).fill(-1);
   try {
     const url = new URL('./native-threads-worker.js', import.meta.url);

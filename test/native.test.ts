@@ -122,7 +122,7 @@ function mappingAddress(perm: RegExp, limit = 2n ** 64n): bigint | undefined {
 
 suite('bpf(cmd, attr, ptrMask, ...buffers)', () => {
   test('a valid call works and leaves the pointer words as JS wrote them', () => {
-    using m = ArrayMap.create(u32, 4);
+    using m = ArrayMap.create(u32, { maxEntries: 4 });
     m.set(2, 0xabcdef);
     const attr = elemAttr(m.fd);
     const value = new Uint8Array(4);
@@ -175,7 +175,7 @@ suite('bpf(cmd, attr, ptrMask, ...buffers)', () => {
   });
 
   test('odd but harmless arguments reach the kernel and come back as -errno', () => {
-    using m = ArrayMap.create(u32, 4);
+    using m = ArrayMap.create(u32, { maxEntries: 4 });
     const attr = elemAttr(m.fd);
     const value = new Uint8Array(4);
     // A detached or empty key is a NULL pointer: EFAULT, not a crash.
@@ -198,7 +198,7 @@ suite('bpf(cmd, attr, ptrMask, ...buffers)', () => {
   });
 
   test('no weird value in any position crashes', () => {
-    using m = ArrayMap.create(u32, 4);
+    using m = ArrayMap.create(u32, { maxEntries: 4 });
     const before = fdCount();
     const baseline = (): unknown[] => [Cmd.MapLookupElem, elemAttr(m.fd), KEY_VALUE, le32(0), new Uint8Array(4)];
     for (let pos = 0; pos < 5; pos++) {
@@ -503,7 +503,7 @@ suite('mmap and munmap', () => {
     assert.equal(k.mmap(fd, 2 * PAGE, 3, MAP_SHARED, 0), -Errno.EINVAL, 'longer than the map');
     assert.equal(k.mmap(0x7fff_fff0, PAGE, 3, MAP_SHARED, 0), -Errno.EBADF);
     {
-      using plain = ArrayMap.create(u64, 4);
+      using plain = ArrayMap.create(u64, { maxEntries: 4 });
       assert.ok((k.mmap(plain.fd, PAGE, 3, MAP_SHARED, 0) as number) < 0, 'an array without BPF_F_MMAPABLE');
     }
     const mappingsBefore = bpfMapMappings();
@@ -835,7 +835,7 @@ suite('bpf: buffer sizes the kernel will use are checked', () => {
 
 test('the seam sees every kernel call of the typed maps (bpfCalls is not vacuous)', async () => {
   const { bpfCalls } = await import('./helpers.js');
-  using m = ArrayMap.create(u32, 4);
+  using m = ArrayMap.create(u32, { maxEntries: 4 });
   assert.deepEqual(bpfCalls(() => m.get(1)), [Cmd.MapLookupElem]);
   assert.deepEqual(bpfCalls(() => m.set(1, 5)), [Cmd.MapUpdateElem]);
   assert.deepEqual(bpfCalls(() => assert.throws(() => m.get(4))), []);

@@ -46,7 +46,7 @@ function assertOwnedRefusal(fd: number, what: string): void {
 
 test('fromFd refuses the number of a live MapData or typed map; the owner keeps working', () => {
   const before = fdCount();
-  using typed = ArrayMap.create(u32, 2);
+  using typed = ArrayMap.create(u32, { maxEntries: 2 });
   typed.set(0, 31);
   assertOwnedRefusal(typed.fd, 'typed map');
   assertOwnedRefusal(typed.map.fd, 'its MapData');
@@ -130,10 +130,10 @@ test('fromFd takes over a number nobody owns, once; after close or GC of the own
 
 test('a number closed behind its owner and reused by a new owner: the old owner is closed and never touches it', async () => {
   const before = fdCount();
-  const a = ArrayMap.create(u32, 2);
+  const a = ArrayMap.create(u32, { maxEntries: 2 });
   const n = a.fd;
   sys.kernel.close(n); // not through tsbpf
-  const b = ArrayMap.create(u32, 2);
+  const b = ArrayMap.create(u32, { maxEntries: 2 });
   assert.equal(b.fd, n, 'the number was reused (precondition)');
   b.set(1, 77);
 
@@ -148,11 +148,11 @@ test('a number closed behind its owner and reused by a new owner: the old owner 
   // Nor does the old owner's finalizer, once it is collected.
   let ref: WeakRef<object> | undefined;
   (function stale() {
-    const c = ArrayMap.create(u32, 2);
+    const c = ArrayMap.create(u32, { maxEntries: 2 });
     ref = new WeakRef(c);
     sys.kernel.close(c.fd);
   })();
-  const d = ArrayMap.create(u32, 2);
+  const d = ArrayMap.create(u32, { maxEntries: 2 });
   d.set(0, 5);
   await gcUntilFdCount(0, 5);
   assert.equal(ref!.deref(), undefined, 'the stale owner was collected');
@@ -164,7 +164,7 @@ test('a number closed behind its owner and reused by a new owner: the old owner 
 
 test('an internal constructor handed an owned number (new FdLink(map.fd)) takes it over: the map acts closed, one owner remains', () => {
   const before = fdCount();
-  const map = ArrayMap.create(u32, 2);
+  const map = ArrayMap.create(u32, { maxEntries: 2 });
   const n = map.fd;
   const link = new FdLink(n, 'not really a link');
   assert.equal(map.map.closed, true, 'the older owner gave the number up');
@@ -178,7 +178,7 @@ test('an internal constructor handed an owned number (new FdLink(map.fd)) takes 
 });
 
 test('a map owned in another thread is refused by fromFd here, and ours there', async (t) => {
-  using mine = ArrayMap.create(u32, 2);
+  using mine = ArrayMap.create(u32, { maxEntries: 2 });
   mine.set(0, 1);
   const worker = new Worker(new URL('./ownership-worker.js', import.meta.url), { workerData: { mainFd: mine.fd } });
   t.after(() => void worker.terminate());
@@ -197,7 +197,7 @@ test('a map owned in another thread is refused by fromFd here, and ours there', 
 });
 
 test('attachPerfEvent refuses a number a tsbpf object owns and leaves it open', () => {
-  using m = ArrayMap.create(u32, 2);
+  using m = ArrayMap.create(u32, { maxEntries: 2 });
   m.set(0, 9);
   const err = thrown(() => attachPerfEvent({ fd: m.fd, name: 'p' }, m.fd, 'a borrowed descriptor'));
   assert.ok(err instanceof ProgramError, String(err));

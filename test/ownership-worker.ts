@@ -11,7 +11,7 @@ try {
 } catch (err) {
   takeOver = { kind: (err as { kind?: string }).kind, message: (err as Error).message };
 }
-const own = ArrayMap.create(u32, 2);
+const own = ArrayMap.create(u32, { maxEntries: 2 });
 own.set(1, 4242);
 parentPort!.postMessage({ takeOver, workerFd: own.fd });
 parentPort!.once('message', () => {

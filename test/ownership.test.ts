@@ -17,7 +17,7 @@ function filledOuter(n: number, slots = n) {
   const outer = ArrayOfMaps.create({ maxEntries: slots, innerMap: INNER });
   const ids: number[] = [];
   for (let i = 0; i < n; i++) {
-    using inner = ArrayMap.create(u32, 4);
+    using inner = ArrayMap.create(u32, { maxEntries: 4 });
     for (let k = 0; k < 4; k++) inner.set(k, value(i, k));
     outer.set(i, inner);
     ids.push(inner.map.id);
@@ -115,14 +115,14 @@ test('a closed MapData throws Closed and never touches the reused fd number', (t
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER });
 
-  const a = ArrayMap.create(u32, 4);
+  const a = ArrayMap.create(u32, { maxEntries: 4 });
   a.set(0, 111);
   const fdA = a.fd;
   a.close();
   assert.equal(a.map.closed, true);
   assert.ok(!isOpenMapFd(fdA));
 
-  using b = ArrayMap.create(u32, 4);
+  using b = ArrayMap.create(u32, { maxEntries: 4 });
   b.set(0, 222);
   const idB = b.map.id;
   // Linux hands out the lowest free number: B now has A's old number.
@@ -163,7 +163,7 @@ test('a closed typed map of maps throws Closed', () => {
   outer.close();
   assert.throws(() => outer.get(0), isClosedError);
   assert.throws(() => outer.getId(0), isClosedError);
-  assert.throws(() => outer.delete(0), isClosedError);
+  assert.throws(() => outer.remove(0), isClosedError);
   assert.throws(() => [...outer.entries()], isClosedError);
   // Bounds are still checked first, without a descriptor.
   assert.throws(() => outer.get(1), { name: 'MapError', kind: 'OutOfBounds' });
@@ -273,10 +273,10 @@ function getAndClose(get: (i: number) => { close(): void; readonly map?: MapData
 }
 
 test(`${GETS.toLocaleString('en')} get()+close() through (m) => ArrayMap.tryFrom(m, u64): the view becomes the owner, the fd count stays flat`, (t) => {
-  using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER_U64 }, (m) => ArrayMap.tryFrom(m, u64));
+  using outer = ArrayOfMaps.create((m) => ArrayMap.tryFrom(m, u64), { maxEntries: 2, innerMap: INNER_U64 });
   const values = [7n, 1n << 40n];
   for (let s = 0; s < 2; s++) {
-    using inner = ArrayMap.create(u64, 4);
+    using inner = ArrayMap.create(u64, { maxEntries: 4 });
     inner.set(3, values[s]!);
     outer.set(s, inner);
   }
@@ -298,8 +298,8 @@ test(`${GETS.toLocaleString('en')} get()+close() through (m) => ArrayMap.tryFrom
 });
 
 test(`${GETS.toLocaleString('en')} get()+close() of HashOfMaps through (m) => ArrayMap.tryFrom(m, u64), and of the default converter, leave the fd count flat`, (t) => {
-  using outer = HashOfMaps.create(u32, { maxEntries: 2, innerMap: INNER_U64 }, (m) => ArrayMap.tryFrom(m, u64));
-  using inner = ArrayMap.create(u64, 4);
+  using outer = HashOfMaps.create(u32, (m) => ArrayMap.tryFrom(m, u64), { maxEntries: 2, innerMap: INNER_U64 });
+  using inner = ArrayMap.create(u64, { maxEntries: 4 });
   inner.set(1, 99n);
   outer.insert(17, inner);
   const hash = getAndClose(
@@ -339,11 +339,11 @@ test(`${GETS.toLocaleString('en')} get()+close() of HashOfMaps through (m) => Ar
 
 test('a converter must hand the descriptor on: another value is refused and the map closed; one that closes the map itself is fine', () => {
   using outer = ArrayOfMaps.create({ maxEntries: 1, innerMap: INNER_U64 });
-  using inner = ArrayMap.create(u64, 4);
+  using inner = ArrayMap.create(u64, { maxEntries: 4 });
   inner.set(0, 5n);
   outer.set(0, inner);
   const id = inner.map.id;
-  using other = ArrayMap.create(u64, 4);
+  using other = ArrayMap.create(u64, { maxEntries: 4 });
   const before = fdCount();
 
   let seen: MapData | undefined;
@@ -387,7 +387,7 @@ test('a converter must hand the descriptor on: another value is refused and the 
 test('set/insert/setMany/replaceMap take tsbpf maps only: an object with an fd is refused before any syscall', () => {
   using outer = ArrayOfMaps.create({ maxEntries: 2, innerMap: INNER });
   using hom = HashOfMaps.create(u32, { maxEntries: 2, innerMap: INNER });
-  using real = ArrayMap.create(u32, 4);
+  using real = ArrayMap.create(u32, { maxEntries: 4 });
   // Even the number of a real, fitting map: an fd number names whatever holds it now.
   for (const fake of [{ fd: 1 }, { fd: real.fd }, { map: { fd: real.fd } }, real.fd, null, undefined]) {
     refusedBeforeSyscall(() => outer.set(0, fake as unknown as MapData), 'InvalidArgument');

@@ -17,7 +17,7 @@ const [dir] = process.argv.slice(2);
 const outer = ArrayOfMaps.create({ maxEntries: 4, name: 'pinned_outer', innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 8 } });
 const ids = {};
 for (const slot of ${JSON.stringify(SLOTS)}) {
-  const inner = ArrayMap.create(u32, 8, { name: 'inner_' + slot });
+  const inner = ArrayMap.create(u32, { maxEntries: 8, name: 'inner_' + slot });
   for (let k = 0; k < 8; k++) inner.set(k, 100 * (slot + 1) + k);
   outer.set(slot, inner);
   ids[slot] = inner.map.id;

@@ -216,19 +216,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const fdsBefore = fdCount();
   // What lives for the whole soak (its descriptors are part of every sample).
   const cleanups: (() => void)[] = [];
-  const array = ArrayMap.create(u64, 256);
+  const array = ArrayMap.create(u64, { maxEntries: 256 });
   cleanups.push(() => array.close());
-  const hash = HashMap.create(u32, u64, 1024);
+  const hash = HashMap.create(u32, u64, { maxEntries: 1024 });
   cleanups.push(() => hash.close());
   const inners = [0, 1, 2, 3].map((i) => {
-    const m = ArrayMap.create(u64, 4);
+    const m = ArrayMap.create(u64, { maxEntries: 4 });
     m.set(0, BigInt(i));
     cleanups.push(() => m.close());
     return m;
   });
-  const aom = ArrayOfMaps.create({ maxEntries: 4, innerMap: INNER }, (m) => ArrayMap.tryFrom(m, u64));
+  const aom = ArrayOfMaps.create((m) => ArrayMap.tryFrom(m, u64), { maxEntries: 4, innerMap: INNER });
   cleanups.push(() => aom.close());
-  const hom = HashOfMaps.create(u32, { maxEntries: 8, innerMap: INNER }, (m) => ArrayMap.tryFrom(m, u64));
+  const hom = HashOfMaps.create(u32, (m) => ArrayMap.tryFrom(m, u64), { maxEntries: 8, innerMap: INNER });
   cleanups.push(() => hom.close());
   const pinDir = bpffsDir('soak');
   cleanups.push(() => rmSync(pinDir, { recursive: true, force: true }));
@@ -264,7 +264,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (let i = 0; i < 128; i += 2) hash.remove((base + i) % 1024);
     count('hash insert+get+remove', 128 + 128 + 64);
     if (round % 4 === 0) {
-      const fresh = HashMap.create(u64, u32, 64);
+      const fresh = HashMap.create(u64, u32, { maxEntries: 64 });
       for (let i = 0; i < 64; i++) fresh.insert(BigInt(i) << 32n, i);
       if ([...fresh.keys()].length !== 64) throw new Error(`round ${round}: a new hash map lost keys`);
       fresh.close();
@@ -280,7 +280,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (got.get(0) !== BigInt(inner)) throw new Error(`round ${round}: ArrayOfMaps slot ${slot} holds the wrong map`);
     got.close();
     if (aom.getId(slot) !== inners[inner]!.map.id) throw new Error(`round ${round}: ArrayOfMaps.getId`);
-    if (round % 2 === 1) aom.delete(slot);
+    if (round % 2 === 1) aom.remove(slot);
     if (round % 16 === 0) aom.setMany(inners.map((m, i) => [i, m] as const));
     count('ArrayOfMaps set+get+close', 1);
     const key = round % 8;

@@ -85,7 +85,7 @@ const results = {
   uid: process.getuid(),
   mapData: describe(() => MapData.create({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 })),
   arrayOfMaps: describe(() => ArrayOfMaps.create({ maxEntries: 4, innerMap: { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 } })),
-  hashMap: describe(() => HashMap.create(u32, u32, 16)),
+  hashMap: describe(() => HashMap.create(u32, u32, { maxEntries: 16 })),
   fromId: describe(() => MapData.fromId(1)),
   probes: { xdp: probe(() => isProgramTypeSupported(ProgramType.Xdp)), hash: probe(() => isMapTypeSupported(MapType.Hash)) },
 };

@@ -5,7 +5,8 @@ import { MapError } from '../errors.js';
 import { checkPinPath, openPinned, pinFd } from '../pin.js';
 import { bpfMapInfoLayout, decodeBpfMapInfo } from '../sys/abi/info.js';
 import { describeValue } from '../describe.js';
-import { mapCreate, mapDeleteElem, mapFreeze, mapGetFdById, mapGetNextKey, mapLookupElem, mapUpdateElem, objGetInfoByFd } from '../sys/bpf.js';
+import { ElemIo, mapCreate, mapFreeze, mapGetFdById, objGetInfoByFd } from '../sys/bpf.js';
+import type { Scratch } from '../codec/scratch.js';
 import { FdOwner, isOwnedFd } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
@@ -157,6 +158,8 @@ export class MapData extends FdOwner {
   #info: MapInfo | undefined;
   /** What the map was created with, or read back; undefined until one of them. */
   #shape: MapShape | undefined;
+  /** The element I/O buffer of this map, made on first use. */
+  #io: ElemIo | undefined;
 
   /** Takes ownership of `fd`; with `refuse`, only if no live tsbpf object owns it. @internal */
   private constructor(fd: number, shape?: MapShape, refuse?: (fd: number) => Error) {
@@ -393,13 +396,29 @@ export class MapData extends FdOwner {
     }
   }
 
-  /** Looks up `key`; returns the value bytes, or undefined when absent. */
-  lookup(key: Uint8Array, flags: number = 0): Uint8Array | undefined {
+  /**
+   * The one buffer every element operation on this map goes through (attr, key of
+   * keySize bytes, value of valueBytes), shared by this MapData and the typed maps
+   * over it. @internal
+   */
+  elemIo(): ElemIo {
+    return (this.#io ??= new ElemIo(this.keySize, this.valueBytes));
+  }
+
+  /** The key in the element buffer, after the size check. */
+  #putKey(key: Uint8Array | null): ElemIo {
     this.#checkKey(key);
+    const io = this.elemIo();
+    if (key !== null) io.key.bytes.set(key);
+    return io;
+  }
+
+  /** Looks up `key`; returns a copy of the value bytes, or undefined when absent. */
+  lookup(key: Uint8Array, flags: number = 0): Uint8Array | undefined {
+    const io = this.#putKey(key);
     checkElemFlags(flags);
-    const value = new Uint8Array(this.valueBytes);
     try {
-      return mapLookupElem(this.fd, key, value, flags) ? value : undefined;
+      return io.lookup(this.fd, flags) ? io.value.bytes.slice() : undefined;
     } catch (err) {
       throw MapError.fromSyscall(err);
     }
@@ -407,14 +426,15 @@ export class MapData extends FdOwner {
 
   /** Creates or updates `key` (flags: ElemFlags). */
   update(key: Uint8Array, value: Uint8Array, flags: number = 0): void {
-    this.#checkKey(key);
+    const io = this.#putKey(key);
     checkElemFlags(flags);
     const size = this.valueBytes;
     if (!(value instanceof Uint8Array) || value.length !== size) {
       throw new MapError('InvalidValueSize', `value must be ${size} bytes`, { size: value?.length, expected: size });
     }
+    io.value.bytes.set(value);
     try {
-      mapUpdateElem(this.fd, key, value, flags);
+      io.update(this.fd, flags);
     } catch (err) {
       throw MapError.fromSyscall(err);
     }
@@ -422,9 +442,9 @@ export class MapData extends FdOwner {
 
   /** Deletes `key`; returns false when it was absent. */
   delete(key: Uint8Array): boolean {
-    this.#checkKey(key);
+    const io = this.#putKey(key);
     try {
-      return mapDeleteElem(this.fd, key);
+      return io.delete(this.fd);
     } catch (err) {
       throw MapError.fromSyscall(err);
     }
@@ -433,21 +453,15 @@ export class MapData extends FdOwner {
   /** The key after `key` (the first key for null), undefined at the end. */
   nextKey(key: Uint8Array | null): Uint8Array | undefined {
     if (key !== null) this.#checkKey(key);
-    const next = new Uint8Array(this.keySize);
-    try {
-      return mapGetNextKey(this.fd, key, next) ? next : undefined;
-    } catch (err) {
-      throw MapError.fromSyscall(err);
-    }
+    const cursor = keyCursor(this, key);
+    const next = cursor.next();
+    cursor.return();
+    return next.done ? undefined : next.value.bytes.slice();
   }
 
-  /** Iterates the keys as bytes (BPF_MAP_GET_NEXT_KEY). */
+  /** Iterates the keys as bytes (BPF_MAP_GET_NEXT_KEY), each a copy. */
   *keys(): IterableIterator<Uint8Array> {
-    let key = this.nextKey(null);
-    while (key !== undefined) {
-      yield key;
-      key = this.nextKey(key);
-    }
+    for (const key of keyCursor(this)) yield key.bytes.slice();
   }
 
   override toString(): string {
@@ -455,3 +469,30 @@ export class MapData extends FdOwner {
   }
 }
 
+
+/**
+ * Walks `map`'s keys with BPF_MAP_GET_NEXT_KEY from the key after `after` (from the
+ * first without it), yielding each key in one buffer that is reused: decode or copy
+ * it before asking for the next. Keys deleted during the walk may make a hash map
+ * restart from its first key, as the kernel documents. The cursor has its own buffer,
+ * so the loop body may use the map. @internal
+ */
+export function* keyCursor(map: MapData, after: Uint8Array | null = null): Generator<Scratch, void, undefined> {
+  const size = map.keySize;
+  // key: the previous key; value: where the kernel writes the next one.
+  const io = new ElemIo(size, size);
+  let first = after === null;
+  if (after !== null) io.key.bytes.set(after);
+  for (;;) {
+    let more: boolean;
+    try {
+      more = io.nextKey(map.fd, first);
+    } catch (err) {
+      throw MapError.fromSyscall(err);
+    }
+    if (!more) return;
+    first = false;
+    io.key.bytes.set(io.value.bytes);
+    yield io.key;
+  }
+}

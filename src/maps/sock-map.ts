@@ -1,83 +1,64 @@
 import { MapError } from '../errors.js';
 import { Errno } from '../sys/errors.js';
 import { socketFd, type SocketLike } from '../socket-fd.js';
-import type { CreateOptions } from './array.js';
-import type { Scratch } from './codec.js';
-import { MapData } from './map-data.js';
+import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkMap, checkOptions, IndexedMap, wrapNew, type TryFromOptions } from './typed-map.js';
+import { createMap, IndexedMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions, type ValueCodec } from './typed-map.js';
 
-/** Socket map values: user space writes a socket fd (u32 or u64), reads back the socket's cookie (u64). */
-export interface SockMapCreateOptions extends CreateOptions {
+/** The create options of SockMap and SockHash. */
+export interface SockMapCreateOptions extends MapCreateOptions {
   /** 8 (default) lets lookups return socket cookies; with 4 the kernel refuses lookups. */
   valueSize?: 4 | 8;
 }
 
-/** Writes `socket`'s fd as the value (4 or 8 bytes). */
-export function putSocket(value: Scratch, socket: SocketLike): void {
-  const fd = socketFd(socket, (why) => new MapError('InvalidArgument', why));
-  if (value.bytes.length === 8) value.view.setBigUint64(0, BigInt(fd), true);
-  else value.view.setUint32(0, fd, true);
-}
+/**
+ * Socket map values: user space writes a socket's fd (u32 or u64, as wide as the
+ * map's values) and reads back the socket's cookie (SO_COOKIE, u64). @internal
+ */
+export const socketValue: ValueCodec<bigint, SocketLike> = {
+  encode(s, offset, socket) {
+    const fd = socketFd(socket, (why) => new MapError('InvalidArgument', why));
+    if (s.bytes.length - offset === 8) s.view.setBigUint64(offset, BigInt(fd), true);
+    else s.view.setUint32(offset, fd, true);
+  },
+  decode: (s, offset) => s.view.getBigUint64(offset, true),
+};
 
-/** The socket cookie a lookup left in `value`; MapError 'NotSupported' when the value has no room for one. */
-export function checkCookieRoom(map: MapData): void {
-  if (map.valueSize !== 8) {
-    throw new MapError('NotSupported', `${mapName(map)}: the kernel returns socket cookies only from maps with 8-byte values (this one has ${map.valueSize})`);
-  }
-}
-
-function mapName(map: MapData): string {
-  return map.type === MapType.Sockmap ? 'SockMap' : 'SockHash';
-}
+/** What SockMap and SockHash share in their descriptors. @internal */
+export const socketKind = (name: string) => ({
+  createSpec: (options: SockMapCreateOptions) => ({ valueSize: options.valueSize ?? 8 }),
+  unreadable: (map: MapData) => (map.valueSize === 8 ? undefined : `${name}: the kernel returns socket cookies only from maps with 8-byte values (this one has ${map.valueSize})`),
+});
 
 /**
  * A BPF_MAP_TYPE_SOCKMAP (4.14): sockets by u32 index, for sk_msg / sk_skb redirects
- * and sk_lookup. User space inserts a socket (its fd) and reads back its cookie;
- * the map holds a reference to the socket itself, not to the fd.
+ * and sk_lookup. `set` puts a socket (TCP, established or listening, or UDP; its fd)
+ * at an index, `get` reads back its cookie; the map holds a reference to the socket
+ * itself, not to the fd.
  */
-export class SockMap extends IndexedMap {
+export class SockMap extends IndexedMap<bigint, SocketLike> {
   static readonly mapTypes: readonly MapType[] = [MapType.Sockmap];
+  /** @internal */
+  static readonly kind: MapKind<[], SockMap> = {
+    name: 'SockMap',
+    types: SockMap.mapTypes,
+    ...socketKind('SockMap'),
+    shape: () => ({ key: 'index', value: socketValue }),
+    // An empty slot of a SOCKMAP is EINVAL, not ENOENT (kernel's __sock_map_delete).
+    absentErrno: Errno.EINVAL,
+    make: (map, owned, shape) => new SockMap(map, owned, SockMap.kind, shape),
+  };
 
-  private constructor(map: MapData, owned: boolean) {
-    super(map, owned, map.valueSize);
+  static tryFrom(map: MapData, options?: TryFromOptions): SockMap {
+    return tryFromMap(SockMap.kind, map, [], options);
   }
 
-  static tryFrom(map: MapData, options: TryFromOptions = {}): SockMap {
-    checkMap(map, SockMap.mapTypes, 'SockMap', 4);
-    return new SockMap(map, checkOptions(options, 'SockMap.tryFrom').owned === true);
-  }
-
-  static create(maxEntries: number, options: SockMapCreateOptions = {}): SockMap {
-    const { valueSize = 8, ...rest } = checkOptions(options, 'SockMap.create');
-    const map = MapData.create({ type: MapType.Sockmap, keySize: 4, valueSize, maxEntries, ...rest });
-    return wrapNew(map, () => new SockMap(map, true));
-  }
-
-  /** Puts `socket` (a TCP socket, established or listening, or a UDP socket) at `index`. */
-  set(index: number, socket: SocketLike, flags: number = 0): void {
-    this.setIndex(index);
-    putSocket(this.io.value, socket);
-    this.updateElem(flags);
-  }
-
-  /** The cookie of the socket at `index` (SO_COOKIE); MapError 'KeyNotFound' when the slot is empty. */
-  cookie(index: number): bigint {
-    checkCookieRoom(this.map);
-    this.setIndex(index);
-    this.lookupExisting(0, index);
-    return this.io.value.view.getBigUint64(0, true);
+  static create(options: SockMapCreateOptions): SockMap {
+    return createMap(SockMap.kind, [], options);
   }
 
   /** Empties slot `index`; MapError 'KeyNotFound' when it is empty. */
   remove(index: number): void {
-    this.setIndex(index);
-    try {
-      this.deleteExisting(index);
-    } catch (err) {
-      // An empty slot of a SOCKMAP is EINVAL, not ENOENT (kernel's __sock_map_delete).
-      if (err instanceof MapError && err.errno === Errno.EINVAL) throw new MapError('KeyNotFound', `nothing at index ${index} (empty slot)`, { index });
-      throw err;
-    }
+    this.removeIndex(index);
   }
 }

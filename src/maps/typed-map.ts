@@ -1,10 +1,13 @@
-// What every typed map shares: the MapData it works on, whether it owns it, the
-// type/size checks of tryFrom (driven by the map type table) and index checks.
+// The one contract every typed map class is built from. A class is a descriptor
+// (MapKind: its name, the map types it accepts, how its shape arguments become a key
+// and a value codec) over one of two bases: IndexedMap (arrays: u32 index, `get` /
+// `set`) or KeyedMap (hashes and other keyed maps: `get` / `insert` / `remove`).
+// tryFrom, create, ownership, the size checks, iteration and pin are written here once.
 import { MapError } from '../errors.js';
-import { ElemIo, mapLookupElem } from '../sys/bpf.js';
-import { scratch, type Codec, type Scratch } from './codec.js';
-import { keyCursor } from './keys.js';
-import { checkElemFlags, MapData } from './map-data.js';
+import type { ElemIo } from '../sys/bpf.js';
+import type { Codec } from '../codec/codec.js';
+import type { Scratch } from '../codec/scratch.js';
+import { checkElemFlags, keyCursor, MapData, type MapSpec } from './map-data.js';
 import { describeValue } from '../describe.js';
 import { mapTypeName, type MapType } from './map-type.js';
 
@@ -16,28 +19,120 @@ export interface TryFromOptions {
   owned?: boolean;
 }
 
+/** What every typed map's `create` takes after its shape arguments. */
+export interface MapCreateOptions {
+  maxEntries: number;
+  /** One of the class's `mapTypes`; the first by default. */
+  type?: MapType;
+  /** BPF_F_* flags (MapFlags). */
+  flags?: number;
+  /** At most 15 characters of [A-Za-z0-9_.]. */
+  name?: string;
+  /** NUMA node to allocate on (sets BPF_F_NUMA_NODE). */
+  numaNode?: number;
+}
+
 /**
- * What a map of maps stores (the reference page's InnerMap): a MapData or a typed map
- * of tsbpf, never any other object with an `fd`, whose number could name anything.
+ * What a map of maps stores: a MapData or a typed map of tsbpf, never any other
+ * object with an `fd`, whose number could name anything.
  */
 export type InnerMap = MapData | TypedMap;
 
 /**
- * Turns the MapData of an inner map into the value `get` returns (the reference page's
- * FromMapData). `get` hands the new descriptor over with the MapData: the converter
- * returns that MapData or a typed map over it (a view made with tryFrom becomes the
- * owner), or closes it.
+ * Turns the MapData of an inner map into the value `get` returns. `get` hands the new
+ * descriptor over with the MapData: the converter returns that MapData or a typed map
+ * over it (a view made with tryFrom becomes the owner), or closes it.
  */
 export type FromMapData<V> = (map: MapData) => V;
 
+/**
+ * How a typed map's values become bytes and back: a Codec, or a value kind of its
+ * own (inner maps, sockets). `get` returns V, `set` / `insert` take In, `entries()`
+ * lists E. @internal
+ */
+export interface ValueCodec<V, In = V, E = V> {
+  /** The value_size it fixes; undefined: the map's own (checked by the kernel). */
+  readonly size?: number;
+  encode(s: Scratch, offset: number, value: In): void;
+  decode(s: Scratch, offset: number): V;
+  /** What entries() lists for a value; decode when absent (maps of maps list ids without opening them). */
+  entry?(s: Scratch, offset: number): E;
+}
+
+/** The key side of a shape: a codec (keyed maps) or 'index' (arrays: u32 checked against max_entries). */
+export type KeyShape = Codec<any> | 'index';
+
+/** What a class's shape arguments (those after `map` in tryFrom) come to. @internal */
+export interface Shape {
+  readonly key: KeyShape;
+  readonly value: ValueCodec<any, any, any>;
+}
+
+/** The descriptor a typed map class is built from. @internal */
+export interface MapKind<S extends unknown[], M> {
+  /** The class name, for messages. */
+  readonly name: string;
+  /** The map types tryFrom accepts; create makes the first unless options.type names another. */
+  readonly types: readonly MapType[];
+  /** Checks the shape arguments (MapError 'InvalidArgument') and names the key and value codecs. */
+  shape(...shape: S): Shape;
+  /** Creation fields the class adds to MapCreateOptions (SockMap: valueSize). */
+  createSpec?(options: object): Partial<MapSpec>;
+  /** Why user space cannot read `map`'s values, if it cannot: MapError 'NotSupported' before any syscall. */
+  unreadable?(map: MapData): string | undefined;
+  /** The errno the kernel's delete of an absent element gives where not ENOENT (a SOCKMAP's empty slot: EINVAL). */
+  readonly absentErrno?: number;
+  /** The class's constructor. */
+  make(map: MapData, owned: boolean, shape: Shape): M;
+}
+
+/** What an instance keeps of its descriptor. */
+type KindName = Pick<MapKind<never, unknown>, 'name' | 'absentErrno' | 'unreadable'>;
+
+/** The tryFrom of every class: MapError 'InvalidMapType' / 'InvalidKeySize' / 'InvalidValueSize' when `map` does not fit. */
+export function tryFromMap<S extends unknown[], M>(kind: MapKind<S, M>, map: MapData, shape: S, options: TryFromOptions | undefined): M {
+  const parts = kind.shape(...shape);
+  checkMap(map, kind.types, kind.name, parts.key === 'index' ? 4 : parts.key.size, parts.value.size);
+  return kind.make(map, checkOptions(options, `${kind.name}.tryFrom`).owned === true, parts);
+}
+
+/** The create of every class: a new map of the shape and options; the returned object owns it. */
+export function createMap<S extends unknown[], M>(kind: MapKind<S, M>, shape: S, options: MapCreateOptions): M {
+  const parts = kind.shape(...shape);
+  if (typeof options !== 'object' || options === null) {
+    throw new MapError('InvalidArgument', `${kind.name}.create options must be an object with maxEntries, got ${describeValue(options)}`);
+  }
+  const { type = kind.types[0], ...rest } = options;
+  if (!kind.types.includes(type)) {
+    throw new MapError('InvalidMapType', `${kind.name} needs ${kind.types.map(mapTypeName).join(' or ')}, options.type is ${describeValue(type)}`, { expected: kind.types });
+  }
+  const keySize = parts.key === 'index' ? 4 : parts.key.size;
+  const map = MapData.create({ ...rest, type, keySize, valueSize: parts.value.size as number, ...kind.createSpec?.(rest) });
+  try {
+    return kind.make(map, true, parts);
+  } catch (err) {
+    map.close();
+    throw err;
+  }
+}
+
+/** `create(...shape, options)` where the last shape argument may be left out (the converter of maps of maps). @internal */
+export function optionalLast<A extends unknown[]>(args: unknown[], arity: number): A {
+  return (args.length < arity + 1 ? [...args.slice(0, -1), undefined, args[args.length - 1]] : args) as A;
+}
+
 let makeOwner: (typed: TypedMap) => void;
 
+/** What every typed map shares: the MapData it works on, whether it owns it, and its element operations. */
 export abstract class TypedMap implements Disposable {
   /** The map this wrapper works on. */
   readonly map: MapData;
   #owned: boolean;
-  /** attr, key and value of the element commands, in one buffer (the hot path). */
+  /** The map's element buffer: attr, key and value in one (the hot path). */
   protected readonly io: ElemIo;
+  readonly #absentErrno: number | undefined;
+  /** Why get and entries() are refused, when they are. */
+  protected readonly unreadable: string | undefined;
 
   static {
     makeOwner = (typed) => {
@@ -45,10 +140,12 @@ export abstract class TypedMap implements Disposable {
     };
   }
 
-  protected constructor(map: MapData, owned: boolean, keySize: number, valueSize: number) {
+  protected constructor(map: MapData, owned: boolean, kind: KindName) {
     this.map = map;
     this.#owned = owned;
-    this.io = new ElemIo(keySize, valueSize);
+    this.io = map.elemIo();
+    this.#absentErrno = kind.absentErrno;
+    this.unreadable = kind.unreadable?.(map);
   }
 
   /** True when this wrapper owns (and will close) `map`. */
@@ -63,8 +160,8 @@ export abstract class TypedMap implements Disposable {
 
   /**
    * Pins the map at `path` on bpffs (parent directories must exist). An owning
-   * wrapper is consumed, as on the reference page: its descriptor is closed and the
-   * map lives on through the pin. Throws PinError.
+   * wrapper is consumed: its descriptor is closed and the map lives on through the
+   * pin. Throws PinError.
    */
   pin(path: string): void {
     this.map.pin(path);
@@ -80,8 +177,8 @@ export abstract class TypedMap implements Disposable {
     this.close();
   }
 
-  // The element operations every typed map is made of, on io.key / io.value: through
-  // the map's fd (which throws once closed), kernel failures as MapError 'SyscallError'.
+  // The element operations, on io.key / io.value: through the map's fd (which throws
+  // once closed), kernel failures as MapError 'SyscallError'.
 
   /** Fills io.value for io.key; false when the key is absent. */
   protected lookupElem(flags: number): boolean {
@@ -116,6 +213,7 @@ export abstract class TypedMap implements Disposable {
     try {
       found = this.io.delete(fd);
     } catch (err) {
+      if (this.#absentErrno !== undefined && MapError.fromSyscall(err).errno === this.#absentErrno) throw notFound(index);
       rethrow(err);
     }
     if (!found) throw notFound(index);
@@ -126,13 +224,24 @@ function notFound(index: number | undefined): MapError {
   return index === undefined ? new MapError('KeyNotFound', 'key not found') : new MapError('KeyNotFound', `nothing at index ${index} (empty slot)`, { index });
 }
 
-/** A typed map indexed by u32 (arrays): checks the index against max_entries before any syscall. */
-export abstract class IndexedMap extends TypedMap {
-  readonly #len: number;
+function notReadable(why: string): MapError {
+  return new MapError('NotSupported', why);
+}
 
-  protected constructor(map: MapData, owned: boolean, valueSize: number) {
-    super(map, owned, 4, valueSize);
+/**
+ * Arrays: a u32 index checked against max_entries before any syscall; `get` / `set`,
+ * and `remove` in the classes whose kernel type can empty a slot.
+ */
+export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
+  readonly #len: number;
+  readonly #name: string;
+  readonly #value: ValueCodec<V, In, E>;
+
+  protected constructor(map: MapData, owned: boolean, kind: KindName, shape: Shape) {
+    super(map, owned, kind);
     this.#len = map.maxEntries;
+    this.#name = kind.name;
+    this.#value = shape.value;
   }
 
   /** The number of elements: max_entries. */
@@ -140,29 +249,96 @@ export abstract class IndexedMap extends TypedMap {
     return this.#len;
   }
 
+  /** True when the array has no slots. */
+  isEmpty(): boolean {
+    return this.#len === 0;
+  }
+
+  /** The value at `index`. MapError 'OutOfBounds' past the end (no syscall), 'KeyNotFound' for an empty slot. */
+  get(index: number, flags: number = 0): V {
+    return this.#value.decode(this.valueAt(index, flags), 0);
+  }
+
+  /** Sets the value at `index` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK). */
+  set(index: number, value: In, flags: number = 0): void {
+    this.setIndex(index);
+    try {
+      this.#value.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
+    this.updateElem(flags);
+  }
+
+  /** The value bytes at `index` (valid until the next operation on the map). */
+  protected valueAt(index: number, flags: number): Scratch {
+    if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+    this.setIndex(index);
+    this.lookupExisting(flags, index);
+    return this.io.value;
+  }
+
+  /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */
+  protected removeIndex(index: number): void {
+    this.setIndex(index);
+    this.deleteExisting(index);
+  }
+
   /** Puts `index` in io.key, after the bounds check. */
   protected setIndex(index: number): void {
     checkIndex(index, this.#len);
     this.io.key.view.setUint32(0, index, true);
   }
-}
 
-/** A typed map with keys of a codec (hashes): encoding, remove, and key iteration. */
-export abstract class KeyedMap<K> extends TypedMap {
-  readonly #keyCodec: Codec<K>;
-
-  protected constructor(map: MapData, key: Codec<K>, owned: boolean, valueSize: number) {
-    super(map, owned, key.size, valueSize);
-    this.#keyCodec = key;
+  /** Every index, 0 to len() - 1. */
+  *keys(): IterableIterator<number> {
+    for (let i = 0; i < this.#len; i++) yield i;
   }
 
-  /** Puts `key` in io.key. */
-  protected setKey(key: K): void {
-    try {
-      this.#keyCodec.encode(this.io.key, 0, key);
-    } catch (err) {
-      throw codecError(err, 'key');
+  /** `[index, value]` for every index that holds one (maps of maps: the inner map's id). */
+  *entries(): IterableIterator<[number, E]> {
+    if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+    const value = this.#value;
+    for (let i = 0; i < this.#len; i++) {
+      this.setIndex(i);
+      if (this.lookupElem(0)) yield [i, value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];
     }
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, E]> {
+    return this.entries();
+  }
+
+  override toString(): string {
+    return `${this.#name}(len ${this.#len}${this.owned ? ', owned' : ''})`;
+  }
+}
+
+/** Hashes and other keyed maps: keys of a codec; `get` / `insert` / `remove`, key iteration. */
+export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
+  readonly #key: Codec<K>;
+  readonly #value: ValueCodec<V, In, E>;
+
+  protected constructor(map: MapData, owned: boolean, kind: KindName, shape: Shape) {
+    super(map, owned, kind);
+    this.#key = shape.key as Codec<K>;
+    this.#value = shape.value;
+  }
+
+  /** The value of `key`; MapError 'KeyNotFound' when absent. */
+  get(key: K, flags: number = 0): V {
+    return this.#value.decode(this.valueAt(key, flags), 0);
+  }
+
+  /** Inserts or updates `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK). */
+  insert(key: K, value: In, flags: number = 0): void {
+    this.setKey(key);
+    try {
+      this.#value.encode(this.io.value, 0, value);
+    } catch (err) {
+      throw codecError(err, 'value');
+    }
+    this.updateElem(flags);
   }
 
   /** Removes `key`; MapError 'KeyNotFound' when absent. */
@@ -171,23 +347,40 @@ export abstract class KeyedMap<K> extends TypedMap {
     this.deleteExisting();
   }
 
-  /** The keys, in the kernel's order. */
-  *keys(): IterableIterator<K> {
-    for (const raw of keyCursor(this.map)) yield this.#keyCodec.decode(raw, 0);
+  /** The value bytes of `key` (valid until the next operation on the map). */
+  protected valueAt(key: K, flags: number): Scratch {
+    if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+    this.setKey(key);
+    this.lookupExisting(flags);
+    return this.io.value;
   }
 
-  /** `[key, value bytes]` for every key still present when visited; the value buffer is reused. */
-  protected *rawEntries(valueSize: number): Generator<[K, Scratch]> {
-    const value = scratch(valueSize);
-    for (const raw of keyCursor(this.map)) {
-      let found: boolean;
-      try {
-        found = mapLookupElem(this.map.fd, raw.bytes, value.bytes, 0);
-      } catch (err) {
-        rethrow(err);
-      }
-      if (found) yield [this.#keyCodec.decode(raw, 0), value];
+  /** Puts `key` in io.key. */
+  protected setKey(key: K): void {
+    try {
+      this.#key.encode(this.io.key, 0, key);
+    } catch (err) {
+      throw codecError(err, 'key');
     }
+  }
+
+  /** The keys, in the kernel's order. */
+  *keys(): IterableIterator<K> {
+    for (const raw of keyCursor(this.map)) yield this.#key.decode(raw, 0);
+  }
+
+  /** `[key, value]` pairs (maps of maps: the inner map's id); a key removed during the walk is skipped. */
+  *entries(): IterableIterator<[K, E]> {
+    if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+    const value = this.#value;
+    for (const raw of keyCursor(this.map)) {
+      this.io.key.bytes.set(raw.bytes);
+      if (this.lookupElem(0)) yield [this.#key.decode(raw, 0), value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, E]> {
+    return this.entries();
   }
 }
 
@@ -210,10 +403,12 @@ export function checkMap(map: MapData, accepted: readonly MapType[], what: strin
   }
 }
 
-export function checkCodec(codec: Codec<unknown>, what: string): void {
+/** `codec` if it is one, else MapError 'InvalidArgument'. */
+export function checkCodec<T>(codec: Codec<T>, what: string): Codec<T> {
   if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
     throw new MapError('InvalidArgument', `${what} must be a codec (u32, u64, bytes(n), struct({...}), ...), got ${describeValue(codec)}`);
   }
+  return codec;
 }
 
 /**
@@ -254,21 +449,11 @@ export function codecError(err: unknown, what: 'key' | 'value'): unknown {
   return err instanceof TypeError || err instanceof RangeError ? new MapError('InvalidArgument', `${what}: ${err.message}`, { cause: err as never }) : err;
 }
 
-/** The options argument of tryFrom / create: undefined or an object. */
+/** The options argument of tryFrom: undefined or an object. */
 export function checkOptions<T extends object>(options: T | undefined, what: string): T {
   if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${what} options must be an object, got ${describeValue(options)}`);
   return options;
-}
-
-/** Wraps a freshly created map: closes it when wrapping throws, so create() never leaks. */
-export function wrapNew<T>(map: MapData, wrap: () => T): T {
-  try {
-    return wrap();
-  } catch (err) {
-    map.close();
-    throw err;
-  }
 }
 
 /** Wraps kernel failures of a typed-map operation as MapError 'SyscallError'. */

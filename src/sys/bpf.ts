@@ -10,6 +10,7 @@ import {
   mapCreateLayout, mapElemLayout, mapFreezeLayout, objLayout, progLoadLayout, testLayout,
 } from './abi/attr.js';
 import { bpfBtfInfoLayout } from './abi/info.js';
+import { scratchAt, type Scratch } from '../codec/scratch.js';
 
 /** enum bpf_cmd, generated from the kernel's BTF. */
 export { Cmd };
@@ -103,22 +104,19 @@ export function mapGetNextKey(fd: number, key: Uint8Array | null, nextKey: Uint8
   fail('bpf_map_get_next_key', r);
 }
 
-/** A buffer and a little-endian view over the same bytes. */
-export interface IoRegion {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-}
 
 /**
- * Element commands on one map through a single buffer (attr, key, value), the hot
- * path of the typed maps: one buffer crosses into native code instead of three.
- * Encode into `key` / `value`, then call. Sizes are the map's key and value sizes.
+ * Element commands on one map through a single buffer (attr, key, value), the path
+ * of every element operation of MapData and the typed maps: one buffer crosses into
+ * native code instead of three. Encode into `key` / `value`, then call. Sizes are
+ * the map's key size and value bytes.
  */
 export class ElemIo {
-  readonly key: IoRegion;
-  readonly value: IoRegion;
+  readonly key: Scratch;
+  readonly value: Scratch;
   readonly #io: Uint8Array;
   readonly #attr: DataView;
+  readonly #keyPtr: number;
 
   constructor(keySize: number, valueSize: number) {
     const keyOff = ELEM_ATTR;
@@ -127,10 +125,11 @@ export class ElemIo {
     this.#io = io;
     this.#attr = new DataView(io.buffer, 0, ELEM_ATTR);
     // Offset 0 is NULL: a zero-size key (queues, stacks) is passed as no key at all.
-    this.#attr.setUint32(mapElemLayout.key, keySize > 0 ? keyOff : 0, true);
+    this.#keyPtr = keySize > 0 ? keyOff : 0;
+    this.#attr.setUint32(mapElemLayout.key, this.#keyPtr, true);
     this.#attr.setUint32(mapElemLayout.value, valueOff, true);
-    this.key = { bytes: io.subarray(keyOff, keyOff + keySize), view: new DataView(io.buffer, keyOff, keySize) };
-    this.value = { bytes: io.subarray(valueOff, valueOff + valueSize), view: new DataView(io.buffer, valueOff, valueSize) };
+    this.key = scratchAt(io, keyOff, keySize);
+    this.value = scratchAt(io, valueOff, valueSize);
   }
 
   #call(cmd: number, fd: number, flags: number | bigint, mask: number, attrLen: number = ELEM_ATTR): number {
@@ -158,6 +157,19 @@ export class ElemIo {
   update(fd: number, flags: number | bigint = 0): void {
     const r = this.#call(Cmd.MapUpdateElem, fd, flags, KEY_VALUE);
     if (r !== 0) fail('bpf_map_update_elem', r);
+  }
+
+  /**
+   * BPF_MAP_GET_NEXT_KEY: the key after `key` (the first key when `first`) into
+   * `value`, which must be key-sized; false at the end of the map.
+   */
+  nextKey(fd: number, first: boolean): boolean {
+    if (first) this.#attr.setUint32(mapElemLayout.key, 0, true);
+    const r = this.#call(Cmd.MapGetNextKey, fd, 0, KEY_VALUE);
+    if (first) this.#attr.setUint32(mapElemLayout.key, this.#keyPtr, true);
+    if (r === 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    fail('bpf_map_get_next_key', r);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`; false on ENOENT. */

@@ -1,17 +1,7 @@
 // Codecs turn JS values into the bytes of a key or value and back, with C layout.
 // They work in place on a caller-owned buffer, so the hot path allocates nothing
 // beyond the decoded value.
-
-/** A buffer and a little-endian view over the same bytes. */
-export interface Scratch {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-}
-
-export function scratch(size: number): Scratch {
-  const bytes = new Uint8Array(size);
-  return { bytes, view: new DataView(bytes.buffer) };
-}
+import type { Scratch } from './scratch.js';
 
 export interface Codec<T> {
   /** Bytes the value occupies (sizeof). */
