@@ -1,14 +1,22 @@
-// The public surface of tsbpf. Nothing else is exported.
-export { BtfError, MapError, ParseError, PinError, ProgramError, SyscallError } from './errors.js';
-export type { MapErrorKind, PinErrorKind, ProgramErrorKind } from './errors.js';
-export { MapType, mapTypeInfo, mapTypeName, possibleCpus } from './maps/map-type.js';
-export type { MapTypeInfo } from './maps/map-type.js';
+// The public surface of tsbpf (the package's main entry). The raw layer is the
+// 'tsbpf/sys' entry (src/sys/index.ts), the test seams 'tsbpf/testing' (src/testing.ts);
+// api/*.api.md record all three (npm run api).
+
+// Errors.
+export { BtfError, MapError, NotSupportedError, ParseError, PinError, ProgramError, SyscallError, isNotSupported } from './errors.js';
+export type { BtfErrorKind, MapErrorDetails, MapErrorKind, ParseErrorKind, PinErrorKind, ProgramErrorKind } from './errors.js';
+
+// Maps.
+export { MapType, mapTypeInfo, mapTypeName } from './maps/map-type.js';
+export type { FdValue, MapTypeInfo } from './maps/map-type.js';
+export { possibleCpus } from './sys/cpus.js';
 export { MapData, MapFlags, ElemFlags } from './maps/map-data.js';
 export type { MapSpec, MapInfo } from './maps/map-data.js';
-export { u8, u16, u32, u64, i8, i16, i32, i64, bytes, array, struct, scratch } from './maps/codec.js';
-export type { Codec, Decoded, Scratch } from './maps/codec.js';
+export type { FdOwner } from './sys/fd.js';
+export { u8, u16, u32, u64, i8, i16, i32, i64, bytes, array, struct } from './maps/codec.js';
+export type { Codec, Decoded, Scratch, StructValue } from './maps/codec.js';
 export { TypedMap } from './maps/typed-map.js';
-export type { TryFromOptions, InnerMap, FromMapData } from './maps/typed-map.js';
+export type { IndexedMap, KeyedMap, TryFromOptions, InnerMap, FromMapData } from './maps/typed-map.js';
 export { ArrayMap } from './maps/array.js';
 export type { CreateOptions } from './maps/array.js';
 export { HashMap } from './maps/hash-map.js';
@@ -16,36 +24,47 @@ export { ArrayOfMaps } from './maps/array-of-maps.js';
 export type { MapOfMapsCreateOptions } from './maps/array-of-maps.js';
 export { HashOfMaps } from './maps/hash-of-maps.js';
 export { StructOpsMap } from './maps/struct-ops.js';
-export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName, sectionDefs } from './programs/program-type.js';
-export type {
-  AttachTarget,
-  ProgramKind,
-  SectionArgument,
-  SectionDef,
-  SectionFlags,
-  SectionMatch,
-  SectionMatchOptions,
-  TargetSyntax,
-} from './programs/program-type.js';
-export * as sys from './sys/index.js';
+export { SockMap } from './maps/sock-map.js';
+export type { SockMapCreateOptions } from './maps/sock-map.js';
+export { SockHash } from './maps/sock-hash.js';
+export type { SocketLike } from './socket-fd.js';
+
+// Objects and loading.
 export { Ebpf, EbpfLoader } from './loader.js';
 export type { GlobalOptions } from './loader.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';
 export { Btf, loadKernelBtf } from './obj/btf.js';
+export type { BtfEnumValue, BtfKindName, BtfMember, BtfParam, BtfType, BtfTypeOf, BtfVarSecinfo } from './obj/btf.js';
+export type { BtfExt, CoreRelo, FuncInfo, LineInfo } from './obj/btf-ext.js';
+export type { KsymDeclaration } from './externs.js';
+
+// Program and attach types, section names.
+export { ProgramType, AttachType, programTypeForSection, programTypeName, attachTypeName } from './programs/program-type.js';
+export type { AttachTarget, ProgramKind, SectionArgument, SectionDef, SectionFlags, SectionMatch, SectionMatchOptions, TargetSyntax } from './programs/program-type.js';
+
+// Programs: the base class and one class per kind.
 export { Program } from './programs/program.js';
-export * from './programs/kinds.js';
-export type { TestRunOptions, TestRunResult } from './programs/program.js';
-// Links and feature probes (attach milestone).
+export type { ProgramClass, TestRunOptions, TestRunResult } from './programs/program.js';
+export {
+  SocketFilter, SkReuseport, KProbe, UProbe, KProbeMulti, UProbeMulti, Usdt, SchedClassifier, SchedAct, TracePoint, RawTracePoint, RawTracePointWritable,
+  BtfTracePoint, FEntry, FExit, FModRet, Extension, Lsm, LsmCgroup, Iter, Syscall, Xdp, PerfEvent, LwtIn, LwtOut, LwtXmit, LwtSeg6local, SockOps, SkSkb,
+  SkMsg, LircMode2, FlowDissector, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSysctl, CgroupSockopt, CgroupDevice, StructOps, SkLookup, Netfilter,
+} from './programs/kinds.js';
+
+// Links.
 export { Link, FdLink, LinkType, linkTypeName, decodeLinkInfo } from './programs/link.js';
 export type { LinkInfo } from './programs/link.js';
-export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported, clearFeatureCache } from './features.js';
-// Tracing programs (trace branch): perf-event attachment, tracing links, iterators, freplace targets.
-export { attachPerfEvent, perfAttachMechanism, PerfEventIoctlLink } from './programs/perf-attach.js';
+
+// Feature probes.
+export { isProgramTypeSupported, isMapTypeSupported, isHelperSupported, isLinkTypeSupported } from './features.js';
+
+// Tracing: perf-event attachment, tracing links, iterators, freplace targets.
+export { attachPerfEvent, PerfEventIoctlLink } from './programs/perf-attach.js';
 export type { PerfAttachMechanism } from './programs/perf-attach.js';
-export { attachTracing, tracingAttachMechanism, kernelBtfTarget } from './programs/tracing-attach.js';
-export type { TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
+export { attachTracing, kernelBtfTarget } from './programs/tracing-attach.js';
+export type { BtfTracingProgram, TracingAttachOptions, TracingAttachMechanism, TracingTarget } from './programs/tracing-attach.js';
 export { IterLink, CgroupIterOrder } from './programs/iter.js';
 export type { IterAttachOptions } from './programs/iter.js';
 export { programFunctionBtfId } from './programs/extension.js';
@@ -53,23 +72,23 @@ export type { ExtensionLoadOptions, ExtensionTargetProgram } from './programs/ex
 export { tracepointId } from './programs/trace-point.js';
 export type { TracePointAttachOptions } from './programs/trace-point.js';
 export type { RawTracePointAttachOptions } from './programs/raw-trace-point.js';
-// XDP and tc attachment (net).
+
+// XDP and tc.
 export { XdpNetlinkLink, XdpFlags } from './programs/xdp.js';
 export type { XdpAttachOptions, XdpMode } from './programs/xdp.js';
 export { ClsBpfLink } from './programs/sched-classifier.js';
 export type { TcDirection, TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
-// Socket, cgroup and namespace attachments (branch sock).
-export { SockMap } from './maps/sock-map.js';
-export type { SockMapCreateOptions } from './maps/sock-map.js';
-export { SockHash } from './maps/sock-hash.js';
-export type { SocketLike } from './socket-fd.js';
+
+// Sockets, cgroups and namespaces.
 export { ProgAttachLink } from './programs/attach-point.js';
 export type { SockMapLike } from './programs/attach-point.js';
 export { queryCgroup } from './programs/cgroup-attach.js';
 export type { CgroupAttachMode, CgroupAttachOptions, CgroupQueryOptions } from './programs/cgroup-attach.js';
+export type { ProgQueryResult } from './sys/link.js';
 export { SocketOptionLink } from './programs/socket-filter.js';
 export type { SkSkbKind } from './programs/sk-skb.js';
-// uprobes, kprobes, perf events
+
+// uprobes, kprobes and perf events.
 export { PerfType, HardwareEvent, SoftwareEvent } from './sys/perf.js';
 export type { UProbeAttachOptions } from './programs/uprobe.js';
 export type { UProbeMultiAttachOptions } from './programs/uprobe-multi.js';
@@ -78,13 +97,13 @@ export type { KProbeMultiAttachOptions } from './programs/kprobe-multi.js';
 export { PerfEventLinks } from './programs/perf-event.js';
 export type { PerfEventAttachOptions, PerfEventTypeName } from './programs/perf-event.js';
 export type { ProbeMechanism } from './programs/probe-event.js';
-// Netfilter, sk_reuseport, lightweight tunnels, LIRC, cgroup LSM (lead).
+
+// Netfilter, lightweight tunnels.
 export { LwtRouteLink } from './programs/lwt-route.js';
 export type { LwtAttachOptions, LwtHook } from './programs/lwt-route.js';
-export type { NetfilterAttachOptions } from './programs/netfilter.js';
-// Introspection, statistics and program info (intro)
+export type { NetfilterAttachOptions, NetfilterFamily, NetfilterHook } from './programs/netfilter.js';
+
+// Introspection and statistics.
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
-export type { ProgramClass } from './programs/program.js';
-export { defaultKinds, defaultProgramKind, programTypesOfKind } from './programs/program-type.js';

@@ -1,7 +1,8 @@
 // Codecs: primitives, bytes, array, struct (C layout), and struct keys in a real hash map.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HashMap, MapType, array, bytes, i16, i32, i64, i8, scratch, struct, u16, u32, u64, u8 } from '../src/index.js';
+import { HashMap, MapType, array, bytes, i16, i32, i64, i8, struct, u16, u32, u64, u8 } from '../src/index.js';
+import { scratch } from '../src/maps/codec.js';
 import type { Codec } from '../src/index.js';
 import { fdCount } from './helpers.js';
 

@@ -36,7 +36,7 @@ export abstract class TypedMap implements Disposable {
   /** The map this wrapper works on. */
   readonly map: MapData;
   #owned: boolean;
-  /** attr, key and value of the element commands, in one buffer (the hot path). */
+  /** attr, key and value of the element commands, in one buffer (the hot path). @internal */
   protected readonly io: ElemIo;
 
   static {
