@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, u32, u64, Xdp } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, NotSupportedError, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, u32, u64, Xdp } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
 import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
@@ -193,6 +193,7 @@ test('a program kind the kernel refuses (EPERM, EINVAL) is ProgramError NotSuppo
   refusing(0, (v) => v.getUint32(0, true) === MapType.Queue, 1, () => {
     const err = thrown(() => MapData.create(queue));
     assert.ok(err instanceof MapError && err.kind === 'NotSupported', String(err));
+    assert.ok(err instanceof NotSupportedError, 'caught as NotSupportedError too');
     assert.equal(err.feature, 'BPF_MAP_TYPE_QUEUE');
     assert.equal(err.code, 'EPERM');
   });
