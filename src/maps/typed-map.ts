@@ -45,6 +45,7 @@ export abstract class TypedMap implements Disposable {
     };
   }
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, owned: boolean, keySize: number, valueSize: number) {
     this.map = map;
     this.#owned = owned;
@@ -130,6 +131,7 @@ function notFound(index: number | undefined): MapError {
 export abstract class IndexedMap extends TypedMap {
   readonly #len: number;
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, owned: boolean, valueSize: number) {
     super(map, owned, 4, valueSize);
     this.#len = map.maxEntries;
@@ -151,6 +153,7 @@ export abstract class IndexedMap extends TypedMap {
 export abstract class KeyedMap<K> extends TypedMap {
   readonly #keyCodec: Codec<K>;
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, key: Codec<K>, owned: boolean, valueSize: number) {
     super(map, owned, key.size, valueSize);
     this.#keyCodec = key;

@@ -60,6 +60,7 @@ export class PerfEventLinks extends Link {
   readonly description: string;
   readonly links: readonly Link[];
 
+  /** @internal made by PerfEvent.attach. */
   constructor(links: Link[], description: string) {
     super();
     this.links = links;
