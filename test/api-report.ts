@@ -6,7 +6,7 @@
 //   node dist/test/api-report.js --local   rewrite the reports (npm run api)
 //   node dist/test/api-report.js           check: exit 1 and print the difference when
 //                                          a report differs from the surface (api-report.test.ts)
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import apiExtractor from '@microsoft/api-extractor';
@@ -44,6 +44,8 @@ export interface ReportResult {
   warnings: number;
   /** api-extractor's messages: forgotten exports, TSDoc mistakes, the report difference. */
   messages: string[];
+  /** Check mode: the lines the surface adds to the committed report (+) and drops from it (-). */
+  difference: string[];
 }
 
 /**
@@ -63,25 +65,32 @@ function internalUse(file: string | undefined, line: number | undefined): boolea
   return false;
 }
 
+/** The lines of `after` not in `before` (+) and of `before` not in `after` (-). */
+function lineDifference(before: string, after: string): string[] {
+  const a = new Set(before.split('\n'));
+  const b = new Set(after.split('\n'));
+  return [...[...b].filter((l) => l.trim() && !a.has(l)).map((l) => `+ ${l}`), ...[...a].filter((l) => l.trim() && !b.has(l)).map((l) => `- ${l}`)];
+}
+
 /**
  * Runs api-extractor over every entry; `local` rewrites the reports, else they are
- * compared. `reportFolder` (default api/) is where the committed reports are.
+ * compared. `reportFolder` (default api/) is where the committed reports are; `only`
+ * names the reports to make (default all).
  */
-export function apiReports(local: boolean, reportFolder = join(root, 'api')): ReportResult[] {
+export function apiReports(local: boolean, reportFolder = join(root, 'api'), only?: readonly string[]): ReportResult[] {
   const tempFolder = join(root, 'dist/api');
   mkdirSync(tempFolder, { recursive: true });
   mkdirSync(reportFolder, { recursive: true });
-  return entries().map((entry) => {
+  return entries().filter((e) => !only || only.includes(e.report)).map((entry) => {
     const config = ExtractorConfig.prepare({
       configObject: {
         projectFolder: root,
         mainEntryPointFilePath: join(root, entry.types),
         compiler: {
           overrideTsconfig: {
-            compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'ESNext.Disposable'], types: ['node'], strict: true },
+            compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'ESNext.Disposable'], types: ['node'], strict: true, skipLibCheck: true },
             files: [join(root, entry.types)],
           },
-          skipLibCheck: true,
         },
         apiReport: { enabled: true, reportFileName: entry.report, reportFolder, reportTempFolder: tempFolder, reportVariants: ['public'] },
         docModel: { enabled: false },
@@ -117,7 +126,7 @@ export function apiReports(local: boolean, reportFolder = join(root, 'api')): Re
           message.logLevel = ExtractorLogLevel.None;
           hidden.push(/"([^"]+)"/.exec(message.text)?.[1] ?? '');
         }
-        if (message.logLevel === ExtractorLogLevel.None || message.logLevel === ExtractorLogLevel.Verbose) return;
+        if (message.logLevel === ExtractorLogLevel.None || message.logLevel === ExtractorLogLevel.Verbose || message.messageId === 'console-preamble') return;
         messages.push(message.formatMessageWithLocation(root));
       },
     });
@@ -130,7 +139,9 @@ export function apiReports(local: boolean, reportFolder = join(root, 'api')): Re
       messages.push(`(ae-forgotten-export) The symbol "${name}" is named by a public declaration but ${entry.specifier} does not export it`);
       errors++;
     }
-    return { report: entry.report, changed: result.apiReportChanged, errors, warnings: result.warningCount, messages };
+    const committed = join(reportFolder, `${entry.report}.public.api.md`);
+    const difference = result.apiReportChanged && !local && existsSync(committed) ? lineDifference(readFileSync(committed, 'utf8'), report) : [];
+    return { report: entry.report, changed: result.apiReportChanged, errors, warnings: result.warningCount, messages, difference };
   });
 }
 
@@ -139,6 +150,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   let failed = false;
   for (const r of apiReports(local)) {
     for (const m of r.messages) console.log(`${r.report}: ${m}`);
+    for (const l of r.difference) console.log(`${r.report}: ${l}`);
     const state = r.changed ? (local ? 'updated: commit the difference if it is meant' : 'DIFFERS from the surface: run `npm run api` and commit the difference if it is meant') : 'up to date';
     console.log(`api/${r.report}.public.api.md ${state} (${r.errors} errors, ${r.warnings} warnings)`);
     if (r.errors > 0 || (r.changed && !local)) failed = true;
