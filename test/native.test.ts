@@ -568,7 +568,7 @@ suite('mmap and munmap', () => {
 suite('memory safety (bugs found; see the report)', () => {
   /** Runs `body` in a child with `k` = sys.kernel and `tsbpf`; the child prints its verdict. */
   function child(body: string) {
-    return runScript(`const k = tsbpf.sys.kernel;\n${body}`);
+    return runScript(`const k = sys.kernel;\n${body}`);
   }
 
   test('mmap with PROT_READ or PROT_NONE cannot crash JS that writes or reads the buffer', () => {
