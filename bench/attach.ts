@@ -34,7 +34,8 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { best, compileC, positiveInt, fmtNs, median, repoRoot, runC, table } from './common.js';
-import { Ebpf, sys, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
+import { Ebpf, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 
 interface Options {
   repeat: number;

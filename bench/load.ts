@@ -56,7 +56,7 @@
 //          --no-breakdown    skip "where the time goes": after the last pass, one more round
 //                            per object and side with every bpf(2) and close(2) timed
 //                            (libbpf's through libc's syscall() and close(), interposed in
-//                            bench/load.c; tsbpf's through sys.replaceKernel)
+//                            bench/load.c; tsbpf's through replaceKernel)
 //          --quick           --rounds 2 --passes 1 --round-ms 40 --first 1
 //          --json            also print every figure as JSON
 //          --profile OBJ     only load OBJ in a loop for --seconds (default 5): run under
@@ -66,7 +66,7 @@
 // Under node --cpu-prof, the profiler's SIGPROF interrupts BPF_PROG_LOAD: the verifier
 // returns EAGAIN when a signal is pending. libbpf retries a program load 5 times on
 // EAGAIN (sys_bpf_prog_load, PROG_LOAD_ATTEMPTS); tsbpf does not, so when the process
-// is being profiled this bench retries BPF_PROG_LOAD the same way through sys.replaceKernel.
+// is being profiled this bench retries BPF_PROG_LOAD the same way through replaceKernel.
 // A program whose verification takes longer than the sampling interval sees a pending
 // signal on every attempt: profile with --cpu-prof-interval 250 or more for the small
 // objects, 2000 or more for CO-RE objects whose first load includes the kernel BTF, e.g.
@@ -77,7 +77,9 @@ import { release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, table } from './common.js';
-import { Btf, Ebpf, ObjectSpec, Pinning, sys } from '../src/index.js';
+import { Btf, Ebpf, ObjectSpec, Pinning } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 
 // ---- options ---------------------------------------------------------------------
 
@@ -260,7 +262,7 @@ let eagainRetries = 0;
 if (profiled) {
   // As libbpf: retry BPF_PROG_LOAD on EAGAIN (a signal, here the profiler's, was pending).
   const real = sys.kernel.bpf;
-  sys.replaceKernel({
+  replaceKernel({
     bpf: (cmd, attr, ptrMask, ...buffers) => {
       for (let attempt = 1; ; attempt++) {
         const r = real(cmd, attr, ptrMask, ...buffers);
@@ -302,7 +304,7 @@ function breakdownTs(bytes: Uint8Array, n: number): Breakdown {
     e[0]++;
     e[1] += Number(process.hrtime.bigint() - t0);
   };
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, ptrMask, ...buffers) => {
       const t0 = process.hrtime.bigint();
       const r = k.bpf(cmd, attr, ptrMask, ...buffers);

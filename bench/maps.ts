@@ -23,7 +23,9 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { best, compileC, positiveInt, fmtNs, median, repoRoot, runC, table } from './common.js';
-import { ArrayMap, ArrayOfMaps, HashMap, MapType, sys, u32, u64 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, HashMap, MapType, u32, u64 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 
 // ---- options ---------------------------------------------------------------------
 
@@ -214,7 +216,7 @@ function traceTs(c: Case): string[] {
   mark(c.name);
   const calls: string[] = [];
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, ptrMask, ...buffers) => {
       calls.push(`${CMD_NAMES[cmd] ?? `CMD_${cmd}`}/${attr.length}`);
       return real.bpf(cmd, attr, ptrMask, ...buffers);

@@ -21,6 +21,7 @@ export type MapErrorKind =
   | 'NotSupported'
   | 'SyscallError';
 
+/** The fields a MapError is made with (see MapError's fields). */
 export interface MapErrorDetails {
   index?: number;
   maxEntries?: number;
@@ -122,16 +123,38 @@ export class PinError extends Error {
   static override [Symbol.hasInstance] = brandCheck(pinBrand);
 }
 
+export type ParseErrorKind =
+  /** The input is not what the call takes (bytes, a path). */
+  | 'InvalidArgument'
+  /** The path is not a regular file, or is larger than an object file can be. */
+  | 'InvalidFile'
+  /** The ELF structure is broken: truncated, out of bounds, inconsistent headers or tables. */
+  | 'Malformed'
+  /** A well-formed file tsbpf does not take: not 64-bit little-endian, not EM_BPF, not relocatable. */
+  | 'UnsupportedFormat'
+  /** A map definition (maps, .maps, struct_ops) that cannot be read. */
+  | 'InvalidMapDefinition'
+  /** Code that cannot be split into programs and functions (size, alignment, names). */
+  | 'InvalidProgram'
+  /** A relocation, call or reference that does not point where it can. */
+  | 'InvalidRelocation'
+  /** A global data section or variable that cannot be laid out. */
+  | 'InvalidData'
+  /** An extern (__kconfig, __ksym) of a type no value fits. */
+  | 'InvalidExtern';
+
 const parseBrand = Symbol.for('tsbpf.ParseError');
 
-/** A BPF object (ELF) is malformed or uses something tsbpf does not understand. */
+/** A BPF object (ELF) is malformed or uses something tsbpf does not understand; `kind` says how. */
 export class ParseError extends Error {
   override readonly name = 'ParseError';
+  readonly kind: ParseErrorKind;
   /** The section, symbol or map the problem is in, when known. */
   readonly where?: string;
 
-  constructor(message: string, where?: string, options?: { cause?: unknown }) {
+  constructor(kind: ParseErrorKind, message: string, where?: string, options?: { cause?: unknown }) {
     super(where ? `${where}: ${message}` : message, options);
+    this.kind = kind;
     this.where = where;
   }
 
@@ -142,14 +165,35 @@ export class ParseError extends Error {
   static override [Symbol.hasInstance] = brandCheck(parseBrand);
 }
 
+export type BtfErrorKind =
+  /** The input is not what the call takes (bytes, a Btf, an array of types, a path). */
+  | 'InvalidArgument'
+  /** The BTF is broken: truncated, out of bounds, unknown kinds, references to missing types. */
+  | 'Malformed'
+  /** Well-formed BTF tsbpf does not take: big-endian, another version, unknown header fields. */
+  | 'UnsupportedFormat'
+  /** A type that cannot be used as asked: no size or alignment, a reference cycle, too large to encode. */
+  | 'InvalidType'
+  /** No type with the id asked for. */
+  | 'TypeNotFound'
+  /** The BTF file could not be read (`cause` says why). */
+  | 'ReadError'
+  /** The kernel publishes no BTF of its own (no /sys/kernel/btf/vmlinux: CONFIG_DEBUG_INFO_BTF is off). */
+  | 'NotSupported';
+
 const btfBrand = Symbol.for('tsbpf.BtfError');
 
-/** BTF (type information) is malformed, or a type asked for is missing. */
+/** BTF (type information) is malformed, or a type asked for is missing; `kind` says how. */
 export class BtfError extends Error {
   override readonly name = 'BtfError';
+  readonly kind: BtfErrorKind;
+  /** NotSupported: the kernel feature that is missing. */
+  readonly feature?: string;
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: BtfErrorKind, message: string, options?: { cause?: unknown; feature?: string }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.kind = kind;
+    this.feature = options?.feature;
   }
 
   get [btfBrand](): true {
@@ -230,4 +274,41 @@ export class ProgramError extends Error {
   }
 
   static override [Symbol.hasInstance] = brandCheck(programBrand);
+}
+
+/** The brands of the error classes that have a kind 'NotSupported'. */
+const notSupportedBrands = [mapBrand, programBrand, btfBrand];
+
+/**
+ * "This kernel lacks it", whatever raised it: `err instanceof NotSupportedError` is
+ * true for every tsbpf error (MapError, ProgramError, BtfError, ...) whose `kind` is
+ * 'NotSupported'. No error is created as a NotSupportedError: each stays an instance
+ * of its own class (`err instanceof MapError` keeps working), and this class only
+ * recognises them, across copies of the package too (`Symbol.for` brands).
+ *
+ * @example
+ * ```ts
+ * try { link = prog.attach(...); } catch (err) {
+ *   if (!(err instanceof NotSupportedError)) throw err;
+ *   console.log(`skipped: the kernel lacks ${err.feature}`);
+ * }
+ * ```
+ */
+export abstract class NotSupportedError extends Error {
+  /** The class of the error that was raised: 'MapError', 'ProgramError', 'BtfError'. */
+  abstract override readonly name: string;
+  abstract readonly kind: 'NotSupported';
+  /** The kernel feature that is missing ('BPF_MAP_TYPE_ARENA', 'BPF_LINK_TYPE_TCX', 'kprobes', ...), when known. */
+  abstract readonly feature?: string;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const v = value as Record<PropertyKey, unknown>;
+    return v.kind === 'NotSupported' && notSupportedBrands.some((brand) => v[brand] === true);
+  }
+}
+
+/** True when `err` says the kernel lacks a feature (a tsbpf error of kind 'NotSupported'); see {@link NotSupportedError}. */
+export function isNotSupported(err: unknown): err is NotSupportedError {
+  return err instanceof NotSupportedError;
 }

@@ -30,7 +30,7 @@ function errnoOf(err: unknown): number {
  */
 export function readRegularFile(path: string, what: string, maxBytes: number): Uint8Array {
   if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-    throw new ParseError(`${describeValue(path)} is not a file path (for ${what})`);
+    throw new ParseError('InvalidArgument', `${describeValue(path)} is not a file path (for ${what})`);
   }
   let fd: number;
   try {
@@ -40,8 +40,8 @@ export function readRegularFile(path: string, what: string, maxBytes: number): U
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new ParseError(`${path} is ${fileKind(st)}, not ${what}`);
-    if (st.size > maxBytes) throw new ParseError(`${path} has ${st.size} bytes, more than ${what} can have (${maxBytes})`);
+    if (!st.isFile()) throw new ParseError('InvalidFile', `${path} is ${fileKind(st)}, not ${what}`);
+    if (st.size > maxBytes) throw new ParseError('InvalidFile', `${path} has ${st.size} bytes, more than ${what} can have (${maxBytes})`);
     // Read what fstat promised and no more: a file that grows meanwhile stays bounded.
     const out = new Uint8Array(st.size);
     let got = 0;

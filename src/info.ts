@@ -84,9 +84,9 @@ export function loadedLinks(): Generator<LinkInfo> {
   return walk('links', linkGetNextId, linkGetFdById, linkInfoByFd);
 }
 
+export type StatsType = 'runTime';
 /** enum bpf_stats_type */
-const statsTypes = { runTime: 0 } as const;
-export type StatsType = keyof typeof statsTypes;
+const statsTypes: Readonly<Record<StatsType, number>> = { runTime: 0 };
 
 /**
  * Statistics switched on by enableStats; close() (or `using`) switches them off again.

@@ -24,16 +24,26 @@ const SYSFS = '/sys/kernel/btf';
 
 const kernelBtfCache = new Map<string, Btf>();
 
-/** Parses the running kernel's BTF (cached per path). BtfError if it cannot be read. */
-export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
-  if (typeof path !== 'string') throw new BtfError('loadKernelBtf takes the path of a BTF file');
+const VMLINUX_BTF = `${SYSFS}/vmlinux`;
+
+/**
+ * Parses the running kernel's BTF (cached per path). BtfError if it cannot be read:
+ * kind 'NotSupported' when the kernel publishes none (no /sys/kernel/btf/vmlinux),
+ * 'ReadError' for any other failure.
+ */
+export function loadKernelBtf(path = VMLINUX_BTF): Btf {
+  if (typeof path !== 'string') throw new BtfError('InvalidArgument', 'loadKernelBtf takes the path of a BTF file');
   let btf = kernelBtfCache.get(path);
   if (!btf) {
     let bytes: Uint8Array;
     try {
       bytes = readRegularFile(path, 'a BTF file', MAX_OBJECT_FILE);
     } catch (err) {
-      throw new BtfError(`cannot read kernel BTF from ${path}: ${(err as Error).message}`, { cause: err });
+      const absent = path === VMLINUX_BTF && (err as { code?: unknown }).code === 'ENOENT';
+      throw new BtfError(absent ? 'NotSupported' : 'ReadError', `cannot read kernel BTF from ${path}: ${(err as Error).message}`, {
+        cause: err,
+        feature: absent ? 'vmlinux BTF (CONFIG_DEBUG_INFO_BTF)' : undefined,
+      });
     }
     btf = Btf.parse(bytes);
     kernelBtfCache.set(path, btf);

@@ -54,7 +54,7 @@ export interface Outcome {
 const typed = (err: unknown): string | undefined => {
   if (err instanceof MapError || err instanceof ProgramError) return `${err.name} ${err.kind}`;
   if (err instanceof PinError) return `PinError ${err.kind}`;
-  if (err instanceof ParseError || err instanceof BtfError) return err.name;
+  if (err instanceof ParseError || err instanceof BtfError) return `${err.name} ${err.kind}`;
   if (err instanceof SyscallError) return 'SyscallError';
   return undefined;
 };

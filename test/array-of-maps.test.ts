@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, closeSync, rmSync } from 'node:fs';
-import { ArrayMap, ArrayOfMaps, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, sys, u32, u64 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, HashMap, MapData, MapError, MapFlags, MapType, PinError, SyscallError, u32, u64 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import type { MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds } from './helpers.js';
 

@@ -27,11 +27,12 @@ import {
   ProgramType,
   SchedClassifier,
   SocketFilter,
-  sys,
   TracePoint,
   Xdp,
   type ProgramInfo,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 import { FdLink } from '../src/links/link.js';
 import { bpffsDir, fdCount, repoRoot, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, loadsHere } from './kernel-features.js';
@@ -133,7 +134,7 @@ test('the walks skip an object that disappears between its id and its fd (ENOENT
   const victim = ebpf.program('xdp_pass').info().id;
   const victimMap = ebpf.map('lens').id;
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, mask, ...bufs) => {
       const id = new DataView(attr.buffer, attr.byteOffset).getUint32(0, true);
       if (cmd === sys.Cmd.ProgGetFdById && id === victim) return -sys.Errno.ENOENT;
@@ -154,7 +155,7 @@ test('the walks skip an object that disappears between its id and its fd (ENOENT
   assert.ok(!mapIds.includes(victimMap));
   assert.ok(mapIds.includes(ebpf.map('counts').id));
   // Another error is not swallowed.
-  const restore2 = sys.replaceKernel({
+  const restore2 = replaceKernel({
     bpf: (cmd, attr, mask, ...bufs) => (cmd === sys.Cmd.ProgGetFdById ? -sys.Errno.EPERM : real.bpf(cmd, attr, mask, ...bufs)),
   });
   try {

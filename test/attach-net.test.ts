@@ -17,11 +17,11 @@ import {
   SchedClassifier,
   Xdp,
   XdpNetlinkLink,
-  clearFeatureCache,
   isLinkTypeSupported,
-  sys,
   u64,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { bpfCalls, bpffsDir, fdCount, thrown } from './helpers.js';
 import { branch } from './kernel-features.js';
 import { describe as describeRun, runScript } from './child.js';
@@ -453,7 +453,7 @@ test('where the probes find no XDP or TCX links: netlink for XDP and cls_bpf for
   // A kernel whose LINK_CREATE refuses everything (EINVAL), as before 5.9.
   const real = sys.kernel;
   clearFeatureCache();
-  const restore = sys.replaceKernel({ bpf: (cmd, attr, mask, ...bufs) => (cmd === sys.Cmd.LinkCreate ? -sys.Errno.EINVAL : real.bpf(cmd, attr, mask, ...bufs)) });
+  const restore = replaceKernel({ bpf: (cmd, attr, mask, ...bufs) => (cmd === sys.Cmd.LinkCreate ? -sys.Errno.EINVAL : real.bpf(cmd, attr, mask, ...bufs)) });
   t.after(() => {
     restore();
     clearFeatureCache();

@@ -9,12 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, clearFeatureCache, Ebpf, HardwareEvent, isLinkTypeSupported, sys, KProbe, KProbeMulti, PerfEvent, PerfEventLinks, ProgramError, SoftwareEvent, UProbe, UProbeMulti, u64 } from '../src/index.js';
+import { ArrayMap, Ebpf, HardwareEvent, isLinkTypeSupported, KProbe, KProbeMulti, PerfEvent, PerfEventLinks, ProgramError, SoftwareEvent, UProbe, UProbeMulti, u64 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, probeMechanisms, replaceKernel } from '../src/testing.js';
 import { FdLink, Link, LinkType } from '../src/links/link.js';
 import { ElfFile } from '../src/obj/elf.js';
 import { findFunction, functionSymbols } from '../src/obj/elf-symbols.js';
 import { parseLdSoCache, resolveUprobeFile } from '../src/programs/uprobe-target.js';
-import { probeMechanisms } from '../src/programs/probe-event.js';
 import { bpffsDir, fdCount, thrown } from './helpers.js';
 import { branch, linkInfoHas } from './kernel-features.js';
 
@@ -400,7 +401,7 @@ test('without perf_event links (as before 5.15): PERF_EVENT_IOC_SET_BPF, closing
   // The kernel as the feature probe sees it without BPF_LINK_CREATE for perf events.
   const real = sys.kernel;
   clearFeatureCache();
-  const restore = sys.replaceKernel({ bpf: (cmd, attr, mask, ...b) => (cmd === sys.Cmd.LinkCreate ? -sys.Errno.EINVAL : real.bpf(cmd, attr, mask, ...b)) });
+  const restore = replaceKernel({ bpf: (cmd, attr, mask, ...b) => (cmd === sys.Cmd.LinkCreate ? -sys.Errno.EINVAL : real.bpf(cmd, attr, mask, ...b)) });
   try {
     assert.equal(isLinkTypeSupported(LinkType.PerfEvent), false);
     const prog = ebpf.program('on_target') as UProbe;

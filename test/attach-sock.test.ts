@@ -34,10 +34,10 @@ import {
   SockOps,
   SocketFilter,
   queryCgroup,
-  sys,
   u32,
   u64,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { cgroup2Root, fdCount, repoRoot, thrown } from './helpers.js';
 import { branch } from './kernel-features.js';
 import { distIndex } from './child.js';
@@ -632,9 +632,10 @@ test('FlowDissector on a network namespace: link (info, query) and PROG_ATTACH; 
   const script = join(dir, 'child.mjs');
   writeFileSync(script, `
 const tsbpf = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
+const sys = await import(${JSON.stringify(pathToFileURL(join(distIndex, '../sys/index.js')).href)});
 const ebpf = tsbpf.Ebpf.load(${JSON.stringify(OBJ)});
 const prog = ebpf.program('dissect');
-const q = () => { const fd = (await_fs).openSync('/proc/self/ns/net', 'r'); try { return tsbpf.sys.progQuery(fd, ${AttachType.FlowDissector}).progIds.length; } finally { (await_fs).closeSync(fd); } };
+const q = () => { const fd = (await_fs).openSync('/proc/self/ns/net', 'r'); try { return sys.progQuery(fd, ${AttachType.FlowDissector}).progIds.length; } finally { (await_fs).closeSync(fd); } };
 const link = prog.attach('/proc/self/ns/net', { link: false });
 const during = q();
 link.detach();

@@ -42,10 +42,11 @@ import {
   kernelBtfTarget,
   loadKernelBtf,
   programFunctionBtfId,
-  sys,
   u64,
 } from '../src/index.js';
 import { assemble, exit, ldxDW, mov64Imm, R0, R1, R2, stW, type Insn } from './asm.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 import { bpfCalls, bpffsDir, cgroup2Root, fdCount, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, linkInfoHas, loadsHere, type ProgramKindOf } from './kernel-features.js';
 
@@ -586,7 +587,7 @@ test('BTF targets: kernel functions by vmlinux BTF id; an unknown one is Unknown
 function capture(cmds: number[], fn: () => void, answer: (cmd: number, attr: Uint8Array, real: typeof sys.kernel) => number): Map<number, Uint8Array> {
   const seen = new Map<number, Uint8Array>();
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, mask, ...bufs) => {
       if (!cmds.includes(cmd)) return real.bpf(cmd, attr, mask, ...bufs);
       seen.set(cmd, attr.slice());

@@ -18,14 +18,16 @@ export interface ChildResult {
 }
 
 /**
- * Writes `body` to a temporary .mjs file whose first line imports `lib` (the library's
- * index.js, absolute path) as `tsbpf`, runs it with node and returns what happened.
+ * Writes `body` to a temporary .mjs file whose first lines import `lib` (the library's
+ * index.js, absolute path) as `tsbpf` and the raw layer beside it (sys/index.js) as
+ * `sys`, runs it with node and returns what happened.
  */
 export function runScript(body: string, options: SpawnSyncOptions & { lib?: string; dir?: string; args?: string[]; prefix?: string[] } = {}): ChildResult {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tsbpf-child-'));
   const file = join(dir, `script-${process.pid}-${Math.random().toString(36).slice(2)}.mjs`);
   const lib = pathToFileURL(options.lib ?? distIndex).href;
-  writeFileSync(file, `import * as tsbpf from ${JSON.stringify(lib)};\n${body}\n`, { mode: 0o644 });
+  const sys = new URL('sys/index.js', lib).href;
+  writeFileSync(file, `import * as tsbpf from ${JSON.stringify(lib)};\nimport * as sys from ${JSON.stringify(sys)};\n${body}\n`, { mode: 0o644 });
   try {
     // prefix: a command that runs node, e.g. ['unshare', '-m', 'sh', '-c', '... exec "$0" "$@"'].
     const { lib: _lib, dir: _dir, args = [], prefix = [], ...spawnOptions } = options;

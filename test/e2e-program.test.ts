@@ -2,7 +2,8 @@
 // ARRAY_OF_MAPS that user space fills, swaps and empties with tsbpf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArrayMap, ArrayOfMaps, MapType, sys, u32 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, MapType, u32 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { fdCount } from './helpers.js';
 import {
   add64Imm, assemble, call, decode, exit, Helper, jneImm, ldMapFd, ldxW, mov64Imm, mov64Reg, ProgType,

@@ -1,4 +1,4 @@
-// Fault injection over the whole kernel seam (sys.replaceKernel). A scenario (a load,
+// Fault injection over the whole kernel seam (replaceKernel). A scenario (a load,
 // map operations, an attach and detach) is run once to learn the kernel calls it makes;
 // then once per call and errno with that call failing (the calls before it real), and
 // each run must end in a typed tsbpf error or a correct result, with nothing it made
@@ -6,7 +6,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionError } from 'node:assert';
-import { BtfError, clearFeatureCache, MapError, ParseError, PinError, ProgramError, SyscallError, sys } from '../src/index.js';
+import { BtfError, MapError, ParseError, PinError, ProgramError, SyscallError } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import type { Kernel } from '../src/sys/native.js';
 import { fdTarget } from './gc.js';
 
@@ -74,7 +76,7 @@ export function withSeam<T>(fn: () => T, plan?: FaultPlan): SeamRun<T> {
       return (original as (...a: unknown[]) => unknown).apply(real, args);
     };
   }
-  const restore = sys.replaceKernel(overrides as Partial<Kernel>);
+  const restore = replaceKernel(overrides as Partial<Kernel>);
   try {
     const value = fn();
     return { calls, value, threw: false, undoAt: state.undoAt };

@@ -11,7 +11,6 @@ import {
   ArrayOfMaps,
   attachPerfEvent,
   AttachType,
-  clearFeatureCache,
   Ebpf,
   EbpfLoader,
   enableStats,
@@ -38,7 +37,6 @@ import {
   SockHash,
   SockMap,
   SoftwareEvent,
-  sys,
   tracepointId,
   u32,
   u64,
@@ -60,6 +58,8 @@ import {
   type Xdp,
   type XdpNetlinkLink,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache } from '../src/testing.js';
 import { createNetEnv, type NetEnv } from './net-env.js';
 import type { Scenario } from './fault-injector.js';
 import { markUndo, pinsUnder } from './fault-injector.js';

@@ -9,7 +9,8 @@
 // (or `npm run faults -- --all`, which prints the table) runs every scenario and call.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sys } from '../src/index.js';
+import {  } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { DEFECTS, defectLines, runScenario, tally, type Injection } from './fault-injector.js';
 import { closeShared, scenarios } from './fault-scenarios.js';
 import { fdCount } from './helpers.js';

@@ -1,11 +1,13 @@
-// Fault injection through the kernel seam (sys.replaceKernel): failures the real
+// Fault injection through the kernel seam (replaceKernel): failures the real
 // kernel will not produce on demand, and the typed errors they must become.
 import { beforeEach, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, MapData, MapError, MapType, PinError, ProgramError, SyscallError, sys, u32, type MapSpec, type TracePoint } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, MapData, MapError, MapType, PinError, ProgramError, SyscallError, u32, type MapSpec, type TracePoint } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { bpffsDir, corpusDir, fdCount, loadOnly, thrown } from './helpers.js';
 import { gcUntilFdCount } from './gc.js';
 
@@ -69,9 +71,9 @@ function failCall(t: TestContext, method: 'perf_event_open' | 'recv' | 'send' | 
   return { count: () => n, restore };
 }
 
-/** sys.replaceKernel, undone by t.after even when the test fails (nested ones last first). */
+/** replaceKernel, undone by t.after even when the test fails (nested ones last first). */
 function replaceUntilAfter(t: TestContext, overrides: Partial<sys.Kernel>): () => void {
-  const restore = sys.replaceKernel(overrides);
+  const restore = replaceKernel(overrides);
   let restored = false;
   const once = () => {
     if (!restored) restore();
@@ -292,7 +294,7 @@ test('close() with a failing close(2) still marks the object closed and does not
   const fd = m.fd;
   const real = sys.kernel;
   const closed: number[] = [];
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     close(n) {
       closed.push(n);
       return -Errno.EIO;
@@ -439,8 +441,8 @@ test('a struct_ops map the kernel refuses to unregister: Ebpf.close() closes the
 
 test('replaceKernel restores the previous calls', () => {
   const real = sys.kernel;
-  const restoreOuter = sys.replaceKernel({ bpf: () => -Errno.EPERM });
-  const restoreInner = sys.replaceKernel({ close: () => -Errno.EBADF });
+  const restoreOuter = replaceKernel({ bpf: () => -Errno.EPERM });
+  const restoreInner = replaceKernel({ close: () => -Errno.EBADF });
   assert.equal(sys.kernel.bpf(0, new Uint8Array(8)), -Errno.EPERM, 'the outer replacement is kept');
   restoreInner();
   assert.equal(sys.kernel.close, real.close);

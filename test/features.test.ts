@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import {
   AttachType,
   CgroupSkb,
-  clearFeatureCache,
   Ebpf,
   EbpfLoader,
   Extension,
@@ -40,7 +39,6 @@ import {
   SkMsg,
   SockMap,
   SyscallError,
-  sys,
   TracePoint,
   tracepointId,
   UProbeMulti,
@@ -50,8 +48,9 @@ import {
   type Link,
   type MapSpec,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { sectionDefs } from '../src/obj/sections.js';
-import { replaceKernel } from '../src/sys/native.js';
 import { assemble, call, exit, ldMapFd, mov64Imm, mov64Reg, add64Imm, stW, R0, R1, R2, R10 } from './asm.js';
 import { createNetEnv } from './net-env.js';
 import { bpfCalls, cgroup2Root, fdCount } from './helpers.js';

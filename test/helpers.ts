@@ -5,7 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { Ebpf, EbpfLoader, MapError, ObjectSpec, sys } from '../src/index.js';
+import { Ebpf, EbpfLoader, MapError, ObjectSpec } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 
 /** Open descriptors of this process. */
 export function fdCount(): number {
@@ -55,7 +57,7 @@ export function bpffsDir(name: string): string {
 export function bpfCalls(fn: () => void): number[] {
   const calls: number[] = [];
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, mask, ...buffers) => {
       calls.push(cmd);
       return real.bpf(cmd, attr, mask, ...buffers);

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, sys, u32 } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Btf, Ebpf, EbpfLoader, loadKernelBtf, HashOfMaps, MapType, ObjectSpec, ParseError, Pinning, ProgramError, u32 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 import { btfObjects, findInModules, moduleBtfs, moduleNames } from '../src/kernel-btf.js';
 import { bpffsDir, corpusDir, fdCount, repoRoot, thrown } from './helpers.js';
 import { kfuncHere } from './kernel-features.js';
@@ -16,7 +18,7 @@ const packet = new Uint8Array(64);
 function loadedInsns(fn: () => void): Uint8Array[] {
   const out: Uint8Array[] = [];
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, mask, ...buffers) => {
       if (cmd === sys.Cmd.ProgLoad && buffers[0]) out.push((buffers[0] as Uint8Array).slice());
       return real.bpf(cmd, attr, mask, ...buffers);

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, ParseError, ProgramError, SyscallError, sys } from '../src/index.js';
+import { Ebpf, EbpfLoader, MapData, MapError, MapType, ObjectSpec, ParseError, ProgramError, SyscallError } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { summariseVerifierLog } from '../src/programs/verifier-log.js';
 import { bpfCalls, fdCount, refusedBeforeSyscall, repoRoot, runInWorker, thrown } from './helpers.js';
 import { runInMemoryCgroup } from './memcg.js';
@@ -17,6 +18,8 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 const obj = (name: string) => resolve(repoRoot, 'bpf', name);
 const packet = new Uint8Array(64);
 const index = JSON.stringify(resolve(repoRoot, 'dist/src/index.js'));
+const sysIndex = JSON.stringify(resolve(repoRoot, 'dist/src/sys/index.js'));
+const testingIndex = JSON.stringify(resolve(repoRoot, 'dist/src/testing.js'));
 
 /** In a worker (a read that never ends would hang the test runner): the error of Ebpf.load(path). */
 function loadErrorInWorker(): void {
@@ -91,9 +94,11 @@ function defineTests(): void {
   });
 
   test('a memory cgroup is room a map must fit in: in a 256 MiB cgroup, 192 MiB (more than half the room) is refused before the kernel is asked, 16 MiB is made', (t) => {
-    const script = `const { MapData, MapType, sys } = await import(${index});
+    const script = `const { MapData, MapType } = await import(${index});
+      const sys = await import(${sysIndex});
+      const { replaceKernel } = await import(${testingIndex});
       let calls = 0; const real = sys.kernel;
-      sys.replaceKernel({ bpf: (...a) => (calls++, real.bpf(...a)) });
+      replaceKernel({ bpf: (...a) => (calls++, real.bpf(...a)) });
       const out = {};
       for (const [name, maxEntries] of [['big', 24576], ['small', 2048]]) {
         calls = 0;
@@ -112,11 +117,13 @@ function defineTests(): void {
   });
 
   test('objects with absurd sizes are refused fast: a 2^31+2 PROG_ARRAY (16 GiB) and a 1.9 GB __kconfig string (run in a 512 MiB memory cgroup)', (t) => {
-    const script = `const { Ebpf, sys } = await import(${index});
+    const script = `const { Ebpf } = await import(${index});
+      const sys = await import(${sysIndex});
+      const { replaceKernel } = await import(${testingIndex});
       const out = {};
       for (const name of ['huge_prog_array.o', 'huge_kconfig.o']) {
         const creates = []; const real = sys.kernel;
-        const restore = sys.replaceKernel({ bpf: (cmd, attr, ...rest) => { if (cmd === 0) creates.push(new DataView(attr.buffer, attr.byteOffset).getUint32(12, true)); return real.bpf(cmd, attr, ...rest); } });
+        const restore = replaceKernel({ bpf: (cmd, attr, ...rest) => { if (cmd === 0) creates.push(new DataView(attr.buffer, attr.byteOffset).getUint32(12, true)); return real.bpf(cmd, attr, ...rest); } });
         const t0 = performance.now();
         try { Ebpf.load(${JSON.stringify(obj(''))} + '/' + name).close(); out[name] = { loaded: true }; }
         catch (e) { out[name] = { name: e.constructor.name, kind: e.kind, message: e.message, creates, ms: performance.now() - t0 }; }

@@ -29,7 +29,7 @@ test('failed loads hold no memory: 2 × 2,000 failed loads of five kinds leave h
   t.diagnostic(`${r.loads} more, after GC:  ${show(r.second)}`);
   // Every kind failed as it should (a load that succeeds would measure something else).
   assert.deepEqual(r.outcomes, {
-    parse: 'ParseError',
+    parse: 'ParseError Malformed',
     setGlobal: 'MapError InvalidArgument',
     mapCreate: 'MapError CreateError',
     verifier: 'ProgramError LoadError',

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Btf, MapType, ObjectSpec, ProgramError, ProgramType, sys } from '../src/index.js';
+import { Btf, MapType, ObjectSpec, ProgramError, ProgramType } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 import { LoadPlan, type KernelFacts, type PlanSettings, type ProgramPlan } from '../src/loader/index.js';
 import { Insns, PseudoCall, PseudoSrc } from '../src/obj/insn.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from '../src/obj/spec.js';
@@ -47,7 +49,7 @@ function withoutKernel<T>(fn: () => T): T {
       },
     ]),
   );
-  const restore = sys.replaceKernel(throwing);
+  const restore = replaceKernel(throwing);
   try {
     return fn();
   } finally {

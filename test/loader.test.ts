@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArrayMap, ArrayOfMaps, clearFeatureCache, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, sys, u32, u64, Xdp } from '../src/index.js';
+import { ArrayMap, ArrayOfMaps, Ebpf, EbpfLoader, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, NotSupportedError, ObjectSpec, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, Syscall, u32, u64, Xdp } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { bpffsDir, bpfFds, corpusDir, fdCount, thrown } from './helpers.js';
 import { kernelConfig } from '../src/externs.js';
 import { kconfigLayout } from '../src/obj/externs.js';
@@ -152,7 +154,7 @@ function loadKind(name: string): Ebpf {
 function refusing(cmd: number, refuse: (attr: DataView) => boolean, errno: number, fn: () => void): void {
   clearFeatureCache();
   const real = sys.kernel;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (c, attr, mask, ...b) => (c === cmd && refuse(new DataView(attr.buffer, attr.byteOffset, attr.byteLength)) ? -errno : real.bpf(c, attr, mask, ...b)),
   });
   try {
@@ -192,6 +194,7 @@ test('a program kind the kernel refuses (EPERM, EINVAL) is ProgramError NotSuppo
   refusing(0, (v) => v.getUint32(0, true) === MapType.Queue, 1, () => {
     const err = thrown(() => MapData.create(queue));
     assert.ok(err instanceof MapError && err.kind === 'NotSupported', String(err));
+    assert.ok(err instanceof NotSupportedError, 'caught as NotSupportedError too');
     assert.equal(err.feature, 'BPF_MAP_TYPE_QUEUE');
     assert.equal(err.code, 'EPERM');
   });
@@ -308,8 +311,9 @@ test('RLIMIT_MEMLOCK is raised only on kernels that charge it (before 5.11)', ()
   assert.equal(memlockCharged([5, 11, 0]), false);
   assert.equal(memlockCharged([6, 18, 44]), false);
   // This kernel (6.18): a load in a fresh process never touches the limit.
-  const script = `import { sys, Ebpf } from ${JSON.stringify(resolve(root, 'dist/src/index.js'))};
-let calls = 0; sys.replaceKernel({ setrlimit: () => (calls++, 0) });
+  const script = `import { Ebpf } from ${JSON.stringify(resolve(root, 'dist/src/index.js'))};
+import { replaceKernel } from ${JSON.stringify(resolve(root, 'dist/src/testing.js'))};
+let calls = 0; replaceKernel({ setrlimit: () => (calls++, 0) });
 Ebpf.load(${JSON.stringify(obj('globals.o'))}).close(); console.log(calls);`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(out.trim(), '0');

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
-import { ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, possibleCpus, sys } from '../src/index.js';
+import { ElemFlags, MapData, MapError, MapFlags, MapType, PinError, SyscallError, possibleCpus } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import type { MapSpec } from '../src/index.js';
 import { bpffsDir, fdCount, bpfCalls, thrown, refusedBeforeSyscall, bpfFds, isOpen, le32, le64 } from './helpers.js';
 

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { MapType, sys } from '../src/index.js';
+import { MapType } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { assemble, exit, mov64Imm } from './asm.js';
 import { describe, runScript, type ChildResult } from './child.js';
 import { fdCount, le32 } from './helpers.js';
@@ -36,7 +37,7 @@ function outcome(fn: () => unknown): number | string {
  */
 function inChild(body: string, prefix: string[] = []): unknown {
   const r: ChildResult = runScript(
-    `const k = tsbpf.sys.kernel;
+    `const k = sys.kernel;
      const outcome = ${outcome.toString()};
      const done = (x) => { console.log(JSON.stringify(x)); process.exit(0); };
      ${body}`,
@@ -111,7 +112,7 @@ test('a pointer word partly inside attr_len is a pointer word: JS cannot put its
   const low = Number(addr & 0xffff_ffffn);
   const r = inChild(`
     const md = tsbpf.MapData.create({ type: tsbpf.MapType.Array, keySize: 4, valueSize: 8, maxEntries: 1 });
-    const { Cmd } = tsbpf.sys;
+    const { Cmd } = sys;
     // OBJ_GET_INFO_BY_FD with attr_len 12: info (bytes 8..15) is cut after its low 4 bytes.
     const info = new Uint8Array(12);
     new DataView(info.buffer).setUint32(0, md.fd, true);
@@ -130,7 +131,7 @@ test('a pointer word partly inside attr_len is a pointer word: JS cannot put its
     lv.setUint32(28, 4096, true); // log_size
     lv.setUint32(32, ${low}, true);
     const insns = new Uint8Array(8); insns[0] = 0x95; // exit without r0: the verifier logs
-    const viaLog = outcome(() => k.bpf(Cmd.ProgLoad, load, tsbpf.sys.ptrWords(8, 16), insns, tsbpf.sys.cString('GPL')));
+    const viaLog = outcome(() => k.bpf(Cmd.ProgLoad, load, sys.ptrWords(8, 16), insns, sys.cString('GPL')));
     // Zeros there are fine: the call is made.
     new DataView(info.buffer).setUint32(8, 0, true);
     const zeros = outcome(() => k.bpf(Cmd.ObjGetInfoByFd, info));
@@ -389,7 +390,7 @@ test('setrlimit: RLIMIT_MEMLOCK only (RLIMIT_CPU 1 would kill the process)', () 
 
 test('map sizes come from the kernel: without /proc a 1 MiB value is not written into a 1-byte buffer', () => {
   const body = `
-    const { Cmd, ptrWords } = tsbpf.sys;
+    const { Cmd, ptrWords } = sys;
     const fs = await import('node:fs');
     const procGone = !fs.existsSync('/proc/self/fd');
     const md = tsbpf.MapData.create({ type: tsbpf.MapType.Array, keySize: 4, valueSize: 1 << 20, maxEntries: 1 });
@@ -418,13 +419,13 @@ test('map sizes come from the kernel: without /proc a 1 MiB value is not written
 
 test('without /proc: nested program info and mmap of maps and perf rings still work (kinds asked of the kernel)', () => {
   const r = inChild(`
-    const { Cmd, ptrWords } = tsbpf.sys;
+    const { Cmd, ptrWords } = sys;
     // A program's translated instructions.
     const load = new Uint8Array(144);
     new DataView(load.buffer).setUint32(0, 1, true);
     new DataView(load.buffer).setUint32(4, 2, true);
     const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-    const prog = k.bpf(Cmd.ProgLoad, load, ptrWords(8, 16), insns, tsbpf.sys.cString('GPL'));
+    const prog = k.bpf(Cmd.ProgLoad, load, ptrWords(8, 16), insns, sys.cString('GPL'));
     const attr = new Uint8Array(16);
     new DataView(attr.buffer).setUint32(0, prog, true);
     new DataView(attr.buffer).setUint32(4, 232, true);
@@ -454,7 +455,7 @@ test('without /proc: nested program info and mmap of maps and perf rings still w
 
 test('without /sys/devices/system/cpu: per-CPU values are refused (their size is unknown), others work', () => {
   const r = inChild(`
-    const { Cmd, ptrWords } = tsbpf.sys;
+    const { Cmd, ptrWords } = sys;
     const mk = (type) => {
       const a = new Uint8Array(72);
       const v = new DataView(a.buffer);
@@ -565,7 +566,7 @@ test('bpf with more arguments than it takes: the extra ones are not read', () =>
   // napi_get_cb_info reports how many arguments JS passed, which may exceed the
   // addon's argument array: reading past it took stack garbage for buffers.
   const r = inChild(`
-    const { Cmd } = tsbpf.sys;
+    const { Cmd } = sys;
     const bufs = Array.from({ length: 40 }, () => new Uint8Array(64));
     const attr = new Uint8Array(256);
     const results = [];

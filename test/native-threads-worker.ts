@@ -3,7 +3,8 @@
 // the descriptor numbers the others publish while they close and remake them.
 import { openSync, closeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ArrayMap, HashMap, MapData, MapError, sys, u32, u64 } from '../src/index.js';
+import { ArrayMap, HashMap, MapData, MapError, u32, u64 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 
 export interface ThreadsWork {
   worker: number;

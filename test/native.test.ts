@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArrayMap, AttachType, MapData, MapFlags, MapType, sys, u32, u64 } from '../src/index.js';
+import { ArrayMap, AttachType, MapData, MapFlags, MapType, u32, u64, possibleCpus } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { cgroup2Root, collectGarbage, fdCount, le32 } from './helpers.js';
 import { describe, runScript } from './child.js';
 
@@ -567,7 +568,7 @@ suite('mmap and munmap', () => {
 suite('memory safety (bugs found; see the report)', () => {
   /** Runs `body` in a child with `k` = sys.kernel and `tsbpf`; the child prints its verdict. */
   function child(body: string) {
-    return runScript(`const k = tsbpf.sys.kernel;\n${body}`);
+    return runScript(`const k = sys.kernel;\n${body}`);
   }
 
   test('mmap with PROT_READ or PROT_NONE cannot crash JS that writes or reads the buffer', () => {
@@ -687,7 +688,7 @@ suite('memory safety (bugs found; see the report)', () => {
 suite('bpf: buffer sizes the kernel will use are checked', () => {
   test('element commands: key and value sizes come from the map, per-CPU values included', () => {
     using md = MapData.create({ type: MapType.PercpuArray, keySize: 4, valueSize: 4, maxEntries: 1 });
-    const perCpu = 8 * sys.possibleCpus();
+    const perCpu = 8 * possibleCpus();
     throwsRange(() => k.bpf(Cmd.MapLookupElem, elemAttr(md.fd), KEY_VALUE, le32(0), new Uint8Array(perCpu - 1)));
     throwsRange(() => k.bpf(Cmd.MapLookupElem, elemAttr(md.fd), KEY_VALUE, new Uint8Array(3), new Uint8Array(perCpu)));
     throwsRange(() => k.bpf(Cmd.MapGetNextKey, elemAttr(md.fd), KEY_VALUE, null, new Uint8Array(2)));

@@ -17,7 +17,7 @@ function parse(path: string): ObjectSpec {
   return ObjectSpec.parse(readFileSync(path.startsWith('bpf/') ? resolve(root, path) : resolve(corpus, path)));
 }
 
-// file → expected outcome: the number of maps and programs, or the ParseError's message.
+// file → expected outcome: the number of maps and programs, or the ParseError's kind and message.
 const outcomes: Record<string, { maps: number; programs: number } | { error: RegExp }> = {
   'btf/testdata/relocs-el.elf': { maps: 0, programs: 6 },
   'btf/testdata/relocs_enum-el.elf': { maps: 0, programs: 1 },
@@ -50,9 +50,9 @@ const outcomes: Record<string, { maps: number; programs: number } | { error: Reg
   'testdata/freplace-el.elf': { maps: 0, programs: 2 },
   'testdata/fwd_decl-el.elf': { maps: 0, programs: 1 },
   'testdata/invalid-kfunc-el.elf': { maps: 0, programs: 1 },
-  'testdata/invalid_btf_map_init-el.elf': { error: /\.maps: non-zero byte at offset 8/ },
-  'testdata/invalid_map-el.elf': { error: /invalid_map: map definition of 24 bytes has unknown non-zero fields/ },
-  'testdata/invalid_map_static-el.elf': { error: /xdp_prog: reference to a map through the section symbol/ },
+  'testdata/invalid_btf_map_init-el.elf': { error: /^InvalidMapDefinition: \.maps: non-zero byte at offset 8/ },
+  'testdata/invalid_map-el.elf': { error: /^InvalidMapDefinition: invalid_map: map definition of 24 bytes has unknown non-zero fields/ },
+  'testdata/invalid_map_static-el.elf': { error: /^InvalidRelocation: xdp_prog: reference to a map through the section symbol/ },
   'testdata/iproute2_map_compat-el.elf': { maps: 1, programs: 0 },
   'testdata/kconfig-el.elf': { maps: 0, programs: 1 },
   'testdata/kfunc-el.elf': { maps: 0, programs: 4 },
@@ -88,7 +88,7 @@ test('every object of the corpus and of bpf/ has its expected outcome', () => {
       got[file] = { maps: spec.maps.size, programs: spec.programs.size };
     } catch (err) {
       assert.ok(err instanceof ParseError, `${file}: ${String(err)}`);
-      got[file] = 'error' in expected && expected.error.test(err.message) ? expected : err.message;
+      got[file] = 'error' in expected && expected.error.test(`${err.kind}: ${err.message}`) ? expected : `${err.kind}: ${err.message}`;
     }
     want[file] = expected;
   }

@@ -23,10 +23,10 @@ import {
   enableStats,
   isLinkTypeSupported,
   isProgramTypeSupported,
-  sys,
   u32,
   u64,
 } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 import { fdCount, isOpen, loadOnly, refusedBeforeSyscall, repoRoot, thrown } from './helpers.js';
 import { gcUntilFdCount, isOpenMapFd } from './gc.js';
 

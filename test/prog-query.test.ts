@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
-import { AttachType, SyscallError, sys } from '../src/index.js';
+import { AttachType, SyscallError } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
+import { replaceKernel } from '../src/testing.js';
 import { cgroup2Root, fdCount } from './helpers.js';
 
 const fdsAtStart = fdCount();
@@ -20,7 +22,7 @@ const PROG_QUERY = 16;
 function asKernelKnowing(knownPointers: number, fn: () => void): boolean[][] {
   const real = sys.kernel;
   const queries: boolean[][] = [];
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd, attr, mask, ...buffers) => {
       if (cmd !== PROG_QUERY) return real.bpf(cmd, attr, mask, ...buffers);
       queries.push(buffers.map((b) => b !== undefined));
@@ -72,7 +74,7 @@ test('an effective query never passes prog_attach_flags (the kernel refuses them
 
 test('an EINVAL for every layout ends in the typed error, after at most three queries', () => {
   let calls = 0;
-  const restore = sys.replaceKernel({
+  const restore = replaceKernel({
     bpf: (cmd) => {
       if (cmd === PROG_QUERY) calls++;
       return -sys.Errno.EINVAL;

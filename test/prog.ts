@@ -1,6 +1,7 @@
 // A minimal program owner for the tests (the library has no program loader yet):
 // loads through sys.progLoad with a verifier log, closes through FdOwner.
-import { sys } from '../src/index.js';
+import {  } from '../src/index.js';
+import * as sys from '../src/sys/index.js';
 
 export class Prog extends sys.FdOwner {
   constructor(fd: number) {

@@ -10,8 +10,8 @@ import {
   attachTypeName,
   programTypeForSection,
   programTypeName,
-  sectionDefs,
 } from '../src/index.js';
+import { sectionDefs } from '../src/obj/sections.js';
 import type { SectionDef, SectionMatch } from '../src/index.js';
 
 // enum bpf_prog_type, in value order, as the BTF of the Linux 6.18 test kernel has it

@@ -3,8 +3,8 @@
 // the element buffer the raw and typed paths share, and a class that is a descriptor only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, KeyedMap, MapData, MapError, MapType, SockHash, SockMap, u32, u64 } from '../src/index.js';
-import { createMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions } from '../src/maps/typed-map.js';
+import { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, MapData, MapError, MapType, SockHash, SockMap, u32, u64 } from '../src/index.js';
+import { KeyedMap, createMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions } from '../src/maps/typed-map.js';
 import type { Codec } from '../src/codec/index.js';
 import { bpfCalls, fdCount, le32, le64, thrown } from './helpers.js';
 

@@ -107,7 +107,7 @@ export function array<T>(item: Codec<T>, length: number): Codec<T[]> {
   });
 }
 
-type StructValue<F extends Record<string, Codec<unknown>>> = { [K in keyof F]: Decoded<F[K]> };
+export type StructValue<F extends Record<string, Codec<unknown>>> = { [K in keyof F]: Decoded<F[K]> };
 
 /**
  * A C struct: fields in declaration order, each at its natural alignment, the size

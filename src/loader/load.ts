@@ -139,7 +139,7 @@ export class EbpfLoader {
 
   /** Parses, creates the maps, relocates and loads the programs. */
   load(bytesOrPath: Uint8Array | string): Ebpf {
-    if (typeof bytesOrPath !== 'string' && !(bytesOrPath instanceof Uint8Array)) throw new ParseError(`Ebpf.load takes the bytes of an object file or its path, got ${describeValue(bytesOrPath)}`);
+    if (typeof bytesOrPath !== 'string' && !(bytesOrPath instanceof Uint8Array)) throw new ParseError('InvalidArgument', `Ebpf.load takes the bytes of an object file or its path, got ${describeValue(bytesOrPath)}`);
     const bytes = typeof bytesOrPath === 'string' ? readRegularFile(bytesOrPath, 'a BPF object file', MAX_OBJECT_FILE) : bytesOrPath;
     const spec = ObjectSpec.parse(bytes);
     return Ebpf.fromSpec(spec, {

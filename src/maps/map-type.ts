@@ -110,6 +110,3 @@ export function mapTypeInfo(type: number): MapTypeInfo | undefined {
 export function mapTypeName(type: number): string {
   return table[type]?.kernelName ?? `map type ${type}`;
 }
-
-/** Number of possible CPUs (per-CPU values have one slot each). */
-export { possibleCpus } from '../sys/cpus.js';

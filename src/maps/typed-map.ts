@@ -128,7 +128,7 @@ export abstract class TypedMap implements Disposable {
   /** The map this wrapper works on. */
   readonly map: MapData;
   #owned: boolean;
-  /** The map's element buffer: attr, key and value in one (the hot path). */
+  /** The map's element buffer: attr, key and value in one (the hot path). @internal */
   protected readonly io: ElemIo;
   readonly #absentErrno: number | undefined;
   /** Why get and entries() are refused, when they are. */
@@ -140,6 +140,7 @@ export abstract class TypedMap implements Disposable {
     };
   }
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, owned: boolean, kind: KindName) {
     this.map = map;
     this.#owned = owned;
@@ -237,6 +238,7 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
   readonly #name: string;
   readonly #value: ValueCodec<V, In, E>;
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, owned: boolean, kind: KindName, shape: Shape) {
     super(map, owned, kind);
     this.#len = map.maxEntries;

@@ -67,26 +67,26 @@ const HEADER_CORE = 32; // with core_relo_off / core_relo_len
 type Reader<T> = (view: DataView, p: number, where: string) => T;
 
 export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
-  if (!(bytes instanceof Uint8Array)) throw new BtfError('.BTF.ext input must be a Uint8Array');
-  if (bytes.length < 8) throw new BtfError(`.BTF.ext too short for a header (${bytes.length} bytes)`);
+  if (!(bytes instanceof Uint8Array)) throw new BtfError('InvalidArgument', '.BTF.ext input must be a Uint8Array');
+  if (bytes.length < 8) throw new BtfError('Malformed', `.BTF.ext too short for a header (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint16(0, true);
   if (magic !== BTF_MAGIC) {
-    if (magic === 0x9feb) throw new BtfError('big-endian .BTF.ext is not supported');
-    throw new BtfError(`bad .BTF.ext magic 0x${magic.toString(16)}`);
+    if (magic === 0x9feb) throw new BtfError('UnsupportedFormat', 'big-endian .BTF.ext is not supported');
+    throw new BtfError('Malformed', `bad .BTF.ext magic 0x${magic.toString(16)}`);
   }
-  if (bytes[2] !== 1) throw new BtfError(`unsupported .BTF.ext version ${bytes[2]}`);
-  if (bytes[3] !== 0) throw new BtfError(`unsupported .BTF.ext flags 0x${bytes[3]!.toString(16)}`);
+  if (bytes[2] !== 1) throw new BtfError('UnsupportedFormat', `unsupported .BTF.ext version ${bytes[2]}`);
+  if (bytes[3] !== 0) throw new BtfError('UnsupportedFormat', `unsupported .BTF.ext flags 0x${bytes[3]!.toString(16)}`);
   const hdrLen = view.getUint32(4, true);
-  if (hdrLen < HEADER_MIN) throw new BtfError(`.BTF.ext header length ${hdrLen} is less than ${HEADER_MIN}`);
-  if (hdrLen > bytes.length) throw new BtfError(`.BTF.ext header length ${hdrLen} exceeds the data (${bytes.length} bytes)`);
+  if (hdrLen < HEADER_MIN) throw new BtfError('Malformed', `.BTF.ext header length ${hdrLen} is less than ${HEADER_MIN}`);
+  if (hdrLen > bytes.length) throw new BtfError('Malformed', `.BTF.ext header length ${hdrLen} exceeds the data (${bytes.length} bytes)`);
   const data = new DataView(bytes.buffer, bytes.byteOffset + hdrLen, bytes.length - hdrLen);
 
   const str = (off: number, where: string): string => {
     try {
       return btf.string(off);
     } catch (err) {
-      throw new BtfError(`.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
+      throw new BtfError('Malformed', `.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
     }
   };
   // Line info's strings: the loader finds them again in the uploaded BTF.
@@ -94,15 +94,15 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     try {
       return btf.noteString(off);
     } catch (err) {
-      throw new BtfError(`.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
+      throw new BtfError('Malformed', `.BTF.ext ${where}: ${(err as Error).message}`, { cause: err });
     }
   };
   const insn = (byteOff: number, where: string): number => {
-    if (byteOff % INSN_SIZE !== 0) throw new BtfError(`.BTF.ext ${where}: instruction offset ${byteOff} is not a multiple of ${INSN_SIZE}`);
+    if (byteOff % INSN_SIZE !== 0) throw new BtfError('Malformed', `.BTF.ext ${where}: instruction offset ${byteOff} is not a multiple of ${INSN_SIZE}`);
     return byteOff / INSN_SIZE;
   };
   const typeId = (id: number, where: string): number => {
-    if (id >= btf.types.length) throw new BtfError(`.BTF.ext ${where}: type id ${id} does not exist (${btf.types.length} types)`);
+    if (id >= btf.types.length) throw new BtfError('Malformed', `.BTF.ext ${where}: type id ${id} does not exist (${btf.types.length} types)`);
     return id;
   };
 
@@ -126,7 +126,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   if (hdrLen >= HEADER_CORE) {
     coreRelos = readInfo<CoreRelo>(data, view.getUint32(24, true), view.getUint32(28, true), 'core_relo', 16, (v, p, where) => {
       const kind = v.getUint32(p + 12, true);
-      if (kind >= CORE_RELO_KIND_NAMES.length) throw new BtfError(`.BTF.ext ${where}: unknown CO-RE relocation kind ${kind}`);
+      if (kind >= CORE_RELO_KIND_NAMES.length) throw new BtfError('UnsupportedFormat', `.BTF.ext ${where}: unknown CO-RE relocation kind ${kind}`);
       return {
         insnOff: insn(v.getUint32(p, true), where),
         typeId: typeId(v.getUint32(p + 4, true), where),
@@ -151,24 +151,24 @@ function readInfo<T>(
   const out = new Map<string, T[]>();
   if (len === 0) return out;
   if (off > data.byteLength || len > data.byteLength - off) {
-    throw new BtfError(`.BTF.ext ${what} (${len} bytes at ${off}) exceeds the data (${data.byteLength} bytes after the header)`);
+    throw new BtfError('Malformed', `.BTF.ext ${what} (${len} bytes at ${off}) exceeds the data (${data.byteLength} bytes after the header)`);
   }
-  if (off % 4 !== 0) throw new BtfError(`.BTF.ext ${what} offset ${off} is not 4-byte aligned`);
-  if (len < 4) throw new BtfError(`.BTF.ext ${what} is too short for its record size`);
+  if (off % 4 !== 0) throw new BtfError('Malformed', `.BTF.ext ${what} offset ${off} is not 4-byte aligned`);
+  if (len < 4) throw new BtfError('Malformed', `.BTF.ext ${what} is too short for its record size`);
   const end = off + len;
   const recSize = data.getUint32(off, true);
   if (recSize < minRecSize || recSize % 4 !== 0) {
-    throw new BtfError(`.BTF.ext ${what} record size ${recSize} is invalid (at least ${minRecSize}, a multiple of 4)`);
+    throw new BtfError('Malformed', `.BTF.ext ${what} record size ${recSize} is invalid (at least ${minRecSize}, a multiple of 4)`);
   }
   let p = off + 4;
   while (p < end) {
-    if (end - p < 8) throw new BtfError(`.BTF.ext ${what}: truncated section header at ${p - off}`);
+    if (end - p < 8) throw new BtfError('Malformed', `.BTF.ext ${what}: truncated section header at ${p - off}`);
     const secName = str(data.getUint32(p, true), `${what} section name`);
     const num = data.getUint32(p + 4, true);
     p += 8;
     const where = `${what} of ${secName}`;
-    if (num === 0) throw new BtfError(`.BTF.ext ${where}: no records`);
-    if (num > (end - p) / recSize) throw new BtfError(`.BTF.ext ${where}: ${num} records of ${recSize} bytes run past the end`);
+    if (num === 0) throw new BtfError('Malformed', `.BTF.ext ${where}: no records`);
+    if (num > (end - p) / recSize) throw new BtfError('Malformed', `.BTF.ext ${where}: ${num} records of ${recSize} bytes run past the end`);
     let list = out.get(secName);
     if (!list) out.set(secName, (list = []));
     for (let i = 0; i < num; i++, p += recSize) list.push(read(data, p, where));

@@ -73,7 +73,7 @@ export type BtfType =
 
 export type BtfKindName = BtfType['kind'];
 
-/** The variant of BtfType for one kind: BtfTypeOf<'struct'> has `members`. */
+/** The variant of BtfType for one kind: `BtfTypeOf<'struct'>` has `members`. */
 export type BtfTypeOf<K extends BtfKindName> = BtfType & { kind: K };
 
 const KIND_NAMES: readonly BtfKindName[] = [
@@ -150,11 +150,11 @@ class Strings {
     const local = off - this.baseLen;
     if (local >= this.bytes.length) {
       if (off === 0) return '';
-      throw new BtfError(`string offset ${off} is outside the string section (${this.totalLen} bytes)`);
+      throw new BtfError('Malformed', `string offset ${off} is outside the string section (${this.totalLen} bytes)`);
     }
     if (this.#ascii !== undefined) {
       const end = this.#ascii.indexOf('\0', local);
-      if (end < 0) throw new BtfError(`string at offset ${off} is not NUL-terminated`);
+      if (end < 0) throw new BtfError('Malformed', `string at offset ${off} is not NUL-terminated`);
       return this.#ascii.slice(local, end);
     }
     let cache = this.#cache;
@@ -162,7 +162,7 @@ class Strings {
     let s = cache.get(local);
     if (s === undefined) {
       const end = this.bytes.indexOf(0, local);
-      if (end < 0) throw new BtfError(`string at offset ${off} is not NUL-terminated`);
+      if (end < 0) throw new BtfError('Malformed', `string at offset ${off} is not NUL-terminated`);
       s = utf8.decode(this.bytes.subarray(local, end));
       cache.set(local, s);
     }
@@ -224,25 +224,25 @@ export class Btf {
    * module's split BTF with `base` = vmlinux).
    */
   static parse(bytes: Uint8Array, base?: Btf): Btf {
-    if (!(bytes instanceof Uint8Array)) throw new BtfError('BTF input must be a Uint8Array');
-    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('base must be a Btf');
-    if (bytes.length < 8) throw new BtfError(`BTF too short for a header (${bytes.length} bytes)`);
+    if (!(bytes instanceof Uint8Array)) throw new BtfError('InvalidArgument', 'BTF input must be a Uint8Array');
+    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('InvalidArgument', 'base must be a Btf');
+    if (bytes.length < 8) throw new BtfError('Malformed', `BTF too short for a header (${bytes.length} bytes)`);
     const hv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = hv.getUint16(0, true);
     if (magic !== BTF_MAGIC) {
-      if (magic === 0x9feb) throw new BtfError('big-endian BTF is not supported');
-      throw new BtfError(`bad BTF magic 0x${magic.toString(16)} (expected 0x${BTF_MAGIC.toString(16)})`);
+      if (magic === 0x9feb) throw new BtfError('UnsupportedFormat', 'big-endian BTF is not supported');
+      throw new BtfError('Malformed', `bad BTF magic 0x${magic.toString(16)} (expected 0x${BTF_MAGIC.toString(16)})`);
     }
-    if (bytes[2] !== BTF_VERSION) throw new BtfError(`unsupported BTF version ${bytes[2]}`);
+    if (bytes[2] !== BTF_VERSION) throw new BtfError('UnsupportedFormat', `unsupported BTF version ${bytes[2]}`);
     const hdrLen = hv.getUint32(4, true);
-    if (hdrLen < HEADER_LEN) throw new BtfError(`BTF header length ${hdrLen} is less than ${HEADER_LEN}`);
-    if (hdrLen > bytes.length) throw new BtfError(`BTF header length ${hdrLen} exceeds the data (${bytes.length} bytes)`);
+    if (hdrLen < HEADER_LEN) throw new BtfError('Malformed', `BTF header length ${hdrLen} is less than ${HEADER_LEN}`);
+    if (hdrLen > bytes.length) throw new BtfError('Malformed', `BTF header length ${hdrLen} exceeds the data (${bytes.length} bytes)`);
     // hdr_len 32 adds layout_off / layout_len: the kind layout section (struct
     // btf_layout { u8 info_sz; u8 elem_sz; u16 flags; } per kind), which newer pahole
     // emits so that readers can size records of kinds they do not know.
     const known = hdrLen >= HEADER_LEN_LAYOUT ? HEADER_LEN_LAYOUT : HEADER_LEN;
     for (let i = known; i < hdrLen; i++) {
-      if (bytes[i] !== 0) throw new BtfError(`BTF header has unknown non-zero fields (header length ${hdrLen})`);
+      if (bytes[i] !== 0) throw new BtfError('UnsupportedFormat', `BTF header has unknown non-zero fields (header length ${hdrLen})`);
     }
     const typeOff = hv.getUint32(8, true);
     const typeLen = hv.getUint32(12, true);
@@ -250,23 +250,23 @@ export class Btf {
     const strLen = hv.getUint32(20, true);
     const avail = bytes.length - hdrLen;
     if (typeOff > avail || typeLen > avail - typeOff) {
-      throw new BtfError(`BTF type section (${typeLen} bytes at ${typeOff}) exceeds the data (${avail} bytes after the header)`);
+      throw new BtfError('Malformed', `BTF type section (${typeLen} bytes at ${typeOff}) exceeds the data (${avail} bytes after the header)`);
     }
     if (strOff > avail || strLen > avail - strOff) {
-      throw new BtfError(`BTF string section (${strLen} bytes at ${strOff}) exceeds the data (${avail} bytes after the header)`);
+      throw new BtfError('Malformed', `BTF string section (${strLen} bytes at ${strOff}) exceeds the data (${avail} bytes after the header)`);
     }
-    if (typeOff % 4 !== 0) throw new BtfError(`BTF type section offset ${typeOff} is not 4-byte aligned`);
-    if (typeLen % 4 !== 0) throw new BtfError(`BTF type section length ${typeLen} is not a multiple of 4`);
+    if (typeOff % 4 !== 0) throw new BtfError('Malformed', `BTF type section offset ${typeOff} is not 4-byte aligned`);
+    if (typeLen % 4 !== 0) throw new BtfError('Malformed', `BTF type section length ${typeLen} is not a multiple of 4`);
     if (typeLen > 0 && strLen > 0 && typeOff < strOff + strLen && strOff < typeOff + typeLen) {
-      throw new BtfError('BTF type and string sections overlap');
+      throw new BtfError('Malformed', 'BTF type and string sections overlap');
     }
     if (known === HEADER_LEN_LAYOUT) {
       checkLayout(bytes.subarray(hdrLen), hv.getUint32(24, true), hv.getUint32(28, true), [[typeOff, typeLen], [strOff, strLen]]);
     }
     const strBytes = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
-    if (!base && strLen === 0) throw new BtfError('BTF string section is empty');
-    if (!base && strBytes[0] !== 0) throw new BtfError('BTF string section does not start with the empty string');
-    if (strLen > 0 && strBytes[strLen - 1] !== 0) throw new BtfError('BTF string section is not NUL-terminated');
+    if (!base && strLen === 0) throw new BtfError('Malformed', 'BTF string section is empty');
+    if (!base && strBytes[0] !== 0) throw new BtfError('Malformed', 'BTF string section does not start with the empty string');
+    if (strLen > 0 && strBytes[strLen - 1] !== 0) throw new BtfError('Malformed', 'BTF string section is not NUL-terminated');
     const strings = new Strings(strBytes, (base ? base.#strings : undefined));
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
     const types = parseTypes(tv, strings, base ? base.types : [VOID]);
@@ -279,23 +279,23 @@ export class Btf {
    * marshal(). types[i].id must be i, types[0] void (or the base's types first).
    */
   static fromTypes(types: BtfType[], base?: Btf): Btf {
-    if (!Array.isArray(types)) throw new BtfError('fromTypes: types must be an array of BTF types');
-    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('fromTypes: base must be a Btf');
+    if (!Array.isArray(types)) throw new BtfError('InvalidArgument', 'fromTypes: types must be an array of BTF types');
+    if (base !== undefined && !(base instanceof Btf)) throw new BtfError('InvalidArgument', 'fromTypes: base must be a Btf');
     for (let i = 0; i < types.length; i++) {
       const t = types[i] as unknown;
-      if (typeof t !== 'object' || t === null || typeof (t as BtfType).kind !== 'string') throw new BtfError(`fromTypes: types[${i}] is not a BTF type`);
+      if (typeof t !== 'object' || t === null || typeof (t as BtfType).kind !== 'string') throw new BtfError('InvalidArgument', `fromTypes: types[${i}] is not a BTF type`);
     }
     const first = base ? base.types.length : 1;
-    if (types.length < first) throw new BtfError(`fromTypes: ${types.length} types, fewer than the base's ${first}`);
+    if (types.length < first) throw new BtfError('InvalidArgument', `fromTypes: ${types.length} types, fewer than the base's ${first}`);
     if (base) {
-      for (let i = 0; i < first; i++) if (types[i] !== base.types[i]) throw new BtfError(`fromTypes: type ${i} is not the base's`);
-    } else if (types[0]?.kind !== 'void') throw new BtfError('fromTypes: type 0 must be void');
+      for (let i = 0; i < first; i++) if (types[i] !== base.types[i]) throw new BtfError('InvalidArgument', `fromTypes: type ${i} is not the base's`);
+    } else if (types[0]?.kind !== 'void') throw new BtfError('InvalidArgument', 'fromTypes: type 0 must be void');
     for (let i = first; i < types.length; i++) {
       const t = types[i]!;
-      if (t.id !== i) throw new BtfError(`fromTypes: types[${i}] has id ${t.id}`);
-      if (t.kind === 'void') throw new BtfError(`fromTypes: type ${i} is void`);
+      if (t.id !== i) throw new BtfError('InvalidArgument', `fromTypes: types[${i}] has id ${t.id}`);
+      if (t.kind === 'void') throw new BtfError('InvalidArgument', `fromTypes: type ${i} is void`);
       forEachRef(t, (ref) => {
-        if (!Number.isInteger(ref) || ref < 0 || ref >= types.length) throw new BtfError(`type ${i} (${t.kind}) refers to type ${ref}, which does not exist`);
+        if (!Number.isInteger(ref) || ref < 0 || ref >= types.length) throw new BtfError('InvalidArgument', `type ${i} (${t.kind}) refers to type ${ref}, which does not exist`);
       });
     }
     return new Btf(types.slice(), new Strings(new Uint8Array(1), (base ? base.#strings : undefined)), base);
@@ -303,7 +303,7 @@ export class Btf {
 
   /** The string at `off` of the string section (the base's below its length). */
   string(off: number): string {
-    if (!Number.isInteger(off) || off < 0) throw new BtfError(`bad string offset ${off}`);
+    if (!Number.isInteger(off) || off < 0) throw new BtfError('InvalidArgument', `bad string offset ${off}`);
     return this.#strings.get(off);
   }
 
@@ -314,7 +314,7 @@ export class Btf {
 
   type(id: number): BtfType {
     const t = Number.isInteger(id) && id >= 0 ? this.types[id] : undefined;
-    if (!t) throw new BtfError(`no BTF type with id ${id} (${this.types.length} types)`);
+    if (!t) throw new BtfError('TypeNotFound', `no BTF type with id ${id} (${this.types.length} types)`);
     return t;
   }
 
@@ -346,7 +346,7 @@ export class Btf {
   resolve(id: number): BtfType {
     let t = this.type(id);
     for (let hops = 0; MODIFIERS.has(t.kind); hops++) {
-      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       t = this.type((t as { type: number }).type);
     }
     return t;
@@ -357,7 +357,7 @@ export class Btf {
     let t = this.type(id);
     let mult = 1;
     for (let hops = 0; ; hops++) {
-      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       let size: number;
       switch (t.kind) {
         case 'int': case 'struct': case 'union': case 'enum': case 'enum64': case 'datasec': case 'float':
@@ -371,14 +371,14 @@ export class Btf {
           continue;
         case 'array':
           mult *= t.nelems;
-          if (mult > 0xffffffff) throw new BtfError(`type ${id}: size overflows`);
+          if (mult > 0xffffffff) throw new BtfError('InvalidType', `type ${id}: size overflows`);
           t = this.type(t.type);
           continue;
         default:
-          throw new BtfError(`type ${id}: ${t.kind} has no size`);
+          throw new BtfError('InvalidType', `type ${id}: ${t.kind} has no size`);
       }
       const total = size * mult;
-      if (total > 0xffffffff) throw new BtfError(`type ${id}: size overflows`);
+      if (total > 0xffffffff) throw new BtfError('InvalidType', `type ${id}: size overflows`);
       return total;
     }
   }
@@ -390,10 +390,10 @@ export class Btf {
   }
 
   #alignof(id: number, depth: number, visiting: Set<number>): number {
-    if (depth > 256) throw new BtfError(`type ${id}: types nest too deeply`);
+    if (depth > 256) throw new BtfError('InvalidType', `type ${id}: types nest too deeply`);
     let t = this.type(id);
     for (let hops = 0; ; hops++) {
-      if (hops > this.types.length) throw new BtfError(`type ${id}: reference cycle`);
+      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       switch (t.kind) {
         case 'int': case 'enum': case 'enum64': case 'float':
           return Math.max(1, Math.min(8, t.size));
@@ -405,7 +405,7 @@ export class Btf {
         case 'struct': case 'union': {
           const cached = this.#alignCache!.get(t.id);
           if (cached !== undefined) return cached;
-          if (visiting.has(t.id)) throw new BtfError(`type ${t.id}: ${t.kind} ${t.name || '(anon)'} contains itself`);
+          if (visiting.has(t.id)) throw new BtfError('InvalidType', `type ${t.id}: ${t.kind} ${t.name || '(anon)'} contains itself`);
           visiting.add(t.id);
           let align = 1;
           for (const m of t.members) {
@@ -422,7 +422,7 @@ export class Btf {
           return align;
         }
         default:
-          throw new BtfError(`type ${id}: ${t.kind} has no alignment`);
+          throw new BtfError('InvalidType', `type ${id}: ${t.kind} has no alignment`);
       }
     }
   }
@@ -485,7 +485,7 @@ export class Btf {
 
   /** string(off), remembering where the string is for wire().offsetOf. @internal */
   noteString(off: number): string {
-    if (!Number.isInteger(off) || off < 0) throw new BtfError(`bad string offset ${off}`);
+    if (!Number.isInteger(off) || off < 0) throw new BtfError('InvalidArgument', `bad string offset ${off}`);
     return this.#strings.noteAt(off);
   }
 
@@ -515,11 +515,11 @@ export class Btf {
 function checkLayout(data: Uint8Array, off: number, len: number, others: [number, number][]): void {
   if (len === 0) return;
   if (off > data.length || len > data.length - off) {
-    throw new BtfError(`BTF kind layout section (${len} bytes at ${off}) exceeds the data (${data.length} bytes after the header)`);
+    throw new BtfError('Malformed', `BTF kind layout section (${len} bytes at ${off}) exceeds the data (${data.length} bytes after the header)`);
   }
-  if (off % 4 !== 0 || len % 4 !== 0) throw new BtfError(`BTF kind layout section (${len} bytes at ${off}) is not 4-byte aligned`);
+  if (off % 4 !== 0 || len % 4 !== 0) throw new BtfError('Malformed', `BTF kind layout section (${len} bytes at ${off}) is not 4-byte aligned`);
   for (const [o, l] of others) {
-    if (l > 0 && off < o + l && o < off + len) throw new BtfError('BTF kind layout section overlaps another section');
+    if (l > 0 && off < o + l && o < off + len) throw new BtfError('Malformed', 'BTF kind layout section overlaps another section');
   }
   for (let kind = 1; kind < Math.min(len / 4, KIND_NAMES.length); kind++) {
     const infoSz = data[off + kind * 4]!;
@@ -528,7 +528,7 @@ function checkLayout(data: Uint8Array, off: number, len: number, others: [number
     const info = extraSize(kind, 0);
     const elem = extraSize(kind, 1) - info;
     if (infoSz !== info || elemSz !== elem) {
-      throw new BtfError(`BTF kind layout says ${KIND_NAMES[kind]} records have ${infoSz} + vlen * ${elemSz} bytes, expected ${info} + vlen * ${elem}`);
+      throw new BtfError('UnsupportedFormat', `BTF kind layout says ${KIND_NAMES[kind]} records have ${infoSz} + vlen * ${elemSz} bytes, expected ${info} + vlen * ${elem}`);
     }
   }
 }
@@ -615,12 +615,12 @@ function parseTypes(tv: DataView, strings: Strings, baseTypes: BtfType[]): BtfTy
   // Pass 1: walk the records to count them and check each fits.
   let count = 0;
   for (let p = 0; p < len; count++) {
-    if (len - p < 12) throw new BtfError(`type ${firstId + count}: truncated btf_type (${len - p} bytes left)`);
+    if (len - p < 12) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${len - p} bytes left)`);
     const info = tv.getUint32(p + 4, true);
     const kind = (info >>> 24) & 0x1f;
     const extra = extraSize(kind, info & 0xffff);
-    if (extra < 0) throw new BtfError(`type ${firstId + count}: unknown BTF kind ${kind}`);
-    if (extra > len - p - 12) throw new BtfError(`type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+    if (extra < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
+    if (extra > len - p - 12) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
     p += 12 + extra;
   }
   const total = firstId + count;
@@ -631,11 +631,11 @@ function parseTypes(tv: DataView, strings: Strings, baseTypes: BtfType[]): BtfTy
   let id = firstId;
   // Errors name the type being parsed.
   const str = (off: number): string => {
-    if (off !== 0 && off >= strTotal) throw new BtfError(`type ${id}: string offset ${off} is outside the string section (${strTotal} bytes)`);
+    if (off !== 0 && off >= strTotal) throw new BtfError('Malformed', `type ${id}: string offset ${off} is outside the string section (${strTotal} bytes)`);
     return strings.get(off);
   };
   const ref = (t: number): number => {
-    if (t >= total) throw new BtfError(`type ${id}: refers to type ${t}, which does not exist (${total} types)`);
+    if (t >= total) throw new BtfError('Malformed', `type ${id}: refers to type ${t}, which does not exist (${total} types)`);
     return t;
   };
 
@@ -745,7 +745,7 @@ function parseTypes(tv: DataView, strings: Strings, baseTypes: BtfType[]): BtfTy
         p += 4;
         break;
       default:
-        throw new BtfError(`type ${id}: unknown BTF kind ${kind}`); // unreachable: pass 1 checked
+        throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`); // unreachable: pass 1 checked
     }
     types[id] = t;
   }
@@ -780,7 +780,7 @@ class Writer {
 const encoder = new TextEncoder();
 
 function u32Field(v: number, what: string, id: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BtfError(`marshal: type ${id}: ${what} ${v} does not fit in 32 bits`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BtfError('InvalidType', `marshal: type ${id}: ${what} ${v} does not fit in 32 bits`);
   return v;
 }
 
@@ -808,7 +808,7 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
   const w = new Writer(HEADER_LEN + (types.length - firstId) * 32);
   w.len = HEADER_LEN;
   const head = (id: number, nameOff: number, kind: number, vlen: number, kflag: boolean, sizeType: number): void => {
-    if (vlen > 0xffff) throw new BtfError(`marshal: type ${id} has ${vlen} entries, more than BTF allows (65535)`);
+    if (vlen > 0xffff) throw new BtfError('InvalidType', `marshal: type ${id} has ${vlen} entries, more than BTF allows (65535)`);
     w.u32(nameOff);
     w.u32(((kflag ? 1 : 0) << 31) | (kind << 24) | vlen);
     w.u32(u32Field(sizeType, 'size/type', id));
@@ -838,7 +838,7 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
           w.u32(name(m.name));
           w.u32(u32Field(m.type, 'member type', id));
           if (kflag) {
-            if (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff) throw new BtfError(`marshal: type ${id}: member ${m.name} offset/bitfield too large`);
+            if (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff) throw new BtfError('InvalidType', `marshal: type ${id}: member ${m.name} offset/bitfield too large`);
             w.u32((m.bitfieldSize << 24) | m.bitOffset);
           } else w.u32(u32Field(m.bitOffset, 'member offset', id));
         }
@@ -902,7 +902,7 @@ function marshalTypes(types: BtfType[], firstId: number, strBase: number, extra:
         w.u32(t.componentIdx);
         break;
       case 'void':
-        throw new BtfError(`marshal: type ${id} is void`);
+        throw new BtfError('InvalidType', `marshal: type ${id} is void`);
     }
   }
   for (const x of extra) name(x);

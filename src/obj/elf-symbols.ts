@@ -51,11 +51,11 @@ function versionDefinitions(elf: ElfFile): Map<number, string> {
   let pos = 0;
   // vd_cnt entries (sh_info) chained by vd_next; bounded so a cycle cannot loop forever.
   for (let i = 0; i < Math.max(verdef.info, 1) && i < 65536; i++) {
-    if (pos + 20 > d.length) throw new ParseError(`version definition at ${pos} runs past the section`, where);
+    if (pos + 20 > d.length) throw new ParseError('Malformed', `version definition at ${pos} runs past the section`, where);
     const ndx = view.getUint16(pos + 4, true);
     const aux = view.getUint32(pos + 12, true);
     const next = view.getUint32(pos + 16, true);
-    if (pos + aux + 8 > d.length) throw new ParseError(`version definition auxiliary at ${pos + aux} runs past the section`, where);
+    if (pos + aux + 8 > d.length) throw new ParseError('Malformed', `version definition auxiliary at ${pos + aux} runs past the section`, where);
     names.set(ndx, stringAt(strtab, view.getUint32(pos + aux, true), where));
     if (next === 0) break;
     pos += next;
@@ -65,7 +65,7 @@ function versionDefinitions(elf: ElfFile): Map<number, string> {
 
 function stringAt(strtab: ElfSection, off: number, where: string): string {
   const end = strtab.data.indexOf(0, off);
-  if (off >= strtab.data.length || end < 0) throw new ParseError(`version name at ${off} is outside the string table`, where);
+  if (off >= strtab.data.length || end < 0) throw new ParseError('Malformed', `version name at ${off} is outside the string table`, where);
   return new TextDecoder().decode(strtab.data.subarray(off, end));
 }
 

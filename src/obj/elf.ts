@@ -219,15 +219,15 @@ class StringTable {
     const table = this.#bytes;
     if (off >= table.length) {
       if (off === 0) return ''; // an empty string table only has the empty string
-      throw new ParseError(`string offset ${off} outside the string table (${table.length} bytes)`, where());
+      throw new ParseError('Malformed', `string offset ${off} outside the string table (${table.length} bytes)`, where());
     }
     if (this.#ascii !== undefined) {
       const end = this.#ascii.indexOf('\0', off);
-      if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
+      if (end < 0) throw new ParseError('Malformed', `string at offset ${off} is not NUL-terminated`, where());
       return this.#ascii.slice(off, end);
     }
     const end = table.indexOf(0, off);
-    if (end < 0) throw new ParseError(`string at offset ${off} is not NUL-terminated`, where());
+    if (end < 0) throw new ParseError('Malformed', `string at offset ${off} is not NUL-terminated`, where());
     return utf8.decode(table.subarray(off, end));
   }
 }
@@ -242,7 +242,7 @@ function place(where: string, index: number): string {
 /** A u64 field as a safe integer number (two u32 reads: no BigInt on the parse path). */
 function u64(view: DataView, pos: number, what: string, where?: string, index = -1): number {
   const hi = view.getUint32(pos + 4, true);
-  if (hi > 0x1fffff) throw new ParseError(`${what} ${view.getBigUint64(pos, true)} is too large`, where === undefined ? undefined : place(where, index));
+  if (hi > 0x1fffff) throw new ParseError('Malformed', `${what} ${view.getBigUint64(pos, true)} is too large`, where === undefined ? undefined : place(where, index));
   const lo = view.getUint32(pos, true);
   // hi 0 (always, in practice) keeps the value a small integer, not a double.
   return hi === 0 ? lo : hi * TWO_32 + lo;
@@ -290,7 +290,7 @@ export class ElfFile {
    */
   static parse(bytes: Uint8Array, options: { native?: boolean } = {}): ElfFile {
     const native = options.native === true;
-    if (!(bytes instanceof Uint8Array)) throw new ParseError('ELF input must be a Uint8Array');
+    if (!(bytes instanceof Uint8Array)) throw new ParseError('InvalidArgument', 'ELF input must be a Uint8Array');
     // A plain Uint8Array view (not a Buffer), so that section.data.slice() copies.
     bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -298,41 +298,41 @@ export class ElfFile {
 
     // --- ELF header ---
     if (len < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
-      throw new ParseError('not an ELF file (bad magic)', 'ELF header');
+      throw new ParseError('Malformed', 'not an ELF file (bad magic)', 'ELF header');
     }
-    if (len < EHDR_SIZE) throw new ParseError(`truncated ELF header (${len} of ${EHDR_SIZE} bytes)`, 'ELF header');
+    if (len < EHDR_SIZE) throw new ParseError('UnsupportedFormat', `truncated ELF header (${len} of ${EHDR_SIZE} bytes)`, 'ELF header');
     if (bytes[4] !== ELFCLASS64) {
-      throw new ParseError(`unsupported ELF class ${bytes[4]} (only ELFCLASS64 BPF objects are supported)`, 'ELF header');
+      throw new ParseError('UnsupportedFormat', `unsupported ELF class ${bytes[4]} (only ELFCLASS64 BPF objects are supported)`, 'ELF header');
     }
     if (bytes[5] !== ELFDATA2LSB) {
-      throw new ParseError(
+      throw new ParseError('UnsupportedFormat', 
         bytes[5] === 2
           ? 'big-endian ELF (bpfeb) is not supported; compile for bpfel'
           : `unsupported ELF data encoding ${bytes[5]}`,
         'ELF header',
       );
     }
-    if (bytes[6] !== EV_CURRENT) throw new ParseError(`unsupported ELF version ${bytes[6]}`, 'ELF header');
+    if (bytes[6] !== EV_CURRENT) throw new ParseError('UnsupportedFormat', `unsupported ELF version ${bytes[6]}`, 'ELF header');
     const eType = view.getUint16(16, true);
     const eMachine = view.getUint16(18, true);
-    if (!native && eMachine !== EM_BPF) throw new ParseError(`e_machine is ${eMachine}, not EM_BPF (${EM_BPF})`, 'ELF header');
-    if (!native && eType !== ET_REL) throw new ParseError(`e_type is ${eType}, not ET_REL (a relocatable object is needed)`, 'ELF header');
+    if (!native && eMachine !== EM_BPF) throw new ParseError('UnsupportedFormat', `e_machine is ${eMachine}, not EM_BPF (${EM_BPF})`, 'ELF header');
+    if (!native && eType !== ET_REL) throw new ParseError('UnsupportedFormat', `e_type is ${eType}, not ET_REL (a relocatable object is needed)`, 'ELF header');
     const shoff = u64(view, 40, 'e_shoff', 'ELF header');
     const ehsize = view.getUint16(52, true);
     const shentsize = view.getUint16(58, true);
     let shnum = view.getUint16(60, true);
     let shstrndx = view.getUint16(62, true);
-    if (ehsize < EHDR_SIZE) throw new ParseError(`e_ehsize ${ehsize} is smaller than ${EHDR_SIZE}`, 'ELF header');
+    if (ehsize < EHDR_SIZE) throw new ParseError('Malformed', `e_ehsize ${ehsize} is smaller than ${EHDR_SIZE}`, 'ELF header');
     const segments = native ? readSegments(view) : [];
     const nativeParts = (dynamicSymbols: ElfSymbol[]) => (native ? { segments, dynamicSymbols, fileType: eType, machine: eMachine } : undefined);
 
     if (shoff === 0) {
-      if (shnum !== 0) throw new ParseError(`e_shnum is ${shnum} but there is no section header table`, 'ELF header');
+      if (shnum !== 0) throw new ParseError('Malformed', `e_shnum is ${shnum} but there is no section header table`, 'ELF header');
       return new ElfFile([], [], 0, new Map(), view, nativeParts([]));
     }
-    if (shentsize !== SHDR_SIZE) throw new ParseError(`e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
+    if (shentsize !== SHDR_SIZE) throw new ParseError('Malformed', `e_shentsize is ${shentsize}, expected ${SHDR_SIZE}`, 'ELF header');
     if (shoff > len - SHDR_SIZE || shoff < 0) {
-      throw new ParseError(`section header table at ${shoff} is outside the file (${len} bytes)`, 'ELF header');
+      throw new ParseError('Malformed', `section header table at ${shoff} is outside the file (${len} bytes)`, 'ELF header');
     }
     // Extended numbering: section 0 holds the real count / string table index.
     if (shnum === 0) {
@@ -340,10 +340,10 @@ export class ElfFile {
     }
     if (shstrndx === SHN_XINDEX) shstrndx = view.getUint32(shoff + 40, true);
     if (shnum > (len - shoff) / SHDR_SIZE) {
-      throw new ParseError(`section header table (${shnum} entries at ${shoff}) runs past the end of the file (${len} bytes)`, 'ELF header');
+      throw new ParseError('Malformed', `section header table (${shnum} entries at ${shoff}) runs past the end of the file (${len} bytes)`, 'ELF header');
     }
     if (shstrndx !== SHN_UNDEF && shstrndx >= shnum) {
-      throw new ParseError(`e_shstrndx ${shstrndx} is not a section (${shnum} sections)`, 'ELF header');
+      throw new ParseError('Malformed', `e_shstrndx ${shstrndx} is not a section (${shnum} sections)`, 'ELF header');
     }
 
     // --- Section headers ---
@@ -356,7 +356,7 @@ export class ElfFile {
       const size = u64(view, p + 32, 'sh_size', 'section', i);
       const hasData = type !== SHT_NOBITS && type !== SHT_NULL;
       if (hasData && (offset > len || size > len - offset)) {
-        throw new ParseError(`contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, place('section', i));
+        throw new ParseError('Malformed', `contents (${size} bytes at ${offset}) run past the end of the file (${len} bytes)`, place('section', i));
       }
       nameOffs.push(view.getUint32(p, true));
       sections.push(
@@ -382,7 +382,7 @@ export class ElfFile {
     if (shstrndx !== SHN_UNDEF) {
       const shstr = sections[shstrndx]!;
       if (shstr.type !== SHT_STRTAB) {
-        throw new ParseError(`e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
+        throw new ParseError('Malformed', `e_shstrndx ${shstrndx} is not a string table (type ${shstr.type})`, 'ELF header');
       }
       const names = (shstrTable = new StringTable(shstr.data));
       for (const s of sections) s.name = names.get(nameOffs[s.index]!, 'name of section', s.index);
@@ -390,7 +390,7 @@ export class ElfFile {
 
     // --- Symbols ---
     const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
-    if (symtabs.length > 1) throw new ParseError(`${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
+    if (symtabs.length > 1) throw new ParseError('Malformed', `${symtabs.length} symbol tables (SHT_SYMTAB); expected one`);
     const symtab = symtabs[0];
     // clang puts section and symbol names in one table (.strtab): decode it once.
     const symbols: ElfSymbol[] = symtab ? readSymbols(symtab, sections, view, symtab.link === shstrndx ? shstrTable : undefined) : [];
@@ -407,13 +407,13 @@ export class ElfFile {
     for (const s of sections) {
       if (s.type !== SHT_REL) continue;
       const where = s.name || `section ${s.index}`;
-      if (s.entsize !== REL_SIZE) throw new ParseError(`sh_entsize is ${s.entsize}, expected ${REL_SIZE}`, where);
-      if (s.size % REL_SIZE !== 0) throw new ParseError(`size ${s.size} is not a multiple of ${REL_SIZE}`, where);
+      if (s.entsize !== REL_SIZE) throw new ParseError('Malformed', `sh_entsize is ${s.entsize}, expected ${REL_SIZE}`, where);
+      if (s.size % REL_SIZE !== 0) throw new ParseError('Malformed', `size ${s.size} is not a multiple of ${REL_SIZE}`, where);
       if (!symtab || s.link !== symtab.index) {
-        throw new ParseError(`sh_link ${s.link} is not the symbol table${symtab ? ` (section ${symtab.index})` : ' (there is none)'}`, where);
+        throw new ParseError('Malformed', `sh_link ${s.link} is not the symbol table${symtab ? ` (section ${symtab.index})` : ' (there is none)'}`, where);
       }
       const target = sections[s.info];
-      if (s.info === 0 || !target) throw new ParseError(`sh_info ${s.info} is not a section`, where);
+      if (s.info === 0 || !target) throw new ParseError('Malformed', `sh_info ${s.info} is not a section`, where);
       let list = relocations.get(s.info);
       if (!list) relocations.set(s.info, (list = []));
       list.push(s);
@@ -422,10 +422,10 @@ export class ElfFile {
         const offset = u64(view, s.offset + p, 'r_offset', where);
         const symbol = view.getUint32(s.offset + p + 12, true);
         if (symbol >= symbols.length) {
-          throw new ParseError(`relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
+          throw new ParseError('Malformed', `relocation ${p / REL_SIZE} refers to symbol ${symbol} (${symbols.length} symbols)`, where);
         }
         if (offset >= target.size) {
-          throw new ParseError(`relocation ${p / REL_SIZE} at offset ${offset} is outside ${target.name || `section ${target.index}`} (${target.size} bytes)`, where);
+          throw new ParseError('Malformed', `relocation ${p / REL_SIZE} at offset ${offset} is outside ${target.name || `section ${target.index}`} (${target.size} bytes)`, where);
         }
       }
     }
@@ -485,9 +485,9 @@ function readSegments(view: DataView): ElfSegment[] {
   const phentsize = view.getUint16(54, true);
   const phnum = view.getUint16(56, true);
   if (phoff === 0 || phnum === 0) return [];
-  if (phentsize !== PHDR_SIZE) throw new ParseError(`e_phentsize is ${phentsize}, expected ${PHDR_SIZE}`, 'ELF header');
+  if (phentsize !== PHDR_SIZE) throw new ParseError('Malformed', `e_phentsize is ${phentsize}, expected ${PHDR_SIZE}`, 'ELF header');
   if (phoff > view.byteLength || phnum * PHDR_SIZE > view.byteLength - phoff) {
-    throw new ParseError(`program header table (${phnum} entries at ${phoff}) runs past the end of the file (${view.byteLength} bytes)`, 'ELF header');
+    throw new ParseError('Malformed', `program header table (${phnum} entries at ${phoff}) runs past the end of the file (${view.byteLength} bytes)`, 'ELF header');
   }
   const segments: ElfSegment[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -509,18 +509,18 @@ function readSegments(view: DataView): ElfSegment[] {
 function readSymbols(symtab: ElfSection, sections: ElfSection[], file: DataView, table?: StringTable): ElfSymbol[] {
   const where = symtab.name || `section ${symtab.index}`;
   const symWhere = `${where} symbol`;
-  if (symtab.entsize !== SYM_SIZE) throw new ParseError(`sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
-  if (symtab.size % SYM_SIZE !== 0) throw new ParseError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
+  if (symtab.entsize !== SYM_SIZE) throw new ParseError('Malformed', `sh_entsize is ${symtab.entsize}, expected ${SYM_SIZE}`, where);
+  if (symtab.size % SYM_SIZE !== 0) throw new ParseError('Malformed', `size ${symtab.size} is not a multiple of ${SYM_SIZE}`, where);
   const strtab = sections[symtab.link];
   if (!strtab || symtab.link === 0 || strtab.type !== SHT_STRTAB) {
-    throw new ParseError(`sh_link ${symtab.link} is not a string table`, where);
+    throw new ParseError('Malformed', `sh_link ${symtab.link} is not a string table`, where);
   }
   const count = symtab.size / SYM_SIZE;
   // Extended section indices, if any.
   let shndx: DataView | undefined;
   const xs = sections.find((s) => s.type === SHT_SYMTAB_SHNDX && s.link === symtab.index);
   if (xs) {
-    if (xs.size < count * 4) throw new ParseError(`has ${xs.size / 4} entries for ${count} symbols`, xs.name || `section ${xs.index}`);
+    if (xs.size < count * 4) throw new ParseError('Malformed', `has ${xs.size / 4} entries for ${count} symbols`, xs.name || `section ${xs.index}`);
     shndx = new DataView(xs.data.buffer, xs.data.byteOffset, xs.data.byteLength);
   }
   const view = file;
@@ -531,11 +531,11 @@ function readSymbols(symtab: ElfSection, sections: ElfSection[], file: DataView,
     const info = view.getUint8(p + 4);
     let section = view.getUint16(p + 6, true);
     if (section === SHN_XINDEX) {
-      if (!shndx) throw new ParseError('st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', `${where} symbol ${i}`);
+      if (!shndx) throw new ParseError('Malformed', 'st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', `${where} symbol ${i}`);
       section = shndx.getUint32(i * 4, true);
-      if (section >= sections.length) throw new ParseError(`extended section index ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
+      if (section >= sections.length) throw new ParseError('Malformed', `extended section index ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     } else if (section < SHN_LORESERVE && section >= sections.length) {
-      throw new ParseError(`st_shndx ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
+      throw new ParseError('Malformed', `st_shndx ${section} is not a section (${sections.length} sections)`, `${where} symbol ${i}`);
     }
     symbols[i] = {
       index: i,

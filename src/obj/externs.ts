@@ -68,7 +68,7 @@ export function kconfigLayout(btf: Btf | undefined): KconfigLayout {
       const variable = btf.type(v.type);
       if (variable.kind !== 'var') continue;
       const kind = kconfigKind(btf, variable.type);
-      if (!KCONFIG_KINDS.has(kind)) throw new ParseError(`__kconfig extern ${variable.name} is ${kind}: no kernel configuration value fits it`, '.kconfig');
+      if (!KCONFIG_KINDS.has(kind)) throw new ParseError('InvalidExtern', `__kconfig extern ${variable.name} is ${kind}: no kernel configuration value fits it`, '.kconfig');
       const s = btf.sizeof(variable.type);
       const align = Math.max(1, btf.alignof(variable.type));
       size = Math.ceil(size / align) * align;

@@ -1,7 +1,7 @@
 // ObjectSpec: everything a clang-built BPF object holds, as data. Pure: no system
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
-import { ParseError } from '../errors.js';
+import { ParseError, type ParseErrorKind } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { sectionMatch, type AttachTarget } from './sections.js';
 import { Btf, type BtfType } from './btf.js';
@@ -141,8 +141,8 @@ interface RawReference {
   symbol: ElfSymbol;
 }
 
-function fail(message: string, where?: string): never {
-  throw new ParseError(message, where);
+function fail(kind: ParseErrorKind, message: string, where?: string): never {
+  throw new ParseError(kind, message, where);
 }
 
 const utf8 = new TextDecoder();
@@ -203,9 +203,9 @@ export class ObjectSpec {
     for (const section of elf.sections) {
       // SHT_NOBITS (and SHT_NULL) sections have a size but no bytes in the file.
       if (section.size === 0 || (section.type !== SHT_NOBITS && section.type !== SHT_NULL)) continue;
-      if (section.executable || READ_SECTIONS.test(section.name)) fail(`is of type ${section.type}: it has no contents to read`, section.name);
+      if (section.executable || READ_SECTIONS.test(section.name)) fail('InvalidData', `is of type ${section.type}: it has no contents to read`, section.name);
       if (DATA_SECTION.test(section.name) && section.size > MAX_DATA_SECTION) {
-        fail(`${section.size} bytes of global data, more than a program can address (${MAX_DATA_SECTION}: the verifier's BPF_MAX_VAR_OFF)`, section.name);
+        fail('InvalidData', `${section.size} bytes of global data, more than a program can address (${MAX_DATA_SECTION}: the verifier's BPF_MAX_VAR_OFF)`, section.name);
       }
     }
     this.#elf = elf;
@@ -239,7 +239,7 @@ export class ObjectSpec {
    * BtfError) for a malformed or unsupported object; needs no privileges.
    */
   static parse(bytes: Uint8Array): ObjectSpec {
-    if (!(bytes instanceof Uint8Array)) throw new ParseError(`ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer), got ${describeValue(bytes)}`);
+    if (!(bytes instanceof Uint8Array)) throw new ParseError('InvalidArgument', `ObjectSpec.parse takes the bytes of an object file (Uint8Array or Buffer), got ${describeValue(bytes)}`);
     return new ObjectSpec(bytes);
   }
 
@@ -321,7 +321,7 @@ export class ObjectSpec {
     const elf = this.#elf;
     for (const target of elf.relocationTargets()) {
       const section = elf.sections[target];
-      if (!section) fail(`relocations for missing section ${target}`);
+      if (!section) fail('InvalidRelocation', `relocations for missing section ${target}`);
       const exec = this.#exec[target]!;
       // Relocations matter in code and in the sections whose relocations say something
       // (map-in-map and tail call initialisers, struct_ops programs); .BTF's and
@@ -332,8 +332,8 @@ export class ObjectSpec {
       const atInsn: (RawReference | undefined)[] | undefined = exec ? new Array<RawReference | undefined>(Math.ceil(section.size / INSN_SIZE)) : undefined;
       for (const r of elf.relocationsOf(target)) {
         const symbol = elf.symbols[r.symbol];
-        if (!symbol) fail(`relocation against missing symbol ${r.symbol}`, section.name);
-        if (r.offset % INSN_SIZE !== 0 && exec) fail(`misaligned relocation at ${r.offset}`, section.name);
+        if (!symbol) fail('InvalidRelocation', `relocation against missing symbol ${r.symbol}`, section.name);
+        if (r.offset % INSN_SIZE !== 0 && exec) fail('InvalidRelocation', `misaligned relocation at ${r.offset}`, section.name);
         const ref = { insn: r.offset / INSN_SIZE, symbol };
         if (atInsn) atInsn[r.offset / INSN_SIZE] = ref;
         else byInsn.set(r.offset, ref);
@@ -380,7 +380,7 @@ export class ObjectSpec {
       }
       for (const sym of this.#symbolsIn[section.index]!) {
         if (!sym.name || sym.type === STT_SECTION || sym.type === STT_FUNC) continue;
-        if (sym.value + sym.size > section.size) fail(`global ${sym.name} (${sym.size} bytes at ${sym.value}) lies outside its section (${section.size} bytes)`, section.name);
+        if (sym.value + sym.size > section.size) fail('InvalidData', `global ${sym.name} (${sym.size} bytes at ${sym.value}) lies outside its section (${section.size} bytes)`, section.name);
         this.variables.set(sym.name, { name: sym.name, map: section.name, offset: sym.value, size: sym.size, typeId: typeOf.get(sym.name) });
       }
     }
@@ -391,24 +391,24 @@ export class ObjectSpec {
     const section = this.#elf.section('.maps');
     if (!section) return;
     const btf = this.btf;
-    if (!btf) fail('a .maps section needs BTF', '.maps');
+    if (!btf) fail('InvalidMapDefinition', 'a .maps section needs BTF', '.maps');
     const datasec = btf.byName('.maps', 'datasec')[0];
-    if (!datasec || datasec.kind !== 'datasec') fail('no BTF datasec describes the section', '.maps');
+    if (!datasec || datasec.kind !== 'datasec') fail('InvalidMapDefinition', 'no BTF datasec describes the section', '.maps');
     const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
     // Only relocations may give the section's bytes meaning: anything else is not understood.
     const covered = new Uint8Array(section.size);
     for (const off of relocs.keys()) covered.fill(1, off, off + 8);
     const data = section.data;
     for (let i = 0; i < data.length; i++) {
-      if (data[i] !== 0 && !covered[i]) fail(`non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
+      if (data[i] !== 0 && !covered[i]) fail('InvalidMapDefinition', `non-zero byte at offset ${i}: BTF map definitions must not be initialised`, '.maps');
     }
     for (const v of datasec.vars) {
       const variable = btf.type(v.type);
-      if (variable.kind !== 'var') fail(`datasec entry ${v.type} is not a variable`, '.maps');
+      if (variable.kind !== 'var') fail('InvalidMapDefinition', `datasec entry ${v.type} is not a variable`, '.maps');
       const def = this.#btfMapDefinition(variable.name, variable.type, '.maps');
       // The datasec's offsets are placeholders (zero): the symbol says where the map is.
       const sym = this.#symbolsIn[section.index]!.find((x) => x.name === variable.name);
-      if (!sym) fail(`map ${variable.name} has no symbol`, '.maps');
+      if (!sym) fail('InvalidMapDefinition', `map ${variable.name} has no symbol`, '.maps');
       const place = { offset: sym.value, size: sym.size || btf.sizeof(variable.type) };
       // Static initialisation: relocations inside the `values` array.
       const values = this.#valuesMember(variable.type);
@@ -416,7 +416,7 @@ export class ObjectSpec {
         for (const [off, ref] of relocs) {
           const rel = off - place.offset - values.offset;
           if (rel < 0 || off >= place.offset + place.size) continue;
-          if (rel % 8 !== 0) fail(`misaligned initialiser at ${off}`, variable.name);
+          if (rel % 8 !== 0) fail('InvalidMapDefinition', `misaligned initialiser at ${off}`, variable.name);
           def.contents.push({ index: rel / 8, target: ref.symbol.name });
         }
         def.contents.sort((a, b) => a.index - b.index);
@@ -449,14 +449,14 @@ export class ObjectSpec {
       contents: [],
     };
     const struct = btf.resolve(typeId);
-    if (struct.kind !== 'struct') fail(`map definition is a ${struct.kind}, not a struct`, name);
+    if (struct.kind !== 'struct') fail('InvalidMapDefinition', `map definition is a ${struct.kind}, not a struct`, name);
     // __uint(name, val) is `int (*name)[val]`: the array length is the value.
     const uint = (member: { type: number }, what: string): number => {
       const ptr = btf.resolve(member.type);
       if (ptr.kind === 'enum' || ptr.kind === 'enum64') return Number(ptr.values[0]?.value ?? 0);
-      if (ptr.kind !== 'ptr') fail(`${what} is not declared with __uint`, name);
+      if (ptr.kind !== 'ptr') fail('InvalidMapDefinition', `${what} is not declared with __uint`, name);
       const arr = btf.resolve(ptr.type);
-      if (arr.kind !== 'array') fail(`${what} is not declared with __uint`, name);
+      if (arr.kind !== 'array') fail('InvalidMapDefinition', `${what} is not declared with __uint`, name);
       return arr.nelems;
     };
     for (const m of struct.members) {
@@ -490,7 +490,7 @@ export class ObjectSpec {
         case 'key':
         case 'value': {
           const ptr = btf.resolve(m.type);
-          if (ptr.kind !== 'ptr') fail(`${m.name} is not declared with __type`, name);
+          if (ptr.kind !== 'ptr') fail('InvalidMapDefinition', `${m.name} is not declared with __type`, name);
           const size = btf.sizeof(ptr.type);
           if (m.name === 'key') {
             def.keySize = size;
@@ -503,16 +503,16 @@ export class ObjectSpec {
         }
         case 'values': {
           const arr = btf.resolve(m.type);
-          if (arr.kind !== 'array') fail('values is not declared with __array', name);
+          if (arr.kind !== 'array') fail('InvalidMapDefinition', 'values is not declared with __array', name);
           const ptr = btf.resolve(arr.type);
-          if (ptr.kind !== 'ptr') fail('values is not an array of pointers', name);
+          if (ptr.kind !== 'ptr') fail('InvalidMapDefinition', 'values is not an array of pointers', name);
           const target = btf.resolve(ptr.type);
           if (target.kind === 'struct') def.inner = this.#btfMapDefinition(`${name}.inner`, ptr.type, section);
-          else if (target.kind !== 'func_proto') fail(`values points to a ${target.kind}`, name);
+          else if (target.kind !== 'func_proto') fail('InvalidMapDefinition', `values points to a ${target.kind}`, name);
           break;
         }
         default:
-          fail(`unknown map definition member '${m.name}'`, name);
+          fail('InvalidMapDefinition', `unknown map definition member '${m.name}'`, name);
       }
     }
     // Map in map: the value is the inner map's fd (4 bytes); a PROG_ARRAY's too.
@@ -531,21 +531,21 @@ export class ObjectSpec {
       .filter((s) => s.type !== STT_SECTION && s.name)
       .sort((a, b) => a.value - b.value);
     if (symbols.length === 0) {
-      if (section.size > 0) fail('map definitions without symbols', 'maps');
+      if (section.size > 0) fail('InvalidMapDefinition', 'map definitions without symbols', 'maps');
       return;
     }
     const stride = section.size / symbols.length;
-    if (!Number.isInteger(stride) || stride < 20) fail(`cannot split ${section.size} bytes into ${symbols.length} map definitions`, 'maps');
+    if (!Number.isInteger(stride) || stride < 20) fail('InvalidMapDefinition', `cannot split ${section.size} bytes into ${symbols.length} map definitions`, 'maps');
     const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
     for (const sym of symbols) {
       const size = sym.size || stride;
-      if (sym.value + size > section.size) fail('map definition runs past the section', sym.name);
+      if (sym.value + size > section.size) fail('InvalidMapDefinition', 'map definition runs past the section', sym.name);
       const u32 = (i: number): number => (i * 4 + 4 <= size ? view.getUint32(sym.value + i * 4, true) : 0);
       // bpf_map_def is 20 bytes (5 u32); iproute2's bpf_elf_map exactly 36 (9 u32).
       // Any other size may only add zero bytes: fields we do not know must not be lost.
       const known = size === 36 ? 36 : 20;
       for (let off = known; off < size; off++) {
-        if (section.data[sym.value + off] !== 0) fail(`map definition of ${size} bytes has unknown non-zero fields past byte ${known}`, sym.name);
+        if (section.data[sym.value + off] !== 0) fail('InvalidMapDefinition', `map definition of ${size} bytes has unknown non-zero fields past byte ${known}`, sym.name);
       }
       const def: MapDefinition = {
         name: sym.name,
@@ -577,9 +577,9 @@ export class ObjectSpec {
     for (const outer of defs) {
       const innerId = outer.elfMap!.innerId;
       if (innerId === 0) continue;
-      if (outer.type !== 12 && outer.type !== 13) fail(`inner_id ${innerId} on a map that is not ARRAY_OF_MAPS or HASH_OF_MAPS`, outer.name);
+      if (outer.type !== 12 && outer.type !== 13) fail('InvalidMapDefinition', `inner_id ${innerId} on a map that is not ARRAY_OF_MAPS or HASH_OF_MAPS`, outer.name);
       const template = defs.find((d) => d.elfMap!.id === innerId && d !== outer);
-      if (!template) fail(`inner_id ${innerId}: no map has id ${innerId}`, outer.name);
+      if (!template) fail('InvalidMapDefinition', `inner_id ${innerId}: no map has id ${innerId}`, outer.name);
       outer.inner = { ...template, name: `${outer.name}.inner`, contents: [], elfMap: undefined, pinning: Pinning.None };
       for (const d of defs) {
         const { id, innerId: dInner, innerIdx } = d.elfMap!;
@@ -593,14 +593,14 @@ export class ObjectSpec {
     for (const section of this.#elf.sections) {
       if (section.name !== '.struct_ops' && section.name !== '.struct_ops.link') continue;
       const btf = this.btf;
-      if (!btf) fail('struct_ops needs BTF', section.name);
+      if (!btf) fail('InvalidMapDefinition', 'struct_ops needs BTF', section.name);
       const relocs = this.#refs.get(section.index) ?? new Map<number, RawReference>();
       for (const sym of this.#symbolsIn[section.index]!) {
         if (!sym.name || sym.type === STT_SECTION) continue;
         const variable = btf.byName(sym.name, 'var')[0];
-        if (!variable || variable.kind !== 'var') fail(`struct_ops variable ${sym.name} has no BTF`, section.name);
+        if (!variable || variable.kind !== 'var') fail('InvalidMapDefinition', `struct_ops variable ${sym.name} has no BTF`, section.name);
         const struct = btf.resolve(variable.type);
-        if (struct.kind !== 'struct') fail(`struct_ops variable ${sym.name} is not a struct`, section.name);
+        if (struct.kind !== 'struct') fail('InvalidMapDefinition', `struct_ops variable ${sym.name} is not a struct`, section.name);
         const programs: { offset: number; program: string }[] = [];
         for (const [off, ref] of relocs) {
           if (off >= sym.value && off < sym.value + sym.size) programs.push({ offset: off - sym.value, program: ref.symbol.name });
@@ -631,7 +631,7 @@ export class ObjectSpec {
     const elf = this.#elf;
     for (const section of elf.sections) {
       if (!this.#exec[section.index] || section.size === 0) continue;
-      if (section.size % INSN_SIZE !== 0) fail(`size ${section.size} is not a whole number of instructions`, section.name);
+      if (section.size % INSN_SIZE !== 0) fail('InvalidProgram', `size ${section.size} is not a whole number of instructions`, section.name);
       const funcs = this.#symbolsIn[section.index]!
         .filter((s) => s.type === STT_FUNC)
         .sort((a, b) => a.value - b.value);
@@ -639,11 +639,11 @@ export class ObjectSpec {
       const list: Func[] = [];
       this.#functions.set(section.index, list);
       funcs.forEach((s, i) => {
-        if (s.value % INSN_SIZE !== 0 || s.size % INSN_SIZE !== 0) fail(`function ${s.name} is not instruction-aligned`, section.name);
+        if (s.value % INSN_SIZE !== 0 || s.size % INSN_SIZE !== 0) fail('InvalidProgram', `function ${s.name} is not instruction-aligned`, section.name);
         const start = s.value / INSN_SIZE;
         const next = i + 1 < funcs.length ? funcs[i + 1].value / INSN_SIZE : count;
         const end = s.size > 0 ? Math.min(start + s.size / INSN_SIZE, count) : next;
-        if (start >= count || end <= start) fail(`function ${s.name} lies outside its section`, section.name);
+        if (start >= count || end <= start) fail('InvalidProgram', `function ${s.name} lies outside its section`, section.name);
         list.push({ name: s.name, section, start, end, code: undefined, notable: undefined, ext: undefined });
       });
     }
@@ -684,7 +684,7 @@ export class ObjectSpec {
   }
 
   #addProgram(f: Func, called: Set<Func>): Linked {
-    if (this.programs.has(f.name)) fail(`two programs are named ${f.name}`, f.section.name);
+    if (this.programs.has(f.name)) fail('InvalidProgram', `two programs are named ${f.name}`, f.section.name);
     const linked = this.#link(f);
     for (const g of linked.reached) if (g !== f) called.add(g);
     this.programs.set(f.name, linked.spec);
@@ -699,7 +699,7 @@ export class ObjectSpec {
       const sym = ref.symbol;
       if (sym.section === SHN_UNDEF) return 'extern';
       section = this.#elf.sections[sym.section];
-      if (!section || !this.#exec[sym.section]) fail(`call to ${sym.name || 'a symbol'} outside code`, f.section.name);
+      if (!section || !this.#exec[sym.section]) fail('InvalidRelocation', `call to ${sym.name || 'a symbol'} outside code`, f.section.name);
       // libbpf: calls carry imm in instructions, function addresses in bytes.
       at = sym.value / INSN_SIZE + (isCall ? code.imm(insn) : code.imm(insn) / INSN_SIZE) + 1;
       if (!isCall && !this.#functionStartsAt(section, at) && this.#functionStartsAt(section, at - 1)) at -= 1;
@@ -707,7 +707,7 @@ export class ObjectSpec {
       at = insn + code.imm(insn) + 1;
     }
     const fn = this.#functionAt(section, at);
-    if (!fn) fail(`call at instruction ${insn} goes to ${section.name}+${at}, where no function is`, f.name);
+    if (!fn) fail('InvalidRelocation', `call at instruction ${insn} goes to ${section.name}+${at}, where no function is`, f.name);
     return { fn, at };
   }
 
@@ -778,7 +778,7 @@ export class ObjectSpec {
           continue;
         }
         if (!ref) continue;
-        if (!code.isLdImm64(i)) fail(`relocation on instruction ${i} that is not a load of a 64-bit immediate`, f.name);
+        if (!code.isLdImm64(i)) fail('InvalidRelocation', `relocation on instruction ${i} that is not a load of a 64-bit immediate`, f.name);
         references.push(this.#dataReference(f, fBase + i, code, i, ref.symbol));
       }
     }
@@ -820,11 +820,11 @@ export class ObjectSpec {
       return { kind: 'extern', insn, name: sym.name, call: false };
     }
     const section = this.#elf.sections[sym.section];
-    if (!section) fail(`reference to missing section ${sym.section}`, f.name);
+    if (!section) fail('InvalidRelocation', `reference to missing section ${sym.section}`, f.name);
     if (section.name === '.maps' || section.name === 'maps') {
       if (sym.type === STT_SECTION) {
         // libbpf and cilium/ebpf refuse this too: the map must be named by its own symbol.
-        fail(`reference to a map through the section symbol (offset ${code.imm(i)}): a static map definition needs a global name`, f.name);
+        fail('InvalidRelocation', `reference to a map through the section symbol (offset ${code.imm(i)}): a static map definition needs a global name`, f.name);
       }
       return { kind: 'map', insn, map: sym.name };
     }
@@ -832,7 +832,7 @@ export class ObjectSpec {
       const offset = (sym.type === STT_SECTION ? 0 : sym.value) + code.imm(i);
       return { kind: 'data', insn, map: section.name, offset };
     }
-    fail(`reference to ${sym.name || section.name} in section ${section.name}, which is neither maps nor data`, f.name);
+    fail('InvalidRelocation', `reference to ${sym.name || section.name} in section ${section.name}, which is neither maps nor data`, f.name);
   }
 
   /**

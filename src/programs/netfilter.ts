@@ -7,15 +7,18 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** NFPROTO_* of the families netfilter BPF links accept. */
-const families = { ipv4: 2, ipv6: 10 } as const;
-/** enum nf_inet_hooks */
-const hooks = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
+/** The address families netfilter BPF links accept. */
+export type NetfilterFamily = 'ipv4' | 'ipv6';
+/** The netfilter hooks (enum nf_inet_hooks). */
+export type NetfilterHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+/** NFPROTO_* of each family. */
+const families: Readonly<Record<NetfilterFamily, number>> = { ipv4: 2, ipv6: 10 };
+const hooks: Readonly<Record<NetfilterHook, number>> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 const BPF_F_NETFILTER_IP_DEFRAG = 1;
 
 export interface NetfilterAttachOptions {
-  family: keyof typeof families;
-  hook: keyof typeof hooks;
+  family: NetfilterFamily;
+  hook: NetfilterHook;
   /** Order among the hook's functions (lower runs first); the kernel refuses INT_MIN and INT_MAX. */
   priority: number;
   /** Ask for defragmented packets (BPF_F_NETFILTER_IP_DEFRAG, 6.6+). */

@@ -11,8 +11,8 @@ import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-const TYPES = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint } as const;
-export type PerfEventTypeName = keyof typeof TYPES;
+export type PerfEventTypeName = 'hardware' | 'software' | 'tracepoint' | 'hwCache' | 'raw' | 'breakpoint';
+const TYPES: Readonly<Record<PerfEventTypeName, number>> = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint };
 
 export interface PerfEventAttachOptions {
   /** The event's PMU: a name or a PERF_TYPE_* / dynamic PMU type number. */

@@ -104,7 +104,7 @@ export class Program implements Disposable {
     this.#fd = new ProgramFd(this.#load(), this.name);
   }
 
-  /** Loads against another program's function (Extension). */
+  /** Loads against another program's function (Extension). @internal */
   protected loadAgainst(target: ProgramLoadTarget): void {
     if (this.loaded) return;
     this.#fd = new ProgramFd(this.#load(target), this.name);

@@ -14,7 +14,7 @@ export interface UProbeAttachOptions {
    * the binary of the section (uprobe/<binary>:<function>).
    */
   target?: string | number;
-  /** A function of the file ('malloc', 'malloc@@GLIBC_2.2.5'); without it, `offset` is a file offset. */
+  /** A function of the file (`malloc`, `malloc@@GLIBC_2.2.5`); without it, `offset` is a file offset. */
   symbol?: string;
   /** Added to the function's file offset (or the file offset itself without `symbol`). */
   offset?: number | bigint;

@@ -1,11 +1,11 @@
-// The raw layer: one function per bpf command, the native seam, errno helpers.
+// The raw layer ('tsbpf/sys'): one function per bpf command, the native seam, errno
+// helpers. Fault injection (replaceKernel) is in 'tsbpf/testing', possibleCpus in 'tsbpf'.
 export * from './bpf.js';
 export { Attr, cString, readCString, ptrWords } from './attr.js';
 export { SyscallError, Errno, errnoCode } from './errors.js';
-export { kernel, replaceKernel } from './native.js';
+export { kernel } from './native.js';
 export type { Kernel } from './native.js';
 export { FdOwner } from './fd.js';
-export { possibleCpus } from './cpus.js';
 export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';

@@ -15,15 +15,13 @@ import {
   isProgramTypeSupported,
   LinkType,
   MapType,
-  perfAttachMechanism,
   ProgramType,
-  tracingAttachMechanism,
   XdpNetlinkLink,
   type Link,
   type SchedClassifier,
   type Xdp,
 } from '../../src/index.js';
-import { probeMechanisms } from '../../src/programs/probe-event.js';
+import { perfAttachMechanism, probeMechanisms, tracingAttachMechanism } from '../../src/testing.js';
 
 /** true / false, or the error a probe threw instead of answering. */
 export type Answer = boolean | string;
