@@ -1,4 +1,4 @@
-// Loader gaps closed after the first loader milestone, against the real kernel:
+// Loader inputs beyond sections and maps, against the real kernel:
 // extern constants the user sets (setExtern), iproute2's inner_id/inner_idx
 // map-in-map, CO-RE against a BTF other than the kernel's, kernel module BTF.
 import { test } from 'node:test';

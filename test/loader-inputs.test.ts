@@ -221,7 +221,7 @@ function defineTests(): void {
     assert.equal(fdCount(), before);
   });
 
-  test('the instances the issue names are typed errors: testRun data of a string, perf event options of the wrong shape, a uretprobe section without a binary, invalid flags', () => {
+  test('malformed inputs are typed errors: testRun data of a string, perf event options of the wrong shape, a uretprobe section without a binary, invalid flags', () => {
     const before = fdCount();
     {
       using ebpf = new EbpfLoader().setAutoload('readline_ret', true).load(obj('autoload.o'));

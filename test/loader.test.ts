@@ -112,7 +112,7 @@ test('replaceMap uses the caller map; setMaxEntries changes a size', () => {
 test('pinning by name: created and pinned when missing, reused when present, refused when incompatible', () => {
   const dir = bpffsDir('loader');
   const corpusObject = resolve(corpusDir, 'testdata/loader-clang-22-el.elf');
-  // Maps only: the programs of this object need externs (a later milestone).
+  // Maps only: the test is about pinned maps, and the programs need the externs of loader-externs.test.ts.
   const loader = () => {
     const l = new EbpfLoader().mapPinPath(dir);
     for (const p of ['xdp_prog', 'no_relocation', 'asm_relocation', 'data_sections', 'anon_const']) l.deferProgram(p);

@@ -1,7 +1,7 @@
 // Codecs turn JS values into the bytes of a key or value and back, with C layout.
 // They work in place on a caller-owned buffer, so the hot path allocates nothing
 // beyond the decoded value.
-import type { Scratch } from './scratch.js';
+import type { Scratch } from '../sys/scratch.js';
 
 export interface Codec<T> {
   /** Bytes the value occupies (sizeof). */

@@ -6,7 +6,7 @@ import { checkPinPath, openPinned, pinFd } from '../pin.js';
 import { bpfMapInfoLayout, decodeBpfMapInfo } from '../sys/abi/info.js';
 import { describeValue } from '../describe.js';
 import { ElemIo, mapCreate, mapFreeze, mapGetFdById, objGetInfoByFd } from '../sys/bpf.js';
-import type { Scratch } from '../codec/scratch.js';
+import type { Scratch } from '../sys/scratch.js';
 import { FdOwner, isOwnedFd } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';

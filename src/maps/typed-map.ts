@@ -6,7 +6,7 @@
 import { MapError } from '../errors.js';
 import type { ElemIo } from '../sys/bpf.js';
 import type { Codec } from '../codec/codec.js';
-import type { Scratch } from '../codec/scratch.js';
+import type { Scratch } from '../sys/scratch.js';
 import { checkElemFlags, keyCursor, MapData, type MapSpec } from './map-data.js';
 import { describeValue } from '../describe.js';
 import { mapTypeName, type MapType } from './map-type.js';
@@ -321,6 +321,7 @@ export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
   readonly #key: Codec<K>;
   readonly #value: ValueCodec<V, In, E>;
 
+  /** @internal typed maps are made by create, tryFrom and the loader. */
   protected constructor(map: MapData, owned: boolean, kind: KindName, shape: Shape) {
     super(map, owned, kind);
     this.#key = shape.key as Codec<K>;

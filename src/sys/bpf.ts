@@ -10,7 +10,7 @@ import {
   mapCreateLayout, mapElemLayout, mapFreezeLayout, objLayout, progLoadLayout, testLayout,
 } from './abi/attr.js';
 import { bpfBtfInfoLayout } from './abi/info.js';
-import { scratchAt, type Scratch } from '../codec/scratch.js';
+import { scratchAt, type Scratch } from './scratch.js';
 
 /** enum bpf_cmd, generated from the kernel's BTF. */
 export { Cmd };
@@ -70,7 +70,7 @@ function elemAttr(fd: number, flags: number | bigint): Uint8Array {
 
 /**
  * BPF_MAP_LOOKUP_ELEM: fills `value`. Returns false when the key is absent (ENOENT).
- * The caller guarantees key.length >= key_size and value.length >= the value size.
+ * The caller guarantees that `key` holds at least key_size bytes and `value` at least the value size.
  */
 export function mapLookupElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number | bigint = 0): boolean {
   const r = kernel.bpf(Cmd.MapLookupElem, elemAttr(fd, flags), KEY_VALUE, key, value);
@@ -284,7 +284,7 @@ const infoAttr = new Attr(infoLayout.size);
 const INFO = ptrWords(infoLayout.info);
 
 /**
- * BPF_OBJ_GET_INFO_BY_FD: fills `info` (struct bpf_{map,prog,link,btf}_info); returns the
+ * BPF_OBJ_GET_INFO_BY_FD: fills `info` (a struct bpf_map_info, bpf_prog_info, bpf_link_info or bpf_btf_info); returns the
  * length the kernel wrote. For a program, `mapIds` and `xlated` receive its map ids and
  * translated instructions (their counts land in info's nr_map_ids / xlated_prog_len);
  * for a BTF object, `mapIds`' place takes the buffer of its raw bytes (btf_size).

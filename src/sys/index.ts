@@ -6,6 +6,7 @@ export { SyscallError, Errno, errnoCode } from './errors.js';
 export { kernel } from './native.js';
 export type { Kernel } from './native.js';
 export { FdOwner } from './fd.js';
+export type { Scratch } from './scratch.js';
 export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';
