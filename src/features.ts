@@ -22,9 +22,8 @@ import { Capability, Errno, hasCapabilities, SyscallError } from './sys/errors.j
 import { btfLoad, mapCreate, progLoad, type MapCreateAttr, type ProgLoadAttr } from './sys/bpf.js';
 import { linkCreate, type LinkCreateAttr, rawTracepointOpen } from './sys/link.js';
 import { kernel } from './sys/native.js';
-import { MapType, mapTypeName } from './maps/map-type.js';
-import { AttachType, attachTypeName, ProgramType, programTypeName } from './programs/program-type.js';
-import { LinkType } from './links/link.js';
+import { AttachType, LinkType, MapType, ProgramType } from './sys/abi/enums.js';
+import { attachTypeName, mapTypeName, programTypeName } from './sys/names.js';
 
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_NO_PREALLOC = 1 << 0;

@@ -18,7 +18,7 @@ import { structOpsValue } from '../obj/struct-ops.js';
 import { Btf } from '../obj/btf.js';
 import type { ProgramKind } from '../obj/sections.js';
 import { BPF_F_LINK, ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from '../obj/spec.js';
-import { LinkType } from '../links/link.js';
+import { LinkType } from '../sys/abi/enums.js';
 import { Program, type ProgramLoadTarget } from '../programs/program.js';
 import { programClasses } from '../programs/kinds.js';
 import { summariseVerifierLog, verifierMessage } from '../programs/verifier-log.js';

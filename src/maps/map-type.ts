@@ -106,7 +106,4 @@ export function mapTypeInfo(type: number): MapTypeInfo | undefined {
   return table[type];
 }
 
-/** 'BPF_MAP_TYPE_ARRAY_OF_MAPS' for 12; 'map type 99' for an unknown one. */
-export function mapTypeName(type: number): string {
-  return table[type]?.kernelName ?? `map type ${type}`;
-}
+export { mapTypeName } from '../sys/names.js';
