@@ -54,74 +54,37 @@ export interface LinkInfo {
   pid?: number;
 }
 
+type LinkDetails = Omit<LinkInfo, 'id' | 'programId' | 'type' | 'typeName' | 'attachTypeName'>;
+
+/** The fields of `m` named, as LinkInfo has them. */
+function pick<T, F extends keyof T & keyof LinkDetails>(m: T, ...fields: F[]): Pick<T, F> {
+  const out = {} as Pick<T, F>;
+  for (const f of fields) out[f] = m[f];
+  return out;
+}
+
+/** Per link type, what LinkInfo keeps of its member of the info union (no pointer fields). */
+const linkDetails: Partial<Record<number, (b: Uint8Array) => LinkDetails>> = {
+  [LinkType.Tracing]: (b) => pick(k.decodeBpfLinkInfoTracing(b), 'attachType', 'targetObjId', 'targetBtfId'),
+  [LinkType.Cgroup]: (b) => pick(k.decodeBpfLinkInfoCgroup(b), 'cgroupId', 'attachType'),
+  [LinkType.Netns]: (b) => pick(k.decodeBpfLinkInfoNetns(b), 'netnsIno', 'attachType'),
+  [LinkType.Xdp]: (b) => pick(k.decodeBpfLinkInfoXdp(b), 'ifindex'),
+  [LinkType.StructOps]: (b) => pick(k.decodeBpfLinkInfoStructOps(b), 'mapId'),
+  [LinkType.Netfilter]: (b) => pick(k.decodeBpfLinkInfoNetfilter(b), 'pf', 'hooknum', 'priority'),
+  [LinkType.Tcx]: (b) => pick(k.decodeBpfLinkInfoTcx(b), 'ifindex', 'attachType'),
+  [LinkType.Netkit]: (b) => pick(k.decodeBpfLinkInfoNetkit(b), 'ifindex', 'attachType'),
+  [LinkType.Sockmap]: (b) => pick(k.decodeBpfLinkInfoSockmap(b), 'mapId', 'attachType'),
+  [LinkType.PerfEvent]: (b) => ({ perfEventType: k.decodeBpfLinkInfoPerfEvent(b).type }),
+  [LinkType.KprobeMulti]: (b) => pick(k.decodeBpfLinkInfoKprobeMulti(b), 'count'),
+  [LinkType.UprobeMulti]: (b) => pick(k.decodeBpfLinkInfoUprobeMulti(b), 'count', 'pid'),
+};
+
 /** Decodes struct bpf_link_info. */
 export function decodeLinkInfo(b: Uint8Array): LinkInfo {
   const head = k.decodeBpfLinkInfo(b);
   const type = head.type;
-  const info: LinkInfo = { id: head.id, programId: head.progId, type, typeName: linkTypeName(type) };
-  const withAttach = (attachType: number) => {
-    info.attachType = attachType;
-    info.attachTypeName = attachTypeName(attachType);
-  };
-  switch (type) {
-    case LinkType.Tracing: {
-      const m = k.decodeBpfLinkInfoTracing(b);
-      withAttach(m.attachType);
-      info.targetObjId = m.targetObjId;
-      info.targetBtfId = m.targetBtfId;
-      break;
-    }
-    case LinkType.Cgroup: {
-      const m = k.decodeBpfLinkInfoCgroup(b);
-      info.cgroupId = m.cgroupId;
-      withAttach(m.attachType);
-      break;
-    }
-    case LinkType.Netns: {
-      const m = k.decodeBpfLinkInfoNetns(b);
-      info.netnsIno = m.netnsIno;
-      withAttach(m.attachType);
-      break;
-    }
-    case LinkType.Xdp:
-      info.ifindex = k.decodeBpfLinkInfoXdp(b).ifindex;
-      break;
-    case LinkType.StructOps:
-      info.mapId = k.decodeBpfLinkInfoStructOps(b).mapId;
-      break;
-    case LinkType.Netfilter: {
-      const m = k.decodeBpfLinkInfoNetfilter(b);
-      info.pf = m.pf;
-      info.hooknum = m.hooknum;
-      info.priority = m.priority;
-      break;
-    }
-    case LinkType.Tcx:
-    case LinkType.Netkit: {
-      const m = type === LinkType.Tcx ? k.decodeBpfLinkInfoTcx(b) : k.decodeBpfLinkInfoNetkit(b);
-      info.ifindex = m.ifindex;
-      withAttach(m.attachType);
-      break;
-    }
-    case LinkType.Sockmap: {
-      const m = k.decodeBpfLinkInfoSockmap(b);
-      info.mapId = m.mapId;
-      withAttach(m.attachType);
-      break;
-    }
-    case LinkType.PerfEvent:
-      info.perfEventType = k.decodeBpfLinkInfoPerfEvent(b).type;
-      break;
-    case LinkType.KprobeMulti:
-      info.count = k.decodeBpfLinkInfoKprobeMulti(b).count;
-      break;
-    case LinkType.UprobeMulti: {
-      const m = k.decodeBpfLinkInfoUprobeMulti(b);
-      info.count = m.count;
-      info.pid = m.pid;
-      break;
-    }
-  }
+  const info: LinkInfo = { id: head.id, programId: head.progId, type, typeName: linkTypeName(type), ...linkDetails[type]?.(b) };
+  if (info.attachType !== undefined) info.attachTypeName = attachTypeName(info.attachType);
   return info;
 }
 

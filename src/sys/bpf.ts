@@ -6,6 +6,7 @@ import { kernel } from './native.js';
 import { retrying } from './retry.js';
 import { Cmd } from './abi/enums.js';
 import {
+  type MapCreateFields,
   batchLayout, btfLoadLayout, encodeBtfLoad, encodeMapCreate, encodeProgLoad, encodeTest, getIdLayout, infoLayout,
   mapCreateLayout, mapElemLayout, mapFreezeLayout, objLayout, progLoadLayout, testLayout,
 } from './abi/attr.js';
@@ -17,22 +18,8 @@ export { Cmd };
 
 // ---- BPF_MAP_CREATE ----------------------------------------------------------------
 
-export interface MapCreateAttr {
-  mapType: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  mapFlags?: number;
-  innerMapFd?: number;
-  numaNode?: number;
-  mapName?: string;
-  mapIfindex?: number;
-  btfFd?: number;
-  btfKeyTypeId?: number;
-  btfValueTypeId?: number;
-  btfVmlinuxValueTypeId?: number;
-  mapExtra?: bigint | number;
-}
+/** BPF_MAP_CREATE's fields; type, sizes and max_entries are required. */
+export type MapCreateAttr = MapCreateFields & Required<Pick<MapCreateFields, 'mapType' | 'keySize' | 'valueSize' | 'maxEntries'>>;
 
 const createAttr = new Attr(mapCreateLayout.size);
 

@@ -7,6 +7,7 @@ export { kernel } from './native.js';
 export type { Kernel } from './native.js';
 export { FdOwner } from './fd.js';
 export type { Scratch } from './scratch.js';
+export type { MapCreateFields } from './abi/attr.js';
 export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';
