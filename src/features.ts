@@ -17,6 +17,7 @@
 import { MapError, ProgramError } from './errors.js';
 import { kernelSymbolAddress } from './externs.js';
 import { Btf } from './obj/btf.js';
+import { BPF_F_SLEEPABLE } from './obj/sections.js';
 import { loadKernelBtf } from './kernel-btf.js';
 import { Capability, Errno, hasCapabilities, SyscallError } from './sys/errors.js';
 import { btfLoad, mapCreate, progLoad, type MapCreateAttr, type ProgLoadAttr } from './sys/bpf.js';
@@ -25,7 +26,6 @@ import { kernel } from './sys/native.js';
 import { AttachType, LinkType, MapType, ProgramType } from './sys/abi/enums.js';
 import { attachTypeName, mapTypeName, programTypeName } from './sys/names.js';
 
-const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_NO_PREALLOC = 1 << 0;
 const BPF_F_MMAPABLE = 1 << 10;
 const BPF_F_LINK = 1 << 13;

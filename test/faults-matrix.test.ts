@@ -9,15 +9,14 @@
 // (or `npm run faults -- --all`, which prints the table) runs every scenario and call.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {  } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
 import { DEFECTS, defectLines, runScenario, tally, type Injection } from './fault-injector.js';
 import { closeShared, scenarios } from './fault-scenarios.js';
-import { fdCount } from './helpers.js';
+import { openFds } from './gc.js';
 
 const all = process.env.TSBPF_FAULTS === 'all';
 const REAL_KERNEL = sys.kernel;
-const fdsAtStart = fdCount();
+const fdsAtStart = openFds();
 const every: Injection[] = [];
 const started = Date.now();
 
@@ -47,5 +46,7 @@ after(async () => {
 
 test('faults: no descriptor left by this file', async () => {
   await closeShared();
-  assert.equal(fdCount(), fdsAtStart);
+  const now = openFds();
+  const changed = [...now].filter(([fd, target]) => fdsAtStart.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+  assert.equal(now.size, fdsAtStart.size, `descriptors left open by this file (new or reused: ${changed.join(', ') || 'none'})`);
 });

@@ -1,5 +1,5 @@
 // Waiting for the FinalizationRegistry: GC, then let the cleanup callbacks run.
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { collectGarbage, fdCount } from './helpers.js';
 
 /** Collects garbage until fdCount() <= target or `rounds` are spent; returns the final count. */
@@ -20,6 +20,16 @@ export function fdTarget(fd: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Every descriptor open in this process and what it is. */
+export function openFds(): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const name of readdirSync('/proc/self/fd')) {
+    const target = fdTarget(Number(name));
+    if (target !== undefined) fds.set(Number(name), target); // undefined: the listing's own descriptor
+  }
+  return fds;
 }
 
 /** True when `fd` is open in this process and is a BPF map. */

@@ -1,6 +1,5 @@
-// A minimal program owner for the tests (the library has no program loader yet):
+// A minimal program owner for the tests that need one without the object loader:
 // loads through sys.progLoad with a verifier log, closes through FdOwner.
-import {  } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
 
 export class Prog extends sys.FdOwner {

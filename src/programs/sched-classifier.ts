@@ -13,6 +13,7 @@ import { type Interface, programId, resolveInterface } from '../links/netif.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
+import { BPF_F_LINK } from '../obj/spec.js';
 
 /**
  * Where a TCX program goes relative to others at the hook: a loaded program, a link
@@ -52,7 +53,6 @@ export interface TcxEntry {
 const BPF_F_BEFORE = 1 << 3;
 const BPF_F_AFTER = 1 << 4;
 const BPF_F_ID = 1 << 5;
-const BPF_F_LINK = 1 << 13;
 
 function tcxAttachType(direction: TcDirection): number {
   return direction === 'ingress' ? AttachType.TcxIngress : AttachType.TcxEgress;
