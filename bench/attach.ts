@@ -34,7 +34,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { best, compileC, positiveInt, fmtNs, median, repoRoot, runC, table } from './common.js';
-import { Ebpf, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
+import { AttachType, Ebpf, PerfType, XdpFlags, type SchedClassifier, type TracePoint, type Xdp } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
 
 interface Options {
@@ -90,11 +90,6 @@ function tracepointId(category: string, name: string): bigint {
 
 // ---- the tsbpf side ------------------------------------------------------------------
 
-const BPF_XDP = 37;
-const BPF_TCX_INGRESS = 46;
-const BPF_PERF_EVENT = 41;
-const XDP_FLAGS_SKB_MODE = 2;
-const PERF_TYPE_TRACEPOINT = 2;
 const PERF_FLAG_FD_CLOEXEC = 8;
 
 interface Case {
@@ -123,7 +118,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
   const tp = ebpf.program('tp_getppid') as TracePoint;
   const perfAttr = new Uint8Array(128);
   const pv = new DataView(perfAttr.buffer);
-  pv.setUint32(0, PERF_TYPE_TRACEPOINT, true);
+  pv.setUint32(0, PerfType.Tracepoint, true);
   pv.setBigUint64(8, tpId, true);
   return [
     { name: 'xdp_attach', c: 'xdp_attach', label: `xdp.attach(${ifindex}, { mode: 'skb' }).detach()`, cycle: () => xdp.attach(ifindex, { mode: 'skb' }).detach() },
@@ -132,7 +127,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
       c: 'xdp_attach',
       label: 'sys.linkCreate(BPF_XDP) + detach + close',
       diagnostic: true,
-      cycle: () => detachRaw(sys.linkCreate({ progFd: xdp.fd, target: ifindex, attachType: BPF_XDP, flags: XDP_FLAGS_SKB_MODE })),
+      cycle: () => detachRaw(sys.linkCreate({ progFd: xdp.fd, target: ifindex, attachType: AttachType.Xdp, flags: XdpFlags.SkbMode })),
     },
     { name: 'tcx_attach', c: 'tcx_attach', label: `cls.attach('${ifname}', 'ingress').detach()`, cycle: () => tc.attach(ifname, 'ingress').detach() },
     {
@@ -140,7 +135,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
       c: 'tcx_attach',
       label: 'ifNameToIndex + sys.linkCreate(TCX_INGRESS) + detach + close',
       diagnostic: true,
-      cycle: () => detachRaw(sys.linkCreate({ progFd: tc.fd, target: sys.kernel.ifNameToIndex(ifname), attachType: BPF_TCX_INGRESS })),
+      cycle: () => detachRaw(sys.linkCreate({ progFd: tc.fd, target: sys.kernel.ifNameToIndex(ifname), attachType: AttachType.TcxIngress })),
     },
     { name: 'tp_attach', c: 'tp_attach', label: "tp.attach('syscalls', 'sys_enter_getppid').detach()", cycle: () => tp.attach('syscalls', 'sys_enter_getppid').detach() },
     {
@@ -152,7 +147,7 @@ function attachCases(ebpf: Ebpf, ifname: string, ifindex: number, tpId: bigint):
         const pfd = sys.kernel.perf_event_open(perfAttr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
         if (pfd < 0) throw new sys.SyscallError('perf_event_open', -pfd);
         try {
-          detachRaw(sys.linkCreate({ progFd: tp.fd, target: pfd, attachType: BPF_PERF_EVENT }));
+          detachRaw(sys.linkCreate({ progFd: tp.fd, target: pfd, attachType: AttachType.PerfEvent }));
         } finally {
           sys.kernel.close(pfd);
         }
