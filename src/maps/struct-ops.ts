@@ -9,12 +9,11 @@
 // holds its own reference). A BPF_F_LINK map's value only prepares it; BPF_LINK_CREATE
 // with attach type BPF_STRUCT_OPS registers it, and closing the link unregisters.
 import { MapError } from '../errors.js';
+import { Errno } from '../sys/errors.js';
 import { BPF_F_LINK } from '../obj/spec.js';
 import type { MapData } from './map-data.js';
 import type { FdLink } from '../links/link.js';
 import { attachStructOps } from '../links/struct-ops.js';
-
-const EINPROGRESS = 115;
 
 /**
  * A struct_ops map of a loaded object, with its kernel value ready. `register()` /
@@ -86,7 +85,7 @@ export class StructOpsMap {
       this.map.delete(new Uint8Array(4)); // false (ENOENT): not registered any more
     } catch (err) {
       // EINPROGRESS: being unregistered already (by someone else through the map's id).
-      if (!(err instanceof MapError && err.errno === EINPROGRESS)) throw err;
+      if (!(err instanceof MapError && err.errno === Errno.EINPROGRESS)) throw err;
     }
     this.#registered = false;
   }

@@ -1,6 +1,7 @@
 // ObjectSpec: everything a clang-built BPF object holds, as data. Pure: no system
 // calls, no privileges. One ELF gives one spec; the loader turns a spec into live maps
 // and programs, adapting copies to the running kernel (like cilium's CollectionSpec).
+import { MapType } from '../sys/abi/enums.js';
 import { ParseError, type ParseErrorKind } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { sectionMatch, type AttachTarget } from './sections.js';
@@ -354,7 +355,7 @@ export class ObjectSpec {
       this.maps.set(section.name, {
         name: section.name,
         section: section.name,
-        type: 2, // BPF_MAP_TYPE_ARRAY
+        type: MapType.Array,
         keySize: 4,
         valueSize: section.size,
         maxEntries: 1,
@@ -608,7 +609,7 @@ export class ObjectSpec {
         this.maps.set(sym.name, {
           name: sym.name,
           section: section.name,
-          type: 26, // BPF_MAP_TYPE_STRUCT_OPS
+          type: MapType.StructOps,
           keySize: 4,
           valueSize: sym.size,
           maxEntries: 1,
