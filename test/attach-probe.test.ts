@@ -79,7 +79,8 @@ async function start(binary: string, n: number): Promise<{ child: ChildProcess; 
     });
     child.on('error', rej);
   });
-  const exited = new Promise<string>((res) => child.on('exit', () => res(out.slice(out.indexOf('ready\n') + 6).trim())));
+  // 'close', not 'exit': the output may still be in the pipe when the process has exited.
+  const exited = new Promise<string>((res) => child.on('close', () => res(out.slice(out.indexOf('ready\n') + 6).trim())));
   return {
     child,
     pid: child.pid!,

@@ -56,12 +56,15 @@ export async function createNetEnv(tag: string): Promise<NetEnv> {
   const mac = (last: number) => `02:7e:${((pid >>> 16) & 255).toString(16).padStart(2, '0')}:${((pid >>> 8) & 255).toString(16).padStart(2, '0')}:${(pid & 255).toString(16).padStart(2, '0')}:0${last}`;
 
   let server: ChildProcess | undefined;
+  let serverClosed = false;
   let sock: Socket | undefined;
   const teardown = async () => {
     sock?.close();
-    if (server && server.exitCode === null) {
-      server.kill();
-      await once(server, 'exit').catch(() => undefined);
+    if (server && !serverClosed) {
+      // 'close' waits for the stdout pipe too: 'exit' can come while its descriptor is still open.
+      const closed = once(server, 'close').catch(() => undefined);
+      if (server.exitCode === null) server.kill();
+      await closed;
     }
     try {
       run('ip', ['link', 'del', outer]);
@@ -87,6 +90,9 @@ export async function createNetEnv(tag: string): Promise<NetEnv> {
     run('ip', ['-n', ns, 'neigh', 'replace', outerIp, 'lladdr', mac(1), 'dev', inner, 'nud', 'permanent']);
 
     server = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', ECHO, innerIp, String(NET_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    server.once('close', () => {
+      serverClosed = true;
+    });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
