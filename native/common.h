@@ -66,5 +66,6 @@ napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);
 napi_value perf_init(napi_env env, napi_value exports);
 napi_value net_init(napi_env env, napi_value exports);
+napi_value poll_init(napi_env env, napi_value exports);
 
 #endif

@@ -4,7 +4,18 @@
  * The mapping is handed to JS as an external ArrayBuffer. munmap detaches it first,
  * so JS can never touch unmapped memory; a mapping JS forgets is unmapped when the
  * ArrayBuffer is collected. Only buffers made here can be unmapped: each carries a
- * record, found through a type-tagged wrapper, so a foreign ArrayBuffer is refused. */
+ * record, found through a type-tagged wrapper, so a foreign ArrayBuffer is refused.
+ *
+ * mmapRing(fd, length, offset) -> ArrayBuffer | -errno
+ * The part of an event ring that user space may only read, where the kernel writes its
+ * records: a BPF ring buffer's producer page and data (from the second page, PROT_READ;
+ * the kernel maps the data twice in a row so that a record that wraps is contiguous), a
+ * user ring buffer's consumer page (the first, PROT_READ), a perf event's ring (from the
+ * first page, read-write so that the kernel honours the tail user space publishes, but
+ * its data pages fault on write). V8 has no read-only ArrayBuffer: this is the one
+ * buffer the addon makes that JS must only read; a write faults, as a write through
+ * libbpf's const pointer would. mmap's buffers never fault. */
+#include "abi.h"
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -52,7 +63,7 @@ static void wrap_finalize(napi_env env, void *data, void *hint) {
  * that the object mapped is the one checked even if fd is closed and its number reused
  * meanwhile; the exclusive lock keeps the duplicate's number from being taken for a
  * map fd that another thread is checking. MAP_FAILED with errno, or NULL with *why. */
-static void *map_object(int fd, size_t len, int prot, int flags, off_t off, const char **why) {
+static void *map_object(int fd, size_t len, int prot, int flags, off_t off, bool ring, const char **why) {
   fds_lock(FD_LOCK_EXCLUSIVE);
   void *addr = MAP_FAILED;
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -61,15 +72,28 @@ static void *map_object(int fd, size_t len, int prot, int flags, off_t off, cons
     return MAP_FAILED;
   }
   fds_forget(dup);
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
   uint8_t info[24]; /* struct bpf_map_info: map_flags @20 */
   if (bpf_obj_info(dup, info, sizeof info) == 0) {
-    uint32_t map_flags;
+    uint32_t map_flags, type;
     memcpy(&map_flags, info + 20, 4);
+    memcpy(&type, info + MAP_INFO_TYPE_OFF, 4);
     if (map_flags & (1u << 17)) *why = "an arena with BPF_F_SEGV_ON_FAULT cannot be mapped into JS";
+    else if (ring && type == MAP_TYPE_RINGBUF) {
+      if ((size_t)off != page) *why = "a ring buffer's read-only part starts at its second page";
+      prot = PROT_READ;
+    } else if (ring && type == MAP_TYPE_USER_RINGBUF) {
+      if (off != 0 || len != page) *why = "a user ring buffer's read-only part is its first page";
+      prot = PROT_READ;
+    } else if (ring) {
+      *why = "fd must be a ring buffer, user ring buffer or perf event";
+    }
   } else if (!fd_is_perf_event(dup)) {
-    *why = "fd must be a BPF map or perf event";
-  } else if (off != 0 || len > (size_t)sysconf(_SC_PAGESIZE)) {
-    *why = "a perf event's ring data is read-only to user space (a write raises SIGBUS): only its first page can be mapped into JS";
+    *why = ring ? "fd must be a ring buffer, user ring buffer or perf event" : "fd must be a BPF map or perf event";
+  } else if (off != 0) {
+    *why = "a perf event's ring is mapped from its first page (no aux area)";
+  } else if (!ring && len > page) {
+    *why = "a perf event's ring data is read-only to user space (a write raises SIGBUS): mmap maps its first page only, mmapRing the whole ring";
   }
   if (!*why) addr = mmap(NULL, len, prot, flags, dup, off);
   int err = errno;
@@ -79,9 +103,11 @@ static void *map_object(int fd, size_t len, int prot, int flags, off_t off, cons
   return addr;
 }
 
+static napi_value make_mapping(napi_env env, void *addr, size_t len);
+
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   size_t argc = 5;
-  napi_value argv[5], ab;
+  napi_value argv[5];
   int64_t fd, len, prot, flags, off;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) THROW_TYPE(env, "mmap(fd, length, prot, flags, offset)");
@@ -104,10 +130,32 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   } else {
     if (fd < 0) THROW_RANGE(env, "fd must be a BPF map or perf event");
     const char *why = NULL;
-    addr = map_object((int)fd, (size_t)len, (int)prot, (int)flags, (off_t)off, &why);
+    addr = map_object((int)fd, (size_t)len, (int)prot, (int)flags, (off_t)off, false, &why);
     if (why) THROW_RANGE(env, why);
   }
   if (addr == MAP_FAILED) return make_int(env, -errno);
+  return make_mapping(env, addr, (size_t)len);
+}
+
+static napi_value js_mmap_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int64_t fd, len, off;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) THROW_TYPE(env, "mmapRing(fd, length, offset)");
+  if (!arg_int64(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
+  if (!arg_int64(env, argv[1], 1, (int64_t)1 << 40, &len, "length")) return NULL;
+  if (!arg_int64(env, argv[2], 0, (int64_t)1 << 46, &off, "offset")) return NULL;
+  if (off % sysconf(_SC_PAGESIZE)) THROW_RANGE(env, "offset must be a multiple of the page size");
+  const char *why = NULL;
+  void *addr = map_object((int)fd, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, (off_t)off, true, &why);
+  if (why) THROW_RANGE(env, why);
+  if (addr == MAP_FAILED) return make_int(env, -errno);
+  return make_mapping(env, addr, (size_t)len);
+}
+
+static napi_value make_mapping(napi_env env, void *addr, size_t len) {
+  napi_value ab;
   struct mapping *m = calloc(1, sizeof *m);
   if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
   m->addr = addr;
@@ -163,7 +211,8 @@ napi_value mmap_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mmap", NULL, js_mmap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"munmap", NULL, js_munmap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mmapRing", NULL, js_mmap_ring, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  CHECK_NAPI(env, napi_define_properties(env, exports, 2, props));
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
 }

@@ -23,6 +23,14 @@ export interface Kernel {
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
   munmap(buffer: ArrayBuffer): number;
   /**
+   * The read-only part of an event ring, where the kernel writes records: a ring
+   * buffer's producer page and data (offset one page), a user ring buffer's consumer
+   * page (offset 0, one page), a perf event's ring (offset 0, 1 + 2^n pages). JS must
+   * only read the buffer: a write faults (V8 has no read-only ArrayBuffer). munmap
+   * releases it. RangeError for any other fd or range.
+   */
+  mmapRing(fd: number, length: number, offset: number): ArrayBuffer | number;
+  /**
    * Only the perf_event_attr fields tsbpf sets may be nonzero (RangeError otherwise: sigtrap,
    * config1, bp_addr, ...). name: for a dynamic PMU (kprobe, uprobe), the function or path
    * whose address (of a private copy) the kernel reads from config1.
@@ -40,9 +48,27 @@ export interface Kernel {
   /** 0 when there is no such interface. */
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string | undefined;
+  /** epoll_create1(EPOLL_CLOEXEC). */
+  epollCreate(): number;
+  /** epoll_ctl(epfd, op, fd, {events, data.u32: data}). */
+  epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
+  /** epoll_wait: the data of up to min(out.length, 64) ready descriptors go into out; their count. */
+  epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;
+  /**
+   * Calls `callback` on the event loop whenever fd is readable (libuv, on a duplicate of
+   * fd), keeping the loop alive until unwatch. A Watch, or -errno.
+   */
+  watch(fd: number, callback: () => void): Watch | number;
+  /** Stops a watch (idempotent). */
+  unwatch(watch: Watch): number;
   /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
   getrlimit(resource: number): [number, number] | number;
+}
+
+/** A readiness watch made by Kernel.watch (opaque). */
+export interface Watch {
+  readonly __watch: unique symbol;
 }
 
 const require = createRequire(import.meta.url);
