@@ -115,6 +115,6 @@ export type { ProgramInfo } from './programs/program-info.js';
 
 // Ring buffers: BPF_MAP_TYPE_RINGBUF read from the mapped ring, BPF_MAP_TYPE_USER_RINGBUF written to it.
 export { RingBuf, RingBufPoller } from './events/ringbuf.js';
-export type { RingBufCallback, DrainOptions, RecordsOptions } from './events/ringbuf.js';
+export type { RingBufCallback, RingBufRawCallback, DrainOptions, RecordsOptions } from './events/ringbuf.js';
 export { UserRingBuf } from './events/user-ringbuf.js';
 export type { UserRingBufSample } from './events/user-ringbuf.js';
