@@ -219,6 +219,20 @@ test('RingBuf.records: woken through the event loop by a producer run later; abo
     assert.deepEqual((await it.next()).value, { seq: 5, size: 16 });
     assert.deepEqual((await it.next()).value, { seq: 6, size: 16 });
     await it.return?.();
+    // A record too short for the codec: the records before it first, then its error; the ones after stay in the ring.
+    p.produce(1, 16, { seq: 1 });
+    p.produce(1, 4, { seq: 2 });
+    p.produce(1, 16, { seq: 3 });
+    const it2 = rb.records({ codec: struct({ seq: u32, size: u32 }) });
+    assert.deepEqual((await it2.next()).value, { seq: 1, size: 16 });
+    await assert.rejects(it2.next(), (e) => e instanceof MapError && e.kind === 'InvalidValueSize');
+    assert.equal(seqOf(rb.next()!), 3);
+    // next() calls made at once are served in order.
+    p.produce(3, 16, { seq: 50 });
+    const it3 = rb.records();
+    const three = await Promise.all([it3.next(), it3.next(), it3.next()]);
+    assert.deepEqual(three.map((r) => seqOf(r.value as Uint8Array)), [50, 51, 52]);
+    await it3.return?.();
   });
 });
 

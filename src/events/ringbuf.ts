@@ -379,39 +379,15 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     return this.#records(signal, codec);
   }
 
-  async *#records<T>(signal: AbortSignal | undefined, codec: Codec<T> | undefined): AsyncGenerator<T | Uint8Array, void, undefined> {
-    const batch: (T | Uint8Array)[] = [];
-    let failed: unknown;
-    const collect: RingBufRawCallback = codec
-      ? (_, offset, length) => {
-          if (failed !== undefined) return;
-          try {
-            batch.push(this.#decode(codec, offset, length));
-          } catch (err) {
-            failed = err;
-          }
-        }
-      : (bytes, offset, length) => void batch.push(copyOut(bytes, offset, length));
-    let batches = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      if (this.#closed) return;
-      if (this.drainRaw(collect) === 0) {
-        batches = 0;
-        await this.#ready().readable(signal);
-        continue;
-      }
-      // A producer faster than the consumer would keep this loop in microtasks: let the
-      // event loop turn now and then.
-      if (++batches % YIELD_EVERY === 0) await yieldToLoop();
-      for (let i = 0; i < batch.length; i++) yield batch[i]!;
-      batch.length = 0;
-      if (failed !== undefined) {
-        const err = failed;
-        failed = undefined;
-        throw err;
-      }
-    }
+  #records<T>(signal: AbortSignal | undefined, codec: Codec<T> | undefined): AsyncIterableIterator<T | Uint8Array> {
+    const collect = (batch: (T | Uint8Array)[]): RingBufRawCallback =>
+      codec ? (_, offset, length) => void batch.push(this.#decode(codec, offset, length)) : (bytes, offset, length) => void batch.push(copyOut(bytes, offset, length));
+    return new RecordIterator<T | Uint8Array>(
+      (cb) => (this.#closed ? -1 : this.drainRaw(cb)),
+      () => this.#ready().readable(signal),
+      signal,
+      collect,
+    );
   }
 
   /** records() without a signal. */
@@ -441,6 +417,100 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   /** The map's descriptor, for a poller. @internal */
   get fd(): number {
     return this.map.fd;
+  }
+}
+
+/**
+ * The iterator of records(), written out rather than an async generator: a record already
+ * copied is handed over with one resolved promise, without resuming a generator.
+ */
+class RecordIterator<T> implements AsyncIterableIterator<T> {
+  #batch: T[] = [];
+  #next = 0;
+  #done = false;
+  /** An error met after the records before it in the batch were read (a codec's). */
+  #failed: { error: unknown } | undefined;
+  #filling: Promise<IteratorResult<T, undefined>> | undefined;
+  #batches = 0;
+  readonly #collect: RingBufRawCallback;
+
+  constructor(
+    /** drainRaw, or -1 once the ring is closed. */
+    private readonly drain: (cb: RingBufRawCallback) => number,
+    private readonly wait: () => Promise<void>,
+    private readonly signal: AbortSignal | undefined,
+    collect: (batch: T[]) => RingBufRawCallback,
+  ) {
+    this.#collect = collect(this.#batch);
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#next < this.#batch.length) return Promise.resolve({ done: false, value: this.#batch[this.#next++]! });
+    // Calls made before the previous one settled wait for it (as an async generator's queue).
+    if (this.#filling) return this.#filling.then(() => this.next());
+    const filling = this.#fill();
+    this.#filling = filling;
+    const clear = () => {
+      if (this.#filling === filling) this.#filling = undefined;
+    };
+    filling.then(clear, clear);
+    return filling;
+  }
+
+  async #fill(): Promise<IteratorResult<T, undefined>> {
+    this.#batch.length = 0;
+    this.#next = 0;
+    if (this.#failed) {
+      const { error } = this.#failed;
+      this.#failed = undefined;
+      throw error;
+    }
+    for (;;) {
+      if (this.#done) return { done: true, value: undefined };
+      try {
+        this.signal?.throwIfAborted();
+      } catch (err) {
+        this.#done = true;
+        throw err;
+      }
+      let n: number;
+      try {
+        n = this.drain(this.#collect);
+      } catch (err) {
+        // The records before the one that failed are handed over first.
+        if (this.#batch.length === 0) throw err;
+        this.#failed = { error: err };
+        n = this.#batch.length;
+      }
+      if (n < 0) {
+        this.#done = true;
+        continue;
+      }
+      if (n > 0) {
+        // A producer faster than the consumer would keep this loop in microtasks: let
+        // the event loop turn now and then.
+        if (++this.#batches % YIELD_EVERY === 0) await yieldToLoop();
+        return { done: false, value: this.#batch[this.#next++]! };
+      }
+      this.#batches = 0;
+      try {
+        await this.wait();
+      } catch (err) {
+        this.#done = true;
+        throw err;
+      }
+    }
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#done = true;
+    this.#batch.length = 0;
+    this.#next = 0;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
