@@ -56,8 +56,8 @@ const YIELD_EVERY = 64;
  */
 const SLAB = 1 << 16;
 const SLAB_MAX_RECORD = 4096;
-let slab = new ArrayBuffer(SLAB);
-let slabUsed = 0;
+let slab: ArrayBuffer | undefined;
+let slabUsed = SLAB;
 function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
   const source = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
   if (length >= SLAB_MAX_RECORD) return source.slice();
@@ -65,7 +65,7 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
     slab = new ArrayBuffer(SLAB);
     slabUsed = 0;
   }
-  const copy = new Uint8Array(slab, slabUsed, length);
+  const copy = new Uint8Array(slab!, slabUsed, length);
   slabUsed += (length + 7) & ~7;
   copy.set(source);
   return copy;
