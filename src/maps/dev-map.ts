@@ -100,7 +100,7 @@ export class DevMap extends IndexedMap<DevMapEntry, DevMapValue | number> {
     return createMap(DevMap.kind, [], options);
   }
 
-  /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */
+  /** Empties slot `index`. An empty slot is no error: the kernel's delete does not tell. */
   remove(index: number): void {
     this.removeIndex(index);
   }
@@ -156,7 +156,7 @@ export class CpuMap extends IndexedMap<CpuMapEntry, CpuMapValue | number> {
     return createMap(CpuMap.kind, [], options);
   }
 
-  /** Empties slot `cpu` (stops its kthread); MapError 'KeyNotFound' when it was empty. */
+  /** Empties slot `cpu` (stops its kthread). An empty slot is no error: the kernel's delete does not tell. */
   remove(cpu: number): void {
     this.removeIndex(cpu);
   }

@@ -46,7 +46,7 @@ export class XskMap extends IndexedMap<never, SocketLike> {
     return createMap(XskMap.kind, [], options);
   }
 
-  /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */
+  /** Empties slot `index`. An empty slot is no error: the kernel's delete does not tell. */
   remove(index: number): void {
     this.removeIndex(index);
   }
