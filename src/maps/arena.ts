@@ -5,6 +5,7 @@ import { SyscallError } from '../sys/errors.js';
 import type { Codec } from '../codec/codec.js';
 import { MapFlags, type MapData } from './map-data.js';
 import { MapType } from './map-type.js';
+import { withFlag } from './local-storage.js';
 import { createMap, TypedMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions, type ValueCodec } from './typed-map.js';
 
 const PAGE = 4096;
@@ -62,11 +63,11 @@ export class Arena extends TypedMap {
   /** Creates an arena of `options.pages` pages (BPF_F_MMAPABLE, as the kernel requires). */
   static create(options: ArenaCreateOptions): Arena {
     if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `Arena.create options must be an object with pages, got ${describeValue(options)}`);
-    const { pages, address: _address, ...rest } = options;
+    const { pages, ...rest } = options;
     if (typeof pages !== 'number' || !Number.isInteger(pages) || pages < 1 || pages > 2 ** 20) {
       throw new MapError('InvalidArgument', `pages must be an integer in [1, 2^20] (4 GiB), got ${describeValue(pages)}`);
     }
-    return createMap(Arena.kind, [], { ...rest, ...(options.address === undefined ? {} : { address: options.address }), maxEntries: pages, flags: (options.flags ?? 0) | MapFlags.BPF_F_MMAPABLE });
+    return createMap(Arena.kind, [], { ...rest, maxEntries: pages, flags: withFlag(options.flags, MapFlags.BPF_F_MMAPABLE) });
   }
 
   /** The arena's size in bytes. */

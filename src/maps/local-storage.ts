@@ -19,6 +19,15 @@ import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, typ
 /** The create options of local storage maps: no max_entries (the objects decide), BPF_F_NO_PREALLOC always set. */
 export type LocalStorageCreateOptions = Omit<MapCreateOptions, 'maxEntries' | 'type'>;
 
+/** `flags` (undefined: 0) with `bit` set; MapError 'InvalidArgument' for anything but a u32. @internal */
+export function withFlag(flags: unknown, bit: number): number {
+  if (flags === undefined) return bit;
+  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0xffff_ffff) {
+    throw new MapError('InvalidArgument', `flags must be an integer in [0, 2^32) (MapFlags), got ${describeValue(flags)}`);
+  }
+  return (flags | bit) >>> 0;
+}
+
 /** A file descriptor as a 4-byte key. */
 function fdKey<K>(fdOf: (key: K) => number): Codec<K> {
   return {
@@ -56,9 +65,10 @@ function createStorage<M>(kind: MapKind<[value: Codec<unknown>], M>, value: Code
   checkCodec(value, 'value codec');
   if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${kind.name}.create options must be an object, got ${describeValue(options)}`);
   if (value.size === 0) throw new MapError('InvalidValueSize', `${kind.name}: values must have at least one byte`, { size: 0 });
+  const flags = withFlag(options.flags, MapFlags.BPF_F_NO_PREALLOC);
   const btfFd = storageBtf(value.size);
   try {
-    const spec = { ...options, maxEntries: 0, flags: (options.flags ?? 0) | MapFlags.BPF_F_NO_PREALLOC, btf: { fd: btfFd, keyTypeId: 1, valueTypeId: 3 } };
+    const spec = { ...options, maxEntries: 0, flags, btf: { fd: btfFd, keyTypeId: 1, valueTypeId: 3 } };
     return createMap(kind, [value], spec);
   } finally {
     // The map keeps its own reference to the BTF.
