@@ -391,6 +391,12 @@ test('ReusePortSockArray: the sk_reuseport program picks the socket of the slot;
     using small = ReusePortSockArray.create({ maxEntries: 1, valueSize: 4 });
     small.set(0, socks[0]!);
     refusedBeforeSyscall(() => small.get(0), 'NotSupported');
+    // The map does not keep a socket: closed, it leaves its slot.
+    const third = reuseportSocket(port);
+    group.set(2, third);
+    assert.equal(group.get(2), cookie(third));
+    kernel.close(third);
+    assert.equal(thrown(() => group.get(2)).kind, 'KeyNotFound');
   } finally {
     tx.close();
     socks.forEach((fd) => kernel.close(fd));

@@ -105,7 +105,7 @@ export class CgroupArray extends IndexedMap<never, CgroupLike> {
 
   /** Puts `cgroup` (a directory's fd or path) at `index`. */
   override set(index: number, cgroup: CgroupLike, flags: number = 0): void {
-    withCgroupFd(cgroup, (fd) => super.set(index, fd as never, flags));
+    withCgroupFd(cgroup, (fd) => super.set(index, fd, flags));
   }
 
   /** Empties slot `index`; MapError 'KeyNotFound' when it was empty. */

@@ -14,7 +14,7 @@ import type { Codec } from '../codec/codec.js';
 import { MapFlags, type MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { withCgroupFd, type CgroupLike } from './fd-arrays.js';
-import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions } from './typed-map.js';
 
 /** The create options of local storage maps: no max_entries (the objects decide), BPF_F_NO_PREALLOC always set. */
 export type LocalStorageCreateOptions = Omit<MapCreateOptions, 'maxEntries' | 'type'>;
@@ -93,7 +93,7 @@ function noWalk(): MapError {
   return new MapError('NotSupported', 'local storage maps have no keys to walk (BPF_MAP_GET_NEXT_KEY is EOPNOTSUPP): the values live with their objects');
 }
 
-const storageKind = <M>(name: string, type: MapType, key: Codec<unknown>, make: (map: MapData, owned: boolean, kind: MapKind<[value: Codec<unknown>], M>, shape: any) => M): MapKind<[value: Codec<unknown>], M> => {
+const storageKind = <M>(name: string, type: MapType, key: Codec<unknown>, make: (map: MapData, owned: boolean, kind: MapKind<[value: Codec<unknown>], M>, shape: Shape) => M): MapKind<[value: Codec<unknown>], M> => {
   const kind: MapKind<[value: Codec<unknown>], M> = {
     name,
     types: [type],
