@@ -164,6 +164,20 @@ test('ProgramArray: a tail call goes to the program in the slot, falls through o
   assert.equal(fdCount(), fds);
 });
 
+test('ProgramArray lifetime: the kernel empties the array when its last user-space descriptor closes, though a program still uses it', () => {
+  const jumps = ProgramArray.create({ maxEntries: 2 });
+  using ebpf = load(['tail_entry', 'tail_a'], { jmp_table: jumps.map });
+  const run = () => ebpf.program('tail_entry').testRun({ data: new Uint8Array(64) }).returnValue;
+  jumps.set(0, ebpf.program('tail_a'));
+  assert.equal(run(), 10);
+  const id = jumps.map.id;
+  jumps.close();
+  assert.equal(run(), 99, 'slot 0 emptied with the last descriptor');
+  // The map itself lives on (the program holds it): open again by id, it is empty.
+  using again = ProgramArray.tryFrom(MapData.fromId(id), { owned: true });
+  assert.equal(thrown(() => again.get(0)).kind, 'KeyNotFound');
+});
+
 // ---- DevMap, DevMapHash, CpuMap, XskMap: bpf_redirect_map ---------------------------
 
 test('DevMap: bpf_redirect_map redirects only through a filled slot; live frames leave by the device, through the slot program', async () => {
