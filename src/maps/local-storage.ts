@@ -141,9 +141,10 @@ export class TaskStorage<V> extends LocalStorage<number, V> {
 
 /**
  * A BPF_MAP_TYPE_INODE_STORAGE (5.10): a value per inode, for BPF LSM programs
- * (`bpf_inode_storage_get`). User space keys it by the fd of an open file; the kernel
- * keeps inode storage only where the BPF LSM is active (`lsm=...,bpf`): elsewhere
- * every element operation fails (EBADF).
+ * (`bpf_inode_storage_get`). User space keys it by the fd of an open file (the key is
+ * the inode: any descriptor of the file reads the value). The kernel keeps the value in
+ * the BPF LSM's part of the inode's security blob: where that part is missing (a kernel
+ * built or booted without the BPF LSM) element operations may fail with EBADF.
  */
 export class InodeStorage<V> extends LocalStorage<number, V> {
   static readonly mapTypes: readonly MapType[] = [MapType.InodeStorage];
