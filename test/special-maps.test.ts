@@ -4,7 +4,7 @@
 // pair, tc on the pair's egress), from user space where that is all there is.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -549,6 +549,7 @@ test('InodeStorage: the key is the inode, not the fd: a value stored through one
   } finally {
     closeSync(one);
     closeSync(two);
+    unlinkSync(path);
   }
   assert.equal(fdCount(), fds);
 });
