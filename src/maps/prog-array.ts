@@ -38,8 +38,8 @@ const programValue: ValueCodec<number, ProgramLike> = {
  * `remove(index)` empties it: a tail call into an empty slot falls through to the
  * instruction after the call.
  *
- * Lifetime: the kernel empties every slot when the last user-space reference to the
- * map (its descriptors and pins) goes, even while programs still use the map: keep
+ * Lifetime: the kernel empties every slot (from a work queue) when the last user-space
+ * reference to the map (its descriptors and pins) goes, even while programs still use the map: keep
  * the map open (or pinned) as long as the tail calls must work.
  */
 export class ProgramArray extends IndexedMap<number, ProgramLike> {
