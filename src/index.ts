@@ -27,6 +27,17 @@ export { SockMap } from './maps/sock-map.js';
 export type { SockMapCreateOptions } from './maps/sock-map.js';
 export { SockHash } from './maps/sock-hash.js';
 export type { SocketLike } from './socket-fd.js';
+export { ProgramArray } from './maps/prog-array.js';
+export type { ProgramLike } from './maps/prog-array.js';
+export { DevMap, DevMapHash, CpuMap } from './maps/dev-map.js';
+export type { TargetMapCreateOptions, DevMapValue, DevMapEntry, CpuMapValue, CpuMapEntry } from './maps/dev-map.js';
+export { XskMap, CgroupArray } from './maps/fd-arrays.js';
+export type { CgroupLike } from './maps/fd-arrays.js';
+export { ReusePortSockArray } from './maps/reuseport-sock-array.js';
+export { SkStorage, TaskStorage, InodeStorage, CgrpStorage } from './maps/local-storage.js';
+export type { LocalStorage, LocalStorageCreateOptions } from './maps/local-storage.js';
+export { Arena } from './maps/arena.js';
+export type { ArenaCreateOptions } from './maps/arena.js';
 
 // Objects and loading.
 export { Ebpf, EbpfLoader } from './loader/index.js';

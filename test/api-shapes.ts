@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { programClasses } from '../src/programs/kinds.js';
 import { fdCount, repoRoot } from './helpers.js';
+import { specialMapClasses, sweepSpecialMaps } from './special-maps-shapes.js';
 
 /** Values no parameter of the API takes, of every JS type. */
 export const WRONG: readonly unknown[] = [
@@ -92,7 +93,7 @@ const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem
 
 /** Public methods (static and instance, inherited too) of the loader and map classes that take arguments, not in `covered`. */
 function uncovered(covered: string[]): string[] {
-  const classes: Record<string, { prototype: object }> = { EbpfLoader, Ebpf, MapData, ArrayMap, HashMap, ArrayOfMaps, HashOfMaps, SockMap, SockHash, Program };
+  const classes: Record<string, { prototype: object }> = { EbpfLoader, Ebpf, MapData, ArrayMap, HashMap, ArrayOfMaps, HashOfMaps, SockMap, SockHash, Program, ...specialMapClasses };
   const driven = new Set(covered.map((c) => c.replace(/\(.*?\)/, '').replace(/\/options$/, '')));
   const missing: string[] = [];
   for (const [name, cls] of Object.entries(classes)) {
@@ -396,6 +397,7 @@ export function run(): Outcome {
   sweep('HashOfMaps.pin', [pinPath], (p) => withHom((h) => h.pin(p as string)));
   sweep('SockMap.pin', [pinPath], (p) => withSockMap((m) => m.pin(p as string)));
   sweep('SockHash.pin', [pinPath], (p) => withSockHash((m) => m.pin(p as string)));
+  sweepSpecialMaps(sweep, pinPath);
 
   // ---- programs: every kind, loaded where this kernel allows it ----
   sweep('Program.fromPin', ['/sys/fs/bpf/tsbpf-no-such'], (p) => Program.fromPin(p as string));

@@ -9,6 +9,11 @@ import { join, resolve } from 'node:path';
 import {
   ArrayMap,
   ArrayOfMaps,
+  CgroupArray,
+  CgrpStorage,
+  CpuMap,
+  DevMap,
+  InodeStorage,
   attachPerfEvent,
   AttachType,
   Ebpf,
@@ -355,6 +360,33 @@ function mapScenarios(): Scenario<any>[] {
       sh.remove(5);
     }),
     teardown: (server: import('node:net').Server) => new Promise<void>((r) => server.close(() => r())),
+  });
+
+  out.push({
+    name: 'device, CPU and cgroup arrays, local storages: set, get, remove',
+    ci: true,
+    setup: () => openSync('/dev/null', 'r'),
+    run: (file: number) => owning((own) => {
+      const devs = own(DevMap.create({ maxEntries: 2 }));
+      devs.set(0, 1);
+      assert.deepEqual(devs.get(0), { ifindex: 1, programId: 0 });
+      devs.remove(0);
+      const cpus = own(CpuMap.create({ maxEntries: 1 }));
+      cpus.set(0, 16);
+      assert.equal(cpus.get(0).qsize, 16);
+      const cgroups = own(CgroupArray.create({ maxEntries: 1 }));
+      cgroups.set(0, cgroup2Root());
+      cgroups.remove(0);
+      const inodes = own(InodeStorage.create(u32));
+      inodes.insert(file, 7);
+      assert.equal(inodes.get(file), 7);
+      inodes.remove(file);
+      const cgrps = own(CgrpStorage.create(u64));
+      cgrps.insert(cgroup2Root(), 5n);
+      assert.equal(cgrps.get(cgroup2Root()), 5n);
+      cgrps.remove(cgroup2Root());
+    }),
+    teardown: (file: number) => closeSync(file),
   });
 
   return out;
