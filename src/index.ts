@@ -112,3 +112,10 @@ export type { NetfilterAttachOptions, NetfilterFamily, NetfilterHook } from './p
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
+
+// Batches, memory-mapped arrays, global variables after load.
+export { MapBatchCursor } from './maps/batch.js';
+export type { BatchEntries } from './maps/typed-map.js';
+export type { MapMemory, ArrayMemory } from './maps/mapped.js';
+export type { GlobalVariable } from './loader/variable.js';
+export type { GlobalData } from './global-value.js';
