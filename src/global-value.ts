@@ -132,6 +132,8 @@ export type GlobalData = number | bigint | boolean | string | GlobalData[] | { [
 /** Encodes and decodes a value of one BTF type in place (a Codec without the codec module's checks). */
 export interface BtfCodec {
   readonly size: number;
+  /** Arrays of scalars and structs: a value may fail part way through encoding. */
+  readonly composite?: boolean;
   encode(s: { view: DataView; bytes: Uint8Array }, offset: number, value: unknown): void;
   decode(s: { view: DataView; bytes: Uint8Array }, offset: number): GlobalData;
 }
@@ -222,6 +224,7 @@ export function btfCodec(btf: Btf, typeId: number): BtfCodec | undefined {
     const stride = item.size;
     return {
       size: stride * n,
+      composite: true,
       decode: (s, o) => {
         const out: GlobalData[] = new Array(n);
         for (let i = 0; i < n; i++) out[i] = item.decode(s, o + i * stride);
@@ -243,6 +246,7 @@ export function btfCodec(btf: Btf, typeId: number): BtfCodec | undefined {
     }
     return {
       size: t.size,
+      composite: true,
       decode: (s, o) => {
         const out: { [member: string]: GlobalData } = {};
         for (const f of fields) out[f.name] = f.codec.decode(s, o + f.offset);

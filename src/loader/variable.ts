@@ -96,7 +96,7 @@ export class GlobalVariable<T = GlobalData> {
     const codec = this.#codec;
     if (codec && !ArrayBuffer.isView(value)) {
       try {
-        if (this.size <= 8) codec.encode(s, this.offset, value);
+        if (!codec.composite) codec.encode(s, this.offset, value);
         else {
           // A struct or array whole or not at all: a member that does not fit writes nothing.
           const tmp = (this.#tmp ??= scratchAt(new Uint8Array(this.size), 0, this.size));
