@@ -476,16 +476,19 @@ export class MapData extends FdOwner {
    * once the end is reached. See the typed maps' getBatch.
    */
   lookupBatch(cursor: MapBatchCursor, keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
     return lookupBatch(this, cursor, keys, values, count, false, flags);
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps): as lookupBatch, deleting what it returns. */
   lookupAndDeleteBatch(cursor: MapBatchCursor, keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
     return lookupBatch(this, cursor, keys, values, count, true, flags);
   }
 
   /** BPF_MAP_UPDATE_BATCH of `count` packed keys and values (flags: ElemFlags). Returns `count`. */
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
     return updateBatch(this, keys, values, count, flags);
   }
 

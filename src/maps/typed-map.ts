@@ -210,7 +210,7 @@ export abstract class TypedMap implements Disposable {
   }
 
   /** getBatch / getAndRemoveBatch: one batch lookup, decoded. */
-  protected readBatch<K, V>(cursor: MapBatchCursor, count: number, flags: number, andDelete: boolean, key: KeyDecoder<K>, value: ValueCodec<V, any, any>): BatchEntries<K, V> {
+  protected readBatch<K, E>(cursor: MapBatchCursor, count: number, flags: number, andDelete: boolean, key: KeyDecoder<K>, value: ValueCodec<any, any, E>): BatchEntries<K, E> {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
     checkElemFlags(flags);
     const map = this.map;
@@ -219,10 +219,10 @@ export abstract class TypedMap implements Disposable {
     const keySize = map.keySize;
     const valueBytes = map.valueBytes;
     const keys = new Array<K>(n);
-    const values = new Array<V>(n);
+    const values = new Array<E>(n);
     for (let i = 0; i < n; i++) {
       keys[i] = key.decode(b.keys, i * keySize);
-      values[i] = value.decode(b.values, i * valueBytes);
+      values[i] = value.entry ? value.entry(b.values, i * valueBytes) : (value.decode(b.values, i * valueBytes) as unknown as E);
     }
     return { keys, values };
   }
@@ -267,7 +267,11 @@ export abstract class TypedMap implements Disposable {
   }
 }
 
-/** What getBatch and getAndRemoveBatch return: keys (indices for arrays) and their values, in the kernel's order. */
+/**
+ * What getBatch and getAndRemoveBatch return: keys (indices for arrays) and their
+ * values as entries() lists them (maps of maps: the inner maps' ids, nothing opened),
+ * in the kernel's order.
+ */
 export interface BatchEntries<K, V> {
   keys: K[];
   values: V[];
@@ -408,7 +412,7 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
    * one system call for them all); `cursor.done` once the end is reached. MapError
    * 'NotSupported' where the kernel has no batch lookup for the map type.
    */
-  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<number, V> {
+  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<number, E> {
     return this.readBatch(cursor, count, flags, false, indexAt, this.#value);
   }
 
@@ -510,12 +514,12 @@ export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
    * hold the largest bucket (MapError 'InvalidArgument' otherwise, kernel ENOSPC).
    * MapError 'NotSupported' where the kernel has no batch lookup for the map type.
    */
-  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, V> {
+  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, E> {
     return this.readBatch(cursor, count, flags, false, this.#key, this.#value);
   }
 
   /** As getBatch, and removes what it returns (BPF_MAP_LOOKUP_AND_DELETE_BATCH, hash maps). */
-  getAndRemoveBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, V> {
+  getAndRemoveBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, E> {
     return this.readBatch(cursor, count, flags, true, this.#key, this.#value);
   }
 
