@@ -86,7 +86,7 @@ export function refuseBatch(type: number): void {
   refusedTypes.add(type);
 }
 
-/** Forgets what the kernel refused (tests that injected the refusal). @internal */
+/** Forgets which map types the kernel refused batch lookups for (tests that injected the refusal). */
 export function forgetBatchRefusals(): void {
   refusedTypes.clear();
 }

@@ -209,7 +209,7 @@ export abstract class TypedMap implements Disposable {
     }
   }
 
-  /** getBatch / getAndRemoveBatch: one batch lookup, decoded. */
+  /** getBatch / getAndRemoveBatch: one batch lookup, decoded. @internal */
   protected readBatch<K, E>(cursor: MapBatchCursor, count: number, flags: number, andDelete: boolean, key: KeyDecoder<K>, value: ValueCodec<any, any, E>): BatchEntries<K, E> {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
     checkElemFlags(flags);
@@ -227,7 +227,7 @@ export abstract class TypedMap implements Disposable {
     return { keys, values };
   }
 
-  /** setBatch / insertBatch: encodes every pair, then one batch update. */
+  /** setBatch / insertBatch: encodes every pair, then one batch update. @internal */
   protected writeBatch<K, In>(keys: readonly K[], values: readonly In[], flags: number, putKey: (s: Scratch, at: number, key: K) => void, value: ValueCodec<any, In, any>): number {
     if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
       throw new MapError('InvalidArgument', `keys and values must be arrays of one length, got ${describeValue(keys)} and ${describeValue(values)}`);
@@ -351,7 +351,7 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
     this.#value = shape.value;
   }
 
-  /** The value codec (memory-mapped views decode through it). */
+  /** The value codec (memory-mapped views decode through it). @internal */
   protected get valueCodec(): ValueCodec<V, In, E> {
     return this.#value;
   }
