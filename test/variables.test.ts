@@ -100,3 +100,22 @@ test('variables: no descriptors or mappings leaked', () => {
   assert.equal(fdCount(), fdsAtStart);
   assert.equal(bpfMappings().length, mappingsAtStart);
 });
+
+test('variables of a section the kernel will not map are read by lookup and written by update', async () => {
+  const { replaceKernel } = await import('../src/testing.js');
+  using ebpf = Ebpf.load(obj('globals.o'));
+  const restore = replaceKernel({ mmap: () => -22 });
+  let a;
+  try {
+    a = ebpf.variable<number>('data_a');
+  } finally {
+    restore();
+  }
+  assert.equal(a.mapped, false);
+  assert.equal(a.get(), 1);
+  a.set(10);
+  assert.equal(ebpf.program('compute').testRun({ data: packet }).returnValue, 10 + 5 + 10 + 20 + 100 + 1000 + 1);
+  assert.equal(a.get(), 11, 'read back by lookup after the program wrote it');
+  assert.deepEqual([...a.bytes], [11, 0, 0, 0]);
+  assert.equal(ebpf.variable('bss_runs').mapped, true, 'the other sections are mapped as usual');
+});

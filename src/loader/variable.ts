@@ -18,7 +18,8 @@ const KEY_ZERO = new Uint8Array(4);
  * arrays, objects for structs); `bytes` is the variable's memory. On .data / .bss
  * they touch the mapped memory only (no system call): a program sees a write at once,
  * and JS its writes; values wider than 8 bytes are not read or written atomically.
- * .rodata: read through a lookup, and `set` is MapError 'NotSupported'.
+ * .rodata: read through a lookup, and `set` is MapError 'NotSupported'. A section
+ * map without BPF_F_MMAPABLE (`mapped` false) is read by lookup and written by update.
  * Valid while the Ebpf that made it is open (MapError 'Closed' after).
  */
 export class GlobalVariable<T = GlobalData> {
@@ -52,13 +53,23 @@ export class GlobalVariable<T = GlobalData> {
     const codec = btf && spec.typeId !== undefined ? btfCodec(btf, spec.typeId) : undefined;
     this.#codec = codec?.size === spec.size ? codec : undefined;
     this.#map = map;
-    if (readOnly) {
-      this.#s = scratchAt(new Uint8Array(map.valueSize), 0, map.valueSize);
-      this.#mapped = false;
-    } else {
-      this.#s = map.memory().scratch();
-      this.#mapped = true;
+    let memory: Scratch | undefined;
+    if (!readOnly) {
+      try {
+        memory = map.memory().scratch();
+      } catch (err) {
+        // A section map made without BPF_F_MMAPABLE (a pinned map from elsewhere, a
+        // kernel before 5.5): read and written through lookups and updates instead.
+        if (!(err instanceof MapError && err.kind === 'NotSupported')) throw err;
+      }
     }
+    this.#s = memory ?? scratchAt(new Uint8Array(map.valueSize), 0, map.valueSize);
+    this.#mapped = memory !== undefined;
+  }
+
+  /** True when the variable is read and written in mapped memory (no system call per access). */
+  get mapped(): boolean {
+    return this.#mapped;
   }
 
   /** True when get() decodes through the BTF type; false: get() returns the bytes (a copy). */
@@ -107,9 +118,12 @@ export class GlobalVariable<T = GlobalData> {
         if (err instanceof TypeError || err instanceof RangeError) throw new MapError('InvalidArgument', `global ${this.name}: ${err.message}`);
         throw err;
       }
-      return;
+    } else {
+      s.bytes.set(encodeGlobal(this.#spec, value as GlobalValue, this.#btf), this.offset);
     }
-    s.bytes.set(encodeGlobal(this.#spec, value as GlobalValue, this.#btf), this.offset);
+    // Not mapped: the section read just now, written back whole (a program's writes to
+    // its other variables in between are lost: map the section where the kernel can).
+    if (!this.#mapped) this.#map.update(KEY_ZERO, s.bytes);
   }
 
   /**
