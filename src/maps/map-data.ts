@@ -513,8 +513,11 @@ export class MapData extends FdOwner {
 
   /** Closes the map's descriptor; its memory mapping, if any, is unmapped first. */
   override close(): void {
-    if (this.#memory !== undefined) unmap(this.#memory);
-    super.close();
+    try {
+      if (this.#memory !== undefined) unmap(this.#memory);
+    } finally {
+      super.close();
+    }
   }
 
   override toString(): string {
