@@ -220,9 +220,18 @@ export abstract class TypedMap implements Disposable {
     const valueBytes = map.valueBytes;
     const keys = new Array<K>(n);
     const values = new Array<E>(n);
-    for (let i = 0; i < n; i++) {
-      keys[i] = key.decode(b.keys, i * keySize);
-      values[i] = value.entry ? value.entry(b.values, i * valueBytes) : (value.decode(b.values, i * valueBytes) as unknown as E);
+    const ks = b.keys;
+    const vs = b.values;
+    if (value.entry) {
+      for (let i = 0; i < n; i++) {
+        keys[i] = key.decode(ks, i * keySize);
+        values[i] = value.entry(vs, i * valueBytes);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        keys[i] = key.decode(ks, i * keySize);
+        values[i] = value.decode(vs, i * valueBytes) as unknown as E;
+      }
     }
     return { keys, values };
   }
