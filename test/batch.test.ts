@@ -243,6 +243,34 @@ test('a failure after the first batch is thrown, not hidden by the fallback', ()
   }
 });
 
+test('a bucket larger than the batch (ENOSPC): getBatch says to ask for more; entries() asks for more itself', () => {
+  using h = HashMap.create(u32, u64, { maxEntries: 16 });
+  h.insertBatch([1, 2, 3], [1n, 2n, 3n]);
+  const real = sys.kernel;
+  const counts: number[] = [];
+  let refuse = 1;
+  const restore = replaceKernel({
+    bpf: (cmd, attr, mask, ...buffers) => {
+      if (cmd === Cmd.MapLookupBatch) {
+        counts.push(new DataView(attr.buffer, attr.byteOffset).getUint32(32, true));
+        if (refuse-- > 0) return -28; // ENOSPC, as htab answers when a bucket does not fit
+      }
+      return real.bpf(cmd, attr, mask, ...buffers);
+    },
+  });
+  try {
+    const err = thrown(() => h.getBatch(new MapBatchCursor(), 1));
+    assert.equal(err.kind, 'InvalidArgument');
+    assert.equal(err.code, 'ENOSPC');
+    counts.length = 0;
+    refuse = 1;
+    assert.deepEqual([...h.entries()].sort(byKey), [[1, 1n], [2, 2n], [3, 3n]]);
+    assert.deepEqual(counts, [256, 512], 'asked again for twice as many, from the same position');
+  } finally {
+    restore();
+  }
+});
+
 test('closed maps: batch calls throw Closed', () => {
   const h = HashMap.create(u32, u64, { maxEntries: 4 });
   h.close();
