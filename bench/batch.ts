@@ -5,7 +5,7 @@
 //   batch_lookup   a walk of a HASH(u32 -> u64) of N entries by BPF_MAP_LOOKUP_BATCH,
 //                  B elements a call (ns per element): raw (MapData.lookupBatch into
 //                  buffers, as C does), typed (HashMap.getBatch, decoded to numbers and
-//                  bigints) and entries() (batches of 256, one [key, value] per element)
+//                  bigints) and entries() (batches of 1024, one [key, value] per element)
 //   key_by_key     the same walk a key at a time (C: GET_NEXT_KEY + LOOKUP_ELEM; tsbpf:
 //                  keys() + get()), for the speed-up batches give
 //   mmap_*         ArrayMap.memory() get / set of a u32 (and u64) array against a
@@ -169,7 +169,7 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const rows: string[][] = [
   [`batch lookup, ${o.batch} a call: raw buffers (MapData.lookupBatch)`, fmtNs(t('batch_raw')), fmtNs(c('batch_lookup')), ratio(t('batch_raw'), c('batch_lookup'))],
   [`batch lookup, ${o.batch} a call: typed (HashMap.getBatch)`, fmtNs(t('batch_typed')), fmtNs(c('batch_lookup')), ratio(t('batch_typed'), c('batch_lookup'))],
-  ['entries() (batches of 256)', fmtNs(t('entries')), fmtNs(c('batch_lookup')), ratio(t('entries'), c('batch_lookup'))],
+  ['entries() (batches of 1024)', fmtNs(t('entries')), fmtNs(c('batch_lookup')), ratio(t('entries'), c('batch_lookup'))],
   ['key by key (keys() + get())', fmtNs(t('key_by_key')), fmtNs(c('key_by_key')), ratio(t('key_by_key'), c('key_by_key'))],
   ['memory() get, u32', fmtNs(t('mmap_read')), fmtNs(c('mmap_read')), ratio(t('mmap_read'), c('mmap_read'))],
   ['memory() set, u32', fmtNs(t('mmap_write')), fmtNs(c('mmap_write')), ratio(t('mmap_write'), c('mmap_write'))],

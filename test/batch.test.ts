@@ -160,9 +160,9 @@ test('per-CPU hash and array: one 8-aligned value per possible CPU in every batc
   }
 });
 
-test('entries() reads in batches where the kernel has them: one BPF_MAP_LOOKUP_BATCH per 256 elements', () => {
-  using h = HashMap.create(u32, u64, { maxEntries: 2048 });
-  const keys = Array.from({ length: 1000 }, (_, i) => i);
+test('entries() reads in batches where the kernel has them: one BPF_MAP_LOOKUP_BATCH per 1024 elements', () => {
+  using h = HashMap.create(u32, u64, { maxEntries: 4096 });
+  const keys = Array.from({ length: 3000 }, (_, i) => i);
   h.insertBatch(keys, keys.map((k) => BigInt(k) + 1n));
   let entries: [number, bigint][] = [];
   const calls = bpfCalls(() => {
@@ -170,16 +170,16 @@ test('entries() reads in batches where the kernel has them: one BPF_MAP_LOOKUP_B
   });
   assert.deepEqual(entries.sort(byKey), keys.map((k) => [k, BigInt(k) + 1n]));
   assert.ok(calls.every((c) => c === Cmd.MapLookupBatch), `only batch lookups: ${calls}`);
-  assert.ok(calls.length <= 6, `${calls.length} calls for 1000 elements`);
-  using a = ArrayMap.create(u32, { maxEntries: 600 });
-  a.set(599, 7);
+  assert.ok(calls.length <= 4, `${calls.length} calls for 3000 elements`);
+  using a = ArrayMap.create(u32, { maxEntries: 2100 });
+  a.set(2099, 7);
   let arr: [number, number][] = [];
   const arrCalls = bpfCalls(() => {
     arr = [...a.entries()];
   });
-  assert.equal(arr.length, 600);
-  assert.deepEqual(arr[599], [599, 7]);
-  assert.deepEqual(arr.map(([i]) => i), Array.from({ length: 600 }, (_, i) => i));
+  assert.equal(arr.length, 2100);
+  assert.deepEqual(arr[2099], [2099, 7]);
+  assert.deepEqual(arr.map(([i]) => i), Array.from({ length: 2100 }, (_, i) => i));
   assert.equal(arrCalls.length, 3);
 });
 
@@ -227,8 +227,8 @@ test('entries() falls back key by key when the kernel refuses batch lookups (EIN
 });
 
 test('a failure after the first batch is thrown, not hidden by the fallback', () => {
-  using h = HashMap.create(u32, u64, { maxEntries: 1024 });
-  const keys = Array.from({ length: 600 }, (_, i) => i);
+  using h = HashMap.create(u32, u64, { maxEntries: 4096 });
+  const keys = Array.from({ length: 2500 }, (_, i) => i);
   h.insertBatch(keys, keys.map(BigInt));
   const real = sys.kernel;
   let n = 0;
@@ -265,7 +265,7 @@ test('a bucket larger than the batch (ENOSPC): getBatch says to ask for more; en
     counts.length = 0;
     refuse = 1;
     assert.deepEqual([...h.entries()].sort(byKey), [[1, 1n], [2, 2n], [3, 3n]]);
-    assert.deepEqual(counts, [256, 512], 'asked again for twice as many, from the same position');
+    assert.deepEqual(counts, [1024, 2048], 'asked again for twice as many, from the same position');
   } finally {
     restore();
   }

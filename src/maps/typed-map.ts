@@ -289,7 +289,7 @@ export interface BatchEntries<K, V> {
 /** Elements a batch call asks for when not told: enough to amortise the call, small enough for any bucket. */
 const DEFAULT_BATCH = 256;
 /** Elements entries() asks for at once. */
-const ENTRIES_BATCH = 256;
+const ENTRIES_BATCH = 1024;
 
 /** How a batch key is read: a key codec, or an array's u32 index. */
 interface KeyDecoder<K> {
