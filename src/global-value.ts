@@ -3,7 +3,7 @@
 // integers (bigint too, and needed past 2^53), strings for char arrays, arrays for
 // arrays, bytes for anything of the variable's exact size.
 import { MapError } from './errors.js';
-import { BTF_INT_BOOL, BTF_INT_SIGNED, type Btf, type BtfType } from './obj/btf.js';
+import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type Btf, type BtfType } from './obj/btf.js';
 import type { VariableSpec } from './obj/spec.js';
 
 /** What setGlobal takes. */
@@ -122,4 +122,144 @@ function writeScalar(out: Uint8Array, at: number, value: unknown, scalar: NonNul
   if (n < min || n > max) bad(`${describe(value)} does not fit ${scalar.signed ? 'a signed' : eitherSign ? 'a' : 'an unsigned'} ${scalar.size * 8}-bit integer (${min}..${max})`);
   const u = BigInt.asUintN(scalar.size * 8, n);
   for (let i = 0; i < scalar.size; i++) out[at + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+}
+
+// ---- values of globals after load, typed from BTF ------------------------------------
+
+/** What a global's BTF type reads as: numbers (bigint for 64 bits), booleans, strings for char arrays, arrays and objects. */
+export type GlobalData = number | bigint | boolean | string | GlobalData[] | { [member: string]: GlobalData };
+
+/** Encodes and decodes a value of one BTF type in place (a Codec without the codec module's checks). */
+export interface BtfCodec {
+  readonly size: number;
+  /** Arrays of scalars and structs: a value may fail part way through encoding. */
+  readonly composite?: boolean;
+  encode(s: { view: DataView; bytes: Uint8Array }, offset: number, value: unknown): void;
+  decode(s: { view: DataView; bytes: Uint8Array }, offset: number): GlobalData;
+}
+
+const decoder = new TextDecoder();
+
+/** writeScalar for a codec: its refusal as the RangeError / TypeError codecs throw. */
+function putScalar(out: Uint8Array, at: number, value: unknown, scalar: NonNullable<Scalar>): void {
+  try {
+    writeScalar(out, at, value, scalar, 'value');
+  } catch (err) {
+    if (!(err instanceof MapError)) throw err;
+    const message = err.message.replace(/^setGlobal\(value\): /, '');
+    throw typeof value === 'number' || typeof value === 'bigint' ? new RangeError(message) : new TypeError(message);
+  }
+}
+
+function scalarCodec(scalar: NonNullable<Scalar>): BtfCodec {
+  const size = scalar.size;
+  if (scalar.kind === 'float') {
+    return {
+      size,
+      decode: (s, o) => (size === 4 ? s.view.getFloat32(o, true) : s.view.getFloat64(o, true)),
+      encode: (s, o, v) => putScalar(s.bytes, o, v, scalar),
+    };
+  }
+  const { signed, bool } = scalar;
+  const decode =
+    bool ? (s: { view: DataView }, o: number) => s.view.getUint8(o) !== 0
+    : size === 1 ? (signed ? (s: { view: DataView }, o: number) => s.view.getInt8(o) : (s: { view: DataView }, o: number) => s.view.getUint8(o))
+    : size === 2 ? (signed ? (s: { view: DataView }, o: number) => s.view.getInt16(o, true) : (s: { view: DataView }, o: number) => s.view.getUint16(o, true))
+    : size === 4 ? (signed ? (s: { view: DataView }, o: number) => s.view.getInt32(o, true) : (s: { view: DataView }, o: number) => s.view.getUint32(o, true))
+    : signed ? (s: { view: DataView }, o: number) => s.view.getBigInt64(o, true) : (s: { view: DataView }, o: number) => s.view.getBigUint64(o, true);
+  // The common cases written straight in; the rest (bigint for small integers, numbers
+  // for 64 bits, anything out of range) through the checks setGlobal makes.
+  type Put = (s: { view: DataView; bytes: Uint8Array }, o: number, v: unknown) => void;
+  let encode: Put;
+  if (bool) {
+    encode = (s, o, v) => (typeof v === 'boolean' ? s.view.setUint8(o, v ? 1 : 0) : putScalar(s.bytes, o, v, scalar));
+  } else if (size === 8) {
+    const min = signed ? -(1n << 63n) : 0n;
+    const max = signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
+    encode = (s, o, v) => (typeof v === 'bigint' && v >= min && v <= max ? s.view.setBigUint64(o, BigInt.asUintN(64, v), true) : putScalar(s.bytes, o, v, scalar));
+  } else {
+    const bits = size * 8;
+    const min = signed ? -(2 ** (bits - 1)) : 0;
+    const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+    const set = size === 1 ? (d: DataView, o: number, v: number) => d.setUint8(o, v & 0xff) : size === 2 ? (d: DataView, o: number, v: number) => d.setUint16(o, v & 0xffff, true) : (d: DataView, o: number, v: number) => d.setUint32(o, v >>> 0, true);
+    encode = (s, o, v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? set(s.view, o, v) : putScalar(s.bytes, o, v, scalar));
+  }
+  return { size, decode, encode };
+}
+
+/**
+ * The codec of BTF type `typeId`: integers, enums, bools, floats and pointers (u64),
+ * arrays of them (char arrays as strings, NUL-terminated), structs of them by member
+ * name. Undefined for anything else (unions, bitfields): such a global is bytes only.
+ */
+export function btfCodec(btf: Btf, typeId: number): BtfCodec | undefined {
+  let t: BtfType;
+  try {
+    t = btf.resolve(typeId);
+  } catch {
+    return undefined;
+  }
+  if (t.kind === 'array') {
+    const element = btf.resolve(t.type);
+    const n = t.nelems;
+    if (element.kind === 'int' && element.size === 1 && (element.encoding & BTF_INT_CHAR || element.name === 'char')) {
+      return {
+        size: n,
+        decode: (s, o) => {
+          const bytes = s.bytes.subarray(o, o + n);
+          const end = bytes.indexOf(0);
+          return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
+        },
+        encode: (s, o, v) => {
+          if (typeof v !== 'string') throw new TypeError(`${describe(v)} for a char array (pass a string)`);
+          const bytes = encoder.encode(v);
+          if (bytes.length >= n) throw new RangeError(`${describe(v)} is ${bytes.length} bytes in UTF-8: with its NUL it needs ${bytes.length + 1}, the array has ${n}`);
+          s.bytes.fill(0, o, o + n);
+          s.bytes.set(bytes, o);
+        },
+      };
+    }
+    const item = btfCodec(btf, t.type);
+    if (!item) return undefined;
+    const stride = item.size;
+    return {
+      size: stride * n,
+      composite: true,
+      decode: (s, o) => {
+        const out: GlobalData[] = new Array(n);
+        for (let i = 0; i < n; i++) out[i] = item.decode(s, o + i * stride);
+        return out;
+      },
+      encode: (s, o, v) => {
+        if (!Array.isArray(v) || v.length !== n) throw new TypeError(`${describe(v)} for an array of ${n}`);
+        for (let i = 0; i < n; i++) item.encode(s, o + i * stride, v[i]);
+      },
+    };
+  }
+  if (t.kind === 'struct') {
+    const fields: { name: string; offset: number; codec: BtfCodec }[] = [];
+    for (const [i, m] of t.members.entries()) {
+      if (m.bitfieldSize !== 0 || m.bitOffset % 8 !== 0) return undefined;
+      const codec = btfCodec(btf, m.type);
+      if (!codec) return undefined;
+      fields.push({ name: m.name || `_${i}`, offset: m.bitOffset / 8, codec });
+    }
+    return {
+      size: t.size,
+      composite: true,
+      decode: (s, o) => {
+        const out: { [member: string]: GlobalData } = {};
+        for (const f of fields) out[f.name] = f.codec.decode(s, o + f.offset);
+        return out;
+      },
+      encode: (s, o, v) => {
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${describe(v)} for a struct (pass an object of its members)`);
+        const obj = v as Record<string, unknown>;
+        for (const f of fields) if (!(f.name in obj)) throw new TypeError(`the object has no member ${f.name}`);
+        for (const f of fields) f.codec.encode(s, o + f.offset, obj[f.name]);
+      },
+    };
+  }
+  const scalar = scalarOf(t);
+  return scalar ? scalarCodec(scalar) : undefined;
 }

@@ -129,3 +129,9 @@ export { RingBuf, RingBufPoller } from './events/ringbuf.js';
 export type { RingBufCallback, RingBufRawCallback, DrainOptions, RecordsOptions } from './events/ringbuf.js';
 export { UserRingBuf } from './events/user-ringbuf.js';
 export type { UserRingBufSample } from './events/user-ringbuf.js';
+// Batches, memory-mapped arrays, global variables after load.
+export { MapBatchCursor } from './maps/batch.js';
+export type { BatchEntries } from './maps/typed-map.js';
+export type { MapMemory, ArrayMemory } from './maps/mapped.js';
+export type { GlobalVariable } from './loader/variable.js';
+export type { GlobalData } from './global-value.js';

@@ -10,3 +10,4 @@ export { tracingAttachMechanism } from './programs/tracing-attach.js';
 export type { TracingAttachMechanism } from './programs/tracing-attach.js';
 export { probeMechanisms } from './programs/probe-event.js';
 export type { ProbeKind, ProbeMechanism } from './programs/probe-event.js';
+export { forgetBatchRefusals } from './maps/batch.js';

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  ArrayMap, ArrayOfMaps, Btf, BtfError, Ebpf, EbpfLoader, HashMap, HashOfMaps, loadKernelBtf, MapData, MapError, MapType, ObjectSpec,
+  ArrayMap, ArrayOfMaps, Btf, BtfError, Ebpf, EbpfLoader, HashMap, HashOfMaps, loadKernelBtf, MapBatchCursor, MapData, MapError, MapType, ObjectSpec,
   ParseError, PinError, Program, ProgramError, programFromId, programFromPin, SockHash, SockMap, SyscallError, u32, u64,
 } from '../src/index.js';
 import { programClasses } from '../src/programs/kinds.js';
@@ -89,7 +89,7 @@ function release(value: unknown): void {
 }
 
 /** Methods the classes keep for themselves and their subclasses (protected, @internal). */
-const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem', 'lookupExisting', 'updateElem', 'deleteExisting', 'valueAt', 'removeIndex', 'loadAgainst']);
+const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem', 'lookupExisting', 'updateElem', 'deleteExisting', 'valueAt', 'removeIndex', 'loadAgainst', 'readBatch', 'writeBatch']);
 
 /** Public methods (static and instance, inherited too) of the loader and map classes that take arguments, not in `covered`. */
 function uncovered(covered: string[]): string[] {
@@ -398,6 +398,41 @@ export function run(): Outcome {
   sweep('SockMap.pin', [pinPath], (p) => withSockMap((m) => m.pin(p as string)));
   sweep('SockHash.pin', [pinPath], (p) => withSockHash((m) => m.pin(p as string)));
   sweepSpecialMaps(sweep, pinPath);
+
+  // ---- batches and global variables ----
+  const cursor = () => new MapBatchCursor();
+  sweep('MapData.lookupBatch', [undefined, new Uint8Array(8), new Uint8Array(16), 2, 0], (c, k, v, n, f) => withMap((m) => m.lookupBatch((c ?? cursor()) as never, k as never, v as never, n as number, f as number)));
+  sweep('MapData.lookupAndDeleteBatch', [undefined, new Uint8Array(8), new Uint8Array(16), 2, 0], (c, k, v, n, f) => withMap((m) => m.lookupAndDeleteBatch((c ?? cursor()) as never, k as never, v as never, n as number, f as number)));
+  sweep('MapData.updateBatch', [new Uint8Array(8), new Uint8Array(16), 2, 0], (k, v, n, f) => withMap((m) => m.updateBatch(k as never, v as never, n as number, f as number)));
+  sweep('MapData.deleteBatch', [new Uint8Array(8), 2], (k, n) => withMap((m) => m.deleteBatch(k as never, n as number)));
+  type Batched = { getBatch(c: MapBatchCursor, n?: number, f?: number): unknown; getAndRemoveBatch?(c: MapBatchCursor, n?: number, f?: number): unknown; removeBatch?(k: never[]): unknown };
+  const batchSweeps = (name: string, use: (fn: (m: Batched) => unknown) => unknown, key: unknown) => {
+    sweep(`${name}.getBatch`, [undefined, 4, 0], (c, n, f) => use((m) => m.getBatch((c ?? cursor()) as never, n as number, f as number)));
+    if (name.includes('Hash')) {
+      sweep(`${name}.getAndRemoveBatch`, [undefined, 4, 0], (c, n, f) => use((m) => m.getAndRemoveBatch!((c ?? cursor()) as never, n as number, f as number)));
+      sweep(`${name}.removeBatch`, [[key]], (k) => use((m) => m.removeBatch!(k as never)));
+    }
+  };
+  batchSweeps('ArrayMap', (fn) => withArray((a) => fn(a)), 0);
+  batchSweeps('HashMap', (fn) => withHash((h) => fn(h)), 1);
+  batchSweeps('ArrayOfMaps', (fn) => withAom((a) => fn(a)), 0);
+  batchSweeps('HashOfMaps', (fn) => withHom((h) => fn(h)), 1);
+  batchSweeps('SockMap', (fn) => withSockMap((m) => fn(m)), 0);
+  batchSweeps('SockHash', (fn) => withSockHash((m) => fn(m)), 1);
+  sweep('ArrayMap.setBatch', [[0], [1n], 0], (i, v, f) => withArray((a) => a.setBatch(i as never, v as never, f as number)));
+  sweep('HashMap.insertBatch', [[1], [1n], 0], (k, v, f) => withHash((h) => h.insertBatch(k as never, v as never, f as number)));
+  sweep('ArrayOfMaps.setBatch', [[0], undefined, 0], (i, v, f) => withAom((a, m) => a.setBatch(i as never, (v ?? [m]) as never, f as number)));
+  sweep('HashOfMaps.insertBatch', [[1], undefined, 0], (k, v, f) => withHom((h, m) => h.insertBatch(k as never, (v ?? [m]) as never, f as number)));
+  sweep('SockMap.setBatch', [[0], [], 0], (i, v, f) => withSockMap((m) => m.setBatch(i as never, v as never, f as number)));
+  sweep('SockHash.insertBatch', [[1], [], 0], (k, v, f) => withSockHash((m) => m.insertBatch(k as never, v as never, f as number)));
+  sweep('Ebpf.variable', ['data_a'], (n) => {
+    const ebpf = Ebpf.load(obj('globals.o'));
+    try {
+      return ebpf.variable(n as string).get();
+    } finally {
+      ebpf.close();
+    }
+  });
 
   // ---- programs: every kind, loaded where this kernel allows it ----
   sweep('Program.fromPin', ['/sys/fs/bpf/tsbpf-no-such'], (p) => Program.fromPin(p as string));

@@ -30,8 +30,10 @@ import {
   loadedLinks,
   loadedMaps,
   loadedPrograms,
+  MapBatchCursor,
   MapData,
   MapError,
+  MapFlags,
   MapType,
   ObjectSpec,
   ProgramError,
@@ -64,7 +66,7 @@ import {
   type XdpNetlinkLink,
 } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
-import { clearFeatureCache } from '../src/testing.js';
+import { clearFeatureCache, forgetBatchRefusals } from '../src/testing.js';
 import { createNetEnv, type NetEnv } from './net-env.js';
 import type { Scenario } from './fault-injector.js';
 import { markUndo, pinsUnder } from './fault-injector.js';
@@ -257,7 +259,37 @@ const INNER: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntri
 function mapScenarios(): Scenario<any>[] {
   const out: Scenario<any>[] = [];
 
+  out.push(plain('HashMap batches: insertBatch, getBatch, removeBatch, getAndRemoveBatch, entries', true, () => owning((own) => {
+    forgetBatchRefusals();
+    const h = own(HashMap.create(u32, u64, { maxEntries: 16 }));
+    assert.equal(h.insertBatch([1, 2, 3, 4], [10n, 20n, 30n, 40n]), 4);
+    const cursor = new MapBatchCursor();
+    const keys: number[] = [];
+    // One call that reaches the end: how many calls a smaller batch takes depends on the map's hash seed.
+    while (!cursor.done) keys.push(...h.getBatch(cursor, 16).keys);
+    assert.deepEqual(keys.sort(), [1, 2, 3, 4]);
+    assert.deepEqual([...h.entries()].sort((a, b) => a[0] - b[0]), [[1, 10n], [2, 20n], [3, 30n], [4, 40n]]);
+    assert.equal(h.removeBatch([1, 9]), 1);
+    const drained = h.getAndRemoveBatch(new MapBatchCursor(), 16);
+    assert.deepEqual(drained.keys.sort(), [2, 3, 4]);
+  })));
+
+  out.push(plain('memory-mapped array and global variables', true, () => owning((own) => {
+    const a = own(ArrayMap.create(u32, { maxEntries: 4, flags: MapFlags.BPF_F_MMAPABLE }));
+    const mem = a.memory();
+    mem.set(1, 9);
+    assert.equal(a.get(1), 9);
+    const ebpf = own(Ebpf.load(bpf('globals.o')));
+    const v = ebpf.variable<number>('data_a');
+    v.set(40);
+    assert.equal(ebpf.program('compute').testRun({ data: PACKET }).returnValue, 40 + 5 + 10 + 20 + 100 + 1000 + 1);
+    assert.equal(v.get(), 41);
+    assert.equal(ebpf.variable('ro_a').get(), 10);
+  })));
+
   out.push(plain('ArrayMap create, set, get, entries', true, () => owning((own) => {
+    // entries() batches: an EINVAL injected there is remembered as the kernel's refusal; each run starts afresh.
+    forgetBatchRefusals();
     const m = own(ArrayMap.create(u64, { maxEntries: 4 }));
     m.set(2, 7n);
     assert.equal(m.get(2), 7n);
@@ -265,6 +297,8 @@ function mapScenarios(): Scenario<any>[] {
   })));
 
   out.push(plain('HashMap create, insert, get, keys, entries, remove', true, () => owning((own) => {
+    // entries() batches: an EINVAL injected there is remembered as the kernel's refusal; each run starts afresh.
+    forgetBatchRefusals();
     const m = own(HashMap.create(u32, u64, { maxEntries: 8 }));
     m.insert(1, 10n);
     m.insert(2, 20n);

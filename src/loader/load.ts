@@ -9,7 +9,7 @@ import { describeValue } from '../describe.js';
 import { kernelConfig, kernelRelease, kernelSymbolAddress, resolveKernelSymbols } from '../externs.js';
 import { isLinkTypeSupported, isRefusal, programCapabilities, refusedProgramFeature } from '../features.js';
 import { MAX_OBJECT_FILE, readRegularFile } from '../file.js';
-import type { GlobalValue } from '../global-value.js';
+import type { GlobalData, GlobalValue } from '../global-value.js';
 import { loadKernelBtf, moduleBtfs } from '../kernel-btf.js';
 import { MapData, type MapSpec } from '../maps/map-data.js';
 import { MapType } from '../maps/map-type.js';
@@ -26,6 +26,7 @@ import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from '../sy
 import { possibleCpus } from '../sys/cpus.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { kernel } from '../sys/native.js';
+import { GlobalVariable } from './variable.js';
 import { encodeFuncInfo, encodeLineInfo, LoadPlan, Scratch, type KernelFacts, type MapShape, type PlanSettings } from './plan.js';
 
 /** Key 0 of the single-element global data maps (the kernel only reads it). */
@@ -188,6 +189,7 @@ export class Ebpf implements Disposable {
   readonly #programs = new Map<string, Program>();
   readonly #borrowed = new Set<MapData>();
   readonly #structOps = new Map<string, StructOpsMap>();
+  readonly #variables = new Map<string, GlobalVariable<any>>();
   #plan!: LoadPlan;
   /** fds of kernel modules' BTF objects the programs refer to, by module name. */
   readonly #moduleFds = new Map<string, number>();
@@ -232,6 +234,7 @@ export class Ebpf implements Disposable {
   /** Moves map `name` out: the caller owns (and closes) it. */
   takeMap(name: string): MapData {
     const m = this.map(name);
+    for (const [n, v] of this.#variables) if (v.section === name) this.#variables.delete(n);
     this.#maps.delete(name);
     return m;
   }
@@ -248,6 +251,24 @@ export class Ebpf implements Disposable {
 
   programs(): IterableIterator<[string, Program]> {
     return this.#programs.entries();
+  }
+
+  /**
+   * The global variable `name` (.data, .bss, .rodata and their named sections), read
+   * and written in place in its section's memory-mapped map, typed from the object's
+   * BTF: see GlobalVariable. MapError 'InvalidArgument' when the object has no such
+   * global, or its section's map was taken (takeMap) or replaced.
+   */
+  variable<T = GlobalData>(name: string): GlobalVariable<T> {
+    const known = this.#variables.get(name);
+    if (known) return known as GlobalVariable<T>;
+    const v = this.spec.variables.get(name);
+    if (!v) throw new MapError('InvalidArgument', `no global variable named ${describeName(name)}`);
+    const map = this.#maps.get(v.map);
+    if (!map || this.#borrowed.has(map)) throw new MapError('InvalidArgument', `global ${name}: its section's map ${v.map} is not this object's (taken or replaced)`);
+    const variable = new GlobalVariable<T>(v, map, this.spec.btf, this.spec.maps.get(v.map)?.readOnly === true);
+    this.#variables.set(name, variable);
+    return variable;
   }
 
   /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
@@ -275,6 +296,7 @@ export class Ebpf implements Disposable {
       }
     }
     this.#structOps.clear();
+    this.#variables.clear();
     for (const p of this.#programs.values()) p.close();
     this.#programs.clear();
     for (const m of this.#maps.values()) if (!this.#borrowed.has(m)) m.close();

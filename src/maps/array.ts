@@ -1,6 +1,7 @@
 import type { Codec } from '../codec/codec.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
+import { ArrayMemory } from './mapped.js';
 import { checkCodec, createMap, IndexedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions } from './typed-map.js';
 
 /**
@@ -25,6 +26,15 @@ export class ArrayMap<V> extends IndexedMap<V> {
   /** Creates an array of `options.maxEntries` values; the returned ArrayMap owns it. */
   static create<V>(value: Codec<V>, options: MapCreateOptions): ArrayMap<V> {
     return createMap(ArrayMap.kind, [value], options) as ArrayMap<V>;
+  }
+
+  /**
+   * The array's values in memory (a map created with MapFlags.BPF_F_MMAPABLE, 5.5+):
+   * get / set with no system call, visible to programs at once. Unmapped when the map
+   * closes. MapError 'NotSupported' for an array without the flag, or a frozen one.
+   */
+  memory(): ArrayMemory<V> {
+    return new ArrayMemory(this.map.memory(), this.valueCodec);
   }
 
   /** A FromMapData for maps of maps: `ArrayOfMaps.tryFrom(outer, ArrayMap.fromMapData(u32))`. */

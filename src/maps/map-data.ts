@@ -14,6 +14,8 @@ import { SyscallError } from '../sys/errors.js';
 import { isRefusal, mapCapabilities, refusedMapFeature } from '../features.js';
 import { mapCreationCost, MapType, mapTypeInfo, mapTypeName } from './map-type.js';
 import { ARRAY_MAX_ENTRIES, memoryForMaps, type MapSize } from './map-memory.js';
+import { deleteBatch, lookupBatch, updateBatch, type MapBatchCursor } from './batch.js';
+import { mapMemory, unmap, type MapMemory } from './mapped.js';
 
 /** BPF_F_* map creation flags. */
 export const MapFlags = {
@@ -160,6 +162,8 @@ export class MapData extends FdOwner {
   #shape: MapShape | undefined;
   /** The element I/O buffer of this map, made on first use. */
   #io: ElemIo | undefined;
+  /** The map's memory mapping (BPF_F_MMAPABLE arrays), made on first use. */
+  #memory: MapMemory | undefined;
 
   /** Takes ownership of `fd`; with `refuse`, only if no live tsbpf object owns it. @internal */
   private constructor(fd: number, shape?: MapShape, refuse?: (fd: number) => Error) {
@@ -462,6 +466,58 @@ export class MapData extends FdOwner {
   /** Iterates the keys as bytes (BPF_MAP_GET_NEXT_KEY), each a copy. */
   *keys(): IterableIterator<Uint8Array> {
     for (const key of keyCursor(this)) yield key.bytes.slice();
+  }
+
+  // ---- batches (5.6+) and memory mapping ---------------------------------------------
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH: up to `count` elements from `cursor` packed into `keys`
+   * (keySize bytes each) and `values` (valueBytes each). Returns how many; `cursor.done`
+   * once the end is reached. See the typed maps' getBatch.
+   */
+  lookupBatch(cursor: MapBatchCursor, keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
+    return lookupBatch(this, cursor, keys, values, count, false, flags);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps): as lookupBatch, deleting what it returns. */
+  lookupAndDeleteBatch(cursor: MapBatchCursor, keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
+    return lookupBatch(this, cursor, keys, values, count, true, flags);
+  }
+
+  /** BPF_MAP_UPDATE_BATCH of `count` packed keys and values (flags: ElemFlags). Returns `count`. */
+  updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags: number = 0): number {
+    checkElemFlags(flags);
+    return updateBatch(this, keys, values, count, flags);
+  }
+
+  /** BPF_MAP_DELETE_BATCH of `count` packed keys (hash maps): the count deleted before the first absent key. */
+  deleteBatch(keys: Uint8Array, count: number): number {
+    return deleteBatch(this, keys, count);
+  }
+
+  /**
+   * The map's values in memory, read and written without system calls (a
+   * BPF_MAP_TYPE_ARRAY created with BPF_F_MMAPABLE, 5.5+). One mapping per MapData,
+   * unmapped when it closes. MapError 'NotSupported' for any other map, or a frozen one.
+   */
+  memory(): MapMemory {
+    const fd = this.fd;
+    if (this.#memory === undefined) {
+      const m = this.#known();
+      this.#memory = mapMemory({ fd, type: m.type, flags: this.flags, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name });
+    }
+    return this.#memory;
+  }
+
+  /** Closes the map's descriptor; its memory mapping, if any, is unmapped first. */
+  override close(): void {
+    try {
+      if (this.#memory !== undefined) unmap(this.#memory);
+    } finally {
+      super.close();
+    }
   }
 
   override toString(): string {

@@ -10,6 +10,8 @@ import type { Scratch } from '../sys/scratch.js';
 import { checkElemFlags, keyCursor, MapData, type MapSpec } from './map-data.js';
 import { describeValue } from '../describe.js';
 import { mapTypeName, type MapType } from './map-type.js';
+import { BatchBuffers, batchBuffers, batchIterable, checkBatchCount, deleteBatch, isBatchRefusal, lookupBatch, MapBatchCursor, refuseBatch, updateBatch } from './batch.js';
+import { Errno } from '../sys/errors.js';
 
 export interface TryFromOptions {
   /**
@@ -207,6 +209,59 @@ export abstract class TypedMap implements Disposable {
     }
   }
 
+  /** getBatch / getAndRemoveBatch: one batch lookup, decoded. @internal */
+  protected readBatch<K, E>(cursor: MapBatchCursor, count: number, flags: number, andDelete: boolean, key: KeyDecoder<K>, value: ValueCodec<any, any, E>): BatchEntries<K, E> {
+    if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+    checkElemFlags(flags);
+    const map = this.map;
+    const b = batchBuffers(map, checkBatchCount(count));
+    const n = lookupBatch(map, cursor, b.keys.bytes, b.values.bytes, count, andDelete, flags);
+    const keySize = map.keySize;
+    const valueBytes = map.valueBytes;
+    const keys = new Array<K>(n);
+    const values = new Array<E>(n);
+    const ks = b.keys;
+    const vs = b.values;
+    if (value.entry) {
+      for (let i = 0; i < n; i++) {
+        keys[i] = key.decode(ks, i * keySize);
+        values[i] = value.entry(vs, i * valueBytes);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        keys[i] = key.decode(ks, i * keySize);
+        values[i] = value.decode(vs, i * valueBytes) as unknown as E;
+      }
+    }
+    return { keys, values };
+  }
+
+  /** setBatch / insertBatch: encodes every pair, then one batch update. @internal */
+  protected writeBatch<K, In>(keys: readonly K[], values: readonly In[], flags: number, putKey: (s: Scratch, at: number, key: K) => void, value: ValueCodec<any, In, any>): number {
+    if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
+      throw new MapError('InvalidArgument', `keys and values must be arrays of one length, got ${describeValue(keys)} and ${describeValue(values)}`);
+    }
+    checkElemFlags(flags);
+    if (keys.length === 0) return 0;
+    const map = this.map;
+    const b = batchBuffers(map, checkBatchCount(keys.length, 'keys.length'));
+    const keySize = map.keySize;
+    const valueBytes = map.valueBytes;
+    for (let i = 0; i < keys.length; i++) {
+      try {
+        putKey(b.keys, i * keySize, keys[i]!);
+      } catch (err) {
+        throw codecError(err, 'key');
+      }
+      try {
+        value.encode(b.values, i * valueBytes, values[i]!);
+      } catch (err) {
+        throw codecError(err, 'value');
+      }
+    }
+    return updateBatch(map, b.keys.bytes, b.values.bytes, keys.length, flags);
+  }
+
   /** Deletes io.key; an absent key is MapError 'KeyNotFound'. */
   protected deleteExisting(index?: number): void {
     const fd = this.map.fd;
@@ -219,6 +274,65 @@ export abstract class TypedMap implements Disposable {
     }
     if (!found) throw notFound(index);
   }
+}
+
+/**
+ * What getBatch and getAndRemoveBatch return: keys (indices for arrays) and their
+ * values as entries() lists them (maps of maps: the inner maps' ids, nothing opened),
+ * in the kernel's order.
+ */
+export interface BatchEntries<K, V> {
+  keys: K[];
+  values: V[];
+}
+
+/** Elements a batch call asks for when not told: enough to amortise the call, small enough for any bucket. */
+const DEFAULT_BATCH = 256;
+/** Elements entries() asks for at once. */
+const ENTRIES_BATCH = 1024;
+
+/** How a batch key is read: a key codec, or an array's u32 index. */
+interface KeyDecoder<K> {
+  decode(s: Scratch, offset: number): K;
+}
+
+const indexAt: KeyDecoder<number> = { decode: (s, offset) => s.view.getUint32(offset, true) };
+
+/**
+ * entries() a batch at a time, each batch in buffers of its own (the loop body may
+ * use the map). Returns false, having yielded nothing, when the kernel refuses the
+ * first batch lookup (no batch operations for the type: recorded, and the caller
+ * walks key by key); true at the end of the map.
+ */
+function* batchEntries<K, E>(map: MapData, key: KeyDecoder<K>, value: ValueCodec<any, any, E>): Generator<[K, E], boolean, undefined> {
+  const cursor = new MapBatchCursor();
+  let count = ENTRIES_BATCH;
+  const b = new BatchBuffers(map.keySize, map.valueBytes).reserve(count);
+  const keySize = map.keySize;
+  const valueBytes = map.valueBytes;
+  let first = true;
+  while (!cursor.done) {
+    let n: number;
+    try {
+      n = lookupBatch(map, cursor, b.keys.bytes, b.values.bytes, count, false);
+    } catch (err) {
+      if (err instanceof MapError && err.errno === Errno.ENOSPC) {
+        // A bucket larger than the batch: ask again, for more (the cursor has not moved).
+        b.reserve((count *= 2));
+        continue;
+      }
+      if (first && err instanceof MapError && isBatchRefusal(err.errno)) {
+        refuseBatch(map.type);
+        return false;
+      }
+      throw err;
+    }
+    first = false;
+    for (let i = 0; i < n; i++) {
+      yield [key.decode(b.keys, i * keySize), value.entry ? value.entry(b.values, i * valueBytes) : (value.decode(b.values, i * valueBytes) as unknown as E)];
+    }
+  }
+  return true;
 }
 
 function notFound(index: number | undefined): MapError {
@@ -244,6 +358,11 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
     this.#len = map.maxEntries;
     this.#name = kind.name;
     this.#value = shape.value;
+  }
+
+  /** The value codec (memory-mapped views decode through it). @internal */
+  protected get valueCodec(): ValueCodec<V, In, E> {
+    return this.#value;
   }
 
   /** The number of elements: max_entries. */
@@ -297,10 +416,35 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
     for (let i = 0; i < this.#len; i++) yield i;
   }
 
-  /** `[index, value]` for every index that holds one (maps of maps: the inner map's id). */
+  /**
+   * Up to `count` indices and their values from `cursor` (BPF_MAP_LOOKUP_BATCH, 5.6+:
+   * one system call for them all); `cursor.done` once the end is reached. MapError
+   * 'NotSupported' where the kernel has no batch lookup for the map type.
+   */
+  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<number, E> {
+    return this.readBatch(cursor, count, flags, false, indexAt, this.#value);
+  }
+
+  /**
+   * Sets `values[i]` at `indices[i]` for every i (BPF_MAP_UPDATE_BATCH, 5.6+), in one
+   * system call; indices are checked against max_entries before it. Returns the count.
+   */
+  setBatch(indices: readonly number[], values: readonly In[], flags: number = 0): number {
+    return this.writeBatch(indices, values, flags, (s, at, index) => {
+      checkIndex(index, this.#len);
+      s.view.setUint32(at, index, true);
+    }, this.#value);
+  }
+
+  /**
+   * `[index, value]` for every index that holds one (maps of maps: the inner map's id).
+   * Read a batch at a time where the kernel has batch lookups (arrays, per-CPU arrays),
+   * one lookup per index otherwise.
+   */
   *entries(): IterableIterator<[number, E]> {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
     const value = this.#value;
+    if (batchIterable(this.map.type) && (yield* batchEntries(this.map, indexAt, value))) return;
     for (let i = 0; i < this.#len; i++) {
       this.setIndex(i);
       if (this.lookupElem(0)) yield [i, value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];
@@ -372,10 +516,59 @@ export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
     for (const raw of keyCursor(this.map)) yield this.#key.decode(raw, 0);
   }
 
-  /** `[key, value]` pairs (maps of maps: the inner map's id); a key removed during the walk is skipped. */
+  /**
+   * Up to `count` keys and their values from `cursor` (BPF_MAP_LOOKUP_BATCH, 5.6+: one
+   * system call for them all); `cursor.done` once the end is reached (the last call
+   * may return fewer, or none). A hash map is walked a bucket at a time: `count` must
+   * hold the largest bucket (MapError 'InvalidArgument' otherwise, kernel ENOSPC).
+   * MapError 'NotSupported' where the kernel has no batch lookup for the map type.
+   */
+  getBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, E> {
+    return this.readBatch(cursor, count, flags, false, this.#key, this.#value);
+  }
+
+  /** As getBatch, and removes what it returns (BPF_MAP_LOOKUP_AND_DELETE_BATCH, hash maps). */
+  getAndRemoveBatch(cursor: MapBatchCursor, count: number = DEFAULT_BATCH, flags: number = 0): BatchEntries<K, E> {
+    return this.readBatch(cursor, count, flags, true, this.#key, this.#value);
+  }
+
+  /** Inserts or updates `keys[i]` with `values[i]` for every i, in one system call (BPF_MAP_UPDATE_BATCH, 5.6+). Returns the count. */
+  insertBatch(keys: readonly K[], values: readonly In[], flags: number = 0): number {
+    const key = this.#key;
+    return this.writeBatch(keys, values, flags, (s, at, k) => key.encode(s, at, k), this.#value);
+  }
+
+  /**
+   * Removes `keys` in order, in one system call (BPF_MAP_DELETE_BATCH, hash maps, 5.6+).
+   * The kernel stops at the first key not in the map: the count returned is the keys
+   * removed before it (keys.length when all were there).
+   */
+  removeBatch(keys: readonly K[]): number {
+    if (!Array.isArray(keys)) throw new MapError('InvalidArgument', `keys must be an array, got ${describeValue(keys)}`);
+    if (keys.length === 0) return 0;
+    const b = batchBuffers(this.map, checkBatchCount(keys.length, 'keys.length'));
+    const key = this.#key;
+    const size = this.map.keySize;
+    for (let i = 0; i < keys.length; i++) {
+      try {
+        key.encode(b.keys, i * size, keys[i]!);
+      } catch (err) {
+        throw codecError(err, 'key');
+      }
+    }
+    return deleteBatch(this.map, b.keys.bytes, keys.length);
+  }
+
+  /**
+   * `[key, value]` pairs (maps of maps: the inner map's id). Read a batch at a time
+   * where the kernel has batch lookups (hash and per-CPU hash maps, LRU or not): each
+   * batch is as the map was when it was read. Elsewhere key by key, where a key
+   * removed during the walk is skipped.
+   */
   *entries(): IterableIterator<[K, E]> {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
     const value = this.#value;
+    if (batchIterable(this.map.type) && (yield* batchEntries(this.map, this.#key, value))) return;
     for (const raw of keyCursor(this.map)) {
       this.io.key.bytes.set(raw.bytes);
       if (this.lookupElem(0)) yield [this.#key.decode(raw, 0), value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];

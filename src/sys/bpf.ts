@@ -7,7 +7,7 @@ import { retrying } from './retry.js';
 import { Cmd } from './abi/enums.js';
 import {
   type MapCreateFields,
-  batchLayout, btfLoadLayout, encodeBtfLoad, encodeMapCreate, encodeProgLoad, encodeTest, getIdLayout, infoLayout,
+  batchLayout, btfLoadLayout, encodeBatch, encodeBtfLoad, encodeMapCreate, encodeProgLoad, encodeTest, getIdLayout, infoLayout,
   mapCreateLayout, mapElemLayout, mapFreezeLayout, objLayout, progLoadLayout, testLayout,
 } from './abi/attr.js';
 import { bpfBtfInfoLayout } from './abi/info.js';
@@ -188,6 +188,42 @@ export function mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array,
   const done = batch.getU32(batchLayout.count);
   if (r === 0) return { count: done, done: false };
   fail('bpf_map_update_batch', r, `after ${done} of ${count} elements`);
+}
+
+/**
+ * One batch command. ENOENT is the end for the lookups (the end of the map) and for
+ * delete (a key not in the map: the kernel stops there); `count` is what was done
+ * before it, in every case.
+ */
+function batchCall(cmd: number, call: string, fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array | null, keys: Uint8Array | null, values: Uint8Array | null, count: number, elemFlags: number | bigint): BatchResult {
+  checkFlags(elemFlags, 'elemFlags');
+  encodeBatch(batch.reset(), { count, mapFd: fd, elemFlags });
+  const r = kernel.bpf(cmd, batch.bytes, BATCH_PTRS, inBatch, outBatch, keys, values);
+  const done = batch.getU32(batchLayout.count);
+  if (r === 0) return { count: done, done: false };
+  if (r === -Errno.ENOENT && cmd !== Cmd.MapUpdateBatch) return { count: done, done: true };
+  fail(call, r, `after ${done} of ${count} elements`);
+}
+
+/**
+ * BPF_MAP_LOOKUP_BATCH (5.6+): up to `count` keys and values from the position in
+ * `inBatch` (the start when null); the next position goes to `outBatch` (the two may
+ * be one buffer: the kernel reads before it writes). Cursor buffers hold
+ * max(key_size, 4) bytes: hash maps keep a u32 bucket index there, arrays a key.
+ * `done` at the end of the map, with the last elements counted.
+ */
+export function mapLookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number | bigint = 0): BatchResult {
+  return batchCall(Cmd.MapLookupBatch, 'bpf_map_lookup_batch', fd, inBatch, outBatch, keys, values, count, elemFlags);
+}
+
+/** BPF_MAP_LOOKUP_AND_DELETE_BATCH (5.6+, hash maps): as mapLookupBatch, deleting what it returns. */
+export function mapLookupAndDeleteBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number | bigint = 0): BatchResult {
+  return batchCall(Cmd.MapLookupAndDeleteBatch, 'bpf_map_lookup_and_delete_batch', fd, inBatch, outBatch, keys, values, count, elemFlags);
+}
+
+/** BPF_MAP_DELETE_BATCH (5.6+, hash maps): deletes `count` keys in order; `done` when one was absent (the kernel stops there). */
+export function mapDeleteBatch(fd: number, keys: Uint8Array, count: number, elemFlags: number | bigint = 0): BatchResult {
+  return batchCall(Cmd.MapDeleteBatch, 'bpf_map_delete_batch', fd, null, null, keys, null, count, elemFlags);
 }
 
 // ---- objects: pin, get, ids, info, freeze ------------------------------------------
