@@ -419,11 +419,11 @@ export function run(): Outcome {
   batchSweeps('HashOfMaps', (fn) => withHom((h) => fn(h)), 1);
   batchSweeps('SockMap', (fn) => withSockMap((m) => fn(m)), 0);
   batchSweeps('SockHash', (fn) => withSockHash((m) => fn(m)), 1);
-  sweep('ArrayMap.setBatch', [[0], [1n], 0], (i, v, f) => withArray((a) => a.setBatch(i as never, v as never, f as number)));
+  sweep('ArrayMap.insertBatch', [[0], [1n], 0], (i, v, f) => withArray((a) => a.insertBatch(i as never, v as never, f as number)));
   sweep('HashMap.insertBatch', [[1], [1n], 0], (k, v, f) => withHash((h) => h.insertBatch(k as never, v as never, f as number)));
-  sweep('ArrayOfMaps.setBatch', [[0], undefined, 0], (i, v, f) => withAom((a, m) => a.setBatch(i as never, (v ?? [m]) as never, f as number)));
+  sweep('ArrayOfMaps.insertBatch', [[0], undefined, 0], (i, v, f) => withAom((a, m) => a.insertBatch(i as never, (v ?? [m]) as never, f as number)));
   sweep('HashOfMaps.insertBatch', [[1], undefined, 0], (k, v, f) => withHom((h, m) => h.insertBatch(k as never, (v ?? [m]) as never, f as number)));
-  sweep('SockMap.setBatch', [[0], [], 0], (i, v, f) => withSockMap((m) => m.setBatch(i as never, v as never, f as number)));
+  sweep('SockMap.insertBatch', [[0], [], 0], (i, v, f) => withSockMap((m) => m.insertBatch(i as never, v as never, f as number)));
   sweep('SockHash.insertBatch', [[1], [], 0], (k, v, f) => withSockHash((m) => m.insertBatch(k as never, v as never, f as number)));
   sweep('Ebpf.variable', ['data_a'], (n) => {
     const ebpf = Ebpf.load(obj('globals.o'));

@@ -82,11 +82,11 @@ test('HashMap: getAndRemoveBatch drains the map a batch at a time', () => {
   assert.deepEqual([...h.keys()], [], 'everything returned was removed');
 });
 
-test('ArrayMap: setBatch and getBatch by index; arrays have no batch delete (NotSupported)', () => {
+test('ArrayMap: insertBatch and getBatch by index; arrays have no batch delete (NotSupported)', () => {
   using a = ArrayMap.create(u64, { maxEntries: 100 });
-  assert.equal(a.setBatch([0, 50, 99], [1n, 2n, 3n]), 3);
+  assert.equal(a.insertBatch([0, 50, 99], [1n, 2n, 3n]), 3);
   assert.equal(a.get(50), 2n);
-  assert.equal(thrown(() => a.setBatch([100], [1n])).kind, 'OutOfBounds');
+  assert.equal(thrown(() => a.insertBatch([100], [1n])).kind, 'OutOfBounds');
   const cursor = new MapBatchCursor();
   const all: [number, bigint][] = [];
   while (!cursor.done) {

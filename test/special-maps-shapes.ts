@@ -11,6 +11,7 @@ import {
   DevMapHash,
   EbpfLoader,
   InodeStorage,
+  MapBatchCursor,
   MapData,
   MapType,
   ObjectSpec,
@@ -62,7 +63,20 @@ export function sweepSpecialMaps(sweep: Sweep, pinPath: string): void {
         sweep(`${name}.${method}`, defaults, (...a) => within(() => make({ maxEntries: 2 }), (m) => call(m, ...a)));
       }
     };
+    type Verb = [unknown[], (m: any, ...a: unknown[]) => unknown];
+    // The batch verbs every typed map has from the shared contract (the kernel may refuse them: NotSupported).
+    const batchVerbs = (key: unknown, value: unknown, keyed: boolean): Record<string, Verb> => ({
+      getBatch: [[undefined, 4, 0], (m, c, n, f) => m.getBatch(c ?? new MapBatchCursor(), n, f)],
+      insertBatch: [[[key], [value], 0], (m, k, v, f) => m.insertBatch(k, v, f)],
+      ...(keyed
+        ? {
+            getAndRemoveBatch: [[undefined, 4, 0], (m, c, n, f) => m.getAndRemoveBatch(c ?? new MapBatchCursor(), n, f)] as Verb,
+            removeBatch: [[[key]], (m, k) => m.removeBatch(k)] as Verb,
+          }
+        : {}),
+    });
     const arrayVerbs = (value: unknown, withGet = true) => ({
+      ...batchVerbs(0, value, false),
       set: [[0, value, 0], (m: any, i: unknown, v: unknown, f: unknown) => m.set(i, v ?? value, f)] as [unknown[], (m: any, ...a: unknown[]) => unknown],
       ...(withGet ? { get: [[0, 0], (m: any, i: unknown, f: unknown) => (m.set(0, value), m.get(i, f))] as [unknown[], (m: any, ...a: unknown[]) => unknown] } : {}),
       remove: [[0], (m: any, i: unknown) => m.remove(i)] as [unknown[], (m: any, ...a: unknown[]) => unknown],
@@ -77,6 +91,7 @@ export function sweepSpecialMaps(sweep: Sweep, pinPath: string): void {
       insert: [[7, 1, 0], (m, k, v, f) => m.insert(k as number, v as number, f as number)],
       get: [[7, 0], (m, k, f) => (m.insert(7, 1), m.get(k as number, f as number))],
       remove: [[7], (m, k) => m.remove(k as number)],
+      ...batchVerbs(7, 1, true),
     });
     const storages: [string, { create(v: unknown, o?: unknown): any; tryFrom(m: MapData, v: unknown, o?: unknown): unknown }, unknown][] = [
       ['SkStorage', SkStorage, udp],
@@ -91,6 +106,9 @@ export function sweepSpecialMaps(sweep: Sweep, pinPath: string): void {
       sweep(`${name}.get`, [key, 0], (k, f) => within(() => Kind.create(u64), (m) => m.get(k, f)));
       sweep(`${name}.remove`, [key], (k) => within(() => Kind.create(u64), (m) => m.remove(k)));
       sweep(`${name}.pin`, [pinPath], (p) => within(() => Kind.create(u64), (m) => m.pin(p as string)));
+      for (const [method, [defaults, call]] of Object.entries(batchVerbs(key, 1n, true))) {
+        sweep(`${name}.${method}`, defaults, (...a) => within(() => Kind.create(u64), (m) => call(m, ...a)));
+      }
     }
     sweep('Arena.create', [{ pages: 1 }], (o) => Arena.create(o as never));
     sweep('Arena.tryFrom', [undefined, {}], (m, o) => other((map) => Arena.tryFrom((m ?? map) as MapData, o as never)));

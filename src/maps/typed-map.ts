@@ -236,7 +236,7 @@ export abstract class TypedMap implements Disposable {
     return { keys, values };
   }
 
-  /** setBatch / insertBatch: encodes every pair, then one batch update. @internal */
+  /** insertBatch (arrays and keyed maps): encodes every pair, then one batch update. @internal */
   protected writeBatch<K, In>(keys: readonly K[], values: readonly In[], flags: number, putKey: (s: Scratch, at: number, key: K) => void, value: ValueCodec<any, In, any>): number {
     if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
       throw new MapError('InvalidArgument', `keys and values must be arrays of one length, got ${describeValue(keys)} and ${describeValue(values)}`);
@@ -429,7 +429,7 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
    * Sets `values[i]` at `indices[i]` for every i (BPF_MAP_UPDATE_BATCH, 5.6+), in one
    * system call; indices are checked against max_entries before it. Returns the count.
    */
-  setBatch(indices: readonly number[], values: readonly In[], flags: number = 0): number {
+  insertBatch(indices: readonly number[], values: readonly In[], flags: number = 0): number {
     return this.writeBatch(indices, values, flags, (s, at, index) => {
       checkIndex(index, this.#len);
       s.view.setUint32(at, index, true);
