@@ -13,6 +13,13 @@ export interface Kernel {
    * the words named by ptrMask hold offsets into io (0 for NULL). The hot-path form.
    */
   bpfIo(cmd: number, io: Uint8Array, attrLen: number, ptrMask: number): number;
+  /**
+   * bpfIo over a buffer made by elemBuffer, named by its handle: four numbers and no
+   * buffer argument, so optimised code calls the addon directly (a V8 fast call).
+   * Element commands only (lookup, update, delete, next key, lookup and delete), attr
+   * at most 32 bytes. Replacing bpfIo alone (replaceKernel) routes these calls to it.
+   */
+  bpfElem(cmd: number, handle: number, attrLen: number, ptrMask: number): number;
   close(fd: number): number;
   /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
@@ -97,6 +104,25 @@ export function addonPossibleCpus(): number {
   return (addon as unknown as { possibleCpus(): number }).possibleCpus();
 }
 
+interface ElemBuffers {
+  elemBuffer(length: number): ElemBuffer;
+  elemBufferOf(handle: number): ArrayBuffer | undefined;
+}
+
+/** A buffer the addon allocated and holds for bpfElem: JS writes into `buffer`, then passes `handle`. */
+export interface ElemBuffer {
+  readonly handle: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/**
+ * A zeroed buffer of `length` bytes for bpfElem. Not a system call: outside the seam
+ * (allocation is not a kernel call, and a failure to allocate throws).
+ */
+export function elemBuffer(length: number): ElemBuffer {
+  return (addon as unknown as ElemBuffers).elemBuffer(length);
+}
+
 /** The calls in force. Wrappers read this binding on every call, so a replacement takes effect at once. */
 export let kernel: Kernel = addon;
 
@@ -106,7 +132,15 @@ export let kernel: Kernel = addon;
  */
 export function replaceKernel(overrides: Partial<Kernel>): () => void {
   const previous = kernel;
-  kernel = { ...previous, ...overrides };
+  const next: Kernel = { ...previous, ...overrides };
+  // bpfElem is bpfIo over a registered buffer: a replacement of bpfIo sees those calls too.
+  if (overrides.bpfIo && !overrides.bpfElem) {
+    next.bpfElem = (cmd, handle, attrLen, ptrMask) => {
+      const buffer = (addon as unknown as ElemBuffers).elemBufferOf(handle);
+      return next.bpfIo(cmd, buffer ? new Uint8Array(buffer) : new Uint8Array(0), attrLen, ptrMask);
+    };
+  }
+  kernel = next;
   return () => {
     kernel = previous;
   };
