@@ -1,4 +1,5 @@
-/* bpfElem(cmd, handle, attrLen, ptrMask) -> 0 | -errno, and the buffers it works on.
+/* bpfElem(cmd, handle, attrLen, ptrMask) -> result | -errno, the buffers it works on,
+ * and close(fd).
  *
  * The element commands are most of what a program does with maps, so their call
  * costs what it can: four numbers, no buffer argument. The buffer (attr, key, value,
@@ -36,6 +37,7 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+#include <unistd.h>
 
 extern "C" {
 #include "common.h"
@@ -112,24 +114,24 @@ struct Table {
 thread_local Table* table = nullptr;
 
 /* The slot a handle names, or null. */
-inline Slot* lookup(double handle) {
-  Table* t = table;
+inline Slot* lookup(Table* t, double handle) {
   if (!t || !(handle >= kSlotBits && handle < 9007199254740992.0)) return nullptr;
-  double gen = std::floor(handle / kSlotBits);
-  double index = handle - gen * kSlotBits;
+  uint64_t h = static_cast<uint64_t>(handle);
+  if (static_cast<double>(h) != handle) return nullptr;
+  uint64_t index = h & (kMaxSlots - 1);
   if (index >= t->slots.size()) return nullptr;
-  Slot* s = &t->slots[static_cast<size_t>(index)];
-  return s->live && static_cast<double>(s->gen) == gen ? s : nullptr;
+  Slot* s = &t->slots[index];
+  return s->live && s->gen == (h >> 24) ? s : nullptr;
 }
 
-inline bool is_u32(double d) { return d >= 0 && d <= 4294967295.0 && d == std::floor(d); }
+inline bool is_u32(double d) { return d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d)); }
 
 /* The checked call: NULL and *result, or why it was refused (nothing done). */
-const char* elem(double cmd, double handle, double attr_len, double mask, int32_t* result) {
+const char* elem(Table* t, double cmd, double handle, double attr_len, double mask, int32_t* result) {
   if (!is_u32(cmd) || cmd > 255) return "cmd must be an integer in [0, 255]";
   if (!is_u32(attr_len) || attr_len > 32) return "attrLen must be an integer in [0, 32]";
   if (!is_u32(mask)) return "ptrMask must be an integer in [0, 2^32 - 1]";
-  Slot* s = lookup(handle);
+  Slot* s = lookup(t, handle);
   if (!s) return "handle does not name a live elemBuffer";
   return bpf_elem_call(static_cast<int>(cmd), s->data, s->len, static_cast<uint32_t>(attr_len), static_cast<uint32_t>(mask), result);
 }
@@ -154,20 +156,50 @@ void slow_elem(const v8::FunctionCallbackInfo<v8::Value>& info) {
     a[i] = info[i].As<v8::Number>()->Value();
   }
   int32_t r = 0;
-  const char* why = elem(a[0], a[1], a[2], a[3], &r);
+  const char* why = elem(table, a[0], a[1], a[2], a[3], &r);
+  if (why) return throw_error(isolate, why, false);
+  info.GetReturnValue().Set(r);
+}
+
+/* close(fd) -> 0 | -errno (forgetting what was learnt about fd: native/fds.c). */
+const char* close_fd(double fd, int32_t* result) {
+  if (!(fd >= 0 && fd <= 2147483647.0 && fd == static_cast<double>(static_cast<int32_t>(fd))))
+    return "fd must be an integer in [0, 2147483647]";
+  int r = close(static_cast<int>(fd)) == 0 ? 0 : -errno;
+  fds_forget(static_cast<int>(fd));
+  *result = r;
+  return nullptr;
+}
+
+void slow_close(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (!info[0]->IsNumber()) return throw_error(isolate, "fd must be a number", true);
+  int32_t r = 0;
+  const char* why = close_fd(info[0].As<v8::Number>()->Value(), &r);
   if (why) return throw_error(isolate, why, false);
   info.GetReturnValue().Set(r);
 }
 
 #ifdef TSBPF_FAST_CALLS
-int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
+int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& options) {
   (void)receiver;
   int32_t r = 0;
-  if (elem(cmd, handle, attr_len, mask, &r)) {
+  if (close_fd(fd, &r)) {
+    options.fallback = true;
+    return 0;
+  }
+  return r;
+}
+
+int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
+  (void)receiver;
+  Table* t = table;
+  int32_t r = 0;
+  if (elem(t, cmd, handle, attr_len, mask, &r)) {
     options.fallback = true; /* the slow function throws the same refusal */
     return 0;
   }
-  table->fast_calls++;
+  t->fast_calls++;
   return r;
 }
 #endif
@@ -229,7 +261,7 @@ void elem_buffer(const v8::FunctionCallbackInfo<v8::Value>& info) {
  * route from bpfElem to a replaced bpfIo). */
 void elem_buffer_of(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (!info[0]->IsNumber()) return;
-  Slot* s = lookup(info[0].As<v8::Number>()->Value());
+  Slot* s = lookup(table, info[0].As<v8::Number>()->Value());
   if (s) info.GetReturnValue().Set(s->object.Get(info.GetIsolate()));
 }
 
@@ -271,6 +303,7 @@ extern "C" napi_value fast_init(napi_env env, napi_value exports) {
   if (napi_add_env_cleanup_hook(env, cleanup, nullptr) != napi_ok) return nullptr;
 
   const void* cfunction = nullptr;
+  const void* close_cfunction = nullptr;
 #ifdef TSBPF_FAST_CALLS
   using T = v8::CTypeInfo::Type;
   static const v8::CTypeInfo args[] = {v8::CTypeInfo(T::kV8Value), v8::CTypeInfo(T::kFloat64), v8::CTypeInfo(T::kFloat64),
@@ -279,8 +312,14 @@ extern "C" napi_value fast_init(napi_env env, napi_value exports) {
   static const v8::CFunctionInfo info(ret, sizeof args / sizeof args[0], args);
   static const v8::CFunction fn = {reinterpret_cast<const void*>(&fast_elem), &info};
   cfunction = &fn;
+  static const v8::CTypeInfo close_args[] = {v8::CTypeInfo(T::kV8Value), v8::CTypeInfo(T::kFloat64), v8::CTypeInfo(kCallbackOptionsType)};
+  static const v8::CFunctionInfo close_info(ret, sizeof close_args / sizeof close_args[0], close_args);
+  static const v8::CFunction close_fn = {reinterpret_cast<const void*>(&fast_close), &close_info};
+  close_cfunction = &close_fn;
 #endif
+  /* close replaces the Node-API one of native/addon.c (same checks and results). */
   if (!define(isolate, ctx, obj, "bpfElem", slow_elem, 4, cfunction) ||
+      !define(isolate, ctx, obj, "close", slow_close, 1, close_cfunction) ||
       !define(isolate, ctx, obj, "elemBuffer", elem_buffer, 1, nullptr) ||
       !define(isolate, ctx, obj, "elemBufferOf", elem_buffer_of, 1, nullptr) ||
       !define(isolate, ctx, obj, "fastCalls", fast_calls, 0, nullptr))

@@ -214,10 +214,15 @@ export function objGet(path: string, fileFlags = 0): number {
 }
 
 const byId = new Attr(getIdLayout.size);
+// GET_FD_BY_ID has no pointers: through bpfElem over a registered attr (ArrayOfMaps.get's path).
+const byIdIo = elemBuffer(getIdLayout.size);
+const byIdView = new DataView(byIdIo.buffer);
 
 function getFdById(cmd: number, call: string, id: number, openFlags: number): number {
-  byId.reset().u32(getIdLayout.startId, id).u32(getIdLayout.openFlags, openFlags);
-  const r = kernel.bpf(cmd, byId.bytes);
+  byIdView.setUint32(getIdLayout.startId, id, true);
+  byIdView.setUint32(getIdLayout.nextId, 0, true);
+  byIdView.setUint32(getIdLayout.openFlags, openFlags, true);
+  const r = kernel.bpfElem(cmd, byIdIo.handle, getIdLayout.size, 0);
   if (r < 0) fail(call, r, `id ${id}`);
   return r;
 }
