@@ -33,6 +33,7 @@
  *   Prints one JSON object: case -> ns/op, the best of `rounds` timed rounds, each
  *   after a warm-up of iters/warmup_divisor operations (at least 1).
  *   -a  prints every round instead: case -> [ns/op, ...]
+ *   -p  times rounds in CPU time of the thread (CLOCK_THREAD_CPUTIME_ID), not wall time
  *   -t  prints, instead of timings, the system calls of one operation of each case:
  *       case -> ["MAP_LOOKUP_ELEM/32", ...] (command/attr size, or "close"). Each
  *       case runs one untraced operation, then access("/nonexistent/tsbpf-bench-marker/<case>"),
@@ -358,9 +359,13 @@ static const struct bench_case cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
+/* -p: CPU time of this thread instead of wall time (on a loaded machine, time spent
+ * waiting for a CPU is not the operation's). */
+static int cpu_time;
+
 static uint64_t now_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -383,7 +388,7 @@ int main(int argc, char **argv) {
   int rounds = 5, all_rounds = 0;
   uint64_t warm_div = 10;
   int opt;
-  while ((opt = getopt(argc, argv, "c:n:s:r:w:at")) != -1) {
+  while ((opt = getopt(argc, argv, "c:n:s:r:w:atp")) != -1) {
     switch (opt) {
       case 'c': only = optarg; break;
       case 'n': lookup_iters = strtoull(optarg, NULL, 10); break;
@@ -392,6 +397,7 @@ int main(int argc, char **argv) {
       case 'w': warm_div = strtoull(optarg, NULL, 10); break;
       case 'a': all_rounds = 1; break;
       case 't': tracing = 1; break;
+      case 'p': cpu_time = 1; break;
       default:
         fprintf(stderr, "usage: maps [-c case,...] [-n lookup_iters] [-s set_iters] [-r rounds] [-w warmup_divisor] [-a] [-t]\n");
         return 2;

@@ -17,6 +17,8 @@
 //          --case a,b  (only these cases)   --quick (small counts, a smoke test)
 //          --json      (also print the figures as JSON)
 //          --no-strace (compare system calls at the native seam even if strace is installed)
+//          --cpu       (time rounds in CPU time, user + system, on both sides: on a loaded
+//                       machine the time spent waiting for a CPU is left out)
 import { execFileSync } from 'node:child_process';
 import { accessSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -41,10 +43,12 @@ interface Options {
   trace: boolean;
   /** Compare the system calls at the native seam even when strace is installed. */
   noStrace: boolean;
+  /** Time in CPU time instead of wall time. */
+  cpu: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { lookups: 200_000, sets: 50, rounds: 3, passes: 2, only: undefined, json: false, trace: false, noStrace: false };
+  const o: Options = { lookups: 200_000, sets: 50, rounds: 3, passes: 2, only: undefined, json: false, trace: false, noStrace: false, cpu: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -57,7 +61,8 @@ function parseArgs(argv: string[]): Options {
       case '--json': o.json = true; break;
       case '--trace': o.trace = true; break;
       case '--no-strace': o.noStrace = true; break;
-      default: throw new Error(`unknown option ${a} (--lookups N --sets N --rounds N --passes N --case a,b --quick --json --no-strace)`);
+      case '--cpu': o.cpu = true; break;
+      default: throw new Error(`unknown option ${a} (--lookups N --sets N --rounds N --passes N --case a,b --quick --json --no-strace --cpu)`);
     }
   }
   if (o.rounds > 64) throw new Error('--rounds: at most 64');
@@ -359,10 +364,18 @@ function traceBoth(root: string, exe: string, names: string, useStrace: boolean)
 // ---- timing ----------------------------------------------------------------------
 
 /** ns/op of each of `rounds` timed rounds of `n` operations, after a warm-up of n/10. */
-function timeTs(c: Case, n: number, rounds: number): number[] {
+function timeTs(c: Case, n: number, rounds: number, cpu: boolean): number[] {
   c.run(Math.max(1, Math.floor(n / 10)));
   const out: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    if (cpu) {
+      // User + system time of the process (µs): its other threads are idle during the loop.
+      const u0 = process.cpuUsage();
+      c.run(n);
+      const u1 = process.cpuUsage(u0);
+      out.push(((u1.user + u1.system) * 1000) / n);
+      continue;
+    }
     const t0 = process.hrtime.bigint();
     c.run(n);
     const t1 = process.hrtime.bigint();
@@ -391,7 +404,8 @@ function main(): void {
   console.log(`tsbpf bench/maps: node ${process.version}, linux ${release()}`);
   console.log(
     `${o.lookups} iterations per round for lookups/updates, ${o.sets} for map-in-map updates; ` +
-      `${o.passes} pass(es) × ${o.rounds} round(s) per side, each pass after a warm-up of iterations/10\n`,
+      `${o.passes} pass(es) × ${o.rounds} round(s) per side, each pass after a warm-up of iterations/10; ` +
+      `${o.cpu ? 'CPU time (user + system)' : 'wall time'}\n`,
   );
 
   // Same system calls on both sides?
@@ -415,9 +429,9 @@ function main(): void {
   for (let p = 0; p < o.passes; p++) {
     for (const c of cases) {
       const n = c.slow ? o.sets : o.lookups;
-      const fromC = runC<Record<string, number[]>>(exe, ['-a', '-c', c.name, '-n', String(o.lookups), '-s', String(o.sets), '-r', String(o.rounds)]);
+      const fromC = runC<Record<string, number[]>>(exe, ['-a', ...(o.cpu ? ['-p'] : []), '-c', c.name, '-n', String(o.lookups), '-s', String(o.sets), '-r', String(o.rounds)]);
       cRounds.get(c.name)!.push(...fromC[c.name]);
-      tsRounds.get(c.name)!.push(...timeTs(c, n, o.rounds));
+      tsRounds.get(c.name)!.push(...timeTs(c, n, o.rounds, o.cpu));
       if (process.stderr.isTTY) process.stderr.write(`\rpass ${p + 1}/${o.passes}: ${c.name}`.padEnd(40));
     }
   }
