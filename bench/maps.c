@@ -8,6 +8,11 @@
  *   array_set      ARRAY(u32 -> u32, 1024)   BPF_MAP_UPDATE_ELEM, key i % 1024, value i
  *   hash_get       HASH(u32 -> u64, 1024)    BPF_MAP_LOOKUP_ELEM, key i % 1024 (all present)
  *   hash_set       HASH(u32 -> u64, 1024)    BPF_MAP_UPDATE_ELEM, key i % 1024, value vals[i % 1024]
+ *   hash_delete    HASH(u32 -> u64, 1024)    BPF_MAP_DELETE_ELEM key i % 1024 (16-byte attr, as tsbpf),
+ *                                            then BPF_MAP_UPDATE_ELEM of it back
+ *   elem_einval    the bpf_einval calls, for tsbpf's element path (kernel.bpfElem)
+ *   raw_get        the array_get calls, for tsbpf's MapData.lookup (bytes in, a copy out)
+ *   raw_set        the hash_set calls, for tsbpf's MapData.update (bytes)
  *   aom_get        ARRAY_OF_MAPS(16)         BPF_MAP_LOOKUP_ELEM slot i % 4 -> id,
  *                                            BPF_MAP_GET_FD_BY_ID(id), close(fd)
  *   aom_get_id     ARRAY_OF_MAPS(16)         BPF_MAP_LOOKUP_ELEM slot i % 4
@@ -28,6 +33,7 @@
  *   Prints one JSON object: case -> ns/op, the best of `rounds` timed rounds, each
  *   after a warm-up of iters/warmup_divisor operations (at least 1).
  *   -a  prints every round instead: case -> [ns/op, ...]
+ *   -p  times rounds in CPU time of the thread (CLOCK_THREAD_CPUTIME_ID), not wall time
  *   -t  prints, instead of timings, the system calls of one operation of each case:
  *       case -> ["MAP_LOOKUP_ELEM/32", ...] (command/attr size, or "close"). Each
  *       case runs one untraced operation, then access("/nonexistent/tsbpf-bench-marker/<case>"),
@@ -67,6 +73,7 @@ static const char *cmd_name(int cmd) {
   switch (cmd) {
     case BPF_MAP_LOOKUP_ELEM: return "MAP_LOOKUP_ELEM";
     case BPF_MAP_UPDATE_ELEM: return "MAP_UPDATE_ELEM";
+    case BPF_MAP_DELETE_ELEM: return "MAP_DELETE_ELEM";
     case BPF_MAP_GET_FD_BY_ID: return "MAP_GET_FD_BY_ID";
     case BPF_MAP_UPDATE_BATCH: return "MAP_UPDATE_BATCH";
     default: {
@@ -132,6 +139,16 @@ static inline int update(int fd, const void *key, const void *value) {
   attr.value = (uint64_t)(uintptr_t)value;
   attr.flags = BPF_ANY;
   return (int)sys_bpf(BPF_MAP_UPDATE_ELEM, &attr, ELEM_ATTR_SZ);
+}
+
+/* tsbpf passes BPF_MAP_DELETE_ELEM map_fd and key only: the kernel wants the rest zero. */
+#define DELETE_ATTR_SZ 16
+static inline int delete_elem(int fd, const void *key) {
+  union bpf_attr attr;
+  memset(&attr, 0, DELETE_ATTR_SZ);
+  attr.map_fd = (unsigned)fd;
+  attr.key = (uint64_t)(uintptr_t)key;
+  return (int)sys_bpf(BPF_MAP_DELETE_ELEM, &attr, DELETE_ATTR_SZ);
 }
 
 static inline int get_fd_by_id(uint32_t id) {
@@ -218,6 +235,17 @@ static void hash_set(uint64_t n) {
   uint64_t value;
   for (uint64_t i = 0; i < n; i++) {
     key = (uint32_t)i & (NKEYS - 1);
+    value = hash_vals[key];
+    if (update(hash_fd, &key, &value) != 0) die("hash update");
+  }
+}
+
+static void hash_delete(uint64_t n) {
+  uint32_t key;
+  uint64_t value;
+  for (uint64_t i = 0; i < n; i++) {
+    key = (uint32_t)i & (NKEYS - 1);
+    if (delete_elem(hash_fd, &key) != 0) die("hash delete");
     value = hash_vals[key];
     if (update(hash_fd, &key, &value) != 0) die("hash update");
   }
@@ -318,18 +346,26 @@ static const struct bench_case cases[] = {
   {"array_set", array_set, 0},
   {"hash_get", hash_get, 0},
   {"hash_set", hash_set, 0},
+  {"hash_delete", hash_delete, 0},
+  {"raw_get", array_get, 0},
+  {"raw_set", hash_set, 0},
   {"aom_get", aom_get, 0},
   {"aom_get_id", aom_get_id, 0},
   {"aom_set", aom_set, 1},
   {"aom_set_many4", aom_set_many4, 1},
   {"aom_set4", aom_set4, 1},
   {"bpf_einval", bpf_einval, 0},
+  {"elem_einval", bpf_einval, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
+/* -p: CPU time of this thread instead of wall time (on a loaded machine, time spent
+ * waiting for a CPU is not the operation's). */
+static int cpu_time;
+
 static uint64_t now_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -352,7 +388,7 @@ int main(int argc, char **argv) {
   int rounds = 5, all_rounds = 0;
   uint64_t warm_div = 10;
   int opt;
-  while ((opt = getopt(argc, argv, "c:n:s:r:w:at")) != -1) {
+  while ((opt = getopt(argc, argv, "c:n:s:r:w:atp")) != -1) {
     switch (opt) {
       case 'c': only = optarg; break;
       case 'n': lookup_iters = strtoull(optarg, NULL, 10); break;
@@ -361,6 +397,7 @@ int main(int argc, char **argv) {
       case 'w': warm_div = strtoull(optarg, NULL, 10); break;
       case 'a': all_rounds = 1; break;
       case 't': tracing = 1; break;
+      case 'p': cpu_time = 1; break;
       default:
         fprintf(stderr, "usage: maps [-c case,...] [-n lookup_iters] [-s set_iters] [-r rounds] [-w warmup_divisor] [-a] [-t]\n");
         return 2;

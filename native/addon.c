@@ -88,19 +88,6 @@ char *cstr_copy(const void *buf, size_t len) {
   return copy;
 }
 
-/* close(fd) -> 0 | -errno */
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int64_t fd;
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) THROW_TYPE(env, "close(fd)");
-  if (!arg_small(env, argv[0], 0, INT32_MAX, &fd, "fd")) return NULL;
-  int r = close((int)fd) == 0 ? 0 : -errno;
-  fds_forget((int)fd);
-  return make_int(env, r);
-}
-
 /* The ioctl requests tsbpf makes, with what their argument is. A number is never
  * passed where the kernel expects a pointer, and a buffer is always long enough. */
 enum ioctl_arg { ARG_INT, ARG_BUF, ARG_CSTR };
@@ -212,7 +199,6 @@ static napi_value js_possible_cpus(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -220,7 +206,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports) ||
-      !net_init(env, exports) || !poll_init(env, exports))
+      !net_init(env, exports) || !poll_init(env, exports) || !fast_init(env, exports))
     return NULL;
   return exports;
 }

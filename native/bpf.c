@@ -427,6 +427,101 @@ static napi_value js_bpf_io(napi_env env, napi_callback_info info) {
   return check_and_call(env, cmd, attr, attr_len, io, mask, bufs, lens, NULL);
 }
 
+/* A command whose row has no pointer words (ids, fds by id, attach, freeze, ...):
+ * attr alone, copied back as the kernel left it (it writes next_id and the like). */
+static const char *plain_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result) {
+  if (cmd < 0 || cmd >= CMD_COUNT || !rules[cmd].known || rules[cmd].nptr != 0 || cmd == LINK_CREATE)
+    return "bpfElem: element commands and commands without pointers only";
+  if (attr_len > 32) return "bpfElem: attr is at most 32 bytes";
+  if (attr_len > io_len) return "attrLen is longer than io";
+  if (mask) return "ptrMask names a word that is not a pointer of this command";
+  uint64_t attr[4] = {0};
+  memcpy(attr, io, attr_len);
+  enum fd_lock_mode lock = rules[cmd].result == RESULT_FD ? FD_LOCK_EXCLUSIVE : FD_LOCK_NONE;
+  fds_lock(lock);
+  long r = syscall(__NR_bpf, cmd, attr, attr_len);
+  int err = r < 0 ? errno : 0;
+  if (r >= 0 && rules[cmd].result != RESULT_NONE) fds_forget((int)r);
+  fds_unlock(lock);
+  memcpy(io, attr, attr_len);
+  *result = r < 0 ? -err : (int32_t)r;
+  return NULL;
+}
+
+/* The element commands over a buffer registered once (native/fast.cc): io holds attr
+ * (attr_len <= 32 bytes) and the pointer words hold offsets into io (0 for NULL), as
+ * for bpfIo. Only the commands whose row is a map fd at offset 0 with key/value
+ * pointers (lookup, update, delete, next key, lookup-and-delete) take this path, so
+ * it needs neither the generic row walk nor attr copy-back (the kernel writes nothing
+ * into their attr); commands without pointer words go to plain_call. The same rules as check_and_call: every pointer word checked
+ * against the map's sizes, under the shared fd lock from the check to the end of the
+ * syscall. Returns NULL with *result = 0 | -errno, or why the call was refused (then
+ * nothing was done, so a caller may retry it elsewhere). Never touches JS. */
+const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result) {
+  /* Their rows: word 1 a key; word 2 a value (a key for GET_NEXT_KEY), none for DELETE. */
+  enum need second;
+  switch (cmd) {
+    case MAP_LOOKUP_ELEM: case MAP_UPDATE_ELEM: case MAP_LOOKUP_AND_DELETE_ELEM: second = NEED_VALUE; break;
+    case MAP_GET_NEXT_KEY: second = NEED_KEY; break;
+    case MAP_DELETE_ELEM: second = NEED_NEVER; break;
+    default: return plain_call(cmd, io, io_len, attr_len, mask, result);
+  }
+  if (attr_len > 32) return "bpfElem: attr is at most 32 bytes";
+  if (attr_len > io_len) return "attrLen is longer than io";
+  uint32_t words = (attr_len + 7) / 8; /* a word any byte of which the kernel reads */
+  uint32_t allowed = (second == NEED_NEVER ? 2u : 6u) & ((1u << words) - 1);
+  /* A pointer must lie wholly inside attr: the kernel would take the low bytes of a partial one. */
+  if (mask >> (attr_len / 8)) return "ptrMask names a word beyond attr";
+  if (mask & ~allowed) return "ptrMask names a word that is not a pointer of this command";
+  uint64_t attr[4] = {0};
+  if (attr_len == sizeof attr) memcpy(attr, io, sizeof attr); /* the usual length: four moves, not a byte loop */
+  else memcpy(attr, io, attr_len);
+  uint8_t *ptr[3] = {NULL, NULL, NULL};
+  for (uint32_t w = 1; w <= 2; w++) {
+    if (!(allowed & (1u << w))) continue;
+    if (!(mask & (1u << w))) {
+      if (attr[w] != 0) return "attr holds a pointer that ptrMask does not name";
+      continue;
+    }
+    if (attr[w] >= io_len) return "a pointer offset is beyond io";
+    if (attr[w]) ptr[w] = io + attr[w];
+  }
+  fds_lock(FD_LOCK_SHARED);
+  struct map_sizes sizes;
+  if (map_sizes((int)(uint32_t)attr[0], &sizes) != 0) {
+    attr[1] = attr[2] = 0; /* no map at the fd: the kernel answers with its own error */
+  } else {
+    for (uint32_t w = 1; w <= 2; w++) {
+      if (!ptr[w]) {
+        if (allowed & (1u << w)) attr[w] = 0;
+        continue;
+      }
+      uint64_t need = sizes.key_size;
+      if (w == 2 && second == NEED_VALUE) {
+        need = sizes.value_size;
+        if (sizes.percpu) {
+          int cpus = possible_cpus();
+          if (cpus <= 0) {
+            fds_unlock(FD_LOCK_SHARED);
+            return "per-CPU values need the number of possible CPUs (/sys/devices/system/cpu/possible is unreadable)";
+          }
+          need = ((need + 7) & ~7ull) * (uint64_t)cpus;
+        }
+      }
+      if (need > io_len - (size_t)(ptr[w] - io)) {
+        fds_unlock(FD_LOCK_SHARED);
+        return "a buffer is shorter than the kernel will read or write";
+      }
+      attr[w] = (uint64_t)(uintptr_t)ptr[w];
+    }
+  }
+  long r = syscall(__NR_bpf, cmd, attr, attr_len);
+  int err = r < 0 ? errno : 0;
+  fds_unlock(FD_LOCK_SHARED);
+  *result = r < 0 ? -err : (int32_t)r;
+  return NULL;
+}
+
 napi_value bpf_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"bpf", NULL, js_bpf, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -62,6 +62,9 @@ bool fd_is_perf_event(int fd);
  * ENOMEM when out of memory. free() it. */
 char *cstr_copy(const void *buf, size_t len);
 
+/* An element command over io (native/bpf.c): NULL with *result, or why it was refused. */
+const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result);
+napi_value fast_init(napi_env env, napi_value exports);
 napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);
 napi_value perf_init(napi_env env, napi_value exports);

@@ -29,7 +29,7 @@ for (const [name, value] of Object.entries(sys.Cmd)) cmdNames.set(value, `BPF_${
 const ioctlNames = new Map<number, string>([[0x2400, 'PERF_EVENT_IOC_ENABLE'], [0x2401, 'PERF_EVENT_IOC_DISABLE'], [0x40042408, 'PERF_EVENT_IOC_SET_BPF']]);
 
 function describe(method: string, args: unknown[]): string {
-  if (method === 'bpf' || method === 'bpfIo') return cmdNames.get(args[0] as number) ?? `bpf cmd ${String(args[0])}`;
+  if (method === 'bpf' || method === 'bpfIo' || method === 'bpfElem') return cmdNames.get(args[0] as number) ?? `bpf cmd ${String(args[0])}`;
   if (method === 'ioctl') return `ioctl ${ioctlNames.get(args[1] as number) ?? String(args[1])}`;
   if (method === 'setsockopt' || method === 'getsockopt') return `${method} ${String(args[1])}/${String(args[2])}`;
   return method;

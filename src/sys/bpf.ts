@@ -2,7 +2,7 @@
 // seam, turn a failure into a SyscallError naming the call (libbpf's names).
 import { Attr, checkFlags, cString, ptrWords } from './attr.js';
 import { Errno, fail } from './errors.js';
-import { kernel } from './native.js';
+import { elemBuffer, kernel } from './native.js';
 import { retrying } from './retry.js';
 import { Cmd } from './abi/enums.js';
 import {
@@ -101,15 +101,18 @@ export function mapGetNextKey(fd: number, key: Uint8Array | null, nextKey: Uint8
 export class ElemIo {
   readonly key: Scratch;
   readonly value: Scratch;
-  readonly #io: Uint8Array;
   readonly #attr: DataView;
   readonly #keyPtr: number;
+  /** The addon's name for the buffer (kernel.bpfElem). */
+  readonly #handle: number;
 
   constructor(keySize: number, valueSize: number) {
     const keyOff = ELEM_ATTR;
     const valueOff = keyOff + Math.ceil(keySize / 8) * 8;
-    const io = new Uint8Array(valueOff + Math.max(valueSize, 1));
-    this.#io = io;
+    // Allocated and held by the addon, so each call passes numbers only.
+    const { handle, buffer } = elemBuffer(valueOff + Math.max(valueSize, 1));
+    const io = new Uint8Array(buffer);
+    this.#handle = handle;
     this.#attr = new DataView(io.buffer, 0, ELEM_ATTR);
     // Offset 0 is NULL: a zero-size key (queues, stacks) is passed as no key at all.
     this.#keyPtr = keySize > 0 ? keyOff : 0;
@@ -129,7 +132,7 @@ export class ElemIo {
       checkFlags(flags);
       a.setBigUint64(ELEM_FLAGS, BigInt(flags), true);
     }
-    return kernel.bpfIo(cmd, this.#io, attrLen, mask);
+    return kernel.bpfElem(cmd, this.#handle, attrLen, mask);
   }
 
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; false on ENOENT. */
@@ -247,10 +250,15 @@ export function objGet(path: string, fileFlags = 0): number {
 }
 
 const byId = new Attr(getIdLayout.size);
+// GET_FD_BY_ID has no pointers: through bpfElem over a registered attr (ArrayOfMaps.get's path).
+const byIdIo = elemBuffer(getIdLayout.size);
+const byIdView = new DataView(byIdIo.buffer);
 
 function getFdById(cmd: number, call: string, id: number, openFlags: number): number {
-  byId.reset().u32(getIdLayout.startId, id).u32(getIdLayout.openFlags, openFlags);
-  const r = kernel.bpf(cmd, byId.bytes);
+  byIdView.setUint32(getIdLayout.startId, id, true);
+  byIdView.setUint32(getIdLayout.nextId, 0, true);
+  byIdView.setUint32(getIdLayout.openFlags, openFlags, true);
+  const r = kernel.bpfElem(cmd, byIdIo.handle, getIdLayout.size, 0);
   if (r < 0) fail(call, r, `id ${id}`);
   return r;
 }

@@ -3,6 +3,7 @@
 // made to produce. Calls return -errno on failure instead of throwing: the wrappers
 // in this folder decide what a failure means.
 import { createRequire } from 'node:module';
+import { Cmd } from './abi/enums.js';
 
 /** The raw native surface (native/*.c). Arguments are validated there too. */
 export interface Kernel {
@@ -13,6 +14,15 @@ export interface Kernel {
    * the words named by ptrMask hold offsets into io (0 for NULL). The hot-path form.
    */
   bpfIo(cmd: number, io: Uint8Array, attrLen: number, ptrMask: number): number;
+  /**
+   * bpfIo over a buffer made by elemBuffer, named by its handle: four numbers and no
+   * buffer argument, so optimised code calls the addon directly (a V8 fast call).
+   * Element commands (lookup, update, delete, next key, lookup and delete) and commands
+   * without pointers (ids, fds by id), attr at most 32 bytes; for the latter the kernel's
+   * writes to attr are copied back. Replacing bpfIo or bpf but not bpfElem
+   * (replaceKernel) routes these calls to them: element commands to bpfIo, the others to bpf.
+   */
+  bpfElem(cmd: number, handle: number, attrLen: number, ptrMask: number): number;
   close(fd: number): number;
   /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
@@ -73,6 +83,9 @@ export interface Watch {
 
 const require = createRequire(import.meta.url);
 
+/** The element commands (with key and value pointers) bpfElem takes; the others it takes have no pointers. */
+const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.MapDeleteElem, Cmd.MapGetNextKey, Cmd.MapLookupAndDeleteElem]);
+
 function loadAddon(): Kernel {
   // dist/src/sys/native.js and src/sys/native.ts both sit three levels below the root.
   const candidates = ['../../../build/Release/tsbpf.node', '../../build/Release/tsbpf.node'];
@@ -97,6 +110,25 @@ export function addonPossibleCpus(): number {
   return (addon as unknown as { possibleCpus(): number }).possibleCpus();
 }
 
+interface ElemBuffers {
+  elemBuffer(length: number): ElemBuffer;
+  elemBufferOf(handle: number): ArrayBuffer | undefined;
+}
+
+/** A buffer the addon allocated and holds for bpfElem: JS writes into `buffer`, then passes `handle`. */
+export interface ElemBuffer {
+  readonly handle: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/**
+ * A zeroed buffer of `length` bytes for bpfElem. Not a system call: outside the seam
+ * (allocation is not a kernel call, and a failure to allocate throws).
+ */
+export function elemBuffer(length: number): ElemBuffer {
+  return (addon as unknown as ElemBuffers).elemBuffer(length);
+}
+
 /** The calls in force. Wrappers read this binding on every call, so a replacement takes effect at once. */
 export let kernel: Kernel = addon;
 
@@ -106,7 +138,17 @@ export let kernel: Kernel = addon;
  */
 export function replaceKernel(overrides: Partial<Kernel>): () => void {
   const previous = kernel;
-  kernel = { ...previous, ...overrides };
+  const next: Kernel = { ...previous, ...overrides };
+  // bpfElem is bpfIo over a registered buffer (bpf for commands without pointers): a
+  // replacement of either sees those calls too.
+  if ((overrides.bpfIo || overrides.bpf) && !overrides.bpfElem) {
+    next.bpfElem = (cmd, handle, attrLen, ptrMask) => {
+      const buffer = (addon as unknown as ElemBuffers).elemBufferOf(handle) ?? new ArrayBuffer(0);
+      if (ELEM_CMDS.has(cmd)) return next.bpfIo(cmd, new Uint8Array(buffer), attrLen, ptrMask);
+      return next.bpf(cmd, new Uint8Array(buffer, 0, Math.min(attrLen, buffer.byteLength)), ptrMask);
+    };
+  }
+  kernel = next;
   return () => {
     kernel = previous;
   };
