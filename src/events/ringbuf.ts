@@ -114,6 +114,21 @@ export function checkRingSize(byteSize: unknown, what: string): number {
   return byteSize;
 }
 
+/**
+ * Creates a ring map of `byteSize` bytes for a reader or writer that owns it (`make`);
+ * the map is closed again if `make` fails. @internal
+ */
+export function createRing<R>(type: MapType, byteSize: unknown, name: string | undefined, what: string, make: (map: MapData) => R): R {
+  const size = checkRingSize(byteSize, what);
+  const map = MapData.create({ type, keySize: 0, valueSize: 0, maxEntries: size, name });
+  try {
+    return make(map);
+  } catch (err) {
+    map.close();
+    throw err;
+  }
+}
+
 function checkTryFromOptions(options: TryFromOptions | undefined, what: string): boolean {
   if (options === undefined) return false;
   if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${what} options must be an object, got ${describeValue(options)}`);
@@ -184,14 +199,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
    * 'NotSupported' where the kernel has no ring buffers.
    */
   static create(byteSize: number, options: { name?: string } = {}): RingBuf {
-    const size = checkRingSize(byteSize, 'RingBuf.create');
-    const map = MapData.create({ type: MapType.Ringbuf, keySize: 0, valueSize: 0, maxEntries: size, name: options.name });
-    try {
-      return new RingBuf(map, true);
-    } catch (err) {
-      map.close();
-      throw err;
-    }
+    return createRing(MapType.Ringbuf, byteSize, options.name, 'RingBuf.create', (map) => new RingBuf(map, true));
   }
 
   get closed(): boolean {

@@ -18,7 +18,7 @@ import { checkMap, type TryFromOptions } from '../maps/typed-map.js';
 import { describeValue } from '../describe.js';
 import { Readiness } from './readiness.js';
 import { pageSize } from './page.js';
-import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ, checkRingSize, mapRingPart } from './ringbuf.js';
+import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ, createRing, mapRingPart } from './ringbuf.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -81,14 +81,7 @@ export class UserRingBuf implements Disposable {
 
   /** Creates a user ring buffer of `byteSize` bytes (a power of two multiple of the page size), owned by the writer. */
   static create(byteSize: number, options: { name?: string } = {}): UserRingBuf {
-    const size = checkRingSize(byteSize, 'UserRingBuf.create');
-    const map = MapData.create({ type: MapType.UserRingbuf, keySize: 0, valueSize: 0, maxEntries: size, name: options.name });
-    try {
-      return new UserRingBuf(map, true);
-    } catch (err) {
-      map.close();
-      throw err;
-    }
+    return createRing(MapType.UserRingbuf, byteSize, options.name, 'UserRingBuf.create', (map) => new UserRingBuf(map, true));
   }
 
   get closed(): boolean {
