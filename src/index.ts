@@ -112,3 +112,9 @@ export type { NetfilterAttachOptions, NetfilterFamily, NetfilterHook } from './p
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
+
+// Perf buffers (BPF_MAP_TYPE_PERF_EVENT_ARRAY).
+export { PerfEventArray } from './events/perf-event-array.js';
+export type { PerfEventArrayCreateOptions } from './events/perf-event-array.js';
+export { PerfReader } from './events/perf-reader.js';
+export type { PerfReaderOptions, PerfRecord, PerfSampleCallback, PerfRawSampleCallback, PerfLostCallback, PerfEventSlots } from './events/perf-reader.js';
