@@ -117,4 +117,4 @@ export type { ProgramInfo } from './programs/program-info.js';
 export { PerfEventArray } from './events/perf-event-array.js';
 export type { PerfEventArrayCreateOptions } from './events/perf-event-array.js';
 export { PerfReader } from './events/perf-reader.js';
-export type { PerfReaderOptions, PerfRecord, PerfSampleCallback, PerfRawSampleCallback, PerfLostCallback, PerfEventSlots } from './events/perf-reader.js';
+export type { PerfReaderOptions, PerfRecord, PerfSampleCallback, PerfRawSampleCallback, PerfLostCallback } from './events/perf-reader.js';

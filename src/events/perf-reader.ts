@@ -97,7 +97,7 @@ export interface PerfRecord {
 
 const EMPTY = new Uint8Array(0);
 
-/** What the reader uses of its PerfEventArray (declared here: that module imports this one). */
+/** What the reader uses of its PerfEventArray (declared here: that module imports this one). @internal */
 export interface PerfEventSlots {
   readonly map: MapData;
   len(): number;
@@ -263,7 +263,7 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
 
   /**
    * The records of every CPU as they come, copied: samples, and lost-sample reports
-   * (`lost` > 0, empty `data`). Waits through the event loop (libuv watches the epoll
+   * (`lost` above 0, empty `data`). Waits through the event loop (libuv watches the epoll
    * descriptor: no timer, no thread) when nothing is waiting; a buffer wakes it after
    * `wakeupEvents` samples or `watermark` bytes. Stops when `signal` aborts (rejecting
    * with its reason) or the reader is closed. Each record is taken from its ring as it
