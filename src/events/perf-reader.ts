@@ -369,9 +369,11 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
         }
         // other records (throttling, ...) carry no sample
       }
-    } finally {
+    } catch (err) {
       ring.publish(tail);
+      throw err;
     }
+    ring.publish(tail);
     return n;
   }
 
