@@ -287,6 +287,27 @@ test('records(): waits through the event loop (timers keep running), wakes on a 
   }
 });
 
+test('records(): a CPU with many records waiting does not hold back the others (a batch per CPU per pass)', async (t) => {
+  if (cpus.length < 2) return t.skip('one online CPU');
+  const { ebpf, events, emit } = setup();
+  try {
+    using reader = events.reader();
+    const last = cpus[cpus.length - 1]!;
+    emit(cpus[0]!, 600, 16);
+    emit(last, 2, 16);
+    const order: number[] = [];
+    for await (const r of reader.records()) {
+      order.push(r.cpu);
+      if (order.length === 602) break;
+    }
+    const firstOfLast = order.indexOf(last);
+    assert.ok(firstOfLast > 0 && firstOfLast <= 256, `the other CPU's first record came at ${firstOfLast}`);
+    assert.equal(order.filter((c) => c === last).length, 2);
+  } finally {
+    ebpf.close();
+  }
+});
+
 test('a callback that throws: the records before it and itself are consumed, the rest stay for the next read', () => {
   const { ebpf, events, emit } = setup();
   try {

@@ -96,6 +96,8 @@ export interface PerfRecord {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Records records() takes from one CPU before looking at the next. */
+const RECORDS_BATCH = 256;
 
 /** What the reader uses of its PerfEventArray (declared here: that module imports this one). @internal */
 export interface PerfEventSlots {
@@ -278,8 +280,9 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
       this.#readiness.wait(0);
       let found = false;
       for (let i = 0; i < this.#rings.length && !this.#closed; i++) {
+        // At most a batch per CPU per pass: a busy CPU does not starve the others.
         let record: PerfRecord | undefined;
-        while (!this.#closed && (record = this.#take(this.#rings[i]!)) !== undefined) {
+        for (let k = 0; k < RECORDS_BATCH && !this.#closed && (record = this.#take(this.#rings[i]!)) !== undefined; k++) {
           found = true;
           yield record;
           signal?.throwIfAborted();
