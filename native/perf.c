@@ -16,8 +16,9 @@
 #include <unistd.h>
 #include "common.h"
 
-/* disabled, inherit, exclude_user, exclude_kernel, exclude_hv, freq */
-#define PERF_FLAGS ((1ull << 0) | (1ull << 1) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 10))
+/* disabled, inherit, exclude_user, exclude_kernel, exclude_hv, freq, watermark (wakeup_events
+ * is then wakeup_watermark, in bytes: perf buffers) */
+#define PERF_FLAGS ((1ull << 0) | (1ull << 1) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 10) | (1ull << 14))
 #define CONFIG1 56
 #define PERF_TYPE_MAX 6 /* the first dynamic PMU type (kprobe, uprobe, ...) */
 
@@ -28,7 +29,7 @@ static const struct { uint16_t off, size; uint64_t bits; } perf_fields[] = {
   {16, 8, UINT64_MAX}, /* sample_period / sample_freq */
   {24, 8, UINT64_MAX}, /* sample_type */
   {40, 8, PERF_FLAGS}, /* the flag bits */
-  {48, 4, UINT32_MAX}, /* wakeup_events */
+  {48, 4, UINT32_MAX}, /* wakeup_events / wakeup_watermark */
   {64, 8, UINT64_MAX}, /* config2: probe_offset, or kprobe_addr (a kernel address the kernel checks) */
 };
 

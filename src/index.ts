@@ -135,3 +135,8 @@ export type { BatchEntries } from './maps/typed-map.js';
 export type { MapMemory, ArrayMemory } from './maps/mapped.js';
 export type { GlobalVariable } from './loader/variable.js';
 export type { GlobalData } from './global-value.js';
+// Perf buffers (BPF_MAP_TYPE_PERF_EVENT_ARRAY).
+export { PerfEventArray } from './events/perf-event-array.js';
+export type { PerfEventArrayCreateOptions } from './events/perf-event-array.js';
+export { PerfReader } from './events/perf-reader.js';
+export type { PerfReaderOptions, PerfRecord, PerfSampleCallback, PerfRawSampleCallback, PerfLostCallback } from './events/perf-reader.js';

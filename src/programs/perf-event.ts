@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { PerfType, perfEventOpen } from '../sys/perf.js';
+import { onlineCpus } from '../sys/cpus.js';
 import { attachError, Link, rolledBack } from '../links/link.js';
 import { PerfEventLinks } from '../links/perf-event.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
@@ -29,16 +30,6 @@ export interface PerfEventAttachOptions {
   inherit?: boolean;
   /** bpf_get_attach_cookie (needs perf_event links, 5.15). */
   cookie?: bigint;
-}
-
-/** Online CPUs from /sys/devices/system/cpu/online ("0-3,6"). */
-function onlineCpus(): number[] {
-  const cpus: number[] = [];
-  for (const part of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
-    const [lo, hi] = part.split('-').map(Number);
-    for (let c = lo!; c <= (hi ?? lo!); c++) cpus.push(c);
-  }
-  return cpus;
 }
 
 /** True when a PMU handles PERF_TYPE_RAW, i.e. the CPU's own counters are there (a VM may have none). */

@@ -27,7 +27,10 @@ export interface PerfEventAttr {
   excludeUser?: boolean;
   excludeKernel?: boolean;
   excludeHv?: boolean;
+  /** wakeup_events; with `watermark`, wakeup_watermark (bytes). */
   wakeupEvents?: number;
+  /** Wake readers of the ring when wakeupEvents bytes are waiting, not after wakeupEvents samples. */
+  watermark?: boolean;
   /** kprobe/uprobe PMUs: replaced by the address of `name` when perfEventOpen gets one. */
   config1?: number | bigint;
   /** kprobe/uprobe PMUs: the probe offset (or a kernel address). */
@@ -45,6 +48,7 @@ const FLAG = {
   excludeKernel: 1n << 5n,
   excludeHv: 1n << 6n,
   freq: 1n << 10n,
+  watermark: 1n << 14n,
 } as const;
 
 const attrBuf = new Attr(PERF_ATTR_SIZE);
