@@ -1,6 +1,6 @@
 // Reads the events of any BPF object that reports through a map named `events`:
 // loads it, attaches its tracepoint programs (section tracepoint/<category>/<name>) and
-// raw tracepoints, and prints each record of a PERF_EVENT_ARRAY `events` map as it comes
+// raw tracepoints, and prints each record of a PERF_EVENT_ARRAY or RINGBUF `events` map as it comes
 // (CPU, size, and the runs of printable text in it: comm, file names, arguments).
 // For trying libbpf-tools-style objects (execsnoop, exitsnoop, statsnoop, ...) built
 // elsewhere; no object is built here.
@@ -14,7 +14,7 @@
 //   --count   stop after N records (default: until --timeout or Ctrl-C)
 //   --timeout stop after MS milliseconds (default 10000)
 import { spawn } from 'node:child_process';
-import { EbpfLoader, MapType, PerfEventArray, mapTypeName, type Link, type RawTracePoint, type TracePoint } from '../src/index.js';
+import { EbpfLoader, MapType, PerfEventArray, RingBuf, mapTypeName, type Link, type RawTracePoint, type TracePoint } from '../src/index.js';
 
 interface Args {
   object: string;
@@ -79,25 +79,32 @@ async function main(): Promise<number> {
     }
     const map = ebpf.map('events');
     console.error(`map events: ${mapTypeName(map.type)}, max_entries ${map.maxEntries}`);
-    if (map.type !== MapType.PerfEventArray) {
-      console.error('not a perf event array: nothing read here');
+    if (map.type !== MapType.PerfEventArray && map.type !== MapType.Ringbuf) {
+      console.error('neither a perf event array nor a ring buffer: nothing read here');
       return 2;
     }
-    using reader = PerfEventArray.tryFrom(map).reader({ pageCount: 16 });
+    // Records as { cpu, data, lost }: a ring buffer's have no CPU and lose nothing silently
+    // (the program's reserve fails instead).
+    using reader = map.type === MapType.Ringbuf ? RingBuf.tryFrom(map) : PerfEventArray.tryFrom(map).reader({ pageCount: 16 });
     const signal = AbortSignal.timeout(args.timeoutMs);
+    const records: AsyncIterable<{ cpu?: number; data: Uint8Array; lost?: number }> =
+      reader instanceof RingBuf ? (async function* () {
+        for await (const data of reader.records({ signal })) yield { data };
+      })() : reader.records({ signal });
     if (args.run) {
       const [cmd, ...rest] = args.run.split(' ');
       spawn(cmd!, rest, { stdio: 'ignore' }).on('error', (err) => console.error(`--run: ${err.message}`));
     }
     let n = 0;
     try {
-      for await (const r of reader.records({ signal })) {
+      for await (const r of records) {
+        const where = r.cpu === undefined ? 'ring' : `cpu ${r.cpu}`;
         if (r.lost) {
-          console.log(`cpu ${r.cpu}: ${r.lost} lost`);
+          console.log(`${where}: ${r.lost} lost`);
           continue;
         }
         const text = strings(r.data);
-        console.log(`cpu ${r.cpu}: ${r.data.length} bytes ${JSON.stringify(text)}`);
+        console.log(`${where}: ${r.data.length} bytes ${JSON.stringify(text)}`);
         if (args.match !== undefined && text.some((t) => t.includes(args.match!))) return 0;
         if (++n >= args.count) break;
       }
