@@ -112,3 +112,15 @@ export type { NetfilterAttachOptions, NetfilterFamily, NetfilterHook } from './p
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
+export { PerCpuArray, PerCpuHashMap } from './maps/per-cpu.js';
+export type { PerCpuInput } from './maps/per-cpu.js';
+export { LpmTrie } from './maps/lpm-trie.js';
+export type { LpmKey } from './maps/lpm-trie.js';
+export { Queue, Stack } from './maps/queue-stack.js';
+export type { ValueStore } from './maps/queue-stack.js';
+export { BloomFilter } from './maps/bloom-filter.js';
+export type { BloomFilterCreateOptions } from './maps/bloom-filter.js';
+export { StackTraceMap } from './maps/stack-trace.js';
+export type { StackTraceCreateOptions, BuildIdFrame } from './maps/stack-trace.js';
+export { KernelSymbols, ProcessSymbols, formatSymbol } from './symbols.js';
+export type { ResolvedSymbol } from './symbols.js';
