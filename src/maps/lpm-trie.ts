@@ -8,7 +8,9 @@ import { checkCodec, createMap, KeyedMap, tryFromMap, type FromMapData, type Map
 
 /** A key of an LPM trie: the first `prefixLen` bits of `data` (struct bpf_lpm_trie_key_u8). */
 export interface LpmKey<D> {
+  /** How many leading bits of `data` the key is: 0 to 8 x the data's bytes. */
   prefixLen: number;
+  /** The address (or other bit string), compared from its first byte's most significant bit. */
   data: D;
 }
 
