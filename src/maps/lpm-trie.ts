@@ -55,7 +55,8 @@ export class LpmTrie<D, V> extends KeyedMap<LpmKey<D>, V> {
     name: 'LpmTrie',
     types: LpmTrie.mapTypes,
     shape: (data, value) => ({ key: lpmKey(dataCodec(data)), value: checkCodec(value, 'value codec') }),
-    createSpec: (options: MapCreateOptions) => ({ flags: (options.flags ?? 0) | MapFlags.BPF_F_NO_PREALLOC }),
+    // A flags value that is not a u32 is left for MapData.create to refuse.
+    createSpec: ({ flags = 0 }: MapCreateOptions) => ({ flags: isU32(flags) ? (flags | MapFlags.BPF_F_NO_PREALLOC) >>> 0 : flags }),
     make: (map, owned, shape) => new LpmTrie(map, owned, LpmTrie.kind, shape),
   };
 
@@ -73,6 +74,8 @@ export class LpmTrie<D, V> extends KeyedMap<LpmKey<D>, V> {
     return (map) => LpmTrie.tryFrom(map, data, value, { owned: true });
   }
 }
+
+const isU32 = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff;
 
 function dataCodec<D>(data: Codec<D> | number): Codec<D> {
   const codec = (typeof data === 'number' ? (Number.isInteger(data) && data > 0 ? bytes(data) : undefined) : checkCodec(data, 'LpmTrie data codec')) as Codec<D> | undefined;

@@ -55,8 +55,10 @@ export class StackTraceMap extends KeyedMap<number, bigint[], never> {
     shape: () => ({ key: u32, value: addresses }),
     createSpec: (options: StackTraceCreateOptions) => {
       const depth = options.depth ?? 127;
-      if (!Number.isInteger(depth) || depth < 1) throw new MapError('InvalidArgument', `StackTraceMap.create: depth must be a positive integer, got ${String(depth)}`);
-      return { valueSize: depth * ((options.flags ?? 0) & MapFlags.BPF_F_STACK_BUILD_ID ? BUILD_ID_FRAME : 8) };
+      if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1 || depth * BUILD_ID_FRAME > 0xffff_ffff) throw new MapError('InvalidArgument', `StackTraceMap.create: depth must be a positive integer, got ${String(depth)}`);
+      const flags = options.flags;
+      const buildIds = typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffff_ffff && (flags & MapFlags.BPF_F_STACK_BUILD_ID) !== 0;
+      return { valueSize: depth * (buildIds ? BUILD_ID_FRAME : 8) };
     },
     make: (map, owned, shape) => new StackTraceMap(map, owned, StackTraceMap.kind, shape),
   };
