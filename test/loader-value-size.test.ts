@@ -20,7 +20,7 @@ test('setValueSize: a stack trace map made deeper at load, as libbpf-tools do', 
 });
 
 test('setValueSize: a map with BTF types is created without them, and programs still use it', () => {
-  const ebpf = new EbpfLoader().setValueSize('counts', 16).load(obj('maps_more'));
+  const ebpf = new EbpfLoader().setValueSize('counts', 16).load(obj('percpu_maps'));
   try {
     const info = ebpf.map('counts').info();
     assert.equal(info.valueSize, 16);

@@ -8,7 +8,7 @@ import { Ebpf, MapData, MapError, MapType, PerCpuArray, PerCpuHashMap, array, po
 import { bpfCalls, fdCount, thrown } from './helpers.js';
 
 const fdsAtStart = fdCount();
-const obj = fileURLToPath(new URL('../../bpf/maps_more.o', import.meta.url));
+const obj = fileURLToPath(new URL('../../bpf/percpu_maps.o', import.meta.url));
 const cpus = possibleCpus();
 const BPF_F_TEST_RUN_ON_CPU = 1;
 
