@@ -49,14 +49,17 @@ function sortedBy(addrs: bigint[]): { starts: BigUint64Array; order: number[] } 
  * address as 0: then `addressesHidden` is true and nothing resolves.
  */
 export class KernelSymbols {
-  readonly #starts: BigUint64Array;
+  // Addresses as two u32 halves: numbers compare and parse far faster than bigints.
+  readonly #hi: Uint32Array;
+  readonly #lo: Uint32Array;
   readonly #names: string[];
   readonly #modules: (string | undefined)[];
   /** True when /proc/kallsyms gave zeros for addresses (no privilege to see them). */
   readonly addressesHidden: boolean;
 
-  private constructor(starts: BigUint64Array, names: string[], modules: (string | undefined)[], hidden: boolean) {
-    this.#starts = starts;
+  private constructor(hi: Uint32Array, lo: Uint32Array, names: string[], modules: (string | undefined)[], hidden: boolean) {
+    this.#hi = hi;
+    this.#lo = lo;
     this.#names = names;
     this.#modules = modules;
     this.addressesHidden = hidden;
@@ -69,53 +72,90 @@ export class KernelSymbols {
 
   /** Parses the text of /proc/kallsyms. */
   static parse(text: string): KernelSymbols {
-    const addrs: bigint[] = [];
+    const his: number[] = [];
+    const los: number[] = [];
     const names: string[] = [];
     const modules: (string | undefined)[] = [];
     let hidden = true;
-    let any = false;
-    for (const line of text.split('\n')) {
+    let sorted = true;
+    for (let at = 0; at < text.length; ) {
+      let eol = text.indexOf('\n', at);
+      if (eol < 0) eol = text.length;
       // "ffffffff81000000 T _stext" or "ffffffffc0a01000 t fn\t[module]"
-      const sp1 = line.indexOf(' ');
-      if (sp1 <= 0 || line.length < sp1 + 4) continue;
-      const type = line[sp1 + 1];
-      if (type !== 't' && type !== 'T' && type !== 'w' && type !== 'W') continue;
-      const rest = line.slice(sp1 + 3);
-      const tab = rest.indexOf('\t');
-      const addr = BigInt(`0x${line.slice(0, sp1)}`);
-      any = true;
-      if (addr !== 0n) hidden = false;
-      addrs.push(addr);
+      const line = text.slice(at, eol);
+      at = eol + 1;
+      const sp = line.indexOf(' ');
+      const type = sp > 0 && sp <= 16 && sp + 3 < line.length ? line.charCodeAt(sp + 1) : 0;
+      // t T w W: text symbols
+      if (type !== 0x74 && type !== 0x54 && type !== 0x77 && type !== 0x57) continue;
+      const split = Math.max(0, sp - 8);
+      const hi = split > 0 ? parseInt(line.slice(0, split), 16) : 0;
+      const lo = parseInt(line.slice(split, sp), 16);
+      if (Number.isNaN(hi) || Number.isNaN(lo)) continue;
+      if (hi !== 0 || lo !== 0) hidden = false;
+      const n = his.length;
+      if (n > 0 && (hi < his[n - 1]! || (hi === his[n - 1]! && lo < los[n - 1]!))) sorted = false;
+      his.push(hi);
+      los.push(lo);
+      const tab = line.indexOf('\t', sp + 3);
       if (tab < 0) {
-        names.push(rest);
+        names.push(line.slice(sp + 3));
         modules.push(undefined);
       } else {
-        names.push(rest.slice(0, tab));
-        modules.push(rest.slice(tab + 1).replace(/^\[|\]$/g, ''));
+        names.push(line.slice(sp + 3, tab));
+        modules.push(line.slice(tab + 1).replace(/^\[|\]$/g, ''));
       }
     }
-    if (!any || hidden) return new KernelSymbols(new BigUint64Array(0), [], [], any);
-    const { starts, order } = sortedBy(addrs);
-    return new KernelSymbols(starts, order.map((i) => names[i]!), order.map((i) => modules[i]), false);
+    if (his.length === 0 || hidden) return new KernelSymbols(new Uint32Array(0), new Uint32Array(0), [], [], his.length > 0);
+    if (sorted) return new KernelSymbols(Uint32Array.from(his), Uint32Array.from(los), names, modules, false);
+    // Nearly sorted (the modules' and BPF programs' symbols follow the kernel's): TimSort's case.
+    const order = his.map((_, i) => i).sort((a, b) => his[a]! - his[b]! || los[a]! - los[b]!);
+    return new KernelSymbols(
+      Uint32Array.from(order, (i) => his[i]!),
+      Uint32Array.from(order, (i) => los[i]!),
+      order.map((i) => names[i]!),
+      order.map((i) => modules[i]),
+      false,
+    );
   }
 
   /** The number of symbols. */
   get size(): number {
-    return this.#starts.length;
+    return this.#hi.length;
+  }
+
+  #start(i: number): bigint {
+    return (BigInt(this.#hi[i]!) << 32n) | BigInt(this.#lo[i]!);
   }
 
   /** The function holding `addr` (the nearest symbol at or below it), or undefined below the first. */
   resolve(addr: bigint): ResolvedSymbol | undefined {
-    const i = below(this.#starts, BigInt.asUintN(64, addr));
+    const a = BigInt.asUintN(64, addr);
+    const hi = Number(a >> 32n);
+    const lo = Number(a & 0xffff_ffffn);
+    const his = this.#hi;
+    const los = this.#lo;
+    let low = 0;
+    let high = his.length - 1;
+    let i = -1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (his[mid]! < hi || (his[mid] === hi && los[mid]! <= lo)) {
+        i = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
     if (i < 0) return undefined;
     const module = this.#modules[i];
-    return { name: this.#names[i]!, offset: addr - this.#starts[i]!, ...(module !== undefined ? { module } : {}) };
+    return { name: this.#names[i]!, offset: a - this.#start(i), ...(module !== undefined ? { module } : {}) };
   }
 
   /** The address of function `name`, undefined when the kernel has none. */
   address(name: string): bigint | undefined {
     const i = this.#names.indexOf(name);
-    return i < 0 ? undefined : this.#starts[i];
+    return i < 0 ? undefined : this.#start(i);
   }
 
   /** `function+0xoff` (with ` [module]` for a module's), or the address in hex when nothing holds it. */
