@@ -112,6 +112,14 @@ export type { NetfilterAttachOptions, NetfilterFamily, NetfilterHook } from './p
 export { loadedPrograms, loadedMaps, loadedLinks, enableStats, Stats } from './info.js';
 export type { StatsType } from './info.js';
 export type { ProgramInfo } from './programs/program-info.js';
+
+// Ring buffers: BPF_MAP_TYPE_RINGBUF read from the mapped ring, BPF_MAP_TYPE_USER_RINGBUF written to it.
+export { RingBuf, RingBufPoller } from './events/ringbuf.js';
+export type { RingBufCallback, RingBufRawCallback, DrainOptions, RecordsOptions } from './events/ringbuf.js';
+export { UserRingBuf } from './events/user-ringbuf.js';
+export type { UserRingBufSample } from './events/user-ringbuf.js';
+
+// The other map kinds: per-CPU, LPM trie, queue and stack, bloom filter, stack traces (and their symbols).
 export { PerCpuArray, PerCpuHashMap } from './maps/per-cpu.js';
 export type { PerCpuInput } from './maps/per-cpu.js';
 export { LpmTrie } from './maps/lpm-trie.js';

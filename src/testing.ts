@@ -2,7 +2,7 @@
 // forgetting what the feature probes learnt, and which mechanism an attach would use.
 // Not for production code: these change or reveal process-wide state.
 export { replaceKernel } from './sys/native.js';
-export type { Kernel } from './sys/native.js';
+export type { Kernel, Watch } from './sys/native.js';
 export { clearFeatureCache } from './features.js';
 export { perfAttachMechanism } from './programs/perf-attach.js';
 export type { PerfAttachMechanism } from './programs/perf-attach.js';

@@ -11,6 +11,7 @@ import { ArrayMap, AttachType, MapData, MapFlags, MapType, u32, u64, possibleCpu
 import * as sys from '../src/sys/index.js';
 import { cgroup2Root, collectGarbage, fdCount, le32 } from './helpers.js';
 import { describe, runScript } from './child.js';
+import { detached, survives, throwsRange, throwsType, weirdValues } from './native-args.js';
 
 const k = sys.kernel;
 const { Cmd, Errno } = sys;
@@ -19,70 +20,6 @@ const PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2;
 const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
 const RLIMIT_NOFILE = 7, RLIMIT_MEMLOCK = 8;
 const PAGE = 4096;
-
-/** A buffer that is detached (length 0, no backing store). */
-function detached(): Uint8Array {
-  const ab = new ArrayBuffer(16);
-  const view = new Uint8Array(ab);
-  structuredClone(ab, { transfer: [ab] });
-  assert.equal(view.length, 0);
-  return view;
-}
-
-/** Values no argument should accept silently. Excludes small integers, which are valid somewhere. */
-function weirdValues(): [string, unknown][] {
-  return [
-    ['undefined', undefined],
-    ['null', null],
-    ['true', true],
-    ['string', 'abc'],
-    ['numeric string', '3'],
-    ['object', {}],
-    ['object with valueOf', { valueOf: () => 3 }],
-    ['array', [3]],
-    ['function', () => 3],
-    ['symbol', Symbol('x')],
-    ['bigint', 3n],
-    ['NaN', NaN],
-    ['Infinity', Infinity],
-    ['-Infinity', -Infinity],
-    ['-2', -2],
-    ['0.5', 0.5],
-    ['-0.5', -0.5],
-    ['2^31', 2 ** 31],
-    ['2^32', 2 ** 32],
-    ['2^53', 2 ** 53],
-    ['-2^53', -(2 ** 53)],
-    ['1e308', 1e308],
-    ['empty Uint8Array', new Uint8Array(0)],
-    ['detached Uint8Array', detached()],
-    ['ArrayBuffer', new ArrayBuffer(8)],
-    ['Date', new Date(0)],
-  ];
-}
-
-/** The call either throws TypeError/RangeError or returns a number, an array or an ArrayBuffer. */
-function survives(what: string, fn: () => unknown): unknown {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (err) {
-    assert.ok(err instanceof TypeError || err instanceof RangeError, `${what}: threw ${String(err)}`);
-    return err;
-  }
-  assert.ok(
-    typeof result === 'number' || typeof result === 'string' || result === undefined || Array.isArray(result) || result instanceof ArrayBuffer,
-    `${what}: returned ${String(result)}`,
-  );
-  return result;
-}
-
-function throwsType(fn: () => unknown, what?: string): void {
-  assert.throws(fn, TypeError, what);
-}
-function throwsRange(fn: () => unknown, what?: string): void {
-  assert.throws(fn, RangeError, what);
-}
 
 /** attr of an element command for `fd`. */
 function elemAttr(fd: number): Uint8Array {

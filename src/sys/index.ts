@@ -4,7 +4,7 @@ export * from './bpf.js';
 export { Attr, cString, readCString, ptrWords } from './attr.js';
 export { SyscallError, Errno, errnoCode } from './errors.js';
 export { kernel } from './native.js';
-export type { Kernel } from './native.js';
+export type { Kernel, Watch } from './native.js';
 export { FdOwner } from './fd.js';
 export type { Scratch } from './scratch.js';
 export type { MapCreateFields } from './abi/attr.js';

@@ -50,7 +50,7 @@ export interface Kernel {
   ifIndexToName(index: number): string | undefined;
   /** epoll_create1(EPOLL_CLOEXEC). */
   epollCreate(): number;
-  /** epoll_ctl(epfd, op, fd, {events, data.u32: data}). */
+  /** epoll_ctl(epfd, op, fd, event) with event.events = events and event.data.u32 = data. */
   epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
   /** epoll_wait: the data of up to min(out.length, 64) ready descriptors go into out; their count. */
   epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;

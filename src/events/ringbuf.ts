@@ -1,0 +1,603 @@
+// BPF_MAP_TYPE_RINGBUF read in JavaScript, straight from the memory-mapped ring, as
+// libbpf's ring_buffer__consume does (src/ringbuf.c) and cilium's ringbuf/ reader:
+//
+//   offset 0            consumer page, read-write: u64 consumer_pos (published by us)
+//   offset PAGE         producer page, read-only:  u64 producer_pos (the kernel's)
+//   offset 2*PAGE       data, read-only, mapped twice in a row (a record that wraps
+//                       past the end is contiguous in the second copy)
+//
+// Each record is an 8-byte header {u32 len, u32 pg_off} and len bytes, padded to 8.
+// BPF_RINGBUF_BUSY_BIT in len: reserved, not yet committed (stop there, in order);
+// BPF_RINGBUF_DISCARD_BIT: committed as discarded (skip it).
+//
+// Positions are u64 but never more than the ring's size (at most 2^31) apart, so the
+// loop works on their low 32 bits (plain numbers, no BigInt): the low word of the
+// producer position is read alone (an aligned 32-bit load of a 64-bit value is a
+// consistent half), and the consumer position is published with one 32-bit store while
+// its high word stays (the kernel's 64-bit load sees old or new, never a mix), with one
+// 64-bit store when it carries. Atomics are sequentially consistent: at least the
+// acquire (reading positions) and release (publishing) the protocol needs.
+//
+// Record headers need acquire too (the kernel commits with an exchange): a reader must
+// not see a cleared busy bit and then stale bytes. Node 20's Atomics.load is a call, not
+// an inlined load (measured: 10-100 ns a record against 3 ns for a plain load), so on
+// x86, where every load is an acquire load (TSO) and the JIT does not move typed-array
+// loads across the call that read producer_pos nor across the callback, headers are read
+// with plain loads; on other architectures with Atomics.load.
+import { MapError } from '../errors.js';
+import type { Codec } from '../codec/codec.js';
+import type { Scratch } from '../sys/scratch.js';
+import { kernel } from '../sys/native.js';
+import { SyscallError } from '../sys/errors.js';
+import { MapData } from '../maps/map-data.js';
+import { MapType } from '../maps/map-type.js';
+import { checkCodec, checkMap, type TryFromOptions } from '../maps/typed-map.js';
+import { describeValue } from '../describe.js';
+import { Readiness } from './readiness.js';
+import { pageSize } from './page.js';
+
+export const BPF_RINGBUF_BUSY_BIT = 1 << 31;
+export const BPF_RINGBUF_DISCARD_BIT = 1 << 30;
+export const BPF_RINGBUF_HDR_SZ = 8;
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const LEN_MASK = 0x3fffffff;
+/** Plain loads are acquire loads here (x86 TSO). */
+const TSO = process.arch === 'x64' || process.arch === 'ia32';
+/** Batches in a row after which a reader lets the event loop turn. */
+const YIELD_EVERY = 64;
+/**
+ * A copy of a record. Records under 4 KiB are copied into 64 KiB slabs shared by the
+ * copies (as Node's Buffer pool does): a new ArrayBuffer per record (zeroed, off the V8
+ * heap) was measured 3-10x slower for 1 KiB records. A copy's `buffer` may hold other
+ * records' copies; its bytes are its own.
+ */
+const SLAB = 1 << 16;
+const SLAB_MAX_RECORD = 4096;
+let slab: ArrayBuffer | undefined;
+let slabUsed = SLAB;
+function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+  const source = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
+  if (length >= SLAB_MAX_RECORD) return source.slice();
+  if (slabUsed + length > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const copy = new Uint8Array(slab!, slabUsed, length);
+  slabUsed += (length + 7) & ~7;
+  copy.set(source);
+  return copy;
+}
+
+const ONE: DrainOptions = { max: 1 };
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Called with each record of a drain: a view into the ring, valid only during the call. */
+export type RingBufCallback = (record: Uint8Array) => void;
+
+/**
+ * Called with each record of drainRaw: the whole mapped ring, and where the record is in
+ * it (`bytes[offset]` to `bytes[offset + length - 1]`), valid only during the call.
+ */
+export type RingBufRawCallback = (bytes: Uint8Array, offset: number, length: number) => void;
+
+export interface DrainOptions {
+  /** At most this many records (default: all that are there). */
+  max?: number;
+}
+
+export interface RecordsOptions<T = Uint8Array> {
+  /** Ends the iteration: the pending next() rejects with `signal.reason` (as `events.on`). */
+  signal?: AbortSignal;
+  /** Decodes each record instead of copying it. */
+  codec?: Codec<T>;
+}
+
+/** Maps the two parts of a ring; MapError when the kernel refuses. @internal */
+export function mapRingPart(buffer: ArrayBuffer | number, what: string, mapped: ArrayBuffer[]): ArrayBuffer {
+  if (typeof buffer === 'number') {
+    for (const m of mapped) kernel.munmap(m);
+    throw MapError.fromSyscall(new SyscallError('mmap', -buffer), 'SyscallError', `cannot map ${what}`);
+  }
+  mapped.push(buffer);
+  return buffer;
+}
+
+/** `max_entries` of a ring buffer: a power of two, a multiple of the page. */
+export function checkRingSize(byteSize: unknown, what: string): number {
+  const page = pageSize();
+  if (typeof byteSize !== 'number' || !Number.isInteger(byteSize) || byteSize < page || byteSize > 2 ** 31 || (byteSize & (byteSize - 1)) !== 0) {
+    throw new MapError('InvalidArgument', `${what}: the size must be a power of two multiple of the page size (${page}) up to 2^31, got ${describeValue(byteSize)}`);
+  }
+  return byteSize;
+}
+
+function checkTryFromOptions(options: TryFromOptions | undefined, what: string): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${what} options must be an object, got ${describeValue(options)}`);
+  return options.owned === true;
+}
+
+function checkMax(options: DrainOptions | undefined): number {
+  if (options === undefined || options.max === undefined) return Infinity;
+  const max = options.max;
+  if (typeof max !== 'number' || !(max >= 0) || (max !== Infinity && !Number.isInteger(max))) {
+    throw new MapError('InvalidArgument', `drain max must be a non-negative integer, got ${describeValue(max)}`);
+  }
+  return max;
+}
+
+/**
+ * A reader of a BPF_MAP_TYPE_RINGBUF (5.8). One consumer at a time, as in libbpf: two
+ * readers of one ring would consume each other's records.
+ */
+export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
+  static readonly mapTypes: readonly MapType[] = [MapType.Ringbuf];
+  /** The ring buffer map. */
+  readonly map: MapData;
+  /** The data size (max_entries). */
+  readonly byteSize: number;
+  readonly #owned: boolean;
+  readonly #page: number;
+  readonly #mask: number;
+  #consumer: ArrayBuffer | undefined;
+  #producer: ArrayBuffer | undefined;
+  /** The consumer page: [0] low, [1] high word of consumer_pos. */
+  #cons32: Int32Array;
+  #cons64: BigInt64Array;
+  /** The producer page and data: [0] is producer_pos's low word; headers at (page + off) / 4. */
+  #prod32: Int32Array;
+  #bytes: Uint8Array;
+  #scratch: Scratch;
+  #readiness: Readiness | undefined;
+  #closed = false;
+
+  private constructor(map: MapData, owned: boolean) {
+    this.map = map;
+    this.#owned = owned;
+    this.byteSize = map.maxEntries;
+    this.#page = pageSize();
+    this.#mask = this.byteSize - 1;
+    const mapped: ArrayBuffer[] = [];
+    // libbpf ring_buffer__add: the consumer page read-write, then the producer page and
+    // twice the data read-only from the second page.
+    this.#consumer = mapRingPart(kernel.mmap(map.fd, this.#page, PROT_READ | PROT_WRITE, MAP_SHARED, 0), 'the consumer page of the ring buffer', mapped);
+    this.#producer = mapRingPart(kernel.mmapRing(map.fd, this.#page + 2 * this.byteSize, this.#page), 'the data of the ring buffer', mapped);
+    this.#cons32 = new Int32Array(this.#consumer, 0, 2);
+    this.#cons64 = new BigInt64Array(this.#consumer, 0, 1);
+    this.#prod32 = new Int32Array(this.#producer);
+    this.#bytes = new Uint8Array(this.#producer);
+    this.#scratch = { bytes: this.#bytes, view: new DataView(this.#producer) };
+  }
+
+  /** Reads `map`; MapError 'InvalidMapType' unless it is a BPF_MAP_TYPE_RINGBUF. With `owned`, close() closes the map too. */
+  static tryFrom(map: MapData, options?: TryFromOptions): RingBuf {
+    checkMap(map, RingBuf.mapTypes, 'RingBuf');
+    return new RingBuf(map, checkTryFromOptions(options, 'RingBuf.tryFrom'));
+  }
+
+  /**
+   * Creates a ring buffer of `byteSize` bytes (a power of two multiple of the page size)
+   * that the returned reader owns; MapError 'InvalidArgument' for another size,
+   * 'NotSupported' where the kernel has no ring buffers.
+   */
+  static create(byteSize: number, options: { name?: string } = {}): RingBuf {
+    const size = checkRingSize(byteSize, 'RingBuf.create');
+    const map = MapData.create({ type: MapType.Ringbuf, keySize: 0, valueSize: 0, maxEntries: size, name: options.name });
+    try {
+      return new RingBuf(map, true);
+    } catch (err) {
+      map.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new MapError('Closed', 'the ring buffer reader is closed');
+  }
+
+  /** Bytes committed or reserved by the kernel and not yet consumed. */
+  get pending(): number {
+    this.#check();
+    return (Atomics.load(this.#prod32, 0) - Atomics.load(this.#cons32, 0)) >>> 0;
+  }
+
+  /** Publishes the consumer position: its low word, or all of it when the high word changed. */
+  #publish(lo: number, hi: number): void {
+    if (hi === this.#cons32[1]) Atomics.store(this.#cons32, 0, lo | 0);
+    else Atomics.store(this.#cons64, 0, BigInt(hi) * 0x1_0000_0000n + BigInt(lo >>> 0));
+  }
+
+  /**
+   * Calls `callback` with each record there is now (up to `max`), in order, with a view
+   * into the ring valid only during the call (copy what you keep: the kernel reuses the
+   * space once the position is published). Discarded records are skipped; a record still
+   * being written ends the batch. The consumer position is published once, after the
+   * batch, and before an exception from the callback propagates (the record that threw
+   * counts as consumed). Returns the number of records.
+   */
+  drain(callback: RingBufCallback, options?: DrainOptions): number {
+    // drainRaw's loop, with a view per record: written twice so that each has one call
+    // site of one kind of callback, which the JIT can inline.
+    this.#check();
+    const max = checkMax(options);
+    const cons32 = this.#cons32;
+    const prod32 = this.#prod32;
+    const buffer = this.#producer!;
+    const mask = this.#mask;
+    const page = this.#page;
+    let lo = Atomics.load(cons32, 0) >>> 0;
+    const hi = cons32[1]!;
+    const start = lo;
+    let avail = (Atomics.load(prod32, 0) - lo) >>> 0;
+    let n = 0;
+    try {
+      while (avail !== 0 && n < max) {
+        const at = page + (lo & mask);
+        const len = TSO ? prod32[at >> 2]! : Atomics.load(prod32, at >> 2);
+        if (len < 0) break; // BPF_RINGBUF_BUSY_BIT
+        const size = (len & LEN_MASK) + 15 & ~7; // header and record, rounded up to 8
+        lo = (lo + size) >>> 0;
+        avail -= size;
+        if ((len & BPF_RINGBUF_DISCARD_BIT) === 0) {
+          n++;
+          callback(new Uint8Array(buffer, at + 8, len & LEN_MASK));
+        }
+      }
+    } finally {
+      if (lo !== start) this.#publish(lo, lo < start ? (hi + 1) | 0 : hi);
+    }
+    return n;
+  }
+
+  /**
+   * drain without a view per record: `callback(bytes, offset, length)` with `bytes` the
+   * whole mapped ring (the same Uint8Array every time; `dataView` is a DataView over it).
+   * Creating a Uint8Array per record is most of drain's cost; this is the fastest way to
+   * read records. The same rules as drain: valid during the call only, one publication
+   * per batch.
+   */
+  drainRaw(callback: RingBufRawCallback, options?: DrainOptions): number {
+    this.#check();
+    const max = checkMax(options);
+    const cons32 = this.#cons32;
+    const prod32 = this.#prod32;
+    const bytes = this.#bytes;
+    const mask = this.#mask;
+    const page = this.#page;
+    let lo = Atomics.load(cons32, 0) >>> 0;
+    const hi = cons32[1]!;
+    const start = lo;
+    let avail = (Atomics.load(prod32, 0) - lo) >>> 0;
+    let n = 0;
+    try {
+      while (avail !== 0 && n < max) {
+        const at = page + (lo & mask);
+        const len = TSO ? prod32[at >> 2]! : Atomics.load(prod32, at >> 2);
+        if (len < 0) break; // BPF_RINGBUF_BUSY_BIT
+        const size = (len & LEN_MASK) + 15 & ~7;
+        lo = (lo + size) >>> 0;
+        avail -= size;
+        if ((len & BPF_RINGBUF_DISCARD_BIT) === 0) {
+          n++;
+          callback(bytes, at + 8, len & LEN_MASK);
+        }
+      }
+    } finally {
+      if (lo !== start) this.#publish(lo, lo < start ? (hi + 1) | 0 : hi);
+    }
+    return n;
+  }
+
+  /** The whole mapped ring as bytes (for drainRaw); detached by close(). */
+  get bytes(): Uint8Array {
+    this.#check();
+    return this.#bytes;
+  }
+
+  /** A DataView over the whole mapped ring (for drainRaw); detached by close(). */
+  get dataView(): DataView {
+    this.#check();
+    return this.#scratch.view;
+  }
+
+  /**
+   * One record, copied (or decoded with `codec`), or null when there is none. A record
+   * shorter than the codec's size is consumed and refused (MapError 'InvalidValueSize').
+   */
+  next(): Uint8Array | null;
+  next<T>(codec: Codec<T>): T | null;
+  next<T>(codec?: Codec<T>): T | Uint8Array | null {
+    this.#check();
+    if (codec !== undefined) checkCodec(codec, 'RingBuf.next codec');
+    let out: T | Uint8Array | null = null;
+    this.drainRaw(codec ? (_, offset, length) => (out = this.#decode(codec, offset, length)) : (bytes, offset, length) => (out = copyOut(bytes, offset, length)), ONE);
+    return out;
+  }
+
+  #decode<T>(codec: Codec<T>, offset: number, len: number): T {
+    if (len < codec.size) {
+      throw new MapError('InvalidValueSize', `RingBuf: a record of ${len} bytes is shorter than the codec's ${codec.size}`, { size: len, expected: codec.size });
+    }
+    return codec.decode(this.#scratch, offset);
+  }
+
+  /** drain() until a drain finds nothing (the position published in between): all there is. */
+  drainAll(callback: RingBufCallback): number {
+    let total = 0;
+    for (let n; (n = this.drain(callback)) > 0; ) total += n;
+    return total;
+  }
+
+  /** The epoll set of this ring (made on first wait). @internal */
+  #ready(): Readiness {
+    if (!this.#readiness) {
+      const r = new Readiness();
+      try {
+        r.add(this.map.fd, 0);
+      } catch (err) {
+        r.close();
+        throw err;
+      }
+      this.#readiness = r;
+    }
+    return this.#readiness;
+  }
+
+  /**
+   * libbpf's ring_buffer__poll for one ring: consumes what there is; when there is
+   * nothing, waits up to `timeoutMs` (-1: forever, 0: not at all) for the kernel's
+   * wakeup, blocking the thread, and consumes. Returns the number of records.
+   */
+  poll(timeoutMs: number, callback: RingBufCallback): number {
+    const n = this.drainAll(callback);
+    if (n > 0 || timeoutMs === 0) return n;
+    this.#ready().wait(timeoutMs);
+    return this.drainAll(callback);
+  }
+
+  /**
+   * The records as they come, copied (or decoded with `codec`), waiting for the kernel's
+   * wakeups through the event loop (libuv watches the ring's descriptor: no timer, no
+   * spinning). Aborting `signal` rejects the pending next() with `signal.reason`, as
+   * `events.on` does; close() ends the iteration. Breaking out of the loop stops waiting.
+   */
+  records(): AsyncIterableIterator<Uint8Array>;
+  records<T = Uint8Array>(options: RecordsOptions<T>): AsyncIterableIterator<T>;
+  records<T>(options: RecordsOptions<T> = {}): AsyncIterableIterator<T | Uint8Array> {
+    this.#check();
+    if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `RingBuf.records options must be an object, got ${describeValue(options)}`);
+    const { signal, codec } = options;
+    if (codec !== undefined) checkCodec(codec, 'RingBuf.records codec');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new MapError('InvalidArgument', `RingBuf.records signal must be an AbortSignal, got ${describeValue(signal)}`);
+    return this.#records(signal, codec);
+  }
+
+  #records<T>(signal: AbortSignal | undefined, codec: Codec<T> | undefined): AsyncIterableIterator<T | Uint8Array> {
+    const collect = (batch: (T | Uint8Array)[]): RingBufRawCallback =>
+      codec ? (_, offset, length) => void batch.push(this.#decode(codec, offset, length)) : (bytes, offset, length) => void batch.push(copyOut(bytes, offset, length));
+    return new RecordIterator<T | Uint8Array>(
+      (cb) => (this.#closed ? -1 : this.drainRaw(cb)),
+      () => this.#ready().readable(signal),
+      signal,
+      collect,
+    );
+  }
+
+  /** records() without a signal. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.records();
+  }
+
+  /**
+   * Unmaps the ring (views handed out become detached: length 0) and closes the map if
+   * this reader owns it. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#readiness?.close();
+    this.#readiness = undefined;
+    if (this.#consumer) kernel.munmap(this.#consumer);
+    if (this.#producer) kernel.munmap(this.#producer);
+    this.#consumer = this.#producer = undefined;
+    if (this.#owned) this.map.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** The map's descriptor, for a poller. @internal */
+  get fd(): number {
+    return this.map.fd;
+  }
+}
+
+/**
+ * The iterator of records(), written out rather than an async generator: a record already
+ * copied is handed over with one resolved promise, without resuming a generator.
+ */
+class RecordIterator<T> implements AsyncIterableIterator<T> {
+  #batch: T[] = [];
+  #next = 0;
+  #done = false;
+  /** An error met after the records before it in the batch were read (a codec's). */
+  #failed: { error: unknown } | undefined;
+  #filling: Promise<IteratorResult<T, undefined>> | undefined;
+  #batches = 0;
+  readonly #collect: RingBufRawCallback;
+
+  constructor(
+    /** drainRaw, or -1 once the ring is closed. */
+    private readonly drain: (cb: RingBufRawCallback) => number,
+    private readonly wait: () => Promise<void>,
+    private readonly signal: AbortSignal | undefined,
+    collect: (batch: T[]) => RingBufRawCallback,
+  ) {
+    this.#collect = collect(this.#batch);
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#next < this.#batch.length) return Promise.resolve({ done: false, value: this.#batch[this.#next++]! });
+    // Calls made before the previous one settled wait for it (as an async generator's queue).
+    if (this.#filling) return this.#filling.then(() => this.next());
+    const filling = this.#fill();
+    this.#filling = filling;
+    const clear = () => {
+      if (this.#filling === filling) this.#filling = undefined;
+    };
+    filling.then(clear, clear);
+    return filling;
+  }
+
+  async #fill(): Promise<IteratorResult<T, undefined>> {
+    this.#batch.length = 0;
+    this.#next = 0;
+    if (this.#failed) {
+      const { error } = this.#failed;
+      this.#failed = undefined;
+      throw error;
+    }
+    for (;;) {
+      if (this.#done) return { done: true, value: undefined };
+      try {
+        this.signal?.throwIfAborted();
+      } catch (err) {
+        this.#done = true;
+        throw err;
+      }
+      let n: number;
+      try {
+        n = this.drain(this.#collect);
+      } catch (err) {
+        // The records before the one that failed are handed over first.
+        if (this.#batch.length === 0) throw err;
+        this.#failed = { error: err };
+        n = this.#batch.length;
+      }
+      if (n < 0) {
+        this.#done = true;
+        continue;
+      }
+      if (n > 0) {
+        // A producer faster than the consumer would keep this loop in microtasks: let
+        // the event loop turn now and then.
+        if (++this.#batches % YIELD_EVERY === 0) await yieldToLoop();
+        return { done: false, value: this.#batch[this.#next++]! };
+      }
+      this.#batches = 0;
+      try {
+        await this.wait();
+      } catch (err) {
+        this.#done = true;
+        throw err;
+      }
+    }
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#done = true;
+    this.#batch.length = 0;
+    this.#next = 0;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+interface PollerEntry {
+  ring: RingBuf;
+  callback: RingBufCallback;
+}
+
+/**
+ * Several ring buffers waited on together (one epoll set), each with its callback:
+ * libbpf's ring_buffer__add / __poll / __consume. The poller does not own the rings:
+ * close them yourself (closing the poller first).
+ */
+export class RingBufPoller implements Disposable {
+  readonly #readiness = new Readiness();
+  readonly #entries: PollerEntry[] = [];
+
+  /** Adds `ring`, whose records go to `callback` (a view valid during the call, as in drain). */
+  add(ring: RingBuf, callback: RingBufCallback): this {
+    if (!(ring instanceof RingBuf)) throw new MapError('InvalidArgument', `RingBufPoller.add takes a RingBuf, got ${describeValue(ring)}`);
+    if (typeof callback !== 'function') throw new MapError('InvalidArgument', `RingBufPoller.add takes a callback, got ${describeValue(callback)}`);
+    if (ring.closed) throw new MapError('Closed', 'RingBufPoller.add: the ring buffer reader is closed');
+    this.#readiness.add(ring.fd, this.#entries.length);
+    this.#entries.push({ ring, callback });
+    return this;
+  }
+
+  /** The rings added. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Consumes every ring (ring_buffer__consume); the number of records. */
+  consume(): number {
+    let n = 0;
+    for (const e of this.#entries) if (!e.ring.closed) n += e.ring.drainAll(e.callback);
+    return n;
+  }
+
+  /**
+   * ring_buffer__poll: consumes what there is; when there is nothing, waits up to
+   * `timeoutMs` (-1: forever) for a ring's wakeup, blocking the thread, and consumes
+   * the rings that woke. The number of records.
+   */
+  poll(timeoutMs: number): number {
+    const n = this.consume();
+    if (n > 0 || timeoutMs === 0) return n;
+    let total = 0;
+    for (const i of this.#readiness.wait(timeoutMs)) {
+      const e = this.#entries[i]!;
+      if (!e.ring.closed) total += e.ring.drainAll(e.callback);
+    }
+    return total;
+  }
+
+  /**
+   * Consumes as records come, waiting through the event loop, until `signal` aborts or
+   * the poller is closed; resolves then with the number of records (aborting is how a
+   * run ends, not an error). A callback's exception rejects it.
+   */
+  async run(options: { signal?: AbortSignal } = {}): Promise<number> {
+    const { signal } = options;
+    let total = 0;
+    let batches = 0;
+    while (!signal?.aborted && !this.#readiness.closed) {
+      const n = this.consume();
+      total += n;
+      if (n > 0) {
+        if (++batches % YIELD_EVERY === 0) await yieldToLoop();
+        continue;
+      }
+      batches = 0;
+      try {
+        await this.#readiness.readable(signal);
+      } catch (err) {
+        if (signal?.aborted && err === signal.reason) break;
+        throw err;
+      }
+    }
+    return total;
+  }
+
+  close(): void {
+    this.#readiness.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
