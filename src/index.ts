@@ -140,3 +140,17 @@ export { PerfEventArray } from './events/perf-event-array.js';
 export type { PerfEventArrayCreateOptions } from './events/perf-event-array.js';
 export { PerfReader } from './events/perf-reader.js';
 export type { PerfReaderOptions, PerfRecord, PerfSampleCallback, PerfRawSampleCallback, PerfLostCallback } from './events/perf-reader.js';
+
+// The other map kinds: per-CPU, LPM trie, queue and stack, bloom filter, stack traces (and their symbols).
+export { PerCpuArray, PerCpuHashMap } from './maps/per-cpu.js';
+export type { PerCpuInput } from './maps/per-cpu.js';
+export { LpmTrie } from './maps/lpm-trie.js';
+export type { LpmKey } from './maps/lpm-trie.js';
+export { Queue, Stack } from './maps/queue-stack.js';
+export type { ValueStore } from './maps/queue-stack.js';
+export { BloomFilter } from './maps/bloom-filter.js';
+export type { BloomFilterCreateOptions } from './maps/bloom-filter.js';
+export { StackTraceMap } from './maps/stack-trace.js';
+export type { StackTraceCreateOptions, BuildIdFrame } from './maps/stack-trace.js';
+export { KernelSymbols, ProcessSymbols, formatSymbol } from './symbols.js';
+export type { ResolvedSymbol } from './symbols.js';

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import {
   ArrayMap, ArrayOfMaps, Btf, BtfError, Ebpf, EbpfLoader, HashMap, HashOfMaps, loadKernelBtf, MapBatchCursor, MapData, MapError, MapType, ObjectSpec,
   ParseError, PinError, Program, ProgramError, programFromId, programFromPin, SockHash, SockMap, SyscallError, u32, u64,
+  PerCpuArray, PerCpuHashMap, LpmTrie, Queue, Stack, BloomFilter, StackTraceMap, TypedMap,
 } from '../src/index.js';
 import { programClasses } from '../src/programs/kinds.js';
 import { fdCount, repoRoot } from './helpers.js';
@@ -94,6 +95,7 @@ const INTERNAL = new Set(['fromSpec', 'adopt', 'setIndex', 'setKey', 'lookupElem
 /** Public methods (static and instance, inherited too) of the loader and map classes that take arguments, not in `covered`. */
 function uncovered(covered: string[]): string[] {
   const classes: Record<string, { prototype: object }> = { EbpfLoader, Ebpf, MapData, ArrayMap, HashMap, ArrayOfMaps, HashOfMaps, SockMap, SockHash, Program, ...specialMapClasses };
+  Object.assign(classes, { PerCpuArray, PerCpuHashMap, LpmTrie, Queue, Stack, BloomFilter, StackTraceMap });
   const driven = new Set(covered.map((c) => c.replace(/\(.*?\)/, '').replace(/\/options$/, '')));
   const missing: string[] = [];
   for (const [name, cls] of Object.entries(classes)) {
@@ -230,6 +232,7 @@ export function run(): Outcome {
   sweep('EbpfLoader.setGlobal', ['enabled', true, {}], (n, v, o) => loader().setGlobal(n as string, v as never, o as never).load(obj('typed_globals.o')));
   sweep('EbpfLoader.setExtern', ['MY_CONST', 1], (n, v) => loader().setExtern(n as string, v as number).load(obj('autoload.o')));
   sweep('EbpfLoader.setMaxEntries', ['slots', 8], (n, v) => loader().setMaxEntries(n as string, v as number).load(obj('autoload.o')));
+  sweep('EbpfLoader.setValueSize', ['stacks', 64], (n, v) => loader().setValueSize(n as string, v as number).load(obj('stack_trace.o')));
   sweep('EbpfLoader.mapPinPath', ['/sys/fs/bpf'], (p) => loader().mapPinPath(p as string).load(obj('autoload.o')));
   sweep('EbpfLoader.replaceMap', ['slots', undefined], (n, m) => loader().replaceMap(n as string, m as MapData).load(obj('autoload.o')));
   sweep('EbpfLoader.btf', [undefined], (b) => loader().btf(b as Btf).load(obj('core.o')));
@@ -299,6 +302,39 @@ export function run(): Outcome {
   sweep('HashMap.get', [1, 0], (k, f) => withHash((h) => h.get(k as number, f as number)));
   sweep('HashMap.insert', [1, 1n, 0], (k, v, f) => withHash((h) => h.insert(k as number, v as bigint, f as number)));
   sweep('HashMap.remove', [1], (k) => withHash((h) => h.remove(k as number)));
+  // The per-CPU, LPM, queue, stack, bloom and stack trace maps: each made, used, closed per call.
+  const using = <M extends { close(): void }, T>(make: () => M, fn: (m: M) => T): T => {
+    const m = make();
+    try {
+      return fn(m);
+    } finally {
+      m.close();
+    }
+  };
+  const more: [string, () => MapData, () => TypedMap, unknown[], unknown[]][] = [
+    ['PerCpuArray', () => MapData.create({ type: MapType.PercpuArray, keySize: 4, valueSize: 8, maxEntries: 4 }), () => PerCpuArray.create(u64, { maxEntries: 4 }), [u64], [0, 1n]],
+    ['PerCpuHashMap', () => MapData.create({ type: MapType.PercpuHash, keySize: 4, valueSize: 8, maxEntries: 4 }), () => PerCpuHashMap.create(u32, u64, { maxEntries: 4 }), [u32, u64], [1, 1n]],
+    ['LpmTrie', () => LpmTrie.create(4, u64, { maxEntries: 4 }).map, () => LpmTrie.create(4, u64, { maxEntries: 4 }), [4, u64], [{ prefixLen: 8, data: new Uint8Array(4) }, 1n]],
+    ['Queue', () => MapData.create({ type: MapType.Queue, keySize: 0, valueSize: 8, maxEntries: 4 }), () => Queue.create(u64, { maxEntries: 4 }), [u64], [1n]],
+    ['Stack', () => MapData.create({ type: MapType.Stack, keySize: 0, valueSize: 8, maxEntries: 4 }), () => Stack.create(u64, { maxEntries: 4 }), [u64], [1n]],
+    ['BloomFilter', () => MapData.create({ type: MapType.BloomFilter, keySize: 0, valueSize: 8, maxEntries: 4 }), () => BloomFilter.create(u64, { maxEntries: 4 }), [u64], [1n]],
+    ['StackTraceMap', () => MapData.create({ type: MapType.StackTrace, keySize: 4, valueSize: 64, maxEntries: 4 }), () => StackTraceMap.create({ maxEntries: 4 }), [], [1]],
+  ];
+  const classOf: Record<string, any> = { PerCpuArray, PerCpuHashMap, LpmTrie, Queue, Stack, BloomFilter, StackTraceMap };
+  for (const [name, raw, made, shape, elem] of more) {
+    const cls = classOf[name];
+    sweep(`${name}.create`, [...shape, { maxEntries: 4 }], (...a) => cls.create(...a));
+    sweep(`${name}.tryFrom`, [undefined, ...shape, {}], (m, ...a) => using(raw, (map) => cls.tryFrom((m ?? map) as MapData, ...a)));
+    if (typeof cls.fromMapData === 'function') sweep(`${name}.fromMapData`, shape, (...a) => using(raw, (map) => cls.fromMapData(...a)(map)));
+    sweep(`${name}.pin`, ['/sys/fs/bpf/tsbpf-no-such/x'], (p) => using(made, (m) => m.pin(p as string)));
+    const methods: Record<string, unknown[]> =
+      name === 'Queue' || name === 'Stack' ? { push: [elem[0], 0] }
+      : name === 'BloomFilter' ? { insert: [elem[0], 0], contains: [elem[0]] }
+      : name === 'StackTraceMap' ? { get: [elem[0], 0], remove: [elem[0]], getBuildIds: [elem[0]], insert: [elem[0], [1n], 0] }
+      : name === 'PerCpuArray' ? { get: [elem[0], 0], set: [elem[0], elem[1], 0] }
+      : { get: [elem[0], 0], insert: [elem[0], elem[1], 0], remove: [elem[0]] };
+    for (const [method, args] of Object.entries(methods)) sweep(`${name}.${method}`, args, (...a) => using(made, (m) => (m as any)[method](...a)));
+  }
   const inner = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 };
   const ofMaps = { maxEntries: 4, innerMap: inner };
   sweep('ArrayOfMaps.create', [undefined, ofMaps], (i, o) => ArrayOfMaps.create(i as never, o as never));

@@ -44,6 +44,7 @@ export interface GlobalOptions {
 export class EbpfLoader {
   readonly #globals = new Map<string, { value: GlobalValue; mustExist: boolean }>();
   readonly #maxEntries = new Map<string, number>();
+  readonly #valueSizes = new Map<string, number>();
   readonly #replaced = new Map<string, MapData>();
   readonly #autoload = new Map<string, { load: boolean; mustExist: boolean }>();
   readonly #externs = new Map<string, bigint>();
@@ -86,6 +87,21 @@ export class EbpfLoader {
     if (typeof mapName !== 'string') throw new MapError('InvalidArgument', `setMaxEntries: the map name must be a string, got ${describeValue(mapName)}`);
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) throw new MapError('InvalidArgument', `setMaxEntries(${mapName}): an integer in [0, 2^32) is needed, got ${describeValue(n)}`);
     this.#maxEntries.set(mapName, n);
+    return this;
+  }
+
+  /**
+   * value_size of map `mapName`, instead of what the object declares (libbpf's
+   * bpf_map__set_value_size): a stack trace map's depth set at run time (8 bytes a
+   * frame), a hash or array map's value. The map is then created without its BTF types,
+   * which no longer match. MapError 'InvalidArgument' for a size outside [1, 2^32) now,
+   * and at load for a map the object lacks or whose type fixes its value size;
+   * 'NotSupported' at load for a global data section (.bss, .data, .rodata).
+   */
+  setValueSize(mapName: string, bytes: number): this {
+    if (typeof mapName !== 'string') throw new MapError('InvalidArgument', `setValueSize: the map name must be a string, got ${describeValue(mapName)}`);
+    if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 1 || bytes > 0xffff_ffff) throw new MapError('InvalidArgument', `setValueSize(${mapName}): an integer in [1, 2^32) is needed, got ${describeValue(bytes)}`);
+    this.#valueSizes.set(mapName, bytes);
     return this;
   }
 
@@ -147,6 +163,7 @@ export class EbpfLoader {
       globals: this.#globals,
       externs: this.#externs,
       maxEntries: this.#maxEntries,
+      valueSizes: this.#valueSizes,
       replaced: this.#replaced,
       autoload: this.#autoload,
       pinPath: this.#pinPath ?? '/sys/fs/bpf',

@@ -6,7 +6,7 @@
 // file reads: load.ts asks the kernel for the facts and makes the objects.
 import { MapError, ProgramError } from '../errors.js';
 import { encodeGlobal, type GlobalValue } from '../global-value.js';
-import { MapType } from '../maps/map-type.js';
+import { MapType, mapTypeInfo, mapTypeName } from '../maps/map-type.js';
 import { findStructOpsTarget, structOpsMember, type StructOpsTarget } from '../obj/struct-ops.js';
 import { applyCoreRelocations, formatCoreResults } from '../obj/core.js';
 import { kconfigLayout, kconfigValue, type KconfigFacts, type KconfigLayout } from '../obj/externs.js';
@@ -44,6 +44,8 @@ export interface PlanSettings {
   globals: ReadonlyMap<string, { value: GlobalValue; mustExist: boolean }>;
   externs: ReadonlyMap<string, bigint>;
   maxEntries: ReadonlyMap<string, number>;
+  /** value_size of maps by name (EbpfLoader.setValueSize). */
+  valueSizes?: ReadonlyMap<string, number>;
   autoload: ReadonlyMap<string, { load: boolean; mustExist: boolean }>;
   /** CO-RE's target BTF, instead of the kernel's. */
   btf?: Btf;
@@ -116,6 +118,7 @@ export class LoadPlan {
     for (const [name, { mustExist }] of settings.autoload) {
       if (mustExist && !spec.programs.has(name)) throw new ProgramError('InvalidArgument', `setAutoload: the object has no program named ${name} (programs: ${[...spec.programs.keys()].join(', ')})`, { program: name });
     }
+    for (const name of settings.valueSizes?.keys() ?? []) checkResizable(spec, name);
     const constants = spec.constantExterns;
     for (const name of settings.externs.keys()) {
       if (!constants.includes(name)) throw new ProgramError('UnresolvedExtern', `setExtern(${name}): the object has no extern ${name} that takes a value (those it has: ${constants.join(', ') || 'none'})`);
@@ -142,6 +145,8 @@ export class LoadPlan {
   map(def: MapDefinition): MapShape {
     let { type, keySize, valueSize, maxEntries } = def;
     maxEntries = this.#settings.maxEntries.get(def.name) ?? maxEntries;
+    const resized = this.#settings.valueSizes?.get(def.name);
+    if (resized !== undefined) valueSize = resized;
     if (type === MapType.PerfEventArray) {
       keySize = 4;
       valueSize = 4;
@@ -166,7 +171,8 @@ export class LoadPlan {
       name: objectName(def.name),
       numaNode: def.numaNode || undefined,
       mapExtra: def.mapExtra || undefined,
-      btf: !ring && def.btfValueTypeId ? { keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined,
+      // A resized value no longer matches its BTF type: the map is created without BTF.
+      btf: !ring && resized === undefined && def.btfValueTypeId ? { keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined,
     };
   }
 
@@ -428,6 +434,24 @@ export class LoadPlan {
   #moduleNames(): string {
     const names = this.#kernel.modules.map((m) => m.name);
     return names.length ? names.join(', ') : 'none loaded';
+  }
+}
+
+/**
+ * setValueSize(name): MapError 'InvalidArgument' when the object has no such map or its
+ * type fixes the value size (rings, perf event arrays, maps of maps, fd-valued maps,
+ * struct_ops); 'NotSupported' for a data section (.bss, .data, .rodata: libbpf resizes
+ * the section and its last variable with it; tsbpf does not).
+ */
+function checkResizable(spec: ObjectSpec, name: string): void {
+  const def = spec.maps.get(name);
+  if (!def) throw new MapError('InvalidArgument', `setValueSize: the object has no map named ${name} (maps: ${[...spec.maps.keys()].join(', ')})`);
+  if (def.data !== undefined) {
+    throw new MapError('NotSupported', `setValueSize(${name}): resizing a global data section is not supported (its variables' offsets come from BTF); only maps declared in .maps can be resized`);
+  }
+  const fixed = mapTypeInfo(def.type)?.valueSizes;
+  if (fixed || def.type === MapType.StructOps) {
+    throw new MapError('InvalidArgument', `setValueSize(${name}): a ${mapTypeName(def.type)} has a value size fixed by the kernel${fixed ? ` (${fixed.join(' or ')})` : ''}`);
   }
 }
 

@@ -81,6 +81,17 @@ export function mapDeleteElem(fd: number, key: Uint8Array, flags: number | bigin
 }
 
 /**
+ * BPF_MAP_LOOKUP_AND_DELETE_ELEM (4.20; hash maps 5.14): fills `value` and removes the
+ * element; a null key for queues and stacks (pop). Returns false when there is none (ENOENT).
+ */
+export function mapLookupAndDeleteElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number | bigint = 0): boolean {
+  const r = kernel.bpf(Cmd.MapLookupAndDeleteElem, elemAttr(fd, flags), KEY_VALUE, key, value);
+  if (r === 0) return true;
+  if (r === -Errno.ENOENT) return false;
+  fail('bpf_map_lookup_and_delete_elem', r);
+}
+
+/**
  * BPF_MAP_GET_NEXT_KEY: writes the key after `key` (the first key when `key` is null)
  * into `nextKey`. Returns false at the end of the map.
  */
