@@ -334,6 +334,14 @@ export function run(): Outcome {
       : name === 'PerCpuArray' ? { get: [elem[0], 0], set: [elem[0], elem[1], 0] }
       : { get: [elem[0], 0], insert: [elem[0], elem[1], 0], remove: [elem[0]] };
     for (const [method, args] of Object.entries(methods)) sweep(`${name}.${method}`, args, (...a) => using(made, (m) => (m as any)[method](...a)));
+    if (name === 'Queue' || name === 'Stack' || name === 'BloomFilter') continue;
+    // The batch verbs of the shared contract (the kernel may refuse them: NotSupported).
+    const value = name === 'StackTraceMap' ? [1n] : elem[1];
+    sweep(`${name}.getBatch`, [undefined, 4, 0], (c, n, f) => using(made, (m) => (m as any).getBatch(c ?? new MapBatchCursor(), n, f)));
+    sweep(`${name}.insertBatch`, [[elem[0]], [value], 0], (k, v, f) => using(made, (m) => (m as any).insertBatch(k, v, f)));
+    if (name === 'PerCpuArray') continue;
+    sweep(`${name}.getAndRemoveBatch`, [undefined, 4, 0], (c, n, f) => using(made, (m) => (m as any).getAndRemoveBatch(c ?? new MapBatchCursor(), n, f)));
+    sweep(`${name}.removeBatch`, [[elem[0]]], (k) => using(made, (m) => (m as any).removeBatch(k)));
   }
   const inner = { type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 };
   const ofMaps = { maxEntries: 4, innerMap: inner };

@@ -4,7 +4,7 @@
 // refuses batches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArrayMap, HashMap, MapBatchCursor, MapData, MapError, MapType, mapTypeName, possibleCpus, u32, u64 } from '../src/index.js';
+import { ArrayMap, HashMap, MapBatchCursor, PerCpuArray, PerCpuHashMap, MapData, MapError, MapType, mapTypeName, possibleCpus, u32, u64 } from '../src/index.js';
 import { Cmd } from '../src/sys/index.js';
 import * as sys from '../src/sys/index.js';
 import { forgetBatchRefusals, replaceKernel } from '../src/testing.js';
@@ -158,6 +158,30 @@ test('per-CPU hash and array: one 8-aligned value per possible CPU in every batc
     const one = m.lookup(new Uint8Array([3, 0, 0, 0]))!;
     assert.equal(new DataView(one.buffer).getUint32((cpus - 1) * slot, true), 3000 + cpus - 1);
   }
+});
+
+test('PerCpuHashMap and PerCpuArray: the typed batch verbs carry one value per possible CPU', () => {
+  const cpus = possibleCpus();
+  using h = PerCpuHashMap.create(u32, u32, { maxEntries: 16 });
+  assert.equal(h.insertBatch([1, 2, 3], [[10, 11].slice(0, cpus).concat(Array(Math.max(0, cpus - 2)).fill(12)), 20, 30]), 3);
+  const got = new Map<number, number[]>();
+  const cursor = new MapBatchCursor();
+  while (!cursor.done) {
+    const { keys, values } = h.getBatch(cursor, 2);
+    keys.forEach((k, i) => got.set(k, values[i]!));
+  }
+  assert.deepEqual([...got.keys()].sort(), [1, 2, 3]);
+  assert.equal(got.get(1)!.length, cpus);
+  assert.equal(got.get(1)![0], 10);
+  assert.deepEqual(got.get(2), Array(cpus).fill(20), 'one value is written for every CPU');
+  assert.deepEqual(new Map(h.entries()), got, 'entries() reads the same through batches');
+  assert.equal(h.removeBatch([1, 2]), 2);
+  assert.deepEqual([...h.keys()], [3]);
+  using a = PerCpuArray.create(u64, { maxEntries: 4 });
+  assert.equal(a.insertBatch([0, 3], [5n, 7n]), 2);
+  const { keys, values } = a.getBatch(new MapBatchCursor(), 4);
+  assert.deepEqual(keys, [0, 1, 2, 3]);
+  assert.deepEqual(values, [Array(cpus).fill(5n), Array(cpus).fill(0n), Array(cpus).fill(0n), Array(cpus).fill(7n)]);
 });
 
 test('entries() reads in batches where the kernel has them: one BPF_MAP_LOOKUP_BATCH per 1024 elements', () => {
