@@ -29,9 +29,9 @@ export class Readiness extends FdOwner {
     return new MapError('Closed', 'the event reader is closed');
   }
 
-  /** Adds a descriptor; `data` comes back from wait() when it is readable. */
-  add(fd: number, data: number): void {
-    const r = kernel.epollCtl(this.fd, EPOLL_CTL_ADD, fd, EPOLLIN, data);
+  /** Adds a descriptor; `data` comes back from wait() when it is ready for `events` (readable by default). */
+  add(fd: number, data: number, events: number = EPOLLIN): void {
+    const r = kernel.epollCtl(this.fd, EPOLL_CTL_ADD, fd, events, data);
     if (r < 0) throw MapError.fromSyscall(new SyscallError('epoll_ctl', -r));
   }
 

@@ -27,22 +27,18 @@
 import { MapError } from '../errors.js';
 import type { Codec } from '../codec/codec.js';
 import type { Scratch } from '../sys/scratch.js';
-import { kernel } from '../sys/native.js';
-import { SyscallError } from '../sys/errors.js';
-import { MapData } from '../maps/map-data.js';
+import type { MapData } from '../maps/map-data.js';
 import { MapType } from '../maps/map-type.js';
 import { checkCodec, checkMap, type TryFromOptions } from '../maps/typed-map.js';
 import { describeValue } from '../describe.js';
 import { Readiness } from './readiness.js';
-import { pageSize } from './page.js';
+import { createRing, readOnlyPart, RingMaps, writablePart } from './ring-maps.js';
 
 export const BPF_RINGBUF_BUSY_BIT = 1 << 31;
 export const BPF_RINGBUF_DISCARD_BIT = 1 << 30;
 export const BPF_RINGBUF_HDR_SZ = 8;
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
+const EPOLLIN = 1;
 const LEN_MASK = 0x3fffffff;
 /** Plain loads are acquire loads here (x86 TSO). */
 const TSO = process.arch === 'x64' || process.arch === 'ia32';
@@ -95,40 +91,6 @@ export interface RecordsOptions<T = Uint8Array> {
   codec?: Codec<T>;
 }
 
-/** Maps the two parts of a ring; MapError when the kernel refuses. @internal */
-export function mapRingPart(buffer: ArrayBuffer | number, what: string, mapped: ArrayBuffer[]): ArrayBuffer {
-  if (typeof buffer === 'number') {
-    for (const m of mapped) kernel.munmap(m);
-    throw MapError.fromSyscall(new SyscallError('mmap', -buffer), 'SyscallError', `cannot map ${what}`);
-  }
-  mapped.push(buffer);
-  return buffer;
-}
-
-/** `max_entries` of a ring buffer: a power of two, a multiple of the page. */
-export function checkRingSize(byteSize: unknown, what: string): number {
-  const page = pageSize();
-  if (typeof byteSize !== 'number' || !Number.isInteger(byteSize) || byteSize < page || byteSize > 2 ** 31 || (byteSize & (byteSize - 1)) !== 0) {
-    throw new MapError('InvalidArgument', `${what}: the size must be a power of two multiple of the page size (${page}) up to 2^31, got ${describeValue(byteSize)}`);
-  }
-  return byteSize;
-}
-
-/**
- * Creates a ring map of `byteSize` bytes for a reader or writer that owns it (`make`);
- * the map is closed again if `make` fails. @internal
- */
-export function createRing<R>(type: MapType, byteSize: unknown, name: string | undefined, what: string, make: (map: MapData) => R): R {
-  const size = checkRingSize(byteSize, what);
-  const map = MapData.create({ type, keySize: 0, valueSize: 0, maxEntries: size, name });
-  try {
-    return make(map);
-  } catch (err) {
-    map.close();
-    throw err;
-  }
-}
-
 function checkTryFromOptions(options: TryFromOptions | undefined, what: string): boolean {
   if (options === undefined) return false;
   if (typeof options !== 'object' || options === null) throw new MapError('InvalidArgument', `${what} options must be an object, got ${describeValue(options)}`);
@@ -154,11 +116,9 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   readonly map: MapData;
   /** The data size (max_entries). */
   readonly byteSize: number;
-  readonly #owned: boolean;
+  readonly #ring: RingMaps;
   readonly #page: number;
   readonly #mask: number;
-  #consumer: ArrayBuffer | undefined;
-  #producer: ArrayBuffer | undefined;
   /** The consumer page: [0] low, [1] high word of consumer_pos. */
   #cons32: Int32Array;
   #cons64: BigInt64Array;
@@ -166,25 +126,21 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   #prod32: Int32Array;
   #bytes: Uint8Array;
   #scratch: Scratch;
-  #readiness: Readiness | undefined;
-  #closed = false;
 
   private constructor(map: MapData, owned: boolean) {
-    this.map = map;
-    this.#owned = owned;
-    this.byteSize = map.maxEntries;
-    this.#page = pageSize();
-    this.#mask = this.byteSize - 1;
-    const mapped: ArrayBuffer[] = [];
     // libbpf ring_buffer__add: the consumer page read-write, then the producer page and
-    // twice the data read-only from the second page.
-    this.#consumer = mapRingPart(kernel.mmap(map.fd, this.#page, PROT_READ | PROT_WRITE, MAP_SHARED, 0), 'the consumer page of the ring buffer', mapped);
-    this.#producer = mapRingPart(kernel.mmapRing(map.fd, this.#page + 2 * this.byteSize, this.#page), 'the data of the ring buffer', mapped);
-    this.#cons32 = new Int32Array(this.#consumer, 0, 2);
-    this.#cons64 = new BigInt64Array(this.#consumer, 0, 1);
-    this.#prod32 = new Int32Array(this.#producer);
-    this.#bytes = new Uint8Array(this.#producer);
-    this.#scratch = { bytes: this.#bytes, view: new DataView(this.#producer) };
+    // twice the data read-only from the second page; waits are for readable.
+    const ring = new RingMaps(map, owned, writablePart, readOnlyPart, EPOLLIN, 'ring buffer');
+    this.#ring = ring;
+    this.map = map;
+    this.byteSize = ring.byteSize;
+    this.#page = ring.page;
+    this.#mask = ring.mask;
+    this.#cons32 = new Int32Array(ring.consumer!, 0, 2);
+    this.#cons64 = new BigInt64Array(ring.consumer!, 0, 1);
+    this.#prod32 = new Int32Array(ring.producer!);
+    this.#bytes = new Uint8Array(ring.producer!);
+    this.#scratch = { bytes: this.#bytes, view: new DataView(ring.producer!) };
   }
 
   /** Reads `map`; MapError 'InvalidMapType' unless it is a BPF_MAP_TYPE_RINGBUF. With `owned`, close() closes the map too. */
@@ -203,11 +159,11 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#ring.closed;
   }
 
   #check(): void {
-    if (this.#closed) throw new MapError('Closed', 'the ring buffer reader is closed');
+    if (this.#ring.closed) throw new MapError('Closed', 'the ring buffer reader is closed');
   }
 
   /** Bytes committed or reserved by the kernel and not yet consumed. */
@@ -237,7 +193,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     const max = checkMax(options);
     const cons32 = this.#cons32;
     const prod32 = this.#prod32;
-    const buffer = this.#producer!;
+    const buffer = this.#ring.producer!;
     const mask = this.#mask;
     const page = this.#page;
     let lo = Atomics.load(cons32, 0) >>> 0;
@@ -343,21 +299,6 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     return total;
   }
 
-  /** The epoll set of this ring (made on first wait). @internal */
-  #ready(): Readiness {
-    if (!this.#readiness) {
-      const r = new Readiness();
-      try {
-        r.add(this.map.fd, 0);
-      } catch (err) {
-        r.close();
-        throw err;
-      }
-      this.#readiness = r;
-    }
-    return this.#readiness;
-  }
-
   /**
    * libbpf's ring_buffer__poll for one ring: consumes what there is; when there is
    * nothing, waits up to `timeoutMs` (-1: forever, 0: not at all) for the kernel's
@@ -366,7 +307,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   poll(timeoutMs: number, callback: RingBufCallback): number {
     const n = this.drainAll(callback);
     if (n > 0 || timeoutMs === 0) return n;
-    this.#ready().wait(timeoutMs);
+    this.#ring.ready().wait(timeoutMs);
     return this.drainAll(callback);
   }
 
@@ -391,8 +332,8 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     const collect = (batch: (T | Uint8Array)[]): RingBufRawCallback =>
       codec ? (_, offset, length) => void batch.push(this.#decode(codec, offset, length)) : (bytes, offset, length) => void batch.push(copyOut(bytes, offset, length));
     return new RecordIterator<T | Uint8Array>(
-      (cb) => (this.#closed ? -1 : this.drainRaw(cb)),
-      () => this.#ready().readable(signal),
+      (cb) => (this.#ring.closed ? -1 : this.drainRaw(cb)),
+      () => this.#ring.ready().readable(signal),
       signal,
       collect,
     );
@@ -408,14 +349,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
    * this reader owns it. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#readiness?.close();
-    this.#readiness = undefined;
-    if (this.#consumer) kernel.munmap(this.#consumer);
-    if (this.#producer) kernel.munmap(this.#producer);
-    this.#consumer = this.#producer = undefined;
-    if (this.#owned) this.map.close();
+    this.#ring.close();
   }
 
   [Symbol.dispose](): void {

@@ -10,20 +10,13 @@
 // position at once (release); submit / discard clear the busy bit (an atomic exchange,
 // as libbpf), so samples may be completed out of order: the kernel stops at a busy one.
 import { MapError } from '../errors.js';
-import { kernel } from '../sys/native.js';
-import { SyscallError } from '../sys/errors.js';
-import { MapData } from '../maps/map-data.js';
+import type { MapData } from '../maps/map-data.js';
 import { MapType } from '../maps/map-type.js';
 import { checkMap, type TryFromOptions } from '../maps/typed-map.js';
 import { describeValue } from '../describe.js';
-import { Readiness } from './readiness.js';
-import { pageSize } from './page.js';
-import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ, createRing, mapRingPart } from './ringbuf.js';
+import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ } from './ringbuf.js';
+import { createRing, readOnlyPart, RingMaps, writablePart } from './ring-maps.js';
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
-const EPOLL_CTL_ADD = 1;
 const EPOLLOUT = 4;
 
 /** A reserved sample: write `data`, then submit() it to the BPF side, or discard() it. */
@@ -42,32 +35,29 @@ export class UserRingBuf implements Disposable {
   readonly map: MapData;
   /** The data size (max_entries). */
   readonly byteSize: number;
-  readonly #owned: boolean;
+  readonly #ring: RingMaps;
   readonly #page: number;
   readonly #mask: number;
-  #consumer: ArrayBuffer | undefined;
-  #producer: ArrayBuffer | undefined;
   #cons32: Int32Array;
   #prod32: Int32Array;
   #prod64: BigInt64Array;
   /** producer_pos, ours alone: its low and high words. */
   #lo: number;
   #hi: number;
-  #readiness: Readiness | undefined;
-  #closed = false;
 
   private constructor(map: MapData, owned: boolean) {
+    // The roles of a ring buffer's parts swapped: the consumer page read-only, the
+    // producer page and data read-write; waits are for room (the kernel's poll says
+    // EPOLLOUT while there is some).
+    const ring = new RingMaps(map, owned, readOnlyPart, writablePart, EPOLLOUT, 'user ring buffer');
+    this.#ring = ring;
     this.map = map;
-    this.#owned = owned;
-    this.byteSize = map.maxEntries;
-    this.#page = pageSize();
-    this.#mask = this.byteSize - 1;
-    const mapped: ArrayBuffer[] = [];
-    this.#consumer = mapRingPart(kernel.mmapRing(map.fd, this.#page, 0), 'the consumer page of the user ring buffer', mapped);
-    this.#producer = mapRingPart(kernel.mmap(map.fd, this.#page + 2 * this.byteSize, PROT_READ | PROT_WRITE, MAP_SHARED, this.#page), 'the data of the user ring buffer', mapped);
-    this.#cons32 = new Int32Array(this.#consumer, 0, 2);
-    this.#prod32 = new Int32Array(this.#producer);
-    this.#prod64 = new BigInt64Array(this.#producer, 0, 1);
+    this.byteSize = ring.byteSize;
+    this.#page = ring.page;
+    this.#mask = ring.mask;
+    this.#cons32 = new Int32Array(ring.consumer!, 0, 2);
+    this.#prod32 = new Int32Array(ring.producer!);
+    this.#prod64 = new BigInt64Array(ring.producer!, 0, 1);
     this.#lo = Atomics.load(this.#prod32, 0) >>> 0;
     this.#hi = this.#prod32[1]!;
   }
@@ -85,7 +75,7 @@ export class UserRingBuf implements Disposable {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#ring.closed;
   }
 
   /** Bytes free for samples (each takes 8 bytes of header and is padded to 8). */
@@ -95,7 +85,7 @@ export class UserRingBuf implements Disposable {
   }
 
   #check(): void {
-    if (this.#closed) throw new MapError('Closed', 'the user ring buffer writer is closed');
+    if (this.#ring.closed) throw new MapError('Closed', 'the user ring buffer writer is closed');
   }
 
   /**
@@ -125,13 +115,13 @@ export class UserRingBuf implements Disposable {
       Atomics.store(prod32, 0, lo | 0);
     }
     this.#lo = lo;
-    const producer = this.#producer!;
+    const producer = this.#ring.producer!;
     let done = false;
     const complete = (flags: number) => {
       if (done) throw new MapError('InvalidArgument', 'UserRingBuf: the sample was already submitted or discarded');
       done = true;
       // The writer may be closed meanwhile: the mapping is gone, nothing to complete.
-      if (this.#producer !== producer) return;
+      if (this.#ring.producer !== producer) return;
       Atomics.exchange(prod32, header, size | flags);
     };
     return {
@@ -156,34 +146,13 @@ export class UserRingBuf implements Disposable {
       if (sample) return sample;
       const left = deadline === Infinity ? -1 : deadline - Date.now();
       if (left <= 0 && deadline !== Infinity) return null;
-      this.#ready().wait(left);
+      this.#ring.ready().wait(left);
     }
-  }
-
-  #ready(): Readiness {
-    if (!this.#readiness) {
-      const r = new Readiness();
-      // Writable: the kernel's poll of a user ring buffer says EPOLLOUT while it has room.
-      const rc = kernel.epollCtl(r.fd, EPOLL_CTL_ADD, this.map.fd, EPOLLOUT, 0);
-      if (rc < 0) {
-        r.close();
-        throw MapError.fromSyscall(new SyscallError('epoll_ctl', -rc));
-      }
-      this.#readiness = r;
-    }
-    return this.#readiness;
   }
 
   /** Unmaps the ring (sample views become detached) and closes the map if owned. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#readiness?.close();
-    this.#readiness = undefined;
-    if (this.#consumer) kernel.munmap(this.#consumer);
-    if (this.#producer) kernel.munmap(this.#producer);
-    this.#consumer = this.#producer = undefined;
-    if (this.#owned) this.map.close();
+    this.#ring.close();
   }
 
   [Symbol.dispose](): void {
