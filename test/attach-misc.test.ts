@@ -12,7 +12,7 @@ import { kernel } from '../src/sys/native.js';
 import { createNetEnv } from './net-env.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { bpffsDir, fdCount, le32, le64, thrown } from './helpers.js';
+import { bpffsDir, fdCount, le32, le64, drainDatagrams, reuseportSocket, thrown } from './helpers.js';
 import { assertRefused, branch, kindOf, loadsHere } from './kernel-features.js';
 
 // Taken before any test runs: the last test checks that every fd opened here was closed.
@@ -136,27 +136,6 @@ async function pinnedLinks(ebpf: Ebpf, dir: string): Promise<void> {
   }
 }
 
-/** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node 20's dgram cannot set it before bind). */
-function reuseportSocket(port: number): number {
-  const fd = kernel.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
-  assert.ok(fd >= 0);
-  assert.equal(kernel.setsockopt(fd, 1, 15 /* SO_REUSEPORT */, 1), 0);
-  const addr = new Uint8Array(16);
-  const v = new DataView(addr.buffer);
-  v.setUint16(0, 2, true);
-  v.setUint16(2, port, false);
-  addr.set([127, 0, 0, 1], 4);
-  assert.equal(kernel.bind(fd, addr), 0);
-  return fd;
-}
-
-/** Datagrams waiting on fd (read without blocking). */
-function drain(fd: number): number {
-  let n = 0;
-  while (kernel.recv(fd, new Uint8Array(64), 0x40 /* MSG_DONTWAIT */) >= 0) n++;
-  return n;
-}
-
 test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detach gives the choice back to the kernel', async () => {
   const probe = createSocket('udp4');
   await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
@@ -177,13 +156,13 @@ test('SkReuseport: the program picks the socket of the SO_REUSEPORT group; detac
       await new Promise((resolve) => setTimeout(resolve, 20));
     };
     await send(8);
-    assert.deepEqual(fds.map(drain), [0, 8], 'every datagram went to socket 1');
+    assert.deepEqual(fds.map(drainDatagrams), [0, 8], 'every datagram went to socket 1');
     assert.equal(calls.get(0), 8n);
     link.detach();
     link.detach();
     await send(8);
     assert.equal(calls.get(0), 8n, 'not run once detached');
-    assert.equal(fds.map(drain).reduce((a, b) => a + b), 8, 'the kernel spreads them again');
+    assert.equal(fds.map(drainDatagrams).reduce((a, b) => a + b), 8, 'the kernel spreads them again');
     tx.close();
   } finally {
     fds.forEach((fd) => kernel.close(fd));

@@ -38,7 +38,7 @@ import {
   u64,
 } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
-import { cgroup2Root, fdCount, repoRoot, thrown } from './helpers.js';
+import { cgroup2Root, fdCount, repoRoot, socketCookie, thrown } from './helpers.js';
 import { branch } from './kernel-features.js';
 import { distIndex } from './child.js';
 
@@ -400,12 +400,6 @@ test('cgroup modes: single refuses a second program here and below, override let
 
 // ---- socket maps ---------------------------------------------------------------------
 
-const SO_COOKIE = 57;
-function cookieOf(fd: number): bigint {
-  const buf = new Uint8Array(8);
-  sys.getsockopt(fd, sys.SOL_SOCKET, SO_COOKIE, buf);
-  return new DataView(buf.buffer).getBigUint64(0, true);
-}
 
 test('SockMap and SockHash: insert TCP and UDP sockets, read back cookies, remove', async (t) => {
   const [client, side] = await tcpPair(t);
@@ -417,8 +411,8 @@ test('SockMap and SockHash: insert TCP and UDP sockets, read back cookies, remov
     m.set(0, client);
     m.set(1, udp.socket);
     m.set(2, (side as any)._handle.fd);
-    assert.equal(m.get(0), cookieOf(fd));
-    assert.equal(m.get(1), cookieOf((udp.socket as any)._handle.fd));
+    assert.equal(m.get(0), socketCookie(fd));
+    assert.equal(m.get(1), socketCookie((udp.socket as any)._handle.fd));
     assert.equal(thrown(() => m.get(3)).kind, 'KeyNotFound');
     m.remove(0);
     assert.equal(thrown(() => m.remove(0)).kind, 'KeyNotFound');
@@ -432,7 +426,7 @@ test('SockMap and SockHash: insert TCP and UDP sockets, read back cookies, remov
 
     using h = SockHash.create(u32, { maxEntries: 4 });
     h.insert(7, client);
-    assert.equal(h.get(7), cookieOf(fd));
+    assert.equal(h.get(7), socketCookie(fd));
     assert.deepEqual([...h.keys()], [7]);
     h.remove(7);
     assert.deepEqual([...h.keys()], []);

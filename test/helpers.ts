@@ -189,3 +189,31 @@ export function corpusObjects(): string[] {
   walk(corpusDir);
   return out.sort();
 }
+
+/** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node's dgram cannot set it before bind). */
+export function reuseportSocket(port: number): number {
+  const fd = sys.kernel.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+  assert.ok(fd >= 0);
+  assert.equal(sys.kernel.setsockopt(fd, 1 /* SOL_SOCKET */, 15 /* SO_REUSEPORT */, 1), 0);
+  const addr = new Uint8Array(16);
+  const v = new DataView(addr.buffer);
+  v.setUint16(0, 2, true);
+  v.setUint16(2, port, false);
+  addr.set([127, 0, 0, 1], 4);
+  assert.equal(sys.kernel.bind(fd, addr), 0);
+  return fd;
+}
+
+/** The socket's cookie (SO_COOKIE), as the kernel reports it to socket maps. */
+export function socketCookie(fd: number): bigint {
+  const b = new Uint8Array(8);
+  assert.equal(sys.kernel.getsockopt(fd, 1 /* SOL_SOCKET */, 57 /* SO_COOKIE */, b), 8);
+  return new DataView(b.buffer).getBigUint64(0, true);
+}
+
+/** Datagrams waiting on fd, read without blocking; their count. */
+export function drainDatagrams(fd: number): number {
+  let n = 0;
+  while (sys.kernel.recv(fd, new Uint8Array(64), 0x40 /* MSG_DONTWAIT */) >= 0) n++;
+  return n;
+}

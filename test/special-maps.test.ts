@@ -40,7 +40,7 @@ import {
   type Ebpf,
 } from '../src/index.js';
 import { kernel } from '../src/sys/native.js';
-import { cgroup2Root, fdCount, refusedBeforeSyscall, thrown } from './helpers.js';
+import { cgroup2Root, fdCount, drainDatagrams, refusedBeforeSyscall, reuseportSocket, socketCookie, thrown } from './helpers.js';
 
 const OBJECT = fileURLToPath(new URL('../../bpf/special_maps.o', import.meta.url));
 const REUSEPORT = fileURLToPath(new URL('../../bpf/attach_reuseport.o', import.meta.url));
@@ -344,31 +344,6 @@ test('CgroupArray: bpf_current_task_under_cgroup sees the cgroup in the slot (ou
 
 // ---- ReusePortSockArray --------------------------------------------------------------
 
-/** A UDP socket on 127.0.0.1:port with SO_REUSEPORT (Node's dgram cannot set it before bind). */
-function reuseportSocket(port: number): number {
-  const fd = kernel.socket(2, 2, 0);
-  assert.equal(kernel.setsockopt(fd, 1, 15 /* SO_REUSEPORT */, 1), 0);
-  const addr = new Uint8Array(16);
-  const v = new DataView(addr.buffer);
-  v.setUint16(0, 2, true);
-  v.setUint16(2, port, false);
-  addr.set([127, 0, 0, 1], 4);
-  assert.equal(kernel.bind(fd, addr), 0);
-  return fd;
-}
-
-function cookie(fd: number): bigint {
-  const b = new Uint8Array(8);
-  assert.equal(kernel.getsockopt(fd, 1, 57 /* SO_COOKIE */, b), 8);
-  return new DataView(b.buffer).getBigUint64(0, true);
-}
-
-const drain = (fd: number): number => {
-  let n = 0;
-  while (kernel.recv(fd, new Uint8Array(64), 0x40 /* MSG_DONTWAIT */) >= 0) n++;
-  return n;
-};
-
 test('ReusePortSockArray: the sk_reuseport program picks the socket of the slot; get is its cookie; an emptied slot drops', async () => {
   const fds = fdCount();
   const probe = createSocket('udp4');
@@ -382,7 +357,7 @@ test('ReusePortSockArray: the sk_reuseport program picks the socket of the slot;
     const loader = new EbpfLoader().setGlobal('target', 1).replaceMap('sockets', group.map);
     using ebpf = loader.load(REUSEPORT);
     socks.forEach((fd, i) => group.set(i, fd));
-    assert.deepEqual([group.get(0), group.get(1)], socks.map(cookie));
+    assert.deepEqual([group.get(0), group.get(1)], socks.map(socketCookie));
     assert.deepEqual([...group].map(([i]) => i), [0, 1]);
     using _link = (ebpf.program('select_socket') as never as { attach(fd: number): Disposable }).attach(socks[0]!);
     const send = async (n: number) => {
@@ -390,10 +365,10 @@ test('ReusePortSockArray: the sk_reuseport program picks the socket of the slot;
       await new Promise((resolve) => setTimeout(resolve, 20));
     };
     await send(6);
-    assert.deepEqual(socks.map(drain), [0, 6], 'every datagram went to slot 1');
+    assert.deepEqual(socks.map(drainDatagrams), [0, 6], 'every datagram went to slot 1');
     group.remove(1);
     await send(4);
-    assert.deepEqual(socks.map(drain), [0, 0], 'slot 1 empty: the program drops');
+    assert.deepEqual(socks.map(drainDatagrams), [0, 0], 'slot 1 empty: the program drops');
     assert.equal(thrown(() => group.remove(1)).kind, 'KeyNotFound');
     // Not in a reuseport group: the kernel refuses.
     const lone = kernel.socket(2, 2, 0);
@@ -412,7 +387,7 @@ test('ReusePortSockArray: the sk_reuseport program picks the socket of the slot;
     // The map does not keep a socket: closed, it leaves its slot.
     const third = reuseportSocket(port);
     group.set(2, third);
-    assert.equal(group.get(2), cookie(third));
+    assert.equal(group.get(2), socketCookie(third));
     kernel.close(third);
     assert.equal(thrown(() => group.get(2)).kind, 'KeyNotFound');
   } finally {
