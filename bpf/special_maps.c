@@ -19,8 +19,6 @@
  *   under_cgroup     raw_tp   results[0] = bpf_current_task_under_cgroup(&cgroups, 0)
  *   task_store       raw_tp   the current task's u64 in tasks: results[1] = the
  *                             value found (created as 0), then adds 1
- *   cgrp_store       syscall  the u64 of cgroup id ctx->cgid in cgrps: results[2]
- *                             = the value found (created as 0), then adds 1
  *   sk_tag           tc       for a packet of a socket with a u64 in socks:
  *                             results[3] = the value, then adds 1
  */
@@ -28,7 +26,6 @@
 #include <bpf/bpf_helpers.h>
 
 struct task_struct;
-struct cgroup;
 
 struct {
 	__uint(type, 3); /* BPF_MAP_TYPE_PROG_ARRAY */
@@ -78,13 +75,6 @@ struct {
 	__type(key, int);
 	__type(value, __u64);
 } tasks SEC(".maps");
-
-struct {
-	__uint(type, 32); /* BPF_MAP_TYPE_CGRP_STORAGE */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} cgrps SEC(".maps");
 
 struct {
 	__uint(type, 24); /* BPF_MAP_TYPE_SK_STORAGE */
@@ -216,30 +206,6 @@ int task_store(void *ctx)
 	put(1, *v);
 	*v += 1;
 	return 0;
-}
-
-extern struct cgroup *bpf_cgroup_from_id(__u64 cgid) __ksym;
-extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
-
-struct cgrp_args {
-	__u64 cgid;
-};
-
-SEC("syscall")
-int cgrp_store(struct cgrp_args *args)
-{
-	struct cgroup *cg = bpf_cgroup_from_id(args->cgid);
-	__u64 *v;
-
-	if (!cg)
-		return 1;
-	v = bpf_cgrp_storage_get(&cgrps, cg, 0, 1 /* BPF_LOCAL_STORAGE_GET_F_CREATE */);
-	if (v) {
-		put(2, *v);
-		*v += 1;
-	}
-	bpf_cgroup_release(cg);
-	return v ? 0 : 2;
 }
 
 SEC("tc")

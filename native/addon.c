@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -197,12 +198,33 @@ static napi_value js_possible_cpus(napi_env env, napi_callback_info info) {
   return make_int(env, possible_cpus());
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture (5.3) */
+#endif
+
+/* pidfdOpen(pid, flags) -> a pidfd (always close-on-exec) | -errno. Flags go to the
+ * kernel as they are: it refuses the ones it does not know. */
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t pid, flags;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) THROW_TYPE(env, "pidfdOpen(pid, flags)");
+  if (!arg_int64(env, argv[0], INT32_MIN, INT32_MAX, &pid, "pid")) return NULL;
+  if (!arg_int64(env, argv[1], 0, UINT32_MAX, &flags, "flags")) return NULL;
+  long fd = syscall(SYS_pidfd_open, (int)pid, (unsigned int)flags);
+  if (fd < 0) return make_int(env, -errno);
+  fds_forget((int)fd);
+  return make_int(env, fd);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"possibleCpus", NULL, js_possible_cpus, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports) ||

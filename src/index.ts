@@ -35,7 +35,8 @@ export { XskMap, CgroupArray } from './maps/fd-arrays.js';
 export type { CgroupLike } from './maps/fd-arrays.js';
 export { ReusePortSockArray } from './maps/reuseport-sock-array.js';
 export { SkStorage, TaskStorage, InodeStorage, CgrpStorage } from './maps/local-storage.js';
-export type { LocalStorage, LocalStorageCreateOptions } from './maps/local-storage.js';
+export type { LocalStorage, LocalStorageCreateOptions, TaskLike } from './maps/local-storage.js';
+export { Pidfd, openPidfd } from './maps/pidfd.js';
 export { Arena } from './maps/arena.js';
 export type { ArenaCreateOptions } from './maps/arena.js';
 

@@ -1,7 +1,8 @@
 // The fd-valued maps (program arrays, device, CPU, AF_XDP and cgroup arrays, reuseport
 // socket arrays), the local storages and the arena, each proven against the kernel:
-// from the BPF programs of bpf/special_maps.c (test runs, live XDP frames over a veth
-// pair, tc on the pair's egress), from user space where that is all there is.
+// from the BPF programs of bpf/special_maps.c and bpf/special_cgrp.c (test runs, live XDP
+// frames over a veth pair, tc on the pair's egress), from user space where that is all
+// there is. A map type the kernel lacks (asked of the probes) gives typed NotSupported.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,8 @@ import {
   MapType,
   mapTypeName,
   ObjectSpec,
+  openPidfd,
+  Pidfd,
   ProgramArray,
   ReusePortSockArray,
   SchedClassifier,
@@ -43,6 +46,7 @@ import { kernel } from '../src/sys/native.js';
 import { cgroup2Root, fdCount, drainDatagrams, refusedBeforeSyscall, reuseportSocket, socketCookie, thrown } from './helpers.js';
 
 const OBJECT = fileURLToPath(new URL('../../bpf/special_maps.o', import.meta.url));
+const CGRP_OBJECT = fileURLToPath(new URL('../../bpf/special_cgrp.o', import.meta.url));
 const REUSEPORT = fileURLToPath(new URL('../../bpf/attach_reuseport.o', import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const PROGRAMS = [...ObjectSpec.parse(readFileSync(OBJECT)).programs.keys()];
@@ -165,7 +169,7 @@ test('ProgramArray: a tail call goes to the program in the slot, falls through o
 });
 
 test('ProgramArray lifetime: the kernel empties the array when its last user-space descriptor closes, though a program still uses it', async () => {
-  const jumps = ProgramArray.create({ maxEntries: 2 });
+  using jumps = ProgramArray.create({ maxEntries: 2 });
   using ebpf = load(['tail_entry', 'tail_a'], { jmp_table: jumps.map });
   const run = () => ebpf.program('tail_entry').testRun({ data: new Uint8Array(64) }).returnValue;
   jumps.set(0, ebpf.program('tail_a'));
@@ -441,57 +445,75 @@ test('SkStorage: a tc program reads and changes the value user space stored for 
   assert.equal(thrown(() => SkStorage.tryFrom(ebpf.map('socks'), u32)).kind, 'InvalidValueSize');
 });
 
-/** A pidfd of this process: a helper made by pidfd_open(2) in a child and opened again through /proc (Node has no pidfd_open). */
-async function ownPidfd(): Promise<number> {
-  const child = spawn('python3', ['-c', 'import os,sys; fd=os.pidfd_open(int(sys.argv[1])); print(fd, flush=True); sys.stdin.read()', String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  try {
-    return openSync(`/proc/${child.pid}/fd/${line.toString().trim()}`, 'r');
-  } finally {
-    const closed = once(child, 'close');
-    child.stdin!.end();
-    await closed;
-  }
-}
-
-test('TaskStorage: keyed by a pidfd from user space, by the task from a program (raw_tp test run in this task)', async () => {
+test('TaskStorage: keyed from user space by a pidfd (a number, a Pidfd, or { pid }), by the task from a program (raw_tp test run in this task)', async () => {
   const fds = fdCount();
-  const pidfd = await ownPidfd();
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const exited = once(child, 'exit');
   try {
+    using own = openPidfd(process.pid);
+    assert.ok(own instanceof Pidfd);
+    assert.equal(own.pid, process.pid);
+    using other = openPidfd(child.pid!);
     using storage = TaskStorage.create(u64);
     using ebpf = load(['task_store'], { tasks: storage.map });
     const results = ArrayMap.tryFrom(ebpf.map('results'), u64);
     const run = () => ebpf.program('task_store').testRun({ ctx: new Uint8Array(16) }).returnValue;
-    storage.insert(pidfd, 41n);
+    storage.insert(own, 41n);
+    storage.insert(other, 7n);
     assert.equal(run(), 0);
-    assert.equal(results.get(1), 41n, 'the program read what user space stored');
-    assert.equal(storage.get(pidfd), 42n, 'user space reads what the program wrote');
-    storage.remove(pidfd);
-    assert.equal(thrown(() => storage.get(pidfd)).kind, 'KeyNotFound');
+    assert.equal(results.get(1), 41n, 'the program read what user space stored for this task');
+    assert.equal(storage.get(own.fd), 42n, 'user space reads what the program wrote (the pidfd as a number)');
+    assert.equal(storage.get({ pid: process.pid }), 42n, 'and through a pidfd opened for the call');
+    assert.equal(storage.get(other), 7n, "the other task's value is its own");
+    storage.remove({ pid: process.pid });
+    assert.equal(thrown(() => storage.get(own)).kind, 'KeyNotFound');
     assert.equal(run(), 0);
     assert.equal(results.get(1), 0n, 'the program created it again');
-    assert.equal(storage.get(pidfd), 1n);
+    assert.equal(storage.get(own), 1n);
+    // The value lives with the task: gone once it has exited, though its pidfd is still open.
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(thrown(() => storage.get(other)).kind, 'KeyNotFound', 'freed with the task');
     assert.equal(thrown(() => storage.insert(0, 1n)).code, 'EBADF', 'not a pidfd');
     refusedBeforeSyscall(() => storage.insert(-1, 1n), 'InvalidArgument');
+    refusedBeforeSyscall(() => storage.get('1' as never), 'InvalidArgument');
+    refusedBeforeSyscall(() => storage.get({ pid: 0 }), 'InvalidArgument');
+    const gone = thrown(() => storage.get({ pid: child.pid! }));
+    assert.equal(gone.kind, 'SyscallError');
+    assert.equal(gone.code, 'ESRCH', 'no such process');
+    other.close();
+    assert.equal(thrown(() => storage.get(other)).kind, 'Closed');
   } finally {
-    closeSync(pidfd);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
   assert.equal(fdCount(), fds);
 });
 
-test('CgrpStorage: keyed by a cgroup directory (fd or path) from user space, by the cgroup from a program (syscall test run)', () => {
+test('CgrpStorage: keyed by a cgroup directory (fd or path) from user space, by the cgroup from a program (syscall test run); NotSupported where the kernel lacks it', (t) => {
   const fds = fdCount();
+  if (!isMapTypeSupported(MapType.CgrpStorage)) {
+    t.diagnostic('this kernel refuses BPF_MAP_TYPE_CGRP_STORAGE (before 6.2)');
+    for (const err of [thrown(() => CgrpStorage.create(u64)), thrown(() => new EbpfLoader().load(CGRP_OBJECT))]) {
+      assert.ok(isNotSupported(err) && err instanceof MapError, String(err));
+      assert.equal(err.feature, 'BPF_MAP_TYPE_CGRP_STORAGE');
+    }
+    assert.equal(fdCount(), fds);
+    return;
+  }
   const dir = `${cgroup2Root()}/tsbpf-special-cgrp-${process.pid}`;
   mkdirSync(dir);
   try {
     using storage = CgrpStorage.create(u64);
-    using ebpf = load(['cgrp_store'], { cgrps: storage.map });
+    using ebpf = new EbpfLoader().replaceMap('cgrps', storage.map).load(CGRP_OBJECT);
     const results = ArrayMap.tryFrom(ebpf.map('results'), u64);
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, statSync(dir, { bigint: true }).ino, true);
     storage.insert(dir, 41n);
     assert.equal(ebpf.program('cgrp_store').testRun({ ctx }).returnValue, 0);
-    assert.equal(results.get(2), 41n, 'the program read what user space stored');
+    assert.equal(results.get(0), 41n, 'the program read what user space stored');
     const fd = openSync(dir, 'r');
     try {
       assert.equal(storage.get(fd), 42n, 'by fd, what the program wrote');
@@ -534,6 +556,13 @@ test('InodeStorage: the key is the inode, not the fd: a value stored through one
 test('local storages: create makes BTF for key and value, sets BPF_F_NO_PREALLOC, leaves no descriptor behind; tryFrom checks the type', () => {
   const fds = fdCount();
   for (const Kind of [SkStorage, TaskStorage, InodeStorage, CgrpStorage]) {
+    const type = Kind.mapTypes[0]!;
+    if (!isMapTypeSupported(type)) {
+      const err = thrown(() => Kind.create(u64 as never, { name: 'st' }));
+      assert.ok(isNotSupported(err), String(err));
+      assert.equal((err as MapError).feature, mapTypeName(type));
+      continue;
+    }
     using m = Kind.create(u64 as never, { name: 'st' });
     assert.equal(m.map.maxEntries, 0);
     assert.ok((m.map.flags & 1) !== 0, 'BPF_F_NO_PREALLOC');

@@ -1,5 +1,5 @@
-// StackTraceMap, KernelSymbols and ProcessSymbols on the real kernel: a tracepoint
-// program records the kernel and user stacks of a getppid() made by a small C program
+// StackTraceMap, KernelSymbols and ProcessSymbols on the real kernel: tracepoint
+// programs record the kernel and user stacks of a getppid() made by a small C program
 // (frame pointers kept), and the test names the frames.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,27 +118,40 @@ test('KernelSymbols.load: /proc/kallsyms resolves a function address back to its
   assert.equal(ks.format(addr + 5n), 'do_syscall_64+0x5');
 });
 
-test('from a tracepoint: bpf_get_stackid kernel and user stacks of a getppid(), symbolised', async (t) => {
+/** getppid's number where the test knows it (the program filters raw_syscalls/sys_enter by it). */
+const GETPPID: Partial<Record<string, number>> = { x64: 110, arm64: 173 };
+
+test('from tracepoints: bpf_get_stackid kernel and user stacks of a getppid(), symbolised; the syscall tracepoint\'s kernel stack where the kernel gives one', async (t) => {
+  const nr = GETPPID[process.arch];
+  if (nr === undefined) {
+    t.skip(`getppid's syscall number on ${process.arch} is not in the test`);
+    return;
+  }
   const child = spawn(target, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const closed = new Promise<void>((res) => child.on('close', () => res()));
   try {
     await waitFor(child, 'ready');
-    const ebpf = new EbpfLoader().setGlobal('target_tgid', child.pid!).load(obj);
+    const ebpf = new EbpfLoader().setGlobal('target_tgid', child.pid!).setGlobal('target_syscall', nr).load(obj);
     try {
-      const prog = ebpf.program('on_getppid');
-      assert.ok(prog instanceof TracePoint);
-      const link = prog.attach();
+      const links = ['on_sys_enter', 'on_getppid'].map((name) => {
+        const prog = ebpf.program(name);
+        assert.ok(prog instanceof TracePoint);
+        return prog.attach();
+      });
       try {
         const done = waitFor(child, 'done');
         child.stdin!.write('g');
         await done;
       } finally {
-        link.close();
+        for (const link of links) link.close();
       }
-      const data = ebpf.map('.data').lookup(new Uint8Array(4))!;
-      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      const kernelId = Number(view.getBigInt64(0, true));
-      const userId = Number(view.getBigInt64(8, true));
+      const read = (name: string) => Number(ebpf.variable(name).get() as bigint);
+      assert.equal(read('calls'), 1, 'raw_syscalls/sys_enter saw the one getppid');
+      assert.equal(read('sc_calls'), 1, 'syscalls/sys_enter_getppid saw it');
+
+      // raw_syscalls/sys_enter: a generic tracepoint, whose caller's registers give the kernel stack on every kernel.
+      const kernelId = read('kernel_id');
+      const userId = read('user_id');
       assert.ok(kernelId >= 0, `kernel stack id ${kernelId}`);
       assert.ok(userId >= 0, `user stack id ${userId}`);
       assert.notEqual(kernelId, userId);
@@ -152,11 +165,13 @@ test('from a tracepoint: bpf_get_stackid kernel and user stacks of a getppid(), 
       assert.ok(userFrames.every((a) => a > 0n && a < 0x0000800000000000n), 'user addresses');
 
       const ks = KernelSymbols.load();
-      if (!ks.addressesHidden) {
-        const names = kernelFrames.map((a) => ks.resolve(a)?.name ?? '?');
-        t.diagnostic(`kernel: ${kernelFrames.map((a) => ks.format(a)).join(' <- ')}`);
+      const syscallPath = (frames: bigint[]) => {
+        if (ks.addressesHidden) return;
+        const names = frames.map((a) => ks.resolve(a)?.name ?? '?');
         assert.ok(names.some((n) => /^(do_syscall_64|entry_SYSCALL_64)/.test(n)), names.join(', '));
-      }
+      };
+      if (!ks.addressesHidden) t.diagnostic(`kernel: ${kernelFrames.map((a) => ks.format(a)).join(' <- ')}`);
+      syscallPath(kernelFrames);
 
       const ps = new ProcessSymbols(child.pid!);
       const resolved = userFrames.map((a) => ps.resolve(a));
@@ -168,6 +183,25 @@ test('from a tracepoint: bpf_get_stackid kernel and user stacks of a getppid(), 
       const ours = resolved.filter((s) => s?.module === target).map((s) => s!.name);
       assert.deepEqual(ours.slice(0, 3), ['tsbpf_middle', 'tsbpf_outer', 'main']);
       assert.match(formatSymbol(resolved.find((s) => s?.name === 'tsbpf_outer')!), new RegExp(`^tsbpf_outer\\+0x[0-9a-f]+ \\[${target}\\]$`));
+
+      // syscalls/sys_enter_getppid: the same user stack. Until Linux 6.11 a syscall
+      // tracepoint handed BPF the syscall's user-mode registers, so the kernel stack has
+      // no frame and the helper returns -EFAULT; since, the kernel's frames. Which one this
+      // kernel does is what it returned, never a version check.
+      const scStacks = StackTraceMap.tryFrom(ebpf.map('sc_stacks'));
+      const scUserId = read('sc_user_id');
+      assert.ok(scUserId >= 0, `syscall tracepoint user stack id ${scUserId}`);
+      assert.deepEqual(scStacks.get(scUserId), userFrames, 'the same user stack from both tracepoints');
+      const scKernelId = read('sc_kernel_id');
+      if (scKernelId === -14 /* -EFAULT */) {
+        t.diagnostic('this kernel gives syscall tracepoints no kernel stack (-EFAULT)');
+        assert.deepEqual([...scStacks.keys()], [scUserId]);
+      } else {
+        assert.ok(scKernelId >= 0, `syscall tracepoint kernel stack id ${scKernelId}: a stack id or -EFAULT`);
+        const frames = scStacks.get(scKernelId);
+        assert.ok(frames.length > 1 && frames.every((a) => a >= 0xffff800000000000n), 'kernel addresses');
+        syscallPath(frames);
+      }
 
       // A stack removed is gone; the other stays.
       stacks.remove(userId);

@@ -14,6 +14,7 @@ import type { Codec } from '../codec/codec.js';
 import { MapFlags, type MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { withCgroupFd, type CgroupLike } from './fd-arrays.js';
+import { Pidfd } from './pidfd.js';
 import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions } from './typed-map.js';
 
 /** The create options of local storage maps: no max_entries (the objects decide), BPF_F_NO_PREALLOC always set. */
@@ -122,13 +123,38 @@ export class SkStorage<V> extends LocalStorage<SocketLike, V> {
 }
 
 /**
- * A BPF_MAP_TYPE_TASK_STORAGE (5.11): a value per task. User space keys it by a pidfd
- * (pidfd_open(2)); programs call `bpf_task_storage_get(&map, task, ...)`.
+ * A task as TaskStorage keys it from user space: a pidfd (a number, as libbpf and
+ * cilium/ebpf take it), a Pidfd from openPidfd, or `{ pid }`, for which a pidfd is
+ * opened for the one call and closed after it.
  */
-export class TaskStorage<V> extends LocalStorage<number, V> {
+export type TaskLike = number | Pidfd | { readonly pid: number };
+
+function taskFd(task: TaskLike): number {
+  if (task instanceof Pidfd) return task.fd;
+  if (typeof task === 'number') return plainFd('a pidfd')(task);
+  throw new MapError('InvalidArgument', `expected a pidfd (a number or a Pidfd from openPidfd)${typeof task === 'object' && task !== null && 'pid' in task ? ': { pid } keys are for get, insert and remove only' : `, got ${describeValue(task)}`}`);
+}
+
+/** Runs `use` with the pidfd of `task`: `{ pid }` opens one for the call. */
+function withTaskFd<T>(task: TaskLike, use: (fd: number) => T): T {
+  if (typeof task !== 'object' || task === null || task instanceof Pidfd) return use(taskFd(task));
+  const pidfd = Pidfd.open((task as { pid: number }).pid);
+  try {
+    return use(pidfd.fd);
+  } finally {
+    pidfd.close();
+  }
+}
+
+/**
+ * A BPF_MAP_TYPE_TASK_STORAGE (5.11): a value per task. User space keys it by a pidfd
+ * (a number, a Pidfd from openPidfd, or `{ pid }`); programs call
+ * `bpf_task_storage_get(&map, task, ...)`.
+ */
+export class TaskStorage<V> extends LocalStorage<TaskLike, V> {
   static readonly mapTypes: readonly MapType[] = [MapType.TaskStorage];
   /** @internal */
-  static readonly kind = storageKind<TaskStorage<unknown>>('TaskStorage', MapType.TaskStorage, fdKey(plainFd('a pidfd')), (m, o, k, s) => new TaskStorage(m, o, k, s));
+  static readonly kind = storageKind<TaskStorage<unknown>>('TaskStorage', MapType.TaskStorage, fdKey<TaskLike>(taskFd), (m, o, k, s) => new TaskStorage(m, o, k, s));
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): TaskStorage<V> {
     return tryFromMap(TaskStorage.kind, map, [value], options) as TaskStorage<V>;
@@ -136,6 +162,18 @@ export class TaskStorage<V> extends LocalStorage<number, V> {
 
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): TaskStorage<V> {
     return createStorage(TaskStorage.kind, value, options) as TaskStorage<V>;
+  }
+
+  override get(task: TaskLike, flags: number = 0): V {
+    return withTaskFd(task, (fd) => super.get(fd, flags));
+  }
+
+  override insert(task: TaskLike, value: V, flags: number = 0): void {
+    withTaskFd(task, (fd) => super.insert(fd, value, flags));
+  }
+
+  override remove(task: TaskLike): void {
+    withTaskFd(task, (fd) => super.remove(fd));
   }
 }
 

@@ -12,3 +12,4 @@ export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';
 export * as netlink from './netlink.js';
+export * from './pidfd.js';

@@ -71,6 +71,8 @@ export interface Kernel {
   watch(fd: number, callback: () => void): Watch | number;
   /** Stops a watch (idempotent). */
   unwatch(watch: Watch): number;
+  /** pidfd_open(2) (5.3): a descriptor of process `pid`, always close-on-exec. */
+  pidfdOpen(pid: number, flags: number): number;
   /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
   getrlimit(resource: number): [number, number] | number;
