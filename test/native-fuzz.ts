@@ -66,7 +66,7 @@ const PAGE = 4096;
 
 // ---- what the child holds -----------------------------------------------------------
 
-type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'closed';
+type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'pidfd' | 'closed';
 
 interface PoolFd {
   fd: number;
@@ -670,6 +670,9 @@ function genCall(c: Ctx, fn: string): unknown[] {
       return [num([8, 8, 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 64, 65]), num([0, 1, -1, 65536, 2 ** 40]), num([0, 1, -1, 65536, 2 ** 40])];
     case 'getrlimit':
       return [num([0, 7, 8, 15, 16, 64, 65, -1])];
+    case 'pidfdOpen':
+      // Any pid: a pidfd only names a process (signals need pidfd_send_signal, which the addon lacks).
+      return [num([process.pid, process.pid, 1, 0, -1, 2 ** 31 - 1, process.ppid]), num([0, 0, 0o4000, 1, 0o200, g.u32()])];
   }
   throw new Error(`no generator for ${fn}`);
 }
@@ -677,7 +680,7 @@ function genCall(c: Ctx, fn: string): unknown[] {
 const ENTRY_POINTS: [string, number][] = [
   ['bpf', 30], ['bpfIo', 14], ['close', 3], ['ioctl', 6], ['mmap', 5], ['munmap', 3], ['perf_event_open', 8], ['socket', 3],
   ['bind', 3], ['send', 3], ['recv', 3], ['setsockopt', 4], ['getsockopt', 4], ['ifNameToIndex', 1], ['ifIndexToName', 1],
-  ['setrlimit', 2], ['getrlimit', 1],
+  ['setrlimit', 2], ['getrlimit', 1], ['pidfdOpen', 2],
 ];
 const WEIGHT = ENTRY_POINTS.reduce((s, [, w]) => s + w, 0);
 
@@ -948,9 +951,9 @@ function child(argv: string[]): void {
       r = undefined;
     }
     // Keep what the call made: new descriptors join the pool, mappings are touched.
-    if (typeof r === 'number' && r > 2 && (fn === 'perf_event_open' || fn === 'socket' || ((fn === 'bpf' || fn === 'bpfIo') && FD_CMDS.has(args[0] as number)))) {
+    if (typeof r === 'number' && r > 2 && (fn === 'perf_event_open' || fn === 'socket' || fn === 'pidfdOpen' || ((fn === 'bpf' || fn === 'bpfIo') && FD_CMDS.has(args[0] as number)))) {
       if (!pool.some((p) => p.fd === r && p.kind !== 'closed')) {
-        const kind: FdKind = fn === 'perf_event_open' ? 'perf' : fn === 'socket' ? (args[0] === 16 ? 'netlink' : args[0] === 1 ? 'unix' : 'socket') : args[0] === 0 ? 'map' : args[0] === 5 ? 'prog' : args[0] === 18 ? 'btf' : 'link';
+        const kind: FdKind = fn === 'pidfdOpen' ? 'pidfd' : fn === 'perf_event_open' ? 'perf' : fn === 'socket' ? (args[0] === 16 ? 'netlink' : args[0] === 1 ? 'unix' : 'socket') : args[0] === 0 ? 'map' : args[0] === 5 ? 'prog' : args[0] === 18 ? 'btf' : 'link';
         for (const p of pool) if (p.fd === r) p.kind = kind; // a closed number taken again
         pool.push({ fd: r, kind, tag: `made by ${fn}`, closable: true });
         const made = pool.filter((p) => p.closable);

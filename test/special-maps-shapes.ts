@@ -15,6 +15,8 @@ import {
   MapData,
   MapType,
   ObjectSpec,
+  openPidfd,
+  Pidfd,
   ProgramArray,
   ReusePortSockArray,
   SkStorage,
@@ -28,7 +30,7 @@ import { cgroup2Root } from './helpers.js';
 type Sweep = (label: string, defaults: unknown[], fn: (...args: unknown[]) => unknown) => void;
 
 /** The classes whose public methods the sweeps must all drive. */
-export const specialMapClasses = { ProgramArray, DevMap, DevMapHash, CpuMap, XskMap, CgroupArray, ReusePortSockArray, SkStorage, TaskStorage, InodeStorage, CgrpStorage, Arena };
+export const specialMapClasses = { ProgramArray, DevMap, DevMapHash, CpuMap, XskMap, CgroupArray, ReusePortSockArray, SkStorage, TaskStorage, InodeStorage, CgrpStorage, Arena, Pidfd };
 
 /** Runs `fn` on a new map made by `make`, closed after. */
 function within<M extends { close(): void }, T>(make: () => M, fn: (m: M) => T): T {
@@ -110,6 +112,9 @@ export function sweepSpecialMaps(sweep: Sweep, pinPath: string): void {
         sweep(`${name}.${method}`, defaults, (...a) => within(() => Kind.create(u64), (m) => call(m, ...a)));
       }
     }
+    // TaskStorage keys opened for one call, and the pidfds that key it.
+    sweep('TaskStorage.get/pid', [{ pid: process.pid }, 0], (k, f) => within(() => TaskStorage.create(u64), (m) => m.get(k as never, f as number)));
+    sweep('Pidfd.open', [process.pid], (pid) => openPidfd(pid as number));
     sweep('Arena.create', [{ pages: 1 }], (o) => Arena.create(o as never));
     sweep('Arena.tryFrom', [undefined, {}], (m, o) => other((map) => Arena.tryFrom((m ?? map) as MapData, o as never)));
     sweep('Arena.pin', [pinPath], (p) => within(() => Arena.create({ pages: 1 }), (m) => m.pin(p as string)));
