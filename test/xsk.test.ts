@@ -81,8 +81,9 @@ before(async () => {
   ip('netns', 'add', ns);
   // One queue each way: every frame arrives on queue 0.
   ip('link', 'add', outer, 'numtxqueues', '1', 'numrxqueues', '1', 'type', 'veth', 'peer', 'name', inner, 'numtxqueues', '1', 'numrxqueues', '1', 'netns', ns);
-  ip('link', 'set', outer, 'up');
-  ip('-n', ns, 'link', 'set', inner, 'up');
+  // An MTU above 1792 (2048 - XDP_PACKET_HEADROOM), for a frame too long for a 2048-byte UMEM frame.
+  ip('link', 'set', outer, 'mtu', '2000', 'up');
+  ip('-n', ns, 'link', 'set', inner, 'mtu', '2000', 'up');
   outerIndex = kernel.ifNameToIndex(outer);
   sender = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', SENDER, inner], { stdio: ['pipe', 'pipe', 'inherit'] });
   senderOut = createInterface({ input: sender.stdout! })[Symbol.asyncIterator]();
@@ -261,7 +262,7 @@ test('XdpSocket: frames an XDP program redirects through the XskMap arrive with 
   assert.equal(socketMappings(), mappings);
 });
 
-test('XdpSocket: binding a queue the interface lacks is refused; readable() waits for a frame, stops on abort and on close', async () => {
+test('XdpSocket: binding a queue the interface lacks is refused; readable() waits for a frame, stops on abort and on close; a frame longer than frameSize - 256 is dropped and counted', async () => {
   if (afXdp === -Errno.EAFNOSUPPORT) return;
   const fds = fdCount();
   {
@@ -285,10 +286,21 @@ test('XdpSocket: binding a queue the interface lacks is refused; readable() wait
     await woken;
     assert.deepEqual(xsk.receive().map((f) => f.length), [99]);
     assert.equal(counts.get(REDIRECTED), 1n);
-    const pending = xsk.readable();
+    assert.equal(xsk.statistics().rxDropped, 0n);
     xsk.close();
+
+    // 2048-byte frames hold 1792 bytes of frame: 1792 arrives, 1793 is dropped (rxDropped).
+    using small = await createWhenFree(outerIndex, { frameCount: 4, frameSize: 2048 });
+    xsks.set(0, small.fd);
+    await send([frame(8, 1792), frame(9, 1793), frame(10, 64)]);
+    await until(() => counts.get(REDIRECTED) === 4n && small.pending === 2);
+    assert.deepEqual(small.receive().map((f) => f.length), [1792, 64]);
+    assert.equal(small.statistics().rxDropped, 1n);
+    const pending = small.readable();
+    small.close();
     await pending; // close resolves a waiter; receive then says Closed
-    assert.equal(thrown(() => xsk.receive()).kind, 'Closed');
+    assert.equal(thrown(() => small.receive()).kind, 'Closed');
+    assert.equal(thrown(() => small.readable()).kind, 'Closed');
   }
   assert.equal(await settledFdCount(fds), fds);
 });

@@ -52,7 +52,11 @@ export interface XdpSocketOptions {
   queue?: number;
   /** Frames in the UMEM (default 64): how many received frames the kernel can hold before user space takes them. */
   frameCount?: number;
-  /** Bytes per frame: a power of two from 2048 to the page size (default 4096). Longer frames are dropped. */
+  /**
+   * Bytes per frame: a power of two from 2048 to the page size (default 4096). The kernel
+   * keeps XDP_PACKET_HEADROOM (256 bytes) of each: longer frames than frameSize - 256 are
+   * dropped (counted in statistics().rxDropped).
+   */
   frameSize?: number;
   /** Entries of the fill and RX rings: a power of two, at least frameCount (default: frameCount rounded up to one). */
   ringSize?: number;
@@ -136,7 +140,7 @@ export class XdpSocket extends FdOwner {
   readonly ifindex: number;
   /** The receive queue bound to. */
   readonly queue: number;
-  /** Bytes per UMEM frame: the longest frame this socket can receive. */
+  /** Bytes per UMEM frame (the longest frame received is 256 bytes shorter: XDP_PACKET_HEADROOM). */
   readonly frameSize: number;
   /** Frames in the UMEM. */
   readonly frameCount: number;
@@ -287,7 +291,7 @@ export class XdpSocket extends FdOwner {
     if (typeof max !== 'number' || !(max >= 0)) throw invalid(`max must be a non-negative number, got ${describeValue(max)}`);
     const { rx, fill, umem } = this.#rings();
     const cons = this.#rxConsumer;
-    const n = Math.min((Atomics.load(rx.producer, 0) - cons) >>> 0, max);
+    const n = Math.min((Atomics.load(rx.producer, 0) - cons) >>> 0, Math.floor(max));
     const frames: Uint8Array[] = new Array(n);
     let prod = this.#fillProducer;
     for (let i = 0; i < n; i++) {
@@ -374,11 +378,11 @@ export class XdpSocket extends FdOwner {
    * takes it out of every XskMap. Calling it again does nothing.
    */
   override close(): void {
+    this.#wakeAll();
     // The rings' mappings hold the socket open: unmapped first, so that closing the fd releases it.
     for (const mapping of [this.#rx?.mapping, this.#fill?.mapping, this.#umem]) if (mapping) kernel.munmap(mapping);
     this.#rx = this.#fill = undefined;
     this.#umem = this.#umemBytes = undefined;
     super.close();
-    this.#wakeAll();
   }
 }
