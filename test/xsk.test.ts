@@ -324,6 +324,7 @@ test('XdpSocket: typed errors: NotSupported without AF_XDP (EAFNOSUPPORT) or zer
       [0, {}],
       ['', {}],
       ['no-such-iface0', {}],
+      ['lo\0x', {}],
       [{}, {}],
       [1, { queue: -1 }],
       [1, { frameSize: 3000 }],

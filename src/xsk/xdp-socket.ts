@@ -103,7 +103,7 @@ function interfaceIndex(iface: unknown): number {
   if (typeof iface === 'number') {
     if (Number.isInteger(iface) && iface > 0 && iface <= 0xffffffff) return iface;
   } else if (typeof iface === 'string') {
-    const index = iface.length > 0 && iface.length < 16 ? kernel.ifNameToIndex(iface) : 0;
+    const index = iface.length > 0 && iface.length < 16 && !iface.includes('\0') ? kernel.ifNameToIndex(iface) : 0;
     if (index > 0) return index;
     throw invalid(`no network interface named ${describeValue(iface)}`);
   }
