@@ -23,7 +23,7 @@ import {
   type Xdp,
   type XdpSocketOptions,
 } from '../src/index.js';
-import { kernel, replaceKernel } from '../src/sys/native.js';
+import { kernel, replaceKernel, type Kernel } from '../src/sys/native.js';
 import { Errno } from '../src/sys/errors.js';
 import { fdCount, thrown } from './helpers.js';
 import { survives, throwsRange, throwsType, weirdValues } from './native-args.js';
@@ -403,4 +403,33 @@ test('addon: xskUmemReg takes only a live anonymous mapping of its own; AF_XDP r
   kernel.munmap(umem);
   kernel.close(fd);
   assert.equal(fdCount(), fds);
+});
+
+test('XdpSocket.create, failing at any step, throws a typed error and leaves no fd and no ring mapping behind', async () => {
+  if (afXdp !== 0) return;
+  const fds = fdCount();
+  const mappings = socketMappings();
+  const real = { ...kernel };
+  const FILL_RING = 0x100000000;
+  const cases: [string, Partial<Kernel>, string][] = [
+    ['UMEM registration', { xskUmemReg: () => -Errno.ENOMEM }, 'ENOMEM'],
+    ['the UMEM mapping', { mmap: (fd, len, prot, flags, off) => (fd === -1 ? -Errno.ENOMEM : real.mmap(fd, len, prot, flags, off)) }, 'ENOMEM'],
+    ['a ring size', { setsockopt: () => -Errno.EINVAL }, 'EINVAL'],
+    ['the ring offsets', { getsockopt: () => -Errno.EINVAL }, 'EINVAL'],
+    ['the fill ring mapping', { mmap: (fd, len, prot, flags, off) => (off === FILL_RING ? -Errno.ENOMEM : real.mmap(fd, len, prot, flags, off)) }, 'ENOMEM'],
+    ['bind', { bind: () => -Errno.EBUSY }, 'EBUSY'],
+  ];
+  for (const [step, fault, code] of cases) {
+    const restore = replaceKernel(fault);
+    let err: unknown;
+    try {
+      err = thrown(() => XdpSocket.create(outer));
+    } finally {
+      restore();
+    }
+    assert.ok(err instanceof XdpSocketError && err.kind === 'SyscallError', `${step}: ${String(err)}`);
+    assert.equal(err.code, code, step);
+    assert.equal(fdCount(), fds, `${step}: no fd left`);
+    assert.equal(socketMappings(), mappings, `${step}: no ring left mapped`);
+  }
 });
