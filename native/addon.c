@@ -228,7 +228,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports) ||
-      !net_init(env, exports) || !poll_init(env, exports) || !fast_init(env, exports))
+      !net_init(env, exports) || !poll_init(env, exports) || !xsk_init(env, exports) || !fast_init(env, exports))
     return NULL;
   return exports;
 }

@@ -64,6 +64,10 @@ char *cstr_copy(const void *buf, size_t len);
 
 /* An element command over io (native/bpf.c): NULL with *result, or why it was refused. */
 const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result);
+/* The memory of an ArrayBuffer that mmap made with MAP_ANONYMOUS and that is still
+ * mapped (not detached): true, or false with a TypeError/RangeError thrown. */
+bool anonymous_mapping(napi_env env, napi_value v, void **addr, size_t *len);
+napi_value xsk_init(napi_env env, napi_value exports);
 napi_value fast_init(napi_env env, napi_value exports);
 napi_value bpf_init(napi_env env, napi_value exports);
 napi_value mmap_init(napi_env env, napi_value exports);

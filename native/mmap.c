@@ -14,12 +14,18 @@
  * first page, read-write so that the kernel honours the tail user space publishes, but
  * its data pages fault on write). V8 has no read-only ArrayBuffer: this is the one
  * buffer the addon makes that JS must only read; a write faults, as a write through
- * libbpf's const pointer would. mmap's buffers never fault. */
+ * libbpf's const pointer would. mmap's buffers never fault.
+ *
+ * An AF_XDP socket's rings (RX, TX, fill, completion) are mapped by mmap too: the
+ * kernel backs the whole ring and checks the length, and user space writes its
+ * producer and consumer indexes and descriptors there. Anonymous mappings are marked,
+ * so that native/xsk.c registers only such memory as a UMEM. */
 #include "abi.h"
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
@@ -29,6 +35,7 @@ struct mapping {
   size_t len;
   bool unmapped;
   bool finalized;
+  bool anonymous;
 };
 
 static const napi_type_tag mapping_tag = {0x74736270662d6d6dULL, 0x6170706564627566ULL};
@@ -63,6 +70,13 @@ static void wrap_finalize(napi_env env, void *data, void *hint) {
  * that the object mapped is the one checked even if fd is closed and its number reused
  * meanwhile; the exclusive lock keeps the duplicate's number from being taken for a
  * map fd that another thread is checking. MAP_FAILED with errno, or NULL with *why. */
+/* True when fd is an AF_XDP socket. */
+static bool fd_is_xsk(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == 44 /* AF_XDP */;
+}
+
 static void *map_object(int fd, size_t len, int prot, int flags, off_t off, bool ring, const char **why) {
   fds_lock(FD_LOCK_EXCLUSIVE);
   void *addr = MAP_FAILED;
@@ -88,6 +102,13 @@ static void *map_object(int fd, size_t len, int prot, int flags, off_t off, bool
     } else if (ring) {
       *why = "fd must be a ring buffer, user ring buffer or perf event";
     }
+  } else if (fd_is_xsk(dup)) {
+    /* XDP_PGOFF_RX_RING, XDP_PGOFF_TX_RING, XDP_UMEM_PGOFF_FILL_RING, XDP_UMEM_PGOFF_COMPLETION_RING */
+    if (ring) *why = "fd must be a ring buffer, user ring buffer or perf event";
+    else if (off != 0 && off != 0x80000000LL && off != 0x100000000LL && off != 0x180000000LL)
+      *why = "an AF_XDP socket's rings are at XDP_PGOFF_RX_RING, XDP_PGOFF_TX_RING, XDP_UMEM_PGOFF_FILL_RING and XDP_UMEM_PGOFF_COMPLETION_RING";
+    /* A private copy of the ring would not be the ring the kernel reads. */
+    else if (!(flags & MAP_SHARED) || (flags & MAP_PRIVATE)) *why = "an AF_XDP socket's rings are mapped MAP_SHARED";
   } else if (!fd_is_perf_event(dup)) {
     *why = ring ? "fd must be a ring buffer, user ring buffer or perf event" : "fd must be a BPF map or perf event";
   } else if (off != 0) {
@@ -103,7 +124,7 @@ static void *map_object(int fd, size_t len, int prot, int flags, off_t off, bool
   return addr;
 }
 
-static napi_value make_mapping(napi_env env, void *addr, size_t len);
+static napi_value make_mapping(napi_env env, void *addr, size_t len, bool anonymous);
 
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -134,7 +155,7 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     if (why) THROW_RANGE(env, why);
   }
   if (addr == MAP_FAILED) return make_int(env, -errno);
-  return make_mapping(env, addr, (size_t)len);
+  return make_mapping(env, addr, (size_t)len, (flags & MAP_ANONYMOUS) != 0);
 }
 
 static napi_value js_mmap_ring(napi_env env, napi_callback_info info) {
@@ -151,15 +172,16 @@ static napi_value js_mmap_ring(napi_env env, napi_callback_info info) {
   void *addr = map_object((int)fd, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, (off_t)off, true, &why);
   if (why) THROW_RANGE(env, why);
   if (addr == MAP_FAILED) return make_int(env, -errno);
-  return make_mapping(env, addr, (size_t)len);
+  return make_mapping(env, addr, (size_t)len, false);
 }
 
-static napi_value make_mapping(napi_env env, void *addr, size_t len) {
+static napi_value make_mapping(napi_env env, void *addr, size_t len, bool anonymous) {
   napi_value ab;
   struct mapping *m = calloc(1, sizeof *m);
   if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
   m->addr = addr;
   m->len = (size_t)len;
+  m->anonymous = anonymous;
   if (napi_create_external_arraybuffer(env, addr, (size_t)len, backing_finalize, m, &ab) != napi_ok) {
     /* Longer than an ArrayBuffer may be in this Node (4 GiB in Node 20): an argument
      * out of range, whatever the engine threw. */
@@ -205,6 +227,29 @@ static napi_value js_munmap(napi_env env, napi_callback_info info) {
     m->unmapped = true;
   }
   return make_int(env, r);
+}
+
+bool anonymous_mapping(napi_env env, napi_value v, void **addr, size_t *len) {
+  napi_valuetype t;
+  bool ok = false, detached = true;
+  void *data;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object || napi_check_object_type_tag(env, v, &mapping_tag, &ok) != napi_ok || !ok ||
+      napi_unwrap(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an ArrayBuffer returned by mmap");
+    return false;
+  }
+  struct mapping *m = data;
+  /* The buffer's own view of its memory: a detached (unmapped or transferred) buffer has none. */
+  if (m->unmapped || napi_is_detached_arraybuffer(env, v, &detached) != napi_ok || detached ||
+      napi_get_arraybuffer_info(env, v, addr, len) != napi_ok || *addr != m->addr) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "the mapping is unmapped");
+    return false;
+  }
+  if (!m->anonymous) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "expected an anonymous mapping (MAP_ANONYMOUS)");
+    return false;
+  }
+  return true;
 }
 
 napi_value mmap_init(napi_env env, napi_value exports) {

@@ -86,6 +86,15 @@ static const struct { int level, name; uint8_t size, dir; } sockopts[] = {
   {1, 15 /* SO_REUSEPORT: the sockets SkReuseport picks from (Node 20's dgram cannot set it) */, 4, SET | GET},
   {270 /* SOL_NETLINK */, 10 /* NETLINK_CAP_ACK */, 4, SET | GET},
   {270, 11 /* NETLINK_EXT_ACK */, 4, SET | GET},
+  /* AF_XDP (SOL_XDP): ring sizes, and what the kernel reports. XDP_UMEM_REG carries a
+   * user address: native/xsk.c. */
+  {283, 1 /* XDP_MMAP_OFFSETS: struct xdp_mmap_offsets */, 128, GET},
+  {283, 2 /* XDP_RX_RING */, 4, SET},
+  {283, 3 /* XDP_TX_RING */, 4, SET},
+  {283, 5 /* XDP_UMEM_FILL_RING */, 4, SET},
+  {283, 6 /* XDP_UMEM_COMPLETION_RING */, 4, SET},
+  {283, 7 /* XDP_STATISTICS: struct xdp_statistics */, 48, GET},
+  {283, 8 /* XDP_OPTIONS: struct xdp_options */, 4, GET},
 };
 
 /* The value size of (level, name) in direction dir; 0 (and a RangeError) when not allowed. */

@@ -276,8 +276,50 @@ export class ProgramError extends Error {
   static override [Symbol.hasInstance] = brandCheck(programBrand);
 }
 
+export type XdpSocketErrorKind =
+  /** An option of the wrong type or value. */
+  | 'InvalidArgument'
+  /** The kernel has no AF_XDP (EAFNOSUPPORT), or the driver lacks the mode asked for. */
+  | 'NotSupported'
+  /** The socket was closed. */
+  | 'Closed'
+  /** The kernel refused; `call`, `errno` and `code` name the system call. */
+  | 'SyscallError';
+
+const xdpSocketBrand = Symbol.for('tsbpf.XdpSocketError');
+
+/** An AF_XDP socket could not be made, bound or used; `kind` says how. */
+export class XdpSocketError extends Error {
+  override readonly name = 'XdpSocketError';
+  readonly kind: XdpSocketErrorKind;
+  /** NotSupported: the kernel feature that is missing ('AF_XDP', 'AF_XDP zero-copy'). */
+  readonly feature?: string;
+  readonly call?: string;
+  readonly errno?: number;
+  readonly code?: string;
+  declare readonly cause?: SyscallError;
+
+  constructor(kind: XdpSocketErrorKind, message: string, details: { feature?: string; cause?: SyscallError } = {}) {
+    super(message, details.cause ? { cause: details.cause } : undefined);
+    this.kind = kind;
+    this.feature = details.feature;
+    const c = details.cause;
+    if (c) {
+      this.call = c.call;
+      this.errno = c.errno;
+      this.code = c.code;
+    }
+  }
+
+  get [xdpSocketBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance] = brandCheck(xdpSocketBrand);
+}
+
 /** The brands of the error classes that have a kind 'NotSupported'. */
-const notSupportedBrands = [mapBrand, programBrand, btfBrand];
+const notSupportedBrands = [mapBrand, programBrand, btfBrand, xdpSocketBrand];
 
 /**
  * "This kernel lacks it", whatever raised it: `err instanceof NotSupportedError` is
@@ -295,7 +337,7 @@ const notSupportedBrands = [mapBrand, programBrand, btfBrand];
  * ```
  */
 export abstract class NotSupportedError extends Error {
-  /** The class of the error that was raised: 'MapError', 'ProgramError', 'BtfError'. */
+  /** The class of the error that was raised: 'MapError', 'ProgramError', 'BtfError', 'XdpSocketError'. */
   abstract override readonly name: string;
   abstract readonly kind: 'NotSupported';
   /** The kernel feature that is missing ('BPF_MAP_TYPE_ARENA', 'BPF_LINK_TYPE_TCX', 'kprobes', ...), when known. */

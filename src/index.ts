@@ -155,3 +155,9 @@ export { StackTraceMap } from './maps/stack-trace.js';
 export type { StackTraceCreateOptions, BuildIdFrame } from './maps/stack-trace.js';
 export { KernelSymbols, ProcessSymbols, formatSymbol } from './symbols.js';
 export type { ResolvedSymbol } from './symbols.js';
+
+// AF_XDP: a socket that receives what an XDP program redirects through an XskMap.
+export { XdpSocket } from './xsk/xdp-socket.js';
+export type { XdpSocketOptions, XdpSocketStatistics } from './xsk/xdp-socket.js';
+export { XdpSocketError } from './errors.js';
+export type { XdpSocketErrorKind } from './errors.js';

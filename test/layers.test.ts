@@ -20,6 +20,7 @@ const allowed: Record<string, string[]> = {
   maps: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'features.ts', 'pin.ts', 'socket-fd.ts'],
   programs: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'features.ts', 'file.ts', 'pin.ts', 'socket-fd.ts'],
   events: ['sys', 'sys/abi', 'codec', 'maps', 'features.ts'],
+  xsk: ['sys', 'sys/abi'],
   loader: ['sys', 'sys/abi', 'codec', 'obj', 'maps', 'programs', 'features.ts', 'file.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts'],
 };
 

@@ -42,8 +42,8 @@ test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing w
   // Every entry point was called, and each both succeeded and was refused somewhere.
   const fns = new Set(Object.keys(r.outcomes).map((k) => k.split(' ')[0]!.replace(/\(.*\)/, '')));
   assert.deepEqual([...fns].sort(), ['bind', 'bpf', 'bpfIo', 'close', 'getrlimit', 'getsockopt', 'ifIndexToName', 'ifNameToIndex', 'ioctl',
-    'mmap', 'munmap', 'perf_event_open', 'pidfdOpen', 'recv', 'send', 'setrlimit', 'setsockopt', 'socket']);
-  for (const outcome of ['bpf(1) ok', 'bpfIo(1) ok', 'bpf(0) ok', 'bpf(15) ok', 'mmap ArrayBuffer', 'perf_event_open ok', 'perf_event_open RangeError', 'bpf(5) RangeError']) {
+    'mmap', 'munmap', 'perf_event_open', 'pidfdOpen', 'recv', 'send', 'setrlimit', 'setsockopt', 'socket', 'xskUmemReg']);
+  for (const outcome of ['bpf(1) ok', 'bpfIo(1) ok', 'bpf(0) ok', 'bpf(15) ok', 'mmap ArrayBuffer', 'perf_event_open ok', 'perf_event_open RangeError', 'bpf(5) RangeError', 'xskUmemReg ok', 'xskUmemReg TypeError']) {
     assert.ok((r.outcomes[outcome] ?? 0) > 0, `some call ended in ${outcome}`);
   }
 });

@@ -66,7 +66,7 @@ const PAGE = 4096;
 
 // ---- what the child holds -----------------------------------------------------------
 
-type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'pidfd' | 'closed';
+type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'xsk' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'pidfd' | 'closed';
 
 interface PoolFd {
   fd: number;
@@ -612,7 +612,10 @@ function genCall(c: Ctx, fn: string): unknown[] {
       let len = g.pick([PAGE, PAGE, 2 * PAGE, 3 * PAGE, 5 * PAGE, 17 * PAGE, 1, 100, 2 ** 40, 2 ** 41]);
       if (flags & 0x8000 && len > 16 * PAGE) len = 16 * PAGE; // no large MAP_POPULATE
       if (anon && len > 2 ** 34) len = 2 ** 34;
-      return [anon && g.chance(0.9) ? -1 : fdOf(c, g.chance(0.7) ? ['map', 'perf'] : undefined), num([len]), num([3, 3, 3, 1, 0, 7]), num([flags]), num([0, 0, 0, PAGE, 1, 2 ** 32])];
+      // AF_XDP sockets: their rings sit at XDP_PGOFF_RX_RING (0), XDP_PGOFF_TX_RING, XDP_UMEM_PGOFF_FILL_RING and _COMPLETION_RING.
+      const xsk = !anon && g.chance(0.15);
+      return [anon && g.chance(0.9) ? -1 : fdOf(c, xsk ? ['xsk'] : g.chance(0.7) ? ['map', 'perf'] : undefined), num([len]), num([3, 3, 3, 1, 0, 7]), num([flags]),
+        num(xsk ? [0, 0x80000000, 0x100000000, 0x180000000, PAGE] : [0, 0, 0, PAGE, 1, 2 ** 32])];
     }
     case 'munmap': {
       if (c.mappings.length && g.chance(0.6)) return [c.mappings.splice(g.int(c.mappings.length), 1)[0]];
@@ -630,7 +633,7 @@ function genCall(c: Ctx, fn: string): unknown[] {
     }
     case 'socket': {
       const [d, t, p] = g.chance(0.9)
-        ? g.pick([[2, 2, 0], [2, 1, 0], [10, 2, 0], [1, 1, 0], [1, 2, 0], [1, 5, 0], [16, 3, 0], [2, 2 | 0x800, 0], [63, 1, 0], [64, 2, 0], [2, 999, 0], [16, 3, 99]])
+        ? g.pick([[2, 2, 0], [2, 1, 0], [10, 2, 0], [1, 1, 0], [1, 2, 0], [1, 5, 0], [16, 3, 0], [2, 2 | 0x800, 0], [63, 1, 0], [64, 2, 0], [2, 999, 0], [16, 3, 99], [44, 3, 0], [44, 2, 0]])
         : [weird(c), weird(c), weird(c)];
       return [d, t, p];
     }
@@ -654,13 +657,21 @@ function genCall(c: Ctx, fn: string): unknown[] {
     case 'setsockopt':
     case 'getsockopt': {
       const [level, name, size] = g.chance(0.85)
-        ? g.pick([[1, 50, 4], [1, 27, 4], [1, 52, 4], [1, 68, 4], [1, 20, 16], [1, 57, 8], [270, 10, 4], [270, 11, 4], [6, 35, 64], [1, 26, 16], [1, 8, 4], [0, 0, 4], [1, 1, 4]])
+        ? g.pick([[1, 50, 4], [1, 27, 4], [1, 52, 4], [1, 68, 4], [1, 20, 16], [1, 57, 8], [270, 10, 4], [270, 11, 4], [6, 35, 64], [1, 26, 16], [1, 8, 4], [0, 0, 4], [1, 1, 4],
+          // SOL_XDP: offsets, ring sizes, XDP_UMEM_REG (refused: it carries an address), statistics, options
+          [283, 1, 128], [283, 2, 4], [283, 3, 4], [283, 4, 32], [283, 5, 4], [283, 6, 4], [283, 7, 48], [283, 8, 4]])
         : [g.u32() & 0x7fffffff, g.u32() & 0x7fffffff, bufLen(c)];
       let value: unknown;
       if (fn === 'setsockopt' && g.chance(0.4)) value = g.pick([0, 1, fdOf(c, PROG), -1, 2 ** 31]);
       else value = g.chance(0.93) ? makeBuffer(c, content(c, bufLen(c, size))) : weird(c);
-      const fd = fdOf(c, g.chance(0.8) ? ['socket', 'netlink', 'unix'] : undefined);
+      const fd = fdOf(c, g.chance(0.8) ? (level === 283 ? ['xsk'] : ['socket', 'netlink', 'unix']) : undefined);
       return [fd, num([level]), num([name]), value];
+    }
+    case 'xskUmemReg': {
+      // Small mappings only: the kernel pins the whole UMEM (a large one would only meet the memory cgroup).
+      const small = c.mappings.filter((m) => m.byteLength > 0 && m.byteLength <= 16 * PAGE);
+      const umem = small.length && g.chance(0.8) ? g.pick(small) : g.chance(0.5) ? new ArrayBuffer(PAGE) : weird(c);
+      return [fdOf(c, g.chance(0.8) ? ['xsk'] : undefined), umem, num([2048, 4096, 4096, 3000, 0, 65536]), num([0, 0, 256, 4096]), num([0, 0, 1, 2, 3, 4])];
     }
     case 'ifNameToIndex':
       return [g.chance(0.9) ? g.pick(['lo', 'eth0', '', 'x'.repeat(15), 'x'.repeat(16), 'x'.repeat(300), 'l\0o']) : weird(c)];
@@ -680,7 +691,7 @@ function genCall(c: Ctx, fn: string): unknown[] {
 const ENTRY_POINTS: [string, number][] = [
   ['bpf', 30], ['bpfIo', 14], ['close', 3], ['ioctl', 6], ['mmap', 5], ['munmap', 3], ['perf_event_open', 8], ['socket', 3],
   ['bind', 3], ['send', 3], ['recv', 3], ['setsockopt', 4], ['getsockopt', 4], ['ifNameToIndex', 1], ['ifIndexToName', 1],
-  ['setrlimit', 2], ['getrlimit', 1], ['pidfdOpen', 2],
+  ['setrlimit', 2], ['getrlimit', 1], ['pidfdOpen', 2], ['xskUmemReg', 2],
 ];
 const WEIGHT = ENTRY_POINTS.reduce((s, [, w]) => s + w, 0);
 
@@ -788,6 +799,17 @@ function makePool(k: Kernel, tmp: string): { pool: PoolFd[]; ownIds: Record<IdSp
   add(k.socket(1, 2, 0), 'unix', 'unix_dgram');
   const nl = k.socket(16, 3, 0);
   add(nl, 'netlink', 'netlink_route');
+  // AF_XDP: one bare socket, one with a UMEM and fill and RX rings, ready to be mapped.
+  const bare = k.socket(44, 3, 0);
+  if (bare >= 0) {
+    add(bare, 'xsk', 'xsk_bare');
+    const xsk = k.socket(44, 3, 0);
+    const umem = k.mmap(-1, 4 * PAGE, 3, 0x22, 0);
+    if (umem instanceof ArrayBuffer) k.xskUmemReg(xsk, umem, 2048, 0, 0);
+    k.setsockopt(xsk, 283, 5, 8);
+    k.setsockopt(xsk, 283, 2, 8);
+    add(xsk, 'xsk', 'xsk_rings');
+  }
   // Files, a directory, devices, a FIFO (a pipe), the standard streams.
   writeFileSync(join(tmp, 'file'), 'x'.repeat(100));
   add(openSync(join(tmp, 'file'), 'r+'), 'file', 'file');
@@ -953,7 +975,7 @@ function child(argv: string[]): void {
     // Keep what the call made: new descriptors join the pool, mappings are touched.
     if (typeof r === 'number' && r > 2 && (fn === 'perf_event_open' || fn === 'socket' || fn === 'pidfdOpen' || ((fn === 'bpf' || fn === 'bpfIo') && FD_CMDS.has(args[0] as number)))) {
       if (!pool.some((p) => p.fd === r && p.kind !== 'closed')) {
-        const kind: FdKind = fn === 'pidfdOpen' ? 'pidfd' : fn === 'perf_event_open' ? 'perf' : fn === 'socket' ? (args[0] === 16 ? 'netlink' : args[0] === 1 ? 'unix' : 'socket') : args[0] === 0 ? 'map' : args[0] === 5 ? 'prog' : args[0] === 18 ? 'btf' : 'link';
+        const kind: FdKind = fn === 'pidfdOpen' ? 'pidfd' : fn === 'perf_event_open' ? 'perf' : fn === 'socket' ? (args[0] === 16 ? 'netlink' : args[0] === 1 ? 'unix' : args[0] === 44 ? 'xsk' : 'socket') : args[0] === 0 ? 'map' : args[0] === 5 ? 'prog' : args[0] === 18 ? 'btf' : 'link';
         for (const p of pool) if (p.fd === r) p.kind = kind; // a closed number taken again
         pool.push({ fd: r, kind, tag: `made by ${fn}`, closable: true });
         const made = pool.filter((p) => p.closable);

@@ -24,7 +24,8 @@ function writeOnlyFd<In>(fdOf: (value: In) => number): ValueCodec<never, In> {
  * A BPF_MAP_TYPE_XSKMAP (4.18): AF_XDP sockets by queue index, the targets of
  * `bpf_redirect_map` that hand frames to user space. `set(index, fd)` takes the fd of
  * an AF_XDP socket (any: frames redirected to it arrive only once it is bound to a
- * device and queue with its UMEM and rings; another kind of socket is EOPNOTSUPP),
+ * device and queue with its UMEM and rings, as an XdpSocket is: `set(queue, xsk.fd)`;
+ * another kind of socket is EOPNOTSUPP),
  * `remove(index)` empties a slot. The kernel does not return the sockets to user
  * space: `get` and `entries()` are MapError 'NotSupported'.
  */

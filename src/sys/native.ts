@@ -27,8 +27,9 @@ export interface Kernel {
   /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
   /**
-   * Read-write mappings of BPF maps, anonymous memory, or the first page of a perf event
-   * (its data pages are read-only to user space); RangeError for anything else.
+   * Read-write mappings of BPF maps, anonymous memory, the first page of a perf event
+   * (its data pages are read-only to user space), or an AF_XDP socket's rings (at their
+   * XDP_PGOFF_* offsets, MAP_SHARED); RangeError for anything else.
    */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
   munmap(buffer: ArrayBuffer): number;
@@ -55,6 +56,11 @@ export interface Kernel {
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): number;
   /** The same options; returns the length written into buffer. */
   getsockopt(fd: number, level: number, name: number, buffer: Uint8Array): number;
+  /**
+   * setsockopt(fd, SOL_XDP, XDP_UMEM_REG) over the whole of `umem`, an anonymous mapping
+   * made by mmap and not unmapped (TypeError / RangeError otherwise); flags 0..3.
+   */
+  xskUmemReg(fd: number, umem: ArrayBuffer, chunkSize: number, headroom: number, flags: number): number;
   /** 0 when there is no such interface. */
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string | undefined;
