@@ -118,7 +118,7 @@ test('RingBuf: a record crossing the end of the ring is contiguous (the data is 
   });
 });
 
-test('RingBuf.drain: records up to 64 bytes come as copies (exact bytes, one reused view per length), longer ones as views into the ring', async (t) => {
+test('RingBuf.drain: records up to 64 bytes come as copies (exact bytes, one reused view per length), longer ones as views into the ring; next() copies', async (t) => {
   await withRing(t, (p) => {
     const pattern = new Uint8Array(4096).map((_, i) => (i * 13 + 5) & 0xff);
     p.ebpf.map('.bss').update(new Uint8Array(4), pattern);
@@ -152,6 +152,14 @@ test('RingBuf.drain: records up to 64 bytes come as copies (exact bytes, one reu
           assert.deepEqual([...views[2]!], expected(seq + 2, size), 'a view into the ring still shows its record until the kernel reuses the space');
         }
         seq += 3;
+        // next() copies: the same bytes, kept after the ring moves on.
+        assert.equal(p.produce(2, size, { seq }).written, 2);
+        const kept = [rb.next()!, rb.next()!];
+        assert.equal(rb.next(), null);
+        p.produce(1, size, { seq: 0xffff });
+        rb.drain(() => {});
+        assert.deepEqual(kept.map((r) => [...r]), [expected(seq, size), expected(seq + 1, size)], `next() of ${size} bytes`);
+        seq += 2;
       }
     }
   });

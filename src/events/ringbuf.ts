@@ -54,18 +54,26 @@ const YIELD_EVERY = 64;
  */
 const SLAB = 1 << 16;
 const SLAB_MAX_RECORD = 4096;
-let slab: ArrayBuffer | undefined;
+let slab = new ArrayBuffer(0);
+let slab32 = new Int32Array(0);
 let slabUsed = SLAB;
-function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
-  const source = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
-  if (length >= SLAB_MAX_RECORD) return source.slice();
+/** A copy of `length` bytes at `offset` (a multiple of 8) of the ring, `words` being its Int32Array. */
+function copyOut(words: Int32Array, bytes: Uint8Array, offset: number, length: number): Uint8Array {
+  if (length >= SLAB_MAX_RECORD) return bytes.slice(offset, offset + length);
   if (slabUsed + length > SLAB) {
     slab = new ArrayBuffer(SLAB);
+    slab32 = new Int32Array(slab);
     slabUsed = 0;
   }
-  const copy = new Uint8Array(slab!, slabUsed, length);
+  const copy = new Uint8Array(slab, slabUsed, length);
+  if (length <= SMALL_RECORD) {
+    // Word by word (as drain): no view of the source, no call into set(). The words past
+    // the record's end land in its own padding in the slab.
+    for (let i = 0, to = slabUsed >> 2, from = offset >> 2, n = (length + 3) >> 2; i < n; i++) slab32[to + i] = words[from + i]!;
+  } else {
+    copy.set(bytes.subarray(offset, offset + length));
+  }
   slabUsed += (length + 7) & ~7;
-  copy.set(source);
   return copy;
 }
 
@@ -329,7 +337,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
         avail -= size;
         if ((len & BPF_RINGBUF_DISCARD_BIT) === 0) {
           // Copied or decoded before the position is published (in finally).
-          return codec ? this.#decode(codec, at + 8, len & LEN_MASK) : copyOut(this.#bytes, at + 8, len & LEN_MASK);
+          return codec ? this.#decode(codec, at + 8, len & LEN_MASK) : copyOut(prod32, this.#bytes, at + 8, len & LEN_MASK);
         }
       }
       return null;
@@ -383,7 +391,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
 
   #records<T>(signal: AbortSignal | undefined, codec: Codec<T> | undefined): AsyncIterableIterator<T | Uint8Array> {
     const collect = (batch: (T | Uint8Array)[]): RingBufRawCallback =>
-      codec ? (_, offset, length) => void batch.push(this.#decode(codec, offset, length)) : (bytes, offset, length) => void batch.push(copyOut(bytes, offset, length));
+      codec ? (_, offset, length) => void batch.push(this.#decode(codec, offset, length)) : (bytes, offset, length) => void batch.push(copyOut(this.#prod32, bytes, offset, length));
     return new RecordIterator<T | Uint8Array>(
       (cb) => (this.#ring.closed ? -1 : this.drainRaw(cb)),
       () => this.#ring.ready().readable(signal),
