@@ -138,7 +138,6 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   /** drain's copies of small records: one view per length over one buffer. */
   #small: Uint8Array[];
   #small32: Int32Array;
-  #copies: ArrayBuffer;
 
   private constructor(map: MapData, owned: boolean) {
     // libbpf ring_buffer__add: the consumer page read-write, then the producer page and
@@ -154,7 +153,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     this.#prod32 = new Int32Array(ring.producer!);
     this.#bytes = new Uint8Array(ring.producer!);
     this.#scratch = { bytes: this.#bytes, view: new DataView(ring.producer!) };
-    const copies = (this.#copies = new ArrayBuffer(SMALL_RECORD));
+    const copies = new ArrayBuffer(SMALL_RECORD);
     this.#small32 = new Int32Array(copies);
     this.#small = Array.from({ length: SMALL_RECORD + 1 }, (_, length) => new Uint8Array(copies, 0, length));
   }
@@ -406,14 +405,11 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Unmaps the ring (views handed out become detached: length 0) and closes the map if
-   * this reader owns it. Idempotent.
+   * Unmaps the ring (views into it become detached: length 0; drain's copies of small
+   * records are not ring memory and stay as they are) and closes the map if this reader
+   * owns it. Idempotent.
    */
   close(): void {
-    if (!this.#ring.closed && this.#copies.byteLength !== 0) {
-      // Detached like the ring's views: a copy kept past its callback reads as empty.
-      structuredClone(this.#copies, { transfer: [this.#copies] });
-    }
     this.#ring.close();
   }
 
