@@ -79,7 +79,7 @@ function copyOut(words: Int32Array, bytes: Uint8Array, offset: number, length: n
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Called with each record of a drain: a view into the ring, valid only during the call. */
+/** Called with each record of a drain: a view valid only during the call (into the ring, or a reused copy of a record of up to 64 bytes). */
 export type RingBufCallback = (record: Uint8Array) => void;
 
 /**
