@@ -3,18 +3,26 @@
  * Records come from bpf/ringbuf.o's `produce` (a syscall program run with
  * BPF_PROG_TEST_RUN: `count` records of `size` bytes, bpf_ringbuf_output into rb).
  *
- *   ringbuf OBJ consume SIZE COUNT ROUNDS   fill the ring with COUNT records by test
- *        runs, then time ring_buffer__consume alone
+ *   ringbuf OBJ consume SIZE COUNT ROUNDS   fill the ring with as many records as fit
+ *        (9/10 of it) by test runs, then time ring_buffer__consume alone; again until
+ *        COUNT records (so that a round lasts long enough to time)
  *   ringbuf OBJ pc SIZE COUNT ROUNDS        one thread: a test run of BATCH records,
  *        then ring_buffer__consume, until COUNT records; timed as a whole
  *   ringbuf OBJ xcpu SIZE COUNT ROUNDS      a producer process (fork, the loop of
  *        `produce` below) writes COUNT records in test runs of BATCH; this process waits
  *        in ring_buffer__poll and consumes; timed from the first record to the last
- *   ringbuf produce PROG_ID SIZE COUNT      the producer loop alone, on a program
- *        opened by id (bench/ringbuf.ts's two-CPU case runs it as its producer)
+ *   ringbuf produce PROG_ID MAP_ID SIZE COUNT   the producer loop alone, on a program
+ *        and ring opened by id (bench/ringbuf.ts's two-CPU case runs it as its producer)
  *
- * Prints one JSON object: {"ns": [ns per record, one per round], "drops": [records the
- * program could not write (ring full), one per round], "records": consumed per round}.
+ * The producer loop is paced by the consumer: before each test run it waits (spinning)
+ * until the ring has room for the whole batch, reading consumer_pos from its own
+ * read-only mapping of the ring. So no record is dropped and the two-CPU figure is how
+ * fast records go through producer, wakeup and consumer together: the slower of the
+ * producer and the consumer sets it.
+ *
+ * Prints one JSON object: {"ns": [ns per record, one per round], "cpu": [the consumer
+ * process's CPU time per record (xcpu)], "drops": [records the program could not write
+ * (ring full), one per round], "records": consumed per round}.
  * The ring is 4 MiB; before the rounds, twice its size in records is produced and
  * consumed, so that every page of the mapping has been touched (no page faults timed). The callback reads each record's first u32 (as the JS side does).
  */
@@ -27,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,12 +68,16 @@ static int on_sample(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static uint64_t expected;
+
+/* The clock is read at the first record and at the last expected one only. */
 static int on_sample_timed(void *ctx, void *data, size_t len)
 {
 	on_sample(ctx, data, len);
-	last_ns = now_ns();
 	if (!first_ns)
-		first_ns = last_ns;
+		first_ns = now_ns();
+	else if (seen == expected)
+		last_ns = now_ns();
 	return 0;
 }
 
@@ -80,31 +93,54 @@ static uint32_t produce(int prog_fd, uint32_t size, uint32_t count)
 	return a.failed;
 }
 
-/* The producer of the two-CPU case: COUNT records in test runs of BATCH. */
-static uint64_t produce_loop(int prog_fd, uint32_t size, uint64_t count)
+/* The producer of the two-CPU case: COUNT records in test runs of BATCH, each run when
+ * the ring has room for all of it (the ring's positions mapped read-only). */
+static uint64_t produce_loop(int prog_fd, int map_fd, uint32_t size, uint64_t count)
 {
+	long page = sysconf(_SC_PAGESIZE);
+	volatile uint64_t *cons = mmap(NULL, page, PROT_READ, MAP_SHARED, map_fd, 0);
+	volatile uint64_t *prod = mmap(NULL, page, PROT_READ, MAP_SHARED, map_fd, page);
+	if (cons == MAP_FAILED || prod == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
 	uint64_t drops = 0;
-	for (uint64_t done = 0; done < count; done += BATCH)
-		drops += produce(prog_fd, size, count - done < BATCH ? (uint32_t)(count - done) : BATCH);
+	for (uint64_t done = 0; done < count; done += BATCH) {
+		uint32_t n = count - done < BATCH ? (uint32_t)(count - done) : BATCH;
+		uint64_t need = (uint64_t)n * ((size + 15) & ~7u);
+		while (__atomic_load_n(prod, __ATOMIC_ACQUIRE) - __atomic_load_n(cons, __ATOMIC_ACQUIRE) + need > RING_SIZE)
+			__builtin_ia32_pause();
+		drops += produce(prog_fd, size, n);
+	}
+	munmap((void *)cons, page);
+	munmap((void *)prod, page);
 	return drops;
+}
+
+static double cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
 }
 
 int main(int argc, char **argv)
 {
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
 	setrlimit(RLIMIT_MEMLOCK, &rl);
-	if (argc == 5 && !strcmp(argv[1], "produce")) {
+	if (argc == 6 && !strcmp(argv[1], "produce")) {
 		int fd = bpf_prog_get_fd_by_id(atoi(argv[2]));
-		if (fd < 0) {
+		int map_fd = bpf_map_get_fd_by_id(atoi(argv[3]));
+		if (fd < 0 || map_fd < 0) {
 			perror("bpf_prog_get_fd_by_id");
 			return 1;
 		}
-		uint64_t drops = produce_loop(fd, atoi(argv[3]), strtoull(argv[4], NULL, 10));
+		uint64_t drops = produce_loop(fd, map_fd, atoi(argv[4]), strtoull(argv[5], NULL, 10));
 		printf("{\"drops\":%llu}\n", (unsigned long long)drops);
 		return 0;
 	}
 	if (argc != 6) {
-		fprintf(stderr, "usage: ringbuf OBJ consume|pc|xcpu SIZE COUNT ROUNDS | ringbuf produce PROG_ID SIZE COUNT\n");
+		fprintf(stderr, "usage: ringbuf OBJ consume|pc|xcpu SIZE COUNT ROUNDS | ringbuf produce PROG_ID MAP_ID SIZE COUNT\n");
 		return 2;
 	}
 	const char *mode = argv[2];
@@ -141,17 +177,23 @@ int main(int argc, char **argv)
 	}
 	sum = 0;
 
-	double ns[MAX_ROUNDS];
+	double ns[MAX_ROUNDS], cpu[MAX_ROUNDS];
 	uint64_t drops[MAX_ROUNDS], records[MAX_ROUNDS];
 	for (int r = 0; r < rounds; r++) {
 		drops[r] = 0;
 		seen = 0;
+		cpu[r] = 0;
 		if (!strcmp(mode, "consume")) {
-			for (uint64_t done = 0; done < count; done += FILL_CHUNK)
-				drops[r] += produce(prog_fd, size, count - done < FILL_CHUNK ? (uint32_t)(count - done) : FILL_CHUNK);
-			uint64_t t0 = now_ns();
-			ring_buffer__consume(rb);
-			ns[r] = (double)(now_ns() - t0) / (double)seen;
+			uint64_t fit = RING_SIZE / ((size + 15) & ~7u) * 9 / 10, timed = 0;
+			for (uint64_t done = 0; done < count; done += fit) {
+				uint64_t n = count - done < fit ? count - done : fit;
+				for (uint64_t d = 0; d < n; d += FILL_CHUNK)
+					drops[r] += produce(prog_fd, size, n - d < FILL_CHUNK ? (uint32_t)(n - d) : FILL_CHUNK);
+				uint64_t t0 = now_ns();
+				ring_buffer__consume(rb);
+				timed += now_ns() - t0;
+			}
+			ns[r] = (double)timed / (double)seen;
 		} else if (!strcmp(mode, "pc")) {
 			uint64_t t0 = now_ns();
 			for (uint64_t done = 0; done < count; done += BATCH) {
@@ -161,12 +203,14 @@ int main(int argc, char **argv)
 			ns[r] = (double)(now_ns() - t0) / (double)seen;
 		} else if (xcpu) {
 			first_ns = last_ns = 0;
+			expected = count;
 			int pipefd[2];
 			if (pipe(pipefd))
 				return 1;
+			double cpu0 = cpu_ns();
 			pid_t pid = fork();
 			if (pid == 0) {
-				uint64_t d = produce_loop(prog_fd, size, count);
+				uint64_t d = produce_loop(prog_fd, bpf_map__fd(map), size, count);
 				if (write(pipefd[1], &d, sizeof(d)) != sizeof(d))
 					_exit(1);
 				_exit(0);
@@ -176,12 +220,13 @@ int main(int argc, char **argv)
 			while (waitpid(pid, &status, WNOHANG) == 0)
 				ring_buffer__poll(rb, 10);
 			ring_buffer__consume(rb);
+			cpu[r] = (cpu_ns() - cpu0) / (double)seen;
 			uint64_t d = 0;
 			if (read(pipefd[0], &d, sizeof(d)) != sizeof(d))
 				return 1;
 			close(pipefd[0]);
 			drops[r] = d;
-			ns[r] = seen > 1 ? (double)(last_ns - first_ns) / (double)(seen - 1) : 0;
+			ns[r] = last_ns ? (double)(last_ns - first_ns) / (double)(seen - 1) : -1;
 		} else {
 			return 2;
 		}
@@ -190,6 +235,9 @@ int main(int argc, char **argv)
 	printf("{\"ns\":[");
 	for (int r = 0; r < rounds; r++)
 		printf("%s%.3f", r ? "," : "", ns[r]);
+	printf("],\"cpu\":[");
+	for (int r = 0; r < rounds; r++)
+		printf("%s%.3f", r ? "," : "", cpu[r]);
 	printf("],\"drops\":[");
 	for (int r = 0; r < rounds; r++)
 		printf("%s%llu", r ? "," : "", (unsigned long long)drops[r]);

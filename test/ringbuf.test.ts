@@ -118,6 +118,53 @@ test('RingBuf: a record crossing the end of the ring is contiguous (the data is 
   });
 });
 
+test('RingBuf.drain: records up to 64 bytes come as copies (exact bytes, one reused view per length), longer ones as views into the ring; next() copies', async (t) => {
+  await withRing(t, (p) => {
+    const pattern = new Uint8Array(4096).map((_, i) => (i * 13 + 5) & 0xff);
+    p.ebpf.map('.bss').update(new Uint8Array(4), pattern);
+    using rb = RingBuf.tryFrom(p.ebpf.map('rb'));
+    // What the program writes: u32 seq, u32 size, then the .bss bytes, cut at size.
+    const expected = (seq: number, size: number): number[] => {
+      const head = new Uint8Array(8);
+      new DataView(head.buffer).setUint32(0, seq, true);
+      new DataView(head.buffer).setUint32(4, size, true);
+      return [...head.subarray(0, size), ...pattern.subarray(8, Math.max(8, size))];
+    };
+    let seq = 0;
+    // Three rounds through a 4096-byte ring: records cross its end at different sizes.
+    for (let round = 0; round < 3; round++) {
+      for (const size of [1, 3, 4, 7, 8, 13, 16, 17, 31, 32, 33, 48, 63, 64, 65, 72, 200]) {
+        assert.equal(p.produce(3, size, { seq }).written, 3);
+        const views: Uint8Array[] = [];
+        assert.equal(rb.drain((r) => {
+          const i = views.length;
+          assert.equal(r.length, size);
+          assert.deepEqual([...r], expected(seq + i, size), `record of ${size} bytes, seq ${seq + i}`);
+          assert.equal(r.buffer === rb.bytes.buffer, size > 64, `${size} bytes: ${size > 64 ? 'a view into the ring' : 'a copy'}`);
+          // A copy may be written (it is not the ring); the next record is unaffected.
+          if (size <= 64) r.fill(0xee);
+          views.push(r);
+        }), 3);
+        if (size <= 64) {
+          assert.equal(views[0], views[2], 'one view per length, reused: valid only during the callback');
+        } else {
+          assert.notEqual(views[0], views[1]);
+          assert.deepEqual([...views[2]!], expected(seq + 2, size), 'a view into the ring still shows its record until the kernel reuses the space');
+        }
+        seq += 3;
+        // next() copies: the same bytes, kept after the ring moves on.
+        assert.equal(p.produce(2, size, { seq }).written, 2);
+        const kept = [rb.next()!, rb.next()!];
+        assert.equal(rb.next(), null);
+        p.produce(1, size, { seq: 0xffff });
+        rb.drain(() => {});
+        assert.deepEqual(kept.map((r) => [...r]), [expected(seq, size), expected(seq + 1, size)], `next() of ${size} bytes`);
+        seq += 2;
+      }
+    }
+  });
+});
+
 test('RingBuf: discarded records are skipped; next() copies one record, with or without a codec', async (t) => {
   await withRing(t, (p) => {
     using rb = RingBuf.tryFrom(p.ebpf.map('rb'));
@@ -282,14 +329,17 @@ test('RingBufPoller: two rings on one epoll, each to its callback; run() until a
 test('RingBuf.close: views become detached, use throws Closed, an owned map is closed, nothing leaks', async (t) => {
   await withRing(t, (p) => {
     const rb = RingBuf.tryFrom(p.ebpf.map('rb'));
+    // A record over 64 bytes comes as a view into the ring; a shorter one as a copy.
+    p.produce(1, 100);
     p.produce(1, 16);
-    let view: Uint8Array | undefined;
-    rb.drain((r) => (view = r));
-    assert.equal(view!.length, 16);
+    const views: Uint8Array[] = [];
+    rb.drain((r) => views.push(r));
+    assert.deepEqual(views.map((v) => v.length), [100, 16]);
     rb.close();
     rb.close();
-    assert.equal(view!.length, 0, 'detached');
-    assert.equal(view!.buffer.byteLength, 0);
+    assert.equal(views[0]!.length, 0, 'detached');
+    assert.equal(views[0]!.buffer.byteLength, 0);
+    assert.equal(views[1]!.length, 16, 'a copy is not ring memory: not detached');
     assert.equal(thrown(() => rb.drain(() => {})).kind, 'Closed');
     assert.equal(thrown(() => rb.next()).kind, 'Closed');
     assert.equal(p.ebpf.map('rb').closed, false, 'a view does not close the map');

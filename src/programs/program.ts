@@ -4,7 +4,7 @@
 import { readlinkSync } from 'node:fs';
 import { ProgramError } from '../errors.js';
 import { openPinned, pinFd } from '../pin.js';
-import { progGetFdById, progTestRun } from '../sys/bpf.js';
+import { progGetFdById, progTestRun, progTestRunCtx } from '../sys/bpf.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { kernel } from '../sys/native.js';
@@ -170,32 +170,8 @@ export class Program implements Disposable {
       }
       return { returnValue: r.retval, duration: r.duration, dataOut: dataOut?.subarray(0, r.dataSizeOut), ctxOut };
     } catch (err) {
-      throw this.#testRunError(err);
+      throw testRunError(this, err);
     }
-  }
-
-  #what(): string {
-    return `${this.name} (${programTypeName(this.type)})`;
-  }
-
-  // The kernel test-runs tracing programs only for fentry, fexit and fmod_ret; for the
-  // other attach types (tp_btf, iter) it answers EFAULT (bpf_prog_test_run_tracing).
-  #tracingWithoutTestRun(errno: number): boolean {
-    if (this.type !== ProgramType.Tracing || errno !== Errno.EFAULT) return false;
-    const attach = programTypeForSection(this.section)?.expectedAttachType;
-    return attach !== undefined && attach !== AttachType.TraceFentry && attach !== AttachType.TraceFexit && attach !== AttachType.ModifyReturn;
-  }
-
-  #testRunError(err: unknown): unknown {
-    if (!(err instanceof SyscallError)) return err;
-    if (err.errno === Errno.ENOTSUPP || err.errno === Errno.EOPNOTSUPP || this.#tracingWithoutTestRun(err.errno)) {
-      const attach = this.type === ProgramType.Tracing ? programTypeForSection(this.section)?.expectedAttachType : undefined;
-      const feature = `test run of ${programTypeName(this.type)}${attach !== undefined ? ` (${attachTypeName(attach)})` : ''}`;
-      return new ProgramError('NotSupported', `${this.#what()}: the kernel cannot test-run this program type (${feature}: ${err.code})`, { program: this.name, feature, cause: err });
-    }
-    const input = err.errno === Errno.EINVAL ? testRunInput(this.type) : undefined;
-    const hint = input ? ` (this program type takes ${input})` : '';
-    return new ProgramError('SyscallError', `test run of ${this.#what()}: ${err.message}${hint}`, { program: this.name, cause: err });
   }
 
   /**
@@ -221,6 +197,44 @@ export class Program implements Disposable {
   }
 }
 
+
+/**
+ * testRun({ ctx }).returnValue without the options and the result object, for a
+ * program whose context is all it takes and that is run over and over (Syscall.run).
+ */
+export function runWithContext(program: Program, ctx: Uint8Array | undefined): number {
+  if (ctx !== undefined && !(ctx instanceof Uint8Array)) return program.testRun({ ctx }).returnValue; // the typed refusal
+  const fd = program.fd;
+  try {
+    return progTestRunCtx(fd, ctx ?? null);
+  } catch (err) {
+    throw testRunError(program, err);
+  }
+}
+
+function what(p: Program): string {
+  return `${p.name} (${programTypeName(p.type)})`;
+}
+
+// The kernel test-runs tracing programs only for fentry, fexit and fmod_ret; for the
+// other attach types (tp_btf, iter) it answers EFAULT (bpf_prog_test_run_tracing).
+function tracingWithoutTestRun(p: Program, errno: number): boolean {
+  if (p.type !== ProgramType.Tracing || errno !== Errno.EFAULT) return false;
+  const attach = programTypeForSection(p.section)?.expectedAttachType;
+  return attach !== undefined && attach !== AttachType.TraceFentry && attach !== AttachType.TraceFexit && attach !== AttachType.ModifyReturn;
+}
+
+function testRunError(p: Program, err: unknown): unknown {
+  if (!(err instanceof SyscallError)) return err;
+  if (err.errno === Errno.ENOTSUPP || err.errno === Errno.EOPNOTSUPP || tracingWithoutTestRun(p, err.errno)) {
+    const attach = p.type === ProgramType.Tracing ? programTypeForSection(p.section)?.expectedAttachType : undefined;
+    const feature = `test run of ${programTypeName(p.type)}${attach !== undefined ? ` (${attachTypeName(attach)})` : ''}`;
+    return new ProgramError('NotSupported', `${what(p)}: the kernel cannot test-run this program type (${feature}: ${err.code})`, { program: p.name, feature, cause: err });
+  }
+  const input = err.errno === Errno.EINVAL ? testRunInput(p.type) : undefined;
+  const hint = input ? ` (this program type takes ${input})` : '';
+  return new ProgramError('SyscallError', `test run of ${what(p)}: ${err.message}${hint}`, { program: p.name, cause: err });
+}
 
 /** TestRunOptions with every field of the right type (ProgramError 'InvalidArgument' otherwise). */
 function checkTestRunOptions(program: string, given: TestRunOptions | undefined): TestRunOptions {

@@ -1,4 +1,4 @@
-import { Program } from './program.js';
+import { Program, runWithContext } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
 /**
@@ -11,6 +11,6 @@ export class Syscall extends Program {
 
   /** Runs the program once with `args` as its context (updated in place); returns its return value. */
   run(args?: Uint8Array): number {
-    return this.testRun({ ctx: args }).returnValue;
+    return runWithContext(this, args);
   }
 }

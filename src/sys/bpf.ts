@@ -3,7 +3,7 @@
 import { Attr, checkFlags, cString, ptrWords } from './attr.js';
 import { Errno, fail } from './errors.js';
 import { elemBuffer, kernel } from './native.js';
-import { retrying } from './retry.js';
+import { ATTEMPTS, retrying } from './retry.js';
 import { Cmd } from './abi/enums.js';
 import {
   type MapCreateFields,
@@ -496,4 +496,25 @@ export function progTestRun(a: ProgTestRunAttr): ProgTestRunResult {
   );
   if (r !== 0) fail('bpf_prog_test_run', r);
   return { retval: attr.getU32(T.retval), duration: attr.getU32(T.duration), dataSizeOut: attr.getU32(T.dataSizeOut), ctxSizeOut: attr.getU32(T.ctxSizeOut) };
+}
+
+const ctxAttr = new Attr(testLayout.size);
+const CTX_PTR = ptrWords(T.ctxIn);
+
+/**
+ * BPF_PROG_TEST_RUN with a context and nothing else (a syscall program's arguments,
+ * which the kernel updates in place), for programs run over and over: an attr of its
+ * own whose other fields stay zero, so a run writes four fields and passes one buffer.
+ * Returns retval.
+ */
+export function progTestRunCtx(progFd: number, ctx: Uint8Array | null): number {
+  const v = ctxAttr.view;
+  v.setUint32(T.progFd, progFd, true);
+  v.setUint32(T.retval, 0, true);
+  v.setUint32(T.ctxSizeIn, ctx === null ? 0 : ctx.length, true);
+  v.setUint32(T.duration, 0, true);
+  let r = kernel.bpf(Cmd.ProgTestRun, ctxAttr.bytes, CTX_PTR, ctx);
+  for (let n = 1; r === -Errno.EINTR && n < ATTEMPTS; n++) r = kernel.bpf(Cmd.ProgTestRun, ctxAttr.bytes, CTX_PTR, ctx);
+  if (r !== 0) fail('bpf_prog_test_run', r);
+  return v.getUint32(T.retval, true);
 }
