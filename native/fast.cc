@@ -37,6 +37,7 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern "C" {
@@ -111,10 +112,12 @@ struct Table {
   uint64_t fast_calls = 0;
 };
 
-thread_local Table* table = nullptr;
+/* initial-exec: read through %fs like libc's errno, with no __tls_get_addr call (a
+ * pointer fits in the static TLS glibc keeps for modules loaded later). */
+thread_local Table* table __attribute__((tls_model("initial-exec"))) = nullptr;
 
 /* The slot a handle names, or null. */
-inline Slot* lookup(Table* t, double handle) {
+HOT inline Slot* lookup(Table* t, double handle) {
   if (!t || !(handle >= kSlotBits && handle < 9007199254740992.0)) return nullptr;
   uint64_t h = static_cast<uint64_t>(handle);
   if (static_cast<double>(h) != handle) return nullptr;
@@ -127,7 +130,7 @@ inline Slot* lookup(Table* t, double handle) {
 inline bool is_u32(double d) { return d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d)); }
 
 /* The checked call: NULL and *result, or why it was refused (nothing done). */
-const char* elem(Table* t, double cmd, double handle, double attr_len, double mask, int32_t* result) {
+HOT const char* elem(Table* t, double cmd, double handle, double attr_len, double mask, int32_t* result) {
   if (!is_u32(cmd) || cmd > 255) return "cmd must be an integer in [0, 255]";
   if (!is_u32(attr_len) || attr_len > 32) return "attrLen must be an integer in [0, 32]";
   if (!is_u32(mask)) return "ptrMask must be an integer in [0, 2^32 - 1]";
@@ -162,10 +165,10 @@ void slow_elem(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 /* close(fd) -> 0 | -errno (forgetting what was learnt about fd: native/fds.c). */
-const char* close_fd(double fd, int32_t* result) {
+HOT const char* close_fd(double fd, int32_t* result) {
   if (!(fd >= 0 && fd <= 2147483647.0 && fd == static_cast<double>(static_cast<int32_t>(fd))))
     return "fd must be an integer in [0, 2147483647]";
-  int r = close(static_cast<int>(fd)) == 0 ? 0 : -errno;
+  int r = static_cast<int>(raw_syscall3(__NR_close, static_cast<long>(fd), 0, 0));
   fds_forget(static_cast<int>(fd));
   *result = r;
   return nullptr;
@@ -181,7 +184,7 @@ void slow_close(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 #ifdef TSBPF_FAST_CALLS
-int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& options) {
+HOT int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& options) {
   (void)receiver;
   int32_t r = 0;
   if (close_fd(fd, &r)) {
@@ -191,7 +194,7 @@ int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& option
   return r;
 }
 
-int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
+HOT int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
   (void)receiver;
   Table* t = table;
   int32_t r = 0;
