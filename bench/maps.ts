@@ -12,7 +12,7 @@
 // tsbpf's native seam and by the C program itself), in child processes, and compared.
 //
 // Options: --ops N     (operations per round of the fast cases, default 10000)
-//          --sets N    (iterations per round of the map-in-map updates, default 20)
+//          --sets N    (iterations per round of the map-in-map updates, default 100)
 //          --pairs N   (pairs of rounds per case, default 30)
 //          --pin CPU   (the CPU both sides run on; default the last one)  --no-pin
 //          --case a,b  (only these cases)   --quick (small counts, a smoke test)
@@ -46,7 +46,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ops: 10_000, sets: 20, pairs: 30, pin: defaultPinCpu(), only: undefined, json: false, trace: false, noStrace: false };
+  const o: Options = { ops: 10_000, sets: 100, pairs: 30, pin: defaultPinCpu(), only: undefined, json: false, trace: false, noStrace: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
