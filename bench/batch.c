@@ -12,8 +12,10 @@
  *   mmap_write     the same, a volatile write (ns per access)
  *   mmap_read64    ARRAY(u32 -> u64, 4096, BPF_F_MMAPABLE): 64-bit reads
  *
- * Usage: batch [-n entries] [-b batch] [-r rounds] [-a accesses]
+ * Usage: batch [-n entries] [-b batch] [-r rounds] [-a accesses] [-S REQ,RESP]
  *   Prints one JSON object: case -> [ns per element or access, one per round].
+ *   -S serves rounds over two FIFOs instead (bench/serve.h): "case n" runs n walks
+ *   (batch_lookup, key_by_key; units: elements) or n accesses (mmap_*).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +29,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "serve.h"
 
 #define MAX_ROUNDS 64
 #define NSLOTS 4096u
@@ -103,12 +107,40 @@ static uint32_t walk_keys(int fd) {
   }
 }
 
+static int hash_fd;
+static uint32_t batch_size;
+static volatile uint32_t *m32;
+static volatile uint64_t *m64;
+static volatile uint64_t sink;
+
+static uint64_t serve_case(const char *name, uint64_t n) {
+  uint64_t units = 0, sum = 0;
+  if (strcmp(name, "batch_lookup") == 0) {
+    for (uint64_t i = 0; i < n; i++) units += walk_batch(hash_fd, batch_size);
+  } else if (strcmp(name, "key_by_key") == 0) {
+    for (uint64_t i = 0; i < n; i++) units += walk_keys(hash_fd);
+  } else if (strcmp(name, "mmap_read") == 0) {
+    for (uint64_t i = 0; i < n; i++) sum += m32[i & (NSLOTS - 1)];
+    units = n;
+  } else if (strcmp(name, "mmap_write") == 0) {
+    for (uint64_t i = 0; i < n; i++) m32[i & (NSLOTS - 1)] = (uint32_t)i;
+    units = n;
+  } else if (strcmp(name, "mmap_read64") == 0) {
+    for (uint64_t i = 0; i < n; i++) sum += m64[i & (NSLOTS - 1)];
+    units = n;
+  }
+  sink = sum;
+  return units;
+}
+
 int main(int argc, char **argv) {
   uint32_t n = 100000, batch = 1024, rounds = 3;
   uint64_t accesses = 50000000;
+  const char *serve_paths = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "n:b:r:a:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:b:r:a:S:")) != -1) {
     switch (opt) {
+      case 'S': serve_paths = optarg; break;
       case 'n': n = (uint32_t)atoi(optarg); break;
       case 'b': batch = (uint32_t)atoi(optarg); break;
       case 'r': rounds = (uint32_t)atoi(optarg); break;
@@ -117,6 +149,10 @@ int main(int argc, char **argv) {
     }
   }
   if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
+  if (serve_paths && serve_open(serve_paths) != 0) {
+    perror("opening the FIFOs of -S");
+    return 1;
+  }
   keys_buf = calloc(batch, 4);
   values_buf = calloc(batch, 8);
 
@@ -136,11 +172,16 @@ int main(int argc, char **argv) {
   }
   int arr32 = map_create(BPF_MAP_TYPE_ARRAY, 4, 4, NSLOTS, BPF_F_MMAPABLE);
   int arr64 = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, NSLOTS, BPF_F_MMAPABLE);
-  volatile uint32_t *m32 = mmap(NULL, NSLOTS * 4, PROT_READ | PROT_WRITE, MAP_SHARED, arr32, 0);
-  volatile uint64_t *m64 = mmap(NULL, NSLOTS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, arr64, 0);
+  m32 = mmap(NULL, NSLOTS * 4, PROT_READ | PROT_WRITE, MAP_SHARED, arr32, 0);
+  m64 = mmap(NULL, NSLOTS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, arr64, 0);
   if (m32 == MAP_FAILED || m64 == MAP_FAILED) {
     perror("mmap");
     return 1;
+  }
+  if (serve_paths) {
+    hash_fd = hash;
+    batch_size = batch;
+    return serve_loop(serve_case);
   }
 
   double r_batch[MAX_ROUNDS], r_keys[MAX_ROUNDS], r_read[MAX_ROUNDS], r_write[MAX_ROUNDS], r_read64[MAX_ROUNDS];

@@ -12,38 +12,42 @@
 //                  volatile pointer access in C, and against ArrayMap.get (a lookup)
 //   variable_*     Ebpf.variable('data_a') get / set (a u32 in .data, bpf/globals.o)
 //
-// Rounds are interleaved: a C process, then tsbpf, per pass; the best round of each
-// side is shown, and the ratio of the bests.
+// Rounds alternate between the sides, pair by pair (tsbpf, C, C, tsbpf, ...), with one
+// C process serving its rounds (bench/serve.h), both pinned to one CPU; each pair gives
+// a ratio, and the table shows the median ratio with its 95% interval (wall and CPU
+// time), the median rounds and the ratio of the best rounds.
 //
-// Options: --entries N (default 100000)  --batch B (default 1024)  --rounds N (3)
-//          --passes N (2)  --accesses N (mmap accesses per round, default 20000000)
-//          --quick  --json
+// Options: --entries N (default 100000)  --batch B (default 1024)  --pairs N (15)
+//          --accesses N (mmap accesses per round, default 2000000)
+//          --pin CPU (default the last)  --no-pin  --quick  --json
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { best, compileC, fmtNs, positiveInt, repoRoot, runC, table } from './common.js';
+import { best, compileC, CServer, defaultPinCpu, fmtNs, fmtStats, interleave, median, pairStats, pinSelf, positiveInt, repoRoot, table, timeRound, type RoundTime } from './common.js';
 import { ArrayMap, Ebpf, HashMap, MapBatchCursor, MapFlags, u32, u64 } from '../src/index.js';
 
 interface Options {
   entries: number;
   batch: number;
-  rounds: number;
-  passes: number;
+  pairs: number;
   accesses: number;
+  pin: number | undefined;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { entries: 100_000, batch: 1024, rounds: 3, passes: 2, accesses: 20_000_000, json: false };
+  const o: Options = { entries: 100_000, batch: 1024, pairs: 15, accesses: 2_000_000, pin: defaultPinCpu(), json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
       case '--entries': o.entries = positiveInt(a, argv[++i]); break;
       case '--batch': o.batch = positiveInt(a, argv[++i]); break;
-      case '--rounds': o.rounds = positiveInt(a, argv[++i]); break;
-      case '--passes': o.passes = positiveInt(a, argv[++i]); break;
+      case '--pairs': o.pairs = positiveInt(a, argv[++i]); break;
       case '--accesses': o.accesses = positiveInt(a, argv[++i]); break;
-      case '--quick': Object.assign(o, { entries: 20_000, rounds: 2, passes: 1, accesses: 2_000_000 }); break;
+      case '--pin': o.pin = Number(argv[++i]); if (!Number.isInteger(o.pin) || o.pin < 0) throw new Error('--pin needs a CPU number'); break;
+      case '--no-pin': o.pin = undefined; break;
+      case '--quick': Object.assign(o, { entries: 20_000, pairs: 3, accesses: 200_000 }); break;
       case '--json': o.json = true; break;
-      default: throw new Error(`unknown option ${a} (--entries N --batch B --rounds N --passes N --accesses N --quick --json)`);
+      default: throw new Error(`unknown option ${a} (--entries N --batch B --pairs N --accesses N --pin CPU --no-pin --quick --json)`);
     }
   }
   return o;
@@ -127,7 +131,7 @@ const cases: Record<string, Case> = {
     return sum === -1 ? 0 : o.accesses;
   },
   syscall_get: () => {
-    const n = 200_000;
+    const n = 20_000;
     let sum = 0;
     for (let i = 0; i < n; i++) sum += arr32.get(i & (NSLOTS - 1));
     return sum === -1 ? 0 : n;
@@ -145,45 +149,83 @@ const cases: Record<string, Case> = {
   },
 };
 
-function timeTs(name: string): number {
-  const fn = cases[name]!;
-  const t = process.hrtime.bigint();
-  const n = fn();
-  return Number(process.hrtime.bigint() - t) / n;
+// Each tsbpf case against the C case doing the same work, and the C round's count
+// (walks for the map walks, accesses for the rest).
+const against: Record<string, [c: string, n: number] | undefined> = {
+  batch_raw: ['batch_lookup', 1],
+  batch_typed: ['batch_lookup', 1],
+  entries: ['batch_lookup', 1],
+  key_by_key: ['key_by_key', 1],
+  mmap_read: ['mmap_read', o.accesses],
+  mmap_write: ['mmap_write', o.accesses],
+  mmap_read64: ['mmap_read64', o.accesses / 4],
+  raw_view_read: ['mmap_read', o.accesses],
+  syscall_get: undefined,
+  variable_get: ['mmap_read', o.accesses / 4],
+  variable_set: ['mmap_write', o.accesses / 4],
+};
+const labels: Record<string, string> = {
+  batch_raw: `batch lookup, ${o.batch} a call: raw buffers (MapData.lookupBatch)`,
+  batch_typed: `batch lookup, ${o.batch} a call: typed (HashMap.getBatch)`,
+  entries: 'entries() (batches of 1024)',
+  key_by_key: 'key by key (keys() + get())',
+  mmap_read: 'memory() get, u32',
+  mmap_write: 'memory() set, u32',
+  mmap_read64: 'memory() get, u64 (bigint)',
+  raw_view_read: 'memory().view.getUint32 (raw)',
+  syscall_get: 'ArrayMap.get (a lookup syscall)',
+  variable_get: 'variable(data_a).get()',
+  variable_set: 'variable(data_a).set()',
+};
+
+if (o.pin !== undefined) pinSelf(o.pin);
+const server = new CServer(exe, ['-n', String(o.entries), '-b', String(o.batch)], o.pin);
+const rounds: Record<string, { ts: RoundTime[]; c: RoundTime[] }> = {};
+try {
+  for (const name of Object.keys(cases)) {
+    const tsRound = () => timeRound(cases[name]!);
+    const pair = against[name];
+    const cRound = pair ? () => server.round(pair[0], pair[1]) : () => ({ wall: NaN, cpu: NaN });
+    for (let w = 0; w < 2; w++) {
+      tsRound();
+      cRound();
+    }
+    rounds[name] = interleave(o.pairs, tsRound, cRound);
+  }
+} finally {
+  server.close();
 }
 
-// ---- interleaved passes -------------------------------------------------------------
-
-const cRounds: Record<string, number[]> = {};
-const tsRounds: Record<string, number[]> = {};
-for (const name of Object.keys(cases)) timeTs(name); // warm-up (JIT)
-for (let pass = 0; pass < o.passes; pass++) {
-  const c = runC<Record<string, number[]>>(exe, ['-n', String(o.entries), '-b', String(o.batch), '-r', String(o.rounds), '-a', String(o.accesses)]);
-  for (const [k, v] of Object.entries(c)) (cRounds[k] ??= []).push(...v);
-  for (let r = 0; r < o.rounds; r++) for (const name of Object.keys(cases)) (tsRounds[name] ??= []).push(timeTs(name));
+const rows: string[][] = [];
+const fig: Record<string, { ts: number; c: number }> = {};
+for (const name of Object.keys(cases)) {
+  const r = rounds[name]!;
+  const ts = median(r.ts.map((x) => x.wall));
+  const c = median(r.c.map((x) => x.wall));
+  fig[name] = { ts, c };
+  if (!against[name]) {
+    rows.push([labels[name]!, fmtNs(ts), '', '', '', '']);
+    continue;
+  }
+  const wall = pairStats(r.ts.map((x, i) => x.wall / r.c[i]!.wall));
+  const cpu = pairStats(r.ts.map((x, i) => x.cpu / r.c[i]!.cpu));
+  const bestRatio = best(r.ts.map((x) => x.wall)) / best(r.c.map((x) => x.wall));
+  rows.push([labels[name]!, fmtNs(ts), fmtNs(c), fmtStats(wall), bestRatio.toFixed(2), fmtStats(cpu)]);
 }
-
-const c = (k: string) => best(cRounds[k]!);
-const t = (k: string) => best(tsRounds[k]!);
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-const rows: string[][] = [
-  [`batch lookup, ${o.batch} a call: raw buffers (MapData.lookupBatch)`, fmtNs(t('batch_raw')), fmtNs(c('batch_lookup')), ratio(t('batch_raw'), c('batch_lookup'))],
-  [`batch lookup, ${o.batch} a call: typed (HashMap.getBatch)`, fmtNs(t('batch_typed')), fmtNs(c('batch_lookup')), ratio(t('batch_typed'), c('batch_lookup'))],
-  ['entries() (batches of 1024)', fmtNs(t('entries')), fmtNs(c('batch_lookup')), ratio(t('entries'), c('batch_lookup'))],
-  ['key by key (keys() + get())', fmtNs(t('key_by_key')), fmtNs(c('key_by_key')), ratio(t('key_by_key'), c('key_by_key'))],
-  ['memory() get, u32', fmtNs(t('mmap_read')), fmtNs(c('mmap_read')), ratio(t('mmap_read'), c('mmap_read'))],
-  ['memory() set, u32', fmtNs(t('mmap_write')), fmtNs(c('mmap_write')), ratio(t('mmap_write'), c('mmap_write'))],
-  ['memory() get, u64 (bigint)', fmtNs(t('mmap_read64')), fmtNs(c('mmap_read64')), ratio(t('mmap_read64'), c('mmap_read64'))],
-  ['memory().view.getUint32 (raw)', fmtNs(t('raw_view_read')), fmtNs(c('mmap_read')), ratio(t('raw_view_read'), c('mmap_read'))],
-  ['ArrayMap.get (a lookup syscall)', fmtNs(t('syscall_get')), '', ''],
-  ['variable(data_a).get()', fmtNs(t('variable_get')), fmtNs(c('mmap_read')), ratio(t('variable_get'), c('mmap_read'))],
-  ['variable(data_a).set()', fmtNs(t('variable_set')), fmtNs(c('mmap_write')), ratio(t('variable_set'), c('mmap_write'))],
-];
-console.log(`${o.entries} entries (HASH u32 -> u64), best of ${o.rounds * o.passes} rounds a side, interleaved; ns per element or access\n`);
-console.log(table(['case', 'tsbpf', 'C', 'tsbpf / C'], rows, [false, true, true, true]));
-console.log(`\nbatches against key by key: tsbpf ${ratio(t('key_by_key'), t('batch_typed'))} faster typed (${ratio(t('key_by_key'), t('batch_raw'))} raw, ${ratio(t('key_by_key'), t('entries'))} entries()); C ${ratio(c('key_by_key'), c('batch_lookup'))}`);
-console.log(`memory() get against a lookup: ${ratio(t('syscall_get'), t('mmap_read'))} faster`);
-if (o.json) console.log(JSON.stringify({ c: cRounds, tsbpf: tsRounds }));
+const x = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+console.log(
+  `${o.entries} entries (HASH u32 -> u64), ${o.pairs} pairs of rounds a case, alternating sides, ` +
+    `${o.pin === undefined ? 'not pinned' : `both pinned to CPU ${o.pin}`}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ns per element or access (median rounds)\n`,
+);
+console.log(table(['case', 'tsbpf', 'C', 'wall tsbpf/C [95%]', 'best/best', 'CPU tsbpf/C [95%]'], rows, [false, true, true, true, true, true]));
+console.log('(ratios: median of the per-pair ratios and the 95% interval of that median; best/best: best round of each side)');
+const k = fig['key_by_key']!;
+console.log(
+  `\nbatches against key by key: tsbpf ${x(k.ts, fig['batch_typed']!.ts)} faster typed (${x(k.ts, fig['batch_raw']!.ts)} raw, ` +
+    `${x(k.ts, fig['entries']!.ts)} entries()); C ${x(k.c, fig['batch_raw']!.c)}`,
+);
+console.log(`memory() get against a lookup: ${x(fig['syscall_get']!.ts, fig['mmap_read']!.ts)} faster`);
+if (o.json) console.log(JSON.stringify(rounds));
 
 hash.close();
 arr32.close();

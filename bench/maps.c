@@ -34,6 +34,8 @@
  *   after a warm-up of iters/warmup_divisor operations (at least 1).
  *   -a  prints every round instead: case -> [ns/op, ...]
  *   -p  times rounds in CPU time of the thread (CLOCK_THREAD_CPUTIME_ID), not wall time
+ *   -S REQ,RESP  serves rounds over two FIFOs instead (bench/serve.h): "case n" runs
+ *       n operations of the case (n of its iterations for the map-in-map updates)
  *   -t  prints, instead of timings, the system calls of one operation of each case:
  *       case -> ["MAP_LOOKUP_ELEM/32", ...] (command/attr size, or "close"). Each
  *       case runs one untraced operation, then access("/nonexistent/tsbpf-bench-marker/<case>"),
@@ -51,6 +53,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "serve.h"
 
 #define offsetofend(TYPE, FIELD) (offsetof(TYPE, FIELD) + sizeof(((TYPE *)0)->FIELD))
 
@@ -369,6 +373,16 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t serve_case(const char *name, uint64_t n) {
+  for (size_t c = 0; c < NCASES; c++) {
+    if (strcmp(cases[c].name, name) == 0) {
+      cases[c].run(n);
+      return n;
+    }
+  }
+  return 0;
+}
+
 static int selected(const char *list, const char *name) {
   if (!list) return 1;
   size_t len = strlen(name);
@@ -387,9 +401,11 @@ int main(int argc, char **argv) {
   uint64_t lookup_iters = 500000, set_iters = 50;
   int rounds = 5, all_rounds = 0;
   uint64_t warm_div = 10;
+  const char *serve_paths = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "c:n:s:r:w:atp")) != -1) {
+  while ((opt = getopt(argc, argv, "c:n:s:r:w:atpS:")) != -1) {
     switch (opt) {
+      case 'S': serve_paths = optarg; break;
       case 'c': only = optarg; break;
       case 'n': lookup_iters = strtoull(optarg, NULL, 10); break;
       case 's': set_iters = strtoull(optarg, NULL, 10); break;
@@ -410,6 +426,11 @@ int main(int argc, char **argv) {
   /* Map memory is charged to the memcg on 5.11+, to RLIMIT_MEMLOCK before. */
   struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
   setrlimit(RLIMIT_MEMLOCK, &rl);
+  if (serve_paths) {
+    if (serve_open(serve_paths) != 0) die("opening the FIFOs of -S");
+    setup();
+    return serve_loop(serve_case);
+  }
   setup();
 
   printf("{");

@@ -429,22 +429,32 @@ static napi_value js_bpf_io(napi_env env, napi_callback_info info) {
 
 /* A command whose row has no pointer words (ids, fds by id, attach, freeze, ...):
  * attr alone, copied back as the kernel left it (it writes next_id and the like). */
-static const char *plain_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result) {
+/* attr_len (at most 32) bytes of io into attr, in whole words where it can: a memcpy
+ * of a length the compiler does not know is a call into libc (see HOT). */
+HOT static inline void copy_attr(uint64_t attr[4], const uint8_t *io, uint32_t attr_len) {
+  uint32_t w = 0;
+  for (; w < attr_len / 8; w++) memcpy(&attr[w], io + 8 * w, 8);
+  /* volatile: a byte loop the compiler would turn back into a memcpy call */
+  volatile uint8_t *tail = (volatile uint8_t *)attr;
+  for (uint32_t b = 8 * w; b < attr_len; b++) tail[b] = io[b];
+}
+
+HOT static const char *plain_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result) {
   if (cmd < 0 || cmd >= CMD_COUNT || !rules[cmd].known || rules[cmd].nptr != 0 || cmd == LINK_CREATE)
     return "bpfElem: element commands and commands without pointers only";
   if (attr_len > 32) return "bpfElem: attr is at most 32 bytes";
   if (attr_len > io_len) return "attrLen is longer than io";
   if (mask) return "ptrMask names a word that is not a pointer of this command";
   uint64_t attr[4] = {0};
-  memcpy(attr, io, attr_len);
+  copy_attr(attr, io, attr_len);
   enum fd_lock_mode lock = rules[cmd].result == RESULT_FD ? FD_LOCK_EXCLUSIVE : FD_LOCK_NONE;
   fds_lock(lock);
-  long r = syscall(__NR_bpf, cmd, attr, attr_len);
-  int err = r < 0 ? errno : 0;
+  long r = raw_syscall3(__NR_bpf, cmd, (long)attr, attr_len);
   if (r >= 0 && rules[cmd].result != RESULT_NONE) fds_forget((int)r);
   fds_unlock(lock);
-  memcpy(io, attr, attr_len);
-  *result = r < 0 ? -err : (int32_t)r;
+  volatile uint8_t *back = io; /* volatile: see copy_attr */
+  for (uint32_t b = 0; b < attr_len; b++) back[b] = ((uint8_t *)attr)[b];
+  *result = (int32_t)r;
   return NULL;
 }
 
@@ -474,8 +484,7 @@ const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len
   if (mask >> (attr_len / 8)) return "ptrMask names a word beyond attr";
   if (mask & ~allowed) return "ptrMask names a word that is not a pointer of this command";
   uint64_t attr[4] = {0};
-  if (attr_len == sizeof attr) memcpy(attr, io, sizeof attr); /* the usual length: four moves, not a byte loop */
-  else memcpy(attr, io, attr_len);
+  copy_attr(attr, io, attr_len);
   uint8_t *ptr[3] = {NULL, NULL, NULL};
   for (uint32_t w = 1; w <= 2; w++) {
     if (!(allowed & (1u << w))) continue;
@@ -515,10 +524,9 @@ const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len
       attr[w] = (uint64_t)(uintptr_t)ptr[w];
     }
   }
-  long r = syscall(__NR_bpf, cmd, attr, attr_len);
-  int err = r < 0 ? errno : 0;
+  long r = raw_syscall3(__NR_bpf, cmd, (long)attr, attr_len);
   fds_unlock(FD_LOCK_SHARED);
-  *result = r < 0 ? -err : (int32_t)r;
+  *result = (int32_t)r;
   return NULL;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <node_api.h>
+#include <unistd.h>
 
 #define CHECK_NAPI(env, call)                                   \
   do {                                                          \
@@ -34,12 +35,32 @@ bool arg_small(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *ou
 bool arg_bytes(napi_env env, napi_value v, void **data, size_t *len, const char *what);
 napi_value make_int(napi_env env, int64_t v);
 
+/* The per-call path of bpfElem and close (native/fast.cc, bpf.c, fds.c) is marked hot:
+ * the compiler puts it in .text.hot, so its functions share a page or two. Where the
+ * kernel flushes the TLB on every system call (page-table isolation without PCID, as
+ * on the test VM), each page user space touches per call costs a page walk after the
+ * call returns. */
+#define HOT __attribute__((hot))
+
+/* A system call made in line: 0.. or -errno, no errno and no libc page touched (see
+ * HOT). x86-64 only; elsewhere libc's syscall(). */
+static inline long raw_syscall3(long nr, long a, long b, long c) {
+#if defined(__x86_64__)
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+#else
+  long r = syscall(nr, a, b, c);
+  return r < 0 ? -errno : r;
+#endif
+}
+
 /* What native/fds.c knows about descriptors, and the lock that keeps it true. */
 enum fd_lock_mode { FD_LOCK_NONE, FD_LOCK_SHARED, FD_LOCK_EXCLUSIVE };
-void fds_lock(enum fd_lock_mode mode);
-void fds_unlock(enum fd_lock_mode mode);
+HOT void fds_lock(enum fd_lock_mode mode);
+HOT void fds_unlock(enum fd_lock_mode mode);
 /* Forget what was learnt about fd: it was closed or handed out anew. */
-void fds_forget(int fd);
+HOT void fds_forget(int fd);
 struct map_sizes {
   uint32_t key_size;
   uint32_t value_size;
@@ -47,7 +68,7 @@ struct map_sizes {
 };
 /* The key and value sizes of the map at fd (cached; call with the lock held shared
  * or exclusively). 0, or -errno when the kernel has no BPF object at fd. */
-int map_sizes(int fd, struct map_sizes *out);
+HOT int map_sizes(int fd, struct map_sizes *out);
 /* BPF_OBJ_GET_INFO_BY_FD into a zeroed private buffer. 0 | -errno */
 int bpf_obj_info(int fd, void *info, uint32_t len);
 /* Possible CPUs as the kernel counts them for per-CPU values; 0 when unknown. */
@@ -63,7 +84,7 @@ bool fd_is_perf_event(int fd);
 char *cstr_copy(const void *buf, size_t len);
 
 /* An element command over io (native/bpf.c): NULL with *result, or why it was refused. */
-const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result);
+HOT const char *bpf_elem_call(int cmd, uint8_t *io, size_t io_len, uint32_t attr_len, uint32_t mask, int32_t *result);
 /* The memory of an ArrayBuffer that mmap made with MAP_ANONYMOUS and that is still
  * mapped (not detached): true, or false with a TypeError/RangeError thrown. */
 bool anonymous_mapping(napi_env env, napi_value v, void **addr, size_t *len);

@@ -1,5 +1,5 @@
-/* bpfElem(cmd, handle, attrLen, ptrMask) -> result | -errno, the buffers it works on,
- * and close(fd).
+/* bpfElemFast(cmd, handle, attrLen, ptrMask) -> result | -errno | REFUSED, the buffers
+ * it works on, and closeFast(fd); with bpfElem and close, their checked twins.
  *
  * The element commands are most of what a program does with maps, so their call
  * costs what it can: four numbers, no buffer argument. The buffer (attr, key, value,
@@ -15,10 +15,14 @@
  *    node headers lack: declared below for V8 11.3 (Node 20) only, and checked
  *    against the constructor node exports. Any other V8 gets the slow function alone
  *    (same results, Node-API-like cost).
- *  - The slow function is the fallback V8 itself uses (before optimisation, for
- *    arguments that are not numbers, when the fast path asks for it).
- *  - Both paths take numbers; a non-integer, an unknown handle or a bad row makes the
- *    fast path ask for the slow one, which throws (nothing was done before).
+ *  - The fast functions never throw and never ask V8 for its fallback: whatever they
+ *    refuse (a non-number, a non-integer, an unknown handle, a bad row) they answer
+ *    with REFUSED (INT32_MIN, no errno), having done nothing. In V8 11.3 an exception
+ *    thrown by the fallback of a fast call skips the try/catch of the optimised
+ *    function that made the call (found by the native fuzzer: the process ended on an
+ *    exception its caller caught). src/sys/native.ts turns REFUSED into a call of the
+ *    checked twin (bpfElem, close: ordinary functions), which throws the
+ *    RangeError/TypeError.
  *
  * Safety of a registered buffer: its memory is allocated here and its backing store
  * is held by the handle's slot, so neither garbage collection nor detaching the
@@ -37,6 +41,7 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern "C" {
@@ -92,6 +97,8 @@ namespace {
 constexpr double kSlotBits = 16777216.0; /* 2^24 */
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr double kMaxLength = 4294967296.0; /* 2^32 */
+/* What the fast functions answer for what the checked ones throw on. */
+constexpr int32_t kRefused = INT32_MIN;
 
 struct Slot {
   uint8_t* data = nullptr;
@@ -111,10 +118,12 @@ struct Table {
   uint64_t fast_calls = 0;
 };
 
-thread_local Table* table = nullptr;
+/* initial-exec: read through %fs like libc's errno, with no __tls_get_addr call (a
+ * pointer fits in the static TLS glibc keeps for modules loaded later). */
+thread_local Table* table __attribute__((tls_model("initial-exec"))) = nullptr;
 
 /* The slot a handle names, or null. */
-inline Slot* lookup(Table* t, double handle) {
+HOT inline Slot* lookup(Table* t, double handle) {
   if (!t || !(handle >= kSlotBits && handle < 9007199254740992.0)) return nullptr;
   uint64_t h = static_cast<uint64_t>(handle);
   if (static_cast<double>(h) != handle) return nullptr;
@@ -127,7 +136,7 @@ inline Slot* lookup(Table* t, double handle) {
 inline bool is_u32(double d) { return d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d)); }
 
 /* The checked call: NULL and *result, or why it was refused (nothing done). */
-const char* elem(Table* t, double cmd, double handle, double attr_len, double mask, int32_t* result) {
+HOT const char* elem(Table* t, double cmd, double handle, double attr_len, double mask, int32_t* result) {
   if (!is_u32(cmd) || cmd > 255) return "cmd must be an integer in [0, 255]";
   if (!is_u32(attr_len) || attr_len > 32) return "attrLen must be an integer in [0, 32]";
   if (!is_u32(mask)) return "ptrMask must be an integer in [0, 2^32 - 1]";
@@ -161,11 +170,22 @@ void slow_elem(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(r);
 }
 
+/* bpfElemFast's slow twin (before optimisation, or for arguments that are not numbers): REFUSED instead of throwing. */
+void slow_elem_fast(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  double a[4];
+  for (int i = 0; i < 4; i++) {
+    if (!info[i]->IsNumber()) return info.GetReturnValue().Set(kRefused);
+    a[i] = info[i].As<v8::Number>()->Value();
+  }
+  int32_t r = 0;
+  info.GetReturnValue().Set(elem(table, a[0], a[1], a[2], a[3], &r) ? kRefused : r);
+}
+
 /* close(fd) -> 0 | -errno (forgetting what was learnt about fd: native/fds.c). */
-const char* close_fd(double fd, int32_t* result) {
+HOT const char* close_fd(double fd, int32_t* result) {
   if (!(fd >= 0 && fd <= 2147483647.0 && fd == static_cast<double>(static_cast<int32_t>(fd))))
     return "fd must be an integer in [0, 2147483647]";
-  int r = close(static_cast<int>(fd)) == 0 ? 0 : -errno;
+  int r = static_cast<int>(raw_syscall3(__NR_close, static_cast<long>(fd), 0, 0));
   fds_forget(static_cast<int>(fd));
   *result = r;
   return nullptr;
@@ -180,25 +200,26 @@ void slow_close(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(r);
 }
 
-#ifdef TSBPF_FAST_CALLS
-int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& options) {
-  (void)receiver;
+void slow_close_fast(const v8::FunctionCallbackInfo<v8::Value>& info) {
   int32_t r = 0;
-  if (close_fd(fd, &r)) {
-    options.fallback = true;
-    return 0;
-  }
-  return r;
+  if (!info[0]->IsNumber() || close_fd(info[0].As<v8::Number>()->Value(), &r)) r = kRefused;
+  info.GetReturnValue().Set(r);
 }
 
-int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
+#ifdef TSBPF_FAST_CALLS
+HOT int32_t fast_close(v8::Local<v8::Value> receiver, double fd, FastOptions& options) {
   (void)receiver;
+  (void)options;
+  int32_t r = 0;
+  return close_fd(fd, &r) ? kRefused : r;
+}
+
+HOT int32_t fast_elem(v8::Local<v8::Value> receiver, double cmd, double handle, double attr_len, double mask, FastOptions& options) {
+  (void)receiver;
+  (void)options;
   Table* t = table;
   int32_t r = 0;
-  if (elem(t, cmd, handle, attr_len, mask, &r)) {
-    options.fallback = true; /* the slow function throws the same refusal */
-    return 0;
-  }
+  if (elem(t, cmd, handle, attr_len, mask, &r)) return kRefused; /* never the fallback: see the top */
   t->fast_calls++;
   return r;
 }
@@ -318,8 +339,10 @@ extern "C" napi_value fast_init(napi_env env, napi_value exports) {
   close_cfunction = &close_fn;
 #endif
   /* close replaces the Node-API one of native/addon.c (same checks and results). */
-  if (!define(isolate, ctx, obj, "bpfElem", slow_elem, 4, cfunction) ||
-      !define(isolate, ctx, obj, "close", slow_close, 1, close_cfunction) ||
+  if (!define(isolate, ctx, obj, "bpfElemFast", slow_elem_fast, 4, cfunction) ||
+      !define(isolate, ctx, obj, "closeFast", slow_close_fast, 1, close_cfunction) ||
+      !define(isolate, ctx, obj, "bpfElem", slow_elem, 4, nullptr) ||
+      !define(isolate, ctx, obj, "close", slow_close, 1, nullptr) ||
       !define(isolate, ctx, obj, "elemBuffer", elem_buffer, 1, nullptr) ||
       !define(isolate, ctx, obj, "elemBufferOf", elem_buffer_of, 1, nullptr) ||
       !define(isolate, ctx, obj, "fastCalls", fast_calls, 0, nullptr))

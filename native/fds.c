@@ -56,7 +56,7 @@ void fds_unlock(enum fd_lock_mode mode) {
 
 static _Atomic(_Atomic uint64_t *) chunks[CHUNKS];
 
-static _Atomic uint64_t *entry(int fd, bool create) {
+HOT static _Atomic uint64_t *entry(int fd, bool create) {
   if (fd < 0 || (unsigned)fd >= CACHED_FDS) return NULL;
   _Atomic(_Atomic uint64_t *) *slot = &chunks[(unsigned)fd >> CHUNK_BITS];
   _Atomic uint64_t *chunk = atomic_load_explicit(slot, memory_order_acquire);

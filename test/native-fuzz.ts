@@ -66,7 +66,7 @@ const PAGE = 4096;
 
 // ---- what the child holds -----------------------------------------------------------
 
-type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'xsk' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'pidfd' | 'closed';
+type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'perf' | 'socket' | 'xsk' | 'netlink' | 'unix' | 'pipe' | 'file' | 'dir' | 'dev' | 'std' | 'internal' | 'pidfd' | 'closed' | 'epoll';
 
 interface PoolFd {
   fd: number;
@@ -107,6 +107,8 @@ interface Ctx {
   /** Filled by the generators for the call being made. */
   guards: Guarded[];
   planted: boolean;
+  /** The newer entry points' state (see Extra). */
+  extra: Extra;
 }
 
 function fdOf(c: Ctx, kinds?: readonly FdKind[]): number {
@@ -688,6 +690,191 @@ function genCall(c: Ctx, fn: string): unknown[] {
   throw new Error(`no generator for ${fn}`);
 }
 
+
+// ---- the newer entry points ---------------------------------------------------------
+// epoll, readiness watches, event-ring mappings, the element path over registered
+// buffers (bpfElem, elemBuffer) and close, each as a V8 fast call where it has one.
+// They draw from a random stream of their own, so that a seed without them (the
+// regression seeds) replays exactly the calls it always made; with them (the default),
+// about one call in five is one of these.
+
+/** A buffer made by elemBuffer, and the map its attr was last laid out for. */
+interface Elem {
+  handle: number;
+  buffer: ArrayBuffer;
+}
+
+interface Extra {
+  /** Pool fds only the newer entry points use (a user ring buffer), so that the old stream's picks stay as they were. */
+  fds: PoolFd[];
+  elems: Elem[];
+  /** Handles of buffers dropped since (stale once collected). */
+  dropped: number[];
+  watches: unknown[];
+  /** mmapRing results: read, never written (their pages are read-only). */
+  rings: ArrayBuffer[];
+}
+
+const KEY_VALUE_WORDS = (1 << 1) | (1 << 2);
+
+/** The addon's functions outside the Kernel seam (native/fast.cc). */
+type FastAddon = Kernel & { elemBuffer(length: number): Elem; fastCalls(): number; bpfElemFast(...a: unknown[]): unknown; closeFast(fd: unknown): unknown };
+
+/**
+ * bpfElemFast and closeFast, the V8 fast calls (they answer REFUSED, INT32_MIN, where
+ * bpfElem and close throw, and must never throw): each through one warmed-up call site,
+ * so that optimised code calls them with numbers, the fast path.
+ */
+function callElem(k: Kernel, cmd: unknown, handle: unknown, attrLen: unknown, mask: unknown): unknown {
+  return (k as FastAddon).bpfElemFast(cmd, handle, attrLen, mask);
+}
+function callClose(k: Kernel, fd: unknown): unknown {
+  return (k as FastAddon).closeFast(fd);
+}
+
+function extraFd(c: Ctx, kinds?: readonly FdKind[]): number {
+  const all = c.pool.concat(c.extra.fds);
+  const fits = kinds ? all.filter((p) => kinds.includes(p.kind)) : all;
+  if (fits.length === 0 || c.g.chance(0.08)) return c.g.pick([0x7fffffff, 4000, 999, c.g.u32() & 0x7fffffff]);
+  return c.g.pick(fits).fd;
+}
+
+/** bpfElem's arguments over one of the child's elemBuffers, laid out for a map of the pool (or not). */
+function genElem(c: Ctx): unknown[] {
+  const g = c.g;
+  const x = c.extra;
+  if (x.elems.length === 0 || g.chance(0.05)) {
+    // A handle that names nothing: never made, another generation, dropped (stale once collected), or not a number.
+    const e = x.elems.length ? g.pick(x.elems) : undefined;
+    const handle = g.pick([0, 1, 2 ** 24, 2 ** 24 + 5000, 2 ** 53, -1, 0.5, NaN, (e?.handle ?? 2 ** 24) + 2 ** 24, x.dropped.length ? g.pick(x.dropped) : 7]);
+    return [g.pick([1, 2, 3, 4]), g.chance(0.8) ? handle : weird(c), 32, KEY_VALUE_WORDS];
+  }
+  const e = g.pick(x.elems);
+  const io = new Uint8Array(e.buffer);
+  const dv = new DataView(e.buffer);
+  const maps = c.pool.concat(x.fds).filter((p) => p.kind === 'map' && p.keySize !== undefined);
+  const map = g.chance(0.9) && maps.length ? g.pick(maps) : undefined;
+  const keySize = map?.keySize ?? g.pick([0, 4, 8]);
+  const valueBytes = map?.valueBytes ?? 8;
+  const keyOff = 32;
+  const valueOff = keyOff + Math.ceil(keySize / 8) * 8;
+  const cmd = g.chance(0.8) ? g.pick([1, 1, 2, 2, 3, 4, 21]) : g.pick([11, 12, 23, 31, 13, 14, 19, 30, 5, 6, 10, 15, 17, 18, 24, 28, 255, 256, 1000]);
+  let attrLen = g.chance(0.8) ? (cmd === 3 ? 16 : 32) : g.pick([0, 1, 4, 8, 12, 15, 16, 24, 31, 33, 40, 64]);
+  if (attrLen > io.length && g.chance(0.8)) attrLen = io.length;
+  let mask = cmd === 3 ? 1 << 1 : KEY_VALUE_WORDS;
+  if (io.length >= 32) {
+    for (let i = 0; i < 32; i++) io[i] = 0;
+    if (cmd >= 11 && cmd <= 31 && ![21, 24, 28].includes(cmd) && !(cmd === 15 || cmd === 17 || cmd === 18)) {
+      // Commands without pointers: next ids, and the child's own objects by id.
+      const space = ({ 13: 'prog', 14: 'map', 19: 'btf', 30: 'link' } as const)[cmd as 13];
+      const ids = space ? c.ownIds[space] : [];
+      dv.setUint32(0, space ? (ids.length ? g.pick(ids) : 0) : g.pick([0, 1, 100, g.u32()]), true);
+      mask = 0;
+    } else {
+      dv.setUint32(0, map ? map.fd : extraFd(c), true);
+      const fits = valueOff + valueBytes <= io.length;
+      dv.setBigUint64(8, BigInt(g.chance(0.85) && fits ? keyOff : g.pick([0, 8, 31, io.length - 1, io.length, io.length + 8, g.u32()])), true);
+      dv.setBigUint64(16, BigInt(g.chance(0.85) && fits ? valueOff : g.pick([0, 8, 31, io.length - 1, io.length, 2 ** 32 + 40])), true);
+      if (cmd === 3) dv.setBigUint64(16, 0n, true);
+      if (g.chance(0.1)) dv.setBigUint64(24, g.pick([1n, 2n, 4n, 1n << 62n, BigInt(g.u32())]), true);
+      if (g.chance(0.08)) {
+        // An address where the mask names no pointer: the addon must refuse it.
+        c.planted = true;
+        const word = g.pick([1, 2]);
+        dv.setBigUint64(word * 8, c.baitAddress + BigInt(g.int(1024) * 8), true);
+        mask &= ~(1 << word);
+      }
+      if (fits) {
+        for (let i = keyOff; i < valueOff; i++) io[i] = i === keyOff ? g.int(4) : g.chance(0.7) ? 0 : g.int(256);
+        for (let i = valueOff; i < valueOff + valueBytes; i++) io[i] = g.int(256);
+      }
+    }
+  }
+  if (g.chance(0.06)) mask = g.pick([0, 1, 8, 1 << 31, g.u32(), 0xffffffff]);
+  const args: unknown[] = [cmd, e.handle, attrLen, mask >>> 0];
+  if (g.chance(0.04)) args[g.int(4)] = g.chance(0.5) ? weird(c, true) : g.pick([-1, 2 ** 32, 0.5, NaN]);
+  return args;
+}
+
+function genExtra(c: Ctx, fn: string): unknown[] {
+  const g = c.g;
+  const x = c.extra;
+  const num = (xs: number[]) => (g.chance(0.95) ? g.pick(xs) : weird(c, true));
+  switch (fn) {
+    case 'epollCreate':
+      return g.chance(0.9) ? [] : [weird(c)];
+    case 'epollCtl':
+      return [g.chance(0.95) ? extraFd(c, g.chance(0.8) ? ['epoll'] : undefined) : weird(c, true), num([1, 1, 2, 3, 0, 4]), g.chance(0.95) ? extraFd(c) : weird(c, true),
+        num([1, 1, 4, 5, 0x2000, 1 << 31, 0x40000000, 0x10000000, 0xffffffff, 0]), num([0, 1, 7, 0xffffffff])];
+    case 'epollWait': {
+      // Never a blocking wait: timeouts 0 or 1 ms, or values the addon refuses.
+      const out = g.chance(0.85) ? new Uint32Array(g.pick([1, 2, 8, 64, 65, 1000])) : g.chance(0.5) ? new Uint32Array(0) : weird(c);
+      return [g.chance(0.95) ? extraFd(c, g.chance(0.8) ? ['epoll'] : undefined) : weird(c, true), out, g.chance(0.95) ? g.pick([0, 0, 0, 1]) : weird(c, true)];
+    }
+    case 'watch':
+      return [g.chance(0.95) ? extraFd(c) : weird(c, true), g.chance(0.9) ? () => undefined : weird(c)];
+    case 'unwatch': {
+      if (x.watches.length && g.chance(0.7)) return [x.watches.splice(g.int(x.watches.length), 1)[0]];
+      return [g.chance(0.3) ? { __watch: true } : weird(c)];
+    }
+    case 'mmapRing': {
+      const rings = c.pool.concat(x.fds).filter((p) => p.tag === 'ringbuf' || p.tag === 'user_ringbuf' || p.kind === 'perf');
+      const fd = rings.length && g.chance(0.7) ? g.pick(rings).fd : extraFd(c, g.chance(0.8) ? ['map', 'perf'] : undefined);
+      const len = g.pick([PAGE, 2 * PAGE, 3 * PAGE, 3 * PAGE, 5 * PAGE, 9 * PAGE, 1, PAGE + 1, 2 ** 40, 2 ** 41]);
+      return [g.chance(0.97) ? fd : weird(c, true), num([len]), num([0, 0, PAGE, PAGE, 2 * PAGE, 1, 2 ** 46, 2 ** 47])];
+    }
+    case 'elemBuffer':
+      return [g.chance(0.9) ? g.pick([48, 48, 64, 88, 128, 4200, 16 + 4096 * 2, 1, 31, 32]) : g.chance(0.5) ? g.pick([0, -1, 0.5, NaN, 2 ** 32 + 1, 2 ** 53]) : weird(c)];
+    case 'bpfElem':
+    case 'bpfElemFast':
+      return genElem(c);
+    case 'close':
+    case 'closeFast': {
+      const mine = c.pool.filter((p) => p.closable);
+      if (mine.length && g.chance(0.5)) {
+        const p = g.pick(mine);
+        p.kind = 'closed';
+        p.closable = false;
+        return [p.fd];
+      }
+      return [g.chance(0.8) ? g.pick([4000, 999, 0x7fffffff]) : g.pick([-1, 0.5, NaN, 2 ** 31, Infinity, '3', undefined])];
+    }
+  }
+  throw new Error(`no generator for ${fn}`);
+}
+
+const EXTRA_POINTS: [string, number][] = [
+  ['epollCreate', 2], ['epollCtl', 5], ['epollWait', 4], ['watch', 3], ['unwatch', 3], ['mmapRing', 5], ['elemBuffer', 3], ['bpfElem', 6], ['bpfElemFast', 16],
+  ['closeFast', 3],
+];
+const EXTRA_WEIGHT = EXTRA_POINTS.reduce((s, [, w]) => s + w, 0);
+
+function pickExtra(g: Gen): string {
+  let x = g.int(EXTRA_WEIGHT);
+  for (const [fn, w] of EXTRA_POINTS) {
+    if (x < w) return fn;
+    x -= w;
+  }
+  return 'bpfElem';
+}
+
+/** Makes the newer entry points' own fds, and warms their call sites up so that optimised code takes the fast paths. */
+function makeExtra(k: Kernel, pool: PoolFd[]): Extra {
+  const x: Extra = { fds: [], elems: [], dropped: [], watches: [], rings: [] };
+  const userRing = bpfCall(k, 0, [[0, 31], [12, PAGE]], 72);
+  if (userRing >= 0) x.fds.push({ fd: userRing, kind: 'map', tag: 'user_ringbuf', closable: false });
+  const array = pool.find((p) => p.tag === 'array');
+  const warm = (k as FastAddon).elemBuffer(64);
+  const dv = new DataView(warm.buffer);
+  dv.setUint32(0, array?.fd ?? 0, true);
+  dv.setUint32(8, 32, true);
+  dv.setUint32(16, 40, true);
+  for (let i = 0; i < 20_000; i++) callElem(k, 1, warm.handle, 32, KEY_VALUE_WORDS);
+  for (let i = 0; i < 20_000; i++) callClose(k, 0x7ffffff0);
+  x.elems.push(warm);
+  return x;
+}
+
 const ENTRY_POINTS: [string, number][] = [
   ['bpf', 30], ['bpfIo', 14], ['close', 3], ['ioctl', 6], ['mmap', 5], ['munmap', 3], ['perf_event_open', 8], ['socket', 3],
   ['bind', 3], ['send', 3], ['recv', 3], ['setsockopt', 4], ['getsockopt', 4], ['ifNameToIndex', 1], ['ifIndexToName', 1],
@@ -909,8 +1096,39 @@ function describeArg(a: unknown): string {
 
 interface ChildResult {
   calls: number;
+  /** bpfElem calls that took the V8 fast path (with the newer entry points). */
+  fastCalls?: number;
   outcomes: Record<string, number>;
   failures: { index: number; call: string; problem: string }[];
+}
+
+/** What a call of the newer entry points made: descriptors, watches, ring mappings, buffers. */
+function keepExtra(c: Ctx, fn: string, args: unknown[], r: unknown): void {
+  const x = c.extra;
+  const k = c.k;
+  if (fn === 'epollCreate' && typeof r === 'number' && r > 2) {
+    for (const p of c.pool) if (p.fd === r) p.kind = 'epoll';
+    c.pool.push({ fd: r, kind: 'epoll', tag: 'made by epollCreate', closable: true });
+  } else if (fn === 'watch' && r !== null && typeof r === 'object') {
+    x.watches.push(r);
+    if (x.watches.length > 16) k.unwatch(x.watches.shift() as never);
+  } else if (fn === 'mmapRing' && r instanceof ArrayBuffer) {
+    if (r.byteLength > 0) {
+      const v = new Uint8Array(r);
+      if (v[0]! + v[v.length - 1]! < 0) throw new Error('unreachable');
+    }
+    x.rings.push(r);
+    if (x.rings.length > 8) k.munmap(x.rings.shift()!);
+  } else if (fn === 'elemBuffer' && r !== null && typeof r === 'object') {
+    x.elems.push(r as Elem);
+    // Dropped buffers: their handles go stale when the ArrayBuffer is collected.
+    if (x.elems.length > 12) x.dropped.push(x.elems.splice(1 + c.g.int(x.elems.length - 1), 1)[0]!.handle);
+    if (x.dropped.length > 32) x.dropped.shift();
+  } else if ((fn === 'bpfElem' || fn === 'bpfElemFast') && typeof r === 'number' && r > 2 && [13, 14, 19, 30].includes(args[0] as number)) {
+    k.close(r); // an own object opened by id: not kept
+  } else if ((fn === 'close' || fn === 'closeFast') && typeof args[0] === 'number' && r === 0) {
+    for (const p of c.pool) if (p.fd === args[0]) p.kind = 'closed';
+  }
 }
 
 function child(argv: string[]): void {
@@ -927,7 +1145,11 @@ function child(argv: string[]): void {
   const { pool, ownIds, uprobeType } = makePool(k, tmp);
   const { bait, address } = makeBait(g);
   const reference = Buffer.from(bait);
-  const c: Ctx = { g, k, pool, mappings: [], baitAddress: address, ownIds, uprobeType, tmp, guards: [], planted: false };
+  const extended = argv.includes('--extended');
+  const g2 = new Gen(prng((seed ^ 0x5bd1e995) >>> 0));
+  const extra = extended ? makeExtra(k, pool) : { fds: [], elems: [], dropped: [], watches: [], rings: [] };
+  const fastBefore = extended ? (k as FastAddon).fastCalls() : 0;
+  const c: Ctx = { g, k, pool, mappings: [], baitAddress: address, ownIds, uprobeType, tmp, guards: [], planted: false, extra };
   const result: ChildResult = { calls: 0, outcomes: {}, failures: [] };
   const profile: Record<string, number> | undefined = argv.includes('--profile') ? {} : undefined;
   const start = performance.now();
@@ -935,26 +1157,32 @@ function child(argv: string[]): void {
   for (let i = 0; i < count; i++) {
     c.guards = [];
     c.planted = false;
-    const fn = pickEntry(g);
+    const isExtra = extended && g2.chance(0.2);
+    const fn = isExtra ? pickExtra(g2) : pickEntry(g);
     if (trace) writeSync(trace, `  (making ${fn})\n`);
-    const args = genCall(c, fn);
+    c.g = isExtra ? g2 : g;
+    const args = isExtra ? genExtra(c, fn) : genCall(c, fn);
+    c.g = g;
     const describe = () => `${fn}(${args.map(describeArg).join(', ')})`;
     if (trace) writeSync(trace, `${i} ${describe()}\n`);
     let r: unknown;
     let outcome: string;
     const t0 = profile ? performance.now() : 0;
     try {
-      r = (k as any)[fn](...args);
+      if (isExtra && fn === 'bpfElemFast') r = callElem(k, args[0], args[1], args[2], args[3]);
+      else if (isExtra && fn === 'closeFast') r = callClose(k, args[0]);
+      else r = (k as any)[fn](...args);
       outcome = classify(r);
     } catch (err) {
       outcome = (err as Error)?.name ?? String(err);
       if (!(err instanceof TypeError) && !(err instanceof RangeError)) result.failures.push({ index: i, call: describe(), problem: `threw ${String(err)}` });
+      else if (fn === 'bpfElemFast' || fn === 'closeFast') result.failures.push({ index: i, call: describe(), problem: `a fast function threw ${String(err)} (it answers REFUSED)` });
     }
     if (profile) profile[fn] = (profile[fn] ?? 0) + performance.now() - t0;
     if (trace) writeSync(trace, `  => ${outcome}${typeof r === 'number' ? ` ${r}` : ''}\n`);
     result.calls++;
     const cmd = typeof args[0] === 'number' ? args[0] : typeof args[0];
-    const key = `${fn === 'bpf' || fn === 'bpfIo' ? `${fn}(${cmd})` : fn} ${outcome}`;
+    const key = `${fn === 'bpf' || fn === 'bpfIo' || fn === 'bpfElem' || fn === 'bpfElemFast' ? `${fn}(${cmd})` : fn} ${outcome}`;
     result.outcomes[key] = (result.outcomes[key] ?? 0) + 1;
     for (const gd of c.guards) {
       const headOk = gd.backing.subarray(0, gd.head).every((b) => b === GUARD_BYTE);
@@ -972,6 +1200,7 @@ function child(argv: string[]): void {
       result.failures.push({ index: i, call: describe(), problem: `opened a ${byId} the child does not own` });
       r = undefined;
     }
+    if (isExtra) keepExtra(c, fn, args, r);
     // Keep what the call made: new descriptors join the pool, mappings are touched.
     if (typeof r === 'number' && r > 2 && (fn === 'perf_event_open' || fn === 'socket' || fn === 'pidfdOpen' || ((fn === 'bpf' || fn === 'bpfIo') && FD_CMDS.has(args[0] as number)))) {
       if (!pool.some((p) => p.fd === r && p.kind !== 'closed')) {
@@ -987,7 +1216,7 @@ function child(argv: string[]): void {
         }
       }
     }
-    if (r instanceof ArrayBuffer && r.byteLength > 0) {
+    if (r instanceof ArrayBuffer && r.byteLength > 0 && !(isExtra && fn === 'mmapRing')) {
       const v = new Uint8Array(r);
       v[0] = v[0]!;
       v[v.length - 1] = v[v.length - 1]!;
@@ -997,6 +1226,10 @@ function child(argv: string[]): void {
     // Descriptors closed by close(): forget their kind everywhere.
     if (fn === 'close' && typeof args[0] === 'number' && r === 0) for (const p of pool) if (p.fd === args[0]) p.kind = 'closed';
   }
+  // Watches keep the event loop alive: stopped, so that the child ends.
+  for (const w of extra.watches) k.unwatch(w as never);
+  for (const ring of extra.rings) k.munmap(ring);
+  if (extended) result.fastCalls = (k as FastAddon).fastCalls() - fastBefore;
   writeFileSync(out, JSON.stringify(result));
   if (profile) process.stderr.write(`${JSON.stringify(Object.entries(profile).sort((a, b) => b[1] - a[1]).map(([f, ms]) => `${f} ${ms.toFixed(0)} ms`))} total ${(performance.now() - start).toFixed(0)} ms\n`);
 }
@@ -1010,6 +1243,8 @@ export interface NativeFuzzOptions {
   batch?: number;
   /** The addon to fuzz (default: the library's). */
   addon?: string;
+  /** Also call the newer entry points (epoll, watch, mmapRing, bpfElem, elemBuffer, fast close); default true. Regression seeds run without, as they were found. */
+  extended?: boolean;
   /** Called with a line of progress per batch. */
   log?: (line: string) => void;
   /** Asked between batches: true stops the run (what ran is reported). */
@@ -1032,9 +1267,11 @@ export interface NativeFuzzReport {
   failures: NativeFuzzFailure[];
   /** How the children were confined. */
   isolation: string;
+  /** bpfElem calls that took the V8 fast path. */
+  fastCalls: number;
 }
 
-function runBatch(seed: number, count: number, addon: string, procs: string, traced: boolean): { result?: ChildResult; status: number | null; signal: string | null; stderr: string; trace?: string } {
+function runBatch(seed: number, count: number, addon: string, procs: string, traced: boolean, extended: boolean): { result?: ChildResult; status: number | null; signal: string | null; stderr: string; trace?: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-native-fuzz-'));
   const work = join(dir, 'cwd');
   mkdirSync(work);
@@ -1045,7 +1282,7 @@ function runBatch(seed: number, count: number, addon: string, procs: string, tra
     // The child: its own mount and network namespaces, its own bpffs, lo up, in the cgroup.
     const setup = `echo $$ > ${procs} && mount -t bpf bpf /sys/fs/bpf && ip link set lo up && exec "$0" "$@"`;
     const args = [fileURLToPath(import.meta.url), '--child', '--seed', String(seed), '--count', String(count), '--out', out, '--addon', addon,
-      '--parent-netns', readlinkSync('/proc/self/ns/net'), ...(traced ? ['--trace'] : [])];
+      '--parent-netns', readlinkSync('/proc/self/ns/net'), ...(traced ? ['--trace'] : []), ...(extended ? ['--extended'] : [])];
     const r = spawnSync('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', setup, process.execPath, ...args], {
       cwd: work,
       stdio: ['pipe', 'ignore', errFd],
@@ -1068,21 +1305,23 @@ export async function fuzzNative(o: NativeFuzzOptions): Promise<NativeFuzzReport
   const cg = makeMemoryCgroup(768, 'native-fuzz');
   if (!cg.path) throw new Error(`no memory cgroup for the children: ${cg.text}`);
   const procs = join(cg.path, 'cgroup.procs');
-  const report: NativeFuzzReport = { calls: 0, batches: 0, ms: 0, outcomes: {}, failures: [], isolation: `own mount and network namespace, own bpffs, memory cgroup ${cg.text}` };
+  const report: NativeFuzzReport = { calls: 0, batches: 0, ms: 0, outcomes: {}, failures: [], fastCalls: 0, isolation: `own mount and network namespace, own bpffs, memory cgroup ${cg.text}` };
   const t0 = performance.now();
   try {
     for (let done = 0, i = 0; done < o.count && !o.stop?.(); i++) {
       const n = Math.min(batch, o.count - done);
       const seed = (o.seed + i) >>> 0;
-      const r = runBatch(seed, n, addon, procs, false);
+      const extended = o.extended !== false;
+      const r = runBatch(seed, n, addon, procs, false, extended);
       report.batches++;
       if (r.result) {
         report.calls += r.result.calls;
+        report.fastCalls += r.result.fastCalls ?? 0;
         for (const [key, v] of Object.entries(r.result.outcomes)) report.outcomes[key] = (report.outcomes[key] ?? 0) + v;
         for (const f of r.result.failures) report.failures.push({ seed, ...f });
       } else {
         // A crash or a hang: run the batch again, tracing each call, to name the one that did it.
-        const t = runBatch(seed, n, addon, procs, true);
+        const t = runBatch(seed, n, addon, procs, true, extended);
         const lines = t.trace?.trimEnd().split('\n') ?? [];
         let at = lines.length - 1;
         while (at >= 0 && !/^\d+ /.test(lines[at]!)) at--;
@@ -1138,7 +1377,7 @@ async function main(argv: string[]): Promise<void> {
   const r = await fuzzNative(o);
   const rate = r.calls / (r.ms / 1000);
   console.log(`${r.calls} calls in ${r.batches} children, ${(r.ms / 1000).toFixed(1)} s, ${rate.toFixed(0)} calls/s (child start-up included); ${r.isolation}`);
-  console.log(`failures: ${r.failures.length}`);
+  console.log(`failures: ${r.failures.length}; bpfElem calls on the V8 fast path: ${r.fastCalls}`);
   for (const f of r.failures.slice(0, 20)) console.log(`  seed ${f.seed} call ${f.index ?? '?'}: ${f.problem}\n    ${f.call ?? ''}`);
   const byFn: Record<string, Record<string, number>> = {};
   for (const [key, n] of Object.entries(r.outcomes)) {

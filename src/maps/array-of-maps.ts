@@ -2,6 +2,7 @@ import { MapError } from '../errors.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { mapUpdateBatch } from '../sys/bpf.js';
 import { checkElemFlags, type MapData } from './map-data.js';
+import { batchBuffers } from './batch.js';
 import { MapType } from './map-type.js';
 import { innerFd, innerMapValue, type MapOfMapsCreateOptions } from './of-maps.js';
 import { checkIndex, createMap, IndexedMap, optionalLast, rethrow, tryFromMap, type FromMapData, type InnerMap, type MapKind, type TryFromOptions } from './typed-map.js';
@@ -69,20 +70,22 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap<V, InnerMap, number> {
     checkElemFlags(flags);
     if (typeof (entries as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') throw new MapError('InvalidArgument', 'setMany takes an iterable of [index, map] pairs');
     const list = [...entries];
-    const keys = new Uint8Array(4 * list.length);
-    const values = new Uint8Array(4 * list.length);
-    const kv = new DataView(keys.buffer);
-    const vv = new DataView(values.buffer);
     for (const entry of list) if (!Array.isArray(entry) || entry.length !== 2) throw new MapError('InvalidArgument', 'setMany takes [index, map] pairs');
-    list.forEach(([index, map], i) => {
-      checkIndex(index, this.len());
+    if (list.length === 0) return;
+    // The map's own batch buffers: no allocation per call (setMany is called in loops).
+    const b = batchBuffers(this.map, list.length);
+    const kv = b.keys.view;
+    const vv = b.values.view;
+    const len = this.len();
+    for (let i = 0; i < list.length; i++) {
+      const [index, map] = list[i]!;
+      checkIndex(index, len);
       kv.setUint32(4 * i, index, true);
       vv.setUint32(4 * i, innerFd(map), true);
-    });
-    if (list.length === 0) return;
+    }
     if (batchSupported !== false) {
       try {
-        mapUpdateBatch(fd, keys, values, list.length, flags);
+        mapUpdateBatch(fd, b.keys.bytes, b.values.bytes, list.length, flags);
         batchSupported = true;
         return;
       } catch (err) {

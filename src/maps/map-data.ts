@@ -17,6 +17,28 @@ import { ARRAY_MAX_ENTRIES, memoryForMaps, type MapSize } from './map-memory.js'
 import { deleteBatch, lookupBatch, updateBatch, type MapBatchCursor } from './batch.js';
 import { mapMemory, unmap, type MapMemory } from './mapped.js';
 
+/** Up to this many bytes are copied by a loop: a TypedArray builtin (set, slice) costs more than the copy. */
+const SMALL_COPY = 32;
+
+/** `src` into `dst` (the same length). */
+function copyInto(dst: Uint8Array, src: Uint8Array): void {
+  const n = src.length;
+  if (n > SMALL_COPY) {
+    dst.set(src);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[i] = src[i]!;
+}
+
+/** A copy of `src` (small ones in V8's heap, with no backing store to allocate). */
+function copyOf(src: Uint8Array): Uint8Array {
+  const n = src.length;
+  if (n > SMALL_COPY) return src.slice();
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = src[i]!;
+  return out;
+}
+
 /** BPF_F_* map creation flags. */
 export const MapFlags = {
   BPF_F_NO_PREALLOC: 1 << 0,
@@ -413,7 +435,7 @@ export class MapData extends FdOwner {
   #putKey(key: Uint8Array | null): ElemIo {
     this.#checkKey(key);
     const io = this.elemIo();
-    if (key !== null) io.key.bytes.set(key);
+    if (key !== null) copyInto(io.key.bytes, key);
     return io;
   }
 
@@ -422,7 +444,7 @@ export class MapData extends FdOwner {
     const io = this.#putKey(key);
     checkElemFlags(flags);
     try {
-      return io.lookup(this.fd, flags) ? io.value.bytes.slice() : undefined;
+      return io.lookup(this.fd, flags) ? copyOf(io.value.bytes) : undefined;
     } catch (err) {
       throw MapError.fromSyscall(err);
     }
@@ -436,7 +458,7 @@ export class MapData extends FdOwner {
     if (!(value instanceof Uint8Array) || value.length !== size) {
       throw new MapError('InvalidValueSize', `value must be ${size} bytes`, { size: value?.length, expected: size });
     }
-    io.value.bytes.set(value);
+    copyInto(io.value.bytes, value);
     try {
       io.update(this.fd, flags);
     } catch (err) {

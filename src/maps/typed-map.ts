@@ -300,39 +300,110 @@ const indexAt: KeyDecoder<number> = { decode: (s, offset) => s.view.getUint32(of
 
 /**
  * entries() a batch at a time, each batch in buffers of its own (the loop body may
- * use the map). Returns false, having yielded nothing, when the kernel refuses the
- * first batch lookup (no batch operations for the type: recorded, and the caller
- * walks key by key); true at the end of the map.
+ * use the map). A plain iterator rather than a generator: a for-of loop calls its
+ * next() like any method (optimised code inlines it), where a generator is resumed
+ * through a builtin at every element. Lazy like a generator: nothing is checked or
+ * read before the first next(). Where the kernel refuses the first batch lookup (no
+ * batch operations for the type: recorded), or the map's type has none, the rest
+ * comes from `walk`, key by key.
  */
-function* batchEntries<K, E>(map: MapData, key: KeyDecoder<K>, value: ValueCodec<any, any, E>): Generator<[K, E], boolean, undefined> {
-  const cursor = new MapBatchCursor();
-  let count = ENTRIES_BATCH;
-  const b = new BatchBuffers(map.keySize, map.valueBytes).reserve(count);
-  const keySize = map.keySize;
-  const valueBytes = map.valueBytes;
-  let first = true;
-  while (!cursor.done) {
-    let n: number;
-    try {
-      n = lookupBatch(map, cursor, b.keys.bytes, b.values.bytes, count, false);
-    } catch (err) {
-      if (err instanceof MapError && err.errno === Errno.ENOSPC) {
-        // A bucket larger than the batch: ask again, for more (the cursor has not moved).
-        b.reserve((count *= 2));
-        continue;
-      }
-      if (first && err instanceof MapError && isBatchRefusal(err.errno)) {
-        refuseBatch(map.type);
+class BatchEntryIterator<K, E> implements IterableIterator<[K, E]> {
+  readonly #map: MapData;
+  readonly #key: KeyDecoder<K>;
+  readonly #value: ValueCodec<any, any, E>;
+  /** Checks before the first element (a map user space cannot read throws there). */
+  readonly #check: () => void;
+  readonly #walk: () => Iterator<[K, E]>;
+  #fallback: Iterator<[K, E]> | undefined;
+  #cursor: MapBatchCursor | undefined;
+  #buffers: BatchBuffers | undefined;
+  #count = ENTRIES_BATCH;
+  #keySize = 0;
+  #valueBytes = 0;
+  /** Elements in the buffers, and the next one to hand out. */
+  #n = 0;
+  #i = 0;
+  #first = true;
+  #ended = false;
+
+  constructor(map: MapData, key: KeyDecoder<K>, value: ValueCodec<any, any, E>, check: () => void, walk: () => Iterator<[K, E]>) {
+    this.#map = map;
+    this.#key = key;
+    this.#value = value;
+    this.#check = check;
+    this.#walk = walk;
+  }
+
+  next(): IteratorResult<[K, E], undefined> {
+    if (this.#i === this.#n && !this.#fill()) {
+      return this.#fallback !== undefined ? this.#fallback.next() : { done: true, value: undefined };
+    }
+    const i = this.#i++;
+    const b = this.#buffers!;
+    const value = this.#value;
+    const k = this.#key.decode(b.keys, i * this.#keySize);
+    const v = value.entry ? value.entry(b.values, i * this.#valueBytes) : (value.decode(b.values, i * this.#valueBytes) as unknown as E);
+    return { done: false, value: [k, v] };
+  }
+
+  /** Reads the next batch; false at the end (or when the fallback takes over). */
+  #fill(): boolean {
+    if (this.#fallback !== undefined || this.#ended) return false;
+    const map = this.#map;
+    if (this.#cursor === undefined) {
+      this.#check();
+      if (!batchIterable(map.type)) {
+        this.#fallback = this.#walk();
         return false;
       }
-      throw err;
+      this.#cursor = new MapBatchCursor();
+      this.#keySize = map.keySize;
+      this.#valueBytes = map.valueBytes;
+      this.#buffers = new BatchBuffers(this.#keySize, this.#valueBytes).reserve(this.#count);
     }
-    first = false;
-    for (let i = 0; i < n; i++) {
-      yield [key.decode(b.keys, i * keySize), value.entry ? value.entry(b.values, i * valueBytes) : (value.decode(b.values, i * valueBytes) as unknown as E)];
+    const cursor = this.#cursor;
+    const b = this.#buffers!;
+    this.#i = this.#n = 0;
+    while (!cursor.done) {
+      let n: number;
+      try {
+        n = lookupBatch(map, cursor, b.keys.bytes, b.values.bytes, this.#count, false);
+      } catch (err) {
+        if (err instanceof MapError && err.errno === Errno.ENOSPC) {
+          // A bucket larger than the batch: ask again, for more (the cursor has not moved).
+          b.reserve((this.#count *= 2));
+          continue;
+        }
+        if (this.#first && err instanceof MapError && isBatchRefusal(err.errno)) {
+          refuseBatch(map.type);
+          this.#fallback = this.#walk();
+          return false;
+        }
+        this.#ended = true;
+        throw err;
+      }
+      this.#first = false;
+      if (n > 0) {
+        this.#n = n;
+        return true;
+      }
     }
+    this.#ended = true;
+    return false;
   }
-  return true;
+
+  return(): IteratorResult<[K, E], undefined> {
+    this.#ended = true;
+    this.#i = this.#n = 0;
+    const fallback = this.#fallback;
+    this.#fallback = undefined;
+    fallback?.return?.();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
 }
 
 function notFound(index: number | undefined): MapError {
@@ -441,10 +512,17 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
    * Read a batch at a time where the kernel has batch lookups (arrays, per-CPU arrays),
    * one lookup per index otherwise.
    */
-  *entries(): IterableIterator<[number, E]> {
+  entries(): IterableIterator<[number, E]> {
+    return new BatchEntryIterator(this.map, indexAt, this.#value, () => this.#checkReadable(), () => this.#walk());
+  }
+
+  #checkReadable(): void {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+  }
+
+  /** entries() one lookup per index. */
+  *#walk(): IterableIterator<[number, E]> {
     const value = this.#value;
-    if (batchIterable(this.map.type) && (yield* batchEntries(this.map, indexAt, value))) return;
     for (let i = 0; i < this.#len; i++) {
       this.setIndex(i);
       if (this.lookupElem(0)) yield [i, value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];
@@ -565,10 +643,17 @@ export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
    * batch is as the map was when it was read. Elsewhere key by key, where a key
    * removed during the walk is skipped.
    */
-  *entries(): IterableIterator<[K, E]> {
+  entries(): IterableIterator<[K, E]> {
+    return new BatchEntryIterator(this.map, this.#key, this.#value, () => this.#checkReadable(), () => this.#walk());
+  }
+
+  #checkReadable(): void {
     if (this.unreadable !== undefined) throw notReadable(this.unreadable);
+  }
+
+  /** entries() key by key. */
+  *#walk(): IterableIterator<[K, E]> {
     const value = this.#value;
-    if (batchIterable(this.map.type) && (yield* batchEntries(this.map, this.#key, value))) return;
     for (const raw of keyCursor(this.map)) {
       this.io.key.bytes.set(raw.bytes);
       if (this.lookupElem(0)) yield [this.#key.decode(raw, 0), value.entry ? value.entry(this.io.value, 0) : (value.decode(this.io.value, 0) as unknown as E)];

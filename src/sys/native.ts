@@ -108,7 +108,31 @@ function loadAddon(): Kernel {
   throw new Error(`tsbpf: native addon not built (run npm ci / npx node-gyp rebuild): ${String(last)}`);
 }
 
-const addon: Kernel = loadAddon();
+/** What bpfElemFast and closeFast answer where bpfElem and close throw (native/fast.cc). */
+const REFUSED = -2147483648;
+
+interface FastEntries {
+  bpfElemFast(cmd: number, handle: number, attrLen: number, ptrMask: number): number;
+  closeFast(fd: number): number;
+}
+
+const raw = loadAddon() as Kernel & FastEntries;
+
+// bpfElem and close as optimised code calls them: the addon's fast functions, which never
+// throw (in V8 11.3 an exception from a fast call's fallback skips the caller's own
+// try/catch), and for what they refuse, the checked twins, which throw. Both are small
+// enough for V8 to inline into the caller.
+const addon: Kernel = {
+  ...raw,
+  bpfElem: (cmd, handle, attrLen, ptrMask) => {
+    const r = raw.bpfElemFast(cmd, handle, attrLen, ptrMask);
+    return r !== REFUSED ? r : raw.bpfElem(cmd, handle, attrLen, ptrMask);
+  },
+  close: (fd) => {
+    const r = raw.closeFast(fd);
+    return r !== REFUSED ? r : raw.close(fd);
+  },
+};
 
 /**
  * Possible CPUs as the addon counts them when it sizes per-CPU values (0 when unknown).
