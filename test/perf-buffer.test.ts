@@ -197,6 +197,16 @@ test('wakeupEvents and watermark: poll wakes only when enough samples or bytes w
       emit(cpu, 8, 16);
       assert.equal(reader.poll(1000, () => {}), 12, '384 bytes do');
     }
+    if (cpus.length > 1) {
+      // Once woken, poll reads every CPU's buffer, also one that did not wake it.
+      using reader = events.reader({ wakeupEvents: 2, cpus: [cpus[0]!, cpus[1]!] });
+      emit(cpus[1]!, 1, 16);
+      assert.equal(reader.poll(0, () => {}), 0, 'one sample does not wake the reader');
+      emit(cpus[0]!, 2, 16);
+      const from: number[] = [];
+      assert.equal(reader.poll(1000, (c) => from.push(c)), 3);
+      assert.deepEqual(from, [cpus[0], cpus[0], cpus[1]]);
+    }
     for (const [options, kind] of [
       [{ wakeupEvents: 2, watermark: 64 }, 'InvalidArgument'],
       [{ pageCount: 3 }, 'InvalidArgument'],
@@ -282,6 +292,29 @@ test('records(): waits through the event loop (timers keep running), wakes on a 
     })();
     setTimeout(() => reader.close(), 20);
     assert.equal(await waiting, 0);
+  } finally {
+    ebpf.close();
+  }
+});
+
+test("records(): a sample written after its last look at the rings, before the event loop registers its watch, still wakes it (a perf event's wakeup is reported to one poll only)", async () => {
+  const { ebpf, events, emit } = setup();
+  try {
+    using reader = events.reader();
+    for (const cpu of cpus) {
+      const it = reader.records();
+      // next() runs the loop up to its wait: rings read (empty), watch asked for. The
+      // sample comes before libuv's next poll phase registers the watch; that
+      // registration polls the perf event and takes its wakeup.
+      const next = it.next();
+      emit(cpu, 1, 16);
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([next, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 3000)))]);
+      clearTimeout(timer);
+      assert.notEqual(r, 'timeout', `a sample on CPU ${cpu} did not wake records() (read() finds ${reader.read(() => {})})`);
+      assert.equal((r as IteratorResult<PerfRecord>).value.cpu, cpu);
+      await it.return();
+    }
   } finally {
     ebpf.close();
   }

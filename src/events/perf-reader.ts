@@ -181,7 +181,7 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   constructor(map: PerfEventSlots, options: PerfReaderOptions = {}) {
     const o = checkOptions(options, map.len());
     this.#map = map;
-    this.#readiness = new Readiness();
+    this.#readiness = new Readiness({ oneShot: true });
     const page = pageSize();
     try {
       for (const cpu of o.cpus) {
@@ -249,27 +249,32 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
 
   /**
    * Waits up to timeoutMs (-1: forever, 0: not at all) for a CPU's buffer to wake the
-   * reader (wakeupEvents / watermark), then reads the buffers that did, as read().
-   * Returns the number of samples and lost reports read (0 on timeout).
+   * reader (wakeupEvents / watermark), then reads every CPU's buffer, as read(). Every
+   * buffer, not only those that woke it: a perf event reports a wakeup to one poll only
+   * (the next poll of it says nothing), so a buffer whose wakeup some other poll took
+   * (a records() loop's, say) would otherwise wait for its next one. Returns the number
+   * of samples and lost reports read (0 when nothing woke it in time).
    */
   poll(timeoutMs: number, callback: PerfSampleCallback, onLost?: PerfLostCallback): number {
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < -1) {
       throw new MapError('InvalidArgument', `timeoutMs must be an integer >= -1, got ${describeValue(timeoutMs)}`);
     }
     const rings = this.#live();
-    const ready = this.#readiness.wait(timeoutMs);
+    if (this.#readiness.wait(timeoutMs).length === 0) return 0;
     let n = 0;
-    for (let i = 0; i < ready.length; i++) n += this.#consume(rings[ready[i]!]!, callback, undefined, onLost);
+    for (let i = 0; i < rings.length; i++) n += this.#consume(rings[i]!, callback, undefined, onLost);
     return n;
   }
 
   /**
    * The records of every CPU as they come, copied: samples, and lost-sample reports
-   * (`lost` above 0, empty `data`). Waits through the event loop (libuv watches the epoll
-   * descriptor: no timer, no thread) when nothing is waiting; a buffer wakes it after
-   * `wakeupEvents` samples or `watermark` bytes. Stops when `signal` aborts (rejecting
-   * with its reason) or the reader is closed. Each record is taken from its ring as it
-   * is yielded: stopping early loses nothing.
+   * (`lost` above 0, empty `data`). Reads every ring before it waits and after each
+   * wakeup; waits through the event loop (libuv watches the epoll descriptor: no timer,
+   * no thread) when nothing is waiting; a buffer wakes it after `wakeupEvents` samples
+   * or `watermark` bytes (records written with fewer pending are read at the next
+   * wakeup). Stops when `signal` aborts (rejecting with its reason) or the reader is
+   * closed. Each record is taken from its ring as it is yielded: stopping early loses
+   * nothing.
    */
   async *records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord, void, undefined> {
     const signal = options.signal;
