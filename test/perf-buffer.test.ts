@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, bytes, Ebpf, MapData, MapError, MapType, PerfEventArray, possibleCpus, struct, u32, type PerfReader, type PerfRecord } from '../src/index.js';
 import { onlineCpus } from '../src/sys/cpus.js';
-import { fdCount, thrown } from './helpers.js';
+import { collectGarbage, fdCount, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/perf_output.o', import.meta.url));
 /** BPF_F_TEST_RUN_ON_CPU: run the program on options.cpu. */
@@ -382,6 +382,44 @@ test('close: every perf fd, ring mapping and the epoll fd released, the slots em
   } finally {
     ebpf.close();
   }
+  assert.equal(fdCount(), fdsBefore);
+  assert.equal(perfMappings(), mapsBefore);
+});
+
+test("a reader collected without close(): its slots are emptied (the map's references kept the events writing), its fds and rings released; a later reader's slots are left alone", async () => {
+  // libuv closes an earlier test's watch duplicate on its next turn.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const fdsBefore = fdCount();
+  const mapsBefore = perfMappings();
+  const { ebpf, events, emit } = setup();
+  try {
+    const fdsLoaded = fdCount();
+    // Made in a function of its own: nothing here keeps it reachable.
+    const forget = (cpus?: number[]) => {
+      const r = events.reader({ pageCount: 2, ...(cpus ? { cpus } : {}) });
+      return r.cpus.length;
+    };
+    assert.equal(forget(), cpus.length);
+    assert.equal(perfMappings(), mapsBefore + cpus.length);
+    await collectGarbage();
+    for (const cpu of cpus) assert.equal(thrown(() => events.remove(cpu)).kind, 'KeyNotFound', `slot ${cpu} emptied by the finalizer`);
+    assert.equal(fdCount(), fdsLoaded, 'perf fds and the epoll fd closed');
+    assert.equal(perfMappings(), mapsBefore, 'rings unmapped');
+
+    // A forgotten reader whose CPUs a later reader took over: collecting it leaves the
+    // later reader's slots (and records) alone; so does closing an earlier one.
+    const cpu = cpus[0]!;
+    const earlier = events.reader({ cpus: [cpu] });
+    forget([cpu]);
+    using later = events.reader({ cpus: [cpu] });
+    earlier.close();
+    await collectGarbage();
+    emit(cpu, 3, 16);
+    assert.equal(later.read(() => {}), 3, "the later reader's event is still in the slot");
+  } finally {
+    ebpf.close();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(fdCount(), fdsBefore);
   assert.equal(perfMappings(), mapsBefore);
 });

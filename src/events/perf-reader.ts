@@ -107,6 +107,59 @@ export interface PerfEventSlots {
   remove(index: number): void;
 }
 
+/**
+ * Which reader put the perf event in each slot of a map, by map: close() and the
+ * collection of an unclosed reader empty only the slots still holding their own events
+ * (a later reader on the same CPUs replaced them; PerfEventArray.set and remove forget
+ * a slot). Keyed by the MapData, which every PerfEventArray over one map shares.
+ */
+const slotOwners = new WeakMap<MapData, Map<number, number>>();
+let readerTokens = 0;
+
+/** Slot `index` of `map` no longer holds a reader's event (PerfEventArray.set / remove). @internal */
+export function forgetSlot(map: MapData, index: number): void {
+  slotOwners.get(map)?.delete(index);
+}
+
+/** What a reader leaves behind for its finalizer: not the reader itself. */
+interface ReaderSlots {
+  readonly slots: PerfEventSlots;
+  readonly token: number;
+  readonly cpus: number[];
+  /** Set by close(): nothing left to do. */
+  done: boolean;
+}
+
+/**
+ * Empties the slots still holding the reader's events. The slot holds a reference to
+ * the perf event: while it does, a program's bpf_perf_event_output keeps writing into a
+ * ring nobody reads (and the event and its ring stay allocated) after the reader's
+ * fds are closed and its rings unmapped.
+ */
+function releaseSlots(r: ReaderSlots): void {
+  if (r.done) return;
+  r.done = true;
+  const map = r.slots.map;
+  const owners = slotOwners.get(map);
+  for (const cpu of r.cpus) {
+    if (owners?.get(cpu) !== r.token) continue;
+    owners.delete(cpu);
+    if (map.closed) continue;
+    try {
+      r.slots.remove(cpu);
+    } catch {
+      // Emptied already (by another process, or through the map's raw form).
+    }
+  }
+}
+
+/**
+ * The safety net of a reader garbage-collected without close(): its slots are emptied
+ * here; its perf fds, epoll fd and ring mappings are released by their own owners'
+ * finalizers (FdOwner, the mapping's ArrayBuffer).
+ */
+const readerRegistry = new FinalizationRegistry<ReaderSlots>(releaseSlots);
+
 /** One CPU's perf event: the fd, owned, and its ring. */
 class CpuRing extends FdOwner {
   readonly cpu: number;
@@ -168,7 +221,6 @@ class CpuRing extends FdOwner {
  * events, rings and epoll descriptor until close().
  */
 export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
-  readonly #map: PerfEventSlots;
   readonly #rings: CpuRing[] = [];
   readonly #readiness: Readiness;
   /** A record that wraps around the end of its ring, made contiguous. */
@@ -176,12 +228,16 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   readonly #scratch32 = new Uint32Array(this.#scratch.buffer);
   #lost = 0;
   #closed = false;
+  readonly #slots: ReaderSlots;
 
   /** @internal made by PerfEventArray.reader. */
   constructor(map: PerfEventSlots, options: PerfReaderOptions = {}) {
     const o = checkOptions(options, map.len());
-    this.#map = map;
     this.#readiness = new Readiness({ oneShot: true });
+    this.#slots = { slots: map, token: ++readerTokens, cpus: [], done: false };
+    let owners = slotOwners.get(map.map);
+    if (owners === undefined) slotOwners.set(map.map, (owners = new Map()));
+    readerRegistry.register(this, this.#slots, this.#slots);
     const page = pageSize();
     try {
       for (const cpu of o.cpus) {
@@ -201,6 +257,8 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
         this.#rings.push(ring);
         perfEventIoctl(fd, PerfIoctl.Enable);
         map.set(cpu, fd);
+        owners.set(cpu, this.#slots.token);
+        this.#slots.cpus.push(cpu);
         this.#readiness.add(fd, this.#rings.length - 1);
       }
     } catch (err) {
@@ -302,23 +360,18 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   }
 
   /**
-   * Disables and closes every CPU's perf event, unmaps the rings, empties the map's
-   * slots of those CPUs (when the map is still open) and closes the epoll descriptor.
-   * Waiting `records()` loops end. Calling it again does nothing.
+   * Empties the map's slots that still hold this reader's events (when the map is still
+   * open; not those a later reader or PerfEventArray.set filled since), closes every
+   * CPU's perf event, unmaps the rings and closes the epoll descriptor. Waiting
+   * `records()` loops end. Calling it again does nothing. A reader garbage-collected
+   * without close() has the same done by a finalizer.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const ring of this.#rings) {
-      if (!this.#map.map.closed) {
-        try {
-          this.#map.remove(ring.cpu);
-        } catch {
-          // The slot was emptied already (or holds nothing of ours any more).
-        }
-      }
-      ring.close();
-    }
+    readerRegistry.unregister(this.#slots);
+    releaseSlots(this.#slots);
+    for (const ring of this.#rings) ring.close();
     this.#rings.length = 0;
     this.#readiness.close();
   }
