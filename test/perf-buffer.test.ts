@@ -211,6 +211,7 @@ test('wakeupEvents and watermark: poll wakes only when enough samples or bytes w
       [{ wakeupEvents: 2, watermark: 64 }, 'InvalidArgument'],
       [{ pageCount: 3 }, 'InvalidArgument'],
       [{ pageCount: 0 }, 'InvalidArgument'],
+      [{ pageCount: 1 << 20 }, 'InvalidArgument'], // a 4 GiB ring per CPU
       [{ watermark: 4096, pageCount: 1 }, 'InvalidArgument'],
       [{ wakeupEvents: 0 }, 'InvalidArgument'],
       [{ cpus: [] }, 'InvalidArgument'],

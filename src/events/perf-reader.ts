@@ -407,7 +407,7 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   }
 
   /**
-   * The hot loops, one per form (a branch per record costs): every record from data_tail
+   * The hot loops, one per form (no test of the form per record): every record from data_tail
    * to data_head of one ring. data_head is read once (acquire), data_tail published once
    * (release), also when a callback throws (the records before it and itself count as
    * consumed). Positions within the batch are int32 offsets from data_tail.
@@ -593,6 +593,8 @@ function checkOptions(options: PerfReaderOptions, maxEntries: number): CheckedOp
   }
   const watermark = options.watermark;
   const ringBytes = pageCount * pageSize();
+  // Offsets in the ring are int32 in the hot loops.
+  if (ringBytes > 2 ** 30) throw new MapError('InvalidArgument', `pageCount ${pageCount} makes a ring of ${ringBytes} bytes: at most 1 GiB per CPU`);
   if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 1 || watermark >= ringBytes)) {
     throw new MapError('InvalidArgument', `watermark must be a byte count from 1 to below the ring's ${ringBytes} bytes, got ${describeValue(watermark)}`);
   }
