@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, bytes, Ebpf, MapData, MapError, MapType, PerfEventArray, possibleCpus, struct, u32, type PerfReader, type PerfRecord } from '../src/index.js';
 import { onlineCpus } from '../src/sys/cpus.js';
-import { fdCount, thrown } from './helpers.js';
+import { collectGarbage, fdCount, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/perf_output.o', import.meta.url));
 /** BPF_F_TEST_RUN_ON_CPU: run the program on options.cpu. */
@@ -197,10 +197,21 @@ test('wakeupEvents and watermark: poll wakes only when enough samples or bytes w
       emit(cpu, 8, 16);
       assert.equal(reader.poll(1000, () => {}), 12, '384 bytes do');
     }
+    if (cpus.length > 1) {
+      // Once woken, poll reads every CPU's buffer, also one that did not wake it.
+      using reader = events.reader({ wakeupEvents: 2, cpus: [cpus[0]!, cpus[1]!] });
+      emit(cpus[1]!, 1, 16);
+      assert.equal(reader.poll(0, () => {}), 0, 'one sample does not wake the reader');
+      emit(cpus[0]!, 2, 16);
+      const from: number[] = [];
+      assert.equal(reader.poll(1000, (c) => from.push(c)), 3);
+      assert.deepEqual(from, [cpus[0], cpus[0], cpus[1]]);
+    }
     for (const [options, kind] of [
       [{ wakeupEvents: 2, watermark: 64 }, 'InvalidArgument'],
       [{ pageCount: 3 }, 'InvalidArgument'],
       [{ pageCount: 0 }, 'InvalidArgument'],
+      [{ pageCount: 1 << 20 }, 'InvalidArgument'], // a 4 GiB ring per CPU
       [{ watermark: 4096, pageCount: 1 }, 'InvalidArgument'],
       [{ wakeupEvents: 0 }, 'InvalidArgument'],
       [{ cpus: [] }, 'InvalidArgument'],
@@ -287,6 +298,29 @@ test('records(): waits through the event loop (timers keep running), wakes on a 
   }
 });
 
+test("records(): a sample written after its last look at the rings, before the event loop registers its watch, still wakes it (a perf event's wakeup is reported to one poll only)", async () => {
+  const { ebpf, events, emit } = setup();
+  try {
+    using reader = events.reader();
+    for (const cpu of cpus) {
+      const it = reader.records();
+      // next() runs the loop up to its wait: rings read (empty), watch asked for. The
+      // sample comes before libuv's next poll phase registers the watch; that
+      // registration polls the perf event and takes its wakeup.
+      const next = it.next();
+      emit(cpu, 1, 16);
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([next, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 3000)))]);
+      clearTimeout(timer);
+      assert.notEqual(r, 'timeout', `a sample on CPU ${cpu} did not wake records() (read() finds ${reader.read(() => {})})`);
+      assert.equal((r as IteratorResult<PerfRecord>).value.cpu, cpu);
+      await it.return();
+    }
+  } finally {
+    ebpf.close();
+  }
+});
+
 test('records(): a CPU with many records waiting does not hold back the others (a batch per CPU per pass)', async (t) => {
   if (cpus.length < 2) return t.skip('one online CPU');
   const { ebpf, events, emit } = setup();
@@ -349,6 +383,44 @@ test('close: every perf fd, ring mapping and the epoll fd released, the slots em
   } finally {
     ebpf.close();
   }
+  assert.equal(fdCount(), fdsBefore);
+  assert.equal(perfMappings(), mapsBefore);
+});
+
+test("a reader collected without close(): its slots are emptied (the map's references kept the events writing), its fds and rings released; a later reader's slots are left alone", async () => {
+  // libuv closes an earlier test's watch duplicate on its next turn.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const fdsBefore = fdCount();
+  const mapsBefore = perfMappings();
+  const { ebpf, events, emit } = setup();
+  try {
+    const fdsLoaded = fdCount();
+    // Made in a function of its own: nothing here keeps it reachable.
+    const forget = (cpus?: number[]) => {
+      const r = events.reader({ pageCount: 2, ...(cpus ? { cpus } : {}) });
+      return r.cpus.length;
+    };
+    assert.equal(forget(), cpus.length);
+    assert.equal(perfMappings(), mapsBefore + cpus.length);
+    await collectGarbage();
+    for (const cpu of cpus) assert.equal(thrown(() => events.remove(cpu)).kind, 'KeyNotFound', `slot ${cpu} emptied by the finalizer`);
+    assert.equal(fdCount(), fdsLoaded, 'perf fds and the epoll fd closed');
+    assert.equal(perfMappings(), mapsBefore, 'rings unmapped');
+
+    // A forgotten reader whose CPUs a later reader took over: collecting it leaves the
+    // later reader's slots (and records) alone; so does closing an earlier one.
+    const cpu = cpus[0]!;
+    const earlier = events.reader({ cpus: [cpu] });
+    forget([cpu]);
+    using later = events.reader({ cpus: [cpu] });
+    earlier.close();
+    await collectGarbage();
+    emit(cpu, 3, 16);
+    assert.equal(later.read(() => {}), 3, "the later reader's event is still in the slot");
+  } finally {
+    ebpf.close();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(fdCount(), fdsBefore);
   assert.equal(perfMappings(), mapsBefore);
 });

@@ -7,7 +7,7 @@ import { MapType } from '../maps/map-type.js';
 import { createMap, IndexedMap, tryFromMap, type MapCreateOptions, type MapKind, type TryFromOptions, type ValueCodec } from '../maps/typed-map.js';
 import { describeValue } from '../describe.js';
 import { possibleCpus } from '../sys/cpus.js';
-import { PerfReader, type PerfReaderOptions } from './perf-reader.js';
+import { forgetSlot, PerfReader, type PerfReaderOptions } from './perf-reader.js';
 
 /** A perf event array's values: the fd of a perf event (u32) is written; the kernel never returns one. */
 const perfFdValue: ValueCodec<never, number> = {
@@ -60,9 +60,23 @@ export class PerfEventArray extends IndexedMap<never, number> {
     return createMap(PerfEventArray.kind, [], { ...options, maxEntries: options.maxEntries ?? possibleCpus() });
   }
 
+  /** Puts the perf event `fd` in slot `index` (a reader's event there is replaced: its close() leaves the slot alone). */
+  override set(index: number, fd: number, flags: number = 0): void {
+    super.set(index, fd, flags);
+    forgetSlot(this.map, index);
+  }
+
   /** Empties slot `index` (the perf event stays open if someone else holds it); MapError 'KeyNotFound' when empty. */
   remove(index: number): void {
     this.removeIndex(index);
+    forgetSlot(this.map, index);
+  }
+
+  /** Sets `values[i]` (perf event fds) at `indices[i]` in one system call (IndexedMap.insertBatch); a reader's events there are replaced. */
+  override insertBatch(indices: readonly number[], values: readonly number[], flags: number = 0): number {
+    const n = super.insertBatch(indices, values, flags);
+    for (const i of indices) forgetSlot(this.map, i);
+    return n;
   }
 
   /**

@@ -22,9 +22,10 @@ import type { MapData } from '../maps/map-data.js';
 
 // struct perf_event_mmap_page: data_head @1024, data_tail @1032, data_offset @1040,
 // data_size @1048 (u64 each; checked against this kernel's BTF). Indices of a BigInt64Array.
-const DATA_HEAD = 1024 / 8;
 const DATA_TAIL = 1032 / 8;
 const DATA_OFFSET = 1040 / 8;
+/** data_head's low word, an index of a Uint32Array (little-endian). */
+const HEAD_LOW = 1024 / 4;
 const DATA_SIZE = 1048 / 8;
 
 // enum perf_event_type
@@ -107,12 +108,67 @@ export interface PerfEventSlots {
   remove(index: number): void;
 }
 
+/**
+ * Which reader put the perf event in each slot of a map, by map: close() and the
+ * collection of an unclosed reader empty only the slots still holding their own events
+ * (a later reader on the same CPUs replaced them; PerfEventArray.set and remove forget
+ * a slot). Keyed by the MapData, which every PerfEventArray over one map shares.
+ */
+const slotOwners = new WeakMap<MapData, Map<number, number>>();
+let readerTokens = 0;
+
+/** Slot `index` of `map` no longer holds a reader's event (PerfEventArray.set / remove). @internal */
+export function forgetSlot(map: MapData, index: number): void {
+  slotOwners.get(map)?.delete(index);
+}
+
+/** What a reader leaves behind for its finalizer: not the reader itself. */
+interface ReaderSlots {
+  readonly slots: PerfEventSlots;
+  readonly token: number;
+  readonly cpus: number[];
+  /** Set by close(): nothing left to do. */
+  done: boolean;
+}
+
+/**
+ * Empties the slots still holding the reader's events. The slot holds a reference to
+ * the perf event: while it does, a program's bpf_perf_event_output keeps writing into a
+ * ring nobody reads (and the event and its ring stay allocated) after the reader's
+ * fds are closed and its rings unmapped.
+ */
+function releaseSlots(r: ReaderSlots): void {
+  if (r.done) return;
+  r.done = true;
+  const map = r.slots.map;
+  const owners = slotOwners.get(map);
+  for (const cpu of r.cpus) {
+    if (owners?.get(cpu) !== r.token) continue;
+    owners.delete(cpu);
+    if (map.closed) continue;
+    try {
+      r.slots.remove(cpu);
+    } catch {
+      // Emptied already (by another process, or through the map's raw form).
+    }
+  }
+}
+
+/**
+ * The safety net of a reader garbage-collected without close(): its slots are emptied
+ * here; its perf fds, epoll fd and ring mappings are released by their own owners'
+ * finalizers (FdOwner, the mapping's ArrayBuffer).
+ */
+const readerRegistry = new FinalizationRegistry<ReaderSlots>(releaseSlots);
+
 /** One CPU's perf event: the fd, owned, and its ring. */
 class CpuRing extends FdOwner {
   readonly cpu: number;
   readonly #mem: ArrayBuffer;
   /** The page's u64 fields. */
   readonly meta: BigInt64Array;
+  /** The same as u32 (data_head's low word is read alone: no BigInt per look). */
+  readonly meta32: Uint32Array;
   readonly data: Uint8Array;
   readonly d32: Uint32Array;
   readonly size: number;
@@ -136,6 +192,7 @@ class CpuRing extends FdOwner {
     }
     this.#mem = mem;
     this.meta = new BigInt64Array(mem, 0, 1088 / 8);
+    this.meta32 = new Uint32Array(mem, 0, 1088 / 4);
     const offset = Number(this.meta[DATA_OFFSET]) || pageSize();
     this.size = Number(this.meta[DATA_SIZE]) || length - offset;
     this.mask = this.size - 1;
@@ -146,6 +203,15 @@ class CpuRing extends FdOwner {
 
   protected closedError(): Error {
     return new MapError('Closed', 'the perf reader is closed');
+  }
+
+  /**
+   * Bytes waiting from data_tail to data_head (acquire). Positions are u64 but never
+   * more than the ring's size (below 2^32) apart, so their low words suffice: an aligned
+   * 32-bit load of the kernel's 64-bit store is a consistent half.
+   */
+  pending(): number {
+    return (Atomics.load(this.meta32, HEAD_LOW) - this.tail) >>> 0;
   }
 
   /** Publishes data_tail (release: the kernel may then overwrite what was read). */
@@ -168,7 +234,6 @@ class CpuRing extends FdOwner {
  * events, rings and epoll descriptor until close().
  */
 export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
-  readonly #map: PerfEventSlots;
   readonly #rings: CpuRing[] = [];
   readonly #readiness: Readiness;
   /** A record that wraps around the end of its ring, made contiguous. */
@@ -176,12 +241,16 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   readonly #scratch32 = new Uint32Array(this.#scratch.buffer);
   #lost = 0;
   #closed = false;
+  readonly #slots: ReaderSlots;
 
   /** @internal made by PerfEventArray.reader. */
   constructor(map: PerfEventSlots, options: PerfReaderOptions = {}) {
     const o = checkOptions(options, map.len());
-    this.#map = map;
-    this.#readiness = new Readiness();
+    this.#readiness = new Readiness({ oneShot: true });
+    this.#slots = { slots: map, token: ++readerTokens, cpus: [], done: false };
+    let owners = slotOwners.get(map.map);
+    if (owners === undefined) slotOwners.set(map.map, (owners = new Map()));
+    readerRegistry.register(this, this.#slots, this.#slots);
     const page = pageSize();
     try {
       for (const cpu of o.cpus) {
@@ -201,6 +270,8 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
         this.#rings.push(ring);
         perfEventIoctl(fd, PerfIoctl.Enable);
         map.set(cpu, fd);
+        owners.set(cpu, this.#slots.token);
+        this.#slots.cpus.push(cpu);
         this.#readiness.add(fd, this.#rings.length - 1);
       }
     } catch (err) {
@@ -235,41 +306,50 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   read(callback: PerfSampleCallback, onLost?: PerfLostCallback): number {
     const rings = this.#live();
     let n = 0;
-    for (let i = 0; i < rings.length; i++) n += this.#consume(rings[i]!, callback, undefined, onLost);
+    for (let i = 0; i < rings.length; i++) n += this.#consumeViews(rings[i]!, callback, onLost);
     return n;
   }
 
-  /** read() without a view per sample: `callback(cpu, buffer, offset, size)` (PerfRawSampleCallback). */
+  /**
+   * read() without a view per sample, the fastest way:
+   * `callback(cpu, buffer, offset, size)` (PerfRawSampleCallback), `buffer` being the
+   * CPU's ring or, for a record that wraps, a scratch copy.
+   */
   readRaw(callback: PerfRawSampleCallback, onLost?: PerfLostCallback): number {
     const rings = this.#live();
     let n = 0;
-    for (let i = 0; i < rings.length; i++) n += this.#consume(rings[i]!, undefined, callback, onLost);
+    for (let i = 0; i < rings.length; i++) n += this.#consumeRaw(rings[i]!, callback, onLost);
     return n;
   }
 
   /**
    * Waits up to timeoutMs (-1: forever, 0: not at all) for a CPU's buffer to wake the
-   * reader (wakeupEvents / watermark), then reads the buffers that did, as read().
-   * Returns the number of samples and lost reports read (0 on timeout).
+   * reader (wakeupEvents / watermark), then reads every CPU's buffer, as read(). Every
+   * buffer, not only those that woke it: a perf event reports a wakeup to one poll only
+   * (the next poll of it says nothing), so a buffer whose wakeup some other poll took
+   * (a records() loop's, say) would otherwise wait for its next one. Returns the number
+   * of samples and lost reports read (0 when nothing woke it in time).
    */
   poll(timeoutMs: number, callback: PerfSampleCallback, onLost?: PerfLostCallback): number {
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < -1) {
       throw new MapError('InvalidArgument', `timeoutMs must be an integer >= -1, got ${describeValue(timeoutMs)}`);
     }
     const rings = this.#live();
-    const ready = this.#readiness.wait(timeoutMs);
+    if (this.#readiness.wait(timeoutMs).length === 0) return 0;
     let n = 0;
-    for (let i = 0; i < ready.length; i++) n += this.#consume(rings[ready[i]!]!, callback, undefined, onLost);
+    for (let i = 0; i < rings.length; i++) n += this.#consumeViews(rings[i]!, callback, onLost);
     return n;
   }
 
   /**
    * The records of every CPU as they come, copied: samples, and lost-sample reports
-   * (`lost` above 0, empty `data`). Waits through the event loop (libuv watches the epoll
-   * descriptor: no timer, no thread) when nothing is waiting; a buffer wakes it after
-   * `wakeupEvents` samples or `watermark` bytes. Stops when `signal` aborts (rejecting
-   * with its reason) or the reader is closed. Each record is taken from its ring as it
-   * is yielded: stopping early loses nothing.
+   * (`lost` above 0, empty `data`). Reads every ring before it waits and after each
+   * wakeup; waits through the event loop (libuv watches the epoll descriptor: no timer,
+   * no thread) when nothing is waiting; a buffer wakes it after `wakeupEvents` samples
+   * or `watermark` bytes (records written with fewer pending are read at the next
+   * wakeup). Stops when `signal` aborts (rejecting with its reason) or the reader is
+   * closed. Each record is taken from its ring as it is yielded: stopping early loses
+   * nothing.
    */
   async *records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord, void, undefined> {
     const signal = options.signal;
@@ -297,23 +377,18 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   }
 
   /**
-   * Disables and closes every CPU's perf event, unmaps the rings, empties the map's
-   * slots of those CPUs (when the map is still open) and closes the epoll descriptor.
-   * Waiting `records()` loops end. Calling it again does nothing.
+   * Empties the map's slots that still hold this reader's events (when the map is still
+   * open; not those a later reader or PerfEventArray.set filled since), closes every
+   * CPU's perf event, unmaps the rings and closes the epoll descriptor. Waiting
+   * `records()` loops end. Calling it again does nothing. A reader garbage-collected
+   * without close() has the same done by a finalizer.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const ring of this.#rings) {
-      if (!this.#map.map.closed) {
-        try {
-          this.#map.remove(ring.cpu);
-        } catch {
-          // The slot was emptied already (or holds nothing of ours any more).
-        }
-      }
-      ring.close();
-    }
+    readerRegistry.unregister(this.#slots);
+    releaseSlots(this.#slots);
+    for (const ring of this.#rings) ring.close();
     this.#rings.length = 0;
     this.#readiness.close();
   }
@@ -332,52 +407,97 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   }
 
   /**
-   * The hot loop: every record from data_tail to data_head of one ring. data_head is
-   * read once (acquire), data_tail published once (release), also when a callback throws
-   * (the records before it and itself count as consumed).
+   * The hot loops, one per form (no test of the form per record): every record from data_tail
+   * to data_head of one ring. data_head is read once (acquire), data_tail published once
+   * (release), also when a callback throws (the records before it and itself count as
+   * consumed). Positions within the batch are int32 offsets from data_tail.
    */
-  #consume(ring: CpuRing, view: PerfSampleCallback | undefined, raw: PerfRawSampleCallback | undefined, onLost: PerfLostCallback | undefined): number {
-    const head = Number(Atomics.load(ring.meta, DATA_HEAD));
-    let tail = ring.tail;
-    if (head === tail) return 0;
+  #consumeRaw(ring: CpuRing, callback: PerfRawSampleCallback, onLost: PerfLostCallback | undefined): number {
+    const avail = ring.pending();
+    if (avail === 0) return 0;
     const data = ring.data;
     const d32 = ring.d32;
-    // new Uint8Array(buffer, ...) costs about a third of data.subarray(...) (no species lookup).
-    const buffer = data.buffer;
-    const byteOffset = data.byteOffset;
     const mask = ring.mask;
     const size = ring.size;
     const cpu = ring.cpu;
+    const start = ring.tail & mask;
+    let pos = 0;
     let n = 0;
     try {
-      while (tail < head) {
-        const off = tail & mask;
+      while (pos < avail) {
+        const off = (start + pos) & mask;
         const h = off >>> 2;
         const len = d32[h + 1]! >>> 16;
         if (len < 8) break; // not a record: the ring is corrupt; stop rather than spin
-        tail += len;
-        if (off + len > size) {
-          // Rare: the record runs past the end; handled out of the hot loop.
-          n += this.#wrapped(data, off, len, cpu, view, raw, onLost);
-          continue;
-        }
-        const type = d32[h]!;
-        if (type === PERF_RECORD_SAMPLE) {
+        pos += len;
+        if (d32[h] === PERF_RECORD_SAMPLE && off + len <= size) {
           n++;
-          if (raw !== undefined) raw(cpu, data, off + RAW_DATA, d32[h + 2]!);
-          else view!(cpu, new Uint8Array(buffer, byteOffset + off + RAW_DATA, d32[h + 2]!));
-        } else if (type === PERF_RECORD_LOST) {
-          n++;
-          this.#lostRecord(d32, h, cpu, onLost);
+          callback(cpu, data, off + RAW_DATA, d32[h + 2]!);
+        } else {
+          // Rare: a lost report, a record that runs past the end, or another kind.
+          n += this.#other(ring, off, len, undefined, callback, onLost);
         }
-        // other records (throttling, ...) carry no sample
       }
     } catch (err) {
-      ring.publish(tail);
+      ring.publish(ring.tail + pos);
       throw err;
     }
-    ring.publish(tail);
+    ring.publish(ring.tail + pos);
     return n;
+  }
+
+  /**
+   * read()'s loop: a new view of the ring per sample (zero-copy). Copying small samples
+   * into a scratch buffer behind views made once per length was tried: it saved about
+   * 2 ns a 16-byte sample and cost about 10 ns a 1 KiB one, even when no small sample
+   * came (measured, cause not pinned down).
+   */
+  #consumeViews(ring: CpuRing, callback: PerfSampleCallback, onLost: PerfLostCallback | undefined): number {
+    const avail = ring.pending();
+    if (avail === 0) return 0;
+    const d32 = ring.d32;
+    const buffer = ring.data.buffer;
+    const byteOffset = ring.data.byteOffset;
+    const mask = ring.mask;
+    const size = ring.size;
+    const cpu = ring.cpu;
+    const start = ring.tail & mask;
+    let pos = 0;
+    let n = 0;
+    try {
+      while (pos < avail) {
+        const off = (start + pos) & mask;
+        const h = off >>> 2;
+        const len = d32[h + 1]! >>> 16;
+        if (len < 8) break;
+        pos += len;
+        if (d32[h] === PERF_RECORD_SAMPLE && off + len <= size) {
+          n++;
+          const bytes = d32[h + 2]!;
+          callback(cpu, new Uint8Array(buffer, byteOffset + off + RAW_DATA, bytes));
+        } else {
+          n += this.#other(ring, off, len, callback, undefined, onLost);
+        }
+      }
+    } catch (err) {
+      ring.publish(ring.tail + pos);
+      throw err;
+    }
+    ring.publish(ring.tail + pos);
+    return n;
+  }
+
+  /** Records off the hot path: lost reports, records that wrap, other kinds. 1 for a sample or a lost report. */
+  #other(ring: CpuRing, off: number, len: number, view: PerfSampleCallback | undefined, raw: PerfRawSampleCallback | undefined, onLost: PerfLostCallback | undefined): number {
+    if (off + len > ring.size) return this.#wrapped(ring.data, off, len, ring.cpu, view, raw, onLost);
+    const h = off >>> 2;
+    const type = ring.d32[h]!;
+    if (type === PERF_RECORD_LOST) {
+      this.#lostRecord(ring.d32, h, ring.cpu, onLost);
+      return 1;
+    }
+    // other records (throttling, ...) carry no sample; samples that do not wrap never come here
+    return 0;
   }
 
   #lostRecord(b32: Uint32Array, h: number, cpu: number, onLost: PerfLostCallback | undefined): void {
@@ -409,9 +529,8 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
   #take(ring: CpuRing): PerfRecord | undefined {
     if (ring.closed) return undefined;
     for (;;) {
-      const head = Number(Atomics.load(ring.meta, DATA_HEAD));
+      if (ring.pending() === 0) return undefined;
       let tail = ring.tail;
-      if (tail >= head) return undefined;
       const off = tail & ring.mask;
       const h = off >>> 2;
       const type = ring.d32[h]!;
@@ -474,6 +593,8 @@ function checkOptions(options: PerfReaderOptions, maxEntries: number): CheckedOp
   }
   const watermark = options.watermark;
   const ringBytes = pageCount * pageSize();
+  // Offsets in the ring are int32 in the hot loops.
+  if (ringBytes > 2 ** 30) throw new MapError('InvalidArgument', `pageCount ${pageCount} makes a ring of ${ringBytes} bytes: at most 1 GiB per CPU`);
   if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 1 || watermark >= ringBytes)) {
     throw new MapError('InvalidArgument', `watermark must be a byte count from 1 to below the ring's ${ringBytes} bytes, got ${describeValue(watermark)}`);
   }

@@ -13,16 +13,35 @@ const EPOLLIN = 1;
 /** The data values of up to 64 sources found ready by one wait. */
 const READY_MAX = 64;
 
+/** What a Readiness is told about its sources. */
+export interface ReadinessOptions {
+  /**
+   * The sources report readiness once per wakeup: a perf event's poll hands over its
+   * flag and clears it (perf_poll: atomic_xchg(&rb->poll, 0)), so a poll that reports
+   * nothing eats the wakeup. libuv's registration of a new watch is such a poll:
+   * EPOLL_CTL_ADD of this set polls its sources, then epoll_wait polls them again and
+   * reports nothing. A sample written between a reader's last look at its rings and that
+   * registration (libuv registers at the start of its next poll phase) would then never
+   * wake it. With `oneShot`, waiters are also woken once after each new watch is
+   * surely registered, to look again.
+   */
+  oneShot?: boolean;
+}
+
 export class Readiness extends FdOwner {
   readonly #ready = new Uint32Array(READY_MAX);
+  readonly #oneShot: boolean;
   #watch: Watch | undefined;
+  /** Counts watches made: a recheck scheduled for an earlier one does nothing. */
+  #watches = 0;
   #waiters: (() => void)[] = [];
   #idleCheck: NodeJS.Immediate | undefined;
 
-  constructor() {
+  constructor(options: ReadinessOptions = {}) {
     const fd = kernel.epollCreate();
     if (fd < 0) throw MapError.fromSyscall(new SyscallError('epoll_create1', -fd));
     super(fd);
+    this.#oneShot = options.oneShot === true;
   }
 
   protected closedError(): Error {
@@ -76,7 +95,24 @@ export class Readiness extends FdOwner {
           return;
         }
         this.#watch = w;
+        if (this.#oneShot) this.#recheckWhenRegistered();
       }
+    });
+  }
+
+  /**
+   * Wakes the waiters once libuv has surely registered the new watch. libuv adds watches
+   * to its epoll set at the start of its poll phase; immediates run in the check phase
+   * that follows it. A watch made in the poll phase itself is registered in the next
+   * turn's, so the second immediate (run in the next turn's check phase) is the first
+   * one sure to come after it.
+   */
+  #recheckWhenRegistered(): void {
+    const generation = ++this.#watches;
+    setImmediate(() => {
+      setImmediate(() => {
+        if (generation === this.#watches && this.#watch !== undefined && this.#waiters.length > 0) this.#wakeAll();
+      });
     });
   }
 

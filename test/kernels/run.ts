@@ -36,7 +36,7 @@ const KERNEL_TESTS = [
   'loader', 'loader-externs', 'corpus-load', 'obj-core', 'struct-ops', 'e2e-program', 'prog-query',
   'attach-introspect', 'attach-misc', 'attach-net', 'attach-probe', 'attach-sock', 'attach-trace',
   'native-poll', 'ringbuf', 'user-ringbuf', 'percpu-maps', 'lpm-queue-bloom', 'batch', 'map-memory', 'variables',
-  'stack-trace', 'special-maps', 'pidfd', 'xsk', 'native-fast',
+  'stack-trace', 'special-maps', 'pidfd', 'xsk', 'native-fast', 'perf-buffer', 'opensnoop',
 ];
 
 // Modules the initramfs loads to reach the root: virtio PCI, 9p over virtio, overlayfs.
