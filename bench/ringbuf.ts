@@ -11,7 +11,8 @@
 //            drain, until COUNT records
 //   xcpu     producer and consumer on two CPUs: a producer process (bench/ringbuf.c's
 //            `produce` loop, test runs of 64 records, each started when the ring has
-//            room for it, so nothing is dropped) and this thread waiting for the
+//            room for it, so nothing is dropped, each asking for one wakeup, on its
+//            last record, so that both consumers get as many) and this thread waiting for the
 //            kernel's wakeups: tsbpf through the event loop (RingBufPoller.run, and
 //            records() which copies each record) against ring_buffer__poll; timed from
 //            the first record consumed to the last. The slower of producer and consumer

@@ -9,7 +9,11 @@
  *             (ring 0) or rb2 (ring 1). Record i holds u32 seq + i, then u32
  *             size, then bytes of .bss payload. With discard_every = n, every
  *             n-th record is instead a 16-byte reservation that is discarded.
- *             `written` and `failed` (ring full) come back in the ctx.
+ *             `written` and `failed` (ring full) come back in the ctx. `flags`
+ *             go to bpf_ringbuf_output; with WAKE_LAST in them, every record but
+ *             the run's last is written with BPF_RB_NO_WAKEUP and the last with
+ *             BPF_RB_FORCE_WAKEUP: one wakeup a run, however fast the consumer
+ *             (libbpf's ring buffer benchmark samples its wakeups the same way).
  */
 #include "tsbpf_types.h"
 #include <bpf/bpf_helpers.h>
@@ -27,6 +31,9 @@ struct {
 } rb2 SEC(".maps");
 
 #define PAYLOAD 4096
+#define RB_NO_WAKEUP 1		/* BPF_RB_NO_WAKEUP */
+#define RB_FORCE_WAKEUP 2	/* BPF_RB_FORCE_WAKEUP */
+#define WAKE_LAST (1u << 31)
 
 struct produce_args {
 	__u32 count;
@@ -44,6 +51,7 @@ char payload[PAYLOAD];
 static long one(__u32 i, struct produce_args *a)
 {
 	__u32 size = a->size;
+	__u64 flags = a->flags;
 	long err;
 
 	if (a->discard_every && i % a->discard_every == a->discard_every - 1) {
@@ -60,10 +68,12 @@ static long one(__u32 i, struct produce_args *a)
 		return 1;
 	*(__u32 *)&payload[0] = a->seq + i;
 	*(__u32 *)&payload[4] = size;
+	if (flags & WAKE_LAST)
+		flags = i == a->count - 1 ? RB_FORCE_WAKEUP : RB_NO_WAKEUP;
 	if (a->ring)
-		err = bpf_ringbuf_output(&rb2, payload, size, a->flags);
+		err = bpf_ringbuf_output(&rb2, payload, size, flags);
 	else
-		err = bpf_ringbuf_output(&rb, payload, size, a->flags);
+		err = bpf_ringbuf_output(&rb, payload, size, flags);
 	if (err)
 		a->failed++;
 	else
