@@ -141,10 +141,12 @@ export function runInWorker<T>(moduleUrl: URL, data: object, timeoutMs: number):
       void worker.terminate();
       reject(new Error(`worker did not finish in ${timeoutMs} ms (a hang?)`));
     }, timeoutMs);
+    // Resolved only once the worker has exited: its thread is joined and its event loop's
+    // fds are closed, so a test that counts fds next does not see them close under it.
     worker.once('message', (m: T) => {
       clearTimeout(timer);
+      worker.once('exit', () => resolvePromise(m));
       void worker.terminate();
-      resolvePromise(m);
     });
     worker.once('error', (err) => {
       clearTimeout(timer);

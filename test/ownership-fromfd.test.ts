@@ -181,7 +181,7 @@ test('a map owned in another thread is refused by fromFd here, and ours there', 
   using mine = ArrayMap.create(u32, { maxEntries: 2 });
   mine.set(0, 1);
   const worker = new Worker(new URL('./ownership-worker.js', import.meta.url), { workerData: { mainFd: mine.fd } });
-  t.after(() => void worker.terminate());
+  t.after(() => worker.terminate().then(() => undefined));
   const [first] = (await once(worker, 'message')) as [{ takeOver: { kind?: string; message: string }; workerFd: number }];
   assert.equal(first.takeOver.kind, 'InvalidArgument', first.takeOver.message);
   assert.match(first.takeOver.message, /owned by another tsbpf object/);
