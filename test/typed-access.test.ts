@@ -2,7 +2,9 @@
 // ebpf.map(name, Class, ...shape) return the class (checked at run time, typed at compile
 // time: the @ts-expect-error lines below fail the build if the misuse they mark starts to
 // compile), and ebpf.attachAll() attaches what the sections name, all or nothing.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,6 +13,9 @@ import {
   AttachedLinks,
   Ebpf,
   EbpfLoader,
+  FlowDissector,
+  isLinkTypeSupported,
+  LinkType,
   HashMap,
   HashOfMaps,
   Link,
@@ -23,6 +28,7 @@ import {
   RawTracePoint,
   RingBuf,
   SchedClassifier,
+  SkLookup,
   SockHash,
   Syscall,
   TracePoint,
@@ -34,7 +40,7 @@ import {
 } from '../src/index.js';
 import { ksyscallFunction } from '../src/programs/kprobe.js';
 import { Cmd } from '../src/sys/abi/enums.js';
-import { bpfCalls, fdCount, thrown } from './helpers.js';
+import { bpfCalls, fdCount, loadOnly, thrown } from './helpers.js';
 
 const object = fileURLToPath(new URL('../../bpf/attach_all.o', import.meta.url));
 
@@ -270,4 +276,51 @@ test('ksyscall sections name the kernel function as libbpf does', () => {
   const name = ksyscallFunction('getppid');
   assert.match(name, /^__(x64|ia32|arm64|arm|s390x|powerpc|riscv|loongarch|mips)_sys_getppid$|^__se_sys_getppid$/);
   if (process.arch === 'x64') assert.equal(name, '__x64_sys_getppid');
+});
+
+// ---- network namespaces by name --------------------------------------------------------
+
+const sockObject = fileURLToPath(new URL('../../bpf/attach_sock.o', import.meta.url));
+
+function makeNetns(t: TestContext): string {
+  const name = `tsbpf-typed-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+  const ip = (...args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  ip('netns', 'add', name);
+  t.after(() => ip('netns', 'del', name));
+  return name;
+}
+
+test('sk_lookup and flow dissector take { netns: name } (an ip netns name) as well as a path', (t) => {
+  const before = fdCount();
+  const ns = makeNetns(t);
+  {
+    using ebpf = loadOnly(sockObject, 'steer', 'dissect');
+    const lookup = ebpf.program('steer', SkLookup);
+    const dissect = ebpf.program('dissect', FlowDissector);
+    if (!isLinkTypeSupported(LinkType.Netns)) {
+      // Without netns links: sk_lookup cannot attach at all, the flow dissector only to our own namespace.
+      const refused = thrown(() => lookup.attach({ netns: ns }));
+      assert.ok(refused instanceof ProgramError && refused.kind === 'NotSupported' && refused.feature === 'BPF_LINK_TYPE_NETNS', String(refused));
+      t.diagnostic('branch: no netns links on this kernel');
+      return;
+    }
+    const ino = statSync(`/run/netns/${ns}`).ino;
+    {
+      using a = lookup.attach({ netns: ns });
+      assert.equal(a.info().netnsIno, ino);
+      using b = dissect.attach({ netns: ns });
+      assert.equal(b.info().netnsIno, ino);
+      using c = lookup.attach({ netns: `/run/netns/${ns}` });
+      assert.equal(c.info().netnsIno, ino);
+    }
+    const missing = thrown(() => lookup.attach({ netns: `${ns}-missing` }));
+    assert.ok(missing instanceof ProgramError && missing.kind === 'UnknownTarget', String(missing));
+    assert.match(missing.message, new RegExp(`/run/netns/${ns}-missing`));
+    const bad = thrown(() => lookup.attach({ netns: '' }));
+    assert.ok(bad instanceof ProgramError && bad.kind === 'InvalidArgument', String(bad));
+  }
+  assert.equal(fdCount(), before);
 });
