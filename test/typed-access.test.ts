@@ -42,7 +42,7 @@ import { ksyscallFunction } from '../src/programs/kprobe.js';
 import { Cmd } from '../src/sys/abi/enums.js';
 import { bpfCalls, fdCount, loadOnly, thrown } from './helpers.js';
 
-const object = fileURLToPath(new URL('../../bpf/attach_all.o', import.meta.url));
+const object = fileURLToPath(new URL('../../bpf/typed_access.o', import.meta.url));
 
 function load(configure: (l: EbpfLoader) => void = () => {}): Ebpf {
   const loader = new EbpfLoader().setGlobal('target_tgid', process.pid);

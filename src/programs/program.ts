@@ -328,8 +328,8 @@ function kindOfClass(cls: unknown): ProgramKind | undefined {
 }
 
 /** The refusal of a program of another kind than the class asked for: both kinds named. */
-function otherKind(errorKind: 'InvalidProgramType' | 'WrongProgramType', program: string, is: string, wanted: string): ProgramError {
-  return new ProgramError(errorKind, `program ${program} is ${is}, not a ${wanted} program`, { program });
+function otherKind(errorKind: 'InvalidProgramType' | 'WrongProgramType', program: string, label: string, is: string, wanted: string): ProgramError {
+  return new ProgramError(errorKind, `program ${label} is ${is}, not a ${wanted} program`, { program });
 }
 
 /**
@@ -340,7 +340,7 @@ function sameKind<T extends Program>(cls: ProgramClass<T>, where: string): (info
   const kind = kindOfClass(cls);
   return (info) => {
     if (kind === undefined) return { Cls: cls, kind: defaultProgramKind(info.type) ?? 'Unknown' };
-    if (!programTypesOfKind(kind).includes(info.type)) throw otherKind('InvalidProgramType', `${info.name || info.id} ${where}`, `a ${programTypeName(info.type)}`, kind);
+    if (!programTypesOfKind(kind).includes(info.type)) throw otherKind('InvalidProgramType', info.name, `${info.name || info.id} ${where}`, `a ${programTypeName(info.type)}`, kind);
     return { Cls: cls, kind };
   };
 }
@@ -355,7 +355,7 @@ export function asProgramClass<T extends Program>(program: Program, cls: Program
   const kind = kindOfClass(cls);
   const isOne: boolean = program instanceof cls;
   if (isOne) return program as T;
-  throw otherKind('WrongProgramType', program.name, `a ${program.kind} program (section ${program.section})`, kind ?? 'Program');
+  throw otherKind('WrongProgramType', program.name, program.name, `a ${program.kind} program (section ${program.section})`, kind ?? 'Program');
 }
 
 /** ProgramError 'InvalidArgument' unless `id` can be a program id. @internal */

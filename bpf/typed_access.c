@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * attach_all.c: an object for test/typed-access.test.ts (Ebpf.attachAll, typed
+ * typed_access.c: an object for test/typed-access.test.ts (Ebpf.attachAll, typed
  * Ebpf.program and Ebpf.map).
  *
  * .rodata target_tgid: the test's pid; only calls made by that process count.
