@@ -228,7 +228,9 @@ export type ProgramErrorKind =
   /** link operations on a link that is detached or closed. */
   | 'NotAttached'
   /** Xdp.fromPin / fromId and the like: the program is of another type. */
-  | 'InvalidProgramType';
+  | 'InvalidProgramType'
+  /** Ebpf.program(name, Xdp) and the like: the object's program is of another kind (the message names both). */
+  | 'WrongProgramType';
 
 const programBrand = Symbol.for('tsbpf.ProgramError');
 

@@ -161,3 +161,8 @@ export { XdpSocket } from './xsk/xdp-socket.js';
 export type { XdpSocketOptions, XdpSocketStatistics } from './xsk/xdp-socket.js';
 export { XdpSocketError } from './errors.js';
 export type { XdpSocketErrorKind } from './errors.js';
+
+// Typed access without casts: ebpf.program(name, Class), ebpf.map(name, Class, ...shape), ebpf.attachAll().
+export { AttachedLinks } from './programs/attach-all.js';
+export type { MapClass, MapShapeOf, MapInstanceOf, MapTyping } from './maps/typed-map.js';
+export type { NetnsTarget } from './programs/attach-point.js';

@@ -13,14 +13,16 @@ import type { GlobalData, GlobalValue } from '../global-value.js';
 import { loadKernelBtf, moduleBtfs } from '../kernel-btf.js';
 import { MapData, type MapSpec } from '../maps/map-data.js';
 import { MapType } from '../maps/map-type.js';
+import type { MapClass, MapInstanceOf, MapShapeOf } from '../maps/typed-map.js';
 import { StructOpsMap } from '../maps/struct-ops.js';
 import { structOpsValue } from '../obj/struct-ops.js';
 import { Btf } from '../obj/btf.js';
 import type { ProgramKind } from '../obj/sections.js';
 import { BPF_F_LINK, ObjectSpec, Pinning, type MapDefinition, type ProgramSpec } from '../obj/spec.js';
 import { LinkType } from '../sys/abi/enums.js';
-import { Program, type ProgramLoadTarget } from '../programs/program.js';
+import { asProgramClass, Program, type ProgramClass, type ProgramLoadTarget } from '../programs/program.js';
 import { programClasses } from '../programs/kinds.js';
+import { attachAll as attachPrograms, type AttachedLinks } from '../programs/attach-all.js';
 import { summariseVerifierLog, verifierMessage } from '../programs/verifier-log.js';
 import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from '../sys/bpf.js';
 import { possibleCpus } from '../sys/cpus.js';
@@ -241,11 +243,33 @@ export class Ebpf implements Disposable {
     return ebpf;
   }
 
-  /** The map `name`; the Ebpf keeps owning it (a view). */
-  map(name: string): MapData {
+  /**
+   * The map `name`; the Ebpf keeps owning it (a view). With a class and that class's
+   * shape arguments (what its tryFrom takes after the map), the map viewed as that
+   * class: `ebpf.map('counts', HashMap, u32, u64)` is a `HashMap<number, bigint>`, no
+   * cast. The view does not own the map (closing it leaves the map open) unless the
+   * arguments end with `{ owned: true }`. The class's tryFrom errors, with the map's
+   * name: MapError 'InvalidMapType' for a map of another type, 'InvalidKeySize' /
+   * 'InvalidValueSize' for codecs of the wrong size; 'InvalidArgument' when the object
+   * has no such map or `cls` has no tryFrom.
+   */
+  map(name: string): MapData;
+  /** The map `name` as an instance of `cls`: `cls.tryFrom(map, ...shape)`, the map's name in its errors. */
+  map<C extends MapClass, A extends MapShapeOf<C>>(name: string, cls: C, ...shape: A): MapInstanceOf<C, A>;
+  map(name: string, cls?: MapClass, ...shape: unknown[]): unknown {
     const m = this.#maps.get(name);
     if (!m) throw new MapError('InvalidArgument', `no map named ${describeName(name)} (maps: ${[...this.#maps.keys()].join(', ')})`);
-    return m;
+    if (cls === undefined) return m;
+    if ((typeof cls !== 'function' && typeof cls !== 'object') || cls === null || typeof cls.tryFrom !== 'function') {
+      throw new MapError('InvalidArgument', `map ${name}: ${describeValue(cls)} is not a map class (HashMap, ArrayMap, RingBuf, ...: one with a static tryFrom)`);
+    }
+    try {
+      return cls.tryFrom(m, ...shape);
+    } catch (err) {
+      if (!(err instanceof MapError)) throw err;
+      const { index, maxEntries, mapType, expected, size, mapName, feature, cause } = err;
+      throw new MapError(err.kind, `map ${name}: ${err.message}`, { index, maxEntries, mapType, expected, size, mapName, feature, cause });
+    }
   }
 
   /** Moves map `name` out: the caller owns (and closes) it. */
@@ -260,14 +284,55 @@ export class Ebpf implements Disposable {
     return this.#maps.entries();
   }
 
-  program(name: string): Program {
+  /**
+   * The program `name` (the Ebpf keeps owning it). With a class, typed as that class:
+   * `ebpf.program('count', TracePoint).attach()` needs no cast. ProgramError
+   * 'WrongProgramType' (naming both kinds) when the program is of another kind,
+   * 'NotLoaded' when the object has no program of that name.
+   */
+  program(name: string): Program;
+  /** The program `name` as an instance of `cls` (Xdp, TracePoint, ...); ProgramError 'WrongProgramType' when it is another kind. */
+  program<T extends Program>(name: string, cls: ProgramClass<T>): T;
+  program<T extends Program>(name: string, cls?: ProgramClass<T>): Program | T {
     const p = this.#programs.get(name);
     if (!p) throw new ProgramError('NotLoaded', `no program named ${describeName(name)} (programs: ${[...this.#programs.keys()].join(', ')})`, { program: describeName(name) });
-    return p;
+    return cls === undefined ? p : asProgramClass(p, cls);
   }
 
+  /** Every program of the object, by name, in the object's order. */
   programs(): IterableIterator<[string, Program]> {
     return this.#programs.entries();
+  }
+
+  /**
+   * Attaches every loaded program whose section names its target, as libbpf's skeleton
+   * `__attach` does, and returns the links by program name (AttachedLinks, a Map the
+   * caller owns: `using links = ebpf.attachAll()`, or close() it).
+   *
+   * Attached, each with its class's attach() and no arguments:
+   * `tracepoint/<category>/<name>` and `tp/...`, `raw_tracepoint/<name>` and `raw_tp/...`
+   * (and their `.w` forms), `tp_btf/<name>`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/`
+   * `<function>` (and `.s` forms), `iter/<target>` (the iterator's default: all tasks,
+   * ...), `kprobe/<function>[+offset]` and `kretprobe/`, `ksyscall/<syscall>` and
+   * `kretsyscall/` (the arch's `__x64_sys_<syscall>`, as libbpf), `kprobe.multi/` and
+   * `kprobe.session/<pattern>`, `uprobe/<binary>:<function>[+offset]` and `uretprobe/`
+   * (and `.s`), `uprobe.multi/<binary>:<pattern>`, and a `freplace/` program loaded
+   * against its target. `usdt/` sections, which tsbpf cannot attach, fail with
+   * ProgramError 'NotSupported' (feature 'USDT').
+   *
+   * Skipped (no error; attach them yourself): programs not loaded (SEC("?..."),
+   * setAutoload(false), deferProgram, freplace before load), sections without a
+   * target (`kprobe`, `uprobe`, ...), and every kind whose target is not in the
+   * section: XDP, tc/tcx, netkit, cgroup programs, lsm_cgroup, sk_lookup, flow
+   * dissector, socket filters, sk_msg, sk_skb, sockops, sk_reuseport, lirc_mode2, lwt,
+   * netfilter, perf_event, syscall and struct_ops programs.
+   *
+   * A program that cannot be attached (a target the kernel lacks, a malformed section
+   * target, a kind the kernel refuses) throws a ProgramError with its name in `program`
+   * and in the message, after the links already made are closed: all or nothing.
+   */
+  attachAll(): AttachedLinks {
+    return attachPrograms(this.#programs.values());
   }
 
   /**

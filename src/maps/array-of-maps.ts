@@ -5,10 +5,15 @@ import { checkElemFlags, type MapData } from './map-data.js';
 import { batchBuffers } from './batch.js';
 import { MapType } from './map-type.js';
 import { innerFd, innerMapValue, type MapOfMapsCreateOptions } from './of-maps.js';
-import { checkIndex, createMap, IndexedMap, optionalLast, rethrow, tryFromMap, type FromMapData, type InnerMap, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkIndex, createMap, IndexedMap, optionalLast, rethrow, tryFromMap, type FromMapData, type InnerMap, type MapKind, type TryFromOptions, type MapTyping } from './typed-map.js';
 
 // Whether BPF_MAP_UPDATE_BATCH works on fd arrays here; learnt on first use.
 let batchSupported: boolean | undefined;
+
+/** @internal ArrayOfMaps's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface ArrayOfMapsTyping extends MapTyping {
+  readonly instance: ArrayOfMaps<this['shape'] extends readonly [FromMapData<infer V>, ...unknown[]] ? V : MapData>;
+}
 
 /**
  * An array of eBPF maps (BPF_MAP_TYPE_ARRAY_OF_MAPS): slot `i` refers to another map.
@@ -32,6 +37,9 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap<V, InnerMap, number> {
     shape: (convert) => ({ key: 'index', value: innerMapValue(convert) }),
     make: (map, owned, shape) => new ArrayOfMaps(map, owned, ArrayOfMaps.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: ArrayOfMapsTyping;
 
   /**
    * Wraps an ARRAY_OF_MAPS. MapError 'InvalidMapType' for another type,

@@ -2,7 +2,12 @@ import type { Codec } from '../codec/codec.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { ArrayMemory } from './mapped.js';
-import { checkCodec, createMap, IndexedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, IndexedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
+
+/** @internal ArrayMap's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface ArrayMapTyping extends MapTyping {
+  readonly instance: ArrayMap<CodecValue<this['shape'][0]>>;
+}
 
 /**
  * A BPF_MAP_TYPE_ARRAY: fixed size, indexed by u32, every element exists (zeroed
@@ -17,6 +22,9 @@ export class ArrayMap<V> extends IndexedMap<V> {
     shape: (value) => ({ key: 'index', value: checkCodec(value, 'value codec') }),
     make: (map, owned, shape) => new ArrayMap(map, owned, ArrayMap.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: ArrayMapTyping;
 
   /** Wraps `map`; MapError 'InvalidMapType' / 'InvalidKeySize' / 'InvalidValueSize' when it does not fit. */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): ArrayMap<V> {

@@ -4,12 +4,17 @@ import { describeValue } from '../describe.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { noKey } from './queue-stack.js';
-import { checkCodec, codecError, createMap, tryFromMap, TypedMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions, type ValueCodec } from './typed-map.js';
+import { checkCodec, codecError, createMap, tryFromMap, TypedMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions, type ValueCodec, type MapTyping, type CodecValue } from './typed-map.js';
 
 /** The create options of BloomFilter. */
 export interface BloomFilterCreateOptions extends MapCreateOptions {
   /** Hash functions per value, 1 to 15 (map_extra); the kernel's default is 5. */
   hashFunctions?: number;
+}
+
+/** @internal BloomFilter's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface BloomFilterTyping extends MapTyping {
+  readonly instance: BloomFilter<CodecValue<this['shape'][0]>>;
 }
 
 /**
@@ -40,6 +45,9 @@ export class BloomFilter<V> extends TypedMap {
     super(map, owned, BloomFilter.kind);
     this.#value = shape.value;
   }
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: BloomFilterTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): BloomFilter<V> {
     return tryFromMap(BloomFilter.kind, map, [value], options) as BloomFilter<V>;

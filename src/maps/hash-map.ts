@@ -1,7 +1,12 @@
 import type { Codec } from '../codec/codec.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, createMap, KeyedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
+
+/** @internal HashMap's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface HashMapTyping extends MapTyping {
+  readonly instance: HashMap<CodecValue<this['shape'][0]>, CodecValue<this['shape'][1]>>;
+}
 
 /**
  * A BPF_MAP_TYPE_HASH (3.19) or BPF_MAP_TYPE_LRU_HASH (4.10): keys of a fixed size
@@ -16,6 +21,9 @@ export class HashMap<K, V> extends KeyedMap<K, V> {
     shape: (key, value) => ({ key: checkCodec(key, 'key codec'), value: checkCodec(value, 'value codec') }),
     make: (map, owned, shape) => new HashMap(map, owned, HashMap.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: HashMapTyping;
 
   static tryFrom<K, V>(map: MapData, key: Codec<K>, value: Codec<V>, options?: TryFromOptions): HashMap<K, V> {
     return tryFromMap(HashMap.kind, map, [key, value], options) as HashMap<K, V>;

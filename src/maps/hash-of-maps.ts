@@ -2,7 +2,12 @@ import type { Codec } from '../codec/codec.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { innerMapValue, type MapOfMapsCreateOptions } from './of-maps.js';
-import { checkCodec, createMap, KeyedMap, optionalLast, tryFromMap, type FromMapData, type InnerMap, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, optionalLast, tryFromMap, type FromMapData, type InnerMap, type MapKind, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
+
+/** @internal HashOfMaps's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface HashOfMapsTyping extends MapTyping {
+  readonly instance: HashOfMaps<CodecValue<this['shape'][0]>, this['shape'] extends readonly [unknown, FromMapData<infer V>, ...unknown[]] ? V : MapData>;
+}
 
 /**
  * A hash of eBPF maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys map to other maps.
@@ -18,6 +23,9 @@ export class HashOfMaps<K, V = MapData> extends KeyedMap<K, V, InnerMap, number>
     shape: (key, convert) => ({ key: checkCodec(key, 'key codec'), value: innerMapValue(convert) }),
     make: (map, owned, shape) => new HashOfMaps(map, owned, HashOfMaps.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: HashOfMapsTyping;
 
   static tryFrom<K, V = MapData>(map: MapData, key: Codec<K>, convert?: FromMapData<V>, options?: TryFromOptions): HashOfMaps<K, V> {
     return tryFromMap(HashOfMaps.kind, map, [key, convert], options) as HashOfMaps<K, V>;

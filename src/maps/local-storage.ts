@@ -15,7 +15,7 @@ import { MapFlags, type MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { withCgroupFd, type CgroupLike } from './fd-arrays.js';
 import { Pidfd } from './pidfd.js';
-import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, tryFromMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
 
 /** The create options of local storage maps: no max_entries (the objects decide), BPF_F_NO_PREALLOC always set. */
 export type LocalStorageCreateOptions = Omit<MapCreateOptions, 'maxEntries' | 'type'>;
@@ -104,6 +104,11 @@ const storageKind = <M>(name: string, type: MapType, key: Codec<unknown>, make: 
   return kind;
 };
 
+/** @internal SkStorage's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface SkStorageTyping extends MapTyping {
+  readonly instance: SkStorage<CodecValue<this['shape'][0]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_SK_STORAGE (5.2): a value per socket. User space keys it by the
  * socket (a Node socket or its fd); programs call `bpf_sk_storage_get(&map, sk, ...)`.
@@ -112,6 +117,9 @@ export class SkStorage<V> extends LocalStorage<SocketLike, V> {
   static readonly mapTypes: readonly MapType[] = [MapType.SkStorage];
   /** @internal */
   static readonly kind = storageKind<SkStorage<unknown>>('SkStorage', MapType.SkStorage, fdKey<SocketLike>((s) => socketFd(s, (why) => new MapError('InvalidArgument', why))), (m, o, k, s) => new SkStorage(m, o, k, s));
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: SkStorageTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): SkStorage<V> {
     return tryFromMap(SkStorage.kind, map, [value], options) as SkStorage<V>;
@@ -146,6 +154,11 @@ function withTaskFd<T>(task: TaskLike, use: (fd: number) => T): T {
   }
 }
 
+/** @internal TaskStorage's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface TaskStorageTyping extends MapTyping {
+  readonly instance: TaskStorage<CodecValue<this['shape'][0]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_TASK_STORAGE (5.11): a value per task. User space keys it by a pidfd
  * (a number, a Pidfd from openPidfd, or `{ pid }`); programs call
@@ -155,6 +168,9 @@ export class TaskStorage<V> extends LocalStorage<TaskLike, V> {
   static readonly mapTypes: readonly MapType[] = [MapType.TaskStorage];
   /** @internal */
   static readonly kind = storageKind<TaskStorage<unknown>>('TaskStorage', MapType.TaskStorage, fdKey<TaskLike>(taskFd), (m, o, k, s) => new TaskStorage(m, o, k, s));
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: TaskStorageTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): TaskStorage<V> {
     return tryFromMap(TaskStorage.kind, map, [value], options) as TaskStorage<V>;
@@ -177,6 +193,11 @@ export class TaskStorage<V> extends LocalStorage<TaskLike, V> {
   }
 }
 
+/** @internal InodeStorage's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface InodeStorageTyping extends MapTyping {
+  readonly instance: InodeStorage<CodecValue<this['shape'][0]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_INODE_STORAGE (5.10): a value per inode, for BPF LSM programs
  * (`bpf_inode_storage_get`). User space keys it by the fd of an open file (the key is
@@ -189,6 +210,9 @@ export class InodeStorage<V> extends LocalStorage<number, V> {
   /** @internal */
   static readonly kind = storageKind<InodeStorage<unknown>>('InodeStorage', MapType.InodeStorage, fdKey(plainFd("an open file's fd")), (m, o, k, s) => new InodeStorage(m, o, k, s));
 
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: InodeStorageTyping;
+
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): InodeStorage<V> {
     return tryFromMap(InodeStorage.kind, map, [value], options) as InodeStorage<V>;
   }
@@ -196,6 +220,11 @@ export class InodeStorage<V> extends LocalStorage<number, V> {
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): InodeStorage<V> {
     return createStorage(InodeStorage.kind, value, options) as InodeStorage<V>;
   }
+}
+
+/** @internal CgrpStorage's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface CgrpStorageTyping extends MapTyping {
+  readonly instance: CgrpStorage<CodecValue<this['shape'][0]>>;
 }
 
 /**
@@ -207,6 +236,9 @@ export class CgrpStorage<V> extends LocalStorage<CgroupLike, V> {
   static readonly mapTypes: readonly MapType[] = [MapType.CgrpStorage];
   /** @internal */
   static readonly kind = storageKind<CgrpStorage<unknown>>('CgrpStorage', MapType.CgrpStorage, fdKey(plainFd("a cgroup directory's fd")), (m, o, k, s) => new CgrpStorage(m, o, k, s));
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: CgrpStorageTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): CgrpStorage<V> {
     return tryFromMap(CgrpStorage.kind, map, [value], options) as CgrpStorage<V>;

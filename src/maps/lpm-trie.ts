@@ -4,7 +4,7 @@ import { describeValue } from '../describe.js';
 import type { Scratch } from '../sys/scratch.js';
 import { MapFlags, type MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, createMap, KeyedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, tryFromMap, type FromMapData, type MapCreateOptions, type MapKind, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
 
 /** A key of an LPM trie: the first `prefixLen` bits of `data` (struct bpf_lpm_trie_key_u8). */
 export interface LpmKey<D> {
@@ -41,6 +41,11 @@ export function lpmKey<D>(data: Codec<D>): Codec<LpmKey<D>> {
   });
 }
 
+/** @internal LpmTrie's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface LpmTrieTyping extends MapTyping {
+  readonly instance: LpmTrie<CodecValue<this['shape'][0], Uint8Array>, CodecValue<this['shape'][1]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_LPM_TRIE (4.11): longest-prefix match. Keys are `{ prefixLen, data }`;
  * `get` of a key with the full length (say a /32 address) returns the value of the
@@ -59,6 +64,9 @@ export class LpmTrie<D, V> extends KeyedMap<LpmKey<D>, V> {
     createSpec: ({ flags = 0 }: MapCreateOptions) => ({ flags: isU32(flags) ? (flags | MapFlags.BPF_F_NO_PREALLOC) >>> 0 : flags }),
     make: (map, owned, shape) => new LpmTrie(map, owned, LpmTrie.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: LpmTrieTyping;
 
   /** Wraps `map`: `data` is the key data's codec or byte count (key_size - 4). */
   static tryFrom<D = Uint8Array, V = unknown>(map: MapData, data: Codec<D> | number, value: Codec<V>, options?: TryFromOptions): LpmTrie<D, V> {

@@ -13,6 +13,8 @@ import {
   type MapKind,
   type TryFromOptions,
   type ValueCodec,
+  type MapTyping,
+  type CodecValue,
 } from './typed-map.js';
 
 /**
@@ -54,6 +56,11 @@ export function perCpuValue<V>(codec: Codec<V>): ValueCodec<V[], PerCpuInput<V>>
   };
 }
 
+/** @internal PerCpuArray's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface PerCpuArrayTyping extends MapTyping {
+  readonly instance: PerCpuArray<CodecValue<this['shape'][0]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_PERCPU_ARRAY (4.6): an array with one value per possible CPU in each
  * slot. `get(i)` returns an array of possibleCpus() values (index = CPU number); `set`
@@ -68,6 +75,9 @@ export class PerCpuArray<V> extends IndexedMap<V[], PerCpuInput<V>> {
     shape: (value) => ({ key: 'index', value: perCpuValue(checkCodec(value, 'value codec')) }),
     make: (map, owned, shape) => new PerCpuArray(map, owned, PerCpuArray.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: PerCpuArrayTyping;
 
   /** Wraps `map`; MapError 'InvalidMapType' / 'InvalidKeySize' / 'InvalidValueSize' when it does not fit. */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): PerCpuArray<V> {
@@ -84,6 +94,11 @@ export class PerCpuArray<V> extends IndexedMap<V[], PerCpuInput<V>> {
   }
 }
 
+/** @internal PerCpuHashMap's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface PerCpuHashMapTyping extends MapTyping {
+  readonly instance: PerCpuHashMap<CodecValue<this['shape'][0]>, CodecValue<this['shape'][1]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_PERCPU_HASH (4.6) or BPF_MAP_TYPE_LRU_PERCPU_HASH (4.10): a hash map
  * whose every key holds one value per possible CPU. `get(key)` returns an array of
@@ -98,6 +113,9 @@ export class PerCpuHashMap<K, V> extends KeyedMap<K, V[], PerCpuInput<V>> {
     shape: (key, value) => ({ key: checkCodec(key, 'key codec'), value: perCpuValue(checkCodec(value, 'value codec')) }),
     make: (map, owned, shape) => new PerCpuHashMap(map, owned, PerCpuHashMap.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: PerCpuHashMapTyping;
 
   static tryFrom<K, V>(map: MapData, key: Codec<K>, value: Codec<V>, options?: TryFromOptions): PerCpuHashMap<K, V> {
     return tryFromMap(PerCpuHashMap.kind, map, [key, value], options) as PerCpuHashMap<K, V>;

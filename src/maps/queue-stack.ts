@@ -2,7 +2,7 @@ import { bytes, type Codec } from '../codec/codec.js';
 import { mapLookupAndDeleteElem } from '../sys/bpf.js';
 import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
-import { checkCodec, codecError, createMap, rethrow, tryFromMap, TypedMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions, type ValueCodec } from './typed-map.js';
+import { checkCodec, codecError, createMap, rethrow, tryFromMap, TypedMap, type MapCreateOptions, type MapKind, type Shape, type TryFromOptions, type ValueCodec, type MapTyping, type CodecValue } from './typed-map.js';
 
 /** The key side of the maps without keys (queue, stack, bloom filter): key_size 0. @internal */
 export const noKey: Codec<Uint8Array> = bytes(0);
@@ -62,6 +62,11 @@ function storeKind<M>(name: string, type: MapType, make: (map: MapData, owned: b
   return { name, types: [type], shape: (value) => ({ key: noKey, value: checkCodec(value, 'value codec') }), make };
 }
 
+/** @internal Queue's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface QueueTyping extends MapTyping {
+  readonly instance: Queue<CodecValue<this['shape'][0]>>;
+}
+
 /**
  * A BPF_MAP_TYPE_QUEUE (4.20): first in, first out. BPF programs use
  * bpf_map_push_elem / bpf_map_pop_elem / bpf_map_peek_elem; user space `push`, `pop`, `peek`.
@@ -70,6 +75,9 @@ export class Queue<V> extends ValueStore<V> {
   static readonly mapTypes: readonly MapType[] = [MapType.Queue];
   /** @internal */
   static readonly kind: MapKind<[value: Codec<unknown>], Queue<unknown>> = storeKind('Queue', MapType.Queue, (map, owned, shape) => new Queue(map, owned, Queue.kind, shape));
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: QueueTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): Queue<V> {
     return tryFromMap(Queue.kind, map, [value], options) as Queue<V>;
@@ -81,11 +89,19 @@ export class Queue<V> extends ValueStore<V> {
   }
 }
 
+/** @internal Stack's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface StackTyping extends MapTyping {
+  readonly instance: Stack<CodecValue<this['shape'][0]>>;
+}
+
 /** A BPF_MAP_TYPE_STACK (4.20): last in, first out; otherwise as Queue. */
 export class Stack<V> extends ValueStore<V> {
   static readonly mapTypes: readonly MapType[] = [MapType.Stack];
   /** @internal */
   static readonly kind: MapKind<[value: Codec<unknown>], Stack<unknown>> = storeKind('Stack', MapType.Stack, (map, owned, shape) => new Stack(map, owned, Stack.kind, shape));
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: StackTyping;
 
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): Stack<V> {
     return tryFromMap(Stack.kind, map, [value], options) as Stack<V>;

@@ -3,7 +3,12 @@ import type { MapData } from './map-data.js';
 import { MapType } from './map-type.js';
 import { socketKind, socketValue, type SockMapCreateOptions } from './sock-map.js';
 import type { SocketLike } from '../socket-fd.js';
-import { checkCodec, createMap, KeyedMap, tryFromMap, type MapKind, type TryFromOptions } from './typed-map.js';
+import { checkCodec, createMap, KeyedMap, tryFromMap, type MapKind, type TryFromOptions, type MapTyping, type CodecValue } from './typed-map.js';
+
+/** @internal SockHash's instance for the shape arguments of Ebpf.map (see MapTyping). */
+export interface SockHashTyping extends MapTyping {
+  readonly instance: SockHash<CodecValue<this['shape'][0]>>;
+}
 
 /** A BPF_MAP_TYPE_SOCKHASH (4.18): sockets by key of any fixed size; `get` returns the socket's cookie. */
 export class SockHash<K> extends KeyedMap<K, bigint, SocketLike> {
@@ -16,6 +21,9 @@ export class SockHash<K> extends KeyedMap<K, bigint, SocketLike> {
     shape: (key) => ({ key: checkCodec(key, 'key codec'), value: socketValue }),
     make: (map, owned, shape) => new SockHash(map, owned, SockHash.kind, shape),
   };
+
+  /** @internal How Ebpf.map types the shape arguments (MapTyping). */
+  declare static readonly typing?: SockHashTyping;
 
   static tryFrom<K>(map: MapData, key: Codec<K>, options?: TryFromOptions): SockHash<K> {
     return tryFromMap(SockHash.kind, map, [key], options) as SockHash<K>;

@@ -741,3 +741,37 @@ export function checkOptions<T extends object>(options: T | undefined, what: str
 export function rethrow(err: unknown): never {
   throw MapError.fromSyscall(err);
 }
+
+/**
+ * Type-level only (nothing of it exists at run time): how a generic class's shape
+ * arguments type its instance, for `Ebpf.map(name, HashMap, u32, u64)`. TypeScript
+ * cannot apply a generic static tryFrom to arguments inside a type, so each generic
+ * class declares `typing` as an interface whose `instance` reads `this['shape']` (the
+ * arguments given); a class without it is typed by its tryFrom's return type, which
+ * is exact where tryFrom is not generic (RingBuf, SockMap, ...).
+ */
+export interface MapTyping {
+  /** The shape arguments given (filled in by MapInstanceOf). */
+  readonly shape: readonly unknown[];
+  /** The class's instance for them. */
+  readonly instance: unknown;
+}
+
+/** A class Ebpf.map can view a map as: one with a static tryFrom(map, ...shape). */
+export interface MapClass {
+  /** Wraps `map`, checking its type and sizes against the shape. */
+  tryFrom(map: MapData, ...shape: any[]): unknown;
+  /** Type-level only: how a generic class's shape arguments type its instance. */
+  readonly typing?: MapTyping;
+}
+
+/** The arguments `C.tryFrom` takes after the map (its generics as their constraints). */
+export type MapShapeOf<C extends MapClass> = C['tryFrom'] extends (map: MapData, ...shape: infer A) => unknown ? A : never;
+
+/** What `C.tryFrom(map, ...shape)` returns, for shape arguments of types `A`. */
+export type MapInstanceOf<C extends MapClass, A extends readonly unknown[]> = C extends { readonly typing?: infer F extends MapTyping }
+  ? (F & { readonly shape: A })['instance']
+  : ReturnType<C['tryFrom']>;
+
+/** The value type of a codec among shape arguments; `Else` when it is none. @internal */
+export type CodecValue<C, Else = never> = C extends Codec<infer T> ? T : Else;

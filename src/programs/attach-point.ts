@@ -117,11 +117,29 @@ export function attachToSockMap(program: Program, sockMap: SockMapLike, attachTy
 }
 
 /**
- * sk_lookup and flow dissector programs on a network namespace (a path such as
- * /proc/self/ns/net or /run/netns/NAME, or an fd): a netns link, or PROG_ATTACH to
- * the namespace where that is allowed and links are missing (flow dissector).
+ * A network namespace: a path (/proc/self/ns/net, /run/netns/NAME), an fd, or
+ * `{ netns }` with a name as `ip netns` knows it (/run/netns/NAME), a path or an fd.
  */
-export function attachToNetns(program: Program, netns: string | number, attachType: number, progAttachFallback: boolean, link?: boolean): Link {
+export type NetnsTarget = string | number | { readonly netns: string | number };
+
+/** The path or fd a NetnsTarget stands for: in `{ netns }`, a string without '/' is an `ip netns` name. */
+export function netnsPathOf(target: NetnsTarget, program: string): string | number {
+  if (typeof target !== 'object' || target === null) return target;
+  const netns = (target as { netns?: unknown }).netns;
+  if (typeof netns === 'number') return netns;
+  if (typeof netns !== 'string' || netns === '' || netns.includes('\0') || netns === '.' || netns === '..') {
+    throw new ProgramError('InvalidArgument', `netns must be the name of a network namespace (ip netns), a path or an fd, got ${describeValue(netns)}`, { program });
+  }
+  return netns.includes('/') ? netns : `/run/netns/${netns}`;
+}
+
+/**
+ * sk_lookup and flow dissector programs on a network namespace (a path such as
+ * /proc/self/ns/net or /run/netns/NAME, an fd, or `{ netns: name }`): a netns link, or
+ * PROG_ATTACH to the namespace where that is allowed and links are missing (flow dissector).
+ */
+export function attachToNetns(program: Program, given: NetnsTarget, attachType: number, progAttachFallback: boolean, link?: boolean): Link {
+  const netns = netnsPathOf(given, program.name);
   const useLink = chooseLink(program, LinkType.Netns, link, progAttachFallback);
   program.fd;
   const target = openTarget(netns, 'network namespace', program.name);

@@ -1,5 +1,5 @@
 import { boolOption, checkOptions } from './options.js';
-import { attachToNetns } from './attach-point.js';
+import { attachToNetns, type NetnsTarget } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
@@ -10,11 +10,12 @@ export class FlowDissector extends Program {
   static override readonly programKind: ProgramKind = 'FlowDissector';
 
   /**
-   * Replaces the kernel's flow dissector in a network namespace (path or fd): a netns
-   * link (5.8+), PROG_ATTACH to the namespace where links are missing or with
-   * `{ link: false }`. A namespace holds one flow dissector.
+   * Replaces the kernel's flow dissector in a network namespace (path, fd, or
+   * `{ netns: 'NAME' }` for a namespace of `ip netns`): a netns link (5.8+), PROG_ATTACH
+   * to the namespace where links are missing or with `{ link: false }` (the caller's own
+   * namespace only). A namespace holds one flow dissector.
    */
-  attach(netns: string | number, options: { link?: boolean } = {}): Link {
+  attach(netns: NetnsTarget, options: { link?: boolean } = {}): Link {
     options = checkOptions(this.name, options) ?? {};
     return attachToNetns(this, netns, AttachType.FlowDissector, true, boolOption(this.name, options.link, 'link'));
   }

@@ -1,5 +1,6 @@
 // Kernel probes: a program run when the kernel enters (or returns from) a function.
 import { checkCookie, checkOffset, checkOptions, nameOption } from './options.js';
+import { readFileSync } from 'node:fs';
 import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { Link } from '../links/link.js';
@@ -35,7 +36,8 @@ export class KProbe extends Program {
     options = checkOptions(this.name, options) ?? {};
     const section = programTypeForSection(this.section);
     const target = section?.target?.type === 'kprobe' ? section.target : undefined;
-    const name = fn ?? target?.function;
+    const syscall = section?.target?.type === 'ksyscall' ? section.target.syscall : undefined;
+    const name = fn ?? target?.function ?? (syscall !== undefined ? ksyscallFunction(syscall) : undefined);
     if (name === undefined || name === '') throw new ProgramError('InvalidArgument', `${this.name}: attach needs a kernel function (the section ${this.section} names none)`);
     if (/[\s:]/.test(name)) throw new ProgramError('UnknownKernelFunction', `${this.name}: ${describeValue(name)} is not a kernel function name`, { program: this.name });
     const offset = checkOffset(options.offset ?? (fn === undefined ? target?.offset : undefined));
@@ -45,4 +47,26 @@ export class KProbe extends Program {
     const description = `${retprobe ? 'kretprobe' : 'kprobe'} ${name}${offset ? `+0x${offset.toString(16)}` : ''}`;
     return attachProbe(this, { kind: 'kprobe', retprobe, target: name, offset, pid: -1, mechanism: options.mechanism }, description, options.cookie);
   }
+}
+
+/** libbpf's arch_specific_syscall_pfx: the architecture in the names of syscall wrappers. */
+const syscallPrefixes: Partial<Record<string, string>> = { x64: 'x64', ia32: 'ia32', arm64: 'arm64', arm: 'arm', s390x: 's390x', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch', mips64el: 'mips' };
+
+let syscallWrappers: boolean | undefined;
+
+/**
+ * The kernel function of syscall `name` for a ksyscall/<name> section, as libbpf picks
+ * it: `__<arch>_sys_<name>` on kernels with syscall wrappers (4.17+ on x86-64, where
+ * /proc/kallsyms has `__<arch>_sys_bpf`), `__se_sys_<name>` otherwise. @internal
+ */
+export function ksyscallFunction(name: string): string {
+  const prefix = syscallPrefixes[process.arch];
+  if (prefix !== undefined && syscallWrappers === undefined) {
+    try {
+      syscallWrappers = new RegExp(`\\s__${prefix}_sys_bpf$`, 'm').test(readFileSync('/proc/kallsyms', 'utf8'));
+    } catch {
+      syscallWrappers = false;
+    }
+  }
+  return prefix !== undefined && syscallWrappers ? `__${prefix}_sys_${name}` : `__se_sys_${name}`;
 }

@@ -316,19 +316,46 @@ export function adoptProgram<T extends Program>(choose: (info: AdoptedProgram) =
 }
 
 /**
+ * The kind `cls` stands for (undefined for Program itself, which takes every kind);
+ * ProgramError 'InvalidArgument' for anything that is not a program class of tsbpf.
+ */
+function kindOfClass(cls: unknown): ProgramKind | undefined {
+  const isClass = typeof cls === 'function' && (cls === Program || cls.prototype instanceof Program);
+  if (!isClass) throw new ProgramError('InvalidArgument', `${typeof cls === 'function' ? cls.name : describeValue(cls)} is not a program class of tsbpf (Xdp, TracePoint, SchedClassifier, ...)`);
+  const kind = (cls as typeof Program).programKind;
+  if (cls !== Program && kind === undefined) throw new ProgramError('InvalidArgument', `${cls.name} is not a program class of tsbpf`);
+  return kind;
+}
+
+/** The refusal of a program of another kind than the class asked for: both kinds named. */
+function otherKind(errorKind: 'InvalidProgramType' | 'WrongProgramType', program: string, label: string, is: string, wanted: string): ProgramError {
+  return new ProgramError(errorKind, `program ${label} is ${is}, not a ${wanted} program`, { program });
+}
+
+/**
  * The class of `cls`'s own kind when the program is of a type of that kind; Program
  * itself takes every type.
  */
 function sameKind<T extends Program>(cls: ProgramClass<T>, where: string): (info: AdoptedProgram) => { Cls: ProgramClass<T>; kind: string } {
-  const kind = cls.programKind;
-  if (cls !== (Program as unknown) && kind === undefined) throw new ProgramError('InvalidArgument', `${cls.name} is not a program class of tsbpf`);
+  const kind = kindOfClass(cls);
   return (info) => {
     if (kind === undefined) return { Cls: cls, kind: defaultProgramKind(info.type) ?? 'Unknown' };
-    if (!programTypesOfKind(kind).includes(info.type)) {
-      throw new ProgramError('InvalidProgramType', `program ${info.name || info.id} ${where} is a ${programTypeName(info.type)}, not a ${kind} program`, { program: info.name });
-    }
+    if (!programTypesOfKind(kind).includes(info.type)) throw otherKind('InvalidProgramType', info.name, `${info.name || info.id} ${where}`, `a ${programTypeName(info.type)}`, kind);
     return { Cls: cls, kind };
   };
+}
+
+/**
+ * `program` as an instance of `cls` (Ebpf.program(name, Xdp)): the loader made it of the
+ * class of its section's kind, so it is one when that class is `cls` or derives from it
+ * (RawTracePointWritable is a RawTracePoint). ProgramError 'WrongProgramType' naming
+ * both kinds otherwise, 'InvalidArgument' when `cls` is not a program class. @internal
+ */
+export function asProgramClass<T extends Program>(program: Program, cls: ProgramClass<T>): T {
+  const kind = kindOfClass(cls);
+  const isOne: boolean = program instanceof cls;
+  if (isOne) return program as T;
+  throw otherKind('WrongProgramType', program.name, program.name, `a ${program.kind} program (section ${program.section})`, kind ?? 'Program');
 }
 
 /** ProgramError 'InvalidArgument' unless `id` can be a program id. @internal */

@@ -1,4 +1,4 @@
-import { attachToNetns } from './attach-point.js';
+import { attachToNetns, type NetnsTarget } from './attach-point.js';
 import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
@@ -10,10 +10,11 @@ export class SkLookup extends Program {
 
   /**
    * Attaches to a network namespace (path such as /proc/self/ns/net or /run/netns/NAME,
-   * or an fd) with a netns link (5.9+; sk_lookup has no other way). Several programs
-   * may be attached; they run in attach order.
+   * an fd, or `{ netns: 'NAME' }` for a namespace of `ip netns`) with a netns link (5.9+;
+   * sk_lookup has no other way). Several programs may be attached; they run in attach
+   * order.
    */
-  attach(netns: string | number): Link {
+  attach(netns: NetnsTarget): Link {
     return attachToNetns(this, netns, AttachType.SkLookup, false);
   }
 }

@@ -4,6 +4,7 @@
 import { readRegularFile } from '../file.js';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
+import { describeValue } from '../describe.js';
 import { ProgramError } from '../errors.js';
 import { ElfFile } from '../obj/elf.js';
 import { findFunction, type FunctionSymbol, functionSymbols, globPattern } from '../obj/elf-symbols.js';
@@ -104,7 +105,7 @@ function unknownTarget(program: string, what: string): ProgramError {
  * when there is no such file or process.
  */
 export function resolveUprobeFile(program: string, target: string | number, pid?: number): UprobeFile {
-  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new ProgramError('InvalidArgument', `pid must be an integer ≥ -1, got ${pid}`);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid < -1 || pid > 0x7fffffff)) throw new ProgramError('InvalidArgument', `pid must be an integer ≥ -1, got ${describeValue(pid)}`);
   if (typeof target === 'number') {
     if (!Number.isInteger(target) || target <= 0 || target > 0x7fffffff) throw new ProgramError('InvalidArgument', `target pid must be a positive integer, got ${target}`);
     let path: string;
