@@ -1,0 +1,98 @@
+// Ebpf.typedMap: a loaded object's map as the typed class its type calls for, with key
+// and value codecs derived from the object's BTF (the __type(key, ...) and
+// __type(value, ...) of its definition; a global data section's DATASEC).
+import { BtfError, MapError } from '../errors.js';
+import { btfCodecOf, type BtfValue } from '../codec/btf.js';
+import type { Codec } from '../codec/codec.js';
+import type { Btf } from '../obj/btf.js';
+import type { MapDefinition } from '../obj/spec.js';
+import { ArrayMap } from '../maps/array.js';
+import { ArrayOfMaps } from '../maps/array-of-maps.js';
+import { BloomFilter } from '../maps/bloom-filter.js';
+import { HashMap } from '../maps/hash-map.js';
+import { HashOfMaps } from '../maps/hash-of-maps.js';
+import type { MapData } from '../maps/map-data.js';
+import { MapType, mapTypeName } from '../maps/map-type.js';
+import { PerCpuArray, PerCpuHashMap } from '../maps/per-cpu.js';
+import { Queue, Stack } from '../maps/queue-stack.js';
+import type { FromMapData } from '../maps/typed-map.js';
+
+/**
+ * What Ebpf.typedMap returns: the class of the map's type, its keys and values decoded
+ * through the object's BTF (BtfValue: objects for structs, strings for char arrays,
+ * enum names, bigint for 64 bits). Narrow with instanceof.
+ */
+export type BtfTypedMap =
+  | ArrayMap<BtfValue>
+  | HashMap<BtfValue, BtfValue>
+  | PerCpuArray<BtfValue>
+  | PerCpuHashMap<BtfValue, BtfValue>
+  | ArrayOfMaps<BtfTypedMap | MapData>
+  | HashOfMaps<BtfValue, BtfTypedMap | MapData>
+  | Queue<BtfValue>
+  | Stack<BtfValue>
+  | BloomFilter<BtfValue>;
+
+/** The map types typedMap knows, by the class that takes them. */
+const KNOWN = [
+  ArrayMap, HashMap, PerCpuArray, PerCpuHashMap, ArrayOfMaps, HashOfMaps, Queue, Stack, BloomFilter,
+].flatMap((c) => c.mapTypes);
+
+/**
+ * The typed map over `map`, which the object declares as `def`. `owned`: the result
+ * closes `map` (inner maps, opened by get); false for the Ebpf's own maps (a view).
+ * BtfError 'TypeNotFound' when the object has no BTF for the map's key or value;
+ * MapError 'InvalidMapType' for a map type without a codec-based class here.
+ */
+export function typedMapOf(def: MapDefinition, map: MapData, btf: Btf | undefined, owned = false): BtfTypedMap {
+  const name = def.name;
+  if (!KNOWN.includes(def.type as MapType)) {
+    throw new MapError('InvalidMapType', `map ${name} is a ${mapTypeName(def.type)}: typedMap knows arrays, hashes (LRU too), per-CPU arrays and hashes, maps of maps, queues, stacks and bloom filters; use ebpf.map(${JSON.stringify(name)}) and the map type's class`, {
+      mapType: def.type,
+      expected: KNOWN,
+    });
+  }
+  const codec = (side: 'key' | 'value'): Codec<BtfValue> => {
+    const id = side === 'key' ? def.btfKeyTypeId : def.btfValueTypeId;
+    if (!btf || id === undefined || id === 0) {
+      const why = !btf
+        ? 'the object has no BTF (.BTF section)'
+        : `its definition gives no BTF type for its ${side} (a legacy SEC("maps") map, or ${side}_size without __type(${side}, ...))`;
+      throw new BtfError('TypeNotFound', `typedMap(${name}): no BTF for the map's ${side}: ${why}; use ebpf.map(${JSON.stringify(name)}) with the map type's class and codecs`);
+    }
+    const c = btfCodecOf<BtfValue>(btf, id);
+    const size = side === 'key' ? map.keySize : map.valueSize;
+    if (c.size !== size) {
+      throw new MapError(side === 'key' ? 'InvalidKeySize' : 'InvalidValueSize', `typedMap(${name}): the map's ${side} size is ${size}, its BTF type's ${c.size} (resized with setValueSize?)`, { size, expected: c.size });
+    }
+    return c;
+  };
+  const options = { owned };
+  const inner = (): FromMapData<BtfTypedMap | MapData> | undefined => {
+    const innerDef = def.inner;
+    if (!innerDef) return undefined; // no template in BTF: inner maps as MapData
+    return (m) => typedMapOf({ ...innerDef, name: `${name} (inner)` }, m, btf, true);
+  };
+  switch (def.type) {
+    case MapType.Array:
+      return ArrayMap.tryFrom(map, codec('value'), options);
+    case MapType.PercpuArray:
+      return PerCpuArray.tryFrom(map, codec('value'), options);
+    case MapType.Hash:
+    case MapType.LruHash:
+      return HashMap.tryFrom(map, codec('key'), codec('value'), options);
+    case MapType.PercpuHash:
+    case MapType.LruPercpuHash:
+      return PerCpuHashMap.tryFrom(map, codec('key'), codec('value'), options);
+    case MapType.ArrayOfMaps:
+      return ArrayOfMaps.tryFrom(map, inner(), options);
+    case MapType.HashOfMaps:
+      return HashOfMaps.tryFrom(map, codec('key'), inner(), options);
+    case MapType.Queue:
+      return Queue.tryFrom(map, codec('value'), options);
+    case MapType.Stack:
+      return Stack.tryFrom(map, codec('value'), options);
+    default:
+      return BloomFilter.tryFrom(map, codec('value'), options);
+  }
+}
