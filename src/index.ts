@@ -45,7 +45,7 @@ export type { ArenaCreateOptions } from './maps/arena.js';
 // Objects and loading.
 export { Ebpf, EbpfLoader } from './loader/index.js';
 export type { GlobalOptions } from './loader/index.js';
-export type { BtfTypedMap } from './loader/index.js';
+export type { BtfMapClass, BtfMapOf, BtfTypedMap } from './loader/index.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';

@@ -24,7 +24,13 @@ import {
   cstring,
   loadKernelBtf,
   possibleCpus,
+  Queue,
+  Stack,
+  BloomFilter,
+  type BtfMapOf,
+  type BtfTypedMap,
   type BtfValue,
+  type MapData,
   type Codec,
 } from '../src/index.js';
 import { scratch } from '../src/codec/index.js';
@@ -200,6 +206,16 @@ test('Ebpf.typedMap: every map of btf_types.o as its class, decoding what the pr
   assert.equal(new DataView(raw.buffer, raw.byteOffset).getUint32(8, true), 0, 'hue RED');
   assert.throws(() => byComm.insert({ comm: 'x'.repeat(16) }, RECORD), (e: unknown) => e instanceof MapError && e.kind === 'InvalidArgument');
 
+  // With the class: typed as that class, no instanceof needed; another class refused.
+  const typed: HashMap<BtfValue, BtfValue> = ebpf.typedMap('by_comm', HashMap);
+  assert.deepEqual(typed.get({ comm: 'tsbpf' }), RECORD);
+  assert.equal(ebpf.typedMap('per_cpu', PerCpuArray).get(1).length, possibleCpus());
+  const wrong = thrown(() => ebpf.typedMap('records', HashMap));
+  assert.ok(wrong instanceof MapError);
+  assert.equal(wrong.kind, 'InvalidMapType');
+  assert.match(wrong.message, /typedMap\(records, HashMap\): the map is a BPF_MAP_TYPE_ARRAY, a ArrayMap/);
+  assert.equal(thrown(() => ebpf.typedMap('records', Object as never)).kind, 'InvalidArgument');
+
   const records = ebpf.typedMap('records');
   assert.ok(records instanceof ArrayMap);
   assert.deepEqual(records.get(1), RECORD);
@@ -297,6 +313,23 @@ test('btfCodec: BTF made by hand (fromTypes): legacy int bitfields, a packed str
   assert.deepEqual(decoded, v);
   assert.equal(new DataView(bytes.buffer).getUint32(9, true), 0xdeadbeef);
   assert.equal(roundTrip(btfCodecOf<bigint>(btf, 5), (1n << 128n) - 1n).decoded, (1n << 128n) - 1n);
+});
+
+test('BtfMapOf: typedMap(name, C) is typed as C for every class (checked by tsc)', () => {
+  type Eq<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+  const checks: [
+    Eq<BtfMapOf<typeof ArrayMap>, ArrayMap<BtfValue>>,
+    Eq<BtfMapOf<typeof HashMap>, HashMap<BtfValue, BtfValue>>,
+    Eq<BtfMapOf<typeof PerCpuArray>, PerCpuArray<BtfValue>>,
+    Eq<BtfMapOf<typeof PerCpuHashMap>, PerCpuHashMap<BtfValue, BtfValue>>,
+    Eq<BtfMapOf<typeof ArrayOfMaps>, ArrayOfMaps<BtfTypedMap | MapData>>,
+    Eq<BtfMapOf<typeof HashOfMaps>, HashOfMaps<BtfValue, BtfTypedMap | MapData>>,
+    Eq<BtfMapOf<typeof Queue>, Queue<BtfValue>>,
+    Eq<BtfMapOf<typeof Stack>, Stack<BtfValue>>,
+    Eq<BtfMapOf<typeof BloomFilter>, BloomFilter<BtfValue>>,
+    Eq<BtfMapOf<typeof HashMap>, PerCpuHashMap<BtfValue, BtfValue>>,
+  ] = [true, true, true, true, true, true, true, true, true, false];
+  assert.equal(checks.length, 10);
 });
 
 test('no descriptors leak', () => {

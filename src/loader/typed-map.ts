@@ -2,6 +2,7 @@
 // and value codecs derived from the object's BTF (the __type(key, ...) and
 // __type(value, ...) of its definition; a global data section's DATASEC).
 import { BtfError, MapError } from '../errors.js';
+import { describeValue } from '../describe.js';
 import { btfCodecOf, type BtfValue } from '../codec/btf.js';
 import type { Codec } from '../codec/codec.js';
 import type { Btf } from '../obj/btf.js';
@@ -33,10 +34,48 @@ export type BtfTypedMap =
   | Stack<BtfValue>
   | BloomFilter<BtfValue>;
 
-/** The map types typedMap knows, by the class that takes them. */
-const KNOWN = [
-  ArrayMap, HashMap, PerCpuArray, PerCpuHashMap, ArrayOfMaps, HashOfMaps, Queue, Stack, BloomFilter,
-].flatMap((c) => c.mapTypes);
+/** The classes typedMap makes, and the map types they take. */
+const CLASSES: readonly BtfMapClass[] = [ArrayMap, HashMap, PerCpuArray, PerCpuHashMap, ArrayOfMaps, HashOfMaps, Queue, Stack, BloomFilter];
+const KNOWN = CLASSES.flatMap((c) => c.mapTypes);
+
+/** What `ebpf.typedMap(name, kind)` checks the map against: one of the classes BtfTypedMap lists. */
+export type BtfMapClass =
+  | typeof ArrayMap | typeof HashMap | typeof PerCpuArray | typeof PerCpuHashMap | typeof ArrayOfMaps
+  | typeof HashOfMaps | typeof Queue | typeof Stack | typeof BloomFilter;
+
+/**
+ * The typed map `ebpf.typedMap(name, kind)` returns for class `C`. (The classes that
+ * share a base are told apart most specific first: a HashMap's static side is not a
+ * PerCpuHashMap's, but the converse may hold structurally.)
+ */
+export type BtfMapOf<C extends BtfMapClass> =
+  C extends typeof PerCpuArray ? PerCpuArray<BtfValue>
+  : C extends typeof ArrayOfMaps ? ArrayOfMaps<BtfTypedMap | MapData>
+  : C extends typeof ArrayMap ? ArrayMap<BtfValue>
+  : C extends typeof PerCpuHashMap ? PerCpuHashMap<BtfValue, BtfValue>
+  : C extends typeof HashOfMaps ? HashOfMaps<BtfValue, BtfTypedMap | MapData>
+  : C extends typeof HashMap ? HashMap<BtfValue, BtfValue>
+  : C extends typeof Queue ? Queue<BtfValue>
+  : C extends typeof Stack ? Stack<BtfValue>
+  : BloomFilter<BtfValue>;
+
+/**
+ * typedMapOf, checked to be a `kind`: MapError 'InvalidMapType' naming both when the
+ * map's type makes another class, 'InvalidArgument' when `kind` is none of them.
+ */
+export function typedMapAs(def: MapDefinition, map: MapData, btf: Btf | undefined, kind?: BtfMapClass): BtfTypedMap {
+  if (kind !== undefined && !(CLASSES as readonly unknown[]).includes(kind)) {
+    throw new MapError('InvalidArgument', `typedMap(${def.name}): the class must be one of ${CLASSES.map((c) => c.name).join(', ')}, got ${describeValue(kind)}`);
+  }
+  if (kind !== undefined && !kind.mapTypes.includes(def.type as MapType)) {
+    const made = CLASSES.find((c) => c.mapTypes.includes(def.type as MapType));
+    throw new MapError('InvalidMapType', `typedMap(${def.name}, ${kind.name}): the map is a ${mapTypeName(def.type)}${made ? `, a ${made.name}` : ''}`, {
+      mapType: def.type,
+      expected: kind.mapTypes,
+    });
+  }
+  return typedMapOf(def, map, btf);
+}
 
 /**
  * The typed map over `map`, which the object declares as `def`. `owned`: the result
