@@ -172,6 +172,41 @@ test('btfCodec: refusals name the member; unions take one member or agreeing one
   assert.equal(thrown(() => btfCodecOf(btf, fn.id)).kind, 'InvalidType');
 });
 
+test('btfCodec: every bitfield value round-trips and leaves its neighbours alone (pseudo-random sweep)', () => {
+  const btf = ObjectSpec.parse(readFileSync(obj('btf_types.o'))).btf!;
+  const rec = btfCodec<any>(btf, 'struct record');
+  const colors = ['RED', 'GREEN', 'BLUE', 1, 15];
+  let seed = 12345;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const s = scratch(rec.size);
+  for (let i = 0; i < 2000; i++) {
+    const v = { ...RECORD, flags: rand(8), level: rand(128), delta: rand(32) - 16, on: rand(2) === 1, tint: colors[rand(colors.length)], ready: rand(2) === 1 };
+    rec.encode(s, 0, v);
+    assert.deepEqual(rec.decode(s, 0), v);
+    const word = s.bytes[0]! | (s.bytes[1]! << 8) | (s.bytes[2]! << 16);
+    const tint = typeof v.tint === 'number' ? v.tint : { RED: 0, GREEN: 5, BLUE: 6 }[v.tint as 'RED']!;
+    assert.equal(word, v.flags | (v.level << 3) | ((v.delta & 31) << 10) | (Number(v.on) << 15) | (tint << 16));
+  }
+  // A 64-bit bitfield base, across byte boundaries, through hand-made BTF.
+  const hand = Btf.fromTypes([
+    { id: 0, kind: 'void' },
+    { id: 1, kind: 'int', name: 'long long', size: 8, encoding: 1, bitOffset: 0, bits: 64 },
+    { id: 2, kind: 'struct', name: 'wide', size: 8, members: [
+      { name: 'a', type: 1, bitOffset: 0, bitfieldSize: 5 },
+      { name: 'b', type: 1, bitOffset: 5, bitfieldSize: 50 },
+      { name: 'c', type: 1, bitOffset: 55, bitfieldSize: 9 },
+    ] },
+  ]);
+  const wide = btfCodec<any>(hand, 'wide');
+  for (const v of [{ a: -16n, b: (1n << 49n) - 1n, c: -256n }, { a: 15n, b: -(1n << 49n), c: 255n }, { a: 0n, b: 123456789012345n, c: -1n }]) {
+    const { decoded, bytes } = roundTrip(wide, v);
+    assert.deepEqual(decoded, v);
+    const u = new DataView(bytes.buffer).getBigUint64(0, true);
+    assert.equal(u, BigInt.asUintN(5, v.a) | (BigInt.asUintN(50, v.b) << 5n) | (BigInt.asUintN(9, v.c) << 55n));
+  }
+  assert.throws(() => roundTrip(wide, { a: 16n, b: 0n, c: 0n }), /^RangeError: a: .*\[-16, 15\], got 16/);
+});
+
 test('btfCodec over the kernel BTF: struct task_struct comm is a cstring(16), pointers bigint', () => {
   const vmlinux = loadKernelBtf();
   const task = btfCodec<Record<string, BtfValue>>(vmlinux, 'struct task_struct');

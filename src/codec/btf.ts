@@ -235,27 +235,56 @@ function bitfieldCodec(it: IntType, bitOffset: number, width: number): Codec<unk
   const span = Math.ceil((shift + width) / 8);
   const { signed, big } = it;
   const what = `${it.what} bitfield of ${width} bits`;
+  if (!big) {
+    // At most 32 bits at a shift under 8: the bytes fit a double exactly.
+    const low = 2 ** shift;
+    const range = 2 ** width;
+    const read = (bytes: Uint8Array, at: number): number => {
+      let acc = 0;
+      for (let i = span - 1; i >= 0; i--) acc = acc * 256 + bytes[at + i]!;
+      return acc;
+    };
+    return Object.freeze({
+      size: 0,
+      align: 1,
+      decode(s: Scratch, offset: number) {
+        let u = Math.floor(read(s.bytes, offset + first) / low) % range;
+        if (signed && u >= range / 2) u -= range;
+        return it.toJs(u);
+      },
+      encode(s: Scratch, offset: number, value: unknown) {
+        const n = it.fromJs(value) as number;
+        checkRange(n, width, signed, what);
+        const at = offset + first;
+        let acc = read(s.bytes, at);
+        const old = Math.floor(acc / low) % range;
+        acc += ((n < 0 ? n + range : n) - old) * low;
+        for (let i = 0; i < span; i++) {
+          s.bytes[at + i] = acc % 256;
+          acc = Math.floor(acc / 256);
+        }
+      },
+    });
+  }
   const wb = BigInt(width);
   const mask = (1n << wb) - 1n;
   const read = (s: Scratch, at: number): bigint => {
     let acc = 0n;
     for (let i = span - 1; i >= 0; i--) acc = (acc << 8n) | BigInt(s.bytes[at + first + i]!);
-    return (acc >> BigInt(shift)) & mask;
+    return acc;
   };
   return Object.freeze({
     size: 0,
     align: 1,
     decode(s: Scratch, offset: number) {
-      const u = read(s, offset);
-      const n = signed ? BigInt.asIntN(width, u) : u;
-      return it.toJs(big ? n : Number(n));
+      const u = (read(s, offset) >> BigInt(shift)) & mask;
+      return it.toJs(signed ? BigInt.asIntN(width, u) : u);
     },
     encode(s: Scratch, offset: number, value: unknown) {
       const n = it.fromJs(value);
       checkRange(n, width, signed, what);
       const u = BigInt.asUintN(width, BigInt(n));
-      let acc = 0n;
-      for (let i = span - 1; i >= 0; i--) acc = (acc << 8n) | BigInt(s.bytes[offset + first + i]!);
+      let acc = read(s, offset);
       acc = (acc & ~(mask << BigInt(shift))) | (u << BigInt(shift));
       for (let i = 0; i < span; i++) {
         s.bytes[offset + first + i] = Number(acc & 0xffn);
