@@ -123,6 +123,8 @@ interface IntType {
   /** bigint arithmetic (8 bytes and more). */
   big: boolean;
   what: string;
+  /** An integer read as is (not an enum or bool). */
+  plain?: boolean;
 }
 
 function intType(t: BtfType): IntType | undefined {
@@ -148,6 +150,7 @@ function intType(t: BtfType): IntType | undefined {
       signed,
       big,
       what,
+      plain: true,
       toJs: (n) => n,
       fromJs: (v) => {
         if (big ? typeof v !== 'bigint' : typeof v !== 'number') throw new TypeError(`${what} value must be a ${big ? 'bigint' : 'number'}, got ${describe(v)}`);
@@ -211,6 +214,9 @@ function scalarCodec(it: IntType): Codec<unknown> {
     return bytes(size) as Codec<unknown>; // an integer of an odd size: its bytes
   }
   const raw = (size === 1 ? (signed ? i8 : u8) : size === 2 ? (signed ? i16 : u16) : size === 4 ? (signed ? i32 : u32) : signed ? i64 : u64) as Codec<number | bigint>;
+  // A plain integer is the codec module's own (its checks are the same); enums and
+  // bools of other sizes map their values first.
+  if (it.plain) return raw as Codec<unknown>;
   return Object.freeze({
     size,
     align: size,
