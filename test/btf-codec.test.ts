@@ -27,6 +27,7 @@ import {
   Queue,
   Stack,
   BloomFilter,
+  LpmTrie,
   type BtfMapOf,
   type BtfTypedMap,
   type BtfValue,
@@ -320,6 +321,14 @@ test('Ebpf.typedMap: global data as a DATASEC object; a ring buffer refused as I
   assert.deepEqual((exec.typedMap('.bss') as ArrayMap<BtfValue>).get(0), { dropped: 0n });
 });
 
+test('Ebpf.typedMap: an LPM trie, its key data as bytes (network order), its value from BTF', () => {
+  using ebpf = Ebpf.load(obj('lpm_trie.o'));
+  const trie = ebpf.typedMap('prefixes', LpmTrie);
+  trie.insert({ prefixLen: 8, data: Uint8Array.of(10, 0, 0, 0) }, 7);
+  assert.equal(trie.get({ prefixLen: 32, data: Uint8Array.of(10, 1, 2, 3) }), 7, 'the longest prefix that contains it');
+  assert.deepEqual(ebpf.map('prefixes').lookup(Uint8Array.of(8, 0, 0, 0, 10, 0, 0, 0)), Uint8Array.of(7, 0, 0, 0));
+});
+
 test('btfCodec: BTF made by hand (fromTypes): legacy int bitfields, a packed struct, bools, floats', () => {
   const btf = Btf.fromTypes([
     { id: 0, kind: 'void' },
@@ -362,9 +371,10 @@ test('BtfMapOf: typedMap(name, C) is typed as C for every class (checked by tsc)
     Eq<BtfMapOf<typeof Queue>, Queue<BtfValue>>,
     Eq<BtfMapOf<typeof Stack>, Stack<BtfValue>>,
     Eq<BtfMapOf<typeof BloomFilter>, BloomFilter<BtfValue>>,
+    Eq<BtfMapOf<typeof LpmTrie>, LpmTrie<Uint8Array, BtfValue>>,
     Eq<BtfMapOf<typeof HashMap>, PerCpuHashMap<BtfValue, BtfValue>>,
-  ] = [true, true, true, true, true, true, true, true, true, false];
-  assert.equal(checks.length, 10);
+  ] = [true, true, true, true, true, true, true, true, true, true, false];
+  assert.equal(checks.length, 11);
 });
 
 test('no descriptors leak', () => {

@@ -292,7 +292,8 @@ export class Ebpf implements Disposable {
   /**
    * Map `name` as the typed class of its type (ArrayMap, HashMap for HASH and LRU_HASH,
    * PerCpuArray, PerCpuHashMap, ArrayOfMaps / HashOfMaps whose `get` gives typed inner
-   * maps, Queue, Stack, BloomFilter) with key and value codecs from the object's BTF
+   * maps, Queue, Stack, BloomFilter, LpmTrie with the key's data as bytes) with key and
+   * value codecs from the object's BTF
    * (btfCodec): a view, the Ebpf keeps owning the map. With a class as `kind`
    * (`typedMap(name, HashMap)`) the result is typed as that class, and a map of another
    * type is MapError 'InvalidMapType'. MapError 'InvalidArgument' for no such map, 'InvalidMapType' for a

@@ -12,6 +12,7 @@ import { ArrayOfMaps } from '../maps/array-of-maps.js';
 import { BloomFilter } from '../maps/bloom-filter.js';
 import { HashMap } from '../maps/hash-map.js';
 import { HashOfMaps } from '../maps/hash-of-maps.js';
+import { LpmTrie } from '../maps/lpm-trie.js';
 import type { MapData } from '../maps/map-data.js';
 import { MapType, mapTypeName } from '../maps/map-type.js';
 import { PerCpuArray, PerCpuHashMap } from '../maps/per-cpu.js';
@@ -32,16 +33,17 @@ export type BtfTypedMap =
   | HashOfMaps<BtfValue, BtfTypedMap | MapData>
   | Queue<BtfValue>
   | Stack<BtfValue>
-  | BloomFilter<BtfValue>;
+  | BloomFilter<BtfValue>
+  | LpmTrie<Uint8Array, BtfValue>;
 
 /** The classes typedMap makes, and the map types they take. */
-const CLASSES: readonly BtfMapClass[] = [ArrayMap, HashMap, PerCpuArray, PerCpuHashMap, ArrayOfMaps, HashOfMaps, Queue, Stack, BloomFilter];
+const CLASSES: readonly BtfMapClass[] = [ArrayMap, HashMap, PerCpuArray, PerCpuHashMap, ArrayOfMaps, HashOfMaps, Queue, Stack, BloomFilter, LpmTrie];
 const KNOWN = CLASSES.flatMap((c) => c.mapTypes);
 
 /** What `ebpf.typedMap(name, kind)` checks the map against: one of the classes BtfTypedMap lists. */
 export type BtfMapClass =
   | typeof ArrayMap | typeof HashMap | typeof PerCpuArray | typeof PerCpuHashMap | typeof ArrayOfMaps
-  | typeof HashOfMaps | typeof Queue | typeof Stack | typeof BloomFilter;
+  | typeof HashOfMaps | typeof Queue | typeof Stack | typeof BloomFilter | typeof LpmTrie;
 
 /**
  * The typed map `ebpf.typedMap(name, kind)` returns for class `C`. (The classes that
@@ -49,7 +51,8 @@ export type BtfMapClass =
  * PerCpuHashMap's, but the converse may hold structurally.)
  */
 export type BtfMapOf<C extends BtfMapClass> =
-  C extends typeof PerCpuArray ? PerCpuArray<BtfValue>
+  C extends typeof LpmTrie ? LpmTrie<Uint8Array, BtfValue>
+  : C extends typeof PerCpuArray ? PerCpuArray<BtfValue>
   : C extends typeof ArrayOfMaps ? ArrayOfMaps<BtfTypedMap | MapData>
   : C extends typeof ArrayMap ? ArrayMap<BtfValue>
   : C extends typeof PerCpuHashMap ? PerCpuHashMap<BtfValue, BtfValue>
@@ -57,7 +60,8 @@ export type BtfMapOf<C extends BtfMapClass> =
   : C extends typeof HashMap ? HashMap<BtfValue, BtfValue>
   : C extends typeof Queue ? Queue<BtfValue>
   : C extends typeof Stack ? Stack<BtfValue>
-  : BloomFilter<BtfValue>;
+  : C extends typeof BloomFilter ? BloomFilter<BtfValue>
+  : never;
 
 /**
  * typedMapOf, checked to be a `kind`: MapError 'InvalidMapType' naming both when the
@@ -86,7 +90,7 @@ export function typedMapAs(def: MapDefinition, map: MapData, btf: Btf | undefine
 export function typedMapOf(def: MapDefinition, map: MapData, btf: Btf | undefined, owned = false): BtfTypedMap {
   const name = def.name;
   if (!KNOWN.includes(def.type as MapType)) {
-    throw new MapError('InvalidMapType', `map ${name} is a ${mapTypeName(def.type)}: typedMap knows arrays, hashes (LRU too), per-CPU arrays and hashes, maps of maps, queues, stacks and bloom filters; use ebpf.map(${JSON.stringify(name)}) and the map type's class`, {
+    throw new MapError('InvalidMapType', `map ${name} is a ${mapTypeName(def.type)}: typedMap knows arrays, hashes (LRU too), per-CPU arrays and hashes, maps of maps, queues, stacks, bloom filters and LPM tries; use ebpf.map(${JSON.stringify(name)}) and the map type's class`, {
       mapType: def.type,
       expected: KNOWN,
     });
@@ -131,6 +135,10 @@ export function typedMapOf(def: MapDefinition, map: MapData, btf: Btf | undefine
       return Queue.tryFrom(map, codec('value'), options);
     case MapType.Stack:
       return Stack.tryFrom(map, codec('value'), options);
+    case MapType.LpmTrie:
+      // The key's data is in network byte order by the kernel's definition: bytes, not
+      // the host-order integers its BTF would read it as.
+      return LpmTrie.tryFrom(map, map.keySize - 4, codec('value'), options);
     default:
       return BloomFilter.tryFrom(map, codec('value'), options);
   }
