@@ -513,7 +513,7 @@ const NAMED_KINDS = ['struct', 'union', 'typedef', 'enum', 'enum64', 'int', 'flo
  * names, 64-bit integers as bigint). BtfError 'TypeNotFound' when no type has that name.
  *
  * Encode throws TypeError / RangeError (MapError 'InvalidArgument' through a typed map)
- * naming the member: `at.x: i32 (int) value must be in [...]`. A union is written from
+ * naming the member: `at.x: i32 value must be an integer in [...]`. A union is written from
  * the members given: the largest one, and each other given must read back as given
  * (so a decoded union writes back unchanged, and one member alone writes that member).
  */
