@@ -15,6 +15,8 @@ export type { MapSpec, MapInfo } from './maps/map-data.js';
 export type { FdOwner } from './sys/fd.js';
 export { u8, u16, u32, u64, i8, i16, i32, i64, bytes, array, struct } from './codec/index.js';
 export type { Codec, Decoded, Scratch, StructValue } from './codec/index.js';
+export { cstring, btfCodec, btfCodecOf } from './codec/index.js';
+export type { BtfValue } from './codec/index.js';
 export { TypedMap } from './maps/typed-map.js';
 export type { IndexedMap, KeyedMap, TryFromOptions, MapCreateOptions, InnerMap, FromMapData } from './maps/typed-map.js';
 export { ArrayMap } from './maps/array.js';
@@ -43,6 +45,7 @@ export type { ArenaCreateOptions } from './maps/arena.js';
 // Objects and loading.
 export { Ebpf, EbpfLoader } from './loader/index.js';
 export type { GlobalOptions } from './loader/index.js';
+export type { BtfMapClass, BtfMapOf, BtfTypedMap } from './loader/index.js';
 export type { GlobalValue } from './global-value.js';
 export { ObjectSpec, Pinning } from './obj/spec.js';
 export type { MapDefinition, ProgramSpec, VariableSpec, Reference } from './obj/spec.js';

@@ -488,6 +488,14 @@ export function run(): Outcome {
   sweep('HashOfMaps.insertBatch', [[1], undefined, 0], (k, v, f) => withHom((h, m) => h.insertBatch(k as never, (v ?? [m]) as never, f as number)));
   sweep('SockMap.insertBatch', [[0], [], 0], (i, v, f) => withSockMap((m) => m.insertBatch(i as never, v as never, f as number)));
   sweep('SockHash.insertBatch', [[1], [], 0], (k, v, f) => withSockHash((m) => m.insertBatch(k as never, v as never, f as number)));
+  sweep('Ebpf.typedMap', ['records', ArrayMap], (n, k) => {
+    const ebpf = Ebpf.load(obj('btf_types.o'));
+    try {
+      return ebpf.typedMap(n as string, k as typeof ArrayMap).map.fd;
+    } finally {
+      ebpf.close();
+    }
+  });
   sweep('Ebpf.variable', ['data_a'], (n) => {
     const ebpf = Ebpf.load(obj('globals.o'));
     try {

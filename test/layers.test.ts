@@ -15,7 +15,7 @@ const allowed: Record<string, string[]> = {
   'sys/abi': ['sys'],
   sys: ['sys/abi'],
   obj: ['sys/abi/enums.ts'],
-  codec: ['sys'],
+  codec: ['sys', 'obj'],
   links: ['sys', 'sys/abi', 'pin.ts', 'socket-fd.ts'],
   maps: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'features.ts', 'pin.ts', 'socket-fd.ts'],
   programs: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'features.ts', 'file.ts', 'pin.ts', 'socket-fd.ts'],

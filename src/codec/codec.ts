@@ -88,6 +88,49 @@ export function bytes(n: number): Codec<Uint8Array> {
   });
 }
 
+const utf8Encoder = new TextEncoder();
+// Invalid UTF-8 decodes to U+FFFD, as TextDecoder does by default: a C string is
+// usually ASCII, and a comm or file name must not make a whole dump fail.
+const utf8Decoder = new TextDecoder('utf-8');
+
+/**
+ * A C string in `char[n]` (a task's `char comm[16]`): decodes the bytes up to the
+ * first NUL (all `n` when there is none) as UTF-8, invalid sequences as U+FFFD (use
+ * bytes(n) for the exact bytes); encodes the UTF-8 of a string of at most n-1 bytes
+ * followed by NUL padding, as the kernel's strings always end in a NUL
+ * (bpf_get_current_comm, bpf_probe_read_str): a longer string is a RangeError, not
+ * truncated, so that a key looked up is the key written. A string with a NUL inside
+ * is a RangeError too (it would read back shorter).
+ */
+export function cstring(n: number): Codec<string> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`cstring(n): n must be a positive integer (the array's length, NUL included), got ${n}`);
+  return Object.freeze({
+    size: n,
+    align: 1,
+    encode(s: Scratch, offset: number, value: string) {
+      if (typeof value !== 'string') throw new TypeError(`cstring(${n}) value must be a string, got ${typeof value}`);
+      // encodeInto writes at most the room given: n bytes tell a string that fits (n-1 or fewer) from one that does not.
+      const room = s.bytes.subarray(offset, offset + n);
+      const { read, written } = utf8Encoder.encodeInto(value, room);
+      if (read < value.length || written > n - 1) {
+        const need = utf8Encoder.encode(value).length;
+        room.fill(0);
+        throw new RangeError(`cstring(${n}) value is ${need} bytes in UTF-8: with its NUL it needs ${need + 1}, the array has ${n}`);
+      }
+      if (value.includes('\0')) {
+        room.fill(0);
+        throw new RangeError(`cstring(${n}) value has a NUL at index ${value.indexOf('\0')}: a C string would end there`);
+      }
+      room.fill(0, written);
+    },
+    decode(s: Scratch, offset: number) {
+      const room = s.bytes.subarray(offset, offset + n);
+      const end = room.indexOf(0);
+      return utf8Decoder.decode(end < 0 ? room : room.subarray(0, end));
+    },
+  });
+}
+
 /** A fixed-length array of one codec: `array(u32, 4)` is `__u32[4]`. */
 export function array<T>(item: Codec<T>, length: number): Codec<T[]> {
   if (!Number.isInteger(length) || length < 0) throw new RangeError(`array length must be a non-negative integer`);

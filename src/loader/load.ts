@@ -29,6 +29,7 @@ import { possibleCpus } from '../sys/cpus.js';
 import { Errno, SyscallError } from '../sys/errors.js';
 import { kernel } from '../sys/native.js';
 import { GlobalVariable } from './variable.js';
+import { typedMapAs, type BtfMapClass, type BtfMapOf, type BtfTypedMap } from './typed-map.js';
 import { encodeFuncInfo, encodeLineInfo, LoadPlan, Scratch, type KernelFacts, type MapShape, type PlanSettings } from './plan.js';
 
 /** Key 0 of the single-element global data maps (the kernel only reads it). */
@@ -351,6 +352,23 @@ export class Ebpf implements Disposable {
     const variable = new GlobalVariable<T>(v, map, this.spec.btf, this.spec.maps.get(v.map)?.readOnly === true);
     this.#variables.set(name, variable);
     return variable;
+  }
+
+  /**
+   * Map `name` as the typed class of its type (ArrayMap, HashMap for HASH and LRU_HASH,
+   * PerCpuArray, PerCpuHashMap, ArrayOfMaps / HashOfMaps whose `get` gives typed inner
+   * maps, Queue, Stack, BloomFilter, LpmTrie with the key's data as bytes) with key and
+   * value codecs from the object's BTF
+   * (btfCodec): a view, the Ebpf keeps owning the map. With a class as `kind`
+   * (`typedMap(name, HashMap)`) the result is typed as that class, and a map of another
+   * type is MapError 'InvalidMapType'. MapError 'InvalidArgument' for no such map, 'InvalidMapType' for a
+   * map type without such a class; BtfError 'TypeNotFound' when the object has no BTF
+   * for the map's key or value.
+   */
+  typedMap(name: string): BtfTypedMap;
+  typedMap<C extends BtfMapClass>(name: string, kind: C): BtfMapOf<C>;
+  typedMap(name: string, kind?: BtfMapClass): BtfTypedMap {
+    return typedMapAs(this.spec.maps.get(name)!, this.map(name), this.spec.btf, kind);
   }
 
   /** The struct_ops map `name` (a view: the Ebpf owns it, and unregisters it on close). */
