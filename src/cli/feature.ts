@@ -1,0 +1,78 @@
+// tsbpf feature: what this kernel supports, from the library's probes (each loads or
+// creates the smallest object of its kind, as bpftool feature probe does).
+import { Command } from 'commander';
+import {
+  isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, linkTypeName, LinkType, loadKernelBtf, mapTypeName, MapType,
+  programTypeName, ProgramType,
+} from '../index.js';
+import { UsageError } from './errors.js';
+import { table, toJson, type Output } from './output.js';
+
+interface Probed {
+  name: string;
+  value: number;
+  supported: boolean | null;
+  /** Why the probe gave no answer (no privilege, ...). */
+  error?: string;
+}
+
+function probe(values: Record<string, number>, nameOf: (v: number) => string, supported: (v: number) => boolean): Probed[] {
+  return Object.values(values)
+    .filter((v) => v !== 0) // *_UNSPEC
+    .sort((a, b) => a - b)
+    .map((value) => {
+      try {
+        return { name: nameOf(value), value, supported: supported(value) };
+      } catch (err) {
+        return { name: nameOf(value), value, supported: null, error: (err as Error).message };
+      }
+    });
+}
+
+/** enum bpf_func_id from the kernel's BTF: the helpers this kernel knows by name. */
+function helperIds(): { name: string; id: number }[] {
+  const e = loadKernelBtf().byName('bpf_func_id', 'enum')[0];
+  if (!e) throw new Error('the kernel BTF has no enum bpf_func_id: helper names are unknown');
+  return e.values
+    .filter((v) => v.name.startsWith('BPF_FUNC_') && v.value > 0n)
+    .map((v) => ({ name: `bpf_${v.name.slice('BPF_FUNC_'.length)}`, id: Number(v.value) }));
+}
+
+/** The program types `--helpers` names ('xdp,kprobe', 'all'): values of ProgramType. */
+function helperProgramTypes(arg: string | true): number[] {
+  const all = Object.values(ProgramType).filter((v) => v !== 0);
+  if (arg === true || arg === 'all') return all.filter((t) => isProgramTypeSupported(t));
+  return arg.split(',').map((name) => {
+    const wanted = name.trim().toLowerCase().replace(/^bpf_prog_type_/, '');
+    const t = all.find((v) => programTypeName(v).toLowerCase().replace(/^bpf_prog_type_/, '') === wanted);
+    if (t === undefined) throw new UsageError(`unknown program type ${name}: one of ${all.map((v) => programTypeName(v).replace(/^BPF_PROG_TYPE_/, '').toLowerCase()).join(', ')}`);
+    return t;
+  });
+}
+
+export function featureCommand(out: () => Output): Command {
+  return new Command('feature')
+    .description('program, map and link types (and, with --helpers, helpers) this kernel supports')
+    .option('--helpers [types]', 'also probe which helpers each program type may call: "all" (the default) or names, e.g. xdp,kprobe')
+    .action((opts: { helpers?: string | true }) => {
+      const o = out();
+      const programTypes = probe(ProgramType, programTypeName, (t) => isProgramTypeSupported(t));
+      const mapTypes = probe(MapType, mapTypeName, isMapTypeSupported);
+      const linkTypes = probe(LinkType, linkTypeName, isLinkTypeSupported);
+      let helpers: Record<string, string[]> | undefined;
+      if (opts.helpers !== undefined) {
+        const types = helperProgramTypes(opts.helpers);
+        const ids = helperIds();
+        helpers = {};
+        for (const t of types) helpers[programTypeName(t)] = ids.filter((h) => isHelperSupported(t, h.id)).map((h) => h.name);
+      }
+      if (o.json) return o.write(toJson({ programTypes, mapTypes, linkTypes, ...(helpers ? { helpers } : {}) }));
+      const mark = (p: Probed) => (p.supported === null ? o.c.yellow(`unknown: ${p.error}`) : p.supported ? o.c.green('yes') : o.c.red('no'));
+      const section = (title: string, rows: Probed[]) => table(o, [title, 'SUPPORTED'], rows.map((p) => [p.name, mark(p)]));
+      const parts = [section('PROGRAM TYPE', programTypes), section('MAP TYPE', mapTypes), section('LINK TYPE', linkTypes)];
+      if (helpers) {
+        for (const [type, names] of Object.entries(helpers)) parts.push(`${o.c.bold(`Helpers for ${type}`)} (${names.length}):\n${names.map((n) => `  ${n}`).join('\n')}`);
+      }
+      o.write(parts.join('\n\n'));
+    });
+}
