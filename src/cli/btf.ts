@@ -225,10 +225,10 @@ export function btfCommand(out: () => Output): Command {
         const printer = new CPrinter(btf);
         for (const t of types) {
           const d = printer.declaration(t);
-          if (d !== undefined) lines.push(d, '');
+          if (d !== undefined) lines.push(d);
         }
       }
-      o.write(lines.join('\n'));
+      o.write(lines.join(opts.format === 'c' ? '\n\n' : '\n'));
     });
   return cmd;
 }

@@ -1,6 +1,7 @@
 // tsbpf link list|show|detach: the BPF links in the kernel.
 import { Command } from 'commander';
-import { FdLink, loadedLinks, type LinkInfo } from '../index.js';
+import { FdLink, loadedLinks, ProgramError, type LinkInfo } from '../index.js';
+import { Errno, linkDetach, SyscallError } from '../sys/index.js';
 import { parseId } from './common.js';
 import { fields, table, toJson, type Output } from './output.js';
 
@@ -65,7 +66,20 @@ export function linkCommand(out: () => Output): Command {
     .description('end a link (BPF_LINK_DETACH): its program stops running there, even if the link is pinned')
     .argument('<id>', 'link id', parseId)
     .action((id: number) => {
-      FdLink.fromId(id).detach();
+      const link = FdLink.fromId(id);
+      try {
+        // BPF_LINK_DETACH itself, not FdLink.detach(): that one falls back to letting the
+        // link end with its last fd, which here is someone else's.
+        linkDetach(link.fd);
+      } catch (err) {
+        if (err instanceof SyscallError && (err.errno === Errno.EOPNOTSUPP || err.errno === Errno.EINVAL)) {
+          const { typeName } = link.info();
+          throw new Error(`${typeName} link ${id} cannot be detached by id (${err.code}): it ends when the process holding it closes it, or when its pin is removed`, { cause: err });
+        }
+        throw ProgramError.fromSyscall(err, `detaching link ${id}`);
+      } finally {
+        link.close();
+      }
     });
   return cmd;
 }
