@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AttachType,
   Btf,
   CgroupSkb,
+  FdLink,
   isHelperSupported,
   isLinkTypeSupported,
   isMapTypeSupported,
@@ -19,11 +20,12 @@ import {
   MapData,
   MapType,
   possibleCpus,
+  programFromPin,
   ProgramType,
   queryCgroup,
   RawTracePoint,
 } from '../src/index.js';
-import { cgroup2Root, fdCount, loadOnly, repoRoot } from './helpers.js';
+import { bpffsDir, cgroup2Root, fdCount, loadOnly, repoRoot } from './helpers.js';
 
 const CLI = `${repoRoot}/dist/src/cli/main.js`;
 const ESC = '\u001b[';
@@ -66,7 +68,7 @@ test('--help exits 0 on every command; usage errors exit 2', () => {
   for (const cmd of ['prog', 'map', 'link', 'feature', 'btf']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
   const commands = [
     ['prog', 'list'], ['prog', 'show'], ['map', 'list'], ['map', 'show'], ['map', 'dump'], ['map', 'lookup'], ['map', 'update'], ['map', 'delete'],
-    ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],
+    ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['prog', 'pin'], ['map', 'pin'], ['link', 'pin'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],
   ];
   for (const c of commands) {
     const r = tsbpf([...c, '--help']);
@@ -234,6 +236,44 @@ test('link detach ends a cgroup link another process holds', (t) => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '');
   assert.deepEqual(queryCgroup(dir, AttachType.CgroupInetIngress).progIds, [], 'detached from the cgroup');
+});
+
+test('prog / map / link pin put the object on bpffs for this process to open', (t) => {
+  const dir = bpffsDir('cli');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  using map = MapData.create({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1, name: 'cli_pin' });
+  using ebpf = loadOnly(`${repoRoot}/bpf/attach_introspect.o`, 'sock_count', 'cg_ingress');
+  const prog = ebpf.program('sock_count');
+  const r1 = tsbpf(['map', 'pin', String(map.info().id), `${dir}/map`]);
+  assert.equal(r1.status, 0, r1.stderr);
+  const r2 = tsbpf(['prog', 'pin', String(prog.info().id), `${dir}/prog`]);
+  assert.equal(r2.status, 0, r2.stderr);
+  {
+    using pinnedMap = MapData.fromPin(`${dir}/map`);
+    assert.equal(pinnedMap.info().id, map.info().id);
+    using pinnedProg = programFromPin(`${dir}/prog`);
+    assert.equal(pinnedProg.info().id, prog.info().id);
+  }
+
+  const cg = join(cgroup2Root(), `tsbpf-test-cli-pin-${process.pid}`);
+  mkdirSync(cg);
+  t.after(() => rmdirSync(cg));
+  const cgProg = ebpf.program('cg_ingress') as CgroupSkb;
+  const held = cgProg.attach(cg);
+  assert.ok(held instanceof FdLink, 'a BPF link (not a PROG_ATTACH)');
+  const heldId = held.info().id;
+  const r3 = tsbpf(['link', 'pin', String(heldId), `${dir}/link`]);
+  assert.equal(r3.status, 0, r3.stderr);
+  held.close();
+  assert.deepEqual(queryCgroup(cg, AttachType.CgroupInetIngress).progIds, [cgProg.info().id], 'the pin keeps the link');
+  const again = FdLink.fromPin(`${dir}/link`);
+  assert.equal(again.info().id, heldId);
+  again.detach();
+  assert.deepEqual(queryCgroup(cg, AttachType.CgroupInetIngress).progIds, []);
+
+  const off = tsbpf(['map', 'pin', String(map.info().id), '/tmp/not-bpffs-pin']);
+  assert.equal(off.status, 1);
+  assert.match(off.stderr, /is not on a bpf filesystem \(mount -t bpf bpf \/sys\/fs\/bpf\)/);
 });
 
 test('feature reports what the library\'s probes report', () => {

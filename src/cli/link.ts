@@ -1,4 +1,5 @@
 // tsbpf link list|show|detach: the BPF links in the kernel.
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { FdLink, loadedLinks, ProgramError, type LinkInfo } from '../index.js';
 import { Errno, linkDetach, SyscallError } from '../sys/index.js';
@@ -78,6 +79,20 @@ export function linkCommand(out: () => Output): Command {
         }
         throw ProgramError.fromSyscall(err, `detaching link ${id}`);
       } finally {
+        link.close();
+      }
+    });
+  cmd
+    .command('pin')
+    .description('pin a link on bpffs: the attachment stays while the pin exists')
+    .argument('<id>', 'link id', parseId)
+    .argument('<path>', 'where, on a bpf filesystem (/sys/fs/bpf/...)')
+    .action((id: number, path: string) => {
+      const link = FdLink.fromId(id);
+      try {
+        link.pin(resolve(path));
+      } finally {
+        // Closing this fd leaves the link to the pin (and to whoever else holds it).
         link.close();
       }
     });

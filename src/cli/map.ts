@@ -1,4 +1,5 @@
 // tsbpf map list|show|dump (and lookup|update|delete): the maps in the kernel.
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadedMaps, MapData, MapFlags, mapTypeInfo, mapTypeName, possibleCpus, type MapInfo } from '../index.js';
 import { parseHex, parseId } from './common.js';
@@ -188,6 +189,14 @@ export function mapCommand(out: () => Output): Command {
         const key = keyArg(map, keyText);
         if (!map.delete(key)) throw new LookupMiss(`map ${id} has no key ${hexBytes(key)}`);
       });
+    });
+  cmd
+    .command('pin')
+    .description('pin a map on bpffs: it stays while the pin exists')
+    .argument('<id>', 'map id', parseId)
+    .argument('<path>', 'where, on a bpf filesystem (/sys/fs/bpf/...)')
+    .action((id: number, path: string) => {
+      withMap(id, (map) => map.pin(resolve(path)));
     });
   return cmd;
 }

@@ -1,4 +1,5 @@
 // tsbpf prog list|show: the programs loaded in the kernel.
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadedPrograms, programFromId, type ProgramInfo } from '../index.js';
 import { bootTimeToDate, formatDate, parseId } from './common.js';
@@ -65,6 +66,19 @@ export function progCommand(out: () => Output): Command {
           ['ifindex', p.ifindex || undefined],
         ]),
       );
+    });
+  cmd
+    .command('pin')
+    .description('pin a program on bpffs: it stays loaded while the pin exists')
+    .argument('<id>', 'program id', parseId)
+    .argument('<path>', 'where, on a bpf filesystem (/sys/fs/bpf/...)')
+    .action((id: number, path: string) => {
+      const prog = programFromId(id);
+      try {
+        prog.pin(resolve(path));
+      } finally {
+        prog.close();
+      }
     });
   return cmd;
 }
