@@ -2,9 +2,10 @@
 // creates the smallest object of its kind, as bpftool feature probe does).
 import { Command } from 'commander';
 import {
-  isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, linkTypeName, LinkType, loadKernelBtf, mapTypeName, MapType,
+  isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, loadKernelBtf, mapTypeName, MapType,
   programTypeName, ProgramType,
 } from '../index.js';
+import { linkTypeNames } from '../sys/abi/enums.js';
 import { UsageError } from './errors.js';
 import { table, toJson, type Output } from './output.js';
 
@@ -58,7 +59,9 @@ export function featureCommand(out: () => Output): Command {
       const o = out();
       const programTypes = probe(ProgramType, programTypeName, (t) => isProgramTypeSupported(t));
       const mapTypes = probe(MapType, mapTypeName, isMapTypeSupported);
-      const linkTypes = probe(LinkType, linkTypeName, isLinkTypeSupported);
+      // The kernel's names, as for program and map types (LinkInfo.typeName is the short form).
+      const linkName = (v: number) => linkTypeNames[v] ?? `link type ${v}`;
+      const linkTypes = probe(LinkType, linkName, isLinkTypeSupported);
       let helpers: Record<string, string[]> | undefined;
       if (opts.helpers !== undefined) {
         const types = helperProgramTypes(opts.helpers);
