@@ -3,10 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Command, Option } from 'commander';
-import { Btf, BtfError, loadKernelBtf, type BtfType } from '../index.js';
-import { ElfFile } from '../obj/elf.js';
-import { btfObjects } from '../kernel-btf.js';
-import { btfGetData, btfGetFdById, kernel } from '../sys/index.js';
+import type { Btf, BtfType } from '../index.js';
+import { internals, tsbpf, tsbpfSys } from './lib.js';
 import { UsageError } from './errors.js';
 import { toJson, type Output } from './output.js';
 
@@ -14,6 +12,9 @@ const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 /** A BTF object of the kernel, by id: module BTF is split BTF over vmlinux's. */
 function btfById(id: number): Btf {
+  const { Btf, loadKernelBtf } = tsbpf();
+  const { btfGetData, btfGetFdById, kernel } = tsbpfSys();
+  const { btfObjects } = internals().kernelBtf;
   const fd = btfGetFdById(id);
   let bytes: Uint8Array;
   try {
@@ -28,6 +29,8 @@ function btfById(id: number): Btf {
 
 /** A file: an ELF object (its .BTF), or raw BTF (a module's in /sys/kernel/btf is split over vmlinux). */
 function btfFromFile(path: string, basePath?: string): Btf {
+  const { Btf, BtfError, loadKernelBtf } = tsbpf();
+  const { ElfFile } = internals().elf;
   const bytes = new Uint8Array(readFileSync(path));
   if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
     // As the compiler wrote it (datasec sizes still 0): what the file holds, as bpftool shows it.

@@ -1,7 +1,6 @@
 // What a failed command prints, and its exit code: 1 for a runtime failure, 2 for a
 // usage error. The library's messages already name the call and errno; the CLI adds
 // what to do about the common ones.
-import { BtfError, MapError, NotSupportedError, ParseError, PinError, ProgramError, SyscallError } from '../index.js';
 
 /** A usage error found after parsing (an id that is not a number, a bad hex key): exit 2. */
 export class UsageError extends Error {
@@ -11,7 +10,6 @@ export class UsageError extends Error {
 /** The errno code ('EPERM') of an error or of any error in its cause chain. */
 function codeOf(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof SyscallError) return e.code;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
   }
@@ -25,14 +23,17 @@ const hints: Record<string, string> = {
   ENOSYS: 'this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)',
 };
 
+const libraryErrors = new Set(['MapError', 'ProgramError', 'BtfError', 'ParseError', 'PinError', 'SyscallError', 'XdpSocketError']);
+
 export function describeError(err: unknown): { message: string; hint?: string; exitCode: number } {
   if (err instanceof UsageError) return { message: err.message, exitCode: 2 };
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof NotSupportedError || (err as { kind?: unknown })?.kind === 'NotSupported') {
+  // By name and kind, not instanceof: the library may not be loaded (a usage error comes first).
+  if ((err as { kind?: unknown } | undefined)?.kind === 'NotSupported') {
     return { message, hint: 'this kernel lacks the feature: `tsbpf feature` lists what it supports', exitCode: 1 };
   }
   const code = codeOf(err);
-  const known = err instanceof MapError || err instanceof ProgramError || err instanceof BtfError || err instanceof ParseError || err instanceof PinError || err instanceof SyscallError;
+  const known = err instanceof Error && libraryErrors.has(err.name);
   const hint = code ? hints[code] : undefined;
   // A library error is the user's situation; anything else is a bug worth its stack.
   if (!known && !code && err instanceof Error && process.env.TSBPF_DEBUG) return { message: err.stack ?? message, exitCode: 1 };

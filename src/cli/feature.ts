@@ -1,11 +1,7 @@
 // tsbpf feature: what this kernel supports, from the library's probes (each loads or
 // creates the smallest object of its kind, as bpftool feature probe does).
 import { Command } from 'commander';
-import {
-  isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, loadKernelBtf, mapTypeName, MapType,
-  programTypeName, ProgramType,
-} from '../index.js';
-import { linkTypeNames } from '../sys/abi/enums.js';
+import { internals, tsbpf } from './lib.js';
 import { UsageError } from './errors.js';
 import { table, toJson, type Output } from './output.js';
 
@@ -32,7 +28,7 @@ function probe(values: Record<string, number>, nameOf: (v: number) => string, su
 
 /** enum bpf_func_id from the kernel's BTF: the helpers this kernel knows by name. */
 function helperIds(): { name: string; id: number }[] {
-  const e = loadKernelBtf().byName('bpf_func_id', 'enum')[0];
+  const e = tsbpf().loadKernelBtf().byName('bpf_func_id', 'enum')[0];
   if (!e) throw new Error('the kernel BTF has no enum bpf_func_id: helper names are unknown');
   return e.values
     .filter((v) => v.name.startsWith('BPF_FUNC_') && v.value > 0n)
@@ -41,6 +37,7 @@ function helperIds(): { name: string; id: number }[] {
 
 /** The program types `--helpers` names ('xdp,kprobe', 'all'): values of ProgramType. */
 function helperProgramTypes(arg: string | true): number[] {
+  const { isProgramTypeSupported, programTypeName, ProgramType } = tsbpf();
   const all = Object.values(ProgramType).filter((v) => v !== 0);
   if (arg === true || arg === 'all') return all.filter((t) => isProgramTypeSupported(t));
   return arg.split(',').map((name) => {
@@ -57,6 +54,8 @@ export function featureCommand(out: () => Output): Command {
     .option('--helpers [types]', 'also probe which helpers each program type may call: "all" (the default) or names, e.g. xdp,kprobe')
     .action((opts: { helpers?: string | true }) => {
       const o = out();
+      const { isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, mapTypeName, MapType, programTypeName, ProgramType } = tsbpf();
+      const { linkTypeNames } = internals().enums;
       const programTypes = probe(ProgramType, programTypeName, (t) => isProgramTypeSupported(t));
       const mapTypes = probe(MapType, mapTypeName, isMapTypeSupported);
       // The kernel's names, as for program and map types (LinkInfo.typeName is the short form).

@@ -1,8 +1,8 @@
 // tsbpf link list|show|detach: the BPF links in the kernel.
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { FdLink, loadedLinks, ProgramError, type LinkInfo } from '../index.js';
-import { Errno, linkDetach, SyscallError } from '../sys/index.js';
+import type { LinkInfo } from '../index.js';
+import { tsbpf, tsbpfSys } from './lib.js';
 import { parseId } from './common.js';
 import { fields, table, toJson, type Output } from './output.js';
 
@@ -23,7 +23,7 @@ function target(l: LinkInfo): string {
 }
 
 function linkById(id: number): LinkInfo {
-  const link = FdLink.fromId(id);
+  const link = tsbpf().FdLink.fromId(id);
   try {
     return link.info();
   } finally {
@@ -40,7 +40,7 @@ export function linkCommand(out: () => Output): Command {
     .description('list every link')
     .action(() => {
       const o = out();
-      const links = [...loadedLinks()];
+      const links = [...tsbpf().loadedLinks()];
       if (o.json) return o.write(toJson(links));
       o.write(table(o, ['ID', 'TYPE', 'PROG', 'ATTACH', 'TARGET'], links.map((l) => [l.id, o.c.cyan(l.typeName), l.programId, l.attachTypeName ?? '-', target(l)])));
     });
@@ -67,6 +67,8 @@ export function linkCommand(out: () => Output): Command {
     .description('end a link (BPF_LINK_DETACH): its program stops running there, even if the link is pinned')
     .argument('<id>', 'link id', parseId)
     .action((id: number) => {
+      const { FdLink, ProgramError } = tsbpf();
+      const { Errno, linkDetach, SyscallError } = tsbpfSys();
       const link = FdLink.fromId(id);
       try {
         // BPF_LINK_DETACH itself, not FdLink.detach(): that one falls back to letting the
@@ -88,7 +90,7 @@ export function linkCommand(out: () => Output): Command {
     .argument('<id>', 'link id', parseId)
     .argument('<path>', 'where, on a bpf filesystem (/sys/fs/bpf/...)')
     .action((id: number, path: string) => {
-      const link = FdLink.fromId(id);
+      const link = tsbpf().FdLink.fromId(id);
       try {
         link.pin(resolve(path));
       } finally {

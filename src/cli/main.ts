@@ -9,6 +9,7 @@ import { featureCommand } from './feature.js';
 import { linkCommand } from './link.js';
 import { LookupMiss, mapCommand } from './map.js';
 import { makeOutput, useColor, type Output } from './output.js';
+import { loadLibrary } from './lib.js';
 import { progCommand } from './prog.js';
 
 const EXIT_OK = 0;
@@ -42,8 +43,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
-    .hook('preAction', (_root, action) => {
+    .hook('preAction', async (_root, action) => {
       current = action;
+      await loadLibrary();
     });
   for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand]) {
     const cmd = make(out);
@@ -62,7 +64,7 @@ function configure(cmd: Command): void {
   for (const sub of cmd.commands) configure(sub);
 }
 
-export function run(argv: string[]): number {
+export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     // `tsbpf map dump 7 | head`: the reader went away, nothing is wrong.
@@ -70,7 +72,7 @@ export function run(argv: string[]): number {
     throw err;
   });
   try {
-    program.parse(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -90,4 +92,4 @@ export function run(argv: string[]): number {
   }
 }
 
-process.exitCode = run(process.argv.slice(2));
+process.exitCode = await run(process.argv.slice(2));

@@ -1,7 +1,8 @@
 // tsbpf map list|show|dump (and lookup|update|delete): the maps in the kernel.
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadedMaps, MapData, MapFlags, mapTypeInfo, mapTypeName, possibleCpus, type MapInfo } from '../index.js';
+import type { MapData, MapInfo } from '../index.js';
+import { tsbpf } from './lib.js';
 import { parseHex, parseId } from './common.js';
 import { UsageError } from './errors.js';
 import { fields, hexBytes, table, toJson, type Output } from './output.js';
@@ -11,7 +12,7 @@ export function mapFlagNames(flags: number): string {
   if (flags === 0) return '0';
   const names: string[] = [];
   let rest = flags;
-  for (const [name, bit] of Object.entries(MapFlags)) {
+  for (const [name, bit] of Object.entries(tsbpf().MapFlags)) {
     if (flags & bit) {
       names.push(name);
       rest &= ~bit;
@@ -22,11 +23,11 @@ export function mapFlagNames(flags: number): string {
 }
 
 function mapJson(info: MapInfo): Record<string, unknown> {
-  return { ...info, typeName: mapTypeName(info.type), flagNames: mapFlagNames(info.flags) };
+  return { ...info, typeName: tsbpf().mapTypeName(info.type), flagNames: mapFlagNames(info.flags) };
 }
 
 function withMap<T>(id: number, fn: (map: MapData) => T): T {
-  const map = MapData.fromId(id);
+  const map = tsbpf().MapData.fromId(id);
   try {
     return fn(map);
   } finally {
@@ -67,7 +68,7 @@ function formatterFor(map: MapData, info: MapInfo): EntryFormatter {
 
 /** One element as the dump and lookup commands print it (per-CPU values split by CPU). */
 function describeEntry(o: Output, f: EntryFormatter, info: MapInfo, key: Uint8Array, value: Uint8Array): { text: string; json: unknown } {
-  const perCpu = mapTypeInfo(info.type)?.perCpu === true;
+  const perCpu = tsbpf().mapTypeInfo(info.type)?.perCpu === true;
   if (!perCpu) {
     const k = f.text(key, 'key');
     return {
@@ -76,7 +77,7 @@ function describeEntry(o: Output, f: EntryFormatter, info: MapInfo, key: Uint8Ar
     };
   }
   const stride = Math.ceil(info.valueSize / 8) * 8;
-  const cpus = possibleCpus();
+  const cpus = tsbpf().possibleCpus();
   const values = Array.from({ length: cpus }, (_, cpu) => value.subarray(cpu * stride, cpu * stride + info.valueSize));
   return {
     text: [`${o.c.dim('key:')} ${f.text(key, 'key')}`, ...values.map((v, cpu) => `  ${o.c.dim(`cpu ${cpu}:`)} ${f.text(v, 'value')}`)].join('\n'),
@@ -98,6 +99,7 @@ export function mapCommand(out: () => Output): Command {
     .description('list every map')
     .action(() => {
       const o = out();
+      const { loadedMaps, mapTypeName } = tsbpf();
       const maps = [...loadedMaps()];
       if (o.json) return o.write(toJson(maps.map(mapJson)));
       o.write(
@@ -120,7 +122,7 @@ export function mapCommand(out: () => Output): Command {
         fields(o, [
           ['id', m.id],
           ['name', m.name || '-'],
-          ['type', `${mapTypeName(m.type)} (${m.type})`],
+          ['type', `${tsbpf().mapTypeName(m.type)} (${m.type})`],
           ['key', `${m.keySize} bytes`],
           ['value', `${m.valueSize} bytes`],
           ['max entries', m.maxEntries],

@@ -1,7 +1,8 @@
 // tsbpf prog list|show: the programs loaded in the kernel.
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadedPrograms, programFromId, type ProgramInfo } from '../index.js';
+import type { ProgramInfo } from '../index.js';
+import { tsbpf } from './lib.js';
 import { bootTimeToDate, formatDate, parseId } from './common.js';
 import { fields, table, toJson, type Output } from './output.js';
 
@@ -11,7 +12,7 @@ function programJson(info: ProgramInfo): Record<string, unknown> {
 }
 
 export function programById(id: number): ProgramInfo {
-  const prog = programFromId(id);
+  const prog = tsbpf().programFromId(id);
   try {
     return prog.info();
   } finally {
@@ -27,7 +28,7 @@ export function progCommand(out: () => Output): Command {
     .description('list every loaded program')
     .action(() => {
       const o = out();
-      const progs = [...loadedPrograms()];
+      const progs = [...tsbpf().loadedPrograms()];
       if (o.json) return o.write(toJson(progs.map(programJson)));
       o.write(
         table(
@@ -73,7 +74,7 @@ export function progCommand(out: () => Output): Command {
     .argument('<id>', 'program id', parseId)
     .argument('<path>', 'where, on a bpf filesystem (/sys/fs/bpf/...)')
     .action((id: number, path: string) => {
-      const prog = programFromId(id);
+      const prog = tsbpf().programFromId(id);
       try {
         prog.pin(resolve(path));
       } finally {
