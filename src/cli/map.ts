@@ -142,10 +142,22 @@ export function mapCommand(out: () => Output): Command {
         const info = map.info();
         const f = formatterFor(map, info);
         const entries: { text: string; json: unknown }[] = [];
-        for (const key of map.keys()) {
-          // Deleted between the key walk and the lookup: skipped, as bpftool does.
-          const value = map.lookup(key);
-          if (value !== undefined) entries.push(describeEntry(o, f, info, key, value));
+        const typeName = tsbpf().mapTypeName(info.type);
+        if (info.keySize === 0) {
+          throw new Error(`${typeName} map ${id} has no keys: its elements cannot be listed without taking them out`);
+        }
+        try {
+          for (const key of map.keys()) {
+            // Deleted between the key walk and the lookup: skipped, as bpftool does.
+            const value = map.lookup(key);
+            if (value !== undefined) entries.push(describeEntry(o, f, info, key, value));
+          }
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (code === 'ENOTSUPP' || code === 'EOPNOTSUPP') {
+            throw new Error(`${typeName} map ${id} cannot be dumped: the kernel does not let user space walk or read its elements (${code})`, { cause: err });
+          }
+          throw err;
         }
         if (o.json) return o.write(toJson(entries.map((e) => e.json)));
         o.write([...entries.map((e) => e.text), o.c.dim(`${entries.length} element${entries.length === 1 ? '' : 's'}`)].join('\n'));
