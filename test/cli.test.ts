@@ -68,7 +68,7 @@ test('--help exits 0 on every command; usage errors exit 2', () => {
   for (const cmd of ['prog', 'map', 'link', 'feature', 'btf']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
   const commands = [
     ['prog', 'list'], ['prog', 'show'], ['map', 'list'], ['map', 'show'], ['map', 'dump'], ['map', 'lookup'], ['map', 'update'], ['map', 'delete'],
-    ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['prog', 'pin'], ['map', 'pin'], ['link', 'pin'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],
+    ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['prog', 'pin'], ['map', 'pin'], ['link', 'pin'], ['prog', 'detach'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],
   ];
   for (const c of commands) {
     const r = tsbpf([...c, '--help']);
@@ -247,6 +247,27 @@ test('link detach ends a cgroup link another process holds', (t) => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '');
   assert.deepEqual(queryCgroup(dir, AttachType.CgroupInetIngress).progIds, [], 'detached from the cgroup');
+});
+
+test('prog detach takes a program off a cgroup it was attached to without a link', (t) => {
+  using ebpf = loadOnly(`${repoRoot}/bpf/attach_introspect.o`, 'cg_ingress');
+  const cg = join(cgroup2Root(), `tsbpf-test-cli-detach-${process.pid}`);
+  mkdirSync(cg);
+  t.after(() => rmdirSync(cg));
+  const prog = ebpf.program('cg_ingress') as CgroupSkb;
+  using attached = prog.attach(cg, { mode: 'override' });
+  assert.ok(!(attached instanceof FdLink), 'PROG_ATTACH, not a link');
+  const id = String(prog.info().id);
+  assert.deepEqual(queryCgroup(cg, AttachType.CgroupInetIngress).progIds, [prog.info().id]);
+  const wrongType = tsbpf(['prog', 'detach', id, 'cgroup_inet_egress', cg]);
+  assert.equal(wrongType.status, 1);
+  assert.match(wrongType.stderr, new RegExp(`program ${id} is not attached to ${cg} as BPF_CGROUP_INET_EGRESS`));
+  const bad = tsbpf(['prog', 'detach', id, 'no_such_hook', cg]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown attach type no_such_hook: one of cgroup_inet_ingress, cgroup_inet_egress/);
+  const r = tsbpf(['prog', 'detach', id, 'BPF_CGROUP_INET_INGRESS', cg]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(queryCgroup(cg, AttachType.CgroupInetIngress).progIds, [], 'detached');
 });
 
 test('prog / map / link pin put the object on bpffs for this process to open', (t) => {

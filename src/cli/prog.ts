@@ -1,14 +1,35 @@
 // tsbpf prog list|show: the programs loaded in the kernel.
+import { openSync, statfsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { ProgramInfo } from '../index.js';
-import { tsbpf } from './lib.js';
+import { internals, tsbpf, tsbpfSys } from './lib.js';
+import { UsageError } from './errors.js';
 import { bootTimeToDate, formatDate, parseId } from './common.js';
 import { fields, table, toJson, type Output } from './output.js';
 
 /** The JSON form: the library's ProgramInfo with the load time as a date as well. */
 function programJson(info: ProgramInfo): Record<string, unknown> {
   return { ...info, loadedAt: bootTimeToDate(info.loadTime)?.toISOString() };
+}
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+function isBpffs(path: string): boolean {
+  try {
+    return statfsSync(resolve(path)).type === BPF_FS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** An attach type by the kernel's name ('BPF_CGROUP_INET_INGRESS', 'cgroup_inet_ingress'). */
+function attachTypeOf(text: string): number {
+  const names = internals().enums.attachTypeNames;
+  const wanted = text.toUpperCase().replace(/^(BPF_)?/, 'BPF_');
+  const value = names.indexOf(wanted);
+  if (value < 0) throw new UsageError(`unknown attach type ${text}: one of ${names.filter((n) => n).map((n) => n.slice(4).toLowerCase()).join(', ')}`);
+  return value;
 }
 
 export function programById(id: number): ProgramInfo {
@@ -78,6 +99,35 @@ export function progCommand(out: () => Output): Command {
       try {
         prog.pin(resolve(path));
       } finally {
+        prog.close();
+      }
+    });
+  cmd
+    .command('detach')
+    .description('detach a program attached without a link (BPF_PROG_DETACH): from a cgroup, a network namespace, a sockmap')
+    .argument('<id>', 'program id', parseId)
+    .argument('<attach-type>', 'the kernel\'s name, with or without BPF_: cgroup_inet_ingress, sk_msg_verdict, flow_dissector, ...')
+    .argument('<target>', 'a cgroup directory, a network namespace file (/proc/PID/ns/net), a map pinned on bpffs, or map:<id>')
+    .action((id: number, typeText: string, target: string) => {
+      const attachType = attachTypeOf(typeText);
+      const { MapData } = tsbpf();
+      const { kernel, progDetach } = tsbpfSys();
+      const prog = tsbpf().programFromId(id);
+      let map: { fd: number; close(): void } | undefined;
+      let fd: number | undefined;
+      try {
+        if (/^map:\d+$/.test(target)) map = MapData.fromId(parseId(target.slice(4)));
+        else if (isBpffs(target)) map = MapData.fromPin(resolve(target));
+        else fd = openSync(target, 'r');
+        try {
+          progDetach(map?.fd ?? fd!, attachType, prog.fd);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === 'ENOENT') throw new Error(`program ${id} is not attached to ${target} as ${internals().enums.attachTypeNames[attachType]}`, { cause: err });
+          throw err;
+        }
+      } finally {
+        if (fd !== undefined) kernel.close(fd);
+        map?.close();
         prog.close();
       }
     });
