@@ -25,6 +25,7 @@ import {
   queryCgroup,
   RawTracePoint,
 } from '../src/index.js';
+import { toJson } from '../src/cli/output.js';
 import { bpffsDir, cgroup2Root, fdCount, loadOnly, repoRoot } from './helpers.js';
 
 const CLI = `${repoRoot}/dist/src/cli/main.js`;
@@ -60,6 +61,11 @@ test('package.json names the built entry as the tsbpf bin, with a shebang', () =
   assert.ok(pkg.files.some((f: string) => pkg.bin.tsbpf.replace('./', '').startsWith(f)), 'the bin ships in the package');
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   for (const dep of ['commander', 'cli-table3', 'picocolors']) assert.ok(pkg.dependencies[dep], `${dep} is a dependency`);
+});
+
+test('JSON keeps u64 exact: bigint as a plain number with every digit', () => {
+  const text = toJson({ max: 2n ** 64n - 1n, neg: -5n, list: [1n], s: 'bigint:1', n: 3 });
+  assert.equal(text, '{\n  "max": 18446744073709551615,\n  "neg": -5,\n  "list": [\n    1\n  ],\n  "s": "bigint:1",\n  "n": 3\n}');
 });
 
 test('--help exits 0 on every command; usage errors exit 2', () => {
@@ -208,11 +214,12 @@ test('prog list / show and link list / show / detach see a program and link of t
   const listed = progs.find((p: { id: number }) => p.id === sock.id);
   assert.ok(listed, 'the loaded program is listed');
   assert.deepEqual(
-    { name: listed.name, type: listed.type, typeName: listed.typeName, tag: listed.tag, mapIds: listed.mapIds, xlatedLength: listed.xlatedLength, loadTime: BigInt(listed.loadTime) },
-    { name: 'sock_count', type: ProgramType.SocketFilter, typeName: sock.typeName, tag: sock.tag, mapIds: sock.mapIds, xlatedLength: sock.xlatedLength, loadTime: sock.loadTime },
+    { name: listed.name, type: listed.type, typeName: listed.typeName, tag: listed.tag, mapIds: listed.mapIds, xlatedLength: listed.xlatedLength, loadTime: listed.loadTime },
+    { name: 'sock_count', type: ProgramType.SocketFilter, typeName: sock.typeName, tag: sock.tag, mapIds: sock.mapIds, xlatedLength: sock.xlatedLength, loadTime: Number(sock.loadTime) },
   );
   assert.ok(Math.abs(Date.parse(listed.loadedAt) - Date.now()) < 60_000, `loaded just now: ${listed.loadedAt}`);
   assert.deepEqual(tsbpfJson(['prog', 'show', String(sock.id)]).mapIds, sock.mapIds);
+  assert.match(tsbpf(['prog', 'show', String(sock.id), '--json']).stdout, new RegExp(`"loadTime": ${sock.loadTime},`), 'u64 written with every digit');
   const table = tsbpf(['prog', 'list']).stdout;
   assert.match(table, new RegExp(`^${sock.id} +${sock.typeName} +sock_count +${sock.tag} `, 'm'));
   const shown = tsbpf(['prog', 'show', String(sock.id)]).stdout;
