@@ -316,7 +316,7 @@ test('prog / map / link pin put the object on bpffs for this process to open', (
 });
 
 test('feature reports what the library\'s probes report', () => {
-  const f = tsbpfJson(['feature']);
+  const f = tsbpfJson(['feature', '--no-helpers']);
   const check = (rows: { value: number; supported: boolean | null }[], all: Record<string, number>, probe: (v: number) => boolean) => {
     assert.deepEqual(rows.map((r) => r.value), Object.values(all).filter((v) => v !== 0).sort((a, b) => a - b));
     for (const r of rows) assert.equal(r.supported, probe(r.value), `type ${r.value}`);
@@ -324,7 +324,7 @@ test('feature reports what the library\'s probes report', () => {
   check(f.programTypes, ProgramType, (t) => isProgramTypeSupported(t));
   check(f.mapTypes, MapType, isMapTypeSupported);
   check(f.linkTypes, LinkType, isLinkTypeSupported);
-  assert.equal(f.helpers, undefined, 'helpers only when asked');
+  assert.equal(f.helpers, undefined, '--no-helpers');
   assert.ok(f.mapTypes.find((r: { name: string }) => r.name === 'BPF_MAP_TYPE_HASH').supported);
 
   const h = tsbpfJson(['feature', '--helpers', 'socket_filter']);
@@ -333,8 +333,16 @@ test('feature reports what the library\'s probes report', () => {
   // 1 = map_lookup_elem, 6 = trace_printk, 35 = get_current_task (tracing only).
   assert.equal(helpers.includes('bpf_get_current_task'), isHelperSupported(ProgramType.SocketFilter, 35));
   assert.equal(helpers.includes('bpf_trace_printk'), isHelperSupported(ProgramType.SocketFilter, 6));
+  // By default: the helpers of every program type the kernel loads.
+  const all = tsbpf(['feature', '--json']);
+  assert.equal(all.status, 0, all.stderr);
+  const every = JSON.parse(all.stdout);
+  const loadable = f.programTypes.filter((r: { supported: boolean }) => r.supported).map((r: { name: string }) => r.name);
+  assert.deepEqual(Object.keys(every.helpers), loadable);
+  assert.deepEqual(every.helpers.BPF_PROG_TYPE_SOCKET_FILTER, helpers);
   const text = tsbpf(['feature']).stdout;
   assert.match(text, /^BPF_MAP_TYPE_HASH +yes$/m);
+  assert.match(text, new RegExp(`^Helpers for BPF_PROG_TYPE_SOCKET_FILTER \\(${helpers.length}\\):\n  bpf_map_lookup_elem$`, 'm'));
   const bad = tsbpf(['feature', '--helpers', 'nosuch']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown program type nosuch: one of socket_filter, kprobe/);

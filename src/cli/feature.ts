@@ -36,10 +36,10 @@ function helperIds(): { name: string; id: number }[] {
 }
 
 /** The program types `--helpers` names ('xdp,kprobe', 'all'): values of ProgramType. */
-function helperProgramTypes(arg: string | true): number[] {
+function helperProgramTypes(arg: string): number[] {
   const { isProgramTypeSupported, programTypeName, ProgramType } = tsbpf();
   const all = Object.values(ProgramType).filter((v) => v !== 0);
-  if (arg === true || arg === 'all') return all.filter((t) => isProgramTypeSupported(t));
+  if (arg === 'all') return all.filter((t) => isProgramTypeSupported(t));
   return arg.split(',').map((name) => {
     const wanted = name.trim().toLowerCase().replace(/^bpf_prog_type_/, '');
     const t = all.find((v) => programTypeName(v).toLowerCase().replace(/^bpf_prog_type_/, '') === wanted);
@@ -50,9 +50,10 @@ function helperProgramTypes(arg: string | true): number[] {
 
 export function featureCommand(out: () => Output): Command {
   return new Command('feature')
-    .description('program, map and link types (and, with --helpers, helpers) this kernel supports')
-    .option('--helpers [types]', 'also probe which helpers each program type may call: "all" (the default) or names, e.g. xdp,kprobe')
-    .action((opts: { helpers?: string | true }) => {
+    .description('program, map and link types this kernel supports, and the helpers each program type may call')
+    .option('--helpers <types>', 'helpers of these program types only, e.g. xdp,kprobe (default: every supported type)')
+    .option('--no-helpers', 'program, map and link types only')
+    .action((opts: { helpers?: string | boolean }) => {
       const o = out();
       const { isHelperSupported, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, mapTypeName, MapType, programTypeName, ProgramType } = tsbpf();
       const { linkTypeNames } = internals().enums;
@@ -62,18 +63,38 @@ export function featureCommand(out: () => Output): Command {
       const linkName = (v: number) => linkTypeNames[v] ?? `link type ${v}`;
       const linkTypes = probe(LinkType, linkName, isLinkTypeSupported);
       let helpers: Record<string, string[]> | undefined;
-      if (opts.helpers !== undefined) {
-        const types = helperProgramTypes(opts.helpers);
+      // Helpers whose probe got no answer (an errno the probe does not expect), per program type.
+      let unprobed: Record<string, { name: string; error: string }[]> | undefined;
+      if (opts.helpers !== false) {
+        const types = helperProgramTypes(opts.helpers === undefined || opts.helpers === true ? 'all' : opts.helpers);
         const ids = helperIds();
         helpers = {};
-        for (const t of types) helpers[programTypeName(t)] = ids.filter((h) => isHelperSupported(t, h.id)).map((h) => h.name);
+        unprobed = {};
+        for (const t of types) {
+          const yes: string[] = [];
+          const unknown: { name: string; error: string }[] = [];
+          for (const h of ids) {
+            try {
+              if (isHelperSupported(t, h.id)) yes.push(h.name);
+            } catch (err) {
+              unknown.push({ name: h.name, error: (err as Error).message });
+            }
+          }
+          helpers[programTypeName(t)] = yes;
+          if (unknown.length) unprobed[programTypeName(t)] = unknown;
+        }
       }
-      if (o.json) return o.write(toJson({ programTypes, mapTypes, linkTypes, ...(helpers ? { helpers } : {}) }));
+      const helperJson = helpers ? { helpers, ...(Object.keys(unprobed!).length ? { helpersUnprobed: unprobed } : {}) } : {};
+      if (o.json) return o.write(toJson({ programTypes, mapTypes, linkTypes, ...helperJson }));
       const mark = (p: Probed) => (p.supported === null ? o.c.yellow(`unknown: ${p.error}`) : p.supported ? o.c.green('yes') : o.c.red('no'));
       const section = (title: string, rows: Probed[]) => table(o, [title, 'SUPPORTED'], rows.map((p) => [p.name, mark(p)]));
       const parts = [section('PROGRAM TYPE', programTypes), section('MAP TYPE', mapTypes), section('LINK TYPE', linkTypes)];
       if (helpers) {
-        for (const [type, names] of Object.entries(helpers)) parts.push(`${o.c.bold(`Helpers for ${type}`)} (${names.length}):\n${names.map((n) => `  ${n}`).join('\n')}`);
+        for (const [type, names] of Object.entries(helpers)) {
+          const unknown = unprobed![type] ?? [];
+          const tail = unknown.length ? `\n  ${o.c.yellow(`not probed (${unknown.length}):`)} ${unknown.map((u) => u.name).join(', ')}` : '';
+          parts.push(`${o.c.bold(`Helpers for ${type}`)} (${names.length}):\n${names.map((n) => `  ${n}`).join('\n')}${tail}`);
+        }
       }
       o.write(parts.join('\n\n'));
     });
