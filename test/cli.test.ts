@@ -269,6 +269,7 @@ test('prog detach takes a program off a cgroup it was attached to without a link
   const wrongType = tsbpf(['prog', 'detach', id, 'cgroup_inet_egress', cg]);
   assert.equal(wrongType.status, 1);
   assert.match(wrongType.stderr, new RegExp(`program ${id} is not attached to ${cg} as BPF_CGROUP_INET_EGRESS`));
+  assert.doesNotMatch(wrongType.stderr, /hint:/, 'the message says it all: no "no such object" hint');
   const bad = tsbpf(['prog', 'detach', id, 'no_such_hook', cg]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown attach type no_such_hook: one of cgroup_inet_ingress, cgroup_inet_egress/);

@@ -7,11 +7,21 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** The errno code ('EPERM') of an error or of any error in its cause chain. */
-function codeOf(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+/** A failure the CLI found and explained itself (a key not in the map, a link type without detach): exit 1, no hint. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+const libraryErrors = new Set(['MapError', 'ProgramError', 'BtfError', 'ParseError', 'PinError', 'SyscallError', 'XdpSocketError']);
+
+/**
+ * The errno code ('EPERM') of a kernel failure: a library error's, or one in its cause
+ * chain. A file error (ENOENT from open) names its path already and gets no hint.
+ */
+function kernelCodeOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+    if (libraryErrors.has(e.name) && typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
   }
   return undefined;
 }
@@ -23,16 +33,15 @@ const hints: Record<string, string> = {
   ENOSYS: 'this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)',
 };
 
-const libraryErrors = new Set(['MapError', 'ProgramError', 'BtfError', 'ParseError', 'PinError', 'SyscallError', 'XdpSocketError']);
-
 export function describeError(err: unknown): { message: string; hint?: string; exitCode: number } {
   if (err instanceof UsageError) return { message: err.message, exitCode: 2 };
+  if (err instanceof CliError) return { message: err.message, exitCode: 1 };
   const message = err instanceof Error ? err.message : String(err);
   // By name and kind, not instanceof: the library may not be loaded (a usage error comes first).
   if ((err as { kind?: unknown } | undefined)?.kind === 'NotSupported') {
     return { message, hint: 'this kernel lacks the feature: `tsbpf feature` lists what it supports', exitCode: 1 };
   }
-  const code = codeOf(err);
+  const code = kernelCodeOf(err);
   const known = err instanceof Error && libraryErrors.has(err.name);
   const hint = code ? hints[code] : undefined;
   // A library error is the user's situation; anything else is a bug worth its stack.

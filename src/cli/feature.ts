@@ -2,7 +2,7 @@
 // creates the smallest object of its kind, as bpftool feature probe does).
 import { Command } from 'commander';
 import { internals, tsbpf } from './lib.js';
-import { UsageError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 import { table, toJson, type Output } from './output.js';
 
 interface Probed {
@@ -29,7 +29,7 @@ function probe(values: Record<string, number>, nameOf: (v: number) => string, su
 /** enum bpf_func_id from the kernel's BTF: the helpers this kernel knows by name. */
 function helperIds(): { name: string; id: number }[] {
   const e = tsbpf().loadKernelBtf().byName('bpf_func_id', 'enum')[0];
-  if (!e) throw new Error('the kernel BTF has no enum bpf_func_id: helper names are unknown');
+  if (!e) throw new CliError('the kernel BTF has no enum bpf_func_id: helper names are unknown');
   return e.values
     .filter((v) => v.name.startsWith('BPF_FUNC_') && v.value > 0n)
     .map((v) => ({ name: `bpf_${v.name.slice('BPF_FUNC_'.length)}`, id: Number(v.value) }));

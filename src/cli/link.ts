@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import type { LinkInfo } from '../index.js';
 import { tsbpf, tsbpfSys } from './lib.js';
 import { parseId } from './common.js';
+import { CliError } from './errors.js';
 import { fields, table, toJson, type Output } from './output.js';
 
 /** What the link is attached to, in a few words (the fields its type has). */
@@ -77,7 +78,7 @@ export function linkCommand(out: () => Output): Command {
       } catch (err) {
         if (err instanceof SyscallError && (err.errno === Errno.EOPNOTSUPP || err.errno === Errno.EINVAL)) {
           const { typeName } = link.info();
-          throw new Error(`${typeName} link ${id} cannot be detached by id (${err.code}): it ends when the process holding it closes it, or when its pin is removed`, { cause: err });
+          throw new CliError(`${typeName} link ${id} cannot be detached by id (${err.code}): it ends when the process holding it closes it, or when its pin is removed`, { cause: err });
         }
         throw ProgramError.fromSyscall(err, `detaching link ${id}`);
       } finally {

@@ -7,7 +7,7 @@ import { btfCommand } from './btf.js';
 import { describeError } from './errors.js';
 import { featureCommand } from './feature.js';
 import { linkCommand } from './link.js';
-import { LookupMiss, mapCommand } from './map.js';
+import { mapCommand } from './map.js';
 import { makeOutput, useColor, type Output } from './output.js';
 import { loadLibrary } from './lib.js';
 import { progCommand } from './prog.js';
@@ -79,10 +79,6 @@ export async function run(argv: string[]): Promise<number> {
       // --help and --version end through here with exit code 0; a bare `tsbpf` or
       // `tsbpf map` prints help to stderr with 1: both that and any parse error are usage.
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    if (err instanceof LookupMiss) {
-      process.stderr.write(`tsbpf: ${err.message}\n`);
-      return EXIT_FAILURE;
     }
     const { message, hint, exitCode } = describeError(err);
     const c = makeOutput(false, useColor(process.stderr, process.env, !argv.includes('--no-color'))).c;

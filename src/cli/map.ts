@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { MapData, MapInfo } from '../index.js';
 import { tsbpf } from './lib.js';
 import { parseHex, parseId } from './common.js';
-import { UsageError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 import { fields, hexBytes, table, toJson, type Output } from './output.js';
 
 /** MapFlags bits by name ('BPF_F_NO_PREALLOC|BPF_F_RDONLY_PROG'), unknown bits in hex. */
@@ -144,7 +144,7 @@ export function mapCommand(out: () => Output): Command {
         const entries: { text: string; json: unknown }[] = [];
         const typeName = tsbpf().mapTypeName(info.type);
         if (info.keySize === 0) {
-          throw new Error(`${typeName} map ${id} has no keys: its elements cannot be listed without taking them out`);
+          throw new CliError(`${typeName} map ${id} has no keys: its elements cannot be listed without taking them out`);
         }
         try {
           for (const key of map.keys()) {
@@ -155,7 +155,7 @@ export function mapCommand(out: () => Output): Command {
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           if (code === 'ENOTSUPP' || code === 'EOPNOTSUPP') {
-            throw new Error(`${typeName} map ${id} cannot be dumped: the kernel does not let user space walk or read its elements (${code})`, { cause: err });
+            throw new CliError(`${typeName} map ${id} cannot be dumped: the kernel does not let user space walk or read its elements (${code})`, { cause: err });
           }
           throw err;
         }
@@ -174,7 +174,7 @@ export function mapCommand(out: () => Output): Command {
         const info = map.info();
         const key = keyArg(map, keyText);
         const value = map.lookup(key);
-        if (value === undefined) throw new LookupMiss(`map ${id} has no key ${hexBytes(key)}`);
+        if (value === undefined) throw new CliError(`map ${id} has no key ${hexBytes(key)}`);
         const e = describeEntry(o, formatterFor(map, info), info, key, value);
         o.write(o.json ? toJson(e.json) : e.text);
       });
@@ -201,7 +201,7 @@ export function mapCommand(out: () => Output): Command {
     .action((id: number, keyText: string) => {
       withMap(id, (map) => {
         const key = keyArg(map, keyText);
-        if (!map.delete(key)) throw new LookupMiss(`map ${id} has no key ${hexBytes(key)}`);
+        if (!map.delete(key)) throw new CliError(`map ${id} has no key ${hexBytes(key)}`);
       });
     });
   cmd
@@ -213,9 +213,4 @@ export function mapCommand(out: () => Output): Command {
       withMap(id, (map) => map.pin(resolve(path)));
     });
   return cmd;
-}
-
-/** A key that is not in the map: exit 1 with a plain message. */
-export class LookupMiss extends Error {
-  override readonly name = 'LookupMiss';
 }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { ProgramInfo } from '../index.js';
 import { internals, tsbpf, tsbpfSys } from './lib.js';
-import { UsageError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 import { bootTimeToDate, formatDate, parseId } from './common.js';
 import { fields, table, toJson, type Output } from './output.js';
 
@@ -122,7 +122,7 @@ export function progCommand(out: () => Output): Command {
         try {
           progDetach(map?.fd ?? fd!, attachType, prog.fd);
         } catch (err) {
-          if ((err as { code?: unknown }).code === 'ENOENT') throw new Error(`program ${id} is not attached to ${target} as ${internals().enums.attachTypeNames[attachType]}`, { cause: err });
+          if ((err as { code?: unknown }).code === 'ENOENT') throw new CliError(`program ${id} is not attached to ${target} as ${internals().enums.attachTypeNames[attachType]}`, { cause: err });
           throw err;
         }
       } finally {
