@@ -3,7 +3,7 @@
 // (maps created here, a program loaded and attached here).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -44,6 +44,16 @@ function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** As tsbpf(), without blocking: for runs that may go in parallel. */
+function tsbpfAsync(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      resolve({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
 /** Runs the CLI expecting exit 0 and JSON on stdout. */
 function tsbpfJson(args: string[]): any {
   const r = tsbpf([...args, '--json']);
@@ -68,7 +78,7 @@ test('JSON keeps u64 exact: bigint as a plain number with every digit', () => {
   assert.equal(text, '{\n  "max": 18446744073709551615,\n  "neg": -5,\n  "list": [\n    1\n  ],\n  "s": "bigint:1",\n  "n": 3\n}');
 });
 
-test('--help exits 0 on every command; usage errors exit 2', () => {
+test('--help exits 0 on every command; usage errors exit 2', async () => {
   const top = tsbpf(['--help']);
   assert.equal(top.status, 0);
   for (const cmd of ['prog', 'map', 'link', 'feature', 'btf']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
@@ -76,8 +86,10 @@ test('--help exits 0 on every command; usage errors exit 2', () => {
     ['prog', 'list'], ['prog', 'show'], ['map', 'list'], ['map', 'show'], ['map', 'dump'], ['map', 'lookup'], ['map', 'update'], ['map', 'delete'],
     ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['prog', 'pin'], ['map', 'pin'], ['link', 'pin'], ['prog', 'detach'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],
   ];
-  for (const c of commands) {
-    const r = tsbpf([...c, '--help']);
+  // Side-effect-free runs, in parallel (one node start each).
+  const helps = await Promise.all(commands.map((c) => tsbpfAsync([...c, '--help'])));
+  for (const [i, c] of commands.entries()) {
+    const r = helps[i]!;
     assert.equal(r.status, 0, `${c.join(' ')} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^Usage: tsbpf ${c.join(' ')}`), c.join(' '));
     if (['list', 'show', 'dump', 'lookup', 'feature'].includes(c.at(-1)!) || c[0] === 'btf' && c[1]) assert.match(r.stdout, /--json/, `${c.join(' ')} has --json`);
@@ -96,8 +108,9 @@ test('--help exits 0 on every command; usage errors exit 2', () => {
     [['btf', 'dump', 'x', '--format', 'yaml'], /Allowed choices are raw, c/],
     [[], /Usage: tsbpf/],
   ];
-  for (const [args, message] of usage) {
-    const r = tsbpf(args);
+  const usageRuns = await Promise.all(usage.map(([args]) => tsbpfAsync(args)));
+  for (const [i, [args, message]] of usage.entries()) {
+    const r = usageRuns[i]!;
     assert.equal(r.status, 2, `tsbpf ${args.join(' ')}: exit ${r.status}, ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stdout, '');
