@@ -281,7 +281,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const restore = () => out.write('\x1b[?25h\x1b[?1049l'); // cursor back, main screen back
 
   const layout = (): Layout => {
-    if (!tty) return { processes: 15, syscalls: 10, execs: 10, width: Infinity };
+    if (!tty) return { processes: 15, syscalls: 10, execs: 20, width: Infinity };
     const rows = out.rows || 24;
     const execs = rows >= 30 ? 6 : 3;
     const syscalls = rows >= 30 ? 8 : 4;
@@ -308,8 +308,15 @@ export async function main(args: readonly string[]): Promise<number> {
     } else {
       out.write(`syscall-top: pid ${process.pid}, counting every system call for ${once ? '1 s' : 'a second at a time (Ctrl-C stops)'}\n`);
     }
+    let failure: { error: unknown } | undefined;
     const tick = () => {
-      last = top.sample();
+      try {
+        last = top.sample();
+      } catch (error) {
+        failure = { error }; // thrown below, after the cleanup
+        stop();
+        return;
+      }
       history.push(last.total / (last.seconds || 1));
       if (history.length > 30) history.shift();
       recent.push(...last.execs);
@@ -323,6 +330,7 @@ export async function main(args: readonly string[]): Promise<number> {
       timer = setInterval(tick, 1000);
       await stopped;
     }
+    if (failure) throw failure.error;
     return 0;
   } finally {
     clearInterval(timer);

@@ -55,7 +55,7 @@ function startDemo(command: string, args: string[]): Demo {
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal, ms: performance.now() - t0 })),
   );
-  const waitFor = (text: string, timeoutMs = 10_000) =>
+  const waitFor = (text: string, timeoutMs = 30_000) =>
     new Promise<void>((resolve, reject) => {
       if (out.includes(text)) return resolve();
       const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(text)} in the demo's output after ${timeoutMs} ms:\n${out}\nstderr: ${err}`)), timeoutMs);
@@ -138,8 +138,11 @@ test('npm start -- --once: one snapshot with this test\'s process, its calls and
   const exName = `tsbex${tag}`;
   copyFileSync('/bin/dd', join(dir, ddName));
   copyFileSync('/bin/true', join(dir, exName));
-  // A byte at a time: a read and a write per byte, as fast as it is scheduled.
-  const dd = spawn(join(dir, ddName), ['if=/dev/zero', 'of=/dev/null', 'bs=1'], { stdio: 'ignore' });
+  // A byte at a time: a read and a write per byte, fed 2000 bytes every 20 ms through a
+  // pipe (about 200,000 calls a second, not a whole CPU: the demo's start is timed).
+  const dd = spawn(join(dir, ddName), ['of=/dev/null', 'bs=1'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  dd.stdin!.on('error', () => {}); // EPIPE should dd end early: the assertions below say so
+  const feed = setInterval(() => dd.stdin!.write(Buffer.alloc(2000)), 20);
   const execPids = new Set<number>();
   try {
     const demo = startDemo(process.execPath, [START, '--once']);
@@ -184,17 +187,21 @@ test('npm start -- --once: one snapshot with this test\'s process, its calls and
     assert.ok(execRow, `an exec of ${exName} in the panel:\n${out}`);
     assert.ok(execPids.has(Number(/^\S+\s+(\d+)/.exec(execRow)![1])), execRow);
   } finally {
-    dd.kill();
+    clearInterval(feed);
+    dd.stdin!.end(); // end of input: dd exits
     await new Promise((resolve) => (dd.exitCode !== null || dd.signalCode !== null ? resolve(null) : dd.once('close', resolve)));
     rmSync(dir, { recursive: true, force: true });
   }
   assert.equal(fdCount(), before);
 });
 
-test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the terminal restored, nothing left loaded', { concurrency: true }, async (t) => {
+test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the terminal restored, nothing left loaded', async (t) => {
   if (!supported(t)) return;
+  const before = fdCount();
+  const demos: Demo[] = [];
   const bySignal = async (signal: NodeJS.Signals) => {
     const demo = startDemo(process.execPath, [START]);
+    demos.push(demo);
     const pid = await demo.pid;
     await demo.waitFor('CALLS/S'); // the first frame, after a second
     const ids = bpfIdsOf(pid);
@@ -215,6 +222,7 @@ test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the termina
     }
     // script(1) gives the demo a pseudo-terminal; what is written to its stdin is typed there.
     const demo = startDemo('script', ['-qfec', `${process.execPath} ${START}`, '/dev/null']);
+    demos.push(demo);
     const pid = await demo.pid;
     await demo.waitFor('CALLS/S');
     const ids = bpfIdsOf(pid);
@@ -227,5 +235,14 @@ test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the termina
     assert.ok(out.trimEnd().endsWith('\x1b[?25h\x1b[?1049l'), `cursor and screen restored: ${JSON.stringify(out.slice(-40))}`);
     await assertGone(ids);
   };
-  await Promise.all([bySignal('SIGINT'), bySignal('SIGTERM'), onTerminal()]);
+  // In parallel (a second each at least); a failure stops the others' demos too.
+  const runs = [bySignal('SIGINT'), bySignal('SIGTERM'), onTerminal()];
+  try {
+    await Promise.all(runs);
+  } finally {
+    for (const demo of demos) if (demo.child.exitCode === null && demo.child.signalCode === null) demo.child.kill('SIGKILL');
+    await Promise.allSettled(runs);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(fdCount(), before);
 });
