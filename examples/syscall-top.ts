@@ -236,6 +236,8 @@ A live top of system calls, counted in the kernel by a tracepoint program.
   --once   count for one second, print one snapshot and exit
 Needs root (CAP_BPF and CAP_PERFMON). q or Ctrl-C quits.`;
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Runs the tool; resolves to the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
@@ -271,8 +273,8 @@ export async function main(args: readonly string[]): Promise<number> {
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const onSignal = () => stop();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C, kill, and the terminal closing (SIGHUP) all end it through the cleanup below.
+  for (const signal of SIGNALS) process.on(signal, onSignal);
   const input = process.stdin;
   const keys = tty && input.isTTY === true;
   const onKey = (b: Buffer) => {
@@ -334,8 +336,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   } finally {
     clearInterval(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
     if (keys) {
       input.off('data', onKey);
       input.setRawMode(false);

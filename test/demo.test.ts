@@ -115,7 +115,8 @@ async function assertGone(ids: { maps: number[]; programs: number[] }): Promise<
 
 test('npm start runs the built demo: no compile step, the ArrayOfMaps walk-through as its own script', () => {
   const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.equal(scripts['start'], 'node tools/start.mjs');
+  // exec: npm's SIGTERM reaches the demo itself, not a shell that would leave it running.
+  assert.equal(scripts['start'], 'exec node tools/start.mjs');
   assert.equal(scripts['prestart'], undefined, 'nothing is compiled before the demo starts');
   assert.equal(scripts['example:array-of-maps'], 'node dist/examples/array-of-maps.js');
 });
@@ -195,7 +196,7 @@ test('npm start -- --once: one snapshot with this test\'s process, its calls and
   assert.equal(fdCount(), before);
 });
 
-test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the terminal restored, nothing left loaded', async (t) => {
+test('live: SIGINT, SIGTERM, SIGHUP, SIGTERM to npm and q on a terminal stop it with exit 0; the terminal restored, nothing left loaded', async (t) => {
   if (!supported(t)) return;
   const before = fdCount();
   const demos: Demo[] = [];
@@ -213,6 +214,20 @@ test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the termina
     const { code, signal: killedBy } = await demo.exit;
     t.diagnostic(`${signal}: exited ${(performance.now() - sent).toFixed(0)} ms after the signal`);
     assert.equal(code, 0, `${signal}: exit ${code} ${killedBy ?? ''}\n${demo.out()}`);
+    await assertGone(ids);
+  };
+  // Through npm: npm forwards SIGTERM to its script's process, the demo (exec, no shell between).
+  const throughNpm = async () => {
+    const demo = startDemo('npm', ['start', '--silent']);
+    demos.push(demo);
+    const pid = await demo.pid;
+    await demo.waitFor('CALLS/S');
+    const ids = bpfIdsOf(pid);
+    assert.ok(ids.maps.length >= MAP_NAMES.length, `${ids.maps.length} maps`);
+    demo.child.kill('SIGTERM');
+    const { code } = await demo.exit;
+    assert.equal(code, 0, demo.out());
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the demo ended with npm');
     await assertGone(ids);
   };
   const onTerminal = async () => {
@@ -236,7 +251,7 @@ test('live: SIGINT, SIGTERM and q on a terminal stop it with exit 0; the termina
     await assertGone(ids);
   };
   // In parallel (a second each at least); a failure stops the others' demos too.
-  const runs = [bySignal('SIGINT'), bySignal('SIGTERM'), onTerminal()];
+  const runs = [bySignal('SIGINT'), bySignal('SIGTERM'), bySignal('SIGHUP'), throughNpm(), onTerminal()];
   try {
     await Promise.all(runs);
   } finally {
