@@ -24,7 +24,9 @@ import {
   Ebpf,
   HashMap,
   MapBatchCursor,
+  MapError,
   MapType,
+  ProgramError,
   ProgramType,
   RingBuf,
   TracePoint,
@@ -237,6 +239,7 @@ A live top of system calls, counted in the kernel by a tracepoint program.
 Needs root (CAP_BPF and CAP_PERFMON). q or Ctrl-C quits.`;
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const EPERM = 1;
 
 /** Runs the tool; resolves to the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -250,17 +253,16 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const once = args.includes('--once');
-  if (!isProgramTypeSupported(ProgramType.Tracepoint) || !isMapTypeSupported(MapType.ArrayOfMaps) || !isMapTypeSupported(MapType.Ringbuf)) {
-    console.error('syscall-top: this kernel lacks tracepoint programs, maps of maps or ring buffers (Linux 5.8 has all three)');
-    return 1;
-  }
-
   let top: SyscallTop;
   try {
+    if (!isProgramTypeSupported(ProgramType.Tracepoint) || !isMapTypeSupported(MapType.ArrayOfMaps) || !isMapTypeSupported(MapType.Ringbuf)) {
+      console.error('syscall-top: this kernel lacks tracepoint programs, maps of maps or ring buffers (Linux 5.8 has all three)');
+      return 1;
+    }
     top = SyscallTop.open();
   } catch (err) {
-    const eperm = (err as { errno?: number }).errno === 1 || /EPERM|not permitted/i.test(String(err));
-    console.error(`syscall-top: ${(err as Error).message}${eperm ? '\n(run it as root: it needs CAP_BPF and CAP_PERFMON)' : ''}`);
+    const eperm = (err instanceof MapError || err instanceof ProgramError) && err.errno === EPERM;
+    console.error(`syscall-top: ${err instanceof Error ? err.message : String(err)}${eperm ? '\n(run it as root: it needs CAP_BPF and CAP_PERFMON)' : ''}`);
     return 1;
   }
 
@@ -275,6 +277,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const onSignal = () => stop();
   // Ctrl-C, kill, and the terminal closing (SIGHUP) all end it through the cleanup below.
   for (const signal of SIGNALS) process.on(signal, onSignal);
+  out.on('error', onSignal); // EPIPE: whoever read the output went away (npm start | head)
   const input = process.stdin;
   const keys = tty && input.isTTY === true;
   const onKey = (b: Buffer) => {
@@ -337,6 +340,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     clearInterval(timer);
     for (const signal of SIGNALS) process.off(signal, onSignal);
+    out.off('error', onSignal);
     if (keys) {
       input.off('data', onKey);
       input.setRawMode(false);

@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,21 @@ test('the syscall name table: this machine\'s numbers, sys_<n> for unknown ones'
   assert.equal(syscallName(9999, 'x64'), 'sys_9999');
   assert.equal(syscallName(0, 'riscv64'), 'sys_0');
   if (process.arch === 'x64' || process.arch === 'arm64') assert.match(syscallName(0), /^(read|io_setup)$/);
+});
+
+test('without CAP_BPF (uid 65534): exit 1 and one message saying to run it as root', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to switch to uid 65534');
+  const readable = (path: string) => (statSync(path).mode & 0o004) !== 0;
+  if (![START, join(ROOT, 'dist/examples/syscall-top.js'), join(ROOT, 'bpf/syscall_top.o')].every(readable)) {
+    return t.skip('the tree is not readable by other users here');
+  }
+  const r = spawnSync(process.execPath, [START, '--once'], { cwd: '/', uid: 65534, gid: 65534, encoding: 'utf8', timeout: 20_000 });
+  if (/EACCES|permission denied/i.test(r.stderr) && !/CAP_BPF/.test(r.stderr)) return t.skip(`uid 65534 cannot read the library here: ${r.stderr.split('\n')[0]}`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^syscall-top: .*EPERM/);
+  assert.match(r.stderr, /run it as root: it needs CAP_BPF and CAP_PERFMON/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
 test('npm start -- --once: one snapshot with this test\'s process, its calls and its execs; exits 0 and leaves nothing loaded', async (t) => {
