@@ -208,9 +208,10 @@ export function render(sample: Sample, history: readonly number[], recent: reado
   const rate = (calls: number) => int.format(calls / (sample.seconds || 1));
   const clip = (line: string) => (line.length > layout.width ? line.slice(0, layout.width) : line);
   const lines: string[] = [];
+  const spark = history.length > 1 ? `  ${colors.cyan(sparkline(history))}` : '';
   const lost = sample.lostCounts + sample.lostExecs > 0n ? colors.yellow(`  (dropped: ${sample.lostCounts} counts, ${sample.lostExecs} execs)`) : '';
   lines.push(
-    `${colors.bold('syscall top')}  ${int.format(sample.total / (sample.seconds || 1))} calls/s over ${sample.seconds.toFixed(2)} s  ${colors.cyan(sparkline(history))}${lost}`,
+    `${colors.bold('syscall top')}  ${int.format(sample.total / (sample.seconds || 1))} calls/s over ${sample.seconds.toFixed(2)} s${spark}${lost}`,
     '',
     colors.bold(clip(`${'PID'.padStart(8)} ${'COMM'.padEnd(16)} ${'CALLS/S'.padStart(10)}  TOP SYSCALLS`)),
   );
