@@ -10,13 +10,14 @@
 // stores the slot it left again: the kernel returns from an update of a map of maps only
 // after an RCU grace period, when no program that read the old `active` can still be
 // counting into that map. The map is then quiet, and is read and emptied at leisure
-// while the other one counts: no counts lost, none read half-written.
+// while the other one counts: no count lost to the swap, none read half-written.
 //
 //   node dist/examples/syscall-top.js          live; q or Ctrl-C quits
 //   node dist/examples/syscall-top.js --once   counts for 1 s, prints one snapshot
 //
 // Node 20 has no `using` declarations: this example closes what it opens with
-// try/finally (with TypeScript 5.2+ and a newer Node, `using` does the same).
+// try/finally (`using` does the same where TypeScript 5.2+ compiles it, or the runtime
+// has it).
 import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
 import {
