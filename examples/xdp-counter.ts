@@ -1,6 +1,6 @@
 // xdp-counter: count the packets an interface receives, per protocol, with XDP.
 //
-//   node dist/examples/xdp-counter.js <interface> [--duration S] [--interval S] [--mode skb|drv]
+//   node dist/examples/xdp-counter.js <interface> [--duration S] [--interval S] [--mode skb|drv|hw]
 //
 // The XDP program (bpf/ex_xdp_counter.c) counts packets and bytes per EtherType and IP
 // protocol in a hash map and passes every packet on. This prints the counts every
@@ -58,11 +58,12 @@ async function main(): Promise<void> {
     },
   });
   const iface = positionals[0];
-  if (iface === undefined) throw new Error('usage: xdp-counter <interface> [--duration S] [--interval S] [--mode skb|drv]');
+  if (iface === undefined) throw new Error('usage: xdp-counter <interface> [--duration S] [--interval S] [--mode skb|drv|hw]');
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   const interval = Number(values.interval);
   const options: XdpAttachOptions = {};
-  if (values.mode === 'skb' || values.mode === 'drv') options.mode = values.mode;
+  if (values.mode === 'skb' || values.mode === 'drv' || values.mode === 'hw') options.mode = values.mode;
+  else if (values.mode !== undefined) throw new Error(`--mode: skb, drv or hw, not ${values.mode}`);
 
   // With `using` (TypeScript 5.2+ compiles it for Node 20 too), the try/finally blocks are:
   //   using ebpf = new EbpfLoader().load(OBJECT);
