@@ -286,12 +286,18 @@ print(json.dumps(out))`;
     }
   });
 
-  test('double-buffer: per-interval syscall counts from two swapped hash maps add up to the calls a process made', async (t) => {
+  test('double-buffer: per-interval syscall counts from two swapped hash maps add up to the calls a process made', async () => {
     const n = 500;
     const tp = existsSync('/sys/kernel/tracing/events/syscalls/sys_enter_getppid') || existsSync('/sys/kernel/debug/tracing/events/syscalls/sys_enter_getppid');
     const supported = isMapTypeSupported(MapType.ArrayOfMaps) && isProgramTypeSupported(ProgramType.Tracepoint);
     if (!supported) return await assertNotSupported('double-buffer', ['--syscall', 'getppid', '--duration', '0']);
-    if (!tp) return t.skip('no syscalls/sys_enter_getppid tracepoint (CONFIG_FTRACE_SYSCALLS): nothing to count');
+    // A system call without a tracepoint (or a kernel without CONFIG_FTRACE_SYSCALLS): exit 1, naming it.
+    const unknown = (syscall: string) => start('double-buffer', ['--syscall', syscall]).finished.then((r) => {
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, new RegExp(`^double-buffer: ProgramError \\(UnknownTarget\\): no tracepoint syscalls/sys_enter_${syscall} `));
+    });
+    if (!tp) return await unknown('getppid');
+    const missing = unknown('tsbpf_nosuch');
     const proc = await startTarget(n, 400);
     const tool = start('double-buffer', ['--syscall', 'getppid', '--interval', '0.15', '--top', '100000']);
     await tool.ready;
@@ -302,5 +308,6 @@ print(json.dumps(out))`;
     assert.ok(rows.length >= 2, `the calls fell in two intervals at least (a 400 ms pause between halves):\n${r.stdout}`);
     assert.equal(rows[0]![1], 'target', 'comm from bpf_get_current_comm, through cstring(16)');
     assert.equal(rows.reduce((sum, m) => sum + Number(m[2]), 0), n, r.stdout);
+    await missing;
   });
 });
