@@ -14,12 +14,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ArrayOfMaps, cstring, EbpfLoader, HashMap, isNotSupported, struct, TracePoint, u32, u64 } from '../src/index.js';
+import { ArrayOfMaps, cstring, EbpfLoader, HashMap, isNotSupported, struct, TracePoint, u32, u64, type Decoded } from '../src/index.js';
 
 const OBJECT = fileURLToPath(new URL('../../bpf/ex_double_buffer.o', import.meta.url));
 
 /** struct proc_calls of the C file. */
 const procCalls = struct({ calls: u64, comm: cstring(16) });
+/** One process's calls in one interval: [pid, { calls: bigint, comm: string }]. */
+type Row = [pid: number, value: Decoded<typeof procCalls>];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   // With `using` (TypeScript 5.2+ compiles it for Node 20 too), the try/finally blocks are:
   //   using ebpf = new EbpfLoader().load(OBJECT);
   //   using link = ebpf.program('count_syscall', TracePoint).attach('syscalls', `sys_enter_${values.syscall}`);
-  //   ... and in read(): using counts = slots.get(slot);
+  //   ... and in swapAndRead(): using counts = slots.get(old);
   const ebpf = new EbpfLoader().load(OBJECT);
   try {
     // get(slot) returns the inner map as a HashMap<number, { calls: bigint; comm: string }> with its own fd.
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     const active = ebpf.variable<number>('active_slot');
 
     /** Flips the slots and returns the old one's counts, emptying it. */
-    const swapAndRead = async (): Promise<[number, { calls: bigint; comm: string }][]> => {
+    const swapAndRead = async (): Promise<Row[]> => {
       const old = active.get() === 0 ? 0 : 1;
       active.set(1 - old);
       // A program that read active_slot just before the flip may still be adding to the
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
       }
     };
 
-    const print = (rows: [number, { calls: bigint; comm: string }][], all: boolean) => {
+    const print = (rows: Row[], all: boolean) => {
       rows.sort(([, a], [, b]) => (b.calls > a.calls ? 1 : b.calls < a.calls ? -1 : 0));
       const total = rows.reduce((sum, [, v]) => sum + v.calls, 0n);
       console.log(`${new Date().toISOString().slice(11, 19)}  ${values.syscall}: ${total} calls by ${rows.length} processes`);
