@@ -5,13 +5,12 @@
 //
 // The tracepoint program (bpf/ex_double_buffer.c) counts calls per process into the
 // hash map in slot `active_slot` of the ArrayOfMaps `slots`. Every interval this flips
-// `active_slot` (a global variable, written in place), lets the programs that already
-// looked up the old slot finish, then reads and empties the old map: the interval's
+// `active_slot` (a global variable, written in place), waits for the programs that already
+// looked up the old slot to finish, then reads and empties the old map: the interval's
 // counts, never mixed with the next one's, and never read while being written. It
 // prints the busiest processes each interval, and the rest when it stops (after
 // --duration seconds, or on Ctrl-C). `npm start` is a fuller tool built the same way.
 // In an application, import from 'tsbpf' instead of '../src/index.js'.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ArrayOfMaps, cstring, EbpfLoader, HashMap, isNotSupported, struct, TracePoint, u32, u64, type Decoded } from '../src/index.js';
@@ -56,14 +55,16 @@ async function main(): Promise<void> {
     const active = ebpf.variable<number>('active_slot');
 
     /** Flips the slots and returns the old one's counts, emptying it. */
-    const swapAndRead = async (): Promise<Row[]> => {
+    const swapAndRead = (): Row[] => {
       const old = active.get() === 0 ? 0 : 1;
       active.set(1 - old);
-      // A program that read active_slot just before the flip may still be adding to the
-      // old map: programs run for microseconds, so a short wait is enough.
-      await sleep(5);
       const counts = slots.get(old);
       try {
+        // A program that read active_slot just before the flip may still be adding to the
+        // old map. Storing the map back into its slot returns only after an RCU grace
+        // period (the kernel waits for running programs after any map-in-map update), so
+        // from here on nothing writes to it.
+        slots.set(old, counts);
         const rows = [...counts];
         for (const [pid] of rows) counts.remove(pid);
         return rows;
@@ -87,13 +88,13 @@ async function main(): Promise<void> {
           wake = resolve;
           setTimeout(resolve, Math.min(interval * 1000, end - Date.now()));
         });
-        print(await swapAndRead(), false);
+        print(swapAndRead(), false);
       }
     } finally {
       link.close();
     }
     // Detached: what the other slot caught since the last flip is the last interval's tail.
-    print(await swapAndRead(), true);
+    print(swapAndRead(), true);
   } finally {
     ebpf.close();
   }
