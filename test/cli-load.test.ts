@@ -63,6 +63,7 @@ test('tsbpf load --pin --attach: programs, maps (dots as _) and links pinned und
     assert.deepEqual(out.programs.map((p: { name: string; type: string; pinned: string }) => [p.name, p.type, p.pinned]), [['tp_getppid', 'tracepoint', join(dir, 'tp_getppid')]]);
     assert.deepEqual(out.maps.map((m: { name: string; pinned: string }) => [m.name, m.pinned]), [['.rodata', join(dir, 'maps/_rodata')], ['.bss', join(dir, 'maps/_bss')]]);
     assert.equal(out.links.length, 1);
+    assert.equal(out.links[0].type, 'perf_event', 'the kernel\'s name, as for programs and maps');
     assert.deepEqual(readdirSync(dir).sort(), ['links', 'maps', 'tp_getppid']);
     assert.deepEqual(readdirSync(join(dir, 'maps')).sort(), ['_bss', '_rodata']);
     assert.deepEqual(readdirSync(join(dir, 'links')), ['tp_getppid']);
@@ -144,12 +145,13 @@ test('tsbpf load: errors exit 1, say what to do, and leave no pins behind', asyn
   const squatter = MapData.create({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
   try {
     squatter.pin(taken);
-    const [exists, notBpffs, missing, refused, usage] = await Promise.all([
+    const [exists, notBpffs, missing, refused, usage, help] = await Promise.all([
       tsbpf(['load', join(repoRoot, 'bpf/typed_access.o'), '--pin', dir]),
       tsbpf(['load', join(repoRoot, 'bpf/typed_access.o'), '--pin', '/tmp/tsbpf-not-bpffs']),
       tsbpf(['load', join(repoRoot, 'bpf/no-such.o')]),
       tsbpf(['load', join(repoRoot, 'bpf/attach_unknown_target.o'), '--pin', join(dir, 'refused')]),
       tsbpf(['load']),
+      tsbpf(['load', '--help']),
     ]);
     assert.equal(exists.status, 1);
     assert.match(exists.stderr, new RegExp(`tsbpf: error: ${taken} exists already: remove it`));
@@ -165,6 +167,10 @@ test('tsbpf load: errors exit 1, say what to do, and leave no pins behind', asyn
     assert.equal(existsSync(join(dir, 'refused')), false, 'the directory made for the pins is removed again');
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /missing required argument 'object'/);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: tsbpf load \[options\] <object>/);
+    assert.match(help.stdout, /--pin <dir>/);
+    assert.match(help.stdout, /until SIGINT or SIGTERM/);
   } finally {
     squatter.close();
     rmSync(dir, { recursive: true, force: true });

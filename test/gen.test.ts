@@ -56,6 +56,7 @@ for (const path of [...bpfObjects, ...corpusObjects()]) {
 writeFileSync(
   join(dir, 'use.ts'),
   `import { load, type RecordStruct } from './bpf_btf_types_o.js';
+import { load as loadSnoop } from './bpf_opensnoop_o.js';
 const loaded = load({ maxEntries: { by_comm: 16 }, defer: ['fill'] });
 try {
   const rec: RecordStruct | undefined = loaded.maps.by_comm.get({ comm: 'tsbpf' });
@@ -65,6 +66,16 @@ try {
   void next, slots, loaded.programs.fill.testRun({ data: new Uint8Array(64) }).returnValue;
 } finally {
   loaded.close();
+}
+
+// The README's example.
+const snoop = loadSnoop({ globals: { targ_tgid: process.pid } });
+try {
+  snoop.programs.on_enter.attach();
+  snoop.programs.on_exit.attach();
+  for (const [tid, args] of snoop.maps.start) console.log(tid, args.flags);
+} finally {
+  snoop.close();
 }
 `,
 );
@@ -81,11 +92,14 @@ const badLines = [
   ['loadGlobals({ globals: { prot: 81 } });', 'TS2353'], // misspelt global
   ['loadGlobals({ globals: { port: "81" } });', 'TS2322'], // a __u16 takes a number
   ['export const tag: number = loadGlobals().variables.tag.get();', 'TS2322'], // a char[8] global reads as a string
+  ['loadSnoop().maps.strat.clear();', 'TS2551'], // the README's misspelt map
+  ['loadSnoop().maps.start.insert(1, { flags: 1 });', 'TS2345'], // the README's value missing members
 ];
 writeFileSync(
   join(dir, 'bad.ts'),
   `import { load, type RecordStruct } from './bpf_btf_types_o.js';
 import { load as loadGlobals } from './bpf_typed_globals_o.js';
+import { load as loadSnoop } from './bpf_opensnoop_o.js';
 declare const rec: RecordStruct;
 const loaded = load();
 ${badLines.map(([line, code]) => `${line} // ${code}`).join('\n')}
@@ -281,7 +295,7 @@ test('gen: the modules type-check under tsc --strict in one run; misuse fails wi
   assert.deepEqual(elsewhere, [], 'the generated modules and their use compile');
   const got = diagnostics.map((l) => {
     const m = /\/bad\.ts\((\d+),\d+\): error (TS\d+)/.exec(l)!;
-    return `${Number(m[1]) - 5}:${m[2]}`;
+    return `${Number(m[1]) - 6}:${m[2]}`;
   });
   assert.deepEqual([...new Set(got)], badLines.map(([, code], i) => `${i}:${code}`), out);
   assert.notEqual(code, 0);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, rmdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { AttachedLinks, Ebpf } from '../index.js';
-import { tsbpf } from './lib.js';
+import { internals, tsbpf } from './lib.js';
 import { CliError } from './errors.js';
 import { table, toJson, type Output } from './output.js';
 
@@ -108,7 +108,7 @@ export function loadCommand(out: () => Output): Command {
           try {
             const info = link.info();
             id = info.id;
-            type = info.typeName.replace(/^BPF_LINK_TYPE_/, '').toLowerCase();
+            type = (internals().enums.linkTypeNames[info.type] ?? info.typeName).replace(/^BPF_LINK_TYPE_/, '').toLowerCase();
           } catch {
             // not a BPF link (a perf event attached by ioctl, a netlink XDP attachment): no id
           }
