@@ -201,6 +201,7 @@ function wrongValues(c: Case, loaded: { maps: Record<string, unknown>; variables
 
 test('gen: load() of each module loads what Ebpf.load loads, or fails with its typed error; values have the declared types', async (t) => {
   const fds = fdCount();
+  const failures: string[] = [];
   const differ: string[] = [];
   const wrong: string[] = [];
   let loadedCount = 0;
@@ -225,8 +226,11 @@ test('gen: load() of each module loads what Ebpf.load loads, or fails with its t
     });
     wrong.push(...checked);
     if (generated !== plain) differ.push(`${c.file}: Ebpf.load ${plain}, generated load() ${generated}`);
+    if (generated !== 'ok') failures.push(`${c.file}: ${generated}`);
   }
   t.diagnostic(`${loadedCount} of ${cases.length} modules loaded on this kernel; the rest failed as Ebpf.load does`);
+  const untyped = failures.filter((f) => !/^(MapError|ProgramError|BtfError|ParseError|PinError)\//.test(f.split(': ')[1]!));
+  assert.deepEqual(untyped, [], 'every failure is a typed error with its kind');
   assert.deepEqual(differ, []);
   assert.deepEqual(wrong, []);
   assert.ok(loadedCount >= 40, `${loadedCount} loaded`);

@@ -64,7 +64,8 @@ const RESERVED = [
 ];
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const prop = (name: string): string => (IDENT.test(name) ? name : quote(name));
+/** A property name; `__proto__` computed, so that an object literal defines it rather than setting the prototype. */
+const prop = (name: string): string => (name === '__proto__' ? `['__proto__']` : IDENT.test(name) ? name : quote(name));
 const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** A C-ish description for doc comments (never containing `*\/`). */
@@ -341,7 +342,13 @@ export function generate(spec: ObjectSpec, bytes: Uint8Array, options: GenerateO
   const withCodec = declarations.filter((d) => {
     if (!btf) return false;
     const [kind, ...rest] = d.cName.split(' ');
-    if (rest.length === 0) return btf.byName(d.cName).some((t) => t.kind === 'typedef');
+    if (rest.length === 0) {
+      // A bare name: btfCodec takes a struct or union of that name before a typedef.
+      const named = btf.byName(d.cName);
+      if (named.some((t) => t.kind === 'struct' || t.kind === 'union')) return false;
+      const typedef = named.find((t) => t.kind === 'typedef');
+      return typedef !== undefined && btf.resolve(typedef.id).id === d.id;
+    }
     const want = kind === 'enum' ? ['enum', 'enum64'] : [kind];
     return btf.byName(rest.join(' ')).find((t) => want.includes(t.kind))?.id === d.id;
   });
