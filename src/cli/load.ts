@@ -83,6 +83,7 @@ export function loadCommand(out: () => Output): Command {
         if (opts.attach) links = ebpf.attachAll();
         const pin = (what: { pin(path: string): void }, sub: string, name: string): string | null => {
           if (!dir) return null;
+          if (!sub && (name === 'maps' || name === 'links')) throw new CliError(`program ${name} would be pinned where the ${name} directory goes: load it with the library and pin it yourself`);
           const where = sub ? join(dir, sub) : dir;
           if (!existsSync(where)) {
             mkdirSync(where);
