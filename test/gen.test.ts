@@ -345,6 +345,15 @@ test('tsbpf gen: writes the module (embedded or by path), prints it, and fails w
   const pathModule = readFileSync(outPath, 'utf8');
   assert.match(pathModule, /fileURLToPath\(new URL\('\.\.\/\.\.\/bpf\/ringbuf\.o', import\.meta\.url\)\)/, 'relative to the module');
   assert.doesNotMatch(pathModule, /const OBJECT =/);
+  // The relative path resolves against the module, wherever the process runs.
+  writeFileSync(join(dir, 'cli-ringbuf-path.js'), ts.transpileModule(pathModule, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+  const loaded = (await import(join(dir, 'cli-ringbuf-path.js'))).load();
+  try {
+    assert.deepEqual(Object.keys(loaded.maps), ['.bss', 'rb', 'rb2']);
+    assert.equal(loaded.maps.rb.constructor.name, 'RingBuf');
+  } finally {
+    loaded.close();
+  }
   assert.equal(json.status, 0);
   const summary = JSON.parse(json.stdout);
   assert.deepEqual(summary.maps.map((m: { class: string }) => m.class), ['ArrayMap', 'RingBuf', 'RingBuf']);
