@@ -10,6 +10,8 @@ import { FdLink, MapData, MapType, programFromId, programFromPin } from '../src/
 import { bpffsDir, fdCount, repoRoot } from './helpers.js';
 
 const CLI = join(repoRoot, 'dist/src/cli/main.js');
+const bpffs = bpffsDir('cli-load');
+process.on('exit', () => rmSync(bpffs, { recursive: true, force: true }));
 const fdsAtStart = fdCount();
 
 interface Run {
@@ -51,7 +53,7 @@ function tsbpf(args: string[], until?: { stderr: RegExp; then: (run: Run) => voi
 const ids = (rows: { name: string; id: number }[]) => Object.fromEntries(rows.map((r) => [r.name, r.id]));
 
 test('tsbpf load --pin --attach: programs, maps (dots as _) and links pinned under the directory, outliving the command', async () => {
-  const dir = join(bpffsDir('cli-load'), 'tp');
+  const dir = join(bpffs, 'tp');
   try {
     const [run, table] = await Promise.all([
       tsbpf(['load', join(repoRoot, 'bpf/attach_tracepoint.o'), '--pin', dir, '--attach', '--json']),
@@ -139,7 +141,7 @@ test('tsbpf load without --pin: holds the object (attached) until SIGINT or SIGT
 });
 
 test('tsbpf load: errors exit 1, say what to do, and leave no pins behind', async () => {
-  const dir = join(bpffsDir('cli-load'), 'errors');
+  const dir = join(bpffs, 'errors');
   const taken = join(dir, 'maps', 'slots');
   mkdirSync(join(dir, 'maps'), { recursive: true });
   const squatter = MapData.create({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });

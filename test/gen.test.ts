@@ -335,6 +335,8 @@ test('tsbpf gen: writes the module (embedded or by path), prints it, and fails w
     cli(['gen', join(repoRoot, 'package.json')]),
     cli(['gen', '--help']),
   ]);
+  const other = await cli(['gen', obj, '--import-from', '../lib/tsbpf.js']);
+  assert.match(other.stdout, /^import \* as tsbpf from '\.\.\/lib\/tsbpf\.js';$/m, '--import-from names the module imported');
   assert.equal(written.status, 0, written.stderr);
   assert.match(written.stdout, /wrote .*cli-ringbuf\.ts: 3 maps, 1 programs, 1 globals, \d+ types \(object embedded, \d+ bytes\)/);
   const expected = generate(ObjectSpec.parse(bytes), bytes, { objectName: 'ringbuf.o' }).code;
