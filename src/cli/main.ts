@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     return makeOutput(opts.json === true, color(current!));
   };
   program
-    .description('inspect BPF programs, maps, links and BTF on this machine (the tsbpf library\'s command line)')
+    .description('inspect BPF programs, maps, links and BTF on this machine; load objects and generate TypeScript bindings (the tsbpf library\'s command line)')
     .version(version(), '-V, --version')
     .option('-j, --json', 'print JSON instead of tables')
     .addOption(new Option('--no-color', 'no colour even on a terminal (NO_COLOR=1 does the same)'))
