@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { btfCommand } from './btf.js';
 import { describeError } from './errors.js';
+import { exportCommand } from './export.js';
 import { featureCommand } from './feature.js';
 import { linkCommand } from './link.js';
 import { mapCommand } from './map.js';
@@ -47,7 +48,7 @@ export function buildProgram(): Command {
       current = action;
       await loadLibrary();
     });
-  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand]) {
+  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand, exportCommand]) {
     const cmd = make(out);
     program.addCommand(cmd);
     configure(cmd);
