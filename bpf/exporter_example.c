@@ -6,9 +6,9 @@
  *   count_write   SEC("tracepoint/syscalls/sys_enter_write"): per process name
  *                 (comm) calls{comm, OP_WRITE}++, write_bytes_log2 and
  *                 write_bytes_linear histograms of the byte count, last_write
- *                 = the byte count.
+ *                 = the byte count, op_stats[OP_WRITE] += { 1, byte count }.
  *   count_getppid SEC("tracepoint/syscalls/sys_enter_getppid"):
- *                 calls{comm, OP_GETPPID}++.
+ *                 calls{comm, OP_GETPPID}++, op_stats[OP_GETPPID].calls++.
  *   count_timer   SEC("tracepoint/timer/timer_start"): timers[function]++ in a
  *                 per-CPU hash, keyed by the kernel address of the timer's
  *                 callback (a label through kernel symbols).
@@ -75,6 +75,19 @@ struct {
 	__type(value, __u64);
 } last_write SEC(".maps");
 
+/* Per operation (an array indexed by enum op): calls and bytes. */
+struct op_stats {
+	__u64 calls;
+	__u64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct op_stats);
+} op_stats SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1024);
@@ -124,11 +137,18 @@ static __always_inline __u32 log2_slot(__u64 n)
 	return s;
 }
 
-static __always_inline void count_call(enum op op)
+static __always_inline void count_call(enum op op, __u64 bytes)
 {
 	struct call_key key = { .op = op };
+	__u32 index = op;
+	struct op_stats *stats = bpf_map_lookup_elem(&op_stats, &index);
+
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	add(&calls, &key, 1);
+	if (stats) {
+		__sync_fetch_and_add(&stats->calls, 1);
+		__sync_fetch_and_add(&stats->bytes, bytes);
+	}
 }
 
 static __always_inline void histogram(void *map, const char *comm, __u32 slot, __u32 max, __u64 value)
@@ -147,7 +167,7 @@ int count_write(struct sys_enter_write_args *ctx)
 	struct comm_key who = {};
 	__u64 n = ctx->count, kib;
 
-	count_call(OP_WRITE);
+	count_call(OP_WRITE, n);
 	bpf_get_current_comm(who.comm, sizeof(who.comm));
 	histogram(&write_bytes_log2, who.comm, log2_slot(n), LOG2_MAX, n);
 	kib = (n + 1023) / 1024;
@@ -159,7 +179,7 @@ int count_write(struct sys_enter_write_args *ctx)
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int count_getppid(void *ctx)
 {
-	count_call(OP_GETPPID);
+	count_call(OP_GETPPID, 0);
 	return 0;
 }
 

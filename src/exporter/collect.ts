@@ -216,7 +216,7 @@ export class MetricReader {
       }
       return [...by.values()];
     }
-    const { min, max, type } = c.bucket;
+    const { min = 0, max, type } = c.bucket;
     const multiplier = c.bucket.multiplier ?? 1;
     const series = new Map<string, { labels: Record<string, string>; counts: Map<number, number> }>();
     for (const [labels, value, key] of this.#entries()) {

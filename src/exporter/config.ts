@@ -65,7 +65,9 @@ export interface BucketConfig {
   /** The key's member holding the bucket index (omitted: the key is the index itself). */
   field?: string;
   type: 'log2' | 'linear';
-  min: number;
+  /** The first bucket index reported (default 0). */
+  min?: number;
+  /** The last bucket index reported; the BPF program clamps larger values to it. */
   max: number;
   /** Scales each bound and the sum (0.000001 for microseconds to seconds); default 1. */
   multiplier?: number;

@@ -113,7 +113,7 @@ export function exportMetrics(registry: Registry, config: ExporterConfig | strin
   // Names first: a misspelt map is reported before the object loads.
   checked.metrics.forEach((m, i) => {
     if (!spec.maps.has(m.map)) {
-      const maps = [...spec.maps.values()].filter((d) => !d.name.startsWith('.')).map((d) => d.name);
+      const maps = [...spec.maps.values()].filter((d) => !d.name.startsWith('.')).map((d) => d.name).sort();
       throw new ExporterConfigError('ObjectMismatch', `metrics[${i}].map`, `the object has no map ${m.map} (maps: ${maps.join(', ') || 'none'})`, file);
     }
   });
