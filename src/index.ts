@@ -172,4 +172,4 @@ export type { NetnsTarget } from './programs/attach-point.js';
 
 // The Prometheus exporter: a config names an object, its programs and how maps become metrics.
 export { exportMetrics, MetricsExporter, ExporterConfigError, checkExporterConfig, loadExporterConfig, parseExporterConfig } from './exporter/index.js';
-export type { ExporterConfig, ExporterConfigErrorKind, MetricConfig, CounterConfig, GaugeConfig, HistogramConfig, BucketConfig, LabelConfig } from './exporter/index.js';
+export type { ExporterConfig, ExporterConfigErrorKind, MetricConfig, MetricBaseConfig, CounterConfig, GaugeConfig, HistogramConfig, BucketConfig, LabelConfig } from './exporter/index.js';

@@ -22,7 +22,8 @@ export interface ExporterConfig {
 /** How a map becomes one metric. */
 export type MetricConfig = CounterConfig | GaugeConfig | HistogramConfig;
 
-interface MetricBase {
+/** What every metric has (CounterConfig, GaugeConfig and HistogramConfig add their type). */
+export interface MetricBaseConfig {
   /** The metric's name ([a-zA-Z_:][a-zA-Z0-9_:]*). Counters conventionally end in `_total`. */
   name: string;
   /** Its HELP text (default: "<map> from <object>"). */
@@ -39,17 +40,17 @@ interface MetricBase {
 }
 
 /** A counter: one sample per map entry (a map entry per label set). */
-export interface CounterConfig extends MetricBase {
+export interface CounterConfig extends MetricBaseConfig {
   type: 'counter';
 }
 
 /** A gauge: as a counter, for values that go down too. */
-export interface GaugeConfig extends MetricBase {
+export interface GaugeConfig extends MetricBaseConfig {
   type: 'gauge';
 }
 
 /** A histogram from a map whose key holds a bucket index and whose value is that bucket's count. */
-export interface HistogramConfig extends MetricBase {
+export interface HistogramConfig extends MetricBaseConfig {
   type: 'histogram';
   bucket: BucketConfig;
 }
@@ -89,7 +90,7 @@ export interface LabelConfig {
    * `hex`: a number as 0x... .
    */
   decode?: 'auto' | 'ksym' | 'hex';
-  /** A fixed table from the decoded text to the label's value ({ "6": tcp, "17": udp }); text not in it is kept. */
+  /** A fixed table from the decoded text to the label's value (`values: { "6": tcp, "17": udp }`); text not in it is kept. */
   values?: Record<string, string>;
 }
 
@@ -179,7 +180,7 @@ export function checkExporterConfig(input: unknown, file?: string): ExporterConf
     names.add(name);
     const type = o.type;
     if (type !== 'counter' && type !== 'gauge' && type !== 'histogram') fail(`${at}.type`, `must be counter, gauge or histogram, got ${show(type)}`);
-    const base: MetricBase = { name, map: string(o.map, `${at}.map`, 'the name of a map in the object') };
+    const base: MetricBaseConfig = { name, map: string(o.map, `${at}.map`, 'the name of a map in the object') };
     if (o.help !== undefined) base.help = string(o.help, `${at}.help`, 'text');
     if (o.value !== undefined) base.value = string(o.value, `${at}.value`, 'a member of the map\'s value ("bytes", "stats.bytes")', FIELD);
     const labelNames = new Set<string>();

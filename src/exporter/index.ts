@@ -12,5 +12,6 @@ export {
   type GaugeConfig,
   type HistogramConfig,
   type LabelConfig,
+  type MetricBaseConfig,
   type MetricConfig,
 } from './config.js';
