@@ -287,16 +287,20 @@ test('tsbpf export --config examples/metrics.yaml: /metrics over HTTP moves with
   assert.match(cliErr, /SIGTERM: stopped, programs detached/);
 });
 
-test('tsbpf export: a bad config exits 1 naming the file and the place to fix; a bad --listen is a usage error (2)', async () => {
+test('tsbpf export: a bad config exits 1 naming the file and the place to fix; a bad --listen is a usage error (2); --help', async () => {
   const file = join(tmpdir(), `tsbpf-exporter-cli-${process.pid}.yaml`);
   writeFileSync(file, `object: ${OBJECT}\nmetrics:\n  - name: m\n    type: counter\n    map: callz\n`);
-  const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [CLI, 'export', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [CLI, 'export', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stderr }));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-  const [bad, listen] = await Promise.all([run(['--config', file]), run(['--config', file, '--listen', 'nowhere'])]);
+  const [bad, listen, help] = await Promise.all([run(['--config', file]), run(['--config', file, '--listen', 'nowhere']), run(['--help'])]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /-c, --config <file>[\s\S]*-l, --listen <address>[\s\S]*\(default: :9435\)/);
   assert.equal(bad.code, 1, bad.stderr);
   assert.match(bad.stderr, new RegExp(`error: ${file.replace(/[.]/g, '\\.')}: metrics\\[0\\]\\.map: the object has no map callz \\(maps: calls, `));
   assert.equal(listen.code, 2, listen.stderr);
