@@ -2,7 +2,7 @@
 // sample; for histograms, entries of the same labels are the buckets of one series.
 // Everything the configuration names is checked against the object's BTF once, when the
 // exporter starts, so a scrape only walks the map.
-import type { Btf, BtfType } from '../obj/btf.js';
+import { BTF_INT_BOOL, BTF_INT_CHAR, type Btf, type BtfType } from '../obj/btf.js';
 import type { MapDefinition } from '../obj/spec.js';
 import type { BtfValue } from '../codec/btf.js';
 import { ArrayMap } from '../maps/array.js';
@@ -36,7 +36,7 @@ function leafOf(btf: Btf, id: number): { leaf: Leaf; type: BtfType | undefined }
   const t = btf.resolve(id);
   switch (t.kind) {
     case 'int':
-      return { leaf: t.encoding & 4 ? 'bool' : 'int', type: t };
+      return { leaf: t.encoding & BTF_INT_BOOL ? 'bool' : 'int', type: t };
     case 'ptr':
       return { leaf: 'ptr', type: t };
     case 'enum':
@@ -46,7 +46,9 @@ function leafOf(btf: Btf, id: number): { leaf: Leaf; type: BtfType | undefined }
       return { leaf: 'float', type: t };
     case 'array': {
       const e = btf.resolve(t.type);
-      return { leaf: e.kind === 'int' && e.size === 1 ? 'string' : 'other', type: t };
+      // char[N] decodes as a string; unsigned char and __u8 arrays as numbers (not a label).
+      const isChar = e.kind === 'int' && e.size === 1 && ((e.encoding & BTF_INT_CHAR) !== 0 || e.name === 'char');
+      return { leaf: isChar ? 'string' : 'other', type: t };
     }
     default:
       return { leaf: 'other', type: t };
