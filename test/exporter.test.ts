@@ -240,6 +240,7 @@ test('exportMetrics: a configuration that does not fit says where and what to fi
     [base({ type: 'histogram', map: 'write_bytes_log2', bucket: { type: 'log2', max: 3 } }), 'ObjectMismatch', 'metrics[0].bucket.field', /is a struct: name its member holding the bucket index \(members: comm, slot\)/],
     [base({ type: 'histogram', map: 'write_bytes_log2', bucket: { type: 'log2', max: 3, field: 'comm' } }), 'ObjectMismatch', 'metrics[0].bucket.field', /comm is not an integer/],
     [base({}, { object: '/nonexistent/x.o' }), 'ObjectMismatch', 'object', /cannot read \/nonexistent\/x.o: ENOENT/],
+    [base({ map: 'rb' }, { object: `${repoRoot}/bpf/ringbuf.o`, programs: [] }), 'ObjectMismatch', 'metrics[0].map', /a metric reads a hash or array map through its BTF: map rb is a BPF_MAP_TYPE_RINGBUF/],
   ];
   for (const [cfg, kind, path, message] of cases) {
     assert.throws(() => exportMetrics(new Registry(), cfg as ExporterConfig), (err: unknown) => {

@@ -124,7 +124,13 @@ export function exportMetrics(registry: Registry, config: ExporterConfig | strin
   try {
     let symbols: KernelSymbols | undefined;
     const readers = checked.metrics.map((m, i) => {
-      const typed = ebpf.typedMap(m.map);
+      let typed;
+      try {
+        typed = ebpf.typedMap(m.map);
+      } catch (err) {
+        // A map type without a typed class (ring buffers, ...), a map without BTF.
+        throw new ExporterConfigError('ObjectMismatch', `metrics[${i}].map`, `a metric reads a hash or array map through its BTF: ${(err as Error).message}`, file);
+      }
       return new MetricReader(m, `metrics[${i}]`, typed, spec.maps.get(m.map)!, spec.btf, () => (symbols ??= KernelSymbols.load()), file);
     });
     if (programs) {
