@@ -226,6 +226,7 @@ test('exportMetrics: a configuration that does not fit says where and what to fi
     [base({ type: 'summary' }), 'InvalidConfig', 'metrics[0].type', /must be counter, gauge or histogram, got "summary"/],
     [base({ name: 'bad-name' }), 'InvalidConfig', 'metrics[0].name', /"bad-name" is not a metric name/],
     [base({ labels: [{ name: 'comm' }, { name: 'comm' }] }), 'InvalidConfig', 'metrics[0].labels[1].name', /used by an earlier label/],
+    [base({ labels: [{ name: 'op', values: ['write'] }] }), 'InvalidConfig', 'metrics[0].labels[0].values', /must be a mapping from the field's text to the label's/],
     [base({ labels: [{ name: 'x', decode: 'sym' }] }), 'InvalidConfig', 'metrics[0].labels[0].decode', /must be auto, ksym or hex/],
     [base({ bucket: { type: 'log2', max: 3 } }), 'InvalidConfig', 'metrics[0].bucket', /only histograms have buckets/],
     [base({ type: 'histogram', map: 'write_bytes_log2' }), 'InvalidConfig', 'metrics[0].bucket', /missing: a histogram needs bucket/],

@@ -199,7 +199,8 @@ export function checkExporterConfig(input: unknown, file?: string): ExporterConf
           label.decode = lo.decode as LabelConfig['decode'];
         }
         if (lo.values !== undefined) {
-          const table = mapping(lo.values, `${lat}.values`, Object.keys(lo.values ?? {}));
+          if (typeof lo.values !== 'object' || lo.values === null || Array.isArray(lo.values)) fail(`${lat}.values`, `must be a mapping from the field's text to the label's (values: { OP_WRITE: write }), got ${show(lo.values)}`);
+          const table = lo.values as Record<string, unknown>;
           label.values = Object.fromEntries(Object.entries(table).map(([k, v]) => {
             if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${lat}.values.${k}`, `must be the label's text, got ${show(v)}`);
             return [k, String(v)];
