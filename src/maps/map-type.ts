@@ -52,7 +52,7 @@ export interface CreationCost {
 
 type Row = Omit<MapTypeInfo, 'type' | 'kernelName'> & CreationCost;
 
-const rows: Record<keyof typeof MapType, Row> = {
+const rows: Record<keyof typeof MapType & string, Row> = {
   Unspec: { since: '3.18' },
   Hash: { memory: hashMemory(false, false), since: '3.19' },
   Array: { keySize: 4, indexed: true, memory: arrayMemory(false), since: '3.19' },
@@ -91,7 +91,7 @@ const rows: Record<keyof typeof MapType, Row> = {
 
 const table: MapTypeInfo[] = [];
 const costs: CreationCost[] = [];
-for (const [name, { indexed, memory, ...row }] of Object.entries(rows) as [keyof typeof MapType, Row][]) {
+for (const [name, { indexed, memory, ...row }] of Object.entries(rows) as [keyof typeof MapType & string, Row][]) {
   table[MapType[name]] = Object.freeze({ type: MapType[name], kernelName: mapTypeNames[MapType[name]]!, ...row });
   costs[MapType[name]] = { indexed, memory };
 }
