@@ -2,7 +2,10 @@
 // so tests can replace a call (replaceKernel) to inject faults the kernel cannot be
 // made to produce. Calls return -errno on failure instead of throwing: the wrappers
 // in this folder decide what a failure means.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cmd } from './abi/enums.js';
 
 /** The raw native surface (native/*.c). Arguments are validated there too. */
@@ -95,17 +98,20 @@ const require = createRequire(import.meta.url);
 const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.MapDeleteElem, Cmd.MapGetNextKey, Cmd.MapLookupAndDeleteElem]);
 
 function loadAddon(): Kernel {
-  // dist/src/sys/native.js and src/sys/native.ts both sit three levels below the root.
-  const candidates = ['../../../build/Release/tsbpf.node', '../../build/Release/tsbpf.node'];
-  let last: unknown;
-  for (const path of candidates) {
-    try {
-      return require(path) as Kernel;
-    } catch (err) {
-      last = err;
-    }
+  // The package root: dist/src/sys/native.js sits three levels below it, src/sys/native.ts two.
+  // node-gyp-build takes build/Release first (compiled from native/ at install, always so in a
+  // git checkout), then the prebuilt binary in prebuilds/ for this platform, architecture and libc.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = [resolve(here, '../../..'), resolve(here, '../..')].find((dir) => existsSync(join(dir, 'package.json')));
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(root ?? resolve(here, '../../..')) as Kernel;
+  } catch (err) {
+    throw new Error(
+      'tsbpf: no native addon loads here: neither a build in build/Release nor a prebuilt binary for ' +
+        `${process.platform}-${process.arch} (reinstall with a C++ compiler, make and python3 on PATH: npm rebuild tsbpf): ${String(err)}`,
+    );
   }
-  throw new Error(`tsbpf: native addon not built (run npm ci / npx node-gyp rebuild): ${String(last)}`);
 }
 
 /** What bpfElemFast and closeFast answer where bpfElem and close throw (native/fast.cc). */
