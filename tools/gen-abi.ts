@@ -366,7 +366,8 @@ function genEnums(btf: Btf, src: { kernel: string }): string {
     s += `\n/** enum ${e.c}, in PascalCase without ${e.prefix}; \`${e.ts}[value]\` is the name of a value (undefined for none). */\n`;
     s += `export const ${e.ts} = withNames({\n`;
     for (const m of members) s += `  ${m.ts}: ${m.value},\n`;
-    s += `} as const);\nexport type ${e.ts} = (typeof ${e.ts})[keyof typeof ${e.ts} & string];\n`;
+    s += `} as const);\n/** A value of enum ${e.c}: one of the numbers of the constant \`${e.ts}\`. */\n`;
+    s += `export type ${e.ts} = (typeof ${e.ts})[keyof typeof ${e.ts} & string];\n`;
     if (!e.names) continue;
     const byValue: string[] = [];
     for (const m of members) byValue[m.value] ??= m.name;

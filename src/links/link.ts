@@ -162,6 +162,7 @@ export abstract class Link implements Disposable {
     this.release();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -215,6 +216,7 @@ class LinkFd extends FdOwner {
 /**
  * A BPF link: a kernel object that keeps the program attached while an fd or a pin
  * refers to it.
+ * Kernel 5.7+ (bpf_link).
  */
 export class FdLink extends Link {
   readonly description: string;

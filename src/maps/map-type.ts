@@ -24,6 +24,10 @@ export { MapType };
 /** What user space writes into an element, when it is not plain bytes. */
 export type FdValue = 'map' | 'prog' | 'perf' | 'sock' | 'cgroup' | 'xsk' | 'dev' | 'cpu';
 
+/**
+ * What tsbpf knows about a map type: its kernel name, the kernel version it arrived in, fixed
+ * key and value sizes, whether it is per-CPU, holds file descriptors or needs an inner map.
+ */
 export interface MapTypeInfo {
   readonly type: MapType;
   /** The kernel's name: 'BPF_MAP_TYPE_ARRAY'. */

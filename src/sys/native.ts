@@ -26,6 +26,7 @@ export interface Kernel {
    * (replaceKernel) routes these calls to them: element commands to bpfIo, the others to bpf.
    */
   bpfElem(cmd: number, handle: number, attrLen: number, ptrMask: number): number;
+  /** close(2). */
   close(fd: number): number;
   /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
@@ -35,6 +36,7 @@ export interface Kernel {
    * XDP_PGOFF_* offsets, MAP_SHARED); RangeError for anything else.
    */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
+  /** munmap(2) of a buffer made by mmap or mmapRing; detaches it. */
   munmap(buffer: ArrayBuffer): number;
   /**
    * The read-only part of an event ring, where the kernel writes records: a ring
@@ -52,8 +54,11 @@ export interface Kernel {
   perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number, name?: Uint8Array): number;
   /** Sockets (always SOCK_CLOEXEC): netlink for XDP/tc, socket options for socket filters. */
   socket(domain: number, type: number, protocol: number): number;
+  /** bind(2). */
   bind(fd: number, sockaddr: Uint8Array): number;
+  /** send(2). */
   send(fd: number, buffer: Uint8Array, flags: number): number;
+  /** recv(2). */
   recv(fd: number, buffer: Uint8Array, flags: number): number;
   /** The options tsbpf uses only (native/net.c), each with its value size: a number for int options. */
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): number;
@@ -66,6 +71,7 @@ export interface Kernel {
   xskUmemReg(fd: number, umem: ArrayBuffer, chunkSize: number, headroom: number, flags: number): number;
   /** 0 when there is no such interface. */
   ifNameToIndex(name: string): number;
+  /** if_indextoname(3); undefined for no such interface. */
   ifIndexToName(index: number): string | undefined;
   /** epoll_create1(EPOLL_CLOEXEC). */
   epollCreate(): number;
@@ -84,6 +90,7 @@ export interface Kernel {
   pidfdOpen(pid: number, flags: number): number;
   /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
+  /** getrlimit(2) of RLIMIT_MEMLOCK only: [soft, hard], or -errno. */
   getrlimit(resource: number): [number, number] | number;
 }
 

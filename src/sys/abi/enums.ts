@@ -62,6 +62,7 @@ export const Cmd = withNames({
   TokenCreate: 36,
   ProgStreamReadByFd: 37,
 } as const);
+/** A value of enum bpf_cmd: one of the numbers of the constant `Cmd`. */
 export type Cmd = (typeof Cmd)[keyof typeof Cmd & string];
 
 /** The kernel's names of enum bpf_cmd, by value. */
@@ -143,6 +144,7 @@ export const MapType = withNames({
   CgrpStorage: 32,
   Arena: 33,
 } as const);
+/** A value of enum bpf_map_type: one of the numbers of the constant `MapType`. */
 export type MapType = (typeof MapType)[keyof typeof MapType & string];
 
 /** The kernel's names of enum bpf_map_type, by value. */
@@ -219,6 +221,7 @@ export const ProgramType = withNames({
   Syscall: 31,
   Netfilter: 32,
 } as const);
+/** A value of enum bpf_prog_type: one of the numbers of the constant `ProgramType`. */
 export type ProgramType = (typeof ProgramType)[keyof typeof ProgramType & string];
 
 /** The kernel's names of enum bpf_prog_type, by value. */
@@ -319,6 +322,7 @@ export const AttachType = withNames({
   TraceKprobeSession: 56,
   TraceUprobeSession: 57,
 } as const);
+/** A value of enum bpf_attach_type: one of the numbers of the constant `AttachType`. */
 export type AttachType = (typeof AttachType)[keyof typeof AttachType & string];
 
 /** The kernel's names of enum bpf_attach_type, by value. */
@@ -401,6 +405,7 @@ export const LinkType = withNames({
   Netkit: 13,
   Sockmap: 14,
 } as const);
+/** A value of enum bpf_link_type: one of the numbers of the constant `LinkType`. */
 export type LinkType = (typeof LinkType)[keyof typeof LinkType & string];
 
 /** The kernel's names of enum bpf_link_type, by value. */
@@ -426,6 +431,7 @@ export const linkTypeNames: readonly string[] = [
 export const StatsType = withNames({
   RunTime: 0,
 } as const);
+/** A value of enum bpf_stats_type: one of the numbers of the constant `StatsType`. */
 export type StatsType = (typeof StatsType)[keyof typeof StatsType & string];
 
 /** The kernel's names of enum bpf_stats_type, by value. */
@@ -443,6 +449,7 @@ export const PerfEventType = withNames({
   Tracepoint: 5,
   Event: 6,
 } as const);
+/** A value of enum bpf_perf_event_type: one of the numbers of the constant `PerfEventType`. */
 export type PerfEventType = (typeof PerfEventType)[keyof typeof PerfEventType & string];
 
 /** The kernel's names of enum bpf_perf_event_type, by value. */
@@ -465,6 +472,7 @@ export const PerfType = withNames({
   Raw: 4,
   Breakpoint: 5,
 } as const);
+/** A value of enum perf_type_id: one of the numbers of the constant `PerfType`. */
 export type PerfType = (typeof PerfType)[keyof typeof PerfType & string];
 
 /** enum perf_hw_id, in PascalCase without PERF_COUNT_HW_; `HardwareEvent[value]` is the name of a value (undefined for none). */
@@ -480,6 +488,7 @@ export const HardwareEvent = withNames({
   StalledCyclesBackend: 8,
   RefCpuCycles: 9,
 } as const);
+/** A value of enum perf_hw_id: one of the numbers of the constant `HardwareEvent`. */
 export type HardwareEvent = (typeof HardwareEvent)[keyof typeof HardwareEvent & string];
 
 /** enum perf_sw_ids, in PascalCase without PERF_COUNT_SW_; `SoftwareEvent[value]` is the name of a value (undefined for none). */
@@ -497,4 +506,5 @@ export const SoftwareEvent = withNames({
   BpfOutput: 10,
   CgroupSwitches: 11,
 } as const);
+/** A value of enum perf_sw_ids: one of the numbers of the constant `SoftwareEvent`. */
 export type SoftwareEvent = (typeof SoftwareEvent)[keyof typeof SoftwareEvent & string];
