@@ -517,7 +517,7 @@ export class Btf {
     /** The BTF blob. */
     bytes: Uint8Array;
     /** Where string `s` is in the string section. */
-    offsetOf(s: string): number;
+    offsetOf: (s: string) => number;
   } {
     const { bytes, strOffsets } = marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0, extra);
     return { bytes, offsetOf: (s) => strOffsets.get(s) ?? 0 };
