@@ -111,7 +111,8 @@ async function main(): Promise<void> {
   const out = root;
   rmSync(join(out, 'prebuilds'), { recursive: true, force: true });
   const files = await Promise.all((arches.length ? arches : Object.keys(ARCHES)).map((a) => prebuild(a, out)));
-  for (const f of files) console.log(`prebuilt ${f.slice(out.length + 1)}`);
+  // stderr: npm pack --json prints its JSON on stdout, after what prepack printed.
+  for (const f of files) console.error(`prebuilt ${f.slice(out.length + 1)}`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
