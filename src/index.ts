@@ -169,3 +169,10 @@ export type { XdpSocketErrorKind } from './errors.js';
 export { AttachedLinks } from './programs/attach-all.js';
 export type { MapClass, MapShapeOf, MapInstanceOf, MapTyping } from './maps/typed-map.js';
 export type { NetnsTarget } from './programs/attach-point.js';
+
+// Logging from BPF: tsbpf_log.h's log_info(...) records formatted into a logger; bpf_printk's trace_pipe lines.
+export { attachLogger, BpfLogger } from './log/logger.js';
+export type { AttachLoggerOptions, BpfLogTarget } from './log/logger.js';
+export type { BpfLogLevel, BpfLogRecord, BpfLogArg } from './log/format.js';
+export { tracePipe, TracePipe, parseTracePipeLine } from './log/trace-pipe.js';
+export type { TracePipeLine, TracePipeOptions } from './log/trace-pipe.js';

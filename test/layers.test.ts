@@ -22,6 +22,8 @@ const allowed: Record<string, string[]> = {
   events: ['sys', 'sys/abi', 'codec', 'maps', 'features.ts'],
   xsk: ['sys', 'sys/abi'],
   loader: ['sys', 'sys/abi', 'codec', 'obj', 'maps', 'programs', 'features.ts', 'file.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts'],
+  // Logging from BPF: the log ring buffer of a loaded object, trace_pipe (found through programs' tracefs).
+  log: ['sys', 'events', 'programs', 'loader'],
   // The command line sits on top: the public surface (index.ts) and, for what it does not export, any layer.
   cli: ['index.ts', 'sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'programs', 'events', 'xsk', 'loader', 'features.ts', 'file.ts', 'pin.ts', 'socket-fd.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts', 'info.ts', 'symbols.ts'],
 };
