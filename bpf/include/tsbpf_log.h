@@ -38,10 +38,11 @@
  *
  * Helpers used: bpf_ringbuf_reserve/submit (5.8), bpf_probe_read_kernel_str
  * and bpf_probe_read_user_str (5.5) for strings. Every program type has the
- * ring buffer helpers; tracing programs have the probe_read helpers on every
- * kernel with ring buffers, other program types (XDP, tc, socket filters,
- * syscall, ...) from 5.19 when loaded with CAP_PERFMON (bpf_base_func_proto).
- * A program that logs no string needs only the ring buffer helpers.
+ * ring buffer helpers. Tracing programs have the probe_read helpers; the
+ * other types (XDP, tc, socket filters, cgroup, syscall, ...) get them from
+ * the kernel's base set (bpf_base_func_proto, 5.8 on) only when loaded with
+ * CAP_PERFMON or CAP_SYS_ADMIN. A program that logs no string needs only the
+ * ring buffer helpers.
  *
  * Settings (#define before including):
  *   TSBPF_LOG_BUF_SIZE  the ring's size in bytes (power of two, page multiple;
@@ -108,7 +109,7 @@ struct tsbpf_log_header {
 	__u8 flags;	/* 0 */
 	__u16 fmt_len;	/* bytes of the format without its NUL */
 	__u16 fmt_size;	/* bytes the format takes in the record (a multiple of 8) */
-	__u32 line;	/* __LINE__ of the call */
+	__u32 line;	/* __LINE__ of the call (clang: its last line) */
 	__u32 reserved;
 } __attribute__((aligned(8)));	/* the format after it is copied 8 bytes at a time */
 

@@ -10,6 +10,7 @@
 //   them with the NUL, or the helper's -errno).
 // The program formats nothing: the format and the tagged arguments are formatted here.
 
+/** The levels of tsbpf_log.h's macros (log_error ... log_trace), most severe first; pino's names. */
 export type BpfLogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 /** The levels by their number in a record (TSBPF_LOG_LEVEL_ERROR = 1 ...). */
@@ -34,6 +35,7 @@ export type BpfLogArg = number | bigint | string;
 
 /** A record of tsbpf_log.h, decoded and formatted. */
 export interface BpfLogRecord {
+  /** The macro's level: 'error' for log_error, ... */
   level: BpfLogLevel;
   /** The formatted message. */
   message: string;

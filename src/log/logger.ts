@@ -16,13 +16,19 @@ export const LOG_MAP_NAME = 'tsbpf_log';
  * record.
  */
 export interface BpfLogTarget {
+  /** log_error's records. */
   error(...args: any[]): unknown;
+  /** log_warn's records. */
   warn(...args: any[]): unknown;
+  /** log_info's records. */
   info(...args: any[]): unknown;
+  /** log_debug's records. */
   debug(...args: any[]): unknown;
+  /** log_trace's records (console.debug for console). */
   trace(...args: any[]): unknown;
 }
 
+/** attachLogger's options. */
 export interface AttachLoggerOptions {
   /** The least severe level passed on (default 'trace': all). */
   level?: BpfLogLevel;
@@ -122,6 +128,7 @@ export class BpfLogger implements Disposable {
     return this.#malformed;
   }
 
+  /** True once closed (close(), dispose or the signal). */
   get closed(): boolean {
     return this.#stop.signal.aborted;
   }
@@ -139,14 +146,15 @@ export class BpfLogger implements Disposable {
     }
   }
 
+  /** close(). */
   [Symbol.dispose](): void {
     this.close();
   }
 }
 
 /**
- * Formats the records of bpf/include/tsbpf_log.h (`log_info("pid %d opened %s", pid,
- * name)` in the program) into `logger` as they come: console by default, or a
+ * Formats the records of bpf/include/tsbpf_log.h
+ * (`log_info("pid %d opened %s", pid, name)` in the program) into `logger` as they come: console by default, or a
  * pino-compatible object (error, warn, info, debug, trace methods), or a function given
  * each decoded record. Reads the object's `tsbpf_log` ring buffer through the event loop
  * (no thread, no timer); returns the BpfLogger to close. MapError 'InvalidArgument' when

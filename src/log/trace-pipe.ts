@@ -18,6 +18,7 @@ export interface TracePipeLine {
   task: string;
   /** The thread id. */
   pid: number;
+  /** The CPU it ran on. */
   cpu: number;
   /** The irqs-off / need-resched / hardirq-softirq / preempt-depth flags ("d..31"; '' when the irq-info option is off). */
   flags: string;
@@ -31,6 +32,7 @@ export interface TracePipeLine {
   line: string;
 }
 
+/** tracePipe's options. */
 export interface TracePipeOptions {
   /** Ends the iteration: the pending next() rejects with `signal.reason` (as `events.on`). */
   signal?: AbortSignal;
@@ -113,6 +115,7 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
     return readFileSync(`${this.#root}/tracing_on`, 'utf8').trim() !== '0';
   }
 
+  /** The next line, waiting for it. */
   next(): Promise<IteratorResult<TracePipeLine, undefined>> {
     return this.#lines.next();
   }
@@ -123,10 +126,12 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
     return this.#lines.return(undefined);
   }
 
+  /** This reader. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** True once closed (close(), return(), the end of the loop, the signal). */
   get closed(): boolean {
     return this.#fd < 0;
   }
@@ -140,6 +145,7 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
     if (this.#restore) writeFileSync(`${this.#root}/tracing_on`, '0');
   }
 
+  /** close(). */
   [Symbol.dispose](): void {
     this.close();
   }
