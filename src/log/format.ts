@@ -50,61 +50,124 @@ export interface BpfLogRecord {
 /** An argument with what formatting needs: its width and signedness. */
 interface Arg {
   type: ArgType;
-  /** Integers and pointers: the value as stored (64 bits, I32 sign-extended). */
-  bits: bigint;
+  /** Numbers: I32 and U32 as numbers, I64, U64 and pointers as bigints. */
+  value: number | bigint;
   /** Strings: the text, or "(efault)" when the read faulted. */
   text: string;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+/**
+ * A Buffer and a DataView over the memory records are in, made once per ArrayBuffer
+ * rather than per record. Records come from two: the mapped ring, and the reader's
+ * copies of small records; both are kept.
+ */
+interface Memory {
+  buffer: ArrayBufferLike;
+  bytes: Buffer;
+  view: DataView;
+}
+let memory: Memory | undefined;
+let other: Memory | undefined;
+
+function over(bytes: Uint8Array): Memory {
+  const ab = bytes.buffer;
+  if (memory?.buffer === ab && memory.view.byteLength !== 0) return memory;
+  if (other?.buffer === ab && other.view.byteLength !== 0) {
+    [memory, other] = [other, memory];
+    return memory;
+  }
+  other = memory;
+  memory = { buffer: ab, bytes: Buffer.from(ab), view: new DataView(ab) };
+  return memory;
+}
+
+/** A format seen before: its bytes (to compare), its text and its parsed pieces. */
+interface KnownFormat {
+  bytes: Uint8Array;
+  format: string;
+  pieces: Piece[];
+}
+
+/**
+ * Formats by call site (line and length), each checked byte for byte: a program logs
+ * the same few formats over and over, and comparing bytes is cheaper than decoding and
+ * parsing them again.
+ */
+const formats = new Map<number, KnownFormat[]>();
+const FORMATS_MAX = 4096;
+let formatCount = 0;
+
+function formatAt(bytes: Buffer, at: number, length: number, line: number): KnownFormat {
+  const key = line * 0x10000 + length;
+  let known = formats.get(key);
+  if (known) {
+    search: for (const f of known) {
+      const b = f.bytes;
+      for (let i = 0; i < length; i++) if (b[i] !== bytes[at + i]) continue search;
+      return f;
+    }
+  } else {
+    if (formatCount >= FORMATS_MAX) {
+      formats.clear();
+      formatCount = 0;
+    }
+    known = [];
+    formats.set(key, known);
+  }
+  const format = bytes.toString('utf8', at, at + length);
+  const f = { bytes: bytes.slice(at, at + length), format, pieces: parse(format) };
+  known.push(f);
+  formatCount++;
+  return f;
+}
 
 /** Decodes `length` bytes at `offset` of `bytes` (a ring buffer record); undefined for a malformed one. */
 export function decodeLogRecord(bytes: Uint8Array, offset: number, length: number): BpfLogRecord | undefined {
   if (length < HEADER_SIZE) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
-  const version = view.getUint8(0);
-  const level = LOG_LEVELS[view.getUint8(1) - 1];
-  const nargs = view.getUint8(2);
-  const fmtLen = view.getUint16(4, true);
-  const fmtSize = view.getUint16(6, true);
+  const mem = over(bytes);
+  const view = mem.view;
+  const base = bytes.byteOffset + offset;
+  const end = base + length;
+  const version = view.getUint8(base);
+  const level = LOG_LEVELS[view.getUint8(base + 1) - 1];
+  const nargs = view.getUint8(base + 2);
+  const fmtLen = view.getUint16(base + 4, true);
+  const fmtSize = view.getUint16(base + 6, true);
+  const line = view.getUint32(base + 8, true);
   if (version !== RECORD_VERSION || level === undefined || fmtLen >= fmtSize || HEADER_SIZE + fmtSize > length) return undefined;
-  const start = bytes.byteOffset + offset;
-  const format = utf8.decode(new Uint8Array(bytes.buffer, start + HEADER_SIZE, fmtLen));
+  const { format, pieces } = formatAt(mem.bytes, base + HEADER_SIZE, fmtLen, line);
   const args: Arg[] = [];
-  let at = HEADER_SIZE + fmtSize;
+  let at = base + HEADER_SIZE + fmtSize;
   for (let i = 0; i < nargs; i++) {
-    if (at + ARG_HEADER_SIZE > length) return undefined;
+    if (at + ARG_HEADER_SIZE > end) return undefined;
     const type = view.getUint8(at) as ArgType;
     const size = view.getUint16(at + 2, true);
     const len = view.getInt32(at + 4, true);
     const value = at + ARG_HEADER_SIZE;
-    if (value + size > length) return undefined;
+    if (value + size > end) return undefined;
     if (type === ArgType.Str) {
-      const text = len < 0 ? (len === -EFAULT ? '(efault)' : `(error ${len})`) : utf8.decode(new Uint8Array(bytes.buffer, start + value, Math.max(0, Math.min(len, size) - 1)));
-      args.push({ type, bits: 0n, text });
-    } else if (type >= ArgType.I32 && type <= ArgType.Ptr && size >= 8) {
-      args.push({ type, bits: view.getBigUint64(value, true), text: '' });
+      const text = len < 0 ? (len === -EFAULT ? '(efault)' : `(error ${len})`) : mem.bytes.toString('utf8', value, value + Math.max(0, Math.min(len, size) - 1));
+      args.push({ type, value: 0, text });
+    } else if (size < 8) {
+      return undefined;
+    } else if (type === ArgType.I32) {
+      args.push({ type, value: view.getInt32(value, true), text: '' });
+    } else if (type === ArgType.U32) {
+      args.push({ type, value: view.getUint32(value, true), text: '' });
+    } else if (type === ArgType.I64) {
+      args.push({ type, value: view.getBigInt64(value, true), text: '' });
+    } else if (type === ArgType.U64 || type === ArgType.Ptr) {
+      args.push({ type, value: view.getBigUint64(value, true), text: '' });
     } else {
       return undefined;
     }
     at = value + size;
   }
-  return { level, format, message: formatPrintf(format, args), args: args.map(publicArg), line: view.getUint32(8, true) };
+  return { level, format, message: formatPieces(pieces, args), args: args.map(publicArg), line };
 }
 
 function publicArg(a: Arg): BpfLogArg {
-  switch (a.type) {
-    case ArgType.I32:
-      return Number(BigInt.asIntN(32, a.bits));
-    case ArgType.U32:
-      return Number(BigInt.asUintN(32, a.bits));
-    case ArgType.I64:
-      return BigInt.asIntN(64, a.bits);
-    case ArgType.Str:
-      return a.text;
-    default:
-      return a.bits;
-  }
+  return a.type === ArgType.Str ? a.text : a.value;
 }
 
 /** A piece of a parsed format: literal text, or a conversion. */
@@ -125,13 +188,8 @@ interface Conversion {
 }
 
 const SPEC = /%([-0+ #]*)(\*|\d+)?(?:\.(\*|\d*))?(hh|h|ll|l|j|z|t|L)?([diouxXcsp%])/g;
-const parsed = new Map<string, Piece[]>();
-const PARSED_MAX = 1024;
-
 function parse(format: string): Piece[] {
-  let pieces = parsed.get(format);
-  if (pieces) return pieces;
-  pieces = [];
+  const pieces: Piece[] = [];
   let last = 0;
   for (const m of format.matchAll(SPEC)) {
     if (m.index! > last) pieces.push(format.slice(last, m.index));
@@ -156,21 +214,40 @@ function parse(format: string): Piece[] {
     });
   }
   if (last < format.length) pieces.push(format.slice(last));
-  if (parsed.size >= PARSED_MAX) parsed.clear();
-  parsed.set(format, pieces);
   return pieces;
 }
 
-const is32 = (a: Arg) => a.type === ArgType.I32 || a.type === ArgType.U32;
-const signed = (a: Arg) => BigInt.asIntN(is32(a) ? 32 : 64, a.bits);
-const unsigned = (a: Arg) => BigInt.asUintN(is32(a) ? 32 : 64, a.bits);
+/** The value read as signed at its own width (a U32 of 0xffffffff is -1). */
+function signed(a: Arg): number | bigint {
+  switch (a.type) {
+    case ArgType.U32:
+      return (a.value as number) | 0;
+    case ArgType.U64:
+    case ArgType.Ptr:
+      return BigInt.asIntN(64, a.value as bigint);
+    default:
+      return a.value;
+  }
+}
+
+/** The value read as unsigned at its own width (an I32 of -1 is 0xffffffff). */
+function unsigned(a: Arg): number | bigint {
+  switch (a.type) {
+    case ArgType.I32:
+      return (a.value as number) >>> 0;
+    case ArgType.I64:
+      return BigInt.asUintN(64, a.value as bigint);
+    default:
+      return a.value;
+  }
+}
 
 function pad(s: string, width: number, left: boolean): string {
   return width <= s.length ? s : left ? s.padEnd(width) : s.padStart(width);
 }
 
 function formatInteger(c: Conversion, a: Arg, width: number, left: boolean, precision: number): string {
-  let value: bigint;
+  let value: number | bigint;
   let sign = '';
   let prefix = '';
   let base = 10;
@@ -178,7 +255,7 @@ function formatInteger(c: Conversion, a: Arg, width: number, left: boolean, prec
     case 'd':
     case 'i':
       value = signed(a);
-      if (value < 0n) {
+      if (value < 0) {
         sign = '-';
         value = -value;
       } else if (c.plus) sign = '+';
@@ -192,12 +269,12 @@ function formatInteger(c: Conversion, a: Arg, width: number, left: boolean, prec
     case 'X':
       value = unsigned(a);
       base = 16;
-      if (c.alt && value !== 0n) prefix = c.conv === 'x' ? '0x' : '0X';
+      if (c.alt && value != 0) prefix = c.conv === 'x' ? '0x' : '0X';
       break;
     default: // u
       value = unsigned(a);
   }
-  let digits = precision === 0 && value === 0n ? '' : value.toString(base);
+  let digits = precision === 0 && value == 0 ? '' : value.toString(base);
   if (c.conv === 'X') digits = digits.toUpperCase();
   if (precision > digits.length) digits = digits.padStart(precision, '0');
   if (c.conv === 'o' && c.alt && !digits.startsWith('0')) digits = '0' + digits;
@@ -210,11 +287,11 @@ function formatInteger(c: Conversion, a: Arg, width: number, left: boolean, prec
 function formatOne(c: Conversion, a: Arg, width: number, left: boolean, precision: number): string {
   switch (c.conv) {
     case 's': {
-      const text = a.type === ArgType.Str ? a.text : a.type === ArgType.Ptr ? `0x${a.bits.toString(16)}` : signed(a).toString();
+      const text = a.type === ArgType.Str ? a.text : a.type === ArgType.Ptr ? `0x${a.value.toString(16)}` : signed(a).toString();
       return pad(precision >= 0 ? text.slice(0, precision) : text, width, left);
     }
     case 'c':
-      return pad(a.type === ArgType.Str ? a.text.slice(0, 1) : String.fromCharCode(Number(a.bits & 0xffn)), width, left);
+      return pad(a.type === ArgType.Str ? a.text.slice(0, 1) : String.fromCharCode(Number(BigInt.asUintN(8, BigInt(a.value)))), width, left);
     case 'p':
       return pad(a.type === ArgType.Str ? a.text : `0x${unsigned(a).toString(16)}`, width, left);
     default:
@@ -227,9 +304,8 @@ function starArg(a: Arg | undefined): number {
   return a === undefined || a.type === ArgType.Str ? 0 : Number(signed(a));
 }
 
-/** `format` with printf's conversions replaced by `args`; a conversion without its argument stays as written. */
-function formatPrintf(format: string, args: readonly Arg[]): string {
-  const pieces = parse(format);
+/** A parsed format with printf's conversions replaced by `args`; a conversion without its argument stays as written. */
+function formatPieces(pieces: readonly Piece[], args: readonly Arg[]): string {
   let out = '';
   let next = 0;
   for (const p of pieces) {
