@@ -16,7 +16,7 @@ import {
   type BpfLogRecord,
 } from '../src/index.js';
 import { decodeLogRecord } from '../src/log/format.js';
-import { fdCount, thrown } from './helpers.js';
+import { collectGarbage, fdCount, thrown } from './helpers.js';
 
 const BPF = fileURLToPath(new URL('../../bpf/', import.meta.url));
 const OBJECT = join(BPF, 'log_example.o');
@@ -332,8 +332,10 @@ test('tracePipe: aborting rejects the pending next() with the reason and closes 
   assert.equal(pipe.closed, true);
   assert.equal(readFileSync(`${root}/tracing_on`, 'utf8').trim(), before);
   assert.deepEqual(await pipe.next(), { done: true, value: undefined });
-  // close() without iterating, and the argument checks.
+  // close() without iterating; dropped without close(): collected, its descriptors closed.
   tracePipe().close();
+  (() => void tracePipe())();
+  await collectGarbage();
   assert.throws(() => tracePipe({ signal: 'x' as any }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   assert.throws(() => tracePipe({ signal: AbortSignal.abort(new Error('early')) }), /early/);
   await new Promise((resolve) => setTimeout(resolve, 5));

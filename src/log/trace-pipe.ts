@@ -79,6 +79,11 @@ export function tracePipe(options: TracePipeOptions = {}): TracePipe {
   return new TracePipe(tracefs(), signal, event, options.tracingOn === true);
 }
 
+/** A reader dropped without close(): its trace_pipe descriptor is closed when it is collected. */
+const dropped = new FinalizationRegistry<{ fd: number }>((cell) => {
+  if (cell.fd >= 0) closeSync(cell.fd);
+});
+
 /** The reader tracePipe() returns: an async iterator of lines that owns the open trace_pipe. */
 export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposable {
   #fd: number;
@@ -87,6 +92,8 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
   readonly #root: string;
   /** tracing_on was off and this reader turned it on: off again at close. */
   #restore = false;
+  /** The descriptor as the FinalizationRegistry sees it: -1 once closed. */
+  readonly #cell: { fd: number };
 
   /** @internal */
   constructor(root: string, signal: AbortSignal | undefined, event: string | undefined, tracingOn: boolean) {
@@ -107,6 +114,8 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
     this.#readiness = readiness;
     this.#root = root;
     this.#fd = fd;
+    this.#cell = { fd };
+    dropped.register(this, this.#cell);
     this.#lines = this.#read(signal, event);
   }
 
@@ -142,6 +151,7 @@ export class TracePipe implements AsyncIterableIterator<TracePipeLine>, Disposab
     this.#readiness.close();
     closeSync(this.#fd);
     this.#fd = -1;
+    this.#cell.fd = -1;
     if (this.#restore) writeFileSync(`${this.#root}/tracing_on`, '0');
   }
 
