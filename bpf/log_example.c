@@ -15,6 +15,9 @@
  *                   info "openat %s by %s (tgid %d)" with the filename read
  *                   from user memory (log_user_str), the task's comm and tgid;
  *                   log_everything first.
+ *   log_flood       SEC("syscall"), ctx struct flood_args: logs "flood %u" `count`
+ *                   times (at most 256; i = 0, 1, ...) and counts in `dropped` the calls that
+ *                   returned -1 (the ring was full).
  *
  * The records of log_everything, formatted, are listed in the test.
  */
@@ -105,5 +108,21 @@ int log_openat(struct sys_enter_openat *ctx)
 	bpf_get_current_comm(comm, sizeof(comm));
 	log_everything("tracepoint");
 	log_info("openat %s by %s (tgid %d)", log_user_str(ctx->filename), comm, tgid);
+	return 0;
+}
+
+struct flood_args {
+	__u32 count;
+	__u32 dropped;
+};
+
+SEC("syscall")
+int log_flood(struct flood_args *args)
+{
+	__u32 count = args->count;
+
+	for (__u32 i = 0; i < count && i < 256; i++)
+		if (log_info("flood %u", i) < 0)
+			args->dropped++;
 	return 0;
 }

@@ -405,3 +405,26 @@ test('tsbpf_log.h: wrong arguments, too many, a long format and a bad string siz
   assert.equal(size(levelOut.object!), 16);
   assert.ok(size(good.object!) > 100);
 });
+
+test('tsbpf_log.h: a full ring drops records and the call says so (-1); the rest arrive in order', async () => {
+  const fds = fdCount();
+  // One page of ring: 4096 bytes hold 4096 / 56 records of "flood %u" (8 ring header + 16
+  // header + 16 format with its NUL, padded to 8 + 16 argument), nothing consuming meanwhile.
+  const ebpf = new EbpfLoader().setMaxEntries('tsbpf_log', 4096).load(OBJECT);
+  try {
+    const got: string[] = [];
+    using logger = attachLogger(ebpf, (r) => got.push(r.message));
+    const args = new Uint8Array(8);
+    new DataView(args.buffer).setUint32(0, 200, true);
+    ebpf.program('log_flood', Syscall).run(args);
+    const dropped = new DataView(args.buffer).getUint32(4, true);
+    logger.flush();
+    assert.equal(got.length, Math.floor(4096 / 56));
+    assert.equal(dropped, 200 - got.length);
+    assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => `flood ${i}`));
+  } finally {
+    ebpf.close();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(fdCount(), fds);
+});
