@@ -89,14 +89,21 @@ export class BpfLogger implements Disposable {
     const rank = LOG_LEVELS.indexOf(options.level ?? 'trace');
     const onError = options.onError ?? ((err: unknown) => setImmediate(() => { throw err; }));
     this.#ring = ebpf.map(LOG_MAP_NAME, RingBuf);
-    this.#poller = new RingBufPoller();
+    try {
+      this.#poller = new RingBufPoller();
+    } catch (err) {
+      this.#ring.close();
+      throw err;
+    }
     this.#poller.add(this.#ring, (record) => {
+      // The level is byte 1: records above the threshold are not even decoded.
+      const level = record[1]!;
+      if (level > rank + 1 && level <= LOG_LEVELS.length && record.length >= 16) return;
       const r = decodeLogRecord(record, 0, record.length);
       if (!r) {
         this.#malformed++;
         return;
       }
-      if (LOG_LEVELS.indexOf(r.level) > rank) return;
       this.#records++;
       try {
         sink(r);
