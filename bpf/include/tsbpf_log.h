@@ -12,8 +12,8 @@
  * and in TypeScript `attachLogger(ebpf)` (console) or `attachLogger(ebpf, pino())`.
  *
  * Each call reserves one record in the ring buffer `tsbpf_log` (defined here),
- * copies the format (a string literal: the bytes are stored as immediates, no
- * read from .rodata) and each argument tagged with its C type, and submits it.
+ * copies the format (a string literal: its bytes become 64-bit immediates, no
+ * copy in .rodata) and each argument tagged with its C type, and submits it.
  * User space formats the record: the program does no formatting. A record that
  * does not fit (the ring is full: user space is not reading, or is behind) is
  * dropped and the macro's value is -1 (0 when sent).
@@ -242,6 +242,95 @@ static __always_inline __attribute__((format(printf, 1, 2))) void __tsbpf_log_ch
 	__tsbpf_off += __TSBPF_LOG_SLOT(x);
 #define __TSBPF_LOG_COMMA_CHECKED(x) , __TSBPF_LOG_CHECKED(x)
 
+/*
+ * The format copied as 64-bit immediates: each word's bytes are read from the
+ * literal at constant indices, which the compiler folds, so no copy of the
+ * format is left in .rodata. Words past the format's size are not written;
+ * 64 words hold TSBPF_LOG_FMT_MAX (512) bytes.
+ */
+#define __TSBPF_LOG_CH(s, n) ((__u64)(unsigned char)((n) < sizeof(s) ? (s)[(n) < sizeof(s) ? (n) : 0] : 0))
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define __TSBPF_LOG_SH(k) (8 * (k))
+#else
+#define __TSBPF_LOG_SH(k) (56 - 8 * (k))
+#endif
+#define __TSBPF_LOG_WORD(to, s, i)							\
+	if (8 * (i) < sizeof(s))							\
+		(to)[i] = __TSBPF_LOG_CH(s, 8 * (i)) << __TSBPF_LOG_SH(0) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 1) << __TSBPF_LOG_SH(1) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 2) << __TSBPF_LOG_SH(2) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 3) << __TSBPF_LOG_SH(3) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 4) << __TSBPF_LOG_SH(4) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 5) << __TSBPF_LOG_SH(5) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 6) << __TSBPF_LOG_SH(6) |		\
+			  __TSBPF_LOG_CH(s, 8 * (i) + 7) << __TSBPF_LOG_SH(7);
+#define __TSBPF_LOG_COPY_FMT(to, s) do {						\
+	__TSBPF_LOG_WORD(to, s, 0) \
+	__TSBPF_LOG_WORD(to, s, 1) \
+	__TSBPF_LOG_WORD(to, s, 2) \
+	__TSBPF_LOG_WORD(to, s, 3) \
+	__TSBPF_LOG_WORD(to, s, 4) \
+	__TSBPF_LOG_WORD(to, s, 5) \
+	__TSBPF_LOG_WORD(to, s, 6) \
+	__TSBPF_LOG_WORD(to, s, 7) \
+	__TSBPF_LOG_WORD(to, s, 8) \
+	__TSBPF_LOG_WORD(to, s, 9) \
+	__TSBPF_LOG_WORD(to, s, 10) \
+	__TSBPF_LOG_WORD(to, s, 11) \
+	__TSBPF_LOG_WORD(to, s, 12) \
+	__TSBPF_LOG_WORD(to, s, 13) \
+	__TSBPF_LOG_WORD(to, s, 14) \
+	__TSBPF_LOG_WORD(to, s, 15) \
+	__TSBPF_LOG_WORD(to, s, 16) \
+	__TSBPF_LOG_WORD(to, s, 17) \
+	__TSBPF_LOG_WORD(to, s, 18) \
+	__TSBPF_LOG_WORD(to, s, 19) \
+	__TSBPF_LOG_WORD(to, s, 20) \
+	__TSBPF_LOG_WORD(to, s, 21) \
+	__TSBPF_LOG_WORD(to, s, 22) \
+	__TSBPF_LOG_WORD(to, s, 23) \
+	__TSBPF_LOG_WORD(to, s, 24) \
+	__TSBPF_LOG_WORD(to, s, 25) \
+	__TSBPF_LOG_WORD(to, s, 26) \
+	__TSBPF_LOG_WORD(to, s, 27) \
+	__TSBPF_LOG_WORD(to, s, 28) \
+	__TSBPF_LOG_WORD(to, s, 29) \
+	__TSBPF_LOG_WORD(to, s, 30) \
+	__TSBPF_LOG_WORD(to, s, 31) \
+	__TSBPF_LOG_WORD(to, s, 32) \
+	__TSBPF_LOG_WORD(to, s, 33) \
+	__TSBPF_LOG_WORD(to, s, 34) \
+	__TSBPF_LOG_WORD(to, s, 35) \
+	__TSBPF_LOG_WORD(to, s, 36) \
+	__TSBPF_LOG_WORD(to, s, 37) \
+	__TSBPF_LOG_WORD(to, s, 38) \
+	__TSBPF_LOG_WORD(to, s, 39) \
+	__TSBPF_LOG_WORD(to, s, 40) \
+	__TSBPF_LOG_WORD(to, s, 41) \
+	__TSBPF_LOG_WORD(to, s, 42) \
+	__TSBPF_LOG_WORD(to, s, 43) \
+	__TSBPF_LOG_WORD(to, s, 44) \
+	__TSBPF_LOG_WORD(to, s, 45) \
+	__TSBPF_LOG_WORD(to, s, 46) \
+	__TSBPF_LOG_WORD(to, s, 47) \
+	__TSBPF_LOG_WORD(to, s, 48) \
+	__TSBPF_LOG_WORD(to, s, 49) \
+	__TSBPF_LOG_WORD(to, s, 50) \
+	__TSBPF_LOG_WORD(to, s, 51) \
+	__TSBPF_LOG_WORD(to, s, 52) \
+	__TSBPF_LOG_WORD(to, s, 53) \
+	__TSBPF_LOG_WORD(to, s, 54) \
+	__TSBPF_LOG_WORD(to, s, 55) \
+	__TSBPF_LOG_WORD(to, s, 56) \
+	__TSBPF_LOG_WORD(to, s, 57) \
+	__TSBPF_LOG_WORD(to, s, 58) \
+	__TSBPF_LOG_WORD(to, s, 59) \
+	__TSBPF_LOG_WORD(to, s, 60) \
+	__TSBPF_LOG_WORD(to, s, 61) \
+	__TSBPF_LOG_WORD(to, s, 62) \
+	__TSBPF_LOG_WORD(to, s, 63) \
+} while (0);
+
 #define __TSBPF_LOG_FMT_SIZE(fmt) ((sizeof(fmt) + 7) & ~7)
 
 /* Logs at level `lvl` (TSBPF_LOG_LEVEL_*): 0 when sent, -1 when the ring is full. */
@@ -268,16 +357,7 @@ static __always_inline __attribute__((format(printf, 1, 2))) void __tsbpf_log_ch
 			__tsbpf_rec->fmt_size = __TSBPF_LOG_FMT_SIZE(fmt);		\
 			__tsbpf_rec->line = __LINE__;					\
 			__tsbpf_rec->reserved = 0;					\
-			{								\
-				static const union {					\
-					char c[__TSBPF_LOG_FMT_SIZE(fmt)];		\
-					__u64 w[__TSBPF_LOG_FMT_SIZE(fmt) / 8];		\
-				} __tsbpf_fmt = { .c = fmt };				\
-				__u64 *__tsbpf_to = (__u64 *)(__tsbpf_rec + 1);		\
-				_Pragma("unroll")					\
-				for (int __i = 0; __i < __TSBPF_LOG_FMT_SIZE(fmt) / 8; __i++) \
-					__tsbpf_to[__i] = __tsbpf_fmt.w[__i];		\
-			}								\
+			__TSBPF_LOG_COPY_FMT((__u64 *)(__tsbpf_rec + 1), fmt)	\
 			__TSBPF_LOG_EACH(__TSBPF_LOG_WRITE, ##__VA_ARGS__)		\
 			(void)__tsbpf_off;						\
 			bpf_ringbuf_submit(__tsbpf_rec, 0);				\
