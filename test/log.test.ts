@@ -404,6 +404,8 @@ test('tsbpf_log.h: wrong arguments, too many, a long format and a bad string siz
   const size = (o: Uint8Array) => ObjectSpec.parse(o).programs.get('p')!.instructions.length;
   assert.equal(size(levelOut.object!), 16);
   assert.ok(size(good.object!) > 100);
+  // The format is immediates: no copy of it in a .rodata section (only the "x" argument's string).
+  assert.deepEqual([...ObjectSpec.parse(good.object!).maps.keys()].sort(), ['.rodata.str1.1', 'tsbpf_log']);
 });
 
 test('tsbpf_log.h: a full ring drops records and the call says so (-1); the rest arrive in order', async () => {
