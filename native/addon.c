@@ -1,9 +1,12 @@
 /* Entry point: joins the per-concern files and the small fd/rlimit calls. */
+#define _GNU_SOURCE /* setns, CLONE_NEWNET */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "common.h"
@@ -218,6 +221,28 @@ static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+/* setnsNet(fd) -> 0 | -errno: moves the calling thread into the network namespace `fd`
+ * names. Only a network namespace file is taken (nsfs, CLONE_NEWNET): never a pidfd,
+ * which setns would read as every namespace of that process. */
+static napi_value js_setns_net(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t fd;
+  struct statfs fs;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) THROW_TYPE(env, "setnsNet(fd)");
+  if (!arg_int64(env, argv[0], INT32_MIN, INT32_MAX, &fd, "fd")) return NULL;
+  if (fd < 0) return make_int(env, -EBADF);
+  if (fstatfs((int)fd, &fs) < 0) return make_int(env, -errno);
+  if ((unsigned long)fs.f_type != NSFS_MAGIC) return make_int(env, -EINVAL);
+  if (setns((int)fd, CLONE_NEWNET) < 0) return make_int(env, -errno);
+  return make_int(env, 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -225,6 +250,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"getrlimit", NULL, js_getrlimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"possibleCpus", NULL, js_possible_cpus, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setnsNet", NULL, js_setns_net, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   if (!bpf_init(env, exports) || !mmap_init(env, exports) || !perf_init(env, exports) ||

@@ -98,7 +98,7 @@ export type { XdpMode } from './links/xdp.js';
 export type { XdpAttachOptions } from './programs/xdp.js';
 export { ClsBpfLink } from './links/cls-bpf.js';
 export type { TcDirection } from './links/cls-bpf.js';
-export type { TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
+export type { TcAttachOptions, TcxAttachOptions, ClsBpfAttachOptions, TcNetnsOption, TcxAnchor, TcxEntry } from './programs/sched-classifier.js';
 
 // Sockets, cgroups and namespaces.
 export { ProgAttachLink } from './links/prog-attach.js';

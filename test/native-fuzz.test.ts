@@ -42,7 +42,7 @@ test(`native fuzz: ${CALLS} calls over every entry point, no crash and nothing w
   // Every entry point was called, and each both succeeded and was refused somewhere.
   const fns = new Set(Object.keys(r.outcomes).map((k) => k.split(' ')[0]!.replace(/\(.*\)/, '')));
   assert.deepEqual([...fns].sort(), ['bind', 'bpf', 'bpfElem', 'bpfElemFast', 'bpfIo', 'close', 'closeFast', 'elemBuffer', 'epollCreate', 'epollCtl', 'epollWait', 'getrlimit', 'getsockopt',
-    'ifIndexToName', 'ifNameToIndex', 'ioctl', 'mmap', 'mmapRing', 'munmap', 'perf_event_open', 'pidfdOpen', 'recv', 'send', 'setrlimit', 'setsockopt', 'socket', 'unwatch', 'watch', 'xskUmemReg']);
+    'ifIndexToName', 'ifNameToIndex', 'ioctl', 'mmap', 'mmapRing', 'munmap', 'perf_event_open', 'pidfdOpen', 'recv', 'send', 'setnsNet', 'setrlimit', 'setsockopt', 'socket', 'unwatch', 'watch', 'xskUmemReg']);
   for (const outcome of ['bpf(1) ok', 'bpfIo(1) ok', 'bpf(0) ok', 'bpf(15) ok', 'mmap ArrayBuffer', 'perf_event_open ok', 'perf_event_open RangeError', 'bpf(5) RangeError',
     'bpfElem(1) ok', 'bpfElem(1) RangeError', 'bpfElemFast(1) ok', 'bpfElemFast(2) ok', 'bpfElemFast(1) -2147483648', 'closeFast ok', 'elemBuffer object', 'epollCreate ok', 'epollCtl ok', 'epollWait ok', 'watch object', 'unwatch ok',
     'mmapRing ArrayBuffer', 'mmapRing RangeError', 'xskUmemReg ok', 'xskUmemReg TypeError']) {

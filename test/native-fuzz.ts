@@ -683,6 +683,10 @@ function genCall(c: Ctx, fn: string): unknown[] {
       return [num([8, 8, 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 64, 65]), num([0, 1, -1, 65536, 2 ** 40]), num([0, 1, -1, 65536, 2 ** 40])];
     case 'getrlimit':
       return [num([0, 7, 8, 15, 16, 64, 65, -1])];
+    case 'setnsNet':
+      // Only a network namespace file is taken: none is in the pool, so every call is refused
+      // (a pidfd, which setns would read as all of a process's namespaces, above all).
+      return [g.chance(0.8) ? fdOf(c) : num([-1, 0, 1, 2, 2 ** 31 - 1, 2 ** 31])];
     case 'pidfdOpen':
       // Any pid: a pidfd only names a process (signals need pidfd_send_signal, which the addon lacks).
       return [num([process.pid, process.pid, 1, 0, -1, 2 ** 31 - 1, process.ppid]), num([0, 0, 0o4000, 1, 0o200, g.u32()])];
@@ -878,7 +882,7 @@ function makeExtra(k: Kernel, pool: PoolFd[]): Extra {
 const ENTRY_POINTS: [string, number][] = [
   ['bpf', 30], ['bpfIo', 14], ['close', 3], ['ioctl', 6], ['mmap', 5], ['munmap', 3], ['perf_event_open', 8], ['socket', 3],
   ['bind', 3], ['send', 3], ['recv', 3], ['setsockopt', 4], ['getsockopt', 4], ['ifNameToIndex', 1], ['ifIndexToName', 1],
-  ['setrlimit', 2], ['getrlimit', 1], ['pidfdOpen', 2], ['xskUmemReg', 2],
+  ['setrlimit', 2], ['getrlimit', 1], ['pidfdOpen', 2], ['xskUmemReg', 2], ['setnsNet', 1],
 ];
 const WEIGHT = ENTRY_POINTS.reduce((s, [, w]) => s + w, 0);
 

@@ -11,6 +11,7 @@ import {
   ArrayMap,
   ArrayOfMaps,
   AttachedLinks,
+  ClsBpfLink,
   Ebpf,
   EbpfLoader,
   FlowDissector,
@@ -321,6 +322,60 @@ test('sk_lookup and flow dissector take { netns: name } (an ip netns name) as we
     assert.match(missing.message, new RegExp(`/run/netns/${ns}-missing`));
     const bad = thrown(() => lookup.attach({ netns: '' }));
     assert.ok(bad instanceof ProgramError && bad.kind === 'InvalidArgument', String(bad));
+  }
+  assert.equal(fdCount(), before);
+});
+
+const netObject = fileURLToPath(new URL('../../bpf/attach_net.o', import.meta.url));
+
+/** `ip -n NS -d link show dev lo` and `tc -n NS filter show dev lo DIR`, as one string. */
+function seenIn(ns: string): string {
+  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout;
+  return run('ip', ['-n', ns, '-d', 'link', 'show', 'dev', 'lo']) + run('tc', ['-n', ns, 'filter', 'show', 'dev', 'lo', 'ingress']) + run('tc', ['-n', ns, 'qdisc', 'show', 'dev', 'lo']);
+}
+
+test('XDP and tc take { netns: name }: the program runs on that namespace\'s interface, this thread stays home, netlink detach goes back there', (t) => {
+  const before = fdCount();
+  const home = statSync('/proc/thread-self/ns/net').ino;
+  const ns = makeNetns(t);
+  const ownLo = spawnSync('ip', ['-d', 'link', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
+  {
+    using ebpf = loadOnly(netObject, 'xdp_pass', 'tc_pass');
+    const xdp = ebpf.program('xdp_pass', Xdp);
+    const tc = ebpf.program('tc_pass', SchedClassifier);
+    const id = (p: { info(): { id: number } }) => p.info().id;
+    const xdpId = id(xdp);
+    const tcId = id(tc);
+    const attachedThere = (what: RegExp) => assert.match(seenIn(ns), what);
+    for (const netlink of [false, true]) {
+      if (!netlink && !isLinkTypeSupported(LinkType.Xdp)) continue;
+      const link = xdp.attach('lo', { netns: ns, netlink, mode: 'skb' });
+      assert.equal(statSync('/proc/thread-self/ns/net').ino, home, 'the thread is back in its own namespace');
+      attachedThere(new RegExp(`xdpgeneric[^\\n]*\\n?[^]*prog/xdp id ${xdpId}`));
+      assert.equal(spawnSync('ip', ['-d', 'link', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout, ownLo, 'our own lo is untouched');
+      link.close();
+      assert.doesNotMatch(seenIn(ns), /prog\/xdp/, `${netlink ? 'netlink' : 'link'}: detached in that namespace`);
+    }
+    {
+      using cls = tc.attach('lo', 'ingress', { netlink: true, netns: `/run/netns/${ns}` });
+      assert.ok(cls instanceof ClsBpfLink && cls.programId === tcId, 'a cls_bpf filter of this program');
+      assert.match(seenIn(ns), new RegExp(`bpf[^\\n]*id ${tcId}`));
+      assert.match(seenIn(ns), /qdisc clsact/);
+    }
+    assert.doesNotMatch(seenIn(ns), /qdisc clsact|direct-action/, 'the filter and the clsact qdisc tsbpf added are gone from that namespace');
+    if (isLinkTypeSupported(LinkType.Tcx)) {
+      using tcx = tc.attach('lo', 'ingress', { netns: ns });
+      assert.equal(tcx.info().programId, tcId);
+      assert.equal(statSync('/proc/thread-self/ns/net').ino, home);
+    }
+    const unknown = thrown(() => xdp.attach('tsbpf-none0', { netns: ns }));
+    assert.ok(unknown instanceof ProgramError && unknown.kind === 'UnknownInterface', String(unknown));
+    const notNs = thrown(() => tc.attach('lo', 'ingress', { netns: '/proc/self/stat' }));
+    assert.ok(notNs instanceof ProgramError && notNs.kind === 'InvalidArgument', String(notNs));
+    assert.match(notNs.message, /\/proc\/self\/stat is not a network namespace/);
+    const missing = thrown(() => xdp.attach('lo', { netns: `${ns}-missing` }));
+    assert.ok(missing instanceof ProgramError && missing.kind === 'UnknownTarget', String(missing));
+    assert.equal(statSync('/proc/thread-self/ns/net').ino, home);
   }
   assert.equal(fdCount(), before);
 });

@@ -5,10 +5,13 @@
 // process on the interface detaches, removes it if tsbpf added it and no filter is left
 // on either of its hooks. A clsact that was there before (someone else's filters may
 // live on it) always stays, as with libbpf and aya, which never remove it.
+import { statSync } from 'node:fs';
 import { Errno } from '../sys/errors.js';
 import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, refusedWith, rtnetlink, rtnetlinkChange, type NlReply } from '../sys/netlink.js';
 import { attachError, Link } from './link.js';
 import type { Interface } from './netif.js';
+import { inNetns } from './netns.js';
+import type { TargetFd } from './prog-attach.js';
 
 /** The side of an interface a tc program runs on. */
 export type TcDirection = 'ingress' | 'egress';
@@ -44,8 +47,14 @@ export interface FilterId {
 
 const filterInfo = (priority: number) => ((priority << 16) | ETH_P_ALL_BE) >>> 0;
 
-/** Interfaces (by index) whose clsact qdisc this process added and has not removed. */
-const addedClsact = new Set<number>();
+/**
+ * The network namespace this thread is in: interface indexes are per namespace, so the
+ * records below key interfaces by namespace and index.
+ */
+const here = () => statSync('/proc/thread-self/ns/net').ino;
+
+/** Interfaces ("netns inode:ifindex") whose clsact qdisc this process added and has not removed. */
+const addedClsact = new Set<string>();
 
 /** True when the interface has a clsact qdisc. */
 function hasClsact(ifindex: number): boolean {
@@ -63,7 +72,7 @@ export function addClsact(ifindex: number): boolean {
   if (hasClsact(ifindex)) return false;
   try {
     rtnetlinkChange(new NlMessage(Rtm.NewQdisc, NlmF.Ack | NlmF.Create | NlmF.Excl).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'), () => hasClsact(ifindex));
-    addedClsact.add(ifindex);
+    addedClsact.add(`${here()}:${ifindex}`);
     return true;
   } catch (err) {
     if (refusedWith(err, Errno.EEXIST)) return false;
@@ -73,7 +82,7 @@ export function addClsact(ifindex: number): boolean {
 
 export function delClsact(ifindex: number): void {
   rtnetlinkChange(new NlMessage(Rtm.DelQdisc, NlmF.Ack).bytes(tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT)).str(TCA_KIND, 'clsact'), () => !hasClsact(ifindex));
-  addedClsact.delete(ifindex);
+  addedClsact.delete(`${here()}:${ifindex}`);
 }
 
 /** The cls_bpf program id of a filter reply, and its handle and priority. */
@@ -89,7 +98,7 @@ function decodeFilter(r: NlReply): { handle: number; priority: number; programId
 
 /** Filters (cls_bpf links) this process attached and has not detached, as 'ifindex:parent:priority:handle'. */
 const liveFilters = new Set<string>();
-const filterKey = (f: FilterId) => `${f.ifindex}:${f.parent}:${f.priority}:${f.handle}`;
+const filterKey = (f: FilterId) => `${here()}:${f.ifindex}:${f.parent}:${f.priority}:${f.handle}`;
 
 /** The cls_bpf filters at a hook (RTM_GETTFILTER dump). */
 function filtersAt(ifindex: number, parent: number): (FilterId & { programId?: number })[] {
@@ -156,10 +165,13 @@ export class ClsBpfLink extends Link {
   /** True when this attachment added the clsact qdisc (it goes with the last filter tsbpf put on it). */
   readonly createdQdisc: boolean;
   readonly #program: string;
+  /** The network namespace of the interface, when it is not this thread's: netlink goes there. */
+  readonly #netns: TargetFd | undefined;
 
   /** @internal */
-  constructor(iface: Interface, direction: TcDirection, f: FilterId, program: { name: string; id: number }, createdQdisc: boolean) {
+  constructor(iface: Interface, direction: TcDirection, f: FilterId, program: { name: string; id: number }, createdQdisc: boolean, netns?: TargetFd) {
     super();
+    this.#netns = netns;
     this.ifindex = iface.index;
     this.direction = direction;
     this.priority = f.priority;
@@ -172,11 +184,19 @@ export class ClsBpfLink extends Link {
   }
 
   protected detachNow(): void {
+    try {
+      inNetns(this.#netns, () => this.#detach());
+    } finally {
+      this.#netns?.close();
+    }
+  }
+
+  #detach(): void {
     const f: FilterId = { ifindex: this.ifindex, parent: tcParents[this.direction], priority: this.priority, handle: this.handle };
     try {
       if (filterProgram(f) === this.programId) delFilter(f);
       liveFilters.delete(filterKey(f));
-      if (addedClsact.has(f.ifindex) && !hasFilters(f.ifindex, tcParents.ingress) && !hasFilters(f.ifindex, tcParents.egress)) delClsact(f.ifindex);
+      if (addedClsact.has(`${here()}:${f.ifindex}`) && !hasFilters(f.ifindex, tcParents.ingress) && !hasFilters(f.ifindex, tcParents.egress)) delClsact(f.ifindex);
     } catch (err) {
       // The interface went away with everything on it.
       if (refusedWith(err, Errno.ENODEV, Errno.ENOENT)) {

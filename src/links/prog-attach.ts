@@ -8,15 +8,16 @@ import { detachError, Link } from './link.js';
 
 /** An fd this library opened (a cgroup, a namespace, a map reopened by id). */
 export class TargetFd extends FdOwner {
-  readonly #what: string;
+  /** What the fd is, for messages ('network namespace /run/netns/x'). */
+  readonly what: string;
 
   constructor(fd: number, what: string) {
     super(fd);
-    this.#what = what;
+    this.what = what;
   }
 
   protected closedError(): Error {
-    return new ProgramError('NotAttached', `${this.#what} is closed`);
+    return new ProgramError('NotAttached', `${this.what} is closed`);
   }
 }
 

@@ -4,6 +4,8 @@ import { Errno } from '../sys/errors.js';
 import { attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtnetlinkChange } from '../sys/netlink.js';
 import { attachError, Link } from './link.js';
 import { type Interface, ProgramRef } from './netif.js';
+import { inNetns } from './netns.js';
+import type { TargetFd } from './prog-attach.js';
 
 /** XDP attach mode: generic (`skb`, any driver), native (`drv`) or offloaded (`hw`). */
 export type XdpMode = 'skb' | 'drv' | 'hw';
@@ -73,10 +75,13 @@ export class XdpNetlinkLink extends Link {
   readonly mode?: XdpMode;
   #program: ProgramRef;
   readonly #flags: number;
+  /** The network namespace of the interface, when it is not this thread's: netlink goes there. */
+  readonly #netns: TargetFd | undefined;
 
   /** @internal */
-  constructor(iface: Interface, mode: XdpMode | undefined, program: ProgramRef) {
+  constructor(iface: Interface, mode: XdpMode | undefined, program: ProgramRef, netns?: TargetFd) {
     super();
+    this.#netns = netns;
     this.ifindex = iface.index;
     this.mode = mode;
     this.#flags = mode ? xdpModeFlags[mode] : 0;
@@ -97,7 +102,7 @@ export class XdpNetlinkLink extends Link {
     if (!this.attached) throw this.notAttached();
     try {
       const next = new ProgramRef(program);
-      this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected, (ids) => ids.includes(next.id)));
+      inNetns(this.#netns, () => this.#program.withFd((expected) => setXdp(this.ifindex, program.fd, this.#flags | XdpFlags.Replace, expected, (ids) => ids.includes(next.id))));
       this.#program = next;
     } catch (err) {
       throw attachError(program.name, `${this.description} (update)`, err);
@@ -107,13 +112,15 @@ export class XdpNetlinkLink extends Link {
   protected detachNow(): void {
     try {
       const id = this.#program.id;
-      this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected, (ids) => !ids.includes(id)));
+      inNetns(this.#netns, () => this.#program.withFd((expected) => setXdp(this.ifindex, -1, this.#flags | XdpFlags.Replace, expected, (ids) => !ids.includes(id))));
     } catch (err) {
       // EEXIST: another program is attached now, not ours to remove; ENODEV: the
       // interface is gone and the program with it.
       if (!refusedWith(err, Errno.EEXIST, Errno.ENODEV)) {
         throw attachError(this.#program.name, `${this.description} (detach)`, err);
       }
+    } finally {
+      this.#netns?.close();
     }
   }
 }

@@ -122,6 +122,15 @@ export function attachToSockMap(program: Program, sockMap: SockMapLike, attachTy
  */
 export type NetnsTarget = string | number | { readonly netns: string | number };
 
+/**
+ * The `netns` option of an interface attachment (XDP, tc) opened: an fd of the network
+ * namespace the attach runs in, or undefined for this thread's own.
+ */
+export function openNetnsOption(netns: string | number | undefined, program: string): TargetFd | undefined {
+  if (netns === undefined) return undefined;
+  return openTarget(netnsPathOf({ netns }, program), 'network namespace', program);
+}
+
 /** The path or fd a NetnsTarget stands for: in `{ netns }`, a string without '/' is an `ip netns` name. */
 export function netnsPathOf(target: NetnsTarget, program: string): string | number {
   if (typeof target !== 'object' || target === null) return target;

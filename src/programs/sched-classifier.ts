@@ -10,6 +10,9 @@ import { linkCreate, progQuery } from '../sys/link.js';
 import { addClsact, addFilter, ClsBpfLink, delClsact, tcParents, type TcDirection } from '../links/cls-bpf.js';
 import { FdLink, LinkType, attachError, rolledBack } from '../links/link.js';
 import { type Interface, programId, resolveInterface } from '../links/netif.js';
+import { inNetns } from '../links/netns.js';
+import type { TargetFd } from '../links/prog-attach.js';
+import { openNetnsOption } from './attach-point.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
@@ -21,8 +24,18 @@ import { BPF_F_LINK } from '../obj/spec.js';
  */
 export type TcxAnchor = { fd: number; name: string } | FdLink | { programId: number } | { linkId: number } | 'all';
 
+/** Where the interface of a tc attach is. */
+export interface TcNetnsOption {
+  /**
+   * The network namespace of the interface: an `ip netns` name, a path (/run/netns/NAME,
+   * /proc/PID/ns/net) or an fd. Default: this process's. The attach (and a cls_bpf
+   * attachment's detach) runs with this thread inside it; needs CAP_SYS_ADMIN.
+   */
+  netns?: string | number;
+}
+
 /** TCX link options (the default mechanism where the kernel has TCX). */
-export interface TcxAttachOptions {
+export interface TcxAttachOptions extends TcNetnsOption {
   netlink?: false;
   /** Run before this program or link. */
   before?: TcxAnchor;
@@ -33,7 +46,7 @@ export interface TcxAttachOptions {
 }
 
 /** Classic tc: clsact qdisc and a cls_bpf filter in direct-action mode, over netlink. */
-export interface ClsBpfAttachOptions {
+export interface ClsBpfAttachOptions extends TcNetnsOption {
   netlink: true;
   /** Filter priority 1..65535 (lower runs first); default: the kernel picks one. */
   priority?: number;
@@ -83,19 +96,32 @@ export class SchedClassifier extends Program {
   static override readonly programKind: ProgramKind = 'SchedClassifier';
 
   /**
-   * Attaches to `direction` of interface `target` (name or index). Default: a TCX link
+   * Attaches to `direction` of interface `target` (name or index; in `options.netns`
+   * when given). Default: a TCX link
    * (FdLink: pin(), update(), info()) where the kernel has TCX, else cls_bpf. Options
    * `{ before | after, expectedRevision }` ask for TCX ordering (NotSupported without
    * TCX); `{ netlink: true, priority?, handle? }` asks for cls_bpf (a ClsBpfLink).
    */
   attach(target: string | number, direction: TcDirection, options: TcAttachOptions = {}): FdLink | ClsBpfLink {
-    const progFd = this.fd;
     options = checkOptions(this.name, options) ?? {};
+    const netns = openNetnsOption(options.netns, this.name);
+    try {
+      const link = inNetns(netns, () => this.#attach(target, direction, options, netns));
+      if (link instanceof FdLink) netns?.close(); // a BPF link needs no namespace after its creation
+      return link;
+    } catch (err) {
+      netns?.close();
+      throw err;
+    }
+  }
+
+  #attach(target: string | number, direction: TcDirection, options: TcAttachOptions, netns: TargetFd | undefined): FdLink | ClsBpfLink {
+    const progFd = this.fd;
     boolOption(this.name, options.netlink, 'netlink');
     checkDirection(direction);
     const iface = resolveInterface(target, this.name);
     const tcx = isLinkTypeSupported(LinkType.Tcx);
-    if (options.netlink === true || (!tcx && options.netlink === undefined && !hasOrdering(options))) return this.#attachClsBpf(iface, direction, options.netlink === true ? options : {});
+    if (options.netlink === true || (!tcx && options.netlink === undefined && !hasOrdering(options))) return this.#attachClsBpf(iface, direction, options.netlink === true ? options : {}, netns);
     const o = options as TcxAttachOptions;
     if (!tcx) {
       throw new ProgramError('NotSupported', `attaching ${this.name} to ${iface.name} ${direction}: ${hasOrdering(options) ? 'before/after ordering needs' : 'netlink: false asks for'} TCX links (6.6+); this kernel has none`, {
@@ -123,7 +149,7 @@ export class SchedClassifier extends Program {
     }
   }
 
-  #attachClsBpf(iface: Interface, direction: TcDirection, o: Partial<ClsBpfAttachOptions>): ClsBpfLink {
+  #attachClsBpf(iface: Interface, direction: TcDirection, o: Partial<ClsBpfAttachOptions>, netns: TargetFd | undefined): ClsBpfLink {
     const { priority = 0, handle = 0 } = o;
     if (!Number.isInteger(priority) || priority < 0 || priority > 0xffff) throw new ProgramError('InvalidArgument', `priority must be an integer 1..65535, not ${priority}`);
     if (!Number.isInteger(handle) || handle < 0 || handle > 0xffffffff) throw new ProgramError('InvalidArgument', `handle must be a u32, not ${handle}`);
@@ -133,7 +159,7 @@ export class SchedClassifier extends Program {
       const id = programId(this.fd);
       created = addClsact(iface.index);
       const f = addFilter({ ifindex: iface.index, parent: tcParents[direction], priority, handle }, this, id);
-      return new ClsBpfLink(iface, direction, f, { name: this.name, id }, created);
+      return new ClsBpfLink(iface, direction, f, { name: this.name, id }, created, netns);
     } catch (err) {
       const typed = err instanceof SyscallError && err.errno === Errno.EEXIST
         ? new ProgramError('AlreadyAttached', `attaching ${this.name} to ${where}: a filter with priority ${priority} and handle 0x${handle.toString(16)} exists (${err.message})`, { program: this.name, cause: err })

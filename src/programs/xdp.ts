@@ -11,6 +11,9 @@ import { linkCreate } from '../sys/link.js';
 import { FdLink, LinkType, attachError } from '../links/link.js';
 import { ProgramRef, resolveInterface } from '../links/netif.js';
 import { setXdp, xdpDescription, XdpFlags, xdpModeFlags, type XdpMode, XdpNetlinkLink } from '../links/xdp.js';
+import { inNetns } from '../links/netns.js';
+import type { TargetFd } from '../links/prog-attach.js';
+import { openNetnsOption } from './attach-point.js';
 import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
@@ -34,6 +37,12 @@ export interface XdpAttachOptions {
    * link or ProgramError 'NotSupported'. Default: a link when the kernel has XDP links.
    */
   netlink?: boolean;
+  /**
+   * The network namespace of the interface: an `ip netns` name, a path (/run/netns/NAME,
+   * /proc/PID/ns/net) or an fd. Default: this process's. The attach (and a netlink
+   * attachment's update and detach) runs with this thread inside it; needs CAP_SYS_ADMIN.
+   */
+  netns?: string | number;
 }
 
 
@@ -65,12 +74,24 @@ export class Xdp extends Program {
 
   /**
    * Attaches to the interface `target` (name or index, in this process's network
-   * namespace). Returns an FdLink (BPF link: pin(), update(), info()) or, through
+   * namespace, or in `options.netns`). Returns an FdLink (BPF link: pin(), update(), info()) or, through
    * netlink, an XdpNetlinkLink (update(); detached by close()).
    */
   attach(target: string | number, options: XdpAttachOptions = {}): FdLink | XdpNetlinkLink {
-    const progFd = this.fd;
     options = checkOptions(this.name, options) ?? {};
+    const netns = openNetnsOption(options.netns, this.name);
+    try {
+      const link = inNetns(netns, () => this.#attach(target, options, netns));
+      if (link instanceof FdLink) netns?.close(); // a BPF link needs no namespace after its creation
+      return link;
+    } catch (err) {
+      netns?.close();
+      throw err;
+    }
+  }
+
+  #attach(target: string | number, options: XdpAttachOptions, netns: TargetFd | undefined): FdLink | XdpNetlinkLink {
+    const progFd = this.fd;
     boolOption(this.name, options.replace, 'replace');
     boolOption(this.name, options.netlink, 'netlink');
     const { mode, replace = false } = options;
@@ -97,7 +118,7 @@ export class Xdp extends Program {
     try {
       const ref = new ProgramRef(this);
       setXdp(iface.index, progFd, flags | (replace ? 0 : XdpFlags.UpdateIfNoexist), undefined, (ids) => ids.includes(ref.id));
-      return new XdpNetlinkLink(iface, mode, ref);
+      return new XdpNetlinkLink(iface, mode, ref, netns);
     } catch (err) {
       throw xdpAttachError(this.name, description, mode, err);
     }

@@ -14,3 +14,4 @@ export * from './perf.js';
 /** A small rtnetlink client (XDP through IFLA_XDP, clsact qdiscs, cls_bpf filters), one socket per request. */
 export * as netlink from './netlink.js';
 export * from './pidfd.js';
+export * from './netns.js';

@@ -88,6 +88,8 @@ export interface Kernel {
   unwatch(watch: Watch): number;
   /** pidfd_open(2) (5.3): a descriptor of process `pid`, always close-on-exec. */
   pidfdOpen(pid: number, flags: number): number;
+  /** setns(fd, CLONE_NEWNET) of the calling thread; only a network namespace file (nsfs) is taken. 0 or -errno. */
+  setnsNet(fd: number): number;
   /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
   /** getrlimit(2) of RLIMIT_MEMLOCK only: [soft, hard], or -errno. */
