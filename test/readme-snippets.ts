@@ -17,7 +17,9 @@ import ts from 'typescript';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface Snippet {
-  /** 1-based line of the opening fence in README.md. */
+  /** The document (errors name it); README.md unless told. */
+  source?: string;
+  /** 1-based line of the opening fence in the document. */
   line: number;
   lang: string;
   /** The block's lines, its fence's indentation removed. */
@@ -104,7 +106,9 @@ function wrap(snippet: Snippet, tsbpfExports: readonly string[]): Module {
 }
 
 export interface SnippetError {
-  /** README.md line of the error (of the block's fence when the wrapper's own line is at fault). */
+  /** The document of the block (`Snippet.source`); '' for an error outside every block. */
+  source: string;
+  /** Its line of the error (of the block's fence when the wrapper's own line is at fault). */
   line: number;
   message: string;
 }
@@ -150,28 +154,29 @@ export function checkSnippets(snippets: readonly Snippet[]): SnippetError[] {
 
   const probe = join(dir, 'exports.ts');
   files.set(probe, "import * as tsbpf from 'tsbpf';\nexport { tsbpf };\n");
-  const names = tsbpfExportNames(ts.createProgram([probe], OPTIONS, host), probe);
+  const first = ts.createProgram([probe], OPTIONS, host);
+  const names = tsbpfExportNames(first, probe);
 
-  const modules = new Map<string, Module>();
+  const modules = new Map<string, Module & { source: string; fence: number }>();
   for (const s of snippets) {
     if (s.noCheck) continue;
-    const name = join(dir, `readme-line-${s.line}.ts`);
-    const m = wrap(s, names);
-    modules.set(name, m);
-    files.set(name, m.text);
+    const source = s.source ?? 'README.md';
+    const name = join(dir, `${source.replace(/[^\w.-]/g, '_')}-line-${s.line}.ts`);
+    modules.set(name, { ...wrap(s, names), source, fence: s.line });
+    files.set(name, modules.get(name)!.text);
   }
-  const program = ts.createProgram([...modules.keys()], OPTIONS, host);
+  // The first program's declarations (tsbpf's, Node's, the libs) are reused, not parsed again.
+  const program = ts.createProgram([...modules.keys()], OPTIONS, host, first);
   const errors: SnippetError[] = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
     const m = d.file && modules.get(d.file.fileName);
     if (!m || d.start === undefined) {
-      errors.push({ line: 0, message: `${d.file?.fileName ?? ''}: ${message}` });
+      errors.push({ source: '', line: 0, message: `${d.file?.fileName ?? ''}: ${message}` });
       continue;
     }
     const { line } = d.file!.getLineAndCharacterOfPosition(d.start);
-    const fence = Number(/readme-line-(\d+)/.exec(d.file!.fileName)![1]);
-    errors.push({ line: m.readmeLine[line] || fence, message: `TS${d.code}: ${message}` });
+    errors.push({ source: m.source, line: m.readmeLine[line] || m.fence, message: `TS${d.code}: ${message}` });
   }
-  return errors.sort((a, b) => a.line - b.line);
+  return errors.sort((a, b) => a.source.localeCompare(b.source) || a.line - b.line);
 }

@@ -5,50 +5,62 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSnippets, fencedBlocks, readmeSnippets } from './readme-snippets.js';
 
+// Blocks with known faults, checked in the same compiler run: the check can fail, and
+// names the line.
+const FIXTURE = [
+  'text',
+  '```ts',
+  "import { ArrayMap, u32 } from 'tsbpf';",
+  'using m = ArrayMap.create(u32, { maxEntries: 4 });',
+  "m.set(0, 'not a number');",
+  '```',
+  '',
+  '```ts',
+  'u32.size;           // no import: every export of tsbpf is in scope',
+  '```',
+  '',
+  '```ts',
+  "import { u32 } from 'tsbpf';",
+  'ArrayMap.create(u32, { maxEntries: 1 }); // imports its own names: ArrayMap is missing',
+  '```',
+  '',
+  '<!-- declare const ebpf: Ebpf; -->',
+  '```ts',
+  "ebpf.program('x').attach();   // declared names, and the check sees Program has no attach",
+  '```',
+  '',
+  '<!-- no-check -->',
+  '```ts',
+  'X.tryFrom(map, ...shape)',
+  '```',
+  '```sh',
+  'not typescript',
+  '```',
+].join('\n');
+
 test('README: every TypeScript block type-checks against the built package', () => {
   const snippets = readmeSnippets();
   assert.ok(snippets.length >= 30, `README has ${snippets.length} TypeScript blocks`);
   const unchecked = snippets.filter((s) => s.noCheck);
   // The exemption is for pseudo-code and fragments: a few, not a way out.
   assert.ok(unchecked.length <= 8, `${unchecked.length} blocks marked no-check (lines ${unchecked.map((s) => s.line).join(', ')})`);
-  const errors = checkSnippets(snippets);
-  assert.equal(
-    errors.length,
-    0,
-    `README.md TypeScript blocks that do not compile:\n${errors.map((e) => `  README.md:${e.line}: ${e.message.split('\n').join('\n      ')}`).join('\n')}`,
-  );
-});
 
-test('README check: a wrong call fails and names its README line', () => {
-  const md = [
-    'text',
-    '```ts',
-    "import { ArrayMap, u32 } from 'tsbpf';",
-    'using m = ArrayMap.create(u32, { maxEntries: 4 });',
-    "m.set(0, 'not a number');",
-    '```',
-    '',
-    '```ts',
-    'u32.size;           // no import: every export of tsbpf is in scope',
-    '```',
-    '',
-    '```ts',
-    "import { u32 } from 'tsbpf';",
-    'ArrayMap.create(u32, { maxEntries: 1 }); // imports its own names: ArrayMap is missing',
-    '```',
-    '',
-    '<!-- no-check -->',
-    '```ts',
-    'X.tryFrom(map, ...shape)',
-    '```',
-    '```sh',
-    'not typescript',
-    '```',
-  ].join('\n');
-  const blocks = fencedBlocks(md).filter((b) => b.lang === 'ts');
-  assert.deepEqual(blocks.map((b) => [b.line, b.noCheck]), [[2, false], [8, false], [12, false], [18, true]]);
-  const errors = checkSnippets(blocks);
-  assert.deepEqual(errors.map((e) => e.line), [5, 14]);
-  assert.match(errors[0]!.message, /TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
-  assert.match(errors[1]!.message, /TS2304: Cannot find name 'ArrayMap'/);
+  const fixture = fencedBlocks(FIXTURE).filter((b) => b.lang === 'ts').map((b) => ({ ...b, source: 'fixture' }));
+  assert.deepEqual(fixture.map((b) => [b.line, b.noCheck, b.declare]), [
+    [2, false, undefined], [8, false, undefined], [12, false, undefined], [18, false, 'declare const ebpf: Ebpf;'], [23, true, undefined],
+  ]);
+  const errors = checkSnippets([...snippets, ...fixture]);
+
+  const planted = errors.filter((e) => e.source === 'fixture');
+  assert.deepEqual(planted.map((e) => e.line), [5, 14, 19], planted.map((e) => e.message).join('\n'));
+  assert.match(planted[0]!.message, /TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
+  assert.match(planted[1]!.message, /TS2304: Cannot find name 'ArrayMap'/);
+  assert.match(planted[2]!.message, /TS2339: Property 'attach' does not exist on type 'Program'/);
+
+  const readme = errors.filter((e) => e.source !== 'fixture');
+  assert.equal(
+    readme.length,
+    0,
+    `README.md TypeScript blocks that do not compile:\n${readme.map((e) => `  ${e.source || '?'}:${e.line}: ${e.message.split('\n').join('\n      ')}`).join('\n')}`,
+  );
 });
