@@ -3,7 +3,9 @@
 // here with the README line to fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSnippets, fencedBlocks, readmeSnippets } from './readme-snippets.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkSnippets, fencedBlocks, readmeSnippets, ROOT } from './readme-snippets.js';
 
 // Blocks with known faults, checked in the same compiler run: the check can fail, and
 // names the line.
@@ -63,4 +65,29 @@ test('README: every TypeScript block type-checks against the built package', () 
     0,
     `README.md TypeScript blocks that do not compile:\n${readme.map((e) => `  ${e.source || '?'}:${e.line}: ${e.message.split('\n').join('\n      ')}`).join('\n')}`,
   );
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens, repeats numbered. */
+function slugs(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  let fence = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) fence = !fence;
+    const h = !fence && /^#{1,6}\s+(.*)$/.exec(line);
+    if (!h) continue;
+    const base = h[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n ? `${base}-${n}` : base);
+  }
+  return out;
+}
+
+test('README: every link to a section of it names a heading', () => {
+  const md = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const anchors = slugs(md);
+  const broken = [...md.matchAll(/\]\(#([^)\s]+)\)/g)].map((m) => m[1]!).filter((a) => !anchors.has(a));
+  assert.deepEqual(broken, [], `links to no heading: ${broken.join(', ')}`);
+  assert.ok(anchors.has('compared-with-libbpf-aya-and-ciliumebpf') && anchors.has('the-raw-layer-tsbpfsys'));
 });
