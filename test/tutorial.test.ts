@@ -62,7 +62,11 @@ test('README tutorial: the tool counts a command\'s openat calls and detaches on
     tool.kill('SIGINT');
     rmSync(dir, { recursive: true });
   }
-  assert.equal(await exited, 0, `exit code; stderr:\n${err}`);
+  // A tool that ignored Ctrl-C would hang the test: killed after 10 s, it fails below.
+  const stuck = setTimeout(() => tool.kill('SIGKILL'), 10_000);
+  const code = await exited;
+  clearTimeout(stuck);
+  assert.equal(code, 0, `exit code; stderr:\n${err}`);
   const counts = [...out.matchAll(new RegExp(`^${comm}\\s+(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
   assert.ok(counts.length >= 2, `a snapshot each second and one after Ctrl-C:\n${out}`);
   assert.ok(counts.at(-1)! >= OPENS, `${comm} opened ${OPENS} files at least: ${counts.at(-1)}`);
