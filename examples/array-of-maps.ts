@@ -1,4 +1,4 @@
-// npm start: create an ArrayOfMaps, fill it with inner arrays, and print what the
+// npm run example:array-of-maps: create an ArrayOfMaps, fill it with inner arrays, and print what the
 // kernel holds, read back through the outer map.
 import { ArrayMap, ArrayOfMaps, MapType, u32 } from '../src/index.js';
 

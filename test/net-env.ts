@@ -47,8 +47,9 @@ export async function createNetEnv(tag: string): Promise<NetEnv> {
   const ns = `tsbpf-${tag}-${pid}`;
   const outer = `t${tag}${pid}a`.slice(0, 15);
   const inner = `t${tag}${pid}b`.slice(0, 15);
-  // A /30 of the benchmarking range 198.18.0.0/15 chosen by pid, so parallel runs differ.
-  const slot = pid % 32768;
+  // A /30 of the benchmarking range 198.18.0.0/15 chosen by pid and tag, so parallel runs differ,
+  // and so do two pairs of one process (the same /30 on both would route replies to one of them).
+  const slot = (pid + [...tag].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 32768, 0)) % 32768;
   const base = (198 << 24) + (18 << 16) + slot * 4;
   const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
   const outerIp = ip(base + 1);

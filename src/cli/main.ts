@@ -6,7 +6,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { btfCommand } from './btf.js';
 import { describeError } from './errors.js';
 import { featureCommand } from './feature.js';
+import { genCommand } from './gen.js';
 import { linkCommand } from './link.js';
+import { loadCommand } from './load.js';
 import { mapCommand } from './map.js';
 import { makeOutput, useColor, type Output } from './output.js';
 import { loadLibrary } from './lib.js';
@@ -35,7 +37,7 @@ export function buildProgram(): Command {
     return makeOutput(opts.json === true, color(current!));
   };
   program
-    .description('inspect BPF programs, maps, links and BTF on this machine (the tsbpf library\'s command line)')
+    .description('inspect BPF programs, maps, links and BTF on this machine; load objects and generate TypeScript bindings (the tsbpf library\'s command line)')
     .version(version(), '-V, --version')
     .option('-j, --json', 'print JSON instead of tables')
     .addOption(new Option('--no-color', 'no colour even on a terminal (NO_COLOR=1 does the same)'))
@@ -47,7 +49,7 @@ export function buildProgram(): Command {
       current = action;
       await loadLibrary();
     });
-  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand]) {
+  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand, genCommand, loadCommand]) {
     const cmd = make(out);
     program.addCommand(cmd);
     configure(cmd);

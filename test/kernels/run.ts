@@ -5,7 +5,7 @@
 //
 //   npm run test:kernels -- [--kernels 6.1,6.12] [--tests kernel|all|FILE,...]
 //                           [--timeout 300] [--update] [--cache DIR] [--json FILE]
-//                           [--markdown] [--verbose] [--from-json FILE] [--command CMD]
+//                           [--markdown] [--verbose] [--serial] [--from-json FILE] [--command CMD]
 //
 // Kernel packages (linux-image-<series>*-amd64-unsigned: the plain flavour, whose 9p
 // is a module; the cloud flavour has none) are fetched with `apt-get download` into
@@ -52,6 +52,8 @@ interface Options {
   json: string;
   markdown: boolean;
   verbose: boolean;
+  /** One guest at a time rather than all at once. */
+  serial: boolean;
   memory: string;
   /** Print the tables of an earlier run's JSON instead of running. */
   fromJson?: string;
@@ -73,6 +75,7 @@ function usage(): never {
   --markdown           also print the feature table as Markdown
   --memory SIZE        guest memory (default 2G)
   --verbose            echo the guest console, with the kernel's boot messages
+  --serial             boot the kernels one after the other (default: side by side)
   --from-json FILE     print the tables of an earlier run's JSON, run nothing
   --command CMD        run CMD (bash, in the repository) in each guest instead of the probes and
                        tests, and show its output: for looking into a failure on one kernel
@@ -94,6 +97,7 @@ function options(): Options {
         markdown: { type: 'boolean', default: false },
         memory: { type: 'string', default: '2G' },
         verbose: { type: 'boolean', default: false },
+        serial: { type: 'boolean', default: false },
         'from-json': { type: 'string' },
         command: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -123,6 +127,7 @@ function options(): Options {
     json: resolve(parsed.json ?? join(cache, 'results.json')),
     markdown: parsed.markdown,
     verbose: parsed.verbose,
+    serial: parsed.serial,
     memory: parsed.memory,
     fromJson: parsed['from-json'],
     command: parsed.command,
@@ -765,8 +770,12 @@ async function main(): Promise<number> {
     }
     // The host's feature column always; its tests only when asked for.
     const host = runHost(opts, opts.kernels.includes('host'), work);
-    for (const k of kernels) {
-      const r = await runGuest(k, opts, work);
+    // The guests boot side by side unless --serial: a test file mostly keeps one vCPU
+    // busy, so two guests on two cores take little longer than one.
+    const guestResults = opts.serial
+      ? await kernels.reduce<Promise<KernelResult[]>>(async (done, k) => [...(await done), await runGuest(k, opts, work)], Promise.resolve([]))
+      : await Promise.all(kernels.map((k) => runGuest(k, opts, work)));
+    for (const r of guestResults) {
       results.push(r);
       printKernel(r);
     }
