@@ -169,3 +169,7 @@ export type { XdpSocketErrorKind } from './errors.js';
 export { AttachedLinks } from './programs/attach-all.js';
 export type { MapClass, MapShapeOf, MapInstanceOf, MapTyping } from './maps/typed-map.js';
 export type { NetnsTarget } from './programs/attach-point.js';
+
+// The Prometheus exporter: a config names an object, its programs and how maps become metrics.
+export { exportMetrics, MetricsExporter, ExporterConfigError, checkExporterConfig, loadExporterConfig, parseExporterConfig } from './exporter/index.js';
+export type { ExporterConfig, ExporterConfigErrorKind, MetricConfig, MetricBaseConfig, CounterConfig, GaugeConfig, HistogramConfig, BucketConfig, LabelConfig } from './exporter/index.js';

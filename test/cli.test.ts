@@ -81,7 +81,7 @@ test('JSON keeps u64 exact: bigint as a plain number with every digit', () => {
 test('--help exits 0 on every command; usage errors exit 2', async () => {
   const top = tsbpf(['--help']);
   assert.equal(top.status, 0);
-  for (const cmd of ['prog', 'map', 'link', 'feature', 'btf']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
+  for (const cmd of ['prog', 'map', 'link', 'feature', 'btf', 'gen', 'load', 'export']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
   const commands = [
     ['prog', 'list'], ['prog', 'show'], ['map', 'list'], ['map', 'show'], ['map', 'dump'], ['map', 'lookup'], ['map', 'update'], ['map', 'delete'],
     ['link', 'list'], ['link', 'show'], ['link', 'detach'], ['prog', 'pin'], ['map', 'pin'], ['link', 'pin'], ['prog', 'detach'], ['feature'], ['btf', 'dump'], ['prog'], ['map'], ['link'], ['btf'],

@@ -24,6 +24,7 @@ const allowed: Record<string, string[]> = {
   loader: ['sys', 'sys/abi', 'codec', 'obj', 'maps', 'programs', 'features.ts', 'file.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts'],
   // tsbpf gen: reads an object's spec and BTF, names the library's classes.
   gen: ['codec', 'obj', 'maps', 'programs', 'global-value.ts'],
+  exporter: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'programs', 'loader', 'features.ts', 'symbols.ts'],
   // The command line sits on top: the public surface (index.ts) and, for what it does not export, any layer.
   cli: ['index.ts', 'sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'programs', 'events', 'xsk', 'loader', 'features.ts', 'file.ts', 'pin.ts', 'socket-fd.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts', 'info.ts', 'symbols.ts', 'gen'],
 };

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { btfCommand } from './btf.js';
 import { describeError } from './errors.js';
+import { exportCommand } from './export.js';
 import { featureCommand } from './feature.js';
 import { genCommand } from './gen.js';
 import { linkCommand } from './link.js';
@@ -49,7 +50,7 @@ export function buildProgram(): Command {
       current = action;
       await loadLibrary();
     });
-  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand, genCommand, loadCommand]) {
+  for (const make of [progCommand, mapCommand, linkCommand, featureCommand, btfCommand, genCommand, loadCommand, exportCommand]) {
     const cmd = make(out);
     program.addCommand(cmd);
     configure(cmd);
