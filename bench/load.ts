@@ -79,6 +79,7 @@ import { fileURLToPath } from 'node:url';
 import { median, table } from './common.js';
 import { Btf, Ebpf, ObjectSpec, Pinning } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
+import { enumEntries } from '../src/sys/abi/enums.js';
 import { replaceKernel } from '../src/testing.js';
 
 // ---- options ---------------------------------------------------------------------
@@ -337,7 +338,7 @@ function breakdownTs(bytes: Uint8Array, n: number): Breakdown {
   return { total, vmlinux: 0, calls };
 }
 
-const CMD_NAMES = new Map<number, string>(Object.entries(sys.Cmd).map(([name, v]) => [v, name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()]));
+const CMD_NAMES = new Map<number, string>(enumEntries(sys.Cmd).map(([name, v]) => [v, name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()]));
 const cmdLabel = (key: string): string => (key === 'close' ? 'close' : (CMD_NAMES.get(Number(key)) ?? `CMD_${key}`));
 const inCalls = (b: Breakdown): number => Object.values(b.calls).reduce((a, [, ns]) => a + ns, 0);
 

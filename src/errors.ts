@@ -5,6 +5,7 @@ import { SyscallError } from './sys/errors.js';
 
 export { SyscallError } from './sys/errors.js';
 
+/** What went wrong in a {@link MapError}. */
 export type MapErrorKind =
   | 'OutOfBounds'
   | 'KeyNotFound'
@@ -88,9 +89,11 @@ export class MapError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(mapBrand);
 }
 
+/** What went wrong in a {@link PinError}. */
 export type PinErrorKind = 'InvalidPinPath' | 'SyscallError';
 
 const pinBrand = Symbol.for('tsbpf.PinError');
@@ -120,9 +123,11 @@ export class PinError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(pinBrand);
 }
 
+/** What went wrong in a {@link ParseError}. */
 export type ParseErrorKind =
   /** The input is not what the call takes (bytes, a path). */
   | 'InvalidArgument'
@@ -162,9 +167,11 @@ export class ParseError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(parseBrand);
 }
 
+/** What went wrong in a {@link BtfError}. */
 export type BtfErrorKind =
   /** The input is not what the call takes (bytes, a Btf, an array of types, a path). */
   | 'InvalidArgument'
@@ -200,9 +207,11 @@ export class BtfError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(btfBrand);
 }
 
+/** What went wrong in a {@link ProgramError}. */
 export type ProgramErrorKind =
   /** An argument of the wrong type or value (a name the object does not have, an option of the wrong shape). */
   | 'InvalidArgument'
@@ -275,9 +284,11 @@ export class ProgramError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(programBrand);
 }
 
+/** What went wrong in an XdpSocketError. */
 export type XdpSocketErrorKind =
   /** An option of the wrong type or value. */
   | 'InvalidArgument'
@@ -317,6 +328,7 @@ export class XdpSocketError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance] = brandCheck(xdpSocketBrand);
 }
 
@@ -345,6 +357,7 @@ export abstract class NotSupportedError extends Error {
   /** The kernel feature that is missing ('BPF_MAP_TYPE_ARENA', 'BPF_LINK_TYPE_TCX', 'kprobes', ...), when known. */
   abstract readonly feature?: string;
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     const v = value as Record<PropertyKey, unknown>;

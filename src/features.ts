@@ -38,7 +38,10 @@ const NO_IFINDEX = 0x7fffffff;
  * capabilities, ENOMEM, EINTR, ...) is not kept: it is thrown as the typed error of the
  * probe's kind, the kernel's SyscallError as its cause.
  */
-function cached<K>(probe: (key: K) => boolean, what: 'map' | 'program' | 'link' | 'helper'): ((key: K) => boolean) & { clear(): void } {
+function cached<K>(probe: (key: K) => boolean, what: 'map' | 'program' | 'link' | 'helper'): ((key: K) => boolean) & {
+  /** Forgets the remembered answers (clearFeatureCache). */
+  clear(): void;
+} {
   const results = new Map<K, boolean>();
   return Object.assign(
     (key: K) => {

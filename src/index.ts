@@ -173,3 +173,9 @@ export type { NetnsTarget } from './programs/attach-point.js';
 // The Prometheus exporter: a config names an object, its programs and how maps become metrics.
 export { exportMetrics, MetricsExporter, ExporterConfigError, checkExporterConfig, loadExporterConfig, parseExporterConfig } from './exporter/index.js';
 export type { ExporterConfig, ExporterConfigErrorKind, MetricConfig, MetricBaseConfig, CounterConfig, GaugeConfig, HistogramConfig, BucketConfig, LabelConfig } from './exporter/index.js';
+// Logging from BPF: tsbpf_log.h's log_info(...) records formatted into a logger; bpf_printk's trace_pipe lines.
+export { attachLogger, BpfLogger } from './log/logger.js';
+export type { AttachLoggerOptions, BpfLogTarget } from './log/logger.js';
+export type { BpfLogLevel, BpfLogRecord, BpfLogArg } from './log/format.js';
+export { tracePipe, TracePipe, parseTracePipeLine } from './log/trace-pipe.js';
+export type { TracePipeLine, TracePipeOptions } from './log/trace-pipe.js';

@@ -84,6 +84,7 @@ export function loadedLinks(): Generator<LinkInfo> {
   return walk('links', linkGetNextId, linkGetFdById, linkInfoByFd);
 }
 
+/** What `enableStats` turns on (BPF_ENABLE_STATS, 5.8+): run time and run count of every program. */
 export type StatsType = 'runTime';
 /** enum bpf_stats_type */
 const statsTypes: Readonly<Record<StatsType, number>> = { runTime: 0 };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AssertionError } from 'node:assert';
 import { BtfError, MapError, ParseError, PinError, ProgramError, SyscallError } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
+import { enumEntries } from '../src/sys/abi/enums.js';
 import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import type { Kernel } from '../src/sys/native.js';
 import { fdTarget } from './gc.js';
@@ -25,7 +26,7 @@ export interface KernelCall {
 }
 
 const cmdNames = new Map<number, string>();
-for (const [name, value] of Object.entries(sys.Cmd)) cmdNames.set(value, `BPF_${name.replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c).toUpperCase()}`);
+for (const [name, value] of enumEntries(sys.Cmd)) cmdNames.set(value, `BPF_${name.replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c).toUpperCase()}`);
 const ioctlNames = new Map<number, string>([[0x2400, 'PERF_EVENT_IOC_ENABLE'], [0x2401, 'PERF_EVENT_IOC_DISABLE'], [0x40042408, 'PERF_EVENT_IOC_SET_BPF']]);
 
 function describe(method: string, args: unknown[]): string {

@@ -49,6 +49,7 @@ import {
   type MapSpec,
 } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
+import { enumEntries, enumValues } from '../src/sys/abi/enums.js';
 import { clearFeatureCache, replaceKernel } from '../src/testing.js';
 import { sectionDefs } from '../src/obj/sections.js';
 import { assemble, call, exit, ldMapFd, mov64Imm, mov64Reg, add64Imm, stW, R0, R1, R2, R10 } from './asm.js';
@@ -123,7 +124,7 @@ const defaultKind: Partial<Record<number, string>> = {
 
 test('program types without an attach type: each type\'s probe answers as the load of its default kind', (t) => {
   const answers: string[] = [];
-  for (const [name, type] of Object.entries(ProgramType)) {
+  for (const [name, type] of enumEntries(ProgramType)) {
     if (type === ProgramType.Unspec || type === ProgramType.StructOps || type === ProgramType.Ext) continue;
     const kind = defaultKind[type] ?? kindNames.find((n) => kindOf(KINDS, n).type === type);
     assert.ok(kind, `kinds.o has a program of type ${name}`);
@@ -241,7 +242,7 @@ test('map types: for every type, the probe answers as MapData.create of a map of
   const btfFd = storageBtf();
   const refused: string[] = [];
   try {
-    for (const [name, type] of Object.entries(MapType)) {
+    for (const [name, type] of enumEntries(MapType)) {
       if (type === MapType.Unspec) continue;
       const probe = isMapTypeSupported(type);
       const spec = representative(type, btfFd);
@@ -430,7 +431,7 @@ test('link types: the probe answers as a real attach of that link type (bare sys
   const found: string[] = [];
   try {
     const cases = linkCases(env, cgroup);
-    for (const [name, type] of Object.entries(LinkType)) {
+    for (const [name, type] of enumEntries(LinkType)) {
       if (type === LinkType.Unspec || type === LinkType.Netkit || type === LinkType.StructOps) continue;
       const c = cases[type];
       assert.ok(c, `a case for ${name}`);
@@ -582,9 +583,9 @@ test('helpers: the probe answers as the load of a program that calls the helper 
 function everyProbe(): (() => unknown)[] {
   return [
     ...kindNames.map((n) => kindOf(KINDS, n)).map((k) => () => isProgramTypeSupported(k.type, k.attachType, k.attachTo)),
-    ...Object.values(ProgramType).map((type) => () => isProgramTypeSupported(type)),
-    ...Object.values(MapType).map((type) => () => isMapTypeSupported(type)),
-    ...Object.values(LinkType).map((type) => () => isLinkTypeSupported(type)),
+    ...enumValues(ProgramType).map((type) => () => isProgramTypeSupported(type)),
+    ...enumValues(MapType).map((type) => () => isMapTypeSupported(type)),
+    ...enumValues(LinkType).map((type) => () => isLinkTypeSupported(type)),
     () => isHelperSupported(ProgramType.Xdp, BPF_FUNC.map_lookup_elem),
     () => isHelperSupported(ProgramType.Tracing, BPF_FUNC.get_current_pid_tgid),
   ];

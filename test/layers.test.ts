@@ -25,6 +25,8 @@ const allowed: Record<string, string[]> = {
   // tsbpf gen: reads an object's spec and BTF, names the library's classes.
   gen: ['codec', 'obj', 'maps', 'programs', 'global-value.ts'],
   exporter: ['sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'programs', 'loader', 'features.ts', 'symbols.ts'],
+  // Logging from BPF: the log ring buffer of a loaded object, trace_pipe (found through programs' tracefs).
+  log: ['sys', 'events', 'programs', 'loader'],
   // The command line sits on top: the public surface (index.ts) and, for what it does not export, any layer.
   cli: ['index.ts', 'sys', 'sys/abi', 'codec', 'obj', 'links', 'maps', 'programs', 'events', 'xsk', 'loader', 'features.ts', 'file.ts', 'pin.ts', 'socket-fd.ts', 'externs.ts', 'kernel-btf.ts', 'global-value.ts', 'info.ts', 'symbols.ts', 'gen'],
 };

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isMapTypeSupported, MapData, MapError, MapFlags, MapType, SyscallError, mapTypeInfo, mapTypeName, possibleCpus } from '../src/index.js';
 import type { MapSpec } from '../src/index.js';
+import { enumEntries, enumValues } from '../src/sys/abi/enums.js';
 import { fdCount, bpfCalls, thrown } from './helpers.js';
 import { assertMapRefused, branch } from './kernel-features.js';
 
@@ -114,7 +115,7 @@ test('mapTypeName of an unknown type names its number', () => {
 });
 
 test('mapTypeInfo has a frozen row for every type, with its type and kernel name', () => {
-  for (const [name, type] of Object.entries(MapType)) {
+  for (const [name, type] of enumEntries(MapType)) {
     const row = mapTypeInfo(type);
     assert.ok(row, name);
     assert.equal(row.type, type);
@@ -154,7 +155,7 @@ test('mapTypeInfo rows carry the kernel size rules', () => {
 });
 
 test('only the map-in-map types need an inner map; only the per-CPU types are per-CPU', () => {
-  const types = Object.values(MapType);
+  const types = enumValues(MapType);
   assert.deepEqual(
     types.filter((t) => mapTypeInfo(t)?.needsInnerMap),
     [MapType.ArrayOfMaps, MapType.HashOfMaps],
@@ -187,7 +188,7 @@ interface Case {
 
 const inner: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 2 };
 
-const creatable: Partial<Record<keyof typeof MapType, Case>> = {
+const creatable: Partial<Record<keyof typeof MapType & string, Case>> = {
   Hash: { spec: { keySize: 4, valueSize: 8, maxEntries: 16 } },
   Array: { spec: { keySize: 4, valueSize: 8, maxEntries: 16 } },
   ProgArray: { spec: { keySize: 4, valueSize: 4, maxEntries: 8 } },
@@ -219,7 +220,7 @@ const creatable: Partial<Record<keyof typeof MapType, Case>> = {
   Arena: { spec: { keySize: 0, valueSize: 0, maxEntries: 2, flags: MapFlags.BPF_F_MMAPABLE } },
 };
 
-for (const [name, c] of Object.entries(creatable) as [keyof typeof MapType, Case][]) {
+for (const [name, c] of Object.entries(creatable) as [keyof typeof MapType & string, Case][]) {
   test(`creates ${mapTypeName(MapType[name])} and info() reports it, or NotSupported where the kernel lacks the type`, async (t) => {
     const type = MapType[name];
     const mapName = `t${type}_${name}`.slice(0, 15);
@@ -293,7 +294,7 @@ test('Unspec and an unknown type number reach the kernel and fail with EINVAL', 
 });
 
 test('every fixed key size in the table is enforced before any syscall', () => {
-  for (const type of Object.values(MapType)) {
+  for (const type of enumValues(MapType)) {
     const row = mapTypeInfo(type)!;
     if (row.keySize === undefined) continue;
     const valueSize = row.valueSizes?.[0] ?? 4;
@@ -311,7 +312,7 @@ test('every fixed key size in the table is enforced before any syscall', () => {
 });
 
 test('every restricted value size in the table is enforced before any syscall', () => {
-  for (const type of Object.values(MapType)) {
+  for (const type of enumValues(MapType)) {
     const row = mapTypeInfo(type)!;
     if (row.valueSizes === undefined) continue;
     let err: any;

@@ -45,6 +45,8 @@ function libraryForNobody(t: { after(fn: () => void): void }, forceCopy = false)
   mkdirSync(join(dir, 'build/Release'), { recursive: true });
   cpSync(addon, join(dir, 'build/Release/tsbpf.node'));
   cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+  // The addon's loader (a dependency of the package).
+  cpSync(join(root, 'node_modules/node-gyp-build'), join(dir, 'node_modules/node-gyp-build'), { recursive: true });
   chmodTree(dir);
   return { lib: join(dir, 'dist/src/index.js'), dir };
 }

@@ -334,13 +334,40 @@ function enumMembers(btf: Btf, e: (typeof enums)[number]): EnumMember[] {
   return out;
 }
 
+// Reverse lookups as a TypeScript numeric enum has them (`MapType[1]` is 'Hash'), while each
+// constant keeps its literal type and Object.keys/values/entries still see the names alone.
+const WITH_NAMES = `
+/**
+ * \`values\` with the name of each value under the value (the first name where several share
+ * one), not enumerable: \`E[value]\` is a name or undefined, as for a TypeScript numeric enum.
+ */
+function withNames<const T extends Record<string, number>>(values: T): T & { readonly [value: number]: (keyof T & string) | undefined } {
+  for (const [name, value] of Object.entries(values)) {
+    if (!Object.hasOwn(values, value)) Object.defineProperty(values, value, { value: name, enumerable: false });
+  }
+  return values as T & { readonly [value: number]: (keyof T & string) | undefined };
+}
+
+/** Object.entries of a generated enum, typed without its reverse lookups (which are not enumerable). */
+export function enumEntries<E extends object>(e: E): [keyof E & string, E[keyof E & string]][] {
+  return Object.entries(e) as [keyof E & string, E[keyof E & string]][];
+}
+
+/** Object.values of a generated enum, typed without its reverse lookups (which are not enumerable). */
+export function enumValues<E extends object>(e: E): E[keyof E & string][] {
+  return Object.values(e) as E[keyof E & string][];
+}
+`;
+
 function genEnums(btf: Btf, src: { kernel: string }): string {
-  let s = header(src, (t) => `// ${t}`);
+  let s = header(src, (t) => `// ${t}`) + WITH_NAMES;
   for (const e of enums) {
     const members = enumMembers(btf, e);
-    s += `\n/** enum ${e.c}, in PascalCase without ${e.prefix}. */\nexport const ${e.ts} = {\n`;
+    s += `\n/** enum ${e.c}, in PascalCase without ${e.prefix}; \`${e.ts}[value]\` is the name of a value (undefined for none). */\n`;
+    s += `export const ${e.ts} = withNames({\n`;
     for (const m of members) s += `  ${m.ts}: ${m.value},\n`;
-    s += `} as const;\nexport type ${e.ts} = (typeof ${e.ts})[keyof typeof ${e.ts}];\n`;
+    s += `} as const);\n/** A value of enum ${e.c}: one of the numbers of the constant \`${e.ts}\`. */\n`;
+    s += `export type ${e.ts} = (typeof ${e.ts})[keyof typeof ${e.ts} & string];\n`;
     if (!e.names) continue;
     const byValue: string[] = [];
     for (const m of members) byValue[m.value] ??= m.name;

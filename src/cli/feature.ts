@@ -13,8 +13,9 @@ interface Probed {
   error?: string;
 }
 
-function probe(values: Record<string, number>, nameOf: (v: number) => string, supported: (v: number) => boolean): Probed[] {
-  return Object.values(values)
+function probe(values: object, nameOf: (v: number) => string, supported: (v: number) => boolean): Probed[] {
+  // The enum's values: its reverse lookups (MapType[1] === 'Hash') are not enumerable.
+  return (Object.values(values) as number[])
     .filter((v) => v !== 0) // *_UNSPEC
     .sort((a, b) => a - b)
     .map((value) => {
@@ -38,7 +39,7 @@ function helperIds(): { name: string; id: number }[] {
 /** The program types `--helpers` names ('xdp,kprobe', 'all'): values of ProgramType. */
 function helperProgramTypes(arg: string): number[] {
   const { isProgramTypeSupported, programTypeName, ProgramType } = tsbpf();
-  const all = Object.values(ProgramType).filter((v) => v !== 0);
+  const all = (Object.values(ProgramType) as number[]).filter((v) => v !== 0);
   if (arg === 'all') return all.filter((t) => isProgramTypeSupported(t));
   return arg.split(',').map((name) => {
     const wanted = name.trim().toLowerCase().replace(/^bpf_prog_type_/, '');

@@ -3,6 +3,10 @@
 // beyond the decoded value.
 import type { Scratch } from '../sys/scratch.js';
 
+/**
+ * How a value of type `T` is written into and read from the bytes of a key or value, with C layout
+ * (little-endian).
+ */
 export interface Codec<T> {
   /** Bytes the value occupies (sizeof). */
   readonly size: number;
@@ -14,6 +18,7 @@ export interface Codec<T> {
   decode(s: Scratch, offset: number): T;
 }
 
+/** The JS type a codec decodes to: `Decoded<typeof u64>` is `bigint`. */
 export type Decoded<C> = C extends Codec<infer T> ? T : never;
 
 function checkInt(value: unknown, min: number, max: number, what: string): asserts value is number {
@@ -62,13 +67,21 @@ function bigCodec(what: string, signed: boolean): Codec<bigint> {
   });
 }
 
+/** C `__u8` as a `number` (little-endian); values out of range are refused. */
 export const u8 = intCodec('u8', 1, 0, 0xff, (v, o, x) => v.setUint8(o, x), (v, o) => v.getUint8(o));
+/** C `__s8` as a `number` (little-endian); values out of range are refused. */
 export const i8 = intCodec('i8', 1, -0x80, 0x7f, (v, o, x) => v.setInt8(o, x), (v, o) => v.getInt8(o));
+/** C `__u16` as a `number` (little-endian); values out of range are refused. */
 export const u16 = intCodec('u16', 2, 0, 0xffff, (v, o, x) => v.setUint16(o, x, true), (v, o) => v.getUint16(o, true));
+/** C `__s16` as a `number` (little-endian); values out of range are refused. */
 export const i16 = intCodec('i16', 2, -0x8000, 0x7fff, (v, o, x) => v.setInt16(o, x, true), (v, o) => v.getInt16(o, true));
+/** C `__u32` as a `number` (little-endian); values out of range are refused. */
 export const u32 = intCodec('u32', 4, 0, 0xffff_ffff, (v, o, x) => v.setUint32(o, x, true), (v, o) => v.getUint32(o, true));
+/** C `__s32` as a `number` (little-endian); values out of range are refused. */
 export const i32 = intCodec('i32', 4, -0x8000_0000, 0x7fff_ffff, (v, o, x) => v.setInt32(o, x, true), (v, o) => v.getInt32(o, true));
+/** C `__u64` as a `bigint` (little-endian); values out of range are refused. */
 export const u64 = bigCodec('u64', false);
+/** C `__s64` as a `bigint` (little-endian); values out of range are refused. */
 export const i64 = bigCodec('i64', true);
 
 /** `n` raw bytes; decodes to a fresh Uint8Array, encodes any Uint8Array of exactly `n` bytes. */
@@ -150,6 +163,7 @@ export function array<T>(item: Codec<T>, length: number): Codec<T[]> {
   });
 }
 
+/** The object a {@link struct} codec of these fields reads and writes. */
 export type StructValue<F extends Record<string, Codec<unknown>>> = { [K in keyof F]: Decoded<F[K]> };
 
 /**

@@ -372,6 +372,7 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
     }
   }
 
+  /** The records as they arrive, for `for await`. */
   [Symbol.asyncIterator](): AsyncGenerator<PerfRecord, void, undefined> {
     return this.records();
   }
@@ -393,6 +394,7 @@ export class PerfReader implements Disposable, AsyncIterable<PerfRecord> {
     this.#readiness.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -88,11 +88,13 @@ export type RingBufCallback = (record: Uint8Array) => void;
  */
 export type RingBufRawCallback = (bytes: Uint8Array, offset: number, length: number) => void;
 
+/** Options of a ring buffer drain (BPF_MAP_TYPE_RINGBUF, 5.8+). */
 export interface DrainOptions {
   /** At most this many records (default: all that are there). */
   max?: number;
 }
 
+/** Options of `records()`: the async iteration over a ring buffer (5.8+). */
 export interface RecordsOptions<T = Uint8Array> {
   /** Ends the iteration: the pending next() rejects with `signal.reason` (as `events.on`). */
   signal?: AbortSignal;
@@ -413,6 +415,7 @@ export class RingBuf implements Disposable, AsyncIterable<Uint8Array> {
     this.#ring.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -596,10 +599,12 @@ export class RingBufPoller implements Disposable {
     return total;
   }
 
+  /** Stops polling and closes the epoll set; the ring buffers added stay open (their owners close them). */
   close(): void {
     this.#readiness.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -155,6 +155,7 @@ export class UserRingBuf implements Disposable {
     this.#ring.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

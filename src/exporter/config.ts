@@ -94,6 +94,7 @@ export interface LabelConfig {
   values?: Record<string, string>;
 }
 
+/** What is wrong with an exporter configuration: its shape, or what it names in the object. */
 export type ExporterConfigErrorKind =
   /** The configuration's shape is wrong: a missing or misspelt key, a value of the wrong type. */
   | 'InvalidConfig'

@@ -10,6 +10,7 @@ import { NlMessage, NlmF, Rtm, attrU32, parseAttrs, refusedWith, rtnetlink, rtne
 import { attachError, Link } from './link.js';
 import type { Interface } from './netif.js';
 
+/** The side of an interface a tc program runs on. */
 export type TcDirection = 'ingress' | 'egress';
 
 const TC_H_CLSACT = 0xfffffff1;
@@ -142,6 +143,7 @@ function hasFilters(ifindex: number, parent: number): boolean {
  * A cls_bpf filter attached over netlink. detach() removes the filter if it still runs
  * this program (one replaced meanwhile is left alone), then the clsact qdisc if tsbpf
  * added it and it is now empty. Not pinnable; close() detaches.
+ * Kernel 4.1+ (cls_bpf).
  */
 export class ClsBpfLink extends Link {
   readonly description: string;

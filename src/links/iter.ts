@@ -6,7 +6,10 @@ import { FdLink } from './link.js';
 
 const CHUNK = 64 * 1024;
 
-/** An iterator link: each read of its output (stream() or readAll()) runs the iterator anew. */
+/**
+ * An iterator link: each read of its output (stream() or readAll()) runs the iterator anew.
+ * Kernel 5.8+ (BPF_LINK_TYPE_ITER).
+ */
 export class IterLink extends FdLink {
   /** A new iterator instance (BPF_ITER_CREATE): an fd whose reads run the program. */
   #open(): number {

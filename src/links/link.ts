@@ -13,14 +13,14 @@ import { FdOwner } from '../sys/fd.js';
 import { linkDetach, linkUpdate } from '../sys/link.js';
 import { kernel } from '../sys/native.js';
 import { attachTypeName } from '../sys/names.js';
-import { LinkType } from '../sys/abi/enums.js';
+import { LinkType, enumEntries } from '../sys/abi/enums.js';
 import * as k from '../sys/abi/info.js';
 
 // enum bpf_link_type, generated from the kernel's BTF.
 export { LinkType };
 
 const linkTypeNames: string[] = [];
-for (const [name, value] of Object.entries(LinkType)) linkTypeNames[value] = name;
+for (const [name, value] of enumEntries(LinkType)) linkTypeNames[value] = name;
 
 /** 'Xdp' for 6, 'link type 99' for one this library does not know. */
 export function linkTypeName(type: number): string {
@@ -162,6 +162,7 @@ export abstract class Link implements Disposable {
     this.release();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -215,6 +216,7 @@ class LinkFd extends FdOwner {
 /**
  * A BPF link: a kernel object that keeps the program attached while an fd or a pin
  * refers to it.
+ * Kernel 5.7+ (bpf_link).
  */
 export class FdLink extends Link {
   readonly description: string;

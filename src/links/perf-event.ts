@@ -19,7 +19,10 @@ class PerfFd extends FdOwner {
   }
 }
 
-/** A program attached to a perf event by ioctl: detached when the event fd is closed. */
+/**
+ * A program attached to a perf event by ioctl: detached when the event fd is closed.
+ * Kernel 4.1+ (PERF_EVENT_IOC_SET_BPF).
+ */
 export class PerfEventIoctlLink extends Link {
   readonly description: string;
   readonly #perf: PerfFd;
@@ -50,7 +53,10 @@ export class PerfEventIoctlLink extends Link {
   }
 }
 
-/** The attachments of one program to one event on several CPUs, detached together. */
+/**
+ * The attachments of one program to one event on several CPUs, detached together.
+ * Kernel 4.1+ (PERF_EVENT_IOC_SET_BPF; perf_event links 5.15+).
+ */
 export class PerfEventLinks extends Link {
   readonly description: string;
   readonly links: readonly Link[];

@@ -5,6 +5,7 @@ import { attrU32, NlMessage, NlmF, parseAttrs, refusedWith, Rtm, rtnetlink, rtne
 import { attachError, Link } from './link.js';
 import { type Interface, ProgramRef } from './netif.js';
 
+/** XDP attach mode: generic (`skb`, any driver), native (`drv`) or offloaded (`hw`). */
 export type XdpMode = 'skb' | 'drv' | 'hw';
 
 /** XDP_FLAGS_* (include/uapi/linux/if_link.h). */

@@ -37,6 +37,7 @@ const KEY_ZERO = new Uint8Array(4);
 const LOG_START = 1 << 16;
 const LOG_MAX = 1 << 28;
 
+/** Options of `EbpfLoader.setGlobal`. */
 export interface GlobalOptions {
   /** Throw when the object has no such global (default true). */
   mustExist?: boolean;
@@ -281,6 +282,7 @@ export class Ebpf implements Disposable {
     return m;
   }
 
+  /** Every map of the loaded object, by name. */
   maps(): IterableIterator<[string, MapData]> {
     return this.#maps.entries();
   }
@@ -408,6 +410,7 @@ export class Ebpf implements Disposable {
     if (stuck) throw stuck;
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -135,6 +135,7 @@ export class GlobalVariable<T = GlobalData> {
     return this.#mapped ? s.bytes.subarray(this.offset, this.offset + this.size) : s.bytes.slice(this.offset, this.offset + this.size);
   }
 
+  /** The variable as the object names it, with its section. */
   toString(): string {
     return `GlobalVariable(${this.name} in ${this.section}, ${this.size} bytes)`;
   }

@@ -56,6 +56,11 @@ export class Arena extends TypedMap {
     super(map, owned, Arena.kind);
   }
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): Arena {
     return tryFromMap(Arena.kind, map, [], options);
   }

@@ -51,6 +51,7 @@ export class ArrayOfMaps<V = MapData> extends IndexedMap<V, InnerMap, number> {
 
   /** Creates an ARRAY_OF_MAPS; the returned object owns it. */
   static create(options: MapOfMapsCreateOptions): ArrayOfMaps<MapData>;
+  /** Creates an ARRAY_OF_MAPS whose values `convert` turns into typed maps; the returned object owns it. */
   static create<V>(convert: FromMapData<V> | undefined, options: MapOfMapsCreateOptions): ArrayOfMaps<V>;
   static create<V>(...args: [MapOfMapsCreateOptions] | [FromMapData<V> | undefined, MapOfMapsCreateOptions]): ArrayOfMaps<V> {
     const [convert, options] = optionalLast<[FromMapData<V> | undefined, MapOfMapsCreateOptions]>(args, 1);

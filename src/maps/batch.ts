@@ -27,6 +27,7 @@ let cursorAdvance: (cursor: MapBatchCursor, done: boolean) => void;
  * reports the end of the map, after the call that returned the last elements. A
  * cursor follows one map: using it on another is MapError 'InvalidArgument' until
  * reset().
+ * Kernel 5.6+ (BPF_MAP_*_BATCH).
  */
 export class MapBatchCursor {
   #map: BatchTarget | undefined;

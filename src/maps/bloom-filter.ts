@@ -49,6 +49,11 @@ export class BloomFilter<V> extends TypedMap {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: BloomFilterTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): BloomFilter<V> {
     return tryFromMap(BloomFilter.kind, map, [value], options) as BloomFilter<V>;
   }

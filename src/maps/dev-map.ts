@@ -92,10 +92,19 @@ export class DevMap extends IndexedMap<DevMapEntry, DevMapValue | number> {
     make: (map, owned, shape) => new DevMap(map, owned, DevMap.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): DevMap {
     return tryFromMap(DevMap.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: TargetMapCreateOptions): DevMap {
     return createMap(DevMap.kind, [], options);
   }
@@ -121,10 +130,19 @@ export class DevMapHash extends KeyedMap<number, DevMapEntry, DevMapValue | numb
     make: (map, owned, shape) => new DevMapHash(map, owned, DevMapHash.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): DevMapHash {
     return tryFromMap(DevMapHash.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: TargetMapCreateOptions): DevMapHash {
     return createMap(DevMapHash.kind, [], options);
   }
@@ -148,10 +166,19 @@ export class CpuMap extends IndexedMap<CpuMapEntry, CpuMapValue | number> {
     make: (map, owned, shape) => new CpuMap(map, owned, CpuMap.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): CpuMap {
     return tryFromMap(CpuMap.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: TargetMapCreateOptions): CpuMap {
     return createMap(CpuMap.kind, [], options);
   }

@@ -40,10 +40,19 @@ export class XskMap extends IndexedMap<never, SocketLike> {
     make: (map, owned, shape) => new XskMap(map, owned, XskMap.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): XskMap {
     return tryFromMap(XskMap.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: MapCreateOptions): XskMap {
     return createMap(XskMap.kind, [], options);
   }
@@ -97,10 +106,19 @@ export class CgroupArray extends IndexedMap<never, CgroupLike> {
     make: (map, owned, shape) => new CgroupArray(map, owned, CgroupArray.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): CgroupArray {
     return tryFromMap(CgroupArray.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: MapCreateOptions): CgroupArray {
     return createMap(CgroupArray.kind, [], options);
   }

@@ -25,6 +25,11 @@ export class HashMap<K, V> extends KeyedMap<K, V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: HashMapTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<K, V>(map: MapData, key: Codec<K>, value: Codec<V>, options?: TryFromOptions): HashMap<K, V> {
     return tryFromMap(HashMap.kind, map, [key, value], options) as HashMap<K, V>;
   }
@@ -34,6 +39,7 @@ export class HashMap<K, V> extends KeyedMap<K, V> {
     return createMap(HashMap.kind, [key, value], options) as HashMap<K, V>;
   }
 
+  /** A converter for maps of maps: views each inner MapData as this class with these codecs. */
   static fromMapData<K, V>(key: Codec<K>, value: Codec<V>): FromMapData<HashMap<K, V>> {
     return (map) => HashMap.tryFrom(map, key, value, { owned: true });
   }

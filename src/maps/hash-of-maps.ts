@@ -27,12 +27,18 @@ export class HashOfMaps<K, V = MapData> extends KeyedMap<K, V, InnerMap, number>
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: HashOfMapsTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<K, V = MapData>(map: MapData, key: Codec<K>, convert?: FromMapData<V>, options?: TryFromOptions): HashOfMaps<K, V> {
     return tryFromMap(HashOfMaps.kind, map, [key, convert], options) as HashOfMaps<K, V>;
   }
 
   /** Creates a HASH_OF_MAPS; the returned object owns it. */
   static create<K>(key: Codec<K>, options: MapOfMapsCreateOptions): HashOfMaps<K, MapData>;
+  /** Creates a HASH_OF_MAPS whose values `convert` turns into typed maps; the returned object owns it. */
   static create<K, V>(key: Codec<K>, convert: FromMapData<V> | undefined, options: MapOfMapsCreateOptions): HashOfMaps<K, V>;
   static create<K, V>(...args: [Codec<K>, MapOfMapsCreateOptions] | [Codec<K>, FromMapData<V> | undefined, MapOfMapsCreateOptions]): HashOfMaps<K, V> {
     const [key, convert, options] = optionalLast<[Codec<K>, FromMapData<V> | undefined, MapOfMapsCreateOptions]>(args, 2);

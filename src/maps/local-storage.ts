@@ -121,10 +121,19 @@ export class SkStorage<V> extends LocalStorage<SocketLike, V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: SkStorageTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): SkStorage<V> {
     return tryFromMap(SkStorage.kind, map, [value], options) as SkStorage<V>;
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): SkStorage<V> {
     return createStorage(SkStorage.kind, value, options) as SkStorage<V>;
   }
@@ -172,10 +181,19 @@ export class TaskStorage<V> extends LocalStorage<TaskLike, V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: TaskStorageTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): TaskStorage<V> {
     return tryFromMap(TaskStorage.kind, map, [value], options) as TaskStorage<V>;
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): TaskStorage<V> {
     return createStorage(TaskStorage.kind, value, options) as TaskStorage<V>;
   }
@@ -213,10 +231,19 @@ export class InodeStorage<V> extends LocalStorage<number, V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: InodeStorageTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): InodeStorage<V> {
     return tryFromMap(InodeStorage.kind, map, [value], options) as InodeStorage<V>;
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): InodeStorage<V> {
     return createStorage(InodeStorage.kind, value, options) as InodeStorage<V>;
   }
@@ -240,10 +267,19 @@ export class CgrpStorage<V> extends LocalStorage<CgroupLike, V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: CgrpStorageTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): CgrpStorage<V> {
     return tryFromMap(CgrpStorage.kind, map, [value], options) as CgrpStorage<V>;
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create<V>(value: Codec<V>, options?: LocalStorageCreateOptions): CgrpStorage<V> {
     return createStorage(CgrpStorage.kind, value, options) as CgrpStorage<V>;
   }

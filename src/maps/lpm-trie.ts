@@ -78,6 +78,7 @@ export class LpmTrie<D, V> extends KeyedMap<LpmKey<D>, V> {
     return createMap(LpmTrie.kind, [data, value], options) as LpmTrie<D, V>;
   }
 
+  /** A converter for maps of maps: views each inner MapData as this class with these codecs. */
   static fromMapData<D, V>(data: Codec<D> | number, value: Codec<V>): FromMapData<LpmTrie<D, V>> {
     return (map) => LpmTrie.tryFrom(map, data, value, { owned: true });
   }

@@ -178,6 +178,10 @@ function alreadyOwned(fd: number): MapError {
 /** The part of struct bpf_map_info that BPF_MAP_CREATE takes as given. */
 type MapShape = Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'name'>;
 
+/**
+ * A BPF map as bytes: create, look up, update, delete, iterate, pin, freeze, batch and mmap; the owner of
+ * its file descriptor. Typed maps are views over one.
+ */
 export class MapData extends FdOwner {
   #info: MapInfo | undefined;
   /** What the map was created with, or read back; undefined until one of them. */

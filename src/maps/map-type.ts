@@ -24,6 +24,10 @@ export { MapType };
 /** What user space writes into an element, when it is not plain bytes. */
 export type FdValue = 'map' | 'prog' | 'perf' | 'sock' | 'cgroup' | 'xsk' | 'dev' | 'cpu';
 
+/**
+ * What tsbpf knows about a map type: its kernel name, the kernel version it arrived in, fixed
+ * key and value sizes, whether it is per-CPU, holds file descriptors or needs an inner map.
+ */
 export interface MapTypeInfo {
   readonly type: MapType;
   /** The kernel's name: 'BPF_MAP_TYPE_ARRAY'. */
@@ -52,7 +56,7 @@ export interface CreationCost {
 
 type Row = Omit<MapTypeInfo, 'type' | 'kernelName'> & CreationCost;
 
-const rows: Record<keyof typeof MapType, Row> = {
+const rows: Record<keyof typeof MapType & string, Row> = {
   Unspec: { since: '3.18' },
   Hash: { memory: hashMemory(false, false), since: '3.19' },
   Array: { keySize: 4, indexed: true, memory: arrayMemory(false), since: '3.19' },
@@ -91,7 +95,7 @@ const rows: Record<keyof typeof MapType, Row> = {
 
 const table: MapTypeInfo[] = [];
 const costs: CreationCost[] = [];
-for (const [name, { indexed, memory, ...row }] of Object.entries(rows) as [keyof typeof MapType, Row][]) {
+for (const [name, { indexed, memory, ...row }] of Object.entries(rows) as [keyof typeof MapType & string, Row][]) {
   table[MapType[name]] = Object.freeze({ type: MapType[name], kernelName: mapTypeNames[MapType[name]]!, ...row });
   costs[MapType[name]] = { indexed, memory };
 }

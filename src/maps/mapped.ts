@@ -28,6 +28,7 @@ let unmapMemory: (memory: MapMemory) => void;
  * value i at `i * stride` (the value size rounded up to 8, as the kernel lays the
  * array out). Valid while the map is open: closing the map unmaps it and detaches
  * the buffer (`closed` turns true; a typed view throws MapError 'Closed').
+ * Kernel 5.5+ (BPF_F_MMAPABLE).
  */
 export class MapMemory {
   /** The values, back to back at `stride`. */
@@ -112,6 +113,7 @@ interface ValueBytes<V, In> {
  * Programs see a write at once, and JS sees theirs; a value wider than 8 bytes is
  * not read or written atomically. MapError 'OutOfBounds' past the end, 'Closed' once
  * the map is closed.
+ * Kernel 5.5+ (BPF_F_MMAPABLE).
  */
 export class ArrayMemory<V, In = V> {
   /** The raw mapping: bytes, view, stride. */

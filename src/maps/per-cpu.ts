@@ -89,6 +89,7 @@ export class PerCpuArray<V> extends IndexedMap<V[], PerCpuInput<V>> {
     return createMap(PerCpuArray.kind, [value], options) as PerCpuArray<V>;
   }
 
+  /** A converter for maps of maps: views each inner MapData as this class with these codecs. */
   static fromMapData<V>(value: Codec<V>): FromMapData<PerCpuArray<V>> {
     return (map) => PerCpuArray.tryFrom(map, value, { owned: true });
   }
@@ -117,6 +118,11 @@ export class PerCpuHashMap<K, V> extends KeyedMap<K, V[], PerCpuInput<V>> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: PerCpuHashMapTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<K, V>(map: MapData, key: Codec<K>, value: Codec<V>, options?: TryFromOptions): PerCpuHashMap<K, V> {
     return tryFromMap(PerCpuHashMap.kind, map, [key, value], options) as PerCpuHashMap<K, V>;
   }
@@ -126,6 +132,7 @@ export class PerCpuHashMap<K, V> extends KeyedMap<K, V[], PerCpuInput<V>> {
     return createMap(PerCpuHashMap.kind, [key, value], options) as PerCpuHashMap<K, V>;
   }
 
+  /** A converter for maps of maps: views each inner MapData as this class with these codecs. */
   static fromMapData<K, V>(key: Codec<K>, value: Codec<V>): FromMapData<PerCpuHashMap<K, V>> {
     return (map) => PerCpuHashMap.tryFrom(map, key, value, { owned: true });
   }

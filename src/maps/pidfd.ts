@@ -7,7 +7,7 @@ import { Errno, SyscallError } from '../sys/errors.js';
 import { FdOwner } from '../sys/fd.js';
 import { pidfdOpen } from '../sys/pidfd.js';
 
-/** The pidfd of one process; close() (or `using`) releases it. */
+/** The pidfd of one process; close() (or `using`) releases it. Kernel 5.3+ (pidfd_open). */
 export class Pidfd extends FdOwner {
   /** The pid it was opened for (in this process's pid namespace). */
   readonly pid: number;

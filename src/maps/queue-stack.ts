@@ -79,6 +79,11 @@ export class Queue<V> extends ValueStore<V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: QueueTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): Queue<V> {
     return tryFromMap(Queue.kind, map, [value], options) as Queue<V>;
   }
@@ -103,6 +108,11 @@ export class Stack<V> extends ValueStore<V> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: StackTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<V>(map: MapData, value: Codec<V>, options?: TryFromOptions): Stack<V> {
     return tryFromMap(Stack.kind, map, [value], options) as Stack<V>;
   }

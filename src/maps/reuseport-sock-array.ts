@@ -23,10 +23,19 @@ export class ReusePortSockArray extends IndexedMap<bigint, SocketLike> {
     make: (map, owned, shape) => new ReusePortSockArray(map, owned, ReusePortSockArray.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): ReusePortSockArray {
     return tryFromMap(ReusePortSockArray.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: SockMapCreateOptions): ReusePortSockArray {
     return createMap(ReusePortSockArray.kind, [], options);
   }

@@ -25,10 +25,19 @@ export class SockHash<K> extends KeyedMap<K, bigint, SocketLike> {
   /** @internal How Ebpf.map types the shape arguments (MapTyping). */
   declare static readonly typing?: SockHashTyping;
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom<K>(map: MapData, key: Codec<K>, options?: TryFromOptions): SockHash<K> {
     return tryFromMap(SockHash.kind, map, [key], options) as SockHash<K>;
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create<K>(key: Codec<K>, options: SockMapCreateOptions): SockHash<K> {
     return createMap(SockHash.kind, [key], options) as SockHash<K>;
   }

@@ -49,10 +49,19 @@ export class SockMap extends IndexedMap<bigint, SocketLike> {
     make: (map, owned, shape) => new SockMap(map, owned, SockMap.kind, shape),
   };
 
+  /**
+   * A typed view of an existing map: MapError `InvalidMapType` for a map of another type, `InvalidKeySize`
+   * / `InvalidValueSize` when the codecs do not fit, `Closed` for a closed MapData. `owned: true` hands
+   * the MapData over.
+   */
   static tryFrom(map: MapData, options?: TryFromOptions): SockMap {
     return tryFromMap(SockMap.kind, map, [], options);
   }
 
+  /**
+   * Creates a new map of this class, owned by the result (close() closes it); `NotSupported` where the
+   * kernel lacks the map type.
+   */
   static create(options: SockMapCreateOptions): SockMap {
     return createMap(SockMap.kind, [], options);
   }

@@ -20,6 +20,7 @@ import { attachStructOps } from '../links/struct-ops.js';
  * `unregister()` for maps without BPF_F_LINK; a BPF_F_LINK map was written at load
  * and waits for a link (BPF_LINK_CREATE with `map.fd`, attach type BPF_STRUCT_OPS).
  * A view: the Ebpf owns the map and unregisters it when closed.
+ * Kernel 5.6+ (BPF_MAP_TYPE_STRUCT_OPS; BPF_F_LINK 6.4+).
  */
 export class StructOpsMap {
   readonly name: string;

@@ -13,6 +13,7 @@ import { mapTypeName, type MapType } from './map-type.js';
 import { BatchBuffers, batchBuffers, batchIterable, checkBatchCount, deleteBatch, isBatchRefusal, lookupBatch, MapBatchCursor, refuseBatch, updateBatch } from './batch.js';
 import { Errno } from '../sys/errors.js';
 
+/** Options of every typed map's `tryFrom`. */
 export interface TryFromOptions {
   /**
    * Hand the MapData over: the typed map closes it on close(), and pin() consumes it.
@@ -176,6 +177,7 @@ export abstract class TypedMap implements Disposable {
     if (this.#owned) this.map.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -401,6 +403,7 @@ class BatchEntryIterator<K, E> implements IterableIterator<[K, E]> {
     return { done: true, value: undefined };
   }
 
+  /** The entries, as `entries()` gives them. */
   [Symbol.iterator](): this {
     return this;
   }
@@ -529,6 +532,7 @@ export abstract class IndexedMap<V, In = V, E = V> extends TypedMap {
     }
   }
 
+  /** The entries, as `entries()` gives them. */
   [Symbol.iterator](): IterableIterator<[number, E]> {
     return this.entries();
   }
@@ -660,6 +664,7 @@ export abstract class KeyedMap<K, V, In = V, E = V> extends TypedMap {
     }
   }
 
+  /** The entries, as `entries()` gives them. */
   [Symbol.iterator](): IterableIterator<[K, E]> {
     return this.entries();
   }

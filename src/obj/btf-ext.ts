@@ -7,12 +7,14 @@ import { BtfError } from '../errors.js';
 import { BTF_MAGIC, type Btf } from './btf.js';
 import { INSN_SIZE } from './insn.js';
 
+/** A `.BTF.ext` func_info record: where a function starts and its BTF type. */
 export interface FuncInfo {
   /** Instruction index in the section (the file has byte offsets; divided by 8). */
   insnOff: number;
   typeId: number;
 }
 
+/** A `.BTF.ext` line_info record: the source line of an instruction. */
 export interface LineInfo {
   insnOff: number;
   fileName: string;
@@ -21,6 +23,7 @@ export interface LineInfo {
   lineText: string;
 }
 
+/** A `.BTF.ext` CO-RE relocation record (5.2+ BTF; relocated by the loader against the kernel's BTF). */
 export interface CoreRelo {
   insnOff: number;
   typeId: number;
@@ -30,6 +33,7 @@ export interface CoreRelo {
   kind: number;
 }
 
+/** The parsed `.BTF.ext` section of an object: func_info, line_info and CO-RE relocations, by section. */
 export interface BtfExt {
   funcInfos: Map<string, FuncInfo[]>;
   lineInfos: Map<string, LineInfo[]>;

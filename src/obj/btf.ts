@@ -26,6 +26,7 @@ export const BTF_VAR_STATIC = 0;
 export const BTF_VAR_GLOBAL_ALLOCATED = 1;
 export const BTF_VAR_GLOBAL_EXTERN = 2;
 
+/** A member of a BTF struct or union: name, type, offset in bits, bitfield size. */
 export interface BtfMember {
   name: string;
   type: number;
@@ -35,23 +36,27 @@ export interface BtfMember {
   bitfieldSize: number;
 }
 
+/** A parameter of a BTF function prototype. */
 export interface BtfParam {
   /** '' for an unnamed parameter (and for the `...` entry of a variadic function, type 0). */
   name: string;
   type: number;
 }
 
+/** A value of a BTF enum or enum64. */
 export interface BtfEnumValue {
   name: string;
   value: bigint;
 }
 
+/** A variable of a BTF datasec: its type, offset and size in the section. */
 export interface BtfVarSecinfo {
   type: number;
   offset: number;
   size: number;
 }
 
+/** A BTF type, by kind (int, ptr, array, struct, union, enum, fwd, typedef, func, var, datasec, ...). */
 export type BtfType =
   | { id: number; kind: 'int'; name: string; size: number; encoding: number; bitOffset: number; bits: number }
   | { id: number; kind: 'ptr'; type: number }
@@ -71,6 +76,7 @@ export type BtfType =
   | { id: number; kind: 'decl_tag'; name: string; type: number; componentIdx: number; attr: boolean }
   | { id: 0; kind: 'void' };
 
+/** The name of a BTF kind: `BtfType["kind"]`. */
 export type BtfKindName = BtfType['kind'];
 
 /** The variant of BtfType for one kind: `BtfTypeOf<'struct'>` has `members`. */
@@ -193,6 +199,10 @@ function extraSize(kind: number, vlen: number): number {
   }
 }
 
+/**
+ * BTF type information: parsed from an object or `/sys/kernel/btf`, looked up by id or name, loaded into
+ * the kernel (BPF_BTF_LOAD, 4.18+).
+ */
 export class Btf {
   /** Index = type id; [0] is void. For split BTF the base's types come first. */
   readonly types: BtfType[];
@@ -312,6 +322,7 @@ export class Btf {
     return this.#strings.totalLen;
   }
 
+  /** The type with this id; throws BtfError for an id out of range. */
   type(id: number): BtfType {
     const t = Number.isInteger(id) && id >= 0 ? this.types[id] : undefined;
     if (!t) throw new BtfError('TypeNotFound', `no BTF type with id ${id} (${this.types.length} types)`);
@@ -502,7 +513,12 @@ export class Btf {
    * marshal(), with `extra` strings added to the string section (line info names source
    * files and lines by string offset); `offsetOf` gives where each string went.
    */
-  marshalWithStrings(extra: Iterable<string>): { bytes: Uint8Array; offsetOf: (s: string) => number } {
+  marshalWithStrings(extra: Iterable<string>): {
+    /** The BTF blob. */
+    bytes: Uint8Array;
+    /** Where string `s` is in the string section. */
+    offsetOf: (s: string) => number;
+  } {
     const { bytes, strOffsets } = marshalTypes(this.types, this.firstId, this.base ? this.base.#strings.totalLen : 0, extra);
     return { bytes, offsetOf: (s) => strOffsets.get(s) ?? 0 };
   }

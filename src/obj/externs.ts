@@ -145,6 +145,7 @@ export function kconfigValue(btf: Btf, name: string, typeId: number, size: numbe
   return out;
 }
 
+/** An `extern ... __ksym` of an object: whether it is a kernel function (kfunc) and whether it is typeless. */
 export interface KsymDeclaration {
   /** A kfunc (a FUNC), else a variable. */
   func: boolean;

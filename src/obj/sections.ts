@@ -86,6 +86,10 @@ export interface SectionFlags {
   readonly sloppyPrefix?: true;
 }
 
+/**
+ * A row of the section-name table (libbpf's section_defs): the program type, expected attach type and
+ * flags a section name implies.
+ */
 export interface SectionDef {
   /** libbpf's spelling: 'kprobe+', 'tc/ingress', 'xdp'. */
   readonly pattern: string;
@@ -349,6 +353,7 @@ export type AttachTarget =
       readonly btfKind: 'func' | 'typedef';
     };
 
+/** What `programTypeForSection` found for a section name. */
 export interface SectionMatch {
   /** The section name matched, without a leading '?'. */
   readonly section: string;
@@ -380,6 +385,7 @@ export interface SectionMatch {
   readonly session?: boolean;
 }
 
+/** Options of `programTypeForSection`. */
 export interface SectionMatchOptions {
   /**
    * libbpf 1.x matching only (its LIBBPF_STRICT_SEC_NAME): no legacy prefix matches.

@@ -58,6 +58,10 @@ export type Reference =
   /** An extern (__kconfig variable, __ksym variable or kfunc call). */
   | { kind: 'extern'; insn: number; name: string; call: boolean };
 
+/**
+ * A program of a parsed object: name, section, instructions, program type and attach type, BTF info,
+ * before load.
+ */
 export interface ProgramSpec {
   /** The function's name. */
   name: string;
@@ -161,6 +165,10 @@ function cString(bytes: Uint8Array): string {
   return ascii;
 }
 
+/**
+ * A parsed BPF ELF object (`ObjectSpec.parse`): its maps, programs, BTF and globals, before load; what
+ * `Ebpf.load` loads.
+ */
 export class ObjectSpec {
   readonly maps = new Map<string, MapDefinition>();
   readonly programs = new Map<string, ProgramSpec>();

@@ -19,8 +19,13 @@ import type { Program } from './program.js';
 import { attachTypeName } from './program-type.js';
 import { programTypeForSection } from '../obj/sections.js';
 
+/**
+ * How a cgroup program shares its hook (4.10+): `single`, `override` (4.10+) or `multi`
+ * (BPF_F_ALLOW_MULTI, 4.15+).
+ */
 export type CgroupAttachMode = 'single' | 'override' | 'multi';
 
+/** Options of a cgroup attach: mode, bpf_link (5.7+) or BPF_PROG_ATTACH, program to replace. */
 export interface CgroupAttachOptions {
   /** Default 'multi'. */
   mode?: CgroupAttachMode;
@@ -105,6 +110,7 @@ function checkCgroup2(cgroup: string | number, program: string): void {
   }
 }
 
+/** Options of `queryCgroup` (BPF_PROG_QUERY, 4.15+). */
 export interface CgroupQueryOptions {
   /** Also the programs inherited from ancestors (BPF_F_QUERY_EFFECTIVE). */
   effective?: boolean;

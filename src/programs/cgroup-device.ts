@@ -3,7 +3,7 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupDevice programs (sections "cgroup/dev"). */
+/** CgroupDevice programs (sections "cgroup/dev"). Kernel 4.15+ (BPF_PROG_TYPE_CGROUP_DEVICE). */
 export class CgroupDevice extends Program {
   static override readonly programKind: ProgramKind = 'CgroupDevice';
 

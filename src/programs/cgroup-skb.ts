@@ -3,7 +3,10 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupSkb programs (sections "cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb"). */
+/**
+ * CgroupSkb programs (sections "cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb").
+ * Kernel 4.10+ (BPF_PROG_TYPE_CGROUP_SKB).
+ */
 export class CgroupSkb extends Program {
   static override readonly programKind: ProgramKind = 'CgroupSkb';
 

@@ -3,7 +3,11 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4"). */
+/**
+ * CgroupSockAddr programs (sections "cgroup/bind4", "cgroup/bind6", "cgroup/connect4",
+ * "cgroup/connect6", "cgroup/connect_unix", "cgroup/sendmsg4").
+ * Kernel 4.17+ (BPF_PROG_TYPE_CGROUP_SOCK_ADDR).
+ */
 export class CgroupSockAddr extends Program {
   static override readonly programKind: ProgramKind = 'CgroupSockAddr';
 

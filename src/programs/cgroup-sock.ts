@@ -3,7 +3,11 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupSock programs (sections "cgroup/sock_create", "cgroup/sock_release", "cgroup/sock", "cgroup/post_bind4", "cgroup/post_bind6"). */
+/**
+ * CgroupSock programs (sections "cgroup/sock_create", "cgroup/sock_release", "cgroup/sock",
+ * "cgroup/post_bind4", "cgroup/post_bind6").
+ * Kernel 4.10+ (BPF_PROG_TYPE_CGROUP_SOCK).
+ */
 export class CgroupSock extends Program {
   static override readonly programKind: ProgramKind = 'CgroupSock';
 

@@ -3,7 +3,10 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupSockopt programs (sections "cgroup/getsockopt", "cgroup/setsockopt"). */
+/**
+ * CgroupSockopt programs (sections "cgroup/getsockopt", "cgroup/setsockopt").
+ * Kernel 5.3+ (BPF_PROG_TYPE_CGROUP_SOCKOPT).
+ */
 export class CgroupSockopt extends Program {
   static override readonly programKind: ProgramKind = 'CgroupSockopt';
 

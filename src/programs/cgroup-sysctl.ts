@@ -3,7 +3,7 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** CgroupSysctl programs (sections "cgroup/sysctl"). */
+/** CgroupSysctl programs (sections "cgroup/sysctl"). Kernel 5.2+ (BPF_PROG_TYPE_CGROUP_SYSCTL). */
 export class CgroupSysctl extends Program {
   static override readonly programKind: ProgramKind = 'CgroupSysctl';
 

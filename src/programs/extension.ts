@@ -12,6 +12,7 @@ import type { ProgramKind } from '../obj/sections.js';
 /** A loaded program to replace a function of: a Program, or a program fd the caller keeps. */
 export type ExtensionTargetProgram = { readonly fd: number; readonly name?: string } | number;
 
+/** Options of loading a freplace program (BPF_PROG_TYPE_EXT, 5.6+): the target program and function. */
 export interface ExtensionLoadOptions {
   /** The program whose global function this one replaces. */
   target: ExtensionTargetProgram;
@@ -45,6 +46,7 @@ const fdOf = (p: ExtensionTargetProgram) => (typeof p === 'number' ? p : p.fd);
  * Extension programs (sections "freplace+"): replace a global function of another
  * loaded program (BPF_PROG_TYPE_EXT). The target is given at load, so Ebpf.load
  * leaves them unloaded: `ext.load({ target, function })`, then `ext.attach()`.
+ * Kernel 5.6+ (BPF_PROG_TYPE_EXT).
  */
 export class Extension extends Program {
   static override readonly programKind: ProgramKind = 'Extension';

@@ -5,7 +5,7 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** FlowDissector programs (sections "flow_dissector"). */
+/** FlowDissector programs (sections "flow_dissector"). Kernel 4.20+ (BPF_PROG_TYPE_FLOW_DISSECTOR). */
 export class FlowDissector extends Program {
   static override readonly programKind: ProgramKind = 'FlowDissector';
 

@@ -10,8 +10,9 @@ import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 import { Program } from './program.js';
 
-/** enum bpf_cgroup_iter_order */
+/** enum bpf_cgroup_iter_order: the walk of a cgroup iterator (6.1+). */
 export const CgroupIterOrder = { Unspec: 0, SelfOnly: 1, DescendantsPre: 2, DescendantsPost: 3, AncestorsUp: 4 } as const;
+/** A value of enum bpf_cgroup_iter_order: one of the numbers of the constant `CgroupIterOrder`. */
 export type CgroupIterOrder = (typeof CgroupIterOrder)[keyof typeof CgroupIterOrder];
 
 /** What an iterator walks (union bpf_iter_link_info); none: the iterator's default (all tasks, ...). */
@@ -74,10 +75,12 @@ function iterInfo(program: string, options: IterAttachOptions): { info: Uint8Arr
  * Iter programs (sections "iter+", "iter.s+"): BPF iterators (iter/task,
  * iter/bpf_map_elem, ...). attach() makes the link; its output is read with
  * link.stream() or link.readAll().
+ * Kernel 5.8+ (BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER).
  */
 export class Iter extends Program {
   static override readonly programKind: ProgramKind = 'Iter';
 
+  /** Creates the iterator link (BPF_LINK_CREATE, 5.8+); read it with `IterLink.open()`. */
   attach(options?: IterAttachOptions): IterLink {
     const progFd = this.fd;
     options = checkOptions(this.name, options);

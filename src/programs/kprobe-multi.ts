@@ -11,6 +11,7 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 
+/** Options of a kprobe.multi attach (BPF_LINK_TYPE_KPROBE_MULTI, 5.18+). */
 export interface KProbeMultiAttachOptions {
   /** Kernel functions by name (resolved through /proc/kallsyms). */
   symbols?: string[];
@@ -51,6 +52,7 @@ function traceableFunctions(): Set<string> | undefined {
 
 /**
  * KProbeMulti programs (sections "kprobe.multi+", "kretprobe.multi+", "kprobe.session+").
+ * Kernel 5.18+ (BPF_LINK_TYPE_KPROBE_MULTI).
  */
 export class KProbeMulti extends Program {
   static override readonly programKind: ProgramKind = 'KProbeMulti';

@@ -8,6 +8,7 @@ import { attachProbe, type ProbeMechanism } from './probe-event.js';
 import { Program } from './program.js';
 import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 
+/** Options of a kprobe attach (perf event kprobes, 4.1+; through the kprobe PMU 4.17+). */
 export interface KProbeAttachOptions {
   /** Bytes into the function (kprobes only). */
   offset?: number | bigint;
@@ -21,6 +22,7 @@ export interface KProbeAttachOptions {
 
 /**
  * KProbe programs (sections "kprobe+", "kretprobe+", "ksyscall+", "kretsyscall+").
+ * Kernel 4.1+ (BPF_PROG_TYPE_KPROBE; kprobe PMU 4.17+).
  */
 export class KProbe extends Program {
   static override readonly programKind: ProgramKind = 'KProbe';

@@ -7,6 +7,7 @@ import type { ProgramKind } from '../obj/sections.js';
 /**
  * LircMode2 programs (section "lirc_mode2"): decode infrared pulses of a LIRC device
  * (CONFIG_BPF_LIRC_MODE2; this kernel has it off, see isProgramTypeSupported).
+ * Kernel 4.18+ (BPF_PROG_TYPE_LIRC_MODE2).
  */
 export class LircMode2 extends Program {
   static override readonly programKind: ProgramKind = 'LircMode2';

@@ -11,8 +11,10 @@ import { LwtRouteLink } from '../links/lwt-route.js';
 import { resolveInterface } from '../links/netif.js';
 import type { Program } from './program.js';
 
+/** The lightweight tunnel hook of a route (lwt_in, lwt_out, lwt_xmit; 4.10+). */
 export type LwtHook = 'in' | 'out' | 'xmit';
 
+/** Options of an LWT attach: the route the program is set on (4.10+). */
 export interface LwtAttachOptions {
   /** The route's destination: 'a.b.c.d/len' or an IPv6 prefix ('fd00::/64'); no length means a host route. */
   destination: string;

@@ -16,6 +16,7 @@ const families: Readonly<Record<NetfilterFamily, number>> = { ipv4: 2, ipv6: 10 
 const hooks: Readonly<Record<NetfilterHook, number>> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 const BPF_F_NETFILTER_IP_DEFRAG = 1;
 
+/** Options of a netfilter attach (BPF_LINK_TYPE_NETFILTER, 6.4+): protocol family, hook, priority. */
 export interface NetfilterAttachOptions {
   family: NetfilterFamily;
   hook: NetfilterHook;
@@ -28,6 +29,7 @@ export interface NetfilterAttachOptions {
 /**
  * Netfilter programs (section "netfilter"): a netfilter hook function in the network
  * namespace of the attaching process, returning NF_DROP (0) or NF_ACCEPT (1).
+ * Kernel 6.4+ (BPF_PROG_TYPE_NETFILTER).
  */
 export class Netfilter extends Program {
   static override readonly programKind: ProgramKind = 'Netfilter';

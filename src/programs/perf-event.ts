@@ -12,9 +12,11 @@ import { attachOpenedPerfEvent } from './perf-attach.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
+/** The perf event kinds a perf_event program attaches to by name. */
 export type PerfEventTypeName = 'hardware' | 'software' | 'tracepoint' | 'hwCache' | 'raw' | 'breakpoint';
 const TYPES: Readonly<Record<PerfEventTypeName, number>> = { hardware: PerfType.Hardware, software: PerfType.Software, tracepoint: PerfType.Tracepoint, hwCache: PerfType.HwCache, raw: PerfType.Raw, breakpoint: PerfType.Breakpoint };
 
+/** Options of a perf_event attach (4.9+): the event, its period or frequency, CPU and process. */
 export interface PerfEventAttachOptions {
   /** The event's PMU: a name or a PERF_TYPE_* / dynamic PMU type number. */
   type: PerfEventTypeName | number;
@@ -49,6 +51,7 @@ function hasCpuPmu(): boolean {
 
 /**
  * PerfEvent programs (sections "perf_event").
+ * Kernel 4.9+ (BPF_PROG_TYPE_PERF_EVENT).
  */
 export class PerfEvent extends Program {
   static override readonly programKind: ProgramKind = 'PerfEvent';

@@ -14,7 +14,9 @@ import { TracefsProbeLink } from '../links/tracefs-probe.js';
 import { attachOpenedPerfEvent } from './perf-attach.js';
 import { tracefs as tracefsRoot } from './trace-point.js';
 
+/** kprobe or uprobe. */
 export type ProbeKind = 'kprobe' | 'uprobe';
+/** How a probe is created: the perf PMU (4.17+) or tracefs `kprobe_events`/`uprobe_events`. */
 export type ProbeMechanism = 'pmu' | 'tracefs';
 
 export interface ProbeEvent {

@@ -14,6 +14,7 @@ import { bytesOption, checkOptions, u32Option } from './options.js';
 import { AttachType, attachTypeName, ProgramType, programTypeName } from './program-type.js';
 import { defaultProgramKind, programTypeForSection, programTypesOfKind, type ProgramKind } from '../obj/sections.js';
 
+/** Input of `testRun` (BPF_PROG_TEST_RUN, 4.12+). */
 export interface TestRunOptions {
   /** Packet data for networking programs. */
   data?: Uint8Array;
@@ -27,6 +28,10 @@ export interface TestRunOptions {
   cpu?: number;
 }
 
+/**
+ * What `testRun` gives back: the program's return value, the output packet and context, and the time per
+ * run.
+ */
 export interface TestRunResult {
   returnValue: number;
   /** Average run time in ns, as the kernel measured it. */
@@ -116,10 +121,15 @@ export class Program implements Disposable {
     this.#fd = undefined;
   }
 
+  /**
+   * Closes the program's file descriptor (the kernel unloads it when nothing else holds it); calling it
+   * again does nothing.
+   */
   close(): void {
     this.unload();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.unload();
   }

@@ -6,6 +6,7 @@ import { Program } from './program.js';
 import { sectionTarget } from './trace-point.js';
 import type { ProgramKind } from '../obj/sections.js';
 
+/** Options of a raw tracepoint attach (BPF_RAW_TRACEPOINT_OPEN, 4.17+). */
 export interface RawTracePointAttachOptions {
   /** bpf_get_attach_cookie() in the program (6.10+). */
   cookie?: bigint;
@@ -15,6 +16,7 @@ export interface RawTracePointAttachOptions {
  * RawTracePoint programs (sections "raw_tracepoint+", "raw_tp+"): the tracepoint's
  * raw arguments, attached by name with BPF_RAW_TRACEPOINT_OPEN (the kernel has no
  * LINK_CREATE for this program type; EINVAL).
+ * Kernel 4.17+ (BPF_PROG_TYPE_RAW_TRACEPOINT).
  */
 export class RawTracePoint extends Program {
   static override readonly programKind: ProgramKind = 'RawTracePoint';

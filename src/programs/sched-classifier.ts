@@ -41,6 +41,7 @@ export interface ClsBpfAttachOptions {
   handle?: number;
 }
 
+/** Options of a tc attach: tcx (BPF_LINK_TYPE_TCX, 6.6+) or cls_bpf over netlink (4.1+). */
 export type TcAttachOptions = TcxAttachOptions | ClsBpfAttachOptions;
 
 /** A program at a TCX hook, in the order they run. */
@@ -76,6 +77,7 @@ function checkDirection(direction: unknown): asserts direction is TcDirection {
 
 /**
  * SchedClassifier programs (sections "tc/ingress", "tc/egress", "tcx/ingress", "tcx/egress", "tc", "classifier").
+ * Kernel 4.1+ (BPF_PROG_TYPE_SCHED_CLS; tcx links 6.6+).
  */
 export class SchedClassifier extends Program {
   static override readonly programKind: ProgramKind = 'SchedClassifier';

@@ -4,7 +4,11 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** SkLookup programs (sections "sk_lookup"): choose the socket an incoming connection or datagram goes to. */
+/**
+ * SkLookup programs (sections "sk_lookup"): choose the socket an incoming connection or datagram goes
+ * to.
+ * Kernel 5.9+ (BPF_PROG_TYPE_SK_LOOKUP).
+ */
 export class SkLookup extends Program {
   static override readonly programKind: ProgramKind = 'SkLookup';
 

@@ -5,7 +5,10 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** SkMsg programs (sections "sk_msg"): run on every sendmsg of a socket in the map. */
+/**
+ * SkMsg programs (sections "sk_msg"): run on every sendmsg of a socket in the map.
+ * Kernel 4.17+ (BPF_PROG_TYPE_SK_MSG).
+ */
 export class SkMsg extends Program {
   static override readonly programKind: ProgramKind = 'SkMsg';
 

@@ -10,6 +10,7 @@ const reuseportOption = { attach: 52, attachName: 'SO_ATTACH_REUSEPORT_EBPF', de
  * SkReuseport programs (sections "sk_reuseport", "sk_reuseport/migrate"): choose the
  * socket of an SO_REUSEPORT group that gets each packet or connection, usually with
  * bpf_sk_select_reuseport and a REUSEPORT_SOCKARRAY.
+ * Kernel 4.19+ (BPF_PROG_TYPE_SK_REUSEPORT).
  */
 export class SkReuseport extends Program {
   static override readonly programKind: ProgramKind = 'SkReuseport';

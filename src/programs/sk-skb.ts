@@ -7,6 +7,7 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
+/** Which sk_skb hook of a sockmap a program is (stream parser and stream verdict 4.14+, skb verdict 5.13+). */
 export type SkSkbKind = 'stream_parser' | 'stream_verdict' | 'verdict';
 
 const attachTypes: Record<SkSkbKind, number> = {
@@ -15,7 +16,11 @@ const attachTypes: Record<SkSkbKind, number> = {
   verdict: AttachType.SkSkbVerdict,
 };
 
-/** SkSkb programs (sections "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict", "sk_skb"). */
+/**
+ * SkSkb programs (sections "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict",
+ * "sk_skb").
+ * Kernel 4.14+ (BPF_PROG_TYPE_SK_SKB).
+ */
 export class SkSkb extends Program {
   static override readonly programKind: ProgramKind = 'SkSkb';
 

@@ -3,7 +3,7 @@ import type { Link } from '../links/link.js';
 import { Program } from './program.js';
 import type { ProgramKind } from '../obj/sections.js';
 
-/** SockOps programs (sections "sockops"). */
+/** SockOps programs (sections "sockops"). Kernel 4.13+ (BPF_PROG_TYPE_SOCK_OPS). */
 export class SockOps extends Program {
   static override readonly programKind: ProgramKind = 'SockOps';
 

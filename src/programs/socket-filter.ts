@@ -21,7 +21,7 @@ export function attachBySocketOption(program: Program, socket: SocketLike, optio
   return new SocketOptionLink(description, socket, fd, option);
 }
 
-/** SocketFilter programs (sections "socket"). */
+/** SocketFilter programs (sections "socket"). Kernel 3.19+ (BPF_PROG_TYPE_SOCKET_FILTER). */
 export class SocketFilter extends Program {
   static override readonly programKind: ProgramKind = 'SocketFilter';
 

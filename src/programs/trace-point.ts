@@ -9,6 +9,7 @@ import { Program } from './program.js';
 import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 
 
+/** Options of a tracepoint attach (4.7+). */
 export interface TracePointAttachOptions {
   /** bpf_get_attach_cookie() in the program (needs BPF perf_event links, 5.15+). */
   cookie?: bigint;
@@ -58,6 +59,7 @@ export function sectionTarget(program: Program): ReturnType<typeof programTypeFo
 /**
  * TracePoint programs (sections "tracepoint+", "tp+"): attached to a kernel
  * tracepoint through a perf event of type PERF_TYPE_TRACEPOINT.
+ * Kernel 4.7+ (BPF_PROG_TYPE_TRACEPOINT).
  */
 export class TracePoint extends Program {
   static override readonly programKind: ProgramKind = 'TracePoint';

@@ -11,6 +11,7 @@ import { attachError, FdLink, LinkType } from '../links/link.js';
 import { AttachType } from './program-type.js';
 import { Program } from './program.js';
 
+/** Options of an fentry/fexit/fmod_ret/lsm attach (trampolines, 5.5+): the BPF cookie. */
 export interface TracingAttachOptions {
   /** bpf_get_attach_cookie() in the program (tracing links, 5.19+). */
   cookie?: bigint;

@@ -9,6 +9,7 @@ import { AttachType } from './program-type.js';
 import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 import { patternOffsets, resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
+/** Options of a uprobe.multi attach (BPF_LINK_TYPE_UPROBE_MULTI, 6.6+). */
 export interface UProbeMultiAttachOptions {
   /** A path, a library name or a pid, as for UProbe.attach. Default: the section's binary. */
   target?: string | number;
@@ -30,6 +31,7 @@ const BPF_F_UPROBE_MULTI_RETURN = 1;
 
 /**
  * UProbeMulti programs (sections "uprobe.multi+", "uretprobe.multi+", "uprobe.session+", ...).
+ * Kernel 6.6+ (BPF_LINK_TYPE_UPROBE_MULTI).
  */
 export class UProbeMulti extends Program {
   static override readonly programKind: ProgramKind = 'UProbeMulti';

@@ -7,6 +7,7 @@ import { Program } from './program.js';
 import { programTypeForSection, type ProgramKind } from '../obj/sections.js';
 import { resolveUprobeFile, symbolOffset } from './uprobe-target.js';
 
+/** Options of a uprobe attach (4.17+ through the uprobe PMU; tracefs before). */
 export interface UProbeAttachOptions {
   /**
    * The file: a path, a library name ('libc.so.6': the one `pid` maps, else the one
@@ -30,6 +31,7 @@ export interface UProbeAttachOptions {
 
 /**
  * UProbe programs (sections "uprobe+", "uprobe.s+", "uretprobe+", "uretprobe.s+").
+ * Kernel 4.17+ (BPF_PROG_TYPE_KPROBE through the uprobe PMU; tracefs uprobe_events before).
  */
 export class UProbe extends Program {
   static override readonly programKind: ProgramKind = 'UProbe';

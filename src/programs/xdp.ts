@@ -15,6 +15,7 @@ import { Program } from './program.js';
 import { AttachType } from './program-type.js';
 import type { ProgramKind } from '../obj/sections.js';
 
+/** Options of an XDP attach (4.8+; bpf_link 5.9+): mode, program to replace, netlink instead of a link. */
 export interface XdpAttachOptions {
   /**
    * skb: generic XDP (any interface, after the skb is built); drv: in the driver
@@ -57,6 +58,7 @@ function xdpAttachError(program: string, where: string, mode: XdpMode | undefine
 
 /**
  * Xdp programs (sections "xdp.frags/devmap", "xdp/devmap", "xdp.frags/cpumap", "xdp/cpumap", "xdp.frags", "xdp").
+ * Kernel 4.8+ (BPF_PROG_TYPE_XDP; XDP links 5.9+).
  */
 export class Xdp extends Program {
   static override readonly programKind: ProgramKind = 'Xdp';

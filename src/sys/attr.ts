@@ -11,11 +11,13 @@ export class Attr {
     this.view = new DataView(this.bytes.buffer);
   }
 
+  /** Zeroes the attribute bytes. */
   reset(): this {
     this.bytes.fill(0);
     return this;
   }
 
+  /** Writes a u32 at `offset`. */
   u32(offset: number, value: number): this {
     this.view.setUint32(offset, value, true);
     return this;
@@ -32,10 +34,12 @@ export class Attr {
     return this;
   }
 
+  /** Reads the u32 at `offset`. */
   getU32(offset: number): number {
     return this.view.getUint32(offset, true);
   }
 
+  /** Reads the u64 at `offset`. */
   getU64(offset: number): bigint {
     return this.view.getBigUint64(offset, true);
   }

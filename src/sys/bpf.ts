@@ -187,6 +187,7 @@ export class ElemIo {
 const batch = new Attr(batchLayout.size);
 const BATCH_PTRS = ptrWords(batchLayout.inBatch, batchLayout.outBatch, batchLayout.keys, batchLayout.values);
 
+/** What a batch command (5.6+) did: how many elements, and whether it reached the end of the map. */
 export interface BatchResult {
   /** Elements processed (also on a partial failure). */
   count: number;
@@ -367,6 +368,7 @@ export function mapFreeze(fd: number): void {
 
 // ---- programs ----------------------------------------------------------------------
 
+/** The fields of BPF_PROG_LOAD that tsbpf sets. */
 export interface ProgLoadAttr {
   progType: number;
   /** struct bpf_insn array, 8 bytes each. */
@@ -456,6 +458,7 @@ export function btfLoad(btf: Uint8Array, logBuf?: Uint8Array): number {
   return r;
 }
 
+/** The fields of BPF_PROG_TEST_RUN (4.12+). */
 export interface ProgTestRunAttr {
   progFd: number;
   dataIn?: Uint8Array;
@@ -467,6 +470,7 @@ export interface ProgTestRunAttr {
   cpu?: number;
 }
 
+/** What BPF_PROG_TEST_RUN gives back. */
 export interface ProgTestRunResult {
   retval: number;
   /** Average run time in ns as the kernel reports it. */

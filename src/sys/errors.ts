@@ -88,6 +88,7 @@ export class SyscallError extends Error {
     return true;
   }
 
+  /** `instanceof` by brand, so errors from another copy of tsbpf in the process match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }

@@ -112,6 +112,10 @@ function registerLater(owner: FdOwner, cell: FdCell): void {
   pendingCells.push(cell);
 }
 
+/**
+ * The one owner of a file descriptor: `close()` (or `using`) closes it once; a FinalizationRegistry closes
+ * one that was never closed.
+ */
 export abstract class FdOwner {
   readonly #cell: FdCell;
 
@@ -156,6 +160,7 @@ export abstract class FdOwner {
     release(fd, cell.token);
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -11,5 +11,6 @@ export type { MapCreateFields } from './abi/attr.js';
 export * from './link.js';
 export * from './socket.js';
 export * from './perf.js';
+/** A small rtnetlink client (XDP through IFLA_XDP, clsact qdiscs, cls_bpf filters), one socket per request. */
 export * as netlink from './netlink.js';
 export * from './pidfd.js';

@@ -29,6 +29,7 @@ export type LinkCreateExtra =
   /** kprobe_multi by address (syms are not passed through the addon). */
   | { kind: 'kprobeMulti'; addrs: BigUint64Array; cookies?: BigUint64Array; flags: number };
 
+/** The fields of BPF_LINK_CREATE (5.7+). */
 export interface LinkCreateAttr {
   /** prog_fd, or map_fd for struct_ops. */
   progFd: number;
@@ -118,6 +119,7 @@ export function linkDetach(linkFd: number): void {
   if (r !== 0) fail('bpf_link_detach', r);
 }
 
+/** The fields of BPF_PROG_ATTACH / BPF_PROG_DETACH. */
 export interface ProgAttachAttr {
   /** The cgroup fd, socket map fd, netns fd, ... (target_fd), or an ifindex for tcx. */
   target: number;
@@ -151,6 +153,7 @@ export function progDetach(target: number, attachType: number, progFd = 0, flags
   if (r !== 0) fail('bpf_prog_detach', r);
 }
 
+/** What BPF_PROG_QUERY (4.15+) gives back: attach flags, program ids and their flags, link ids, revision. */
 export interface ProgQueryResult {
   /** attach_flags of the hook (cgroup: BPF_F_ALLOW_*). */
   attachFlags: number;

@@ -2,7 +2,10 @@
 // so tests can replace a call (replaceKernel) to inject faults the kernel cannot be
 // made to produce. Calls return -errno on failure instead of throwing: the wrappers
 // in this folder decide what a failure means.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cmd } from './abi/enums.js';
 
 /** The raw native surface (native/*.c). Arguments are validated there too. */
@@ -23,6 +26,7 @@ export interface Kernel {
    * (replaceKernel) routes these calls to them: element commands to bpfIo, the others to bpf.
    */
   bpfElem(cmd: number, handle: number, attrLen: number, ptrMask: number): number;
+  /** close(2). */
   close(fd: number): number;
   /** The perf event requests tsbpf makes only (RangeError otherwise), each with its argument kind. */
   ioctl(fd: number, request: number, arg?: number | Uint8Array): number;
@@ -32,6 +36,7 @@ export interface Kernel {
    * XDP_PGOFF_* offsets, MAP_SHARED); RangeError for anything else.
    */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
+  /** munmap(2) of a buffer made by mmap or mmapRing; detaches it. */
   munmap(buffer: ArrayBuffer): number;
   /**
    * The read-only part of an event ring, where the kernel writes records: a ring
@@ -49,8 +54,11 @@ export interface Kernel {
   perf_event_open(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number, name?: Uint8Array): number;
   /** Sockets (always SOCK_CLOEXEC): netlink for XDP/tc, socket options for socket filters. */
   socket(domain: number, type: number, protocol: number): number;
+  /** bind(2). */
   bind(fd: number, sockaddr: Uint8Array): number;
+  /** send(2). */
   send(fd: number, buffer: Uint8Array, flags: number): number;
+  /** recv(2). */
   recv(fd: number, buffer: Uint8Array, flags: number): number;
   /** The options tsbpf uses only (native/net.c), each with its value size: a number for int options. */
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): number;
@@ -63,6 +71,7 @@ export interface Kernel {
   xskUmemReg(fd: number, umem: ArrayBuffer, chunkSize: number, headroom: number, flags: number): number;
   /** 0 when there is no such interface. */
   ifNameToIndex(name: string): number;
+  /** if_indextoname(3); undefined for no such interface. */
   ifIndexToName(index: number): string | undefined;
   /** epoll_create1(EPOLL_CLOEXEC). */
   epollCreate(): number;
@@ -81,6 +90,7 @@ export interface Kernel {
   pidfdOpen(pid: number, flags: number): number;
   /** RLIMIT_MEMLOCK only. */
   setrlimit(resource: number, cur: number, max: number): number;
+  /** getrlimit(2) of RLIMIT_MEMLOCK only: [soft, hard], or -errno. */
   getrlimit(resource: number): [number, number] | number;
 }
 
@@ -95,17 +105,20 @@ const require = createRequire(import.meta.url);
 const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.MapDeleteElem, Cmd.MapGetNextKey, Cmd.MapLookupAndDeleteElem]);
 
 function loadAddon(): Kernel {
-  // dist/src/sys/native.js and src/sys/native.ts both sit three levels below the root.
-  const candidates = ['../../../build/Release/tsbpf.node', '../../build/Release/tsbpf.node'];
-  let last: unknown;
-  for (const path of candidates) {
-    try {
-      return require(path) as Kernel;
-    } catch (err) {
-      last = err;
-    }
+  // The package root: dist/src/sys/native.js sits three levels below it, src/sys/native.ts two.
+  // node-gyp-build takes build/Release first (compiled from native/ at install, always so in a
+  // git checkout), then the prebuilt binary in prebuilds/ for this platform, architecture and libc.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = [resolve(here, '../../..'), resolve(here, '../..')].find((dir) => existsSync(join(dir, 'package.json')));
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(root ?? resolve(here, '../../..')) as Kernel;
+  } catch (err) {
+    throw new Error(
+      'tsbpf: no native addon loads here: neither a build in build/Release nor a prebuilt binary for ' +
+        `${process.platform}-${process.arch} (reinstall with a C++ compiler, make and python3 on PATH: npm rebuild tsbpf): ${String(err)}`,
+    );
   }
-  throw new Error(`tsbpf: native addon not built (run npm ci / npx node-gyp rebuild): ${String(last)}`);
 }
 
 /** What bpfElemFast and closeFast answer where bpfElem and close throw (native/fast.cc). */

@@ -7,6 +7,7 @@ import { Errno, SyscallError } from './errors.js';
 import { FdOwner } from './fd.js';
 import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, bind, recv, send, setsockopt, socket } from './socket.js';
 
+/** The rtnetlink protocol. */
 export const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
@@ -35,6 +36,7 @@ export const NlmF = {
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const NLMSGERR_ATTR_MSG = 1;
+/** Flag of a netlink attribute that holds attributes. */
 export const NLA_F_NESTED = 0x8000;
 const NLA_TYPE_MASK = 0x3fff;
 
@@ -106,6 +108,7 @@ export class NlMessage {
     return this;
   }
 
+  /** Appends a u32 attribute. */
   u32(type: number, value: number): this {
     const at = this.#room(8);
     this.#view.setUint16(at, 8, true);
@@ -114,6 +117,7 @@ export class NlMessage {
     return this;
   }
 
+  /** Appends an s32 attribute. */
   s32(type: number, value: number): this {
     return this.u32(type, value | 0);
   }
@@ -168,10 +172,12 @@ export function parseAttrs(b: Uint8Array, offset = 0): Map<number, Uint8Array> {
   return out;
 }
 
+/** A u32 netlink attribute's value. */
 export function attrU32(a: Uint8Array | undefined): number | undefined {
   return a && a.length >= 4 ? new DataView(a.buffer, a.byteOffset, 4).getUint32(0, true) : undefined;
 }
 
+/** A string netlink attribute's value, without its NUL. */
 export function attrStr(a: Uint8Array | undefined): string | undefined {
   if (!a) return undefined;
   const end = a.indexOf(0);

@@ -39,6 +39,7 @@ export interface PerfEventAttr {
 
 /** PERF_ATTR_SIZE_VER8 (6.3); older kernels accept it as long as the tail is zero. */
 export const PERF_ATTR_SIZE = 136;
+/** perf_event_open(2) flag: the descriptor is close-on-exec. */
 export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
 
 const FLAG = {
@@ -63,6 +64,7 @@ export function encodePerfEventAttr(a: PerfEventAttr): Uint8Array {
     .u32(48, a.wakeupEvents ?? 0).u64(56, a.config1 ?? 0).u64(64, a.config2 ?? 0).bytes;
 }
 
+/** Where perf_event_open(2) opens an event: process, CPU, group. */
 export interface PerfEventOpenOptions {
   /** -1: every process (needs a cpu); 0: this one. */
   pid: number;

@@ -8,8 +8,11 @@ function check(call: string, r: number, detail?: string): number {
   return r;
 }
 
+/** Address family of netlink sockets. */
 export const AF_NETLINK = 16;
+/** Socket type of raw sockets. */
 export const SOCK_RAW = 3;
+/** setsockopt(2) level of socket options. */
 export const SOL_SOCKET = 1;
 
 /** socket(2) with SOCK_CLOEXEC; the caller owns the fd. */
@@ -17,18 +20,22 @@ export function socket(domain: number, type: number, protocol: number): number {
   return check('socket', kernel.socket(domain, type, protocol));
 }
 
+/** bind(2); throws SyscallError. */
 export function bind(fd: number, sockaddr: Uint8Array): void {
   check('bind', kernel.bind(fd, sockaddr));
 }
 
+/** send(2): bytes sent; throws SyscallError. */
 export function send(fd: number, buffer: Uint8Array, flags = 0): number {
   return check('send', retrying(Errno.EINTR, () => kernel.send(fd, buffer, flags)));
 }
 
+/** recv(2): bytes received; throws SyscallError. */
 export function recv(fd: number, buffer: Uint8Array, flags = 0): number {
   return check('recv', retrying(Errno.EINTR, () => kernel.recv(fd, buffer, flags)));
 }
 
+/** setsockopt(2) with an int or a buffer; throws SyscallError naming `what`. */
 export function setsockopt(fd: number, level: number, name: number, value: number | Uint8Array, what = 'setsockopt'): void {
   check(what, kernel.setsockopt(fd, level, name, value));
 }

@@ -47,6 +47,7 @@ const RX_DESC = 16;
 const FILL_DESC = 8;
 const MAX_RING = 1 << 20;
 
+/** Options of an AF_XDP socket (4.18+): queue, UMEM frame count and size, ring size, copy or zero-copy mode. */
 export interface XdpSocketOptions {
   /** The receive queue to bind to (default 0). An XDP program redirects a frame only to a socket bound to the queue it arrived on. */
   queue?: number;

@@ -101,9 +101,9 @@ function mechanisms(): Record<string, string> {
   return out;
 }
 
-function table(names: Record<string, number>, probe: (type: number) => boolean): Record<string, Answer> {
+function table(names: object, probe: (type: number) => boolean): Record<string, Answer> {
   const out: Record<string, Answer> = {};
-  for (const [name, type] of Object.entries(names)) if (name !== 'Unspec') out[name] = answer(() => probe(type));
+  for (const [name, type] of Object.entries(names) as [string, number][]) if (name !== 'Unspec') out[name] = answer(() => probe(type));
   return out;
 }
 
