@@ -38,10 +38,8 @@ const cString = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b
 export async function* execsnoop(options: { signal?: AbortSignal } = {}): AsyncGenerator<ExecEvent, void, undefined> {
   const ebpf = new EbpfLoader().load(OBJECT);
   try {
-    const tp = ebpf.program('handle_exec');
-    if (!(tp instanceof TracePoint)) throw new Error('handle_exec is not a tracepoint program');
-    using link = tp.attach('sched', 'sched_process_exec');
-    using events = RingBuf.tryFrom(ebpf.map('events'));
+    using link = ebpf.program('handle_exec', TracePoint).attach('sched', 'sched_process_exec');
+    using events = ebpf.map('events', RingBuf);
     void link;
     for await (const e of events.records({ signal: options.signal, codec: eventCodec })) {
       yield { pid: e.pid, ppid: e.ppid, uid: e.uid, comm: cString(e.comm), filename: cString(e.filename) };

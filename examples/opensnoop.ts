@@ -6,7 +6,7 @@
 //
 // `startOpensnoop` is the example's logic, also run by test/opensnoop.test.ts.
 import { fileURLToPath } from 'node:url';
-import { bytes, EbpfLoader, i32, PerfEventArray, struct, u32, u64, type Decoded, type Ebpf, type Link, type PerfReader, type TracePoint } from '../src/index.js';
+import { bytes, EbpfLoader, i32, PerfEventArray, struct, u32, u64, type Decoded, type Ebpf, type Link, type PerfReader, TracePoint } from '../src/index.js';
 
 /** struct event of bpf/opensnoop.c. */
 export const eventCodec = struct({
@@ -55,7 +55,7 @@ export function startOpensnoop(options: { pid?: number; object?: string } = {}):
   const links: Link[] = [];
   let reader: PerfReader;
   try {
-    for (const name of ['on_enter', 'on_exit']) links.push((ebpf.program(name) as TracePoint).attach());
+    for (const name of ['on_enter', 'on_exit']) links.push(ebpf.program(name, TracePoint).attach());
     reader = PerfEventArray.tryFrom(ebpf.map('events')).reader({ pageCount: 16 });
   } catch (err) {
     for (const l of links) l.close();
