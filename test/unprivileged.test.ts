@@ -1,6 +1,7 @@
 // Without CAP_BPF (uid 65534, kernel.unprivileged_bpf_disabled != 0) every map
 // creation fails with a typed EPERM error that says what is missing; nothing crashes.
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,3 +150,21 @@ for (const forceCopy of [false, true]) {
     assert.deepEqual(results.probes, { xdp: 'EPERM', hash: level === '0' ? 'true' : 'EPERM' });
   });
 }
+
+test('CAP_BPF without CAP_PERFMON: a tracepoint program\'s LoadError names the missing capability, not the verifier', () => {
+  if (process.getuid?.() !== 0) return;
+  const script = `const { EbpfLoader, MapData } = await import(${JSON.stringify(distIndex)});
+    const out = {};
+    try { new EbpfLoader().load(${JSON.stringify(resolve(root, 'bpf/tutorial.o'))}).close(); out.load = 'loaded'; }
+    catch (e) { out.load = { name: e.constructor.name, kind: e.kind, message: e.message }; }
+    try { MapData.fromId(1); out.fromId = 'opened'; } catch (e) { out.fromId = e.message; }
+    console.log(JSON.stringify(out));`;
+  const drop = '-sys_admin,-perfmon,-net_admin';
+  const r = spawnSync('setpriv', [`--bounding-set=${drop}`, `--inh-caps=${drop}`, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { load: { name: string; kind: string; message: string }; fromId: string };
+  assert.equal(out.load.name, 'ProgramError');
+  assert.equal(out.load.kind, 'LoadError');
+  assert.equal(out.load.message, 'cannot load program count_openat (tracepoint/syscalls/sys_enter_openat): EPERM: this process lacks CAP_PERFMON, which BPF_PROG_TYPE_TRACEPOINT programs need');
+  assert.match(out.fromId, /EPERM .*the process has CAP_BPF but not CAP_SYS_ADMIN: .*objects reached by id \(prog\/map\/link list\) CAP_SYS_ADMIN/);
+});

@@ -26,7 +26,8 @@ import { attachAll as attachPrograms, type AttachedLinks } from '../programs/att
 import { summariseVerifierLog, verifierMessage } from '../programs/verifier-log.js';
 import { btfLoad, progLoad, progLoadLogTrueSize, type ProgLoadAttr } from '../sys/bpf.js';
 import { possibleCpus } from '../sys/cpus.js';
-import { Errno, SyscallError } from '../sys/errors.js';
+import { Errno, missingCapabilities, SyscallError } from '../sys/errors.js';
+import { programTypeName } from '../sys/names.js';
 import { kernel } from '../sys/native.js';
 import { GlobalVariable } from './variable.js';
 import { typedMapAs, type BtfMapClass, type BtfMapOf, type BtfTypedMap } from './typed-map.js';
@@ -613,6 +614,15 @@ export class Ebpf implements Disposable {
           }
         }
         const what = `cannot load program ${prog.name} (${prog.section})`;
+        // EPERM without a capability the program type needs: that, not the verifier, is the reason.
+        const lacking = err.errno === Errno.EPERM ? missingCapabilities(programCapabilities(prog.type)) : [];
+        if (lacking.length) {
+          throw new ProgramError('LoadError', `${what}: EPERM: this process lacks ${lacking.join(' and ')}, which ${programTypeName(prog.type)} programs need`, {
+            program: prog.name,
+            verifierLog: log,
+            cause: err,
+          });
+        }
         const summary = summariseVerifierLog(log);
         let message = summary ? verifierMessage(what, summary, err.code, err.errno === Errno.ENOSPC) : `${what}: ${err.message}${log.trim() ? ` (the verifier's log gives no reason, only statistics: see verifierLog)` : ' (the kernel wrote no verifier log)'}`;
         // A poisoned CO-RE relocation that is reached shows as a call to unknown#195896080.

@@ -37,9 +37,16 @@ function effectiveCapabilities(): bigint {
  * kernel (bpf_capable, perfmon_capable), CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON.
  */
 export function hasCapabilities(caps: readonly number[]): boolean {
+  return missingCapabilities(caps).length === 0;
+}
+
+const capabilityNames = new Map<number, string>(Object.entries(Capability).map(([name, cap]) => [cap, `CAP_${name}`]));
+
+/** The names of the capabilities in `caps` the process lacks ('CAP_PERFMON'), CAP_SYS_ADMIN standing in as in hasCapabilities. */
+export function missingCapabilities(caps: readonly number[]): string[] {
   const eff = effectiveCapabilities();
   const has = (cap: number) => ((eff >> BigInt(cap)) & 1n) === 1n;
-  return caps.every((cap) => has(cap) || ((cap === Capability.BPF || cap === Capability.PERFMON) && has(Capability.SYS_ADMIN)));
+  return caps.filter((cap) => !(has(cap) || ((cap === Capability.BPF || cap === Capability.PERFMON) && has(Capability.SYS_ADMIN)))).map((cap) => capabilityNames.get(cap) ?? `capability ${cap}`);
 }
 
 /** True when the effective capabilities include CAP_BPF or CAP_SYS_ADMIN (unknown: false). */
@@ -49,7 +56,8 @@ export function hasBpfCapability(): boolean {
 
 /** What an EPERM means: the missing privilege, or, for a privileged process, that the object refused. */
 function privilegeHint(): string {
-  if (hasBpfCapability()) return 'the process has CAP_BPF/CAP_SYS_ADMIN: the kernel refused for another reason (a frozen or read-only map, a program type this kernel does not allow, a lockdown policy)';
+  if (hasCapabilities([Capability.SYS_ADMIN])) return 'the process has CAP_SYS_ADMIN (which covers CAP_BPF and CAP_PERFMON): the kernel refused for another reason (a frozen or read-only map, a program type this kernel does not allow, a lockdown policy)';
+  if (hasBpfCapability()) return 'the process has CAP_BPF but not CAP_SYS_ADMIN: tracing programs also need CAP_PERFMON, networking programs and maps CAP_NET_ADMIN, and objects reached by id (prog/map/link list) CAP_SYS_ADMIN; or the kernel refused for another reason (a frozen or read-only map, a lockdown policy)';
   const uid = process.getuid?.() ?? -1;
   let hint = `needs CAP_BPF (or CAP_SYS_ADMIN); this process runs as uid ${uid} without them`;
   try {
