@@ -166,9 +166,16 @@ test('PerCpuHashMap and PerCpuArray: the typed batch verbs carry one value per p
   assert.equal(h.insertBatch([1, 2, 3], [[10, 11].slice(0, cpus).concat(Array(Math.max(0, cpus - 2)).fill(12)), 20, 30]), 3);
   const got = new Map<number, number[]>();
   const cursor = new MapBatchCursor();
+  // Two at a time, as a caller must: more where the three keys share a bucket (1 map in 256).
+  let count = 2;
   while (!cursor.done) {
-    const { keys, values } = h.getBatch(cursor, 2);
-    keys.forEach((k, i) => got.set(k, values[i]!));
+    try {
+      const { keys, values } = h.getBatch(cursor, count);
+      keys.forEach((k, i) => got.set(k, values[i]!));
+    } catch (err) {
+      if (!(err instanceof MapError && err.code === 'ENOSPC' && count === 2)) throw err;
+      count = 3;
+    }
   }
   assert.deepEqual([...got.keys()].sort(), [1, 2, 3]);
   assert.equal(got.get(1)!.length, cpus);

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AttachType, isLinkTypeSupported, isMapTypeSupported, isProgramTypeSupported, LinkType, MapType, ProgramType, queryCgroup } from '../src/index.js';
 import { cgroup2Root } from './helpers.js';
-import { createNetEnv, NET_PORT } from './net-env.js';
+import { createNetEnv, ECHO, NET_PORT } from './net-env.js';
 
 const execFileAsync = promisify(execFile);
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
@@ -80,18 +80,9 @@ async function assertNotSupported(name: string, args: string[], message?: RegExp
   if (message) assert.match(r.stderr, message);
 }
 
-/** A UDP echo server in namespace `ns` on ip:port (python, as test/net-env.ts's); resolves once it listens. */
+/** A UDP echo server (net-env's ECHO) in namespace `ns` on ip:port; resolves once it listens. */
 async function udpEcho(ns: string, ip: string, port: number): Promise<ChildProcess> {
-  const code = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-print('ready', flush=True)
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(data, addr)
-`;
-  const server = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', code, ip, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', ECHO, ip, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await once(server.stdout!, 'data');
   return server;
 }

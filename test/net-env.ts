@@ -31,7 +31,8 @@ function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-const ECHO = `
+/** A python UDP echo server: argv[1] address, argv[2] port; prints 'ready' once bound. */
+export const ECHO = `
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
