@@ -3,6 +3,7 @@
 // from the BPF programs of bpf/special_maps.c and bpf/special_cgrp.c (test runs, live XDP
 // frames over a veth pair, tc on the pair's egress), from user space where that is all
 // there is. A map type the kernel lacks (asked of the probes) gives typed NotSupported.
+import { onlineCpus } from '../src/sys/cpus.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -251,25 +252,28 @@ test('DevMapHash: devices by any u32 key; redirect through key 7, live frames re
 });
 
 test('CpuMap: a filled slot redirects; live frames run the slot program on that CPU', async () => {
-  using cpus = CpuMap.create({ maxEntries: 2 });
-  using ebpf = load(['redirect_cpu', 'cpu_rx'], { cpus: cpus.map }, (l) => l.setGlobal('cpu_target', 1));
+  // The last online CPU: another than 0 where there are two (a CPU the kernel lacks is ENODEV).
+  const target = onlineCpus().at(-1)!;
+  const slots = target + 1;
+  using cpus = CpuMap.create({ maxEntries: slots });
+  using ebpf = load(['redirect_cpu', 'cpu_rx'], { cpus: cpus.map }, (l) => l.setGlobal('cpu_target', target));
   const redirect = ebpf.program('redirect_cpu');
   const counts = ArrayMap.tryFrom(ebpf.map('counts'), u64);
   assert.equal(redirect.testRun({ data: frame() }).returnValue, XDP_PASS);
-  cpus.set(1, 64);
-  assert.deepEqual(cpus.get(1), { qsize: 64, programId: 0 });
+  cpus.set(target, 64);
+  assert.deepEqual(cpus.get(target), { qsize: 64, programId: 0 });
   assert.equal(redirect.testRun({ data: frame() }).returnValue, XDP_REDIRECT);
   const rx = ebpf.program('cpu_rx');
-  cpus.set(1, { qsize: 128, program: rx });
-  assert.deepEqual(cpus.get(1), { qsize: 128, programId: rx.info().id });
+  cpus.set(target, { qsize: 128, program: rx });
+  assert.deepEqual(cpus.get(target), { qsize: 128, programId: rx.info().id });
   redirect.testRun({ data: frame(), repeat: 6, flags: BPF_F_TEST_XDP_LIVE_FRAMES });
   await until(() => counts.get(CPU_RX) >= 6n);
   assert.equal(counts.get(CPU_RX), 6n, 'the cpumap program ran once a frame');
-  cpus.remove(1);
-  assert.equal(thrown(() => cpus.get(1)).kind, 'KeyNotFound');
-  cpus.remove(1); // no error for an empty slot (the kernel does not tell)
+  cpus.remove(target);
+  assert.equal(thrown(() => cpus.get(target)).kind, 'KeyNotFound');
+  cpus.remove(target); // no error for an empty slot (the kernel does not tell)
   assert.equal(redirect.testRun({ data: frame() }).returnValue, XDP_PASS);
-  refusedBeforeSyscall(() => cpus.set(2, 64), 'OutOfBounds');
+  refusedBeforeSyscall(() => cpus.set(slots, 64), 'OutOfBounds');
   assert.equal(thrown(() => CpuMap.tryFrom(ebpf.map('devs'))).kind, 'InvalidMapType');
 });
 

@@ -54,6 +54,8 @@ interface Options {
   verbose: boolean;
   /** One guest at a time rather than all at once. */
   serial: boolean;
+  /** vCPUs per guest. */
+  smp: number;
   memory: string;
   /** Print the tables of an earlier run's JSON instead of running. */
   fromJson?: string;
@@ -76,6 +78,8 @@ function usage(): never {
   --memory SIZE        guest memory (default 2G)
   --verbose            echo the guest console, with the kernel's boot messages
   --serial             boot the kernels one after the other (default: side by side)
+  --smp N              vCPUs per guest (default: 2 for one guest at a time, 1 side by side:
+                       TCG runs a thread per vCPU, and two guests of two would share two cores)
   --from-json FILE     print the tables of an earlier run's JSON, run nothing
   --command CMD        run CMD (bash, in the repository) in each guest instead of the probes and
                        tests, and show its output: for looking into a failure on one kernel
@@ -98,6 +102,7 @@ function options(): Options {
         memory: { type: 'string', default: '2G' },
         verbose: { type: 'boolean', default: false },
         serial: { type: 'boolean', default: false },
+        smp: { type: 'string' },
         'from-json': { type: 'string' },
         command: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -109,10 +114,10 @@ function options(): Options {
     usage();
   }
   if (parsed.help) usage();
-  const seconds = (name: string, v: string) => {
+  const positive = (name: string, v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) {
-      process.stderr.write(`--${name} must be a positive number of seconds\n`);
+      process.stderr.write(`--${name} must be a positive integer\n`);
       usage();
     }
     return n;
@@ -121,13 +126,14 @@ function options(): Options {
   return {
     kernels: parsed.kernels.split(',').map((s) => s.trim()).filter(Boolean),
     tests: testFiles(parsed.tests),
-    timeout: seconds('timeout', parsed.timeout),
+    timeout: positive('timeout', parsed.timeout),
     update: parsed.update,
     cache,
     json: resolve(parsed.json ?? join(cache, 'results.json')),
     markdown: parsed.markdown,
     verbose: parsed.verbose,
     serial: parsed.serial,
+    smp: parsed.smp === undefined ? 0 : positive('smp', parsed.smp),
     memory: parsed.memory,
     fromJson: parsed['from-json'],
     command: parsed.command,
@@ -508,7 +514,7 @@ function runGuest(k: KernelPackage, opts: Options, work: string): Promise<Kernel
   // timeout(1) outside QEMU: it cannot outlive its limit even if this process is killed.
   const args = [
     '--kill-after=10', String(limitSeconds + 30), 'nice', '-n', '10', 'qemu-system-x86_64',
-    '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', opts.memory,
+    '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', String(opts.smp), '-m', opts.memory,
     '-nodefaults', '-display', 'none', '-no-reboot',
     '-serial', 'stdio', // ttyS0: the console
     '-serial', `file:${results}`, // ttyS1: the results
@@ -770,9 +776,13 @@ async function main(): Promise<number> {
     }
     // The host's feature column always; its tests only when asked for.
     const host = runHost(opts, opts.kernels.includes('host'), work);
-    // The guests boot side by side unless --serial: a test file mostly keeps one vCPU
-    // busy, so two guests on two cores take little longer than one.
-    const guestResults = opts.serial
+    // The guests boot side by side unless --serial, one vCPU each unless --smp says: a
+    // test file mostly keeps one vCPU busy, so two such guests on two cores take about
+    // as long as one (two guests of two vCPUs took twice as long per file). The tests'
+    // branches for more than one CPU then run on this machine's kernel only.
+    const sideBySide = !opts.serial && kernels.length > 1;
+    if (opts.smp === 0) opts.smp = sideBySide ? 1 : 2;
+    const guestResults = !sideBySide
       ? await kernels.reduce<Promise<KernelResult[]>>(async (done, k) => [...(await done), await runGuest(k, opts, work)], Promise.resolve([]))
       : await Promise.all(kernels.map((k) => runGuest(k, opts, work)));
     for (const r of guestResults) {
