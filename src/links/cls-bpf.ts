@@ -51,7 +51,13 @@ const filterInfo = (priority: number) => ((priority << 16) | ETH_P_ALL_BE) >>> 0
  * The network namespace this thread is in: interface indexes are per namespace, so the
  * records below key interfaces by namespace and index.
  */
-const here = () => statSync('/proc/thread-self/ns/net').ino;
+const here = (): number => {
+  try {
+    return statSync('/proc/thread-self/ns/net').ino;
+  } catch {
+    return 0; // no procfs: this process's namespace is the only one it can name
+  }
+};
 
 /** Interfaces ("netns inode:ifindex") whose clsact qdisc this process added and has not removed. */
 const addedClsact = new Set<string>();
