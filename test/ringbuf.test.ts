@@ -320,8 +320,16 @@ test('RingBufPoller: two rings on one epoll, each to its callback; run() until a
     const ac = new AbortController();
     setTimeout(() => p.produce(3, 16, { seq: 10, ring: 0 }), 10);
     setTimeout(() => p.produce(2, 16, { seq: 20, ring: 1 }), 30);
-    setTimeout(() => ac.abort(), 80);
-    assert.equal(await poller.run({ signal: ac.signal }), 5);
+    // Aborted once the five came (a timer at 80 ms could fire before the producers' on a slow
+    // emulated CPU); after 5 s at the latest, and the assertions say what came.
+    const arrived = setInterval(() => fromA.length + fromB.length >= 9 && ac.abort(), 5);
+    const latest = setTimeout(() => ac.abort(), 5000);
+    try {
+      assert.equal(await poller.run({ signal: ac.signal }), 5);
+    } finally {
+      clearInterval(arrived);
+      clearTimeout(latest);
+    }
     assert.deepEqual([fromA, fromB], [[3, 10, 11, 12], [1, 2, 4, 20, 21]]);
   }, [PAGE, 2 * PAGE]);
 });
