@@ -8,10 +8,7 @@
  *
  * A watch owns a duplicate of fd: libuv aborts the process when a descriptor it polls is
  * closed under it, and JS may close the original at any time. The duplicate refers to
- * the same open file (the epoll instance or map), so readiness is the same. unwatch
- * closes the duplicate at once (libuv has dropped it from its epoll set by then), so a
- * caller counting its descriptors right after sees none left; only the handle's memory
- * waits for libuv's close callback. */
+ * the same open file (the epoll instance or map), so readiness is the same. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <fcntl.h>
@@ -76,21 +73,21 @@ struct watch {
   napi_env env;
   napi_ref callback;
   napi_ref self;    /* strong while watching: the watch lives as long as it can fire */
-  int fd;           /* the duplicate polled; -1 once closed */
+  int fd;           /* the duplicate polled */
   bool stopped;
-  bool handle_closed; /* libuv's close callback ran: the handle's memory is free to go */
   bool wrapped;     /* the JS object's finalizer still holds a pointer */
 };
 
 static const napi_type_tag watch_tag = {0x74736270662d7761ULL, 0x7463682d706f6c6cULL};
 
 static void watch_free_if_done(struct watch *w) {
-  if (w->stopped && !w->wrapped && w->handle_closed) free(w);
+  if (w->stopped && !w->wrapped && w->fd < 0) free(w);
 }
 
 static void on_closed(uv_handle_t *h) {
   struct watch *w = h->data;
-  w->handle_closed = true;
+  close(w->fd);
+  w->fd = -1;
   watch_free_if_done(w);
 }
 
@@ -98,11 +95,7 @@ static void watch_stop(struct watch *w) {
   if (w->stopped) return;
   w->stopped = true;
   uv_poll_stop(&w->poll);
-  /* uv_close stops polling and removes fd from the loop's epoll set before it returns
-   * (only its callback is deferred): nothing in libuv refers to fd afterwards. */
   uv_close((uv_handle_t *)&w->poll, on_closed);
-  close(w->fd);
-  w->fd = -1;
   if (w->callback) napi_delete_reference(w->env, w->callback);
   w->callback = NULL;
   if (w->self) napi_delete_reference(w->env, w->self);
@@ -178,8 +171,6 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
     if (w->callback) napi_delete_reference(env, w->callback);
     if (w->self) napi_delete_reference(env, w->self);
     uv_close((uv_handle_t *)&w->poll, on_closed);
-    close(w->fd);
-    w->fd = -1;
     napi_throw_error(env, "ERR_TSBPF_NATIVE", "cannot make a watch");
     return NULL;
   }
