@@ -155,6 +155,18 @@ export function runInWorker<T>(moduleUrl: URL, data: object, timeoutMs: number):
   });
 }
 
+/**
+ * Resolves once libuv has run a close phase since the call: a watch's duplicate
+ * descriptor is closed by the close callback of the loop turn that stopped it. A short
+ * timer is not enough: on a slow (emulated) CPU a timer set during the timers phase can
+ * come due and fire in that same phase. An immediate scheduled from the check phase runs
+ * in the next turn's, after this turn's close phase.
+ */
+export async function watchesClosed(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** The repository root (tests run from dist/test/). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

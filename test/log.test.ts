@@ -16,7 +16,7 @@ import {
   type BpfLogRecord,
 } from '../src/index.js';
 import { decodeLogRecord } from '../src/log/format.js';
-import { collectGarbage, fdCount, thrown } from './helpers.js';
+import { collectGarbage, fdCount, thrown, watchesClosed } from './helpers.js';
 
 const BPF = fileURLToPath(new URL('../../bpf/', import.meta.url));
 const OBJECT = join(BPF, 'log_example.o');
@@ -72,7 +72,7 @@ async function withObject(body: (ebpf: Ebpf) => unknown): Promise<void> {
     ebpf.close();
   }
   // libuv closes a watch's descriptor in a later turn of the loop.
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await watchesClosed();
   assert.equal(fdCount(), fds, 'every descriptor closed');
   assert.equal(bpfMappings(), mappings, 'every mapping unmapped');
 }
@@ -308,7 +308,7 @@ test('tracePipe: the bpf_printk line of our own program, parsed; other lines tol
   assert.ok(found.cpu >= 0 && found.timestamp > 0, JSON.stringify(found));
   assert.equal(pipe.closed, true, 'break closed the file');
   ebpf.close();
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await watchesClosed();
   assert.equal(fdCount(), fds);
 });
 
@@ -338,7 +338,7 @@ test('tracePipe: aborting rejects the pending next() with the reason and closes 
   await collectGarbage();
   assert.throws(() => tracePipe({ signal: 'x' as any }), (e: unknown) => e instanceof ProgramError && e.kind === 'InvalidArgument');
   assert.throws(() => tracePipe({ signal: AbortSignal.abort(new Error('early')) }), /early/);
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await watchesClosed();
   assert.equal(fdCount(), fds);
 });
 
@@ -427,6 +427,6 @@ test('tsbpf_log.h: a full ring drops records and the call says so (-1); the rest
   } finally {
     ebpf.close();
   }
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await watchesClosed();
   assert.equal(fdCount(), fds);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MapData, MapType } from '../src/index.js';
 import * as sys from '../src/sys/index.js';
-import { fdCount } from './helpers.js';
+import { fdCount, watchesClosed } from './helpers.js';
 import { describe, runScript } from './child.js';
 import { survives, throwsRange, throwsType, weirdValues } from './native-args.js';
 
@@ -106,7 +106,7 @@ suite('watches', () => {
     assert.equal(k.unwatch(w!), 0);
     assert.equal(k.unwatch(w!), 0, 'unwatch is idempotent');
     // libuv closes the handle (and then the duplicate) in its close phase.
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await watchesClosed();
     assert.equal(fdCount(), before + 1, 'the duplicate is closed with the watch');
   });
 

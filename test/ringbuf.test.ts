@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ArrayMap, Ebpf, EbpfLoader, isMapTypeSupported, MapError, MapType, RingBuf, RingBufPoller, struct, Syscall, u32 } from '../src/index.js';
 import { replaceKernel } from '../src/testing.js';
-import { fdCount, thrown } from './helpers.js';
+import { fdCount, thrown, watchesClosed } from './helpers.js';
 import { assertMapRefused } from './kernel-features.js';
 
 const OBJECT = fileURLToPath(new URL('../../bpf/ringbuf.o', import.meta.url));
@@ -68,7 +68,7 @@ async function withRing(t: { diagnostic(m: string): void }, body: (p: ReturnType
     p.ebpf.close();
   }
   // libuv closes a watch's descriptor in a later turn of the loop.
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await watchesClosed();
   assert.equal(fdCount(), before, 'every descriptor closed');
   assert.equal(bpfMappings(), mappings, 'every mapping unmapped');
 }
