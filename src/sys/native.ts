@@ -2,11 +2,9 @@
 // so tests can replace a call (replaceKernel) to inject faults the kernel cannot be
 // made to produce. Calls return -errno on failure instead of throwing: the wrappers
 // in this folder decide what a failure means.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Cmd } from './abi/enums.js';
+import { packageRoot } from './package-root.js';
 
 /** The raw native surface (native/*.c). Arguments are validated there too. */
 export interface Kernel {
@@ -107,14 +105,11 @@ const require = createRequire(import.meta.url);
 const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.MapDeleteElem, Cmd.MapGetNextKey, Cmd.MapLookupAndDeleteElem]);
 
 function loadAddon(): Kernel {
-  // The package root: dist/src/sys/native.js sits three levels below it, src/sys/native.ts two.
   // node-gyp-build takes build/Release first (compiled from native/ at install, always so in a
   // git checkout), then the prebuilt binary in prebuilds/ for this platform, architecture and libc.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = [resolve(here, '../../..'), resolve(here, '../..')].find((dir) => existsSync(join(dir, 'package.json')));
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(root ?? resolve(here, '../../..')) as Kernel;
+    return nodeGypBuild(packageRoot(import.meta.url)) as Kernel;
   } catch (err) {
     throw new Error(
       'tsbpf: no native addon loads here: neither a build in build/Release nor a prebuilt binary for ' +
