@@ -33,11 +33,13 @@ for (let round = 0; round < rounds; round++) {
   });
 }
 const base = median(times[0]!);
+const baseQ = [...times[0]!].sort((a, b) => a - b);
 for (const [i, spec] of specs.entries()) {
   const m = median(times[i]!);
   const q = [...times[i]!].sort((a, b) => a - b);
+  const p25 = q[Math.floor(q.length / 4)]!;
   console.log(
-    `${spec.label.padEnd(16)} median ${m.toFixed(1).padStart(7)} ms  min ${q[0]!.toFixed(1).padStart(7)}  max ${q.at(-1)!.toFixed(1).padStart(7)}  ` +
-      `+${(m - base).toFixed(1)} ms  x${(m / base).toFixed(2)}`,
+    `${spec.label.padEnd(16)} median ${m.toFixed(1).padStart(7)} ms  min ${q[0]!.toFixed(1).padStart(7)}  p25 ${p25.toFixed(1).padStart(7)}  max ${q.at(-1)!.toFixed(1).padStart(7)}  ` +
+      `median +${(m - base).toFixed(1)} ms x${(m / base).toFixed(2)}  min +${(q[0]! - baseQ[0]!).toFixed(1)}  p25 +${(p25 - baseQ[Math.floor(q.length / 4)]!).toFixed(1)}`,
   );
 }
