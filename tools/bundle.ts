@@ -1,29 +1,41 @@
 // The package's entries as published: 'tsbpf', 'tsbpf/sys', 'tsbpf/testing' and the tsbpf
-// command, bundled from tsc's output (dist/src) into dist/bundle/. Node loads a few files
-// instead of some 150 modules, which is most of what importing the library cost
-// (README, "Install"). Code splitting gives the entries one shared copy of every module:
-// a class is the same class through 'tsbpf' and 'tsbpf/testing', and the fault-injection
-// seam replaces the kernel calls of both. Dependencies stay outside (node_modules): the
-// command's commander, cli-table3, picocolors, and prom-client and yaml, which the
-// library loads only when they are used.
+// command, bundled from tsc's output (dist/src) into dist/bundle/. Importing the library
+// loaded some 150 modules from dist/src; now it loads two files (README, "Install").
 //
-//   node dist/tools/bundle.js        (npm run build runs it after tsc)
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+// The whole library is one module, dist/bundle/core.js: a class is the same class through
+// 'tsbpf' and 'tsbpf/testing', and the fault-injection seam replaces the kernel calls of
+// both. Each entry is a file of re-exports from it (live bindings: sys's `kernel` follows
+// replaceKernel). One file rather than esbuild's shared chunks: Node's ESM loader spends
+// about 1.5 ms on each module it resolves, reads and links. The command is its own file
+// and reaches the library through the same entries when a command runs (src/cli/lib.ts).
+// Dependencies stay in node_modules: commander, cli-table3, picocolors for the command,
+// and prom-client and yaml, which the library loads only when they are used.
+//
+//   node dist/tools/bundle.js [--sizes]      (npm run build runs it after tsc)
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const out = join(root, 'dist/bundle');
 
-/** Entry name (dist/bundle/<name>.js) to tsc's module. */
+/** The package's entries: dist/bundle/<name>.js to tsc's module. */
 export const BUNDLE_ENTRIES: Record<string, string> = {
   index: 'dist/src/index.js',
   sys: 'dist/src/sys/index.js',
   testing: 'dist/src/testing.js',
   cli: 'dist/src/cli/main.js',
 };
+
+/** The library modules the command imports when a command runs (its dynamic imports: src/cli/lib.ts, the generator). */
+function cliImports(): string[] {
+  const dir = join(root, 'dist/src/cli');
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.js'))
+    .flatMap((name) => [...readFileSync(join(dir, name), 'utf8').matchAll(/\bimport\('(\.[^']+)'\)/g)].map((m) => relative(root, resolve(dir, m[1]!))))
+    .sort();
+}
 
 /** The names each built-in module is imported with in tsc's output (`import { a, b as c } from 'node:x'`). */
 function builtinImports(dir: string): Map<string, Set<string>> {
@@ -91,15 +103,30 @@ function builtinsPlugin(names: Map<string, Set<string>>): Plugin {
   };
 }
 
-export async function bundle(): Promise<Record<string, number>> {
+/**
+ * Bundles into `out`; `extra` is for experiments (timing banners, minification).
+ * Returns each file's size in bytes.
+ */
+export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOptions = {}): Promise<Record<string, number>> {
   rmSync(out, { recursive: true, force: true });
-  const result = await build({
+  // Faces: the modules the core re-exports, each under a prefix of its own, and the file
+  // that gives its names back. The library's entries, then what the command imports.
+  const faces = [
+    ...['index', 'sys', 'testing'].map((name) => ({ file: `${name}.js`, source: BUNDLE_ENTRIES[name]! })),
+    ...cliImports()
+      .filter((source) => !Object.values(BUNDLE_ENTRIES).includes(source))
+      .map((source) => ({ file: `internal-${source.replace(/^dist\/src\//, '').replace(/\.js$/, '').replaceAll('/', '-')}.js`, source })),
+  ].map((face, i) => ({ ...face, prefix: i === 0 ? '' : `${face.file.replace(/\.js$/, '').replace(/\W/g, '_')}$`, names: [] as string[] }));
+  for (const face of faces) face.names = Object.keys((await import(pathToFileURL(join(root, face.source)).href)) as object).sort();
+  const core = faces
+    .map((f) => `export { ${f.names.map((n) => (f.prefix ? `${n} as ${f.prefix}${n}` : n)).join(', ')} } from ${JSON.stringify(join(root, f.source))};`)
+    .join('\n');
+
+  const builtins = builtinsPlugin(builtinImports(join(root, 'dist/src')));
+  const common: BuildOptions = {
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(Object.entries(BUNDLE_ENTRIES).map(([name, file]) => [name, join(root, file)])),
     outdir: out,
-    chunkNames: 'chunk-[hash]',
     bundle: true,
-    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -111,15 +138,46 @@ export async function bundle(): Promise<Record<string, number>> {
     // Without it a class that names itself inside becomes `class _X` (esbuild's inner binding):
     // error messages and tests read class names.
     keepNames: true,
-    plugins: [builtinsPlugin(builtinImports(join(root, 'dist/src')))],
     metafile: true,
     logLevel: 'warning',
+  };
+  const library = await build({
+    ...common,
+    stdin: { contents: core, resolveDir: root, sourcefile: 'core.js', loader: 'js' },
+    outfile: join(out, 'core.js'),
+    outdir: undefined,
+    plugins: [builtins],
+    ...extra,
   });
-  return Object.fromEntries(
-    Object.entries(result.metafile.outputs)
-      .filter(([file]) => file.endsWith('.js'))
-      .map(([file, o]) => [relative(out, join(root, file)), o.bytes]),
-  );
+  // The command: its own code bundled; the library through the entries' files.
+  const byFace = new Map(faces.map((f) => [join(root, f.source), `./${f.file}`]));
+  const command = await build({
+    ...common,
+    entryPoints: { cli: join(root, BUNDLE_ENTRIES.cli!) },
+    plugins: [
+      builtins,
+      {
+        name: 'library-by-entry',
+        setup(b) {
+          b.onResolve({ filter: /^\./ }, (args) => {
+            const face = args.kind === 'dynamic-import' ? byFace.get(resolve(args.resolveDir, args.path)) : undefined;
+            return face ? { path: face, external: true } : undefined;
+          });
+        },
+      },
+    ],
+    ...extra,
+  });
+  for (const f of faces) {
+    const names = f.names.map((n) => (f.prefix ? `${f.prefix}${n} as ${n}` : n));
+    writeFileSync(join(out, f.file), `// ${f.source}, from the bundle (tools/bundle.ts).\nexport { ${names.join(', ')} } from './core.js';\n`);
+  }
+  const sizes: Record<string, number> = {};
+  for (const r of [library, command]) {
+    for (const [file, o] of Object.entries(r.metafile!.outputs)) if (file.endsWith('.js')) sizes[relative(out, join(root, file))] = o.bytes;
+  }
+  for (const f of faces) sizes[f.file] = readFileSync(join(out, f.file)).length;
+  return sizes;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
