@@ -2,7 +2,9 @@
 // so tests can replace a call (replaceKernel) to inject faults the kernel cannot be
 // made to produce. Calls return -errno on failure instead of throwing: the wrappers
 // in this folder decide what a failure means.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Cmd } from './abi/enums.js';
 import { packageRoot } from './package-root.js';
 
@@ -107,9 +109,21 @@ const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.Map
 function loadAddon(): Kernel {
   // node-gyp-build takes build/Release first (compiled from native/ at install, always so in a
   // git checkout), then the prebuilt binary in prebuilds/ for this platform, architecture and libc.
+  // The two usual files are required directly: loading node-gyp-build and letting it list the
+  // directories is some 3 ms of every start, the require itself 2 ms. (require, not
+  // process.dlopen: every copy of this module and a test's require share one instance.)
+  const root = packageRoot(import.meta.url);
+  for (const file of [join(root, 'build/Release/tsbpf.node'), join(root, `prebuilds/${process.platform}-${process.arch}/tsbpf.abi${process.versions.modules}.glibc.node`)]) {
+    if (!existsSync(file)) continue;
+    try {
+      return require(file) as Kernel;
+    } catch {
+      break; // node-gyp-build decides (a musl system, an addon built for another Node)
+    }
+  }
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(packageRoot(import.meta.url)) as Kernel;
+    return nodeGypBuild(root) as Kernel;
   } catch (err) {
     throw new Error(
       'tsbpf: no native addon loads here: neither a build in build/Release nor a prebuilt binary for ' +
