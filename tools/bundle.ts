@@ -80,7 +80,16 @@ function builtinsPlugin(names: Map<string, Set<string>>): Plugin {
   return {
     name: 'builtins',
     setup(b) {
-      b.onResolve({ filter: /^node:/ }, (args) => (args.path === 'node:module' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin' }));
+      b.onResolve({ filter: /^node:/ }, (args) =>
+        args.path === 'node:module' ? { path: args.path, external: true } : { path: args.path, namespace: args.kind === 'require-call' ? 'builtin-cjs' : 'builtin' },
+      );
+      // require() of a built-in in a bundled dependency (the command's commander): the module as it is.
+      b.onResolve({ filter: /^builtin-loader$/ }, (args) => ({ path: args.path, namespace: 'builtin-loader' }));
+      b.onLoad({ filter: /.*/, namespace: 'builtin-loader' }, () => ({
+        loader: 'js',
+        contents: `import { createRequire } from 'node:module';\nexport const load = (id) => process.getBuiltinModule ? process.getBuiltinModule(id) : createRequire(import.meta.url)(id);\n`,
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({ loader: 'js', contents: `module.exports = require('builtin-loader').load(${JSON.stringify(args.path)});\n` }));
       b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
         const id = JSON.stringify(args.path);
         const wanted = [...(names.get(args.path) ?? [])].sort();
@@ -154,6 +163,10 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
   const command = await build({
     ...common,
     entryPoints: { cli: join(root, BUNDLE_ENTRIES.cli!) },
+    // commander, cli-table3 and picocolors inside: as separate CommonJS files Node resolves
+    // each, compiles it and scans it for export names. prom-client stays outside (tsbpf export).
+    packages: undefined,
+    external: ['prom-client', 'yaml', 'node-gyp-build'],
     plugins: [
       builtins,
       {
