@@ -89,7 +89,16 @@ function builtinsPlugin(names: Map<string, Set<string>>): Plugin {
         loader: 'js',
         contents: `import { createRequire } from 'node:module';\nexport const load = (id) => process.getBuiltinModule ? process.getBuiltinModule(id) : createRequire(import.meta.url)(id);\n`,
       }));
-      b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({ loader: 'js', contents: `module.exports = require('builtin-loader').load(${JSON.stringify(args.path)});\n` }));
+      b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => {
+        const id = JSON.stringify(args.path);
+        if (!LAZY_BUILTINS.has(args.path)) return { loader: 'js', contents: `module.exports = require('builtin-loader').load(${id});\n` };
+        // commander takes child_process at load for subcommands it never runs here: each property loads it when read.
+        const keys = JSON.stringify(Object.keys(require(args.path) as object));
+        return {
+          loader: 'js',
+          contents: `const { load } = require('builtin-loader');\nlet m;\nfor (const k of ${keys}) Object.defineProperty(module.exports, k, { enumerable: true, get: () => (m ??= load(${id}))[k] });\n`,
+        };
+      });
       b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
         const id = JSON.stringify(args.path);
         const wanted = [...(names.get(args.path) ?? [])].sort();
