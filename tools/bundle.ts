@@ -1,6 +1,7 @@
 // The package's entries as published: 'tsbpf', 'tsbpf/sys', 'tsbpf/testing' and the tsbpf
 // command, bundled from tsc's output (dist/src) into dist/bundle/. Importing the library
-// loaded some 150 modules from dist/src; now it loads two files (README, "Install").
+// loaded some 150 modules from dist/src; now it loads two files (README, "Using tsbpf from
+// an application").
 //
 // The whole library is one module, dist/bundle/core.js: a class is the same class through
 // 'tsbpf' and 'tsbpf/testing', and the fault-injection seam replaces the kernel calls of
@@ -156,10 +157,9 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
     // Without it a class that names itself inside becomes `class _X` (esbuild's inner binding):
     // error messages and tests read class names.
     keepNames: true,
-    metafile: true,
     logLevel: 'warning',
   };
-  const library = await build({
+  await build({
     ...common,
     stdin: { contents: core, resolveDir: root, sourcefile: 'core.js', loader: 'js' },
     outfile: join(out, 'core.js'),
@@ -169,7 +169,7 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
   });
   // The command: its own code bundled; the library through the entries' files.
   const byFace = new Map(faces.map((f) => [join(root, f.source), `./${f.file}`]));
-  const command = await build({
+  await build({
     ...common,
     entryPoints: { cli: join(root, BUNDLE_ENTRIES.cli!) },
     // commander and picocolors inside: as separate CommonJS files Node resolves
@@ -202,10 +202,7 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
     writeFileSync(join(out, f.file), `// ${f.source}, from the bundle (tools/bundle.ts).\nexport { ${names.join(', ')} } from './core.js';\n`);
   }
   const sizes: Record<string, number> = {};
-  for (const r of [library, command]) {
-    for (const [file, o] of Object.entries(r.metafile!.outputs)) if (file.endsWith('.js')) sizes[relative(out, join(root, file))] = o.bytes;
-  }
-  for (const f of faces) sizes[f.file] = readFileSync(join(out, f.file)).length;
+  for (const file of readdirSync(out)) if (file.endsWith('.js')) sizes[file] = readFileSync(join(out, file)).length;
   return sizes;
 }
 
