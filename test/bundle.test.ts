@@ -54,7 +54,7 @@ test('bundle: tsbpf, tsbpf/sys and tsbpf/testing export the names and kinds of d
 
 test('bundle: one copy of each module across the entries (classes, the kernel seam)', () => {
   assert.equal(bundledSys.SyscallError, bundled.SyscallError);
-  assert.ok(bundled.MapData.prototype instanceof bundledSys.FdOwner, "a map of tsbpf is an FdOwner of tsbpf/sys");
+  assert.ok(bundled.MapData.prototype instanceof bundledSys.FdOwner, 'a map of tsbpf is an FdOwner of tsbpf/sys');
   const fds = fdCount();
   const real = bundledSys.kernel;
   // The seam of 'tsbpf/testing' refuses BPF_MAP_CREATE: 'tsbpf' sees it, and 'tsbpf/sys' sees the replacement.
