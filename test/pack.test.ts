@@ -101,7 +101,7 @@ test('npm pack with prebuilt addons installs and runs in a project without a com
   const tarball = join(dir, packed[0]!.filename);
   const paths = packed[0]!.files.map((f) => f.path);
   assert.deepEqual(paths.filter((p) => p.startsWith('prebuilds/')).sort(), expected);
-  for (const p of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'binding.gyp', 'native/addon.c', 'package.json']) assert.ok(paths.includes(p), `${p} packed`);
+  for (const p of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/bundle/index.js', 'dist/bundle/cli.js', 'binding.gyp', 'native/addon.c', 'package.json']) assert.ok(paths.includes(p), `${p} packed`);
   assert.ok(!paths.some((p) => p.startsWith('build/') || p.startsWith('dist/test/') || p.startsWith('test/')), 'no build tree or tests packed');
   rmSync(prebuilds, { recursive: true, force: true });
 

@@ -2,6 +2,7 @@
 // The tsbpf command: inspect the programs, maps, links and BTF in the kernel, and what it
 // supports. Exit codes: 0 done, 1 the operation failed, 2 the command line was wrong.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { btfCommand } from './btf.js';
 import { describeError } from './errors.js';
@@ -14,6 +15,7 @@ import { mapCommand } from './map.js';
 import { makeOutput, useColor, type Output } from './output.js';
 import { loadLibrary } from './lib.js';
 import { progCommand } from './prog.js';
+import { packageRoot } from '../sys/package-root.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -21,7 +23,7 @@ const EXIT_USAGE = 2;
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -4,9 +4,9 @@
 // in this folder decide what a failure means.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Cmd } from './abi/enums.js';
+import { packageRoot } from './package-root.js';
 
 /** The raw native surface (native/*.c). Arguments are validated there too. */
 export interface Kernel {
@@ -107,14 +107,23 @@ const require = createRequire(import.meta.url);
 const ELEM_CMDS = new Set<number>([Cmd.MapLookupElem, Cmd.MapUpdateElem, Cmd.MapDeleteElem, Cmd.MapGetNextKey, Cmd.MapLookupAndDeleteElem]);
 
 function loadAddon(): Kernel {
-  // The package root: dist/src/sys/native.js sits three levels below it, src/sys/native.ts two.
   // node-gyp-build takes build/Release first (compiled from native/ at install, always so in a
   // git checkout), then the prebuilt binary in prebuilds/ for this platform, architecture and libc.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = [resolve(here, '../../..'), resolve(here, '../..')].find((dir) => existsSync(join(dir, 'package.json')));
+  // The two usual files are required directly: loading node-gyp-build and letting it list the
+  // directories is some 3 ms of every start, the require itself 2 ms. (require, not
+  // process.dlopen: every copy of this module and a test's require share one instance.)
+  const root = packageRoot(import.meta.url);
+  for (const file of [join(root, 'build/Release/tsbpf.node'), join(root, `prebuilds/${process.platform}-${process.arch}/tsbpf.abi${process.versions.modules}.glibc.node`)]) {
+    if (!existsSync(file)) continue;
+    try {
+      return require(file) as Kernel;
+    } catch {
+      break; // node-gyp-build decides (a musl system, an addon built for another Node)
+    }
+  }
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(root ?? resolve(here, '../../..')) as Kernel;
+    return nodeGypBuild(root) as Kernel;
   } catch (err) {
     throw new Error(
       'tsbpf: no native addon loads here: neither a build in build/Release nor a prebuilt binary for ' +
