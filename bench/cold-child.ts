@@ -9,9 +9,10 @@
 //   import     await import('tsbpf')
 //   parse      inside ObjectSpec.parse during the load (the static method is wrapped)
 //   kernelBtf  loadKernelBtf(), called just before the load for a CO-RE object (the load
-//              then finds it cached, as the loader reads it through the same function);
-//              for a plain object it is called after the load instead, and `btfAfter`
-//              says whether the load had already read it (then it is ~0)
+//              then finds it cached, as the loader reads it through the same function)
+//   read       bytes the process read (read(2) and the like: /proc/self/io's rchar)
+//              from before kernelBtf to after close: whether and how much of the
+//              kernel's BTF (/sys/kernel/btf/vmlinux, about 6 MB) was read
 //   load       Ebpf.load(path): parse, maps, relocations, verification
 //   close      .close()
 //   bpf        inside bpf(2) during load and close (kernel.bpf, bpfIo and bpfElem,
@@ -19,6 +20,7 @@
 //              times the kernel's work), and close(2) separately
 // The wrappers and the import of 'tsbpf/testing' and 'tsbpf/sys' (timed as `seamImport`)
 // are not in the process bench/cold.ts compares with libbpf's.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 type Tsbpf = typeof import('../src/index.js');
@@ -97,6 +99,13 @@ spec.parse = (...args) => {
   }
 };
 
+/** Bytes this process has read so far (rchar: read(2), pread(2), ..., not mmap faults). */
+function rchar(): number {
+  const m = /^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+const r0 = rchar();
 let kernelBtf: number | undefined;
 if (kind === 'core') {
   const t = performance.now();
@@ -110,13 +119,8 @@ const ebpf = tsbpf.Ebpf.load(path);
 const l1 = performance.now();
 ebpf.close();
 const l2 = performance.now();
+const read = rchar() - r0;
 const inLoad = { bpf: bpfMs - bpf0, close: closeMs - close0 };
-let btfAfter: number | undefined;
-if (kind === 'plain') {
-  const t = performance.now();
-  tsbpf.loadKernelBtf();
-  btfAfter = performance.now() - t;
-}
 
 console.log(
   JSON.stringify({
@@ -126,7 +130,7 @@ console.log(
     parse: parseMs,
     parseCalls,
     kernelBtf,
-    btfAfter,
+    read,
     load: l1 - l0,
     close: l2 - l1,
     bpf: inLoad.bpf,
