@@ -530,6 +530,12 @@ function main(): void {
     rows.set('js', msOf(js));
     rows.set('sys', `${msOf(sysc)} (${m((p) => p.bpfCalls)} + ${m((p) => p.closeCalls)})`);
     rows.set('rest', msOf(rest));
+    if (rest < -0.1 * whole) {
+      splitNotes.push(
+        `${obj.label}: the parts add up to more than the whole process (rest ${msOf(rest)} ms): the split's process does work the timed one does not ` +
+          '(loadKernelBtf() doing more than what the loader reads, or the seam\'s wrappers), or the machine is noisy',
+      );
+    }
     rows.set('whole', msOf(whole));
     if (phases.some((p) => p.parseCalls === 0)) splitNotes.push(`${obj.label}: the wrapper of ObjectSpec.parse saw no call (the loader parses through something else): parse is in "relocations and the rest"`);
     if (phases.some((p) => p.bpfCalls === 0)) splitNotes.push(`${obj.label}: the kernel seam saw no bpf(2) call: the package's entries do not share tsbpf/testing's seam, syscalls are in "relocations and the rest"`);
