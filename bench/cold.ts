@@ -18,8 +18,8 @@
 //            few programs loaded by this process during the runs, so that both list them.
 // Rounds interleave the sides (tsbpf, C, tsbpf, C, ...; the order within a round
 // reversed every other round) so that noise falls on both. Figures: median, min and p90
-// of the runs, wall time (CPU time, user + system of the process and its threads, in
-// the JSON); ratios of medians. Two ratios per load: whole process against whole
+// of the runs, wall time (and the median CPU time, user + system of the process and its
+// threads); ratios of medians. Two ratios per load: whole process against whole
 // process (the targets), and tsbpf's time above a bare Node start against libbpf's whole
 // process, which shows how much of the difference is Node's own start.
 //
