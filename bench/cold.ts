@@ -190,6 +190,7 @@ interface Sample {
 }
 
 class RunError extends Error {}
+class Interrupted extends Error {}
 
 function runTimed(timer: string | undefined, argv: string[], wantStdout: boolean): Sample {
   const stdio: ('ignore' | 'pipe')[] = ['ignore', wantStdout ? 'pipe' : 'ignore', 'pipe'];
@@ -288,7 +289,7 @@ interface CPhases {
 
 // ---- main ------------------------------------------------------------------------
 
-function main(): void {
+async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const c = buildC();
   const notes = [...c.notes];
@@ -381,11 +382,19 @@ function main(): void {
   // ---- the rounds: one untimed (it checks that each process works and warms the page
   // cache for both sides alike), then o.runs timed ----
   const all = groups.flat();
+  // Ctrl-C reaches the running child too (same process group); this process stops after
+  // it, closing its programs and removing bpftool's pins on the way out.
+  let interrupted = false;
+  const stop = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
   try {
     for (let round = 0; round <= o.runs; round++) {
       for (const group of groups) {
         const order = round & 1 ? [...group].reverse() : group;
         for (const v of order) {
+          if (interrupted) throw new Interrupted();
           if (v.failed) continue;
           progress(`round ${round}/${o.runs}: ${v.key}`);
           try {
@@ -397,12 +406,15 @@ function main(): void {
           } finally {
             v.after?.();
           }
+          // Let a pending SIGINT/SIGTERM reach its handler (the runs themselves are synchronous).
+          await new Promise((r) => setImmediate(r));
         }
       }
     }
   } finally {
     progress('');
     for (const e of kept) e.close();
+    if (interrupted && bpffs) for (const f of readdirSync(BPFFS)) if (f.startsWith(PIN_PREFIX)) rmSync(join(BPFFS, f), { recursive: true, force: true });
   }
 
   // ---- processes ----
@@ -617,4 +629,10 @@ function main(): void {
   if (!clean) process.exitCode = 1;
 }
 
-main();
+try {
+  await main();
+} catch (err) {
+  if (!(err instanceof Interrupted)) throw err;
+  console.error('bench/cold: interrupted (programs closed, pins removed)');
+  process.exitCode = 130;
+}
