@@ -545,7 +545,7 @@ async function main(): Promise<void> {
     if (rest < -0.1 * whole) {
       splitNotes.push(
         `${obj.label}: the parts add up to more than the whole process (rest ${msOf(rest)} ms): the split's process does work the timed one does not ` +
-          '(loadKernelBtf() doing more than what the loader reads, or the seam\'s wrappers), or the machine is noisy',
+          `(${btf !== undefined ? 'loadKernelBtf() doing more than what the loader reads, or ' : ''}the seam's wrappers), or the runs are too few for the noise`,
       );
     }
     rows.set('whole', msOf(whole));
