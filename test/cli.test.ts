@@ -72,7 +72,7 @@ test('package.json names the built entry as the tsbpf bin, with a shebang', () =
   assert.ok(pkg.files.some((f: string) => pkg.bin.tsbpf.replace('./', '').startsWith(f)), 'the bin ships in the package');
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   assert.match(readFileSync(join(repoRoot, pkg.bin.tsbpf), 'utf8'), /^#!\/usr\/bin\/env node\n/);
-  for (const dep of ['commander', 'picocolors']) assert.ok(pkg.dependencies[dep], `${dep} is a dependency`);
+  for (const dep of ['commander', 'cli-table3', 'picocolors']) assert.ok(pkg.dependencies[dep], `${dep} is a dependency`);
 });
 
 test('JSON keeps u64 exact: bigint as a plain number with every digit', () => {

@@ -9,8 +9,8 @@
 // replaceKernel). One file rather than esbuild's shared chunks: Node's ESM loader spends
 // about 1.5 ms on each module it resolves, reads and links. The command is its own file
 // and reaches the library through the same entries when a command runs (src/cli/lib.ts).
-// Dependencies stay in node_modules (prom-client and yaml, which the library loads only when
-// they are used), except the command's commander and picocolors, bundled into cli.js.
+// Dependencies stay in node_modules: commander, cli-table3, picocolors for the command,
+// and prom-client and yaml, which the library loads only when they are used.
 //
 //   node dist/tools/bundle.js [--sizes]      (npm run build runs it after tsc)
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -172,7 +172,7 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
   await build({
     ...common,
     entryPoints: { cli: join(root, BUNDLE_ENTRIES.cli!) },
-    // commander and picocolors inside: as separate CommonJS files Node resolves
+    // commander, cli-table3 and picocolors inside: as separate CommonJS files Node resolves
     // each, compiles it and scans it for export names. prom-client stays outside (tsbpf export).
     packages: undefined,
     external: ['prom-client', 'yaml', 'node-gyp-build'],

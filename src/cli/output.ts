@@ -1,4 +1,5 @@
 // How the CLI writes: aligned tables, JSON with exact u64, colour only where it helps.
+import Table from 'cli-table3';
 import pc from 'picocolors';
 
 export type Colors = ReturnType<typeof pc.createColors>;
@@ -41,55 +42,23 @@ export function toJson(value: unknown): string {
   return text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
 }
 
-/** ANSI colour codes (SGR), which take no room on the screen. */
-const SGR = /\u001b\[[0-9;]*m/g;
-
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-
-/** Whether a code point takes two columns (East Asian wide and fullwidth forms, emoji). */
-function isWide(cp: number): boolean {
-  return (
-    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) || (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
-    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
-    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd)
-  );
-}
-
-/** Columns a line takes on a terminal: colour codes none, control and combining characters none, wide ones two. */
-export function displayWidth(text: string): number {
-  if (PRINTABLE_ASCII.test(text)) return text.length;
-  let width = 0;
-  for (const ch of text.replace(SGR, '')) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x300 && cp <= 0x36f) || cp === 0x200b) continue;
-    width += isWide(cp) ? 2 : 1;
-  }
-  return width;
-}
-
-/**
- * Borderless, aligned columns (as ps and bpftool print them); headers bold on a terminal.
- * Written here rather than with a table package: cli-table3 took 70 ms of the first
- * 30-row table (string-width's expressions), more than the rest of `tsbpf prog list`.
- */
+/** Borderless, aligned columns (as ps and bpftool print them); headers bold on a terminal. */
 export function table(out: Output, head: string[], rows: (string | number | bigint)[][]): string {
-  // A cell of several lines makes its row that many lines high.
-  const cells = [head.map((h) => out.c.bold(h)), ...rows.map((r) => r.map(String))].map((r) => r.map((cell) => cell.split('\n')));
-  const columns = Math.max(...cells.map((r) => r.length));
-  const widths = Array.from({ length: columns }, (_, i) => Math.max(0, ...cells.map((r) => Math.max(0, ...(r[i] ?? []).map(displayWidth)))));
-  const lines: string[] = [];
-  for (const row of cells) {
-    const height = Math.max(1, ...row.map((c) => c.length));
-    for (let l = 0; l < height; l++) {
-      const line = widths.map((w, i) => {
-        const text = row[i]?.[l] ?? '';
-        return text + ' '.repeat(w - displayWidth(text));
-      });
-      lines.push(line.join('  ').trimEnd());
-    }
-  }
-  return lines.join('\n');
+  const t = new Table({
+    head: head.map((h) => out.c.bold(h)),
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+    },
+    // cli-table3 colours headers and borders itself unless told not to: colour is ours to decide.
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+  });
+  for (const r of rows) t.push(r.map(String));
+  return t
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 }
 
 /** Label/value lines for one object ("show" commands). */
