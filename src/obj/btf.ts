@@ -153,23 +153,16 @@ class Strings {
   }
 
   /**
-   * Every offset (the base's included, ascending) whose string get() reads as starting
-   * with `head`: each place its UTF-8 bytes occur, since a name offset may point inside
-   * another string, and 3 bytes before one that follows a byte order mark (which the
-   * decoder drops). Undefined for a `head` that decoding cannot be matched on bytes for
-   * (a leading BOM, a replacement character).
+   * The first 4 bytes of the string at `off` as a little-endian u32 (bytes past the
+   * section's end as 0), after a byte order mark, which get() drops: what records are
+   * sorted out by before their names are compared (see nameFilter).
    */
-  occurrences(head: string): number[] | undefined {
-    if (head.startsWith('\uFEFF') || head.includes('\uFFFD')) return undefined;
-    const out = this.base ? this.base.occurrences(head)! : [];
-    const bytes = this.bytes;
-    const hay = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const needle = Buffer.from(head, 'utf8');
-    for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) {
-      if (at >= 3 && bytes[at - 3] === 0xef && bytes[at - 2] === 0xbb && bytes[at - 1] === 0xbf) out.push(this.baseLen + at - 3);
-      out.push(this.baseLen + at);
-    }
-    return out;
+  prefixAt(off: number): number {
+    if (off < this.baseLen) return this.base!.prefixAt(off);
+    const b = this.bytes;
+    let i = off - this.baseLen;
+    if (b[i] === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) i += 3;
+    return ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0;
   }
 
   get(off: number): string {
@@ -228,6 +221,36 @@ interface Records {
   offsets: Uint32Array;
   /** Name offset of type firstId + i; NO_NAME for the kinds without a name (ptr, array, func_proto). */
   nameOffs: Uint32Array;
+  /** The first 4 bytes of type firstId + i's name (Strings.prefixAt), 0 without a name. */
+  prefixes: Uint32Array;
+  /**
+   * The named records by prefix: buckets[prefixHash(prefix)] is the last such record i,
+   * chain[i] the one before it (-1: none).
+   */
+  buckets: Int32Array;
+  chain: Int32Array;
+}
+
+function prefixHash(prefix: number): number {
+  return Math.imul(prefix, 0x9e3779b1) >>> 16;
+}
+
+/**
+ * Tests on Records.prefixes, `(prefix & mask) === want`, that every record whose name
+ * starts with one of `heads` passes (and few others): the heads' first bytes, up to 4.
+ * Everything passes for a head that decoding could produce from other bytes (a
+ * replacement character, a leading byte order mark).
+ */
+function nameFilter(heads: string[]): { want: number; mask: number }[] {
+  return heads.map((head) => {
+    if (head.includes('\uFFFD') || head.startsWith('\uFEFF')) return { want: 0, mask: 0 };
+    const b = Buffer.from(head, 'utf8');
+    const n = Math.min(4, b.length);
+    let want = 0;
+    for (let i = 0; i < n; i++) want |= b[i]! << (8 * i);
+    const mask = n === 4 ? -1 : (1 << (8 * n)) - 1;
+    return { want: want & mask, mask };
+  });
 }
 
 /** A name offset no string section reaches (they are below the 4 GiB a u32 length allows, and files are far smaller). */
@@ -377,7 +400,7 @@ export class Btf {
     const strings = new Strings(strBytes, (base ? base.#strings : undefined), !lazy);
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
     const firstId = base ? base.#count : 1;
-    const records = scanRecords(tv, firstId, strings.totalLen);
+    const records = scanRecords(tv, firstId, strings);
     const count = firstId + records.offsets.length;
     const canonical = !base && hdrLen === HEADER_LEN && typeOff === 0 && strOff === typeLen && bytes.length === HEADER_LEN + typeLen + strLen;
     return new Btf(base ? [] : [VOID], count, strings, base, records, canonical ? bytes : undefined);
@@ -446,7 +469,7 @@ export class Btf {
   byName(name: string, kind?: BtfKindName): BtfType[] {
     if (!this.#complete) {
       const list = this.#lazyByName(name);
-      if (list) return kind ? list.filter((t) => t.kind === kind) : list.slice();
+      return kind ? list.filter((t) => t.kind === kind) : list.slice();
     }
     if (!this.#byName && kind === 'datasec' && name !== '') {
       // An object's parse asks only for datasecs, a few among all types: no name index for them.
@@ -469,20 +492,16 @@ export class Btf {
   }
 
   /**
-   * byName without a name index over every type (lazily parsed BTF): the string sections
-   * are searched for the name and only the records named there are decoded. Undefined
-   * for a name that cannot be searched for as bytes (see Strings.occurrences).
+   * byName without a name index over every type (lazily parsed BTF): the records whose
+   * name starts with the name's first bytes have their name read, and only those with
+   * the name are decoded.
    */
-  #lazyByName(name: string): BtfType[] | undefined {
+  #lazyByName(name: string): BtfType[] {
     let list = this.#named?.get(name);
-    if (list) return list;
-    if (name === '') list = [];
-    else {
-      const own = this.#ownNamedAt(this.#strings.occurrences(name + '\0'));
-      if (!own) return undefined;
-      list = (this.base ? this.base.byName(name) : []).concat(own.filter((t) => (t as { name?: string }).name === name));
+    if (!list) {
+      list = name === '' ? [] : (this.base ? this.base.byName(name) : []).concat(this.#ownNamed([name + '\0'], (n) => n === name));
+      (this.#named ??= new Map()).set(name, list);
     }
-    (this.#named ??= new Map()).set(name, list);
     return list;
   }
 
@@ -494,35 +513,45 @@ export class Btf {
    */
   namedWithFlavours(name: string): BtfType[] {
     if (name === '') return [];
-    const below = this.base ? this.base.namedWithFlavours(name) : [];
-    const strings = this.#strings;
-    const exact = strings.occurrences(name + '\0');
-    const flavoured = strings.occurrences(name + '___');
-    let own = exact && flavoured ? this.#ownNamedAt(exact.concat(flavoured)) : undefined;
-    if (!own) {
-      own = [];
-      for (let id = this.firstId; id < this.#count; id++) own.push(this.type(id));
-    }
     const flavour = name + '___';
-    return below.concat(own.filter((t) => 'name' in t && (t.name === name || t.name.startsWith(flavour))));
+    const below = this.base ? this.base.namedWithFlavours(name) : [];
+    return below.concat(this.#ownNamed([name + '\0', flavour], (n) => n === name || n.startsWith(flavour)));
   }
 
-  /** This BTF's own types (not the base's) whose name is at one of the string offsets `offs`, by id; undefined without records or offsets. */
-  #ownNamedAt(offs: number[] | undefined): BtfType[] | undefined {
-    const records = this.#records;
-    if (!records || !offs) return undefined;
+  /** This BTF's own types (not the base's), by id, whose name starts with one of `heads` (at most two) and is `accepted`. */
+  #ownNamed(heads: string[], accept: (name: string) => boolean): BtfType[] {
     const out: BtfType[] = [];
-    if (offs.length === 0) return out;
-    const nameOffs = records.nameOffs;
+    const records = this.#records;
+    if (!records) {
+      // Built from types: no records to sort out by name.
+      for (let id = this.firstId; id < this.#count; id++) {
+        const t = this.#types[id]!;
+        if ('name' in t && accept(t.name)) out.push(t);
+      }
+      return out;
+    }
+    const { nameOffs, prefixes, buckets, chain } = records;
+    const keys = nameFilter(heads);
     const first = this.firstId;
-    // One pass over the name offsets, a cheap test first: a table of the offsets' low
-    // 12 bits lets few records through to the set.
-    const wanted = new Set(offs);
-    const marks = new Uint8Array(4096);
-    for (const off of offs) marks[off & 4095] = 1;
-    for (let i = 0; i < nameOffs.length; i++) {
+    const take = (i: number): void => {
       const off = nameOffs[i]!;
-      if (marks[off & 4095] === 1 && wanted.has(off)) out.push(this.#types[first + i] ?? this.#decode(first + i));
+      if (off !== NO_NAME && accept(this.#strings.get(off))) out.push(this.#types[first + i] ?? this.#decode(first + i));
+    };
+    if (keys.every((k) => k.mask === -1)) {
+      // Whole 4-byte prefixes: the records with them, from their buckets.
+      const found: number[] = [];
+      for (const want of new Set(keys.map((k) => k.want >>> 0))) {
+        for (let i = buckets[prefixHash(want)]!; i >= 0; i = chain[i]!) if (prefixes[i] === want) found.push(i);
+      }
+      for (const i of found.sort((x, y) => x - y)) take(i);
+      return out;
+    }
+    // A name of fewer than 3 bytes: every record's prefix tested.
+    const [a, b = a] = keys;
+    const wantA = a!.want, maskA = a!.mask, wantB = b.want, maskB = b.mask;
+    for (let i = 0; i < prefixes.length; i++) {
+      const prefix = prefixes[i]!;
+      if ((prefix & maskA) === wantA || (prefix & maskB) === wantB) take(i);
     }
     return out;
   }
@@ -799,32 +828,63 @@ function forEachRef(t: BtfType, fn: (id: number) => void): void {
 }
 
 /**
- * Walks the records of a type section: where each is and its name offset, checking that
- * each fits and that each name is inside the string section (`strTotal` bytes).
+ * Walks the records of a type section: where each is, its name offset and the name's
+ * first bytes, checking that each fits and that each name is inside the string section.
  */
-function scanRecords(tv: DataView, firstId: number, strTotal: number): Records {
-  const len = tv.byteLength;
+function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
+  const w = typeWords(tv);
+  const n = w.length;
+  const strTotal = strings.totalLen;
+  const own = strings.bytes;
+  const baseLen = strings.baseLen;
   // A record has at least 12 bytes: sized for that many, trimmed when counted.
-  const offsets = new Uint32Array(Math.floor(len / 12));
+  const offsets = new Uint32Array(Math.floor(n / 3));
   const nameOffs = new Uint32Array(offsets.length);
+  const prefixes = new Uint32Array(offsets.length);
+  const buckets = new Int32Array(1 << 16).fill(-1);
+  const chain = new Int32Array(offsets.length);
   let count = 0;
-  for (let p = 0; p < len; count++) {
-    if (len - p < 12) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${len - p} bytes left)`);
-    const info = tv.getUint32(p + 4, true);
+  for (let q = 0; q < n; count++) {
+    if (n - q < 3) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${(n - q) * 4} bytes left)`);
+    const info = w[q + 1]!;
     const kind = (info >>> 24) & 0x1f;
-    const extra = extraSize(kind, info & 0xffff);
-    if (extra < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
-    if (extra > len - p - 12) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
-    offsets[count] = p;
-    if (kind === 2 || kind === 3 || kind === 13) nameOffs[count] = NO_NAME; // ptr, array, func_proto: no name
+    const infoSize = INFO_SIZE[kind]!;
+    if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
+    const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
+    if (extra > (n - q - 3) * 4) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+    offsets[count] = q * 4;
+    if (NAMELESS[kind] === 1) nameOffs[count] = NO_NAME;
     else {
-      const off = tv.getUint32(p, true);
+      const off = w[q]!;
       if (off !== 0 && off >= strTotal) nameOutside(firstId + count, off, strTotal);
       nameOffs[count] = off;
+      // Strings.prefixAt, inline for a name of this section without a byte order mark.
+      const i = off - baseLen;
+      const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings.prefixAt(off);
+      prefixes[count] = prefix;
+      const h = prefixHash(prefix);
+      chain[count] = buckets[h]!;
+      buckets[h] = count;
     }
-    p += 12 + extra;
+    q += 3 + extra / 4;
   }
-  return { view: tv, offsets: offsets.subarray(0, count), nameOffs: nameOffs.subarray(0, count) };
+  return { view: tv, offsets: offsets.subarray(0, count), nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, chain };
+}
+
+/** extraSize as tables (INFO_SIZE[kind] + vlen * ELEM_SIZE[kind]; INFO_SIZE -1 for an unknown kind), for the walk over every record. */
+const INFO_SIZE = Int8Array.from({ length: 32 }, (_, k) => extraSize(k, 0));
+const ELEM_SIZE = Uint8Array.from({ length: 32 }, (_, k) => (extraSize(k, 0) < 0 ? 0 : extraSize(k, 1) - extraSize(k, 0)));
+/** The kinds without a name: ptr, array, func_proto. */
+const NAMELESS = Uint8Array.from({ length: 32 }, (_, k) => (k === 2 || k === 3 || k === 13 ? 1 : 0));
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The type section (a multiple of 4 bytes) as its little-endian u32 words: a view on a little-endian host when aligned, else a copy. */
+function typeWords(tv: DataView): Uint32Array {
+  if (HOST_LITTLE_ENDIAN && tv.byteOffset % 4 === 0) return new Uint32Array(tv.buffer, tv.byteOffset, tv.byteLength >>> 2);
+  const w = new Uint32Array(tv.byteLength >>> 2);
+  for (let i = 0; i < w.length; i++) w[i] = tv.getUint32(i * 4, true);
+  return w;
 }
 
 function nameOutside(id: number, off: number, strTotal: number): never {
