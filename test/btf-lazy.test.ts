@@ -305,6 +305,44 @@ function defineTests(): void {
     assert.ok(outcomes.parse > 0 && outcomes.later > 0 && outcomes.ok > 0, JSON.stringify(outcomes));
   });
 
+  test('names inside other strings, short, non-ASCII and after a byte order mark: lazy byName agrees with the eager one', () => {
+    // Strings: "" "task_struct" "ab" "é_ü" BOM"bom" "x___y" "a"; names also point inside them.
+    const enc = new TextEncoder();
+    const parts = ['', 'task_struct', 'ab', 'é_ü', '\uFEFFbom', 'x___y', 'a'];
+    const offs: number[] = [];
+    const bytes: number[] = [];
+    for (const p of parts) {
+      offs.push(bytes.length);
+      bytes.push(...enc.encode(p), 0);
+    }
+    const [, task, ab, eu, bom, xy, a] = offs as [number, number, number, number, number, number, number];
+    const nameOffs = [task, task + 5, ab, ab + 1, eu, eu + 2, bom, bom + 3, xy, xy + 4, a, task];
+    const words: number[] = [1, (1 << 24) >>> 0, 4, 0x01000020]; // int "task_struct"
+    for (const off of nameOffs.slice(1)) words.push(off, (8 << 24) >>> 0, 1); // typedefs
+    const s = Uint8Array.from(bytes);
+    const b = new Uint8Array(24 + words.length * 4 + s.length);
+    const v = new DataView(b.buffer);
+    v.setUint16(0, 0xeb9f, true);
+    v.setUint8(2, 1);
+    v.setUint32(4, 24, true);
+    v.setUint32(12, words.length * 4, true);
+    v.setUint32(16, words.length * 4, true);
+    v.setUint32(20, s.length, true);
+    words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
+    b.set(s, 24 + words.length * 4);
+    const eager = Btf.parse(b);
+    const names = eager.types.map(nameOf);
+    assert.deepEqual(names, ['', 'task_struct', 'struct', 'ab', 'b', 'é_ü', '_ü', 'bom', 'bom', 'x___y', 'y', 'a', 'task_struct']);
+    for (const name of [...new Set(names), 'task', 'é', 'ü', '\uFEFFbom', 'x', 'x___', 'zz', 'struct_', '\uFFFD']) {
+      const lazy = Btf.parseLazy(b);
+      assert.deepStrictEqual(lazy.byName(name), eager.byName(name), `byName(${JSON.stringify(name)})`);
+      assert.deepStrictEqual(lazy.namedWithFlavours(name), eager.namedWithFlavours(name), `namedWithFlavours(${JSON.stringify(name)})`);
+    }
+    assert.deepEqual(Btf.parseLazy(b).byName('task_struct').map((x) => x.id), [1, 12]);
+    assert.deepEqual(Btf.parseLazy(b).byName('bom').map((x) => x.id), [7, 8]);
+    assert.deepEqual(Btf.parseLazy(b).namedWithFlavours('x').map((x) => x.id), [9]);
+  });
+
   test('no file descriptor leaked by this file', () => {
     assert.equal(fdCount(), fdsAtStart);
   });
