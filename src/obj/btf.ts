@@ -224,15 +224,16 @@ interface Records {
   /** The first 4 bytes of type firstId + i's name (Strings.prefixAt), 0 without a name. */
   prefixes: Uint32Array;
   /**
-   * The named records by prefix: buckets[prefixHash(prefix)] is the last such record i,
-   * chain[i] the one before it (-1: none).
+   * The named records by prefix: buckets[prefixHash(prefix, bucketBits)] is the last
+   * such record i, chain[i] the one before it (-1: none).
    */
   buckets: Int32Array;
+  bucketBits: number;
   chain: Int32Array;
 }
 
-function prefixHash(prefix: number): number {
-  return Math.imul(prefix, 0x9e3779b1) >>> 16;
+function prefixHash(prefix: number, bits: number): number {
+  return Math.imul(prefix, 0x9e3779b1) >>> (32 - bits);
 }
 
 /**
@@ -530,7 +531,7 @@ export class Btf {
       }
       return out;
     }
-    const { nameOffs, prefixes, buckets, chain } = records;
+    const { nameOffs, prefixes, buckets, bucketBits, chain } = records;
     const keys = nameFilter(heads);
     const first = this.firstId;
     const take = (i: number): void => {
@@ -541,7 +542,7 @@ export class Btf {
       // Whole 4-byte prefixes: the records with them, from their buckets.
       const found: number[] = [];
       for (const want of new Set(keys.map((k) => k.want >>> 0))) {
-        for (let i = buckets[prefixHash(want)]!; i >= 0; i = chain[i]!) if (prefixes[i] === want) found.push(i);
+        for (let i = buckets[prefixHash(want, bucketBits)]!; i >= 0; i = chain[i]!) if (prefixes[i] === want) found.push(i);
       }
       for (const i of found.sort((x, y) => x - y)) take(i);
       return out;
@@ -841,7 +842,9 @@ function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
   const offsets = new Uint32Array(Math.floor(n / 3));
   const nameOffs = new Uint32Array(offsets.length);
   const prefixes = new Uint32Array(offsets.length);
-  const buckets = new Int32Array(1 << 16).fill(-1);
+  // About a bucket per record, at most 65,536 (an object's few types need few).
+  const bucketBits = Math.max(4, Math.min(16, Math.ceil(Math.log2(offsets.length + 1))));
+  const buckets = new Int32Array(1 << bucketBits).fill(-1);
   const chain = new Int32Array(offsets.length);
   let count = 0;
   for (let q = 0; q < n; count++) {
@@ -862,13 +865,13 @@ function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
       const i = off - baseLen;
       const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings.prefixAt(off);
       prefixes[count] = prefix;
-      const h = prefixHash(prefix);
+      const h = prefixHash(prefix, bucketBits);
       chain[count] = buckets[h]!;
       buckets[h] = count;
     }
     q += 3 + extra / 4;
   }
-  return { view: tv, offsets: offsets.subarray(0, count), nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, chain };
+  return { view: tv, offsets: offsets.subarray(0, count), nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, bucketBits, chain };
 }
 
 /** extraSize as tables (INFO_SIZE[kind] + vlen * ELEM_SIZE[kind]; INFO_SIZE -1 for an unknown kind), for the walk over every record. */
