@@ -219,6 +219,12 @@ interface Records {
   view: DataView;
   /** Byte offset in `view` of the record of type firstId + i. */
   offsets: Uint32Array;
+  /** For lazily parsed BTF: the records by name. */
+  names?: NameIndex;
+}
+
+/** Where a lazily parsed BTF's names are, to find types by name without decoding them. */
+interface NameIndex {
   /** Name offset of type firstId + i; NO_NAME for the kinds without a name (ptr, array, func_proto). */
   nameOffs: Uint32Array;
   /** The first 4 bytes of type firstId + i's name (Strings.prefixAt), 0 without a name. */
@@ -274,8 +280,8 @@ export class Btf {
   #types: (BtfType | undefined)[];
   #complete: boolean;
   readonly #count: number;
-  /** The records the types are decoded from (parse, parseLazy). */
-  readonly #records: Records | undefined;
+  /** The records the types are decoded from (parseLazy; parse's until it decoded them all). */
+  #records: Records | undefined;
   #decoded = 0;
   #byName?: Map<string, BtfType[]>;
   /** byName answers of lazy BTF, by name (this BTF's own types and its base's). */
@@ -316,7 +322,19 @@ export class Btf {
     if (!this.#complete) {
       // A new array: the one of the types decoded so far is sparse.
       const all = this.base ? this.base.types.slice(0, this.firstId) : [VOID];
-      for (let id = this.firstId; id < this.#count; id++) all.push(this.#types[id] ?? this.#read(id));
+      const { view, offsets } = this.#records!;
+      const known = this.#types;
+      const count = this.#count;
+      const first = this.firstId;
+      const strings = this.#strings;
+      for (let id = first; id < count; id++) {
+        let t = id < known.length ? known[id] : undefined; // (no reads past the end: slow)
+        if (t === undefined) {
+          t = decodeRecord(view, offsets[id - first]!, id, count, strings);
+          this.#decoded++;
+        }
+        all.push(t);
+      }
       this.#types = all;
       this.#complete = true;
     }
@@ -340,6 +358,7 @@ export class Btf {
   static parse(bytes: Uint8Array, base?: Btf): Btf {
     const btf = Btf.#parse(bytes, base, false);
     void btf.types; // decodes and checks every type now
+    btf.#records = undefined;
     return btf;
   }
 
@@ -401,7 +420,7 @@ export class Btf {
     const strings = new Strings(strBytes, (base ? base.#strings : undefined), !lazy);
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
     const firstId = base ? base.#count : 1;
-    const records = scanRecords(tv, firstId, strings);
+    const records = scanRecords(tv, firstId, lazy ? strings : undefined);
     const count = firstId + records.offsets.length;
     const canonical = !base && hdrLen === HEADER_LEN && typeOff === 0 && strOff === typeLen && bytes.length === HEADER_LEN + typeLen + strLen;
     return new Btf(base ? [] : [VOID], count, strings, base, records, canonical ? bytes : undefined);
@@ -524,14 +543,14 @@ export class Btf {
     const out: BtfType[] = [];
     const records = this.#records;
     if (!records) {
-      // Built from types: no records to sort out by name.
+      // Decoded (parse) or built from types: no records to sort out by name.
       for (let id = this.firstId; id < this.#count; id++) {
         const t = this.#types[id]!;
         if ('name' in t && accept(t.name)) out.push(t);
       }
       return out;
     }
-    const { nameOffs, prefixes, buckets, bucketBits, chain } = records;
+    const { nameOffs, prefixes, buckets, bucketBits, chain } = records.names!;
     const keys = nameFilter(heads);
     const first = this.firstId;
     const take = (i: number): void => {
@@ -829,32 +848,37 @@ function forEachRef(t: BtfType, fn: (id: number) => void): void {
 }
 
 /**
- * Walks the records of a type section: where each is, its name offset and the name's
- * first bytes, checking that each fits and that each name is inside the string section.
+ * Walks the records of a type section: where each is, checking that each fits. With
+ * `strings` (lazy parse), also their names: each name's offset, checked to be inside the
+ * string section, and first bytes, hashed into buckets (NameIndex).
  */
-function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
+function scanRecords(tv: DataView, firstId: number, strings?: Strings): Records {
   const w = typeWords(tv);
   const n = w.length;
+  // A record has at least 12 bytes: sized for that many, trimmed when counted.
+  const max = Math.floor(n / 3);
+  const offsets = new Uint32Array(max);
+  let count = 0;
+  if (!strings) {
+    // (The decoder checks names.)
+    for (let q = 0; q < n; count++) {
+      offsets[count] = q * 4;
+      q += 3 + recordExtra(w, q, firstId + count) / 4;
+    }
+    return { view: tv, offsets: offsets.subarray(0, count) };
+  }
   const strTotal = strings.totalLen;
   const own = strings.bytes;
   const baseLen = strings.baseLen;
-  // A record has at least 12 bytes: sized for that many, trimmed when counted.
-  const offsets = new Uint32Array(Math.floor(n / 3));
-  const nameOffs = new Uint32Array(offsets.length);
-  const prefixes = new Uint32Array(offsets.length);
-  // About a bucket per record, at most 65,536 (an object's few types need few).
-  const bucketBits = Math.max(4, Math.min(16, Math.ceil(Math.log2(offsets.length + 1))));
+  const nameOffs = new Uint32Array(max);
+  const prefixes = new Uint32Array(max);
+  // About a bucket per record, at most 65,536.
+  const bucketBits = Math.max(4, Math.min(16, Math.ceil(Math.log2(max + 1))));
   const buckets = new Int32Array(1 << bucketBits).fill(-1);
-  const chain = new Int32Array(offsets.length);
-  let count = 0;
+  const chain = new Int32Array(max);
   for (let q = 0; q < n; count++) {
-    if (n - q < 3) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${(n - q) * 4} bytes left)`);
-    const info = w[q + 1]!;
-    const kind = (info >>> 24) & 0x1f;
-    const infoSize = INFO_SIZE[kind]!;
-    if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
-    const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
-    if (extra > (n - q - 3) * 4) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+    const extra = recordExtra(w, q, firstId + count);
+    const kind = (w[q + 1]! >>> 24) & 0x1f;
     offsets[count] = q * 4;
     if (NAMELESS[kind] === 1) nameOffs[count] = NO_NAME;
     else {
@@ -863,7 +887,7 @@ function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
       nameOffs[count] = off;
       // Strings.prefixAt, inline for a name of this section without a byte order mark.
       const i = off - baseLen;
-      const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings.prefixAt(off);
+      const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings!.prefixAt(off);
       prefixes[count] = prefix;
       const h = prefixHash(prefix, bucketBits);
       chain[count] = buckets[h]!;
@@ -871,7 +895,20 @@ function scanRecords(tv: DataView, firstId: number, strings: Strings): Records {
     }
     q += 3 + extra / 4;
   }
-  return { view: tv, offsets: offsets.subarray(0, count), nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, bucketBits, chain };
+  const names = { nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, bucketBits, chain };
+  return { view: tv, offsets: offsets.subarray(0, count), names };
+}
+
+/** The bytes after the 12-byte btf_type of the record at word `q` of `w` (type `id`), checking that it fits. */
+function recordExtra(w: Uint32Array, q: number, id: number): number {
+  if (w.length - q < 3) throw new BtfError('Malformed', `type ${id}: truncated btf_type (${(w.length - q) * 4} bytes left)`);
+  const info = w[q + 1]!;
+  const kind = (info >>> 24) & 0x1f;
+  const infoSize = INFO_SIZE[kind]!;
+  if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`);
+  const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
+  if (extra > (w.length - q - 3) * 4) throw new BtfError('Malformed', `type ${id}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+  return extra;
 }
 
 /** extraSize as tables (INFO_SIZE[kind] + vlen * ELEM_SIZE[kind]; INFO_SIZE -1 for an unknown kind), for the walk over every record. */
@@ -899,16 +936,6 @@ function nameOutside(id: number, off: number, strTotal: number): never {
  * that it fits), checking its references (below `total`) and names.
  */
 function decodeRecord(tv: DataView, p: number, id: number, total: number, strings: Strings): BtfType {
-  const strTotal = strings.totalLen;
-  // Errors name the type being decoded.
-  const str = (off: number): string => {
-    if (off !== 0 && off >= strTotal) nameOutside(id, off, strTotal);
-    return strings.get(off);
-  };
-  const ref = (t: number): number => {
-    if (t >= total) throw new BtfError('Malformed', `type ${id}: refers to type ${t}, which does not exist (${total} types)`);
-    return t;
-  };
   const nameOff = tv.getUint32(p, true);
   const info = tv.getUint32(p + 4, true);
   const sizeType = tv.getUint32(p + 8, true);
@@ -921,14 +948,14 @@ function decodeRecord(tv: DataView, p: number, id: number, total: number, string
     case 1: {
       const v = tv.getUint32(p, true);
       p += 4;
-      t = { id, kind: 'int', name: str(nameOff), size: sizeType, encoding: (v >>> 24) & 0x0f, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+      t = { id, kind: 'int', name: nameAt(strings, id, nameOff), size: sizeType, encoding: (v >>> 24) & 0x0f, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
       break;
     }
     case 2:
-      t = { id, kind: 'ptr', type: ref(sizeType) };
+      t = { id, kind: 'ptr', type: typeRef(id, total, sizeType) };
       break;
     case 3: {
-      t = { id, kind: 'array', type: ref(tv.getUint32(p, true)), indexType: ref(tv.getUint32(p + 4, true)), nelems: tv.getUint32(p + 8, true) };
+      t = { id, kind: 'array', type: typeRef(id, total, tv.getUint32(p, true)), indexType: typeRef(id, total, tv.getUint32(p + 4, true)), nelems: tv.getUint32(p + 8, true) };
       p += 12;
       break;
     }
@@ -938,21 +965,21 @@ function decodeRecord(tv: DataView, p: number, id: number, total: number, string
       for (let i = 0; i < vlen; i++, p += 12) {
         const off = tv.getUint32(p + 8, true);
         members[i] = {
-          name: str(tv.getUint32(p, true)),
-          type: ref(tv.getUint32(p + 4, true)),
+          name: nameAt(strings, id, tv.getUint32(p, true)),
+          type: typeRef(id, total, tv.getUint32(p + 4, true)),
           bitOffset: kflag ? off & 0xffffff : off,
           bitfieldSize: kflag ? off >>> 24 : 0,
         };
       }
-      t = { id, kind: kind === 4 ? 'struct' : 'union', name: str(nameOff), size: sizeType, members };
+      t = { id, kind: kind === 4 ? 'struct' : 'union', name: nameAt(strings, id, nameOff), size: sizeType, members };
       break;
     }
     case 6: {
       const values: BtfEnumValue[] = new Array(vlen);
       for (let i = 0; i < vlen; i++, p += 8) {
-        values[i] = { name: str(tv.getUint32(p, true)), value: BigInt(kflag ? tv.getInt32(p + 4, true) : tv.getUint32(p + 4, true)) };
+        values[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), value: BigInt(kflag ? tv.getInt32(p + 4, true) : tv.getUint32(p + 4, true)) };
       }
-      t = { id, kind: 'enum', name: str(nameOff), size: sizeType, signed: kflag, values };
+      t = { id, kind: 'enum', name: nameAt(strings, id, nameOff), size: sizeType, signed: kflag, values };
       break;
     }
     case 19: {
@@ -961,60 +988,72 @@ function decodeRecord(tv: DataView, p: number, id: number, total: number, string
         const lo = tv.getUint32(p + 4, true);
         const hi = tv.getUint32(p + 8, true);
         const u = (BigInt(hi) << 32n) | BigInt(lo);
-        values[i] = { name: str(tv.getUint32(p, true)), value: kflag ? BigInt.asIntN(64, u) : u };
+        values[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), value: kflag ? BigInt.asIntN(64, u) : u };
       }
-      t = { id, kind: 'enum64', name: str(nameOff), size: sizeType, signed: kflag, values };
+      t = { id, kind: 'enum64', name: nameAt(strings, id, nameOff), size: sizeType, signed: kflag, values };
       break;
     }
     case 7:
-      t = { id, kind: 'fwd', name: str(nameOff), union: kflag };
+      t = { id, kind: 'fwd', name: nameAt(strings, id, nameOff), union: kflag };
       break;
     case 8:
-      t = { id, kind: 'typedef', name: str(nameOff), type: ref(sizeType) };
+      t = { id, kind: 'typedef', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
       break;
     case 9:
-      t = { id, kind: 'volatile', name: str(nameOff), type: ref(sizeType) };
+      t = { id, kind: 'volatile', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
       break;
     case 10:
-      t = { id, kind: 'const', name: str(nameOff), type: ref(sizeType) };
+      t = { id, kind: 'const', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
       break;
     case 11:
-      t = { id, kind: 'restrict', name: str(nameOff), type: ref(sizeType) };
+      t = { id, kind: 'restrict', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
       break;
     case 18:
-      t = { id, kind: 'type_tag', name: str(nameOff), type: ref(sizeType), attr: kflag };
+      t = { id, kind: 'type_tag', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), attr: kflag };
       break;
     case 12:
-      t = { id, kind: 'func', name: str(nameOff), type: ref(sizeType), linkage: vlen };
+      t = { id, kind: 'func', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), linkage: vlen };
       break;
     case 13: {
       const params: BtfParam[] = new Array(vlen);
-      for (let i = 0; i < vlen; i++, p += 8) params[i] = { name: str(tv.getUint32(p, true)), type: ref(tv.getUint32(p + 4, true)) };
-      t = { id, kind: 'func_proto', returnType: ref(sizeType), params };
+      for (let i = 0; i < vlen; i++, p += 8) params[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), type: typeRef(id, total, tv.getUint32(p + 4, true)) };
+      t = { id, kind: 'func_proto', returnType: typeRef(id, total, sizeType), params };
       break;
     }
     case 14:
-      t = { id, kind: 'var', name: str(nameOff), type: ref(sizeType), linkage: tv.getUint32(p, true) };
+      t = { id, kind: 'var', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), linkage: tv.getUint32(p, true) };
       p += 4;
       break;
     case 15: {
       const vars: BtfVarSecinfo[] = new Array(vlen);
       for (let i = 0; i < vlen; i++, p += 12) {
-        vars[i] = { type: ref(tv.getUint32(p, true)), offset: tv.getUint32(p + 4, true), size: tv.getUint32(p + 8, true) };
+        vars[i] = { type: typeRef(id, total, tv.getUint32(p, true)), offset: tv.getUint32(p + 4, true), size: tv.getUint32(p + 8, true) };
       }
-      t = { id, kind: 'datasec', name: str(nameOff), size: sizeType, vars };
+      t = { id, kind: 'datasec', name: nameAt(strings, id, nameOff), size: sizeType, vars };
       break;
     }
     case 16:
-      t = { id, kind: 'float', name: str(nameOff), size: sizeType };
+      t = { id, kind: 'float', name: nameAt(strings, id, nameOff), size: sizeType };
       break;
     case 17:
-      t = { id, kind: 'decl_tag', name: str(nameOff), type: ref(sizeType), componentIdx: tv.getInt32(p, true), attr: kflag };
+      t = { id, kind: 'decl_tag', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), componentIdx: tv.getInt32(p, true), attr: kflag };
       p += 4;
       break;
     default:
       throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`); // unreachable: scanRecords checked
   }
+  return t;
+}
+
+/** The string at `off` for type `id`'s record (errors name the type). */
+function nameAt(strings: Strings, id: number, off: number): string {
+  if (off !== 0 && off >= strings.totalLen) nameOutside(id, off, strings.totalLen);
+  return strings.get(off);
+}
+
+/** A type id type `id`'s record refers to, below `total` (errors name the type). */
+function typeRef(id: number, total: number, t: number): number {
+  if (t >= total) throw new BtfError('Malformed', `type ${id}: refers to type ${t}, which does not exist (${total} types)`);
   return t;
 }
 
