@@ -428,15 +428,11 @@ export class Btf {
 
   /** Decodes the record of type `id` (of this BTF, not the base's), kept for the next type(id). */
   #decode(id: number): BtfType {
-    const t = this.#read(id);
+    const r = this.#records!;
+    const t = decodeRecord(r.view, r.offsets[id - this.firstId]!, id, this.#count, this.#strings);
+    this.#decoded++;
     this.#types[id] = t;
     return t;
-  }
-
-  #read(id: number): BtfType {
-    const r = this.#records!;
-    this.#decoded++;
-    return decodeRecord(r.view, r.offsets[id - this.firstId]!, id, this.#count, this.#strings);
   }
 
   /**

@@ -146,9 +146,10 @@ function describe(btf: Btf, id: number): string {
 const candidateCaches = new WeakMap<Btf, Map<string, number[]>>();
 
 /**
- * Target type ids whose essential name is `essential` (cached per Btf and name). The
- * target's string section is searched for the name rather than every type indexed: the
- * kernel's BTF has about 130,000 types, of which a load asks for a few.
+ * Target type ids whose essential name is `essential` (cached per Btf and name): the
+ * types named so or with a flavour, looked up by name (Btf.namedWithFlavours) rather than
+ * every type indexed, since the kernel's BTF has about 130,000 types and a load asks for a
+ * few.
  */
 function candidatesNamed(btf: Btf, essential: string): number[] {
   let cache = candidateCaches.get(btf);
