@@ -854,57 +854,51 @@ function scanRecords(tv: DataView, firstId: number, strings?: Strings): Records 
   // A record has at least 12 bytes: sized for that many, trimmed when counted.
   const max = Math.floor(n / 3);
   const offsets = new Uint32Array(max);
-  let count = 0;
-  if (!strings) {
-    // (The decoder checks names.)
-    for (let q = 0; q < n; count++) {
-      offsets[count] = q * 4;
-      q += 3 + recordExtra(w, q, firstId + count) / 4;
-    }
-    return { view: tv, offsets: offsets.subarray(0, count) };
-  }
-  const strTotal = strings.totalLen;
-  const own = strings.bytes;
-  const baseLen = strings.baseLen;
-  const nameOffs = new Uint32Array(max);
-  const prefixes = new Uint32Array(max);
+  const strTotal = strings?.totalLen ?? 0;
+  const own = strings?.bytes ?? new Uint8Array(0);
+  const baseLen = strings?.baseLen ?? 0;
   // About a bucket per record, at most 65,536.
   const bucketBits = Math.max(4, Math.min(16, Math.ceil(Math.log2(max + 1))));
-  const buckets = new Int32Array(1 << bucketBits).fill(-1);
-  const chain = new Int32Array(max);
+  const names = strings && {
+    nameOffs: new Uint32Array(max),
+    prefixes: new Uint32Array(max),
+    buckets: new Int32Array(1 << bucketBits).fill(-1),
+    bucketBits,
+    chain: new Int32Array(max),
+  };
+  let count = 0;
+  // One loop for both (a call per record costs in the interpreter, where a first parse runs).
   for (let q = 0; q < n; count++) {
-    const extra = recordExtra(w, q, firstId + count);
-    const kind = (w[q + 1]! >>> 24) & 0x1f;
+    if (n - q < 3) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${(n - q) * 4} bytes left)`);
+    const info = w[q + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const infoSize = INFO_SIZE[kind]!;
+    if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
+    const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
+    if (extra > (n - q - 3) * 4) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
     offsets[count] = q * 4;
-    if (NAMELESS[kind] === 1) nameOffs[count] = NO_NAME;
+    if (!names) {
+      // (The decoder checks names.)
+    } else if (NAMELESS[kind] === 1) names.nameOffs[count] = NO_NAME;
     else {
       const off = w[q]!;
       if (off !== 0 && off >= strTotal) nameOutside(firstId + count, off, strTotal);
-      nameOffs[count] = off;
+      names.nameOffs[count] = off;
       // Strings.prefixAt, inline for a name of this section without a byte order mark.
       const i = off - baseLen;
       const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings!.prefixAt(off);
-      prefixes[count] = prefix;
+      names.prefixes[count] = prefix;
       const h = prefixHash(prefix, bucketBits);
-      chain[count] = buckets[h]!;
-      buckets[h] = count;
+      names.chain[count] = names.buckets[h]!;
+      names.buckets[h] = count;
     }
     q += 3 + extra / 4;
   }
-  const names = { nameOffs: nameOffs.subarray(0, count), prefixes: prefixes.subarray(0, count), buckets, bucketBits, chain };
+  if (names) {
+    names.nameOffs = names.nameOffs.subarray(0, count);
+    names.prefixes = names.prefixes.subarray(0, count);
+  }
   return { view: tv, offsets: offsets.subarray(0, count), names };
-}
-
-/** The bytes after the 12-byte btf_type of the record at word `q` of `w` (type `id`), checking that it fits. */
-function recordExtra(w: Uint32Array, q: number, id: number): number {
-  if (w.length - q < 3) throw new BtfError('Malformed', `type ${id}: truncated btf_type (${(w.length - q) * 4} bytes left)`);
-  const info = w[q + 1]!;
-  const kind = (info >>> 24) & 0x1f;
-  const infoSize = INFO_SIZE[kind]!;
-  if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`);
-  const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
-  if (extra > (w.length - q - 3) * 4) throw new BtfError('Malformed', `type ${id}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
-  return extra;
 }
 
 /** extraSize as tables (INFO_SIZE[kind] + vlen * ELEM_SIZE[kind]; INFO_SIZE -1 for an unknown kind), for the walk over every record. */
