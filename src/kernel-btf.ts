@@ -27,7 +27,9 @@ const kernelBtfCache = new Map<string, Btf>();
 const VMLINUX_BTF = `${SYSFS}/vmlinux`;
 
 /**
- * Parses the running kernel's BTF (cached per path). BtfError if it cannot be read:
+ * Parses the running kernel's BTF (cached per path), lazily: the headers of its records
+ * are walked at once, and a type is decoded and checked when first asked for (type(),
+ * byName(); `types` decodes them all). BtfError if it cannot be read:
  * kind 'NotSupported' when the kernel publishes none (no /sys/kernel/btf/vmlinux),
  * 'ReadError' for any other failure.
  */
@@ -45,7 +47,8 @@ export function loadKernelBtf(path = VMLINUX_BTF): Btf {
         feature: absent ? 'vmlinux BTF (CONFIG_DEBUG_INFO_BTF)' : undefined,
       });
     }
-    btf = Btf.parse(bytes);
+    // Decoded type by type as loads ask (a load needs a few hundred of vmlinux's ~130,000).
+    btf = Btf.parseLazy(bytes);
     kernelBtfCache.set(path, btf);
   }
   return btf;
@@ -112,7 +115,7 @@ export function moduleBtfs(): ModuleBtf[] {
     return {
       name,
       get btf(): Btf {
-        btf ??= Btf.parse(readFileSync(`${SYSFS}/${name}`), loadKernelBtf());
+        btf ??= Btf.parseLazy(readFileSync(`${SYSFS}/${name}`), loadKernelBtf());
         return btf;
       },
       openFd: () => openModuleFd(name),

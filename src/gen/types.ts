@@ -41,7 +41,7 @@ function composite(btf: Btf, id: number): { t: BtfType; name: string } {
   let t = btf.type(id);
   let typedefName = '';
   for (let hops = 0; t.kind === 'typedef' || t.kind === 'const' || t.kind === 'volatile' || t.kind === 'restrict' || t.kind === 'type_tag'; hops++) {
-    if (hops > btf.types.length) return { t: btf.resolve(id), name: '' };
+    if (hops > btf.typeCount) return { t: btf.resolve(id), name: '' };
     if (t.kind === 'typedef' && !typedefName) typedefName = t.name;
     t = btf.type(t.type);
   }

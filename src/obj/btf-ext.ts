@@ -106,7 +106,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     return byteOff / INSN_SIZE;
   };
   const typeId = (id: number, where: string): number => {
-    if (id >= btf.types.length) throw new BtfError('Malformed', `.BTF.ext ${where}: type id ${id} does not exist (${btf.types.length} types)`);
+    if (id >= btf.typeCount) throw new BtfError('Malformed', `.BTF.ext ${where}: type id ${id} does not exist (${btf.typeCount} types)`);
     return id;
   };
 

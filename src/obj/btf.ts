@@ -98,7 +98,8 @@ const utf8 = new TextDecoder('utf-8');
 /**
  * A BTF string section. Offsets below `baseLen` belong to the base BTF (split BTF).
  * An all-ASCII section (the usual case) is decoded once into one JS string whose
- * character offsets equal byte offsets, so a name is one indexOf + slice.
+ * character offsets equal byte offsets, so a name is one indexOf + slice; not for
+ * lazily parsed BTF, of which few names are read (each decoded on its own).
  */
 class Strings {
   readonly bytes: Uint8Array;
@@ -107,11 +108,11 @@ class Strings {
   readonly #ascii: string | undefined;
   #cache?: Map<number, string>;
 
-  constructor(bytes: Uint8Array, base: Strings | undefined) {
+  constructor(bytes: Uint8Array, base: Strings | undefined, text = true) {
     this.bytes = bytes;
     this.base = base;
     this.baseLen = base ? base.totalLen : 0;
-    this.#ascii = asciiText(bytes);
+    this.#ascii = text ? asciiText(bytes) : undefined;
   }
 
   get totalLen(): number {
@@ -149,6 +150,19 @@ class Strings {
     if (s === '') return 0;
     const at = this.#ascii?.indexOf(s + '\0');
     return at === undefined || at < 0 ? undefined : this.baseLen + at;
+  }
+
+  /**
+   * The first 4 bytes of the string at `off` as a little-endian u32 (bytes past the
+   * section's end as 0), after a byte order mark, which get() drops: what records are
+   * sorted out by before their names are compared (see nameFilter).
+   */
+  prefixAt(off: number): number {
+    if (off < this.baseLen) return this.base!.prefixAt(off);
+    const b = this.bytes;
+    let i = off - this.baseLen;
+    if (b[i] === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) i += 3;
+    return ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0;
   }
 
   get(off: number): string {
@@ -199,19 +213,79 @@ function extraSize(kind: number, vlen: number): number {
   }
 }
 
+/** Where a parsed type section's records are: decoded into objects on first use. */
+interface Records {
+  /** The type section. */
+  view: DataView;
+  /** Byte offset in `view` of the record of type firstId + i. */
+  offsets: Uint32Array;
+  /** For lazily parsed BTF: the records by name. */
+  names?: NameIndex;
+}
+
+/** Where a lazily parsed BTF's names are, to find types by name without decoding them. */
+interface NameIndex {
+  /** Name offset of type firstId + i; NO_NAME for the kinds without a name (ptr, array, func_proto). */
+  nameOffs: Uint32Array;
+  /** The first 4 bytes of type firstId + i's name (Strings.prefixAt), 0 without a name. */
+  prefixes: Uint32Array;
+  /**
+   * The named records by prefix: buckets[prefixHash(prefix, bucketBits)] is the last
+   * such record i, chain[i] the one before it (-1: none).
+   */
+  buckets: Int32Array;
+  bucketBits: number;
+  chain: Int32Array;
+}
+
+function prefixHash(prefix: number, bits: number): number {
+  return Math.imul(prefix, 0x9e3779b1) >>> (32 - bits);
+}
+
+/**
+ * Tests on Records.prefixes, `(prefix & mask) === want`, that every record whose name
+ * starts with one of `heads` passes (and few others): the heads' first bytes, up to 4.
+ * Everything passes for a head that decoding could produce from other bytes (a
+ * replacement character, a leading byte order mark).
+ */
+function nameFilter(heads: string[]): { want: number; mask: number }[] {
+  return heads.map((head) => {
+    if (head.includes('\uFFFD') || head.startsWith('\uFEFF')) return { want: 0, mask: 0 };
+    const b = Buffer.from(head, 'utf8');
+    const n = Math.min(4, b.length);
+    let want = 0;
+    for (let i = 0; i < n; i++) want |= b[i]! << (8 * i);
+    const mask = n === 4 ? -1 : (1 << (8 * n)) - 1;
+    return { want: want & mask, mask };
+  });
+}
+
+/** A name offset no string section reaches (they are below the 4 GiB a u32 length allows, and files are far smaller). */
+const NO_NAME = 0xffffffff;
+
 /**
  * BTF type information: parsed from an object or `/sys/kernel/btf`, looked up by id or name, loaded into
  * the kernel (BPF_BTF_LOAD, 4.18+).
  */
 export class Btf {
-  /** Index = type id; [0] is void. For split BTF the base's types come first. */
-  readonly types: BtfType[];
   /** The base of split BTF (kernel module BTF over vmlinux). */
   readonly base: Btf | undefined;
   /** The first type id this BTF defines: 1, or the base's type count for split BTF. */
   readonly firstId: number;
   readonly #strings: Strings;
+  /**
+   * Index = type id. Complete (#complete) once `types` was read (parse reads it); before,
+   * sparse: the types decoded so far, never the base's.
+   */
+  #types: (BtfType | undefined)[];
+  #complete: boolean;
+  readonly #count: number;
+  /** The records the types are decoded from (parseLazy; parse's until it decoded them all). */
+  #records: Records | undefined;
+  #decoded = 0;
   #byName?: Map<string, BtfType[]>;
+  /** byName answers of lazy BTF, by name (this BTF's own types and its base's). */
+  #named?: Map<string, BtfType[]>;
   #datasecs?: BtfType[];
   #alignCache?: Map<number, number>;
   /**
@@ -221,12 +295,60 @@ export class Btf {
    */
   #wire?: Uint8Array | (() => Uint8Array);
 
-  private constructor(types: BtfType[], strings: Strings, base: Btf | undefined, wire?: Uint8Array | (() => Uint8Array)) {
-    this.types = types;
+  private constructor(
+    types: (BtfType | undefined)[],
+    count: number,
+    strings: Strings,
+    base: Btf | undefined,
+    records?: Records,
+    wire?: Uint8Array | (() => Uint8Array),
+  ) {
+    this.#types = types;
+    this.#count = count;
+    this.#complete = records === undefined;
+    this.#records = records;
     this.#strings = strings;
     this.base = base;
-    this.firstId = base ? base.types.length : 1;
+    this.firstId = base ? base.#count : 1;
     this.#wire = wire;
+  }
+
+  /**
+   * Index = type id; [0] is void. For split BTF the base's types come first. Reading it
+   * decodes every type of BTF parsed lazily (the running kernel's): for one type or the
+   * count, type() and typeCount do not.
+   */
+  get types(): BtfType[] {
+    if (!this.#complete) {
+      // A new array: the one of the types decoded so far is sparse.
+      const all = this.base ? this.base.types.slice(0, this.firstId) : [VOID];
+      const { view, offsets } = this.#records!;
+      const known = this.#types;
+      const count = this.#count;
+      const first = this.firstId;
+      const strings = this.#strings;
+      for (let id = first; id < count; id++) {
+        let t = id < known.length ? known[id] : undefined; // (no reads past the end: slow)
+        if (t === undefined) {
+          t = decodeRecord(view, offsets[id - first]!, id, count, strings);
+          this.#decoded++;
+        }
+        all.push(t);
+      }
+      this.#types = all;
+      this.#complete = true;
+    }
+    return this.#types as BtfType[];
+  }
+
+  /** The number of type ids, void (and for split BTF the base's types) included: `types.length` without decoding any type. */
+  get typeCount(): number {
+    return this.#count;
+  }
+
+  /** How many types were decoded from their records (all of them but for lazily parsed BTF). @internal */
+  get decodedCount(): number {
+    return this.#decoded;
   }
 
   /**
@@ -234,6 +356,24 @@ export class Btf {
    * module's split BTF with `base` = vmlinux).
    */
   static parse(bytes: Uint8Array, base?: Btf): Btf {
+    const btf = Btf.#parse(bytes, base, false);
+    void btf.types; // decodes and checks every type now
+    btf.#records = undefined;
+    return btf;
+  }
+
+  /**
+   * parse(), except that a type is decoded (and its references and names checked) when
+   * first asked for, by type(), byName() or `types`: the running kernel's BTF (about
+   * 6 MB, 130,000 types) of which a load reads a few hundred. The walk over the records
+   * at parse checks that each fits and that each type's name is in the string section.
+   * @internal
+   */
+  static parseLazy(bytes: Uint8Array, base?: Btf): Btf {
+    return Btf.#parse(bytes, base, true);
+  }
+
+  static #parse(bytes: Uint8Array, base: Btf | undefined, lazy: boolean): Btf {
     if (!(bytes instanceof Uint8Array)) throw new BtfError('InvalidArgument', 'BTF input must be a Uint8Array');
     if (base !== undefined && !(base instanceof Btf)) throw new BtfError('InvalidArgument', 'base must be a Btf');
     if (bytes.length < 8) throw new BtfError('Malformed', `BTF too short for a header (${bytes.length} bytes)`);
@@ -277,11 +417,22 @@ export class Btf {
     if (!base && strLen === 0) throw new BtfError('Malformed', 'BTF string section is empty');
     if (!base && strBytes[0] !== 0) throw new BtfError('Malformed', 'BTF string section does not start with the empty string');
     if (strLen > 0 && strBytes[strLen - 1] !== 0) throw new BtfError('Malformed', 'BTF string section is not NUL-terminated');
-    const strings = new Strings(strBytes, (base ? base.#strings : undefined));
+    const strings = new Strings(strBytes, (base ? base.#strings : undefined), !lazy);
     const tv = new DataView(bytes.buffer, bytes.byteOffset + hdrLen + typeOff, typeLen);
-    const types = parseTypes(tv, strings, base ? base.types : [VOID]);
+    const firstId = base ? base.#count : 1;
+    const records = scanRecords(tv, firstId, lazy ? strings : undefined);
+    const count = firstId + records.offsets.length;
     const canonical = !base && hdrLen === HEADER_LEN && typeOff === 0 && strOff === typeLen && bytes.length === HEADER_LEN + typeLen + strLen;
-    return new Btf(types, strings, base, canonical ? bytes : undefined);
+    return new Btf(base ? [] : [VOID], count, strings, base, records, canonical ? bytes : undefined);
+  }
+
+  /** Decodes the record of type `id` (of this BTF, not the base's), kept for the next type(id). */
+  #decode(id: number): BtfType {
+    const r = this.#records!;
+    const t = decodeRecord(r.view, r.offsets[id - this.firstId]!, id, this.#count, this.#strings);
+    this.#decoded++;
+    this.#types[id] = t;
+    return t;
   }
 
   /**
@@ -295,7 +446,7 @@ export class Btf {
       const t = types[i] as unknown;
       if (typeof t !== 'object' || t === null || typeof (t as BtfType).kind !== 'string') throw new BtfError('InvalidArgument', `fromTypes: types[${i}] is not a BTF type`);
     }
-    const first = base ? base.types.length : 1;
+    const first = base ? base.#count : 1;
     if (types.length < first) throw new BtfError('InvalidArgument', `fromTypes: ${types.length} types, fewer than the base's ${first}`);
     if (base) {
       for (let i = 0; i < first; i++) if (types[i] !== base.types[i]) throw new BtfError('InvalidArgument', `fromTypes: type ${i} is not the base's`);
@@ -308,7 +459,7 @@ export class Btf {
         if (!Number.isInteger(ref) || ref < 0 || ref >= types.length) throw new BtfError('InvalidArgument', `type ${i} (${t.kind}) refers to type ${ref}, which does not exist`);
       });
     }
-    return new Btf(types.slice(), new Strings(new Uint8Array(1), (base ? base.#strings : undefined)), base);
+    return new Btf(types.slice(), types.length, new Strings(new Uint8Array(1), (base ? base.#strings : undefined)), base);
   }
 
   /** The string at `off` of the string section (the base's below its length). */
@@ -324,15 +475,18 @@ export class Btf {
 
   /** The type with this id; throws BtfError for an id out of range. */
   type(id: number): BtfType {
-    const t = Number.isInteger(id) && id >= 0 ? this.types[id] : undefined;
-    if (!t) throw new BtfError('TypeNotFound', `no BTF type with id ${id} (${this.types.length} types)`);
-    return t;
+    if (!(Number.isInteger(id) && id >= 0 && id < this.#count)) throw new BtfError('TypeNotFound', `no BTF type with id ${id} (${this.#count} types)`);
+    return this.#types[id] ?? (id < this.firstId ? this.base!.type(id) : this.#decode(id));
   }
 
   /** Types called `name`, optionally of one kind. */
   byName<K extends BtfKindName>(name: string, kind: K): BtfTypeOf<K>[];
   byName(name: string): BtfType[];
   byName(name: string, kind?: BtfKindName): BtfType[] {
+    if (!this.#complete) {
+      const list = this.#lazyByName(name);
+      return kind ? list.filter((t) => t.kind === kind) : list.slice();
+    }
     if (!this.#byName && kind === 'datasec' && name !== '') {
       // An object's parse asks only for datasecs, a few among all types: no name index for them.
       this.#datasecs ??= this.types.filter((t) => t.kind === 'datasec');
@@ -353,11 +507,76 @@ export class Btf {
     return kind ? list.filter((t) => t.kind === kind) : list.slice();
   }
 
+  /**
+   * byName without a name index over every type (lazily parsed BTF): the records whose
+   * name starts with the name's first bytes have their name read, and only those with
+   * the name are decoded.
+   */
+  #lazyByName(name: string): BtfType[] {
+    let list = this.#named?.get(name);
+    if (!list) {
+      list = name === '' ? [] : (this.base ? this.base.byName(name) : []).concat(this.#ownNamed([name + '\0'], (n) => n === name));
+      (this.#named ??= new Map()).set(name, list);
+    }
+    return list;
+  }
+
+  /**
+   * Types (by id, the base's first) named `name` or `name___` followed by anything: what
+   * CO-RE's candidate search (flavours, `task_struct___v2`) filters. Lazily parsed BTF
+   * decodes only these. None for '' (CO-RE does not relocate anonymous types).
+   * @internal
+   */
+  namedWithFlavours(name: string): BtfType[] {
+    if (name === '') return [];
+    const flavour = name + '___';
+    const below = this.base ? this.base.namedWithFlavours(name) : [];
+    return below.concat(this.#ownNamed([name + '\0', flavour], (n) => n === name || n.startsWith(flavour)));
+  }
+
+  /** This BTF's own types (not the base's), by id, whose name starts with one of `heads` (at most two) and is `accepted`. */
+  #ownNamed(heads: string[], accept: (name: string) => boolean): BtfType[] {
+    const out: BtfType[] = [];
+    const records = this.#records;
+    if (!records) {
+      // Decoded (parse) or built from types: no records to sort out by name.
+      for (let id = this.firstId; id < this.#count; id++) {
+        const t = this.#types[id]!;
+        if ('name' in t && accept(t.name)) out.push(t);
+      }
+      return out;
+    }
+    const { nameOffs, prefixes, buckets, bucketBits, chain } = records.names!;
+    const keys = nameFilter(heads);
+    const first = this.firstId;
+    const take = (i: number): void => {
+      const off = nameOffs[i]!;
+      if (off !== NO_NAME && accept(this.#strings.get(off))) out.push(this.#types[first + i] ?? this.#decode(first + i));
+    };
+    if (keys.every((k) => k.mask === -1)) {
+      // Whole 4-byte prefixes: the records with them, from their buckets.
+      const found: number[] = [];
+      for (const want of new Set(keys.map((k) => k.want >>> 0))) {
+        for (let i = buckets[prefixHash(want, bucketBits)]!; i >= 0; i = chain[i]!) if (prefixes[i] === want) found.push(i);
+      }
+      for (const i of found.sort((x, y) => x - y)) take(i);
+      return out;
+    }
+    // A name of fewer than 3 bytes: every record's prefix tested.
+    const [a, b = a] = keys;
+    const wantA = a!.want, maskA = a!.mask, wantB = b.want, maskB = b.mask;
+    for (let i = 0; i < prefixes.length; i++) {
+      const prefix = prefixes[i]!;
+      if ((prefix & maskA) === wantA || (prefix & maskB) === wantB) take(i);
+    }
+    return out;
+  }
+
   /** The type behind typedef / const / volatile / restrict / type_tag. */
   resolve(id: number): BtfType {
     let t = this.type(id);
     for (let hops = 0; MODIFIERS.has(t.kind); hops++) {
-      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
+      if (hops > this.#count) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       t = this.type((t as { type: number }).type);
     }
     return t;
@@ -368,7 +587,7 @@ export class Btf {
     let t = this.type(id);
     let mult = 1;
     for (let hops = 0; ; hops++) {
-      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
+      if (hops > this.#count) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       let size: number;
       switch (t.kind) {
         case 'int': case 'struct': case 'union': case 'enum': case 'enum64': case 'datasec': case 'float':
@@ -404,7 +623,7 @@ export class Btf {
     if (depth > 256) throw new BtfError('InvalidType', `type ${id}: types nest too deeply`);
     let t = this.type(id);
     for (let hops = 0; ; hops++) {
-      if (hops > this.types.length) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
+      if (hops > this.#count) throw new BtfError('InvalidType', `type ${id}: reference cycle`);
       switch (t.kind) {
         case 'int': case 'enum': case 'enum64': case 'float':
           return Math.max(1, Math.min(8, t.size));
@@ -449,7 +668,7 @@ export class Btf {
   withPatches(types: BtfType[]): Btf {
     // Patches apply to parsed bytes only (a patched BTF's bytes live in a shared buffer).
     const wire = this.#wire instanceof Uint8Array ? this.#wire : undefined;
-    if (!wire || types.length !== this.types.length) return Btf.fromTypes(types);
+    if (!wire || types.length !== this.#count) return Btf.fromTypes(types);
     const view = new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
     const patches: [number, BtfType][] = [];
     let p = HEADER_LEN;
@@ -464,7 +683,7 @@ export class Btf {
     }
     // The patched copy is written when uploaded (into a buffer reused upload after
     // upload: the kernel copies it): a parse alone does not need it.
-    return new Btf(types, this.#strings, undefined, () => {
+    return new Btf(types, types.length, this.#strings, undefined, undefined, () => {
       // Past 1 MiB, a buffer of its own (not kept for the process's lifetime).
       if (wireScratch.length < wire.length && wire.length <= 1 << 20) wireScratch = new Uint8Array(Math.max(wire.length, Math.min(wireScratch.length * 2, 1 << 20)));
       const out = wire.length <= wireScratch.length ? new Uint8Array(wireScratch.buffer, 0, wire.length) : new Uint8Array(wire.length);
@@ -624,148 +843,208 @@ function forEachRef(t: BtfType, fn: (id: number) => void): void {
   }
 }
 
-function parseTypes(tv: DataView, strings: Strings, baseTypes: BtfType[]): BtfType[] {
-  const len = tv.byteLength;
-  const firstId = baseTypes.length;
-
-  // Pass 1: walk the records to count them and check each fits.
+/**
+ * Walks the records of a type section: where each is, checking that each fits. With
+ * `strings` (lazy parse), also their names: each name's offset, checked to be inside the
+ * string section, and first bytes, hashed into buckets (NameIndex).
+ */
+function scanRecords(tv: DataView, firstId: number, strings?: Strings): Records {
+  const w = typeWords(tv);
+  const n = w.length;
+  // A record has at least 12 bytes: sized for that many, trimmed when counted.
+  const max = Math.floor(n / 3);
+  const offsets = new Uint32Array(max);
+  const strTotal = strings?.totalLen ?? 0;
+  const own = strings?.bytes ?? new Uint8Array(0);
+  const baseLen = strings?.baseLen ?? 0;
+  // About a bucket per record, at most 65,536.
+  const bucketBits = Math.max(4, Math.min(16, Math.ceil(Math.log2(max + 1))));
+  const names = strings && {
+    nameOffs: new Uint32Array(max),
+    prefixes: new Uint32Array(max),
+    buckets: new Int32Array(1 << bucketBits).fill(-1),
+    bucketBits,
+    chain: new Int32Array(max),
+  };
   let count = 0;
-  for (let p = 0; p < len; count++) {
-    if (len - p < 12) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${len - p} bytes left)`);
-    const info = tv.getUint32(p + 4, true);
+  // One loop for both (a call per record costs in the interpreter, where a first parse runs).
+  for (let q = 0; q < n; count++) {
+    if (n - q < 3) throw new BtfError('Malformed', `type ${firstId + count}: truncated btf_type (${(n - q) * 4} bytes left)`);
+    const info = w[q + 1]!;
     const kind = (info >>> 24) & 0x1f;
-    const extra = extraSize(kind, info & 0xffff);
-    if (extra < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
-    if (extra > len - p - 12) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
-    p += 12 + extra;
-  }
-  const total = firstId + count;
-  const types: BtfType[] = new Array(total);
-  for (let i = 0; i < firstId; i++) types[i] = baseTypes[i]!;
-
-  const strTotal = strings.totalLen;
-  let id = firstId;
-  // Errors name the type being parsed.
-  const str = (off: number): string => {
-    if (off !== 0 && off >= strTotal) throw new BtfError('Malformed', `type ${id}: string offset ${off} is outside the string section (${strTotal} bytes)`);
-    return strings.get(off);
-  };
-  const ref = (t: number): number => {
-    if (t >= total) throw new BtfError('Malformed', `type ${id}: refers to type ${t}, which does not exist (${total} types)`);
-    return t;
-  };
-
-  // Pass 2: build the objects.
-  for (let p = 0; p < len; id++) {
-    const nameOff = tv.getUint32(p, true);
-    const info = tv.getUint32(p + 4, true);
-    const sizeType = tv.getUint32(p + 8, true);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    const kflag = info >>> 31 === 1;
-    p += 12;
-    let t: BtfType;
-    switch (kind) {
-      case 1: {
-        const v = tv.getUint32(p, true);
-        p += 4;
-        t = { id, kind: 'int', name: str(nameOff), size: sizeType, encoding: (v >>> 24) & 0x0f, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
-        break;
-      }
-      case 2:
-        t = { id, kind: 'ptr', type: ref(sizeType) };
-        break;
-      case 3: {
-        t = { id, kind: 'array', type: ref(tv.getUint32(p, true)), indexType: ref(tv.getUint32(p + 4, true)), nelems: tv.getUint32(p + 8, true) };
-        p += 12;
-        break;
-      }
-      case 4:
-      case 5: {
-        const members: BtfMember[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const off = tv.getUint32(p + 8, true);
-          members[i] = {
-            name: str(tv.getUint32(p, true)),
-            type: ref(tv.getUint32(p + 4, true)),
-            bitOffset: kflag ? off & 0xffffff : off,
-            bitfieldSize: kflag ? off >>> 24 : 0,
-          };
-        }
-        t = { id, kind: kind === 4 ? 'struct' : 'union', name: str(nameOff), size: sizeType, members };
-        break;
-      }
-      case 6: {
-        const values: BtfEnumValue[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 8) {
-          values[i] = { name: str(tv.getUint32(p, true)), value: BigInt(kflag ? tv.getInt32(p + 4, true) : tv.getUint32(p + 4, true)) };
-        }
-        t = { id, kind: 'enum', name: str(nameOff), size: sizeType, signed: kflag, values };
-        break;
-      }
-      case 19: {
-        const values: BtfEnumValue[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const lo = tv.getUint32(p + 4, true);
-          const hi = tv.getUint32(p + 8, true);
-          const u = (BigInt(hi) << 32n) | BigInt(lo);
-          values[i] = { name: str(tv.getUint32(p, true)), value: kflag ? BigInt.asIntN(64, u) : u };
-        }
-        t = { id, kind: 'enum64', name: str(nameOff), size: sizeType, signed: kflag, values };
-        break;
-      }
-      case 7:
-        t = { id, kind: 'fwd', name: str(nameOff), union: kflag };
-        break;
-      case 8:
-        t = { id, kind: 'typedef', name: str(nameOff), type: ref(sizeType) };
-        break;
-      case 9:
-        t = { id, kind: 'volatile', name: str(nameOff), type: ref(sizeType) };
-        break;
-      case 10:
-        t = { id, kind: 'const', name: str(nameOff), type: ref(sizeType) };
-        break;
-      case 11:
-        t = { id, kind: 'restrict', name: str(nameOff), type: ref(sizeType) };
-        break;
-      case 18:
-        t = { id, kind: 'type_tag', name: str(nameOff), type: ref(sizeType), attr: kflag };
-        break;
-      case 12:
-        t = { id, kind: 'func', name: str(nameOff), type: ref(sizeType), linkage: vlen };
-        break;
-      case 13: {
-        const params: BtfParam[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 8) params[i] = { name: str(tv.getUint32(p, true)), type: ref(tv.getUint32(p + 4, true)) };
-        t = { id, kind: 'func_proto', returnType: ref(sizeType), params };
-        break;
-      }
-      case 14:
-        t = { id, kind: 'var', name: str(nameOff), type: ref(sizeType), linkage: tv.getUint32(p, true) };
-        p += 4;
-        break;
-      case 15: {
-        const vars: BtfVarSecinfo[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          vars[i] = { type: ref(tv.getUint32(p, true)), offset: tv.getUint32(p + 4, true), size: tv.getUint32(p + 8, true) };
-        }
-        t = { id, kind: 'datasec', name: str(nameOff), size: sizeType, vars };
-        break;
-      }
-      case 16:
-        t = { id, kind: 'float', name: str(nameOff), size: sizeType };
-        break;
-      case 17:
-        t = { id, kind: 'decl_tag', name: str(nameOff), type: ref(sizeType), componentIdx: tv.getInt32(p, true), attr: kflag };
-        p += 4;
-        break;
-      default:
-        throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`); // unreachable: pass 1 checked
+    const infoSize = INFO_SIZE[kind]!;
+    if (infoSize < 0) throw new BtfError('UnsupportedFormat', `type ${firstId + count}: unknown BTF kind ${kind}`);
+    const extra = infoSize + ELEM_SIZE[kind]! * (info & 0xffff);
+    if (extra > (n - q - 3) * 4) throw new BtfError('Malformed', `type ${firstId + count}: ${KIND_NAMES[kind]} record runs past the end of the type section`);
+    offsets[count] = q * 4;
+    if (!names) {
+      // (The decoder checks names.)
+    } else if (NAMELESS[kind] === 1) names.nameOffs[count] = NO_NAME;
+    else {
+      const off = w[q]!;
+      if (off !== 0 && off >= strTotal) nameOutside(firstId + count, off, strTotal);
+      names.nameOffs[count] = off;
+      // Strings.prefixAt, inline for a name of this section without a byte order mark.
+      const i = off - baseLen;
+      const prefix = i >= 0 && own[i] !== 0xef ? own[i]! | (own[i + 1]! << 8) | (own[i + 2]! << 16) | (own[i + 3]! << 24) : strings!.prefixAt(off);
+      names.prefixes[count] = prefix;
+      const h = prefixHash(prefix, bucketBits);
+      names.chain[count] = names.buckets[h]!;
+      names.buckets[h] = count;
     }
-    types[id] = t;
+    q += 3 + extra / 4;
   }
-  return types;
+  if (names) {
+    names.nameOffs = names.nameOffs.subarray(0, count);
+    names.prefixes = names.prefixes.subarray(0, count);
+  }
+  return { view: tv, offsets: offsets.subarray(0, count), names };
+}
+
+/** extraSize as tables (INFO_SIZE[kind] + vlen * ELEM_SIZE[kind]; INFO_SIZE -1 for an unknown kind), for the walk over every record. */
+const INFO_SIZE = Int8Array.from({ length: 32 }, (_, k) => extraSize(k, 0));
+const ELEM_SIZE = Uint8Array.from({ length: 32 }, (_, k) => (extraSize(k, 0) < 0 ? 0 : extraSize(k, 1) - extraSize(k, 0)));
+/** The kinds without a name: ptr, array, func_proto. */
+const NAMELESS = Uint8Array.from({ length: 32 }, (_, k) => (k === 2 || k === 3 || k === 13 ? 1 : 0));
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The type section (a multiple of 4 bytes) as its little-endian u32 words: a view on a little-endian host when aligned, else a copy. */
+function typeWords(tv: DataView): Uint32Array {
+  if (HOST_LITTLE_ENDIAN && tv.byteOffset % 4 === 0) return new Uint32Array(tv.buffer, tv.byteOffset, tv.byteLength >>> 2);
+  const w = new Uint32Array(tv.byteLength >>> 2);
+  for (let i = 0; i < w.length; i++) w[i] = tv.getUint32(i * 4, true);
+  return w;
+}
+
+function nameOutside(id: number, off: number, strTotal: number): never {
+  throw new BtfError('Malformed', `type ${id}: string offset ${off} is outside the string section (${strTotal} bytes)`);
+}
+
+/**
+ * Decodes the record of type `id` at byte `p` of the type section (scanRecords checked
+ * that it fits), checking its references (below `total`) and names.
+ */
+function decodeRecord(tv: DataView, p: number, id: number, total: number, strings: Strings): BtfType {
+  const nameOff = tv.getUint32(p, true);
+  const info = tv.getUint32(p + 4, true);
+  const sizeType = tv.getUint32(p + 8, true);
+  const kind = (info >>> 24) & 0x1f;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31 === 1;
+  p += 12;
+  let t: BtfType;
+  switch (kind) {
+    case 1: {
+      const v = tv.getUint32(p, true);
+      p += 4;
+      t = { id, kind: 'int', name: nameAt(strings, id, nameOff), size: sizeType, encoding: (v >>> 24) & 0x0f, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+      break;
+    }
+    case 2:
+      t = { id, kind: 'ptr', type: typeRef(id, total, sizeType) };
+      break;
+    case 3: {
+      t = { id, kind: 'array', type: typeRef(id, total, tv.getUint32(p, true)), indexType: typeRef(id, total, tv.getUint32(p + 4, true)), nelems: tv.getUint32(p + 8, true) };
+      p += 12;
+      break;
+    }
+    case 4:
+    case 5: {
+      const members: BtfMember[] = new Array(vlen);
+      for (let i = 0; i < vlen; i++, p += 12) {
+        const off = tv.getUint32(p + 8, true);
+        members[i] = {
+          name: nameAt(strings, id, tv.getUint32(p, true)),
+          type: typeRef(id, total, tv.getUint32(p + 4, true)),
+          bitOffset: kflag ? off & 0xffffff : off,
+          bitfieldSize: kflag ? off >>> 24 : 0,
+        };
+      }
+      t = { id, kind: kind === 4 ? 'struct' : 'union', name: nameAt(strings, id, nameOff), size: sizeType, members };
+      break;
+    }
+    case 6: {
+      const values: BtfEnumValue[] = new Array(vlen);
+      for (let i = 0; i < vlen; i++, p += 8) {
+        values[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), value: BigInt(kflag ? tv.getInt32(p + 4, true) : tv.getUint32(p + 4, true)) };
+      }
+      t = { id, kind: 'enum', name: nameAt(strings, id, nameOff), size: sizeType, signed: kflag, values };
+      break;
+    }
+    case 19: {
+      const values: BtfEnumValue[] = new Array(vlen);
+      for (let i = 0; i < vlen; i++, p += 12) {
+        const lo = tv.getUint32(p + 4, true);
+        const hi = tv.getUint32(p + 8, true);
+        const u = (BigInt(hi) << 32n) | BigInt(lo);
+        values[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), value: kflag ? BigInt.asIntN(64, u) : u };
+      }
+      t = { id, kind: 'enum64', name: nameAt(strings, id, nameOff), size: sizeType, signed: kflag, values };
+      break;
+    }
+    case 7:
+      t = { id, kind: 'fwd', name: nameAt(strings, id, nameOff), union: kflag };
+      break;
+    case 8:
+      t = { id, kind: 'typedef', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
+      break;
+    case 9:
+      t = { id, kind: 'volatile', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
+      break;
+    case 10:
+      t = { id, kind: 'const', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
+      break;
+    case 11:
+      t = { id, kind: 'restrict', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
+      break;
+    case 18:
+      t = { id, kind: 'type_tag', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), attr: kflag };
+      break;
+    case 12:
+      t = { id, kind: 'func', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), linkage: vlen };
+      break;
+    case 13: {
+      const params: BtfParam[] = new Array(vlen);
+      for (let i = 0; i < vlen; i++, p += 8) params[i] = { name: nameAt(strings, id, tv.getUint32(p, true)), type: typeRef(id, total, tv.getUint32(p + 4, true)) };
+      t = { id, kind: 'func_proto', returnType: typeRef(id, total, sizeType), params };
+      break;
+    }
+    case 14:
+      t = { id, kind: 'var', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), linkage: tv.getUint32(p, true) };
+      p += 4;
+      break;
+    case 15: {
+      const vars: BtfVarSecinfo[] = new Array(vlen);
+      for (let i = 0; i < vlen; i++, p += 12) {
+        vars[i] = { type: typeRef(id, total, tv.getUint32(p, true)), offset: tv.getUint32(p + 4, true), size: tv.getUint32(p + 8, true) };
+      }
+      t = { id, kind: 'datasec', name: nameAt(strings, id, nameOff), size: sizeType, vars };
+      break;
+    }
+    case 16:
+      t = { id, kind: 'float', name: nameAt(strings, id, nameOff), size: sizeType };
+      break;
+    case 17:
+      t = { id, kind: 'decl_tag', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), componentIdx: tv.getInt32(p, true), attr: kflag };
+      p += 4;
+      break;
+    default:
+      throw new BtfError('UnsupportedFormat', `type ${id}: unknown BTF kind ${kind}`); // unreachable: scanRecords checked
+  }
+  return t;
+}
+
+/** The string at `off` for type `id`'s record (errors name the type). */
+function nameAt(strings: Strings, id: number, off: number): string {
+  if (off !== 0 && off >= strings.totalLen) nameOutside(id, off, strings.totalLen);
+  return strings.get(off);
+}
+
+/** A type id type `id`'s record refers to, below `total` (errors name the type). */
+function typeRef(id: number, total: number, t: number): number {
+  if (t >= total) throw new BtfError('Malformed', `type ${id}: refers to type ${t}, which does not exist (${total} types)`);
+  return t;
 }
 
 /** A growing byte buffer for marshal. */

@@ -143,25 +143,23 @@ function describe(btf: Btf, id: number): string {
 
 // ---- candidate search ------------------------------------------------------------------
 
-const candidateIndexes = new WeakMap<Btf, Map<string, number[]>>();
+const candidateCaches = new WeakMap<Btf, Map<string, number[]>>();
 
-/** Target type ids by essential name (built once per Btf). */
-function candidateIndex(btf: Btf): Map<string, number[]> {
-  let index = candidateIndexes.get(btf);
-  if (!index) {
-    index = new Map();
-    const types = btf.types;
-    for (let id = 1; id < types.length; id++) {
-      const name = nameOf(types[id]!);
-      if (name === '') continue;
-      const key = coreEssentialName(name);
-      const list = index.get(key);
-      if (list) list.push(id);
-      else index.set(key, [id]);
-    }
-    candidateIndexes.set(btf, index);
+/**
+ * Target type ids whose essential name is `essential` (cached per Btf and name): the
+ * types named so or with a flavour, looked up by name (Btf.namedWithFlavours) rather than
+ * every type indexed, since the kernel's BTF has about 130,000 types and a load asks for a
+ * few.
+ */
+function candidatesNamed(btf: Btf, essential: string): number[] {
+  let cache = candidateCaches.get(btf);
+  if (!cache) candidateCaches.set(btf, (cache = new Map()));
+  let ids = cache.get(essential);
+  if (!ids) {
+    ids = btf.namedWithFlavours(essential).filter((t) => coreEssentialName(nameOf(t)) === essential).map((t) => t.id);
+    cache.set(essential, ids);
   }
-  return index;
+  return ids;
 }
 
 /**
@@ -174,7 +172,7 @@ function findCandidates(local: Btf, localId: number, target: Btf): number[] {
   const localT = local.type(localId);
   const name = nameOf(localT);
   if (name === '') fail(`${describe(local, localId)}: relocations of anonymous types are not supported`);
-  const ids = candidateIndex(target).get(coreEssentialName(name)) ?? [];
+  const ids = candidatesNamed(target, coreEssentialName(name));
   const compatible = ids.filter((id) => kindCoreCompat(target.type(id), localT));
   if (!target.base) return compatible;
   const inBase = compatible.filter((id) => id < target.firstId);
