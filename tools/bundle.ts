@@ -195,7 +195,10 @@ export async function bundle(out = join(root, 'dist/bundle'), extra: BuildOption
   // removed, so that the source maps still hold.
   for (const file of ['core.js', 'cli.js']) {
     const path = join(out, file);
-    writeFileSync(path, readFileSync(path, 'utf8').replace(/^([ \t]*)__name\((\w+), "\2"\);$/gm, ''));
+    // esbuild writes strings and expressions in ASCII but keeps some comments as written: one
+    // character past ASCII makes Node decode the file as UTF-8 and V8 scan it as two-byte text.
+    const text = readFileSync(path, 'utf8').replace(/^([ \t]*)__name\((\w+), "\2"\);$/gm, '').replace(/[^\x00-\x7f]/g, '?');
+    writeFileSync(path, text);
   }
   for (const f of faces) {
     const names = f.names.map((n) => (f.prefix ? `${f.prefix}${n} as ${n}` : n));
