@@ -14,6 +14,7 @@ import { applyCoreRelocations, coreEssentialName } from '../src/obj/core.js';
 import { BtfError } from '../src/errors.js';
 import { corpusDir, corpusObjects, fdCount, repoRoot, runInWorker } from './helpers.js';
 import { prng } from './fuzz.js';
+import { rawBtf } from './btf-raw.js';
 
 const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 const VMLINUX_GZ = path.join(corpusDir, 'btf/testdata/vmlinux.btf.gz');
@@ -215,20 +216,7 @@ function defineTests(): void {
   test('malformed lazy BTF: BtfError at parse for what the walk over records sees, at type() for the rest, never RangeError', () => {
     const info = (kind: number, vlen = 0, kflag = false): number => ((kflag ? 1 : 0) << 31 | (kind << 24) | vlen) >>> 0;
     const INT = [1, info(1), 4, 0x01000020];
-    const build = (words: number[], str = '\0int\0s\0'): Uint8Array => {
-      const s = new TextEncoder().encode(str);
-      const b = new Uint8Array(24 + words.length * 4 + s.length);
-      const v = new DataView(b.buffer);
-      v.setUint16(0, 0xeb9f, true);
-      v.setUint8(2, 1);
-      v.setUint32(4, 24, true);
-      v.setUint32(12, words.length * 4, true);
-      v.setUint32(16, words.length * 4, true);
-      v.setUint32(20, s.length, true);
-      words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
-      b.set(s, 24 + words.length * 4);
-      return b;
-    };
+    const build = (words: number[], str = '\0int\0s\0'): Uint8Array => rawBtf(words, str);
     const isBtfError = (re: RegExp) => (err: unknown): boolean => err instanceof BtfError && re.test(err.message);
     // Seen by the walk: truncated records, unknown kinds, a type's own name outside the strings.
     assert.throws(() => Btf.parseLazy(build([...INT, 1, info(1)])), isBtfError(/type 2: truncated btf_type/));
@@ -319,17 +307,7 @@ function defineTests(): void {
     const nameOffs = [task, task + 5, ab, ab + 1, eu, eu + 2, bom, bom + 3, xy, xy + 4, a, task];
     const words: number[] = [1, (1 << 24) >>> 0, 4, 0x01000020]; // int "task_struct"
     for (const off of nameOffs.slice(1)) words.push(off, (8 << 24) >>> 0, 1); // typedefs
-    const s = Uint8Array.from(bytes);
-    const b = new Uint8Array(24 + words.length * 4 + s.length);
-    const v = new DataView(b.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    v.setUint8(2, 1);
-    v.setUint32(4, 24, true);
-    v.setUint32(12, words.length * 4, true);
-    v.setUint32(16, words.length * 4, true);
-    v.setUint32(20, s.length, true);
-    words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
-    b.set(s, 24 + words.length * 4);
+    const b = rawBtf(words, Uint8Array.from(bytes));
     const eager = Btf.parse(b);
     const names = eager.types.map(nameOf);
     assert.deepEqual(names, ['', 'task_struct', 'struct', 'ab', 'b', 'é_ü', '_ü', 'bom', 'bom', 'x___y', 'y', 'a', 'task_struct']);

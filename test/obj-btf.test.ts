@@ -18,6 +18,7 @@ import type { BtfExt } from '../src/obj/btf-ext.js';
 import { BtfError } from '../src/errors.js';
 import { corpusDir, corpusObjects, runInWorker } from './helpers.js';
 import { exerciseBtf, newReport, prng, record, type FuzzReport } from './fuzz.js';
+import { rawBtf } from './btf-raw.js';
 
 const corpus = corpusDir;
 const LOADER = path.join(corpus, 'testdata/loader-clang-22-el.elf');
@@ -77,23 +78,6 @@ function checkAccess(btf: Btf, typeId: number, access: string, kind: number): vo
 // ---- hand-made BTF -------------------------------------------------------------------
 
 const info = (kind: number, vlen = 0, kflag = false): number => ((kflag ? 0x80000000 : 0) | (kind << 24) | vlen) >>> 0;
-
-/** A BTF blob from type-section words and a string section. */
-function rawBtf(words: number[], strings = '\0int\0s\0a\0', patch?: (v: DataView) => void): Uint8Array {
-  const str = new TextEncoder().encode(strings);
-  const b = new Uint8Array(24 + words.length * 4 + str.length);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, 0xeb9f, true);
-  v.setUint8(2, 1);
-  v.setUint32(4, 24, true);
-  v.setUint32(12, words.length * 4, true);
-  v.setUint32(16, words.length * 4, true);
-  v.setUint32(20, str.length, true);
-  words.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
-  b.set(str, 24 + words.length * 4);
-  patch?.(v);
-  return b;
-}
 
 // [1] int "int" 4 bytes signed 32 bits
 const INT = [1, info(1), 4, (BTF_INT_SIGNED << 24) | 32];

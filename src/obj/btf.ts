@@ -986,18 +986,11 @@ function decodeRecord(tv: DataView, p: number, id: number, total: number, string
     case 7:
       t = { id, kind: 'fwd', name: nameAt(strings, id, nameOff), union: kflag };
       break;
-    case 8:
-      t = { id, kind: 'typedef', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
+    case 8: case 9: case 10: case 11: {
+      const modifier = KIND_NAMES[kind] as 'typedef' | 'volatile' | 'const' | 'restrict';
+      t = { id, kind: modifier, name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
       break;
-    case 9:
-      t = { id, kind: 'volatile', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
-      break;
-    case 10:
-      t = { id, kind: 'const', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
-      break;
-    case 11:
-      t = { id, kind: 'restrict', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType) };
-      break;
+    }
     case 18:
       t = { id, kind: 'type_tag', name: nameAt(strings, id, nameOff), type: typeRef(id, total, sizeType), attr: kflag };
       break;
